@@ -1,0 +1,141 @@
+internal import CLibArchive
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One entry header of a tar stream, as read; nothing in it has been checked against a manifest.
+public struct TarEntry: Sendable, Equatable {
+    /// What kind of file the entry holds.
+    public enum Kind: Sendable, Equatable {
+        case regular, directory, symbolicLink, hardLink
+        /// Device nodes, FIFOs, sockets: never valid in a bundle.
+        case other(String)
+    }
+
+    /// The entry's path as raw bytes (a pax `path` record or the ustar name), never decoded lossily.
+    public let rawPath: [UInt8]
+    /// The path as text when `rawPath` is valid UTF-8 without NUL; nil otherwise.
+    public var path: String? {
+        guard !rawPath.contains(0) else { return nil }
+        return String(validating: rawPath, as: UTF8.self)
+    }
+    public let kind: Kind
+    /// Data size declared by the header.
+    public let size: Int64
+    /// Permission bits.
+    public let permissions: UInt32
+    /// Target of a symbolic or hard link.
+    public let linkTarget: String?
+    /// Byte offset in the archive where this entry's headers start.
+    public let headerOffset: Int64
+    /// Whether the entry is a sparse file.
+    public let isSparse: Bool
+}
+
+/// Reads a tar archive (pax, ustar or GNU; no compression) front to back with bounded memory.
+public final class TarReader {
+    private let archive: OpaquePointer
+    /// The archive file, for messages.
+    public let path: String
+    private var current: TarEntry?
+
+    /// Opens `path` for streaming; only uncompressed tar formats are accepted.
+    public init(path: String, blockSize: Int = 1 << 20) throws {
+        self.path = path
+        guard let archive = archive_read_new() else { fatalError("libarchive could not allocate a reader") }
+        self.archive = archive
+        archive_read_support_format_tar(archive)
+        // Only the "none" filter: a compressed bundle is refused instead of silently inflated.
+        guard archive_read_open_filename(archive, path, blockSize) == ARCHIVE_OK else {
+            let code = archive_errno(archive)
+            if code == ENOENT || code == EACCES || code == EISDIR {
+                throw FileSystemError(operation: "open the bundle", path: path, code: code, isInput: true)
+            }
+            throw ArchiveError.from(archive, operation: "open the bundle as a tar archive", path: path, isInput: true)
+        }
+    }
+
+    deinit { archive_read_free(archive) }
+
+    /// The next entry's header, or nil at the end-of-archive marker. Data of the previous entry that
+    /// was not read is skipped.
+    public func next() throws(ArchiveError) -> TarEntry? {
+        var raw: OpaquePointer?
+        let position = archive_read_header_position(archive)
+        let status = archive_read_next_header(archive, &raw)
+        if status == ARCHIVE_EOF { return nil }
+        guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let raw else {
+            throw ArchiveError.from(archive, operation: "read the entry header at byte \(position)", path: path, isInput: true)
+        }
+        var rawPath: [UInt8] = []
+        if let p = archive_entry_pathname(raw) {
+            rawPath = Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+        }
+        let kind: TarEntry.Kind
+        var linkTarget: String?
+        if let hard = archive_entry_hardlink(raw) {
+            kind = .hardLink
+            linkTarget = String(cString: hard)
+        } else {
+            switch Int32(archive_entry_filetype(raw)) {
+            case Int32(ivpack_ae_ifreg): kind = .regular
+            case Int32(ivpack_ae_ifdir): kind = .directory
+            case Int32(ivpack_ae_iflnk):
+                kind = .symbolicLink
+                linkTarget = archive_entry_symlink(raw).map { String(cString: $0) }
+            case Int32(ivpack_ae_ifchr): kind = .other("character device")
+            case Int32(ivpack_ae_ifblk): kind = .other("block device")
+            case Int32(ivpack_ae_ififo): kind = .other("FIFO")
+            case Int32(ivpack_ae_ifsock): kind = .other("socket")
+            default: kind = .other("unknown type")
+            }
+        }
+        let entry = TarEntry(
+            rawPath: rawPath, kind: kind,
+            size: archive_entry_size_is_set(raw) != 0 ? Int64(archive_entry_size(raw)) : 0,
+            permissions: UInt32(archive_entry_perm(raw)),
+            linkTarget: linkTarget, headerOffset: Int64(position),
+            isSparse: archive_entry_sparse_count(raw) > 0)
+        current = entry
+        return entry
+    }
+
+    /// Passes the current entry's data to `body` in blocks, front to back, without copying it.
+    /// Throws if the archive ends before the declared size.
+    public func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        var expected: Int64 = 0
+        while true {
+            let status = archive_read_data_block(archive, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { break }
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
+                throw ArchiveError.from(archive, operation: "read the data of \(current?.path ?? "an entry")", path: path, isInput: true)
+            }
+            if Int64(offset) != expected {
+                throw ArchiveError(operation: "read the data of \(current?.path ?? "an entry")", path: path,
+                                   reason: "the entry has a hole at byte \(expected) (sparse data is not allowed)", isInput: true)
+            }
+            if size > 0, let buffer { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
+            expected += Int64(size)
+        }
+    }
+
+    /// The current entry's whole data, refused when its declared size is above `limit`.
+    public func readAll(limit: Int) throws -> [UInt8] {
+        if let current, current.size > Int64(limit) {
+            throw ArchiveError(operation: "read \(current.path ?? "an entry")", path: path,
+                               reason: "it declares \(current.size) bytes, more than the limit of \(limit)", isInput: true)
+        }
+        var out: [UInt8] = []
+        try readData { (block) throws in
+            if out.count + block.count > limit {
+                throw ArchiveError(operation: "read \(self.current?.path ?? "an entry")", path: self.path,
+                                   reason: "more than the limit of \(limit) bytes", isInput: true)
+            }
+            out.append(contentsOf: block)
+        }
+        return out
+    }
+}

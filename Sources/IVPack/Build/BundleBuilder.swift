@@ -1,0 +1,167 @@
+/// The outcome of a successful build.
+public struct BuildResult: Sendable {
+    /// Where the bundle was written.
+    public var outputPath: String
+    public var manifest: Manifest
+    /// SHA-256 of the manifest's canonical bytes: what signatures will cover.
+    public var manifestDigest: SHA256Digest
+    /// Size of the bundle file in bytes.
+    public var bundleSize: Int64
+}
+
+/// Builds a bundle from a release spec: checks the input and the version consistency first, and
+/// only then streams every file once into a pax tar whose first entry is the manifest.
+///
+/// The manifest's length does not depend on any digest (all are fixed-width hex), so the builder
+/// reserves its exact size at the front, streams the payload while hashing it, and writes the
+/// finished manifest into the reserved place: one read of every input byte, memory independent of
+/// file sizes.
+public enum BundleBuilder {
+    /// The tool identification recorded in the provenance.
+    public static let toolVersion = "ivpack \(IVPackVersion.current)"
+    /// Size of each read from an input file.
+    static let readSize = 1 << 20
+
+    /// Builds the bundle for the spec at `specPath` into `outputPath`.
+    /// - Parameter sourceDateEpoch: the time written into every header; when nil, the commit time
+    ///   of the first code component's HEAD, or 0 for a release without code.
+    public static func build(specPath: String, outputPath: String, sourceDateEpoch: Int64?) throws -> BuildResult {
+        let spec = try ReleaseSpec.load(path: specPath)
+        let tree = try ReleaseTree(root: spec.root)
+
+        // 1. Input files, all problems at once.
+        var problems: [InputProblem] = []
+        var filesByComponent: [(ComponentSpec, [ReleaseFile])] = []
+        let notes = ComponentSpec(name: ReleaseNotesComponent.name, kind: .document, paths: [spec.releaseNotes], version: VersionSource(), line: 0)
+        for component in spec.components + [notes] {
+            var files: [ReleaseFile] = []
+            tree.collect(component: component.name, paths: component.paths, into: &files, problems: &problems)
+            filesByComponent.append((component, files))
+        }
+        var owner: [String: String] = [:]
+        for (component, files) in filesByComponent {
+            for file in files {
+                if let first = owner[file.relativePath] {
+                    problems.append(InputProblem(
+                        path: file.relativePath, component: component.name,
+                        problem: first == component.name ? "is listed twice" : "is also part of component \(first)",
+                        hint: "Every file belongs to exactly one component"))
+                } else {
+                    owner[file.relativePath] = component.name
+                }
+            }
+        }
+        if !problems.isEmpty { throw InputProblems(problems: problems) }
+
+        // 2. Version consistency, all mismatches at once, before any byte is written.
+        let consistency = VersionConsistency(spec: spec, tree: tree)
+        var results: [ComponentVersionResult] = []
+        for (component, files) in filesByComponent {
+            results.append(try consistency.check(component, files: files))
+        }
+        let mismatches = results.flatMap(\.mismatches)
+        if !mismatches.isEmpty { throw VersionMismatches(version: spec.version, mismatches: mismatches) }
+
+        var epoch = sourceDateEpoch
+        if epoch == nil, let code = spec.components.first(where: { $0.kind == .code }) {
+            if case .success(let real) = tree.resolve(code.version.repository ?? code.paths[0]) {
+                epoch = try GitRepository(discoveringFrom: real).headCommitTime()
+            }
+        }
+
+        // 3. The manifest with placeholder digests: its length is final.
+        let zero = SHA256Digest(bytes: [UInt8](repeating: 0, count: 32))
+        var manifest = Manifest(
+            product: spec.product, version: spec.version, chunkSize: spec.chunkSize,
+            releaseNotes: Manifest.payloadPrefix + spec.releaseNotes,
+            components: zip(filesByComponent, results).map { entry, result in
+                Manifest.Component(
+                    name: entry.0.name, kind: entry.0.kind,
+                    files: entry.1.map { f in
+                        Manifest.FileEntry(path: Manifest.payloadPrefix + f.relativePath, size: f.size, mode: f.executable ? "0755" : "0644",
+                                           sha256: zero, chunks: Array(repeating: zero, count: Manifest.chunkCount(size: f.size, chunkSize: spec.chunkSize)))
+                    },
+                    versionEvidence: result.evidence)
+            },
+            requirements: spec.requirements,
+            provenance: Manifest.Provenance(tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
+                                            git: results.compactMap(\.git)))
+        let reservedLength = manifest.canonicalBytes.count
+
+        // 4. Stream the payload.
+        let output = try AtomicOutputFile(path: outputPath)
+        let writer = try TarWriter(output: output)
+        let mtime = epoch ?? 0
+        try writer.beginFile(path: Manifest.entryPath, size: Int64(reservedLength), permissions: 0o644, modificationTime: mtime)
+        let manifestOffset = writer.offset
+        try [UInt8](repeating: 0x20, count: reservedLength).withUnsafeBytes { try writer.write($0) }
+        try writer.finishEntry()
+
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        let whole = SHA256Hasher()
+        let chunk = SHA256Hasher()
+        for ci in manifest.components.indices {
+            let files = filesByComponent[ci].1
+            for fi in manifest.components[ci].files.indices {
+                let file = files[fi]
+                let entry = manifest.components[ci].files[fi]
+                let input = try InputFile(path: file.diskPath)
+                guard input.size == file.size else { throw changedDuringBuild(file) }
+                try writer.beginFile(path: entry.path, size: entry.size, permissions: file.executable ? 0o755 : 0o644, modificationTime: mtime)
+                var offset: Int64 = 0
+                var chunkFill = 0
+                var chunks: [SHA256Digest] = []
+                chunks.reserveCapacity(entry.chunks.count)
+                while offset < file.size {
+                    let want = Int(min(Int64(readSize), file.size - offset))
+                    let n = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset)
+                    guard n == want else { throw changedDuringBuild(file) }
+                    let block = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                    whole.update(block)
+                    var start = 0
+                    while start < n {
+                        let take = min(n - start, spec.chunkSize - chunkFill)
+                        chunk.update(UnsafeRawBufferPointer(rebasing: block[start..<(start + take)]))
+                        chunkFill += take
+                        start += take
+                        if chunkFill == spec.chunkSize {
+                            chunks.append(chunk.finish())
+                            chunkFill = 0
+                        }
+                    }
+                    try writer.write(block)
+                    offset += Int64(n)
+                }
+                if chunkFill > 0 || chunks.isEmpty { chunks.append(chunk.finish()) }
+                // A file that grew after it was listed is caught here rather than silently cut.
+                var probe: UInt8 = 0
+                if try withUnsafeMutableBytes(of: &probe, { try input.read(into: $0, at: offset) }) != 0 {
+                    throw changedDuringBuild(file)
+                }
+                try writer.finishEntry()
+                manifest.components[ci].files[fi].sha256 = whole.finish()
+                manifest.components[ci].files[fi].chunks = chunks
+            }
+        }
+        try writer.close()
+
+        // 5. The real manifest into its reserved place, then commit the file.
+        let bytes = manifest.canonicalBytes
+        precondition(bytes.count == reservedLength, "manifest length changed between reservation and completion")
+        try output.write(bytes, at: manifestOffset)
+        try output.commit()
+        return BuildResult(outputPath: outputPath, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), bundleSize: writer.offset)
+    }
+
+    private static func changedDuringBuild(_ file: ReleaseFile) -> InputProblems {
+        InputProblems(problems: [InputProblem(path: file.relativePath, component: file.component,
+                                              problem: "changed while the bundle was being built",
+                                              hint: "Stop whatever writes to the release folder and build again")])
+    }
+}
+
+/// The version of this ivpack.
+public enum IVPackVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,278 @@
+/// The bundle manifest: the canonical-JSON document that is the bundle's first entry and the
+/// thing every signature covers. See `docs/bundle-format.md` and `Schemas/manifest.schema.json`.
+public struct Manifest: Sendable, Equatable {
+    /// The value of the `format` member this ivpack writes and reads.
+    public static let format = "ivpack-manifest/1"
+    /// The manifest's path inside the bundle: always the first entry.
+    public static let entryPath = "ivpack/manifest.json"
+    /// Prefix of every payload entry.
+    public static let payloadPrefix = "payload/"
+    /// Largest manifest accepted when reading a bundle.
+    public static let maxBytes = 256 << 20
+
+    public var product: ProductSpec
+    public var version: String
+    public var chunkSize: Int
+    /// Entry path of the release notes (a file of the `release-notes` component).
+    public var releaseNotes: String
+    public var components: [Component]
+    public var requirements: JSONValue?
+    public var provenance: Provenance
+
+    /// One component and its files, in bundle order.
+    public struct Component: Sendable, Equatable {
+        public var name: String
+        public var kind: ComponentKind
+        public var files: [FileEntry]
+        /// Where the version was found, per file, as checked at build time.
+        public var versionEvidence: [Evidence]
+    }
+
+    /// One payload file.
+    public struct FileEntry: Sendable, Equatable {
+        /// Entry path in the bundle: `payload/` + the release-relative path.
+        public var path: String
+        public var size: Int64
+        /// `0644` or `0755`.
+        public var mode: String
+        public var sha256: SHA256Digest
+        /// Digest of each `chunkSize` piece of the file, in order; the last may be shorter.
+        public var chunks: [SHA256Digest]
+    }
+
+    /// A version found at build time.
+    public struct Evidence: Sendable, Equatable {
+        /// Release-relative file, or the repository folder for a git tag.
+        public var file: String
+        /// Machine-readable source: `git-tag`, `safetensors`, `gguf`, `model-card`, `front-matter`, `title-line`, `pdf-info`, `cyclonedx`, `spdx`.
+        public var source: String
+        /// Where exactly, in words.
+        public var location: String
+        public var found: String
+    }
+
+    /// How the bundle was made.
+    public struct Provenance: Sendable, Equatable {
+        /// `ivpack <version>`.
+        public var tool: String
+        public var sourceDateEpoch: Int64
+        /// SHA-256 of the spec file's bytes.
+        public var specSHA256: SHA256Digest
+        public var git: [GitProvenance]
+    }
+
+    /// The commit and tag a code component was built from.
+    public struct GitProvenance: Sendable, Equatable {
+        public var component: String
+        public var commit: String
+        public var tag: String
+        public var annotatedTag: Bool
+    }
+
+    /// Number of chunks a file of `size` bytes has (at least one, for an empty file).
+    public static func chunkCount(size: Int64, chunkSize: Int) -> Int {
+        size == 0 ? 1 : Int((size + Int64(chunkSize) - 1) / Int64(chunkSize))
+    }
+
+    /// Every file of every component, in bundle order.
+    public var allFiles: [FileEntry] { components.flatMap(\.files) }
+}
+
+// MARK: - JSON form
+
+extension Manifest {
+    /// The manifest as a JSON value (member order is irrelevant: the canonical form sorts them).
+    public var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("format", .string(Self.format)),
+            ("product", .object([("name", .string(product.name)), ("vendor", .string(product.vendor)), ("model", .string(product.model))])),
+            ("version", .string(version)),
+            ("chunkSize", .integer(chunkSize)),
+            ("releaseNotes", .string(releaseNotes)),
+            ("components", .array(components.map(\.json))),
+            ("provenance", provenance.json),
+        ]
+        if let requirements { members.append(("requirements", requirements)) }
+        return .object(members)
+    }
+
+    /// The canonical bytes that go into the bundle and that signatures cover.
+    public var canonicalBytes: [UInt8] { CanonicalJSON.encode(json) }
+}
+
+extension Manifest.Component {
+    var json: JSONValue {
+        .object([
+            ("name", .string(name)), ("kind", .string(kind.rawValue)),
+            ("files", .array(files.map(\.json))),
+            ("versionEvidence", .array(versionEvidence.map(\.json))),
+        ])
+    }
+}
+
+extension Manifest.FileEntry {
+    var json: JSONValue {
+        .object([
+            ("path", .string(path)), ("size", .integer(size)), ("mode", .string(mode)),
+            ("sha256", .string(sha256.hex)), ("chunks", .array(chunks.map { .string($0.hex) })),
+        ])
+    }
+}
+
+extension Manifest.Evidence {
+    var json: JSONValue {
+        .object([("file", .string(file)), ("source", .string(source)), ("location", .string(location)), ("found", .string(found))])
+    }
+}
+
+extension Manifest.Provenance {
+    var json: JSONValue {
+        .object([
+            ("tool", .string(tool)), ("sourceDateEpoch", .integer(sourceDateEpoch)), ("specSHA256", .string(specSHA256.hex)),
+            ("git", .array(git.map { .object([("component", .string($0.component)), ("commit", .string($0.commit)),
+                                               ("tag", .string($0.tag)), ("annotatedTag", .bool($0.annotatedTag))]) })),
+        ])
+    }
+}
+
+// MARK: - Reading
+
+/// Why a manifest was refused: the JSON pointer of the member and what is wrong with it.
+public struct ManifestError: IVPackError, Equatable {
+    /// Where the manifest came from (a bundle path).
+    public let source: String
+    /// JSON pointer of the offending member (`/components/2/files/0/sha256`); empty for the whole document.
+    public let pointer: String
+    public let problem: String
+
+    public var exitStatus: ExitStatus { .badInput }
+    public var description: String {
+        "\(source): manifest \(pointer.isEmpty ? "" : "member \(pointer) ")\(problem). The bundle is damaged or was not made by ivpack; rebuild it or ask the vendor for a new copy"
+    }
+}
+
+extension Manifest {
+    /// Parses and validates manifest bytes. Refuses anything that is not exactly the canonical form
+    /// of a valid manifest, so that the bytes signed and the values checked are one and the same.
+    public static func decode(_ bytes: [UInt8], source: String) throws -> Manifest {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxBytes, maxDepth: 16, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000))
+        } catch {
+            throw ManifestError(source: source, pointer: "", problem: "is not valid JSON: \(error)")
+        }
+        let reader = JSONReader(source: source)
+        let manifest = try reader.manifest(value)
+        guard manifest.canonicalBytes == bytes else {
+            throw ManifestError(source: source, pointer: "", problem: "is not in canonical form (keys sorted, no whitespace, integers only)")
+        }
+        return manifest
+    }
+}
+
+/// Strict reading of a JSON document into typed values, with JSON-pointer errors.
+private struct JSONReader {
+    let source: String
+
+    func fail(_ pointer: String, _ problem: String) -> ManifestError {
+        ManifestError(source: source, pointer: pointer, problem: problem)
+    }
+
+    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue] {
+        guard let members = v.objectValue else { throw fail(p, "must be an object, found \(v.typeName)") }
+        var out: [String: JSONValue] = [:]
+        for m in members {
+            guard required.contains(m.key) || optional.contains(m.key) else { throw fail("\(p)/\(m.key)", "is not a known member") }
+            out[m.key] = m.value
+        }
+        for k in required where out[k] == nil { throw fail("\(p)/\(k)", "is missing") }
+        return out
+    }
+
+    func string(_ v: JSONValue?, _ p: String) throws -> String {
+        guard let s = v?.stringValue else { throw fail(p, "must be a string") }
+        return s
+    }
+
+    func int(_ v: JSONValue?, _ p: String, min: Int64 = 0) throws -> Int64 {
+        guard let i = v?.int64Value, i >= min else { throw fail(p, "must be an integer of at least \(min)") }
+        return i
+    }
+
+    func digest(_ v: JSONValue?, _ p: String) throws -> SHA256Digest {
+        guard let s = v?.stringValue, let d = SHA256Digest(hex: s) else { throw fail(p, "must be 64 lower-case hex digits") }
+        return d
+    }
+
+    func array(_ v: JSONValue?, _ p: String) throws -> [JSONValue] {
+        guard let a = v?.arrayValue else { throw fail(p, "must be an array") }
+        return a
+    }
+
+    func manifest(_ v: JSONValue) throws -> Manifest {
+        let m = try object(v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"], optional: ["requirements"])
+        let format = try string(m["format"], "/format")
+        guard format == Manifest.format else { throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"") }
+        let pm = try object(m["product"]!, "/product", required: ["name", "vendor", "model"])
+        let product = ProductSpec(name: try string(pm["name"], "/product/name"), vendor: try string(pm["vendor"], "/product/vendor"),
+                                  model: try string(pm["model"], "/product/model"))
+        let chunkSize = try int(m["chunkSize"], "/chunkSize", min: 1)
+        guard ReleaseSpec.chunkSizeRange.contains(Int(clamping: chunkSize)), chunkSize & (chunkSize - 1) == 0 else {
+            throw fail("/chunkSize", "must be a power of two from 64 KiB to 64 MiB")
+        }
+        var components: [Manifest.Component] = []
+        var seenPaths = Set<String>()
+        for (ci, cv) in try array(m["components"], "/components").enumerated() {
+            let cp = "/components/\(ci)"
+            let c = try object(cv, cp, required: ["name", "kind", "files", "versionEvidence"])
+            let kindText = try string(c["kind"], "\(cp)/kind")
+            guard let kind = ComponentKind(rawValue: kindText) else { throw fail("\(cp)/kind", "\"\(kindText)\" is not a component kind") }
+            var files: [Manifest.FileEntry] = []
+            for (fi, fv) in try array(c["files"], "\(cp)/files").enumerated() {
+                let fp = "\(cp)/files/\(fi)"
+                let f = try object(fv, fp, required: ["path", "size", "mode", "sha256", "chunks"])
+                let path = try string(f["path"], "\(fp)/path")
+                guard path.hasPrefix(Manifest.payloadPrefix), RelativePath.isCanonical(path) else {
+                    throw fail("\(fp)/path", "\"\(path)\" is not a safe payload path (relative, normalised, under payload/)")
+                }
+                guard seenPaths.insert(path).inserted else { throw fail("\(fp)/path", "\"\(path)\" is listed twice") }
+                let size = try int(f["size"], "\(fp)/size")
+                let mode = try string(f["mode"], "\(fp)/mode")
+                guard mode == "0644" || mode == "0755" else { throw fail("\(fp)/mode", "must be \"0644\" or \"0755\"") }
+                let chunkValues = try array(f["chunks"], "\(fp)/chunks")
+                guard chunkValues.count == Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)) else {
+                    throw fail("\(fp)/chunks", "has \(chunkValues.count) digests; a file of \(size) bytes in \(chunkSize)-byte chunks has \(Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)))")
+                }
+                let chunks = try chunkValues.enumerated().map { try digest($1, "\(fp)/chunks/\($0)") }
+                files.append(Manifest.FileEntry(path: path, size: size, mode: mode, sha256: try digest(f["sha256"], "\(fp)/sha256"), chunks: chunks))
+            }
+            var evidence: [Manifest.Evidence] = []
+            for (ei, ev) in try array(c["versionEvidence"], "\(cp)/versionEvidence").enumerated() {
+                let ep = "\(cp)/versionEvidence/\(ei)"
+                let e = try object(ev, ep, required: ["file", "source", "location", "found"])
+                evidence.append(Manifest.Evidence(file: try string(e["file"], "\(ep)/file"), source: try string(e["source"], "\(ep)/source"),
+                                                  location: try string(e["location"], "\(ep)/location"), found: try string(e["found"], "\(ep)/found")))
+            }
+            components.append(Manifest.Component(name: try string(c["name"], "\(cp)/name"), kind: kind, files: files, versionEvidence: evidence))
+        }
+        let releaseNotes = try string(m["releaseNotes"], "/releaseNotes")
+        guard seenPaths.contains(releaseNotes) else { throw fail("/releaseNotes", "\"\(releaseNotes)\" is not one of the bundle's files") }
+        let pv = try object(m["provenance"]!, "/provenance", required: ["tool", "sourceDateEpoch", "specSHA256", "git"])
+        var git: [Manifest.GitProvenance] = []
+        for (gi, gv) in try array(pv["git"], "/provenance/git").enumerated() {
+            let gp = "/provenance/git/\(gi)"
+            let g = try object(gv, gp, required: ["component", "commit", "tag", "annotatedTag"])
+            guard let annotated = g["annotatedTag"]?.boolValue else { throw fail("\(gp)/annotatedTag", "must be a boolean") }
+            git.append(Manifest.GitProvenance(component: try string(g["component"], "\(gp)/component"), commit: try string(g["commit"], "\(gp)/commit"),
+                                              tag: try string(g["tag"], "\(gp)/tag"), annotatedTag: annotated))
+        }
+        let provenance = Manifest.Provenance(tool: try string(pv["tool"], "/provenance/tool"),
+                                             sourceDateEpoch: try int(pv["sourceDateEpoch"], "/provenance/sourceDateEpoch"),
+                                             specSHA256: try digest(pv["specSHA256"], "/provenance/specSHA256"), git: git)
+        if let r = m["requirements"], r.objectValue == nil || !r.hasOnlyIntegerNumbers {
+            throw fail("/requirements", "must be an object whose numbers are integers")
+        }
+        return Manifest(product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
+                        releaseNotes: releaseNotes, components: components, requirements: m["requirements"], provenance: provenance)
+    }
+}

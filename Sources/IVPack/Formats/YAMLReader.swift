@@ -1,0 +1,165 @@
+import Yams
+
+/// An error in a YAML input file (a release spec, a policy), naming the file, line, column and field.
+public struct YAMLInputError: IVPackError, Equatable {
+    /// The file, as the user named it.
+    public let file: String
+    /// 1-based line and column; 0 when the position is unknown.
+    public let line: Int
+    public let column: Int
+    /// The field, as a path from the document root (`components[2].kind`); empty for the document.
+    public let field: String
+    /// What is wrong.
+    public let problem: String
+    /// What to do about it.
+    public let hint: String
+
+    public var exitStatus: ExitStatus { .badInput }
+
+    public var description: String {
+        var s = file
+        if line > 0 { s += ":\(line):\(column)" }
+        s += ": "
+        if !field.isEmpty { s += "\(field): " }
+        s += problem
+        if !hint.isEmpty { s += ". " + hint }
+        return s
+    }
+}
+
+/// Walks a YAML document strictly: every mapping's keys are checked against the allowed set,
+/// duplicates and anchors/aliases are refused, and every error carries its line and column.
+struct YAMLReader {
+    /// Largest YAML input accepted.
+    static let maxBytes = 4 << 20
+
+    let file: String
+
+    /// Parses `text` into its single root node.
+    func root(of text: String) throws -> Node {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw YAMLInputError(file: file, line: 1, column: 1, field: "", problem: "the document is empty", hint: "")
+            }
+            return node
+        } catch let error as YAMLInputError {
+            throw error
+        } catch let error as YamlError {
+            throw Self.convert(error, file: file)
+        }
+    }
+
+    static func convert(_ error: YamlError, file: String) -> YAMLInputError {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let prefix = context.map { "\($0.text): " } ?? ""
+            return YAMLInputError(file: file, line: mark.line, column: mark.column, field: "",
+                                  problem: "not valid YAML: \(prefix)\(problem)", hint: "Fix the YAML syntax at that position")
+        case let .reader(problem, offset, _, _):
+            return YAMLInputError(file: file, line: 0, column: 0, field: "",
+                                  problem: "cannot read the file as UTF-8 YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
+                                  hint: "Save the file as UTF-8")
+        default:
+            return YAMLInputError(file: file, line: 0, column: 0, field: "", problem: "not valid YAML: \(error)", hint: "")
+        }
+    }
+
+    func error(_ node: Node?, _ field: String, _ problem: String, hint: String = "") -> YAMLInputError {
+        YAMLInputError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0,
+                       field: field, problem: problem, hint: hint)
+    }
+
+    private func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar: return "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    /// The members of a mapping, with unknown, duplicate and missing keys refused.
+    func mapping(_ node: Node, _ field: String, allowed: [String], required: [String] = []) throws -> [String: Node] {
+        if case .alias = node { throw error(node, field, "anchors and aliases are not allowed", hint: "Write the value out in full") }
+        guard case .mapping(let mapping) = node else {
+            throw error(node, field, "expected a mapping, found \(describe(node))")
+        }
+        var result: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                throw error(keyNode, field, "a key must be a plain string")
+            }
+            let key = scalar.string
+            let keyField = field.isEmpty ? key : "\(field).\(key)"
+            guard allowed.contains(key) else {
+                throw error(keyNode, keyField, "unknown key \"\(key)\"",
+                            hint: "Allowed keys here: \(allowed.joined(separator: ", "))")
+            }
+            guard result[key] == nil else {
+                throw error(keyNode, keyField, "key \"\(key)\" appears twice", hint: "Keep one of them")
+            }
+            if case .alias = value { throw error(value, keyField, "anchors and aliases are not allowed", hint: "Write the value out in full") }
+            result[key] = value
+        }
+        for key in required where result[key] == nil {
+            throw error(node, field.isEmpty ? key : "\(field).\(key)", "required key \"\(key)\" is missing")
+        }
+        return result
+    }
+
+    /// A non-empty string scalar.
+    func string(_ node: Node, _ field: String) throws -> String {
+        guard case .scalar(let scalar) = node else {
+            throw error(node, field, "expected a string, found \(describe(node))")
+        }
+        let s = scalar.string
+        if s.isEmpty { throw error(node, field, "must not be empty") }
+        if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw error(node, field, "contains a control character")
+        }
+        return s
+    }
+
+    /// A non-negative integer scalar.
+    func integer(_ node: Node, _ field: String, range: ClosedRange<Int64> = 0...Int64.max) throws -> Int64 {
+        guard case .scalar(let scalar) = node, let value = Int64(scalar.string) else {
+            throw error(node, field, "expected a whole number")
+        }
+        guard range.contains(value) else {
+            throw error(node, field, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A size in bytes: a whole number, or a number with a unit (KiB, MiB, GiB, TiB, KB, MB, GB, TB).
+    func size(_ node: Node, _ field: String) throws -> Int64 {
+        let text = try string(node, field).replacingOccurrences(of: " ", with: "")
+        let units: [(String, Int64)] = [
+            ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10),
+            ("TB", 1_000_000_000_000), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1_000), ("B", 1),
+        ]
+        for (unit, factor) in units where text.hasSuffix(unit) {
+            let number = text.dropLast(unit.count)
+            if let n = Int64(number), n >= 0, n <= Int64.max / factor { return n * factor }
+            throw error(node, field, "\"\(text)\" is not a size", hint: "Write a whole number with a unit, e.g. 16GiB")
+        }
+        if let n = Int64(text), n >= 0 { return n }
+        throw error(node, field, "\"\(text)\" is not a size", hint: "Write a whole number with a unit, e.g. 16GiB")
+    }
+
+    /// A list of nodes.
+    func sequence(_ node: Node, _ field: String, nonEmpty: Bool = true) throws -> [Node] {
+        if case .alias = node { throw error(node, field, "anchors and aliases are not allowed") }
+        guard case .sequence(let sequence) = node else {
+            throw error(node, field, "expected a list, found \(describe(node))")
+        }
+        let items = Array(sequence)
+        if nonEmpty && items.isEmpty { throw error(node, field, "the list is empty") }
+        return items
+    }
+
+    /// A list of strings.
+    func strings(_ node: Node, _ field: String, nonEmpty: Bool = true) throws -> [String] {
+        try sequence(node, field, nonEmpty: nonEmpty).enumerated().map { try string($1, "\(field)[\($0)]") }
+    }
+}

@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file opened for reading; the descriptor is closed when the value is released.
+public final class InputFile {
+    /// The path as given, for messages.
+    public let path: String
+    let fd: Int32
+
+    /// Opens `path` for reading. Refuses anything that is not a regular file.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(operation: "open for reading", path: path, code: errno, isInput: true) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let code = errno
+            close(fd)
+            throw FileSystemError(operation: "read file status", path: path, code: code, isInput: true)
+        }
+        if (st.st_mode & S_IFMT) != S_IFREG {
+            close(fd)
+            throw FileSystemError(operation: "read it as a regular file", path: path, code: EISDIR, isInput: true)
+        }
+        self.fd = fd
+        self.size = Int64(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// Size at the time the file was opened.
+    public let size: Int64
+
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (0 at end of file).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        while true {
+            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw FileSystemError(operation: "read", path: path, code: errno, isInput: true)
+        }
+    }
+
+    /// Fills `buffer` completely from `offset` unless the file ends first; returns the count read.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + Int64(done))
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads `count` bytes at `offset` (fewer if the file ends first).
+    public func readBytes(count: Int, at offset: Int64) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let n = try out.withUnsafeMutableBytes { (b) throws -> Int in try readFully(into: b, at: offset) }
+        out.removeLast(count - n)
+        return out
+    }
+
+    /// Reads the whole file, refusing one larger than `limit` bytes.
+    public static func readAll(path: String, limit: Int) throws -> [UInt8] {
+        let f = try InputFile(path: path)
+        if f.size > Int64(limit) {
+            throw FileSystemError(operation: "read it whole (it is \(f.size) bytes, the limit is \(limit))", path: path, code: EFBIG, isInput: true)
+        }
+        return try f.readBytes(count: Int(f.size), at: 0)
+    }
+}
+
+/// An output written to a temporary file beside its destination and renamed into place by
+/// `commit()`. If the value is released without a commit, the temporary file is removed, so
+/// no command leaves a partial output behind.
+public final class AtomicOutputFile {
+    /// Final destination.
+    public let path: String
+    /// Temporary file being written.
+    public let temporaryPath: String
+    let fd: Int32
+    private var committed = false
+
+    /// Creates the temporary file (mode 0644 before umask) next to `path`.
+    public init(path: String) throws {
+        self.path = path
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw FileSystemError(operation: "create a temporary output file in \(directory)", path: path, code: errno, isInput: false)
+        }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        fchmod(fd, 0o644 & ~Self.currentUmask())
+        self.fd = fd
+        self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    private static func currentUmask() -> mode_t {
+        let m = umask(0o022)
+        umask(m)
+        return m
+    }
+
+    deinit {
+        if !committed { unlink(temporaryPath) }
+        close(fd)
+    }
+
+    /// Writes all of `bytes` at the current end of what has been written so far.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "write", path: temporaryPath, code: errno, isInput: false)
+            }
+            done += n
+        }
+    }
+
+    /// Writes `bytes` at `offset`, leaving the append position unchanged.
+    public func write(_ bytes: [UInt8], at offset: Int64) throws {
+        try bytes.withUnsafeBytes { (b) throws in
+            var done = 0
+            while done < b.count {
+                let n = pwrite(fd, b.baseAddress! + done, b.count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystemError(operation: "write", path: temporaryPath, code: errno, isInput: false)
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Flushes the data to stable storage and renames the file into place.
+    public func commit() throws {
+        guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: temporaryPath, code: errno, isInput: false) }
+        guard rename(temporaryPath, path) == 0 else {
+            throw FileSystemError(operation: "rename the finished output into place", path: path, code: errno, isInput: false)
+        }
+        committed = true
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import IVPack
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a bundle holds: product, version, components, files, digests, signatures.",
+        discussion: """
+        Reads the manifest and the entry headers; it does not check digests or signatures \
+        (that is `ivpack verify`).
+
+        Example:
+          ivpack inspect out/pulmoscan-V2.3.1.1024.ivp --json
+        """
+    )
+
+    @Argument(help: "The bundle.")
+    var bundle: String
+
+    @Flag(name: .long, help: "Print the result as JSON.")
+    var json = false
+
+    mutating func run() throws {
+        try reportingErrors {
+            let i = try BundleInspector.inspect(path: bundle)
+            let m = i.manifest
+            if json {
+                printJSON(.object([
+                    ("bundle", .string(i.path)), ("manifestSHA256", .string(i.manifestDigest.hex)),
+                    ("manifest", m.json),
+                    ("signatures", .array(i.signatures.map { .object([("path", .string($0.path)), ("size", .integer($0.size))]) })),
+                    ("unexpectedEntries", .array(i.unexpected.map { .string($0.path) })),
+                    ("missingEntries", .array(i.missing.map { .string($0) })),
+                ]))
+                return
+            }
+            print("Bundle:    \(i.path)")
+            print("Product:   \(m.product.name) (\(m.product.model)), \(m.product.vendor)")
+            print("Version:   \(m.version)")
+            print("Manifest:  sha256 \(i.manifestDigest.hex)")
+            print("Built by:  \(m.provenance.tool), SOURCE_DATE_EPOCH=\(m.provenance.sourceDateEpoch), spec sha256 \(m.provenance.specSHA256.hex)")
+            for g in m.provenance.git {
+                print("Git:       \(g.component): tag \(g.tag)\(g.annotatedTag ? " (annotated)" : "") on commit \(g.commit)")
+            }
+            for c in m.components {
+                print("")
+                print("Component \(c.name) [\(c.kind.rawValue)]")
+                for e in c.versionEvidence { print("  version \(e.found): \(e.file), \(e.location)") }
+                for f in c.files { print("  \(f.mode) \(String(f.size).leftPadded(12)) \(f.sha256.hex)  \(f.path)") }
+            }
+            print("")
+            if i.signatures.isEmpty {
+                print("Signatures: none")
+            } else {
+                print("Signatures:")
+                for s in i.signatures { print("  \(s.path) (\(s.size) bytes)") }
+            }
+            for u in i.unexpected { print("warning: entry not in the manifest: \(u.path)") }
+            for p in i.missing { print("warning: manifest file missing from the archive: \(p)") }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

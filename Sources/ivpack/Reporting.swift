@@ -1,0 +1,32 @@
+import ArgumentParser
+import IVPack
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command body, printing ivpack errors to standard error and turning them into the
+/// documented exit codes. Anything unexpected is an environment failure (3), never a crash.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as IVPackError {
+        printError("error: \(error)")
+        throw ExitCode(error.exitStatus.rawValue)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(ExitStatus.environment.rawValue)
+    }
+}
+
+func printError(_ text: String) {
+    var line = text
+    if !line.hasSuffix("\n") { line += "\n" }
+    fputs(line, stderr)
+}
+
+/// Writes a JSON value for machines: pretty-printed, keys sorted.
+func printJSON(_ value: JSONValue) {
+    print(PrettyJSON.render(value))
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages ivpack builds and tests against, when they are missing.
+# Debian/Ubuntu only (apt-get); runs apt-get through sudo when not root.
+set -euo pipefail
+
+packages=(libssl-dev libarchive-dev libgit2-dev pkg-config git tar openssl)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+    exit 0
+fi
+echo "ivpack: installing system packages: ${missing[*]}" >&2
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "ivpack: need root (or sudo) to install ${missing[*]}" >&2; exit 3; }
+    as_root=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
