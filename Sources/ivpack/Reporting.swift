@@ -1,8 +1,6 @@
 import ArgumentParser
 import IVPack
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// Runs a command body, printing ivpack errors to standard error and turning them into the
 /// documented exit codes. Anything unexpected is an environment failure (3), never a crash.
@@ -23,7 +21,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
 func printError(_ text: String) {
     var line = text
     if !line.hasSuffix("\n") { line += "\n" }
-    fputs(line, stderr)
+    FileHandle.standardError.write(Data(line.utf8))
 }
 
 /// Writes a JSON value for machines: pretty-printed, keys sorted.

@@ -11,6 +11,7 @@ public final class ReleaseFixture: @unchecked Sendable {
     public var specPath: String { folder.url("ivpack.yaml") }
 
     public static let defaultVersion = "V2.3.1.1024"
+    public static let longModuleName = "very_long_module_name_for_nodule_candidate_filtering_and_ranking_by_malignancy_score.py"
 
     public static func spec(version: String, extraComponents: String = "") -> String {
         """
@@ -56,6 +57,9 @@ public final class ReleaseFixture: @unchecked Sendable {
         folder.write("service/VERSION", "\(version)\n")
         folder.write("service/run.sh", "#!/bin/sh\nexec python3 app.py\n", mode: 0o755)
         folder.write("service/lib/util.py", "def clamp(x, lo, hi):\n    return max(lo, min(hi, x))\n")
+        // A path longer than the ustar name field and a non-ASCII name: both need pax records.
+        folder.write("service/lib/pipeline_stages/postprocessing/" + Self.longModuleName, "RANK = 3\n")
+        folder.write("service/locale/zh_CN/说明.txt", "肺结节检测\n")
         writeModel(version: version)
         folder.write("docs/manual.md", "---\ntitle: Installation manual\nversion: \(version)\n---\n# Installation manual \(version)\n\nInstall with ivpack.\n")
         folder.write("docs/guide.pdf", FormatFixtures.pdf(info: ["Title": "User guide", "Version": version]))

@@ -25,7 +25,7 @@ public final class TemporaryFolder: @unchecked Sendable {
         let full = url(relative)
         let dir = (full as NSString).deletingLastPathComponent
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: full, contents: Data(bytes), attributes: [.posixPermissions: mode])
+        _ = FileManager.default.createFile(atPath: full, contents: Data(bytes), attributes: [.posixPermissions: mode])
         return full
     }
 

@@ -23,7 +23,7 @@ import IVPackTestSupport
     }
 
     @Test(arguments: [
-        ("\"path\":\"payload/service/app.py\"", "\"path\":\"payload/../etc/passwd\"", "/components/0/files/0/path"),
+        ("\"path\":\"payload/service/VERSION\"", "\"path\":\"payload/../etc/passwd\"", "/components/0/files/0/path"),
         ("\"mode\":\"0644\"", "\"mode\":\"4755\"", "/mode"),
         ("\"format\":\"ivpack-manifest/1\"", "\"format\":\"ivpack-manifest/9\"", "/format"),
         ("\"kind\":\"code\"", "\"kind\":\"binary\"", "/components/0/kind"),

@@ -59,7 +59,11 @@ public final class TarReader {
 
     /// The next entry's header, or nil at the end-of-archive marker. Data of the previous entry that
     /// was not read is skipped.
-    public func next() throws(ArchiveError) -> TarEntry? {
+    public func next() throws -> TarEntry? {
+        try withUTF8Locale { try nextHeader() }
+    }
+
+    private func nextHeader() throws(ArchiveError) -> TarEntry? {
         var raw: OpaquePointer?
         let position = archive_read_header_position(archive)
         let status = archive_read_next_header(archive, &raw)

@@ -81,7 +81,7 @@ public final class TarWriter {
         archive_entry_set_mtime(entry, time_t(modificationTime), 0)
         archive_entry_set_uid(entry, 0)
         archive_entry_set_gid(entry, 0)
-        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
+        guard withUTF8Locale({ archive_write_header(archive, entry) }) == ARCHIVE_OK else {
             throw failure("write the tar header of \(path)")
         }
     }

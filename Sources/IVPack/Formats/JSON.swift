@@ -19,7 +19,9 @@ public enum JSONValue: Sendable, Equatable {
         case let (.string(a), .string(b)): return a == b
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            // Member order carries no meaning in JSON; keys are unique (the parser enforces it).
+            guard a.count == b.count else { return false }
+            return a.allSatisfy { m in b.contains { $0.key == m.key && $0.value == m.value } }
         default: return false
         }
     }

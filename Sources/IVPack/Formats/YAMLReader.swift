@@ -55,6 +55,10 @@ struct YAMLReader {
             let prefix = context.map { "\($0.text): " } ?? ""
             return YAMLInputError(file: file, line: mark.line, column: mark.column, field: "",
                                   problem: "not valid YAML: \(prefix)\(problem)", hint: "Fix the YAML syntax at that position")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            return YAMLInputError(file: file, line: context.mark.line, column: context.mark.column, field: "",
+                                  problem: "key \(keys) appears twice in the mapping that starts here", hint: "Keep one of them")
         case let .reader(problem, offset, _, _):
             return YAMLInputError(file: file, line: 0, column: 0, field: "",
                                   problem: "cannot read the file as UTF-8 YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",

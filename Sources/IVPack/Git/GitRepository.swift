@@ -100,8 +100,13 @@ public final class GitRepository {
         if status == GIT_ENOTFOUND.rawValue || status == GIT_EINVALIDSPEC.rawValue { return nil }
         guard status == 0, let reference else { throw GitError.last("look up tag \(name)", path: workingDirectory) }
         defer { git_reference_free(reference) }
+        var resolved: OpaquePointer?
+        guard git_reference_resolve(&resolved, reference) == 0, let resolved else {
+            throw GitError.last("resolve tag \(name)", path: workingDirectory)
+        }
+        defer { git_reference_free(resolved) }
         var target: OpaquePointer?
-        guard git_reference_peel(&target, reference, GIT_OBJECT_ANY) == 0, let target else {
+        guard let oid = git_reference_target(resolved), git_object_lookup(&target, repository, oid, GIT_OBJECT_ANY) == 0, let target else {
             throw GitError.last("read tag \(name)", path: workingDirectory)
         }
         defer { git_object_free(target) }
