@@ -135,7 +135,7 @@ public struct VersionConsistency {
     private func checkModel(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult) throws {
         let hasCard = c.version.modelCard != nil
         for file in files {
-            guard let format = try VersionReaders.detectFormat(path: file.relativePath, componentKind: c.kind.rawValue) else { continue }
+            guard let format = try VersionReaders.detectFormat(path: file.diskPath, componentKind: c.kind.rawValue, displayPath: file.relativePath) else { continue }
             let reading = try VersionReaders.read(format, path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
             if reading.found == nil && hasCard { continue }
             record(reading, c, into: &result, hint: format == .gguf
@@ -159,7 +159,7 @@ public struct VersionConsistency {
 
     private func checkDocuments(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult) throws {
         for file in files {
-            guard let format = try VersionReaders.detectFormat(path: file.relativePath, componentKind: ComponentKind.document.rawValue) else { continue }
+            guard let format = try VersionReaders.detectFormat(path: file.diskPath, componentKind: ComponentKind.document.rawValue, displayPath: file.relativePath) else { continue }
             let readings: [VersionReading]
             if format == .frontMatter || format == .titleLine {
                 readings = try VersionReaders.readDocument(path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
@@ -195,7 +195,7 @@ public struct VersionConsistency {
                 }
                 continue
             }
-            guard let format = try VersionReaders.detectFormat(path: file.relativePath, componentKind: c.kind.rawValue) else { continue }
+            guard let format = try VersionReaders.detectFormat(path: file.diskPath, componentKind: c.kind.rawValue, displayPath: file.relativePath) else { continue }
             let reading = try VersionReaders.read(format, path: file.diskPath, displayPath: file.relativePath, productName: spec.product.name)
             record(reading, c, into: &result, hint: "Regenerate the SBOM for version \(spec.version)")
         }

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Yams
+
+// MARK: - Shared helpers
+
+extension VersionReaders {
+    static func baseName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    static func fail(_ file: String, at detail: String, _ problem: String, hint: String) -> VersionReadError {
+        VersionReadError(file: file, detail: detail, problem: problem, hint: hint)
+    }
+
+    /// Reads `count` bytes at `offset`, fewer at the end of the file, never past `file.size`.
+    static func window(_ file: InputFile, at offset: Int64, count: Int) throws -> [UInt8] {
+        guard offset >= 0, offset < file.size, count > 0 else { return [] }
+        let available = file.size - offset
+        let n = available < Int64(count) ? Int(available) : count
+        return try file.readBytes(count: n, at: offset)
+    }
+
+    /// Reads a whole file of at most `limit` bytes, refusing a larger one with a `VersionReadError`.
+    static func readWhole(path: String, displayPath: String, limit: Int, what: String) throws -> [UInt8] {
+        let file = try InputFile(path: path)
+        if file.size > Int64(limit) {
+            throw fail(displayPath, at: "byte 0",
+                       "\(what) is \(file.size) bytes, more than the limit of \(limit) bytes",
+                       hint: "ivpack reads such files whole and refuses larger ones; check that this is the right file.")
+        }
+        return try file.readBytes(count: Int(file.size), at: 0)
+    }
+
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start >= 0 else { return nil }
+        var i = start
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == needle[0] {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    static func lastIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        var i = haystack.count - needle.count
+        while i >= 0 {
+            if haystack[i] == needle[0] && Array(haystack[i..<(i + needle.count)]) == needle { return i }
+            i -= 1
+        }
+        return nil
+    }
+
+    static func hexByte(_ b: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return "0x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xF)])
+    }
+
+    static func kibibytes(_ n: Int) -> String { n % 1024 == 0 ? "\(n / 1024) KiB" : "\(n) bytes" }
+    static func mebibytes(_ n: Int) -> String { n % (1 << 20) == 0 ? "\(n >> 20) MiB" : "\(n) bytes" }
+
+    /// Turns a JSON parse error into a `VersionReadError`, offsetting byte positions by `base`.
+    static func jsonError(_ e: JSONParseError, file: String, what: String, base: Int = 0, hint: String) -> VersionReadError {
+        fail(file, at: "byte \(base + e.offset) (line \(e.line), column \(e.column)\(base == 0 ? "" : " of the header"))",
+             "\(what) is not valid JSON: \(e.problem)", hint: hint)
+    }
+}
