@@ -8,6 +8,10 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The schema checks (scripts/check-schemas.py, run by a test) need jsonschema and PyYAML.
+if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
+    missing+=(python3-jsonschema python3-yaml)
+fi
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi

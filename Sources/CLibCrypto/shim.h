@@ -1,6 +1,47 @@
 #include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/pem.h>
+#include <openssl/cms.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/rand.h>
+#include <openssl/ts.h>
+#include <openssl/pkcs12.h>
+#include <openssl/engine.h>
+#include <openssl/objects.h>
 
-/* OPENSSL_free is a macro and does not import into Swift. */
+/* Macros and stack helpers that do not import into Swift. */
 static inline void ivpack_openssl_free(void *p) { OPENSSL_free(p); }
+
+static inline STACK_OF(X509) *ivpack_sk_X509_new(void) { return sk_X509_new_null(); }
+static inline int ivpack_sk_X509_push(STACK_OF(X509) *s, X509 *x) { return sk_X509_push(s, x); }
+static inline int ivpack_sk_X509_num(const STACK_OF(X509) *s) { return sk_X509_num(s); }
+static inline X509 *ivpack_sk_X509_value(const STACK_OF(X509) *s, int i) { return sk_X509_value(s, i); }
+/* Frees the stack only; the certificates are owned elsewhere. */
+static inline void ivpack_sk_X509_free(STACK_OF(X509) *s) { sk_X509_free(s); }
+/* Frees the stack and drops one reference of each certificate. */
+static inline void ivpack_sk_X509_pop_free(STACK_OF(X509) *s) { sk_X509_pop_free(s, X509_free); }
+
+static inline STACK_OF(X509_CRL) *ivpack_sk_X509_CRL_new(void) { return sk_X509_CRL_new_null(); }
+static inline int ivpack_sk_X509_CRL_push(STACK_OF(X509_CRL) *s, X509_CRL *x) { return sk_X509_CRL_push(s, x); }
+static inline void ivpack_sk_X509_CRL_free(STACK_OF(X509_CRL) *s) { sk_X509_CRL_free(s); }
+
+static inline int ivpack_sk_CMS_SignerInfo_num(STACK_OF(CMS_SignerInfo) *s) { return sk_CMS_SignerInfo_num(s); }
+static inline CMS_SignerInfo *ivpack_sk_CMS_SignerInfo_value(STACK_OF(CMS_SignerInfo) *s, int i) { return sk_CMS_SignerInfo_value(s, i); }
+
+static inline int ivpack_sk_ASN1_OBJECT_num(STACK_OF(ASN1_OBJECT) *s) { return sk_ASN1_OBJECT_num(s); }
+static inline ASN1_OBJECT *ivpack_sk_ASN1_OBJECT_value(STACK_OF(ASN1_OBJECT) *s, int i) { return sk_ASN1_OBJECT_value(s, i); }
+static inline void ivpack_EXTENDED_KEY_USAGE_free(EXTENDED_KEY_USAGE *e) { EXTENDED_KEY_USAGE_free(e); }
+
+static inline int ivpack_sk_POLICYINFO_num(STACK_OF(POLICYINFO) *s) { return sk_POLICYINFO_num(s); }
+static inline POLICYINFO *ivpack_sk_POLICYINFO_value(STACK_OF(POLICYINFO) *s, int i) { return sk_POLICYINFO_value(s, i); }
+static inline void ivpack_CERTIFICATEPOLICIES_free(CERTIFICATEPOLICIES *p) { CERTIFICATEPOLICIES_free(p); }
+
+static inline long ivpack_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
+
+static const unsigned long ivpack_xn_flag_rfc2253 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;

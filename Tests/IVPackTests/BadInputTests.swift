@@ -51,6 +51,21 @@ import IVPackTestSupport
         expectBadInput(release, ["directory loop"])
     }
 
+    @Test func linkUpToAnAncestorOfTheNamedFolderIsALoop() throws {
+        let release = ReleaseFixture()
+        // docs/up points at the release root, which is above the folder the spec names.
+        try FileManager.default.createSymbolicLink(atPath: release.folder.url("docs/up"), withDestinationPath: "..")
+        editSpec(release, "paths: [docs/manual.md, docs/guide.pdf]", "paths: [docs]")
+        expectBadInput(release, ["docs/up: is a directory loop"])
+    }
+
+    @Test func oneFileReachedThroughALinkedFolderIsRefused() throws {
+        let release = ReleaseFixture()
+        try FileManager.default.createSymbolicLink(atPath: release.folder.url("manuals-latest"), withDestinationPath: "docs")
+        editSpec(release, "paths: [LICENSE.txt]", "paths: [LICENSE.txt, manuals-latest]")
+        expectBadInput(release, ["manuals-latest/manual.md: is the same file as docs/manual.md"])
+    }
+
     @Test func symbolicLinkLeavingTheReleaseIsRefused() throws {
         let release = ReleaseFixture()
         try FileManager.default.createSymbolicLink(atPath: release.folder.url("passwd-link"), withDestinationPath: "/etc/passwd")

@@ -53,6 +53,13 @@ import IVPackTestSupport
         #expect((error?.line ?? 0) > 0)
     }
 
+    @Test(arguments: ["~", "null", "true"])
+    func yamlNullsAndBooleansAreNotVersions(value: String) {
+        let text = ReleaseFixture.spec(version: value)
+        let error = #expect(throws: YAMLInputError.self) { try parse(text) }
+        #expect(error?.field == "version")
+    }
+
     @Test func aliasesAreRefused() {
         let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(of: "  model: PS-AI", with: "  model: &m PS-AI\nreleaseNotesAlias: *m")
         #expect(throws: YAMLInputError.self) { try parse(text) }

@@ -38,19 +38,6 @@ public enum BundleBuilder {
             tree.collect(component: component.name, paths: component.paths, into: &files, problems: &problems)
             filesByComponent.append((component, files))
         }
-        var owner: [String: String] = [:]
-        for (component, files) in filesByComponent {
-            for file in files {
-                if let first = owner[file.relativePath] {
-                    problems.append(InputProblem(
-                        path: file.relativePath, component: component.name,
-                        problem: first == component.name ? "is listed twice" : "is also part of component \(first)",
-                        hint: "Every file belongs to exactly one component"))
-                } else {
-                    owner[file.relativePath] = component.name
-                }
-            }
-        }
         if !problems.isEmpty { throw InputProblems(problems: problems) }
 
         // 2. Version consistency, all mismatches at once, before any byte is written.

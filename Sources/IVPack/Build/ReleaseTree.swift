@@ -65,10 +65,26 @@ public struct ReleaseTree {
 
     private struct FileID: Hashable { let device: UInt64; let inode: UInt64 }
 
+    /// Files already collected, by identity, so that one file reached by two names (a link, or
+    /// a folder link that walks a folder twice) is refused rather than shipped twice.
+    private final class Registry: @unchecked Sendable {
+        var seen: [FileID: (path: String, component: String)] = [:]
+    }
+    private let registry = Registry()
+
     /// The files of `paths` (relative to the root), each tagged with `component`.
     public func collect(component: String, paths: [String], into files: inout [ReleaseFile], problems: inout [InputProblem]) {
         for path in paths {
-            visit(relative: path, component: component, ancestors: [], files: &files, problems: &problems, named: true)
+            // The folders above the named path count as ancestors: a link back up to one of them is a loop.
+            var ancestors: Set<FileID> = []
+            var prefix = root
+            var st = stat()
+            if stat(prefix, &st) == 0 { ancestors.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }
+            for part in path.split(separator: "/").dropLast() {
+                prefix += "/" + part
+                if stat(prefix, &st) == 0 { ancestors.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }
+            }
+            visit(relative: path, component: component, ancestors: ancestors, files: &files, problems: &problems, named: true)
         }
     }
 
@@ -124,6 +140,18 @@ public struct ReleaseTree {
                 problem("cannot be read: \(String(cString: strerror(errno)))", "Check its permissions")
                 return
             }
+            let id = FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+            if let first = registry.seen[id] {
+                if first.path != relative {
+                    problem("is the same file as \(first.path) (a link or a linked folder)", "Ship each file once: list one of the names, or remove the link")
+                } else if first.component != component {
+                    problem("is also part of component \(first.component)", "Every file belongs to exactly one component")
+                } else {
+                    problem("is listed twice", "List each file once")
+                }
+                return
+            }
+            registry.seen[id] = (relative, component)
             files.append(ReleaseFile(component: component, relativePath: relative, diskPath: diskPath,
                                      size: Int64(st.st_size), executable: st.st_mode & 0o111 != 0))
         case S_IFDIR:

@@ -127,11 +127,11 @@ public struct ReleaseSpec: Sendable {
             guard names.insert(component.name).inserted else {
                 throw reader.error(node, "components[\(i)].name", "component name \"\(component.name)\" is used twice", hint: "Give every component its own name")
             }
+            if component.name == ReleaseNotesComponent.name {
+                throw reader.error(node, "components[\(i)].name", "the component name \"\(ReleaseNotesComponent.name)\" is reserved for the release notes",
+                                   hint: "Rename the component; the release notes named by releaseNotes are added automatically")
+            }
             components.append(component)
-        }
-        if names.contains(ReleaseNotesComponent.name) {
-            throw reader.error(doc["components"], "components", "the component name \"\(ReleaseNotesComponent.name)\" is reserved for the release notes",
-                               hint: "Rename the component; the release notes named by releaseNotes are added automatically")
         }
         let requirements = try doc["requirements"].map { try Requirements.parse(reader, $0) }
         return ReleaseSpec(file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
@@ -178,7 +178,11 @@ public struct ReleaseSpec: Sendable {
                     throw reader.error(vm["tag"], "\(vf).tag", "the tag pattern \"\(tag)\" does not contain {version}",
                                        hint: "Write the tag name with {version} where the release version goes, e.g. \"{version}\" or \"service-{version}\"")
                 }
-                source.repository = try vm["repository"].map { try path(reader, $0, "\(vf).repository") }
+                source.repository = try vm["repository"].map { node in
+                    // "." names the release folder itself, a common place for the repository.
+                    if case .scalar(let scalar) = node, scalar.string == "." || scalar.string == "./" { return "." }
+                    return try path(reader, node, "\(vf).repository")
+                }
             case .model:
                 let vm = try reader.mapping(v, vf, allowed: ["key", "modelCard"])
                 source.key = try vm["key"].map { try reader.string($0, "\(vf).key") }

@@ -37,6 +37,15 @@ struct YAMLReader {
 
     /// Parses `text` into its single root node.
     func root(of text: String) throws -> Node {
+        // Yams resolves aliases while composing, so anchors are refused on the text beforehand
+        // (an alias can make a small file stand for an exponentially large tree).
+        do {
+            try VersionReaders.Markdown.checkNesting(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                                                     firstLine: 1, displayPath: file, what: "the YAML")
+        } catch let e as VersionReadError {
+            let line = Int(e.detail.split(separator: " ").last ?? "") ?? 0
+            throw YAMLInputError(file: file, line: line, column: 1, field: "", problem: e.problem, hint: e.hint)
+        }
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw YAMLInputError(file: file, line: 1, column: 1, field: "", problem: "the document is empty", hint: "")
@@ -117,6 +126,12 @@ struct YAMLReader {
             throw error(node, field, "expected a string, found \(describe(node))")
         }
         let s = scalar.string
+        if scalar.style == .plain, ["~", "null", "Null", "NULL", ""].contains(s) {
+            throw error(node, field, "expected a string, found nothing (null)", hint: "Write the value, in quotes if it looks like a YAML keyword")
+        }
+        if scalar.style == .plain, ["true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off"].contains(s) {
+            throw error(node, field, "expected a string, found the YAML boolean \(s)", hint: "Put the value in quotes if it is meant as text")
+        }
         if s.isEmpty { throw error(node, field, "must not be empty") }
         if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw error(node, field, "contains a control character")
