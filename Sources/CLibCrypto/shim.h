@@ -45,3 +45,4 @@ static inline void ivpack_CERTIFICATEPOLICIES_free(CERTIFICATEPOLICIES *p) { CER
 static inline long ivpack_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 
 static const unsigned long ivpack_xn_flag_rfc2253 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+static inline EVP_PKEY *ivpack_generate_p256(void) { return EVP_EC_gen("P-256"); }
