@@ -38,6 +38,8 @@ public final class TarReader {
     /// The archive file, for messages.
     public let path: String
     private var current: TarEntry?
+    /// Offset of the end-of-archive marker, known once `next()` has returned nil.
+    public private(set) var endOfArchiveOffset: Int64?
 
     /// Opens `path` for streaming; only uncompressed tar formats are accepted.
     public init(path: String, blockSize: Int = 1 << 20) throws {
@@ -65,9 +67,16 @@ public final class TarReader {
 
     private func nextHeader() throws(ArchiveError) -> TarEntry? {
         var raw: OpaquePointer?
-        let position = archive_read_header_position(archive)
+        let before = archive_read_header_position(archive)
         let status = archive_read_next_header(archive, &raw)
-        if status == ARCHIVE_EOF { return nil }
+        // libarchive updates the header position inside next_header: afterwards it is where this
+        // header (or, at the end, the end-of-archive marker) starts.
+        let position = archive_read_header_position(archive)
+        if status == ARCHIVE_EOF {
+            endOfArchiveOffset = Int64(position)
+            return nil
+        }
+        _ = before
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let raw else {
             throw ArchiveError.from(archive, operation: "read the entry header at byte \(position)", path: path, isInput: true)
         }

@@ -10,7 +10,8 @@ import Glibc
 /// the modification time given by the caller, and only the permission bits given by the caller.
 public final class TarWriter {
     private let archive: OpaquePointer
-    private let output: AtomicOutputFile
+    private let sinkBody: (UnsafeRawBufferPointer) throws -> Void
+    private let outputName: String
     private let entry: OpaquePointer
     private var closed = false
     /// Bytes handed to the output so far. libarchive is unblocked here, so this is exact.
@@ -18,17 +19,23 @@ public final class TarWriter {
     private var pendingError: FileSystemError?
 
     /// Starts a pax archive on `output`, written from its current position onward.
-    public init(output: AtomicOutputFile) throws(ArchiveError) {
+    public convenience init(output: AtomicOutputFile) throws(ArchiveError) {
+        try self.init(name: output.path) { try output.write($0) }
+    }
+
+    /// Starts a pax archive whose bytes go to `sink`; `name` names the output in messages.
+    public init(name: String, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws(ArchiveError) {
         guard let archive = archive_write_new(), let entry = archive_entry_new() else {
             fatalError("libarchive could not allocate a writer")
         }
         self.archive = archive
         self.entry = entry
-        self.output = output
+        self.sinkBody = sink
+        self.outputName = name
         guard archive_write_set_format_pax_restricted(archive) == ARCHIVE_OK,
               archive_write_set_bytes_per_block(archive, 0) == ARCHIVE_OK
         else {
-            let error = ArchiveError.from(archive, operation: "configure the pax writer", path: output.path, isInput: false)
+            let error = ArchiveError.from(archive, operation: "configure the pax writer", path: name, isInput: false)
             archive_entry_free(entry)
             archive_write_free(archive)
             throw error
@@ -41,7 +48,7 @@ public final class TarWriter {
             },
             nil, nil)
         guard status == ARCHIVE_OK else {
-            let error = ArchiveError.from(archive, operation: "open the pax writer", path: output.path, isInput: false)
+            let error = ArchiveError.from(archive, operation: "open the pax writer", path: name, isInput: false)
             archive_entry_free(entry)
             archive_write_free(archive)
             throw error
@@ -57,7 +64,7 @@ public final class TarWriter {
     private func sink(_ buffer: UnsafeRawPointer?, _ length: Int) -> Int {
         guard let buffer, length > 0 else { return 0 }
         do {
-            try output.write(UnsafeRawBufferPointer(start: buffer, count: length))
+            try sinkBody(UnsafeRawBufferPointer(start: buffer, count: length))
             offset += Int64(length)
             return length
         } catch {
@@ -68,7 +75,7 @@ public final class TarWriter {
 
     private func failure(_ operation: String) -> any IVPackError {
         if let pendingError { return pendingError }
-        return ArchiveError.from(archive, operation: operation, path: output.path, isInput: false)
+        return ArchiveError.from(archive, operation: operation, path: outputName, isInput: false)
     }
 
     /// Starts a regular-file entry; exactly `size` bytes must follow through `write(_:)`.
@@ -102,5 +109,17 @@ public final class TarWriter {
     public func close() throws {
         closed = true
         guard archive_write_close(archive) == ARCHIVE_OK else { throw failure("finish the archive") }
+    }
+
+    /// One regular-file entry followed by the end-of-archive marker, as bytes: what is appended
+    /// to a bundle in place of its old end marker.
+    public static func entryWithEndMarker(path: String, data: [UInt8], permissions: UInt32, modificationTime: Int64) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        let writer = try TarWriter(name: path) { bytes.append(contentsOf: $0) }
+        try writer.beginFile(path: path, size: Int64(data.count), permissions: permissions, modificationTime: modificationTime)
+        try data.withUnsafeBytes { try writer.write($0) }
+        try writer.finishEntry()
+        try writer.close()
+        return bytes
     }
 }

@@ -151,3 +151,76 @@ public final class AtomicOutputFile {
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 }
+
+/// A file updated in place (a bundle receiving a signature), locked against other ivpack
+/// processes for as long as the value lives.
+public final class UpdatableFile {
+    public let path: String
+    let fd: Int32
+
+    /// Opens `path` for reading and writing and takes an exclusive lock, without waiting.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(operation: "open for update", path: path, code: errno, isInput: true) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(fd)
+            if code == EWOULDBLOCK {
+                throw FileSystemError(operation: "lock it (another ivpack process is updating this bundle; wait for it to finish)", path: path, code: code, isInput: false)
+            }
+            throw FileSystemError(operation: "lock it", path: path, code: code, isInput: false)
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Current size in bytes.
+    public func size() throws -> Int64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileSystemError(operation: "read file status", path: path, code: errno, isInput: true) }
+        return Int64(st.st_size)
+    }
+
+    /// Reads `count` bytes at `offset` (fewer at the end of the file).
+    public func read(count: Int, at offset: Int64) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "read", path: path, code: errno, isInput: true)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        out.removeLast(count - done)
+        return out
+    }
+
+    /// Writes `bytes` at `offset`.
+    public func write<C: Collection<UInt8>>(_ bytes: C, at offset: Int64) throws {
+        let array = Array(bytes)
+        var done = 0
+        while done < array.count {
+            let n = array.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, array.count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
+            }
+            done += n
+        }
+    }
+
+    /// Flushes data to stable storage.
+    public func sync() throws {
+        guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: path, code: errno, isInput: false) }
+    }
+
+    /// Cuts or extends the file to `size` bytes.
+    public func truncate(to size: Int64) throws {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw FileSystemError(operation: "truncate", path: path, code: errno, isInput: false) }
+    }
+}

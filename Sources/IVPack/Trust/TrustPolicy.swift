@@ -1,0 +1,181 @@
+import Yams
+
+/// How a certificate proves a signing role: by a certificate policy OID, a subject OU, or both
+/// (when both are given, both must match).
+public struct RoleRule: Sendable, Equatable {
+    public var certificatePolicy: String?
+    public var subjectOU: String?
+
+    /// Whether `certificate` proves the role.
+    public func matches(_ certificate: Certificate) -> Bool {
+        if let oid = certificatePolicy, !certificate.certificatePolicies.contains(oid) { return false }
+        if let ou = subjectOU, !certificate.subjectValues("OU").contains(ou) { return false }
+        return certificatePolicy != nil || subjectOU != nil
+    }
+}
+
+/// How revocation is checked.
+public enum RevocationMode: String, Sendable, CaseIterable {
+    /// Every certificate of a chain must be covered by a current CRL from the policy.
+    case require
+    /// CRLs given are used; a chain element without a CRL is accepted.
+    case ifAvailable = "if-available"
+    /// No revocation check; every signature check says so in its evidence.
+    case disabled = "none"
+}
+
+/// The site's trust policy: which roots and intermediates are trusted, which CRLs apply, which
+/// signing roles are required and how a certificate proves a role, the lowest acceptable version of
+/// each product, and whether development roots are accepted. Trust never comes from the bundle.
+public struct TrustPolicy: Sendable {
+    /// The policy file as named by the user.
+    public var file: String
+    /// Whether the policy knowingly trusts a development PKI. `verify` warns loudly when it does.
+    public var development: Bool
+    public var trustedRoots: [Certificate]
+    public var intermediates: [Certificate]
+    public var crls: [RevocationList]
+    public var revocation: RevocationMode
+    /// Role name → how a certificate proves it.
+    public var roles: [String: RoleRule]
+    public var requiredRoles: [String]
+    /// Product name → lowest acceptable version (compared numerically field by field).
+    public var minimumVersions: [String: String]
+
+    /// Reads and validates a policy file; certificate and CRL paths are relative to its folder.
+    public static func load(path: String) throws -> TrustPolicy {
+        let bytes = try InputFile.readAll(path: path, limit: YAMLReader.maxBytes)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw YAMLInputError(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+        }
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let reader = YAMLReader(file: path)
+        let top = try reader.root(of: text)
+        let m = try reader.mapping(top, "", allowed: ["apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
+                                                      "revocation", "roles", "requiredRoles", "minimumVersions"],
+                                   required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
+        guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
+            throw reader.error(m["apiVersion"], "apiVersion", "is not supported", hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
+        }
+        guard try reader.string(m["kind"]!, "kind") == "TrustPolicy" else {
+            throw reader.error(m["kind"], "kind", "must be TrustPolicy")
+        }
+        var development = false
+        if let node = m["development"] {
+            guard case .scalar(let s) = node, s.string == "true" || s.string == "false" else {
+                throw reader.error(node, "development", "must be true or false")
+            }
+            development = s.string == "true"
+        }
+        func resolve(_ relative: String) -> String { relative.hasPrefix("/") ? relative : folder + "/" + relative }
+        func certificates(_ key: String) throws -> [Certificate] {
+            guard let node = m[key] else { return [] }
+            var out: [Certificate] = []
+            for (i, item) in try reader.sequence(node, key, nonEmpty: key == "trustedRoots").enumerated() {
+                let name = try reader.string(item, "\(key)[\(i)]")
+                do {
+                    out += try Certificate.load(file: resolve(name))
+                } catch let e as IVPackError {
+                    throw reader.error(item, "\(key)[\(i)]", "cannot use \(name): \(e)")
+                }
+            }
+            return out
+        }
+        let roots = try certificates("trustedRoots")
+        let intermediates = try certificates("intermediates")
+        var crls: [RevocationList] = []
+        if let node = m["crls"] {
+            for (i, item) in try reader.sequence(node, "crls", nonEmpty: false).enumerated() {
+                let name = try reader.string(item, "crls[\(i)]")
+                do {
+                    crls += try RevocationList.load(file: resolve(name))
+                } catch let e as IVPackError {
+                    throw reader.error(item, "crls[\(i)]", "cannot use \(name): \(e)")
+                }
+            }
+        }
+        var revocation = RevocationMode.require
+        if let node = m["revocation"] {
+            let text = try reader.string(node, "revocation")
+            guard let mode = RevocationMode(rawValue: text) else {
+                throw reader.error(node, "revocation", "unknown mode \"\(text)\"", hint: "Use one of: require, if-available, none")
+            }
+            revocation = mode
+        }
+        var roles: [String: RoleRule] = [:]
+        guard case .mapping(let roleMap) = m["roles"]! else { throw reader.error(m["roles"], "roles", "expected a mapping of role names") }
+        for (keyNode, value) in roleMap {
+            let name = try reader.string(keyNode, "roles")
+            let rm = try reader.mapping(value, "roles.\(name)", allowed: ["certificatePolicy", "subjectOU"])
+            var rule = RoleRule()
+            if let n = rm["certificatePolicy"] {
+                let oid = try reader.string(n, "roles.\(name).certificatePolicy")
+                guard Self.isOID(oid) else { throw reader.error(n, "roles.\(name).certificatePolicy", "\"\(oid)\" is not a dotted OID") }
+                rule.certificatePolicy = oid
+            }
+            if let n = rm["subjectOU"] { rule.subjectOU = try reader.string(n, "roles.\(name).subjectOU") }
+            guard rule.certificatePolicy != nil || rule.subjectOU != nil else {
+                throw reader.error(value, "roles.\(name)", "a role needs certificatePolicy or subjectOU", hint: "Say how a certificate proves this role")
+            }
+            roles[name] = rule
+        }
+        let required = try reader.strings(m["requiredRoles"]!, "requiredRoles", nonEmpty: true)
+        for (i, role) in required.enumerated() where roles[role] == nil {
+            throw reader.error(m["requiredRoles"], "requiredRoles[\(i)]", "role \"\(role)\" is not defined under roles")
+        }
+        var minimums: [String: String] = [:]
+        if let node = m["minimumVersions"] {
+            guard case .mapping(let mm) = node else { throw reader.error(node, "minimumVersions", "expected a mapping of product name to version") }
+            for (k, v) in mm {
+                let product = try reader.string(k, "minimumVersions")
+                let version = try reader.string(v, "minimumVersions.\(product)")
+                guard VersionOrder.numericFields(version) != nil else {
+                    throw reader.error(v, "minimumVersions.\(product)", "\"\(version)\" is not a version of numeric fields (V2.3.1.1024, 2.3.1)")
+                }
+                minimums[product] = version
+            }
+        }
+        return TrustPolicy(file: path, development: development, trustedRoots: roots, intermediates: intermediates, crls: crls,
+                           revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums)
+    }
+
+    static func isOID(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count >= 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+    }
+
+    /// The roles `certificate` proves under this policy, sorted.
+    public func roles(of certificate: Certificate) -> [String] {
+        roles.filter { $0.value.matches(certificate) }.map(\.key).sorted()
+    }
+}
+
+/// Numeric ordering of versions such as `V2.3.1.1024`, `2.3.1` or `V2.3.1.1024-rc.1` (pre-release
+/// parts are ignored for the minimum-version comparison and named in the result instead).
+public enum VersionOrder {
+    /// The numeric fields of a version, or nil if it has none.
+    public static func numericFields(_ version: String) -> [Int]? {
+        var text = Substring(version)
+        if text.first == "V" || text.first == "v" { text = text.dropFirst() }
+        if let cut = text.firstIndex(where: { $0 == "-" || $0 == "+" }) { text = text[..<cut] }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard !parts.isEmpty else { return nil }
+        var out: [Int] = []
+        for p in parts {
+            guard !p.isEmpty, p.count <= 9, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(p) else { return nil }
+            out.append(n)
+        }
+        return out
+    }
+
+    /// -1, 0 or 1; nil when either side is not a numeric version. Missing fields count as 0.
+    public static func compare(_ a: String, _ b: String) -> Int? {
+        guard let x = numericFields(a), let y = numericFields(b) else { return nil }
+        for i in 0..<max(x.count, y.count) {
+            let l = i < x.count ? x[i] : 0
+            let r = i < y.count ? y[i] : 0
+            if l != r { return l < r ? -1 : 1 }
+        }
+        return 0
+    }
+}

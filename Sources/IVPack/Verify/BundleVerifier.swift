@@ -1,0 +1,262 @@
+/// Verifies a bundle on site in one front-to-back pass with bounded memory: the manifest, every
+/// entry against it, every byte against its chunk digests, every signature and its chain against
+/// the site's trust policy, the required roles, the version recorded in the manifest and the
+/// policy's minimum version.
+public enum BundleVerifier {
+    /// Most problems listed per check before the rest are counted only.
+    static let maxDetails = 50
+
+    /// Runs every check. Throws only when the bundle cannot be opened at all.
+    public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64) throws -> VerifyReport {
+        var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
+        let reader = try TarReader(path: bundlePath)
+
+        // 1. The manifest, first.
+        let manifestBytes: [UInt8]
+        let manifest: Manifest
+        do {
+            guard let first = try reader.next() else {
+                report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
+                                           details: ["the archive is empty"]))
+                return report
+            }
+            guard first.path == Manifest.entryPath, first.kind == .regular else {
+                report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
+                                           details: ["the first entry is \"\(first.path ?? "<not UTF-8>")\", not \(Manifest.entryPath)"]))
+                return report
+            }
+            manifestBytes = try reader.readAll(limit: Manifest.maxBytes)
+            manifest = try Manifest.decode(manifestBytes, source: bundlePath)
+        } catch let error as IVPackError {
+            report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail, details: ["\(error)"]))
+            return report
+        }
+        let manifestDigest = SHA256Digest.of(manifestBytes)
+        report.manifestDigest = manifestDigest
+        report.product = manifest.product.name
+        report.version = manifest.version
+        report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .pass,
+                                   evidence: [("sha256", manifestDigest.hex), ("product", manifest.product.name), ("version", manifest.version),
+                                              ("files", String(manifest.allFiles.count))]))
+
+        // 2. Entries and payload, streamed.
+        var entryProblems: [String] = []
+        var digestProblems: [String] = []
+        var signatureEntries: [(path: String, der: [UInt8])] = []
+        var payloadBytes: Int64 = 0
+        let files = manifest.allFiles
+        var indexByPath: [String: Int] = [:]
+        for (i, f) in files.enumerated() { indexByPath[f.path] = i }
+        var seen = [Bool](repeating: false, count: files.count)
+        var lastIndex = -1
+        let hasher = StreamingFileVerifier(chunkSize: manifest.chunkSize)
+        var truncated = false
+        do {
+            while let entry = try reader.next() {
+                let at = "entry at byte \(entry.headerOffset)"
+                guard let path = entry.path else {
+                    entryProblems.append("\(at): the name is not valid UTF-8 or contains NUL")
+                    continue
+                }
+                guard RelativePath.isCanonical(path) else {
+                    entryProblems.append("\(at) \"\(path)\": unsafe name (absolute, '..', backslash or not normalised)")
+                    continue
+                }
+                switch entry.kind {
+                case .regular: break
+                case .symbolicLink, .hardLink:
+                    entryProblems.append("entry \"\(path)\": a link to \"\(entry.linkTarget ?? "")\"; bundles hold regular files only")
+                    continue
+                case .directory:
+                    entryProblems.append("entry \"\(path)\": a directory entry; bundles hold regular files only")
+                    continue
+                case .other(let what):
+                    entryProblems.append("entry \"\(path)\": a \(what); bundles hold regular files only")
+                    continue
+                }
+                if entry.isSparse {
+                    entryProblems.append("entry \"\(path)\": a sparse file; bundles hold plain regular files only")
+                    continue
+                }
+                if path.hasPrefix(SignatureEntryName.prefix) {
+                    guard SignatureEntryName.parse(path) != nil else {
+                        entryProblems.append("entry \"\(path)\": not a valid signature entry name (NNN-ROLE.p7s)")
+                        continue
+                    }
+                    if signatureEntries.contains(where: { $0.path == path }) {
+                        entryProblems.append("entry \"\(path)\" appears twice")
+                        continue
+                    }
+                    signatureEntries.append((path, try reader.readAll(limit: SignedData.maxBytes)))
+                    continue
+                }
+                guard let index = indexByPath[path] else {
+                    entryProblems.append("entry \"\(path)\" is not in the manifest")
+                    continue
+                }
+                if seen[index] {
+                    entryProblems.append("entry \"\(path)\" appears twice")
+                    continue
+                }
+                if !signatureEntries.isEmpty {
+                    entryProblems.append("entry \"\(path)\" comes after the signatures; the bundle was altered after signing")
+                }
+                if index < lastIndex {
+                    entryProblems.append("entry \"\(path)\" is out of order (the manifest lists it before \"\(files[lastIndex].path)\")")
+                }
+                lastIndex = max(lastIndex, index)
+                seen[index] = true
+                let expected = files[index]
+                if entry.size != expected.size {
+                    digestProblems.append("\(path): \(entry.size) bytes in the archive, \(expected.size) in the manifest")
+                    continue
+                }
+                let problem = try hasher.verify(expected, read: { body in try reader.readData(body) })
+                if let problem { digestProblems.append(problem) }
+                payloadBytes += expected.size
+            }
+        } catch let error as IVPackError {
+            truncated = true
+            entryProblems.append("the archive cannot be read to its end: \(error)")
+        }
+        for (i, f) in files.enumerated() where !seen[i] {
+            entryProblems.append("\(f.path) is in the manifest but not in the archive")
+        }
+        report.checks.append(Check(id: "entries", title: "Every entry is in the manifest, once, in order, a regular file with a safe name",
+                                   status: entryProblems.isEmpty ? .pass : .fail, details: Self.capped(entryProblems),
+                                   evidence: [("entries", String(files.count + signatureEntries.count + 1))]))
+        report.checks.append(Check(id: "payload", title: "Every file's size and SHA-256 digests (whole file and each chunk) match the manifest",
+                                   status: digestProblems.isEmpty && !truncated ? .pass : .fail, details: Self.capped(digestProblems),
+                                   evidence: [("files", String(seen.filter { $0 }.count)), ("bytes", String(payloadBytes)),
+                                              ("chunkSize", String(manifest.chunkSize))]))
+        if !truncated, let end = reader.endOfArchiveOffset, let size = try? InputFile(path: bundlePath).size, size > end + 1024 {
+            report.checks.append(Check(id: "archive.trailing", title: "Nothing follows the end-of-archive marker", status: .warn,
+                                       details: ["\(size - end - 1024) bytes follow the end-of-archive marker (an interrupted sign leaves this; the next sign removes it); tar does not read them"]))
+        }
+
+        // 3. Signatures, then the roles they prove.
+        var provenRoles: [String: [String]] = [:]
+        var developmentRootSeen = false
+        for (path, der) in signatureEntries {
+            let outcome = SignatureCheck.evaluate(path: path, der: der, manifestBytes: manifestBytes, policy: policy, now: now)
+            report.checks.append(outcome.check)
+            if outcome.check.status != .fail, let role = outcome.role { provenRoles[role, default: []].append(outcome.signer ?? path) }
+            developmentRootSeen = developmentRootSeen || outcome.developmentRoot
+        }
+        var missing: [String] = []
+        for role in policy.requiredRoles where provenRoles[role] == nil { missing.append(role) }
+        report.checks.append(Check(
+            id: "roles", title: "Every role the trust policy requires has a valid signature",
+            status: missing.isEmpty ? .pass : .fail,
+            details: missing.map { "required role \"\($0)\" has no valid signature" + (signatureEntries.isEmpty ? " (the bundle is not signed)" : "") },
+            evidence: policy.requiredRoles.map { ($0, provenRoles[$0]?.joined(separator: "; ") ?? "missing") }))
+        if policy.development || developmentRootSeen {
+            report.checks.append(Check(
+                id: "trust.development", title: "Trust policy trusts production roots only", status: .warn,
+                details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A bundle verified with it proves nothing about a real release; do not use it for a clinical installation."]))
+        }
+
+        // 4. What the manifest records about its version, and the site's minimum.
+        report.checks.append(VersionChecks.consistency(manifest))
+        report.checks.append(VersionChecks.minimum(manifest, policy: policy))
+        return report
+    }
+
+    static func capped(_ lines: [String]) -> [String] {
+        lines.count <= maxDetails ? lines : Array(lines.prefix(maxDetails)) + ["… and \(lines.count - maxDetails) more"]
+    }
+}
+
+/// Hashes one file's data as it streams by and compares it with the manifest.
+final class StreamingFileVerifier {
+    private let chunkSize: Int
+    private let whole = SHA256Hasher()
+    private let chunk = SHA256Hasher()
+
+    init(chunkSize: Int) { self.chunkSize = chunkSize }
+
+    /// Feeds the entry's data through `read` and returns the first mismatch, or nil.
+    func verify(_ expected: Manifest.FileEntry, read: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> String? {
+        var fill = 0
+        var chunkIndex = 0
+        var offset: Int64 = 0
+        var firstBad: Int?
+        try read { block in
+            whole.update(block)
+            var start = 0
+            while start < block.count {
+                let take = min(block.count - start, chunkSize - fill)
+                chunk.update(UnsafeRawBufferPointer(rebasing: block[start..<(start + take)]))
+                fill += take
+                start += take
+                if fill == chunkSize {
+                    if chunkIndex >= expected.chunks.count || chunk.finish() != expected.chunks[chunkIndex] { firstBad = firstBad ?? chunkIndex }
+                    chunkIndex += 1
+                    fill = 0
+                }
+            }
+            offset += Int64(block.count)
+        }
+        if fill > 0 || chunkIndex == 0 {
+            if chunkIndex >= expected.chunks.count || chunk.finish() != expected.chunks[chunkIndex] { firstBad = firstBad ?? chunkIndex }
+            chunkIndex += 1
+        }
+        let digest = whole.finish()
+        if offset != expected.size {
+            return "\(expected.path): the archive holds \(offset) bytes of data, the manifest says \(expected.size)"
+        }
+        if let bad = firstBad {
+            return "\(expected.path): chunk \(bad) (bytes \(Int64(bad) * Int64(chunkSize)) to \(min(expected.size, Int64(bad + 1) * Int64(chunkSize)) - 1)) does not match its SHA-256 in the manifest"
+        }
+        if digest != expected.sha256 {
+            return "\(expected.path): SHA-256 \(digest.hex) does not match the manifest's \(expected.sha256.hex)"
+        }
+        return nil
+    }
+}
+
+/// Checks of what the manifest records about versions.
+enum VersionChecks {
+    /// Every piece of version evidence names the manifest's version; every versioned kind has evidence.
+    static func consistency(_ m: Manifest) -> Check {
+        var problems: [String] = []
+        for c in m.components {
+            for e in c.versionEvidence where e.found != m.version {
+                problems.append("component \(c.name): \(e.file) (\(e.location)) records \(e.found), the bundle's version is \(m.version)")
+            }
+            switch c.kind {
+            case .code, .model, .document:
+                if c.versionEvidence.isEmpty { problems.append("component \(c.name) (\(c.kind.rawValue)) records no version evidence") }
+            case .dependencyManifest, .file: break
+            }
+            if c.kind == .code && !m.provenance.git.contains(where: { $0.component == c.name }) {
+                problems.append("component \(c.name) (code) records no git commit and tag")
+            }
+        }
+        for g in m.provenance.git where g.tag.contains(m.version) == false {
+            problems.append("component \(g.component): tag \(g.tag) does not carry the version \(m.version)")
+        }
+        if !m.components.contains(where: { $0.name == ReleaseNotesComponent.name && $0.files.contains { $0.path == m.releaseNotes } }) {
+            problems.append("the release notes \(m.releaseNotes) are not the file of the release-notes component")
+        }
+        return Check(id: "version.consistency", title: "Every component carries the bundle's version (as recorded at build)",
+                     status: problems.isEmpty ? .pass : .fail, details: problems,
+                     evidence: [("version", m.version)] + m.provenance.git.map { ("git \($0.component)", "\($0.tag) @ \($0.commit)") })
+    }
+
+    /// The policy's lowest acceptable version for this product (against downgrade).
+    static func minimum(_ m: Manifest, policy: TrustPolicy) -> Check {
+        let title = "Version is not below the site's minimum for the product"
+        guard let minimum = policy.minimumVersions[m.product.name] else {
+            return Check(id: "version.minimum", title: title, status: .pass,
+                         details: ["the trust policy sets no minimum version for \(m.product.name)"], evidence: [("version", m.version)])
+        }
+        guard let order = VersionOrder.compare(m.version, minimum) else {
+            return Check(id: "version.minimum", title: title, status: .fail,
+                         details: ["the bundle's version \(m.version) cannot be compared with the minimum \(minimum)"])
+        }
+        return Check(id: "version.minimum", title: title, status: order < 0 ? .fail : .pass,
+                     details: order < 0 ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
+                     evidence: [("version", m.version), ("minimum", minimum)])
+    }
+}

@@ -1,0 +1,72 @@
+/// The evaluation of one signature entry against the manifest and the trust policy.
+struct SignatureCheck {
+    var check: Check
+    /// The role the signature proves, when it is valid.
+    var role: String?
+    var signer: String?
+    var developmentRoot: Bool
+
+    /// Checks, in order: the entry name, the CMS structure, the signature over the manifest, the
+    /// signer's path to a trusted root (with revocation) at the signing moment, the code-signing
+    /// usage, and the role the entry claims against what the certificate proves under the policy.
+    static func evaluate(path: String, der: [UInt8], manifestBytes: [UInt8], policy: TrustPolicy, now: Int64) -> SignatureCheck {
+        let parsedName = SignatureEntryName.parse(path)
+        let id = "signature." + (parsedName != nil ? String(path.dropFirst(SignatureEntryName.prefix.count).prefix(3)) : path)
+        let claimed = parsedName?.role ?? "?"
+        let title = "Signature \(path) (role \(claimed))"
+        func fail(_ detail: String, _ evidence: [(key: String, value: String)] = [], developmentRoot: Bool = false) -> SignatureCheck {
+            SignatureCheck(check: Check(id: id, title: title, status: .fail, details: [detail], evidence: evidence),
+                           role: nil, signer: nil, developmentRoot: developmentRoot)
+        }
+        let signed: SignedData
+        do {
+            signed = try SignedData.parse(der: der, source: path)
+        } catch {
+            return fail("not a valid CMS signature: \(error)")
+        }
+        guard let signer = signed.signerCertificate else {
+            return fail("the signature does not carry its signer's certificate")
+        }
+        var evidence: [(key: String, value: String)] = [
+            ("signer", signer.subject), ("issuer", signer.issuer), ("serial", signer.serialHex),
+            ("certificateSHA256", signer.fingerprint.hex),
+            ("validity", "\(Timestamp.iso8601(signer.notBefore)) to \(Timestamp.iso8601(signer.notAfter))"),
+        ]
+        if let t = signed.signingTime { evidence.append(("signingTime", Timestamp.iso8601(t))) }
+        if let problem = signed.verifySignature(content: manifestBytes) {
+            return fail("the signature does not match this manifest (\(problem)): the manifest or the signature was changed", evidence)
+        }
+        // Without a trusted timestamp the certificate must be valid now.
+        let time = now
+        evidence.append(("validatedAt", Timestamp.iso8601(time) + " (now; no timestamp token)"))
+        let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
+        let chain = ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
+                                            revocation: policy.revocation, at: time)
+        let root = chain.chain.last
+        let developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
+        if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
+        evidence.append(("revocation", policy.revocation == .disabled ? "not checked (policy: none)" : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"))
+        guard chain.trusted else {
+            return fail("the signer's certificate is not trusted by the policy: \(chain.problem ?? "unknown reason")", evidence, developmentRoot: developmentRoot)
+        }
+        if developmentRoot && !policy.development {
+            return fail("the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept", evidence, developmentRoot: true)
+        }
+        guard signer.extendedKeyUsages.contains(WellKnownOID.codeSigning) else {
+            return fail("the signer's certificate lacks the code-signing extended key usage (\(WellKnownOID.codeSigning))", evidence, developmentRoot: developmentRoot)
+        }
+        let proven = policy.roles(of: signer)
+        evidence.append(("roles", proven.isEmpty ? "none" : proven.joined(separator: ", ")))
+        guard parsedName != nil else {
+            return fail("the entry name is not NNN-ROLE.p7s", evidence, developmentRoot: developmentRoot)
+        }
+        guard proven.contains(claimed) else {
+            let how = policy.roles[claimed].map { rule in
+                [rule.certificatePolicy.map { "certificate policy \($0)" }, rule.subjectOU.map { "subject OU \"\($0)\"" }].compactMap { $0 }.joined(separator: " and ")
+            } ?? "a role the policy does not define"
+            return fail("the entry claims role \"\(claimed)\" but the certificate does not prove it (needs \(how))", evidence, developmentRoot: developmentRoot)
+        }
+        return SignatureCheck(check: Check(id: id, title: title, status: .pass, evidence: evidence), role: claimed,
+                              signer: signer.subject, developmentRoot: developmentRoot)
+    }
+}
