@@ -46,3 +46,8 @@ static inline long ivpack_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_m
 
 static const unsigned long ivpack_xn_flag_rfc2253 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
 static inline EVP_PKEY *ivpack_generate_p256(void) { return EVP_EC_gen("P-256"); }
+
+/* Certificate and CRL issuing (CertificateBuilder.swift). */
+static const int ivpack_mbstring_utf8 = MBSTRING_UTF8;
+static inline int ivpack_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *s) { return sk_X509_REVOKED_num(s); }
+static inline X509_REVOKED *ivpack_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *s, int i) { return sk_X509_REVOKED_value(s, i); }

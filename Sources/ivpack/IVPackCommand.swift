@@ -11,6 +11,6 @@ struct IVPackCommand: ParsableCommand {
         64 command-line usage.
         """,
         version: IVPackVersion.current,
-        subcommands: [Build.self, Inspect.self, Sign.self, Verify.self]
+        subcommands: [Build.self, Inspect.self, Keys.self, Sign.self, Verify.self]
     )
 }

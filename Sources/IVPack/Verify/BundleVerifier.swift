@@ -9,7 +9,14 @@ public enum BundleVerifier {
     /// Runs every check. Throws only when the bundle cannot be opened at all.
     public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
-        let reader = try TarReader(path: bundlePath)
+        let reader: TarReader
+        do {
+            reader = try TarReader(path: bundlePath)
+        } catch let error as ArchiveError {
+            report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
+                                       details: ["the file is not a readable tar archive: \(error.reason)"]))
+            return report
+        }
 
         // 1. The manifest, first.
         let manifestBytes: [UInt8]
