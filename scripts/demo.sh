@@ -5,7 +5,10 @@
 #   2. copies Examples/pulmoscan into a fresh temporary folder and makes it a git repository
 #      with one commit and the annotated release tag V2.3.1.1024 (what a release pipeline has);
 #   3. ivpack build, with SOURCE_DATE_EPOCH = the commit time, into out/ at the repository root;
-#   4. ivpack inspect and tar -tf on the bundle.
+#   4. ivpack keys init-dev: a development PKI and trust policy in the temporary folder;
+#   5. ivpack sign by the release manager and by quality;
+#   6. ivpack inspect and tar -tf on the bundle;
+#   7. ivpack verify against the development trust policy.
 #
 # The commit and tag dates and identities are fixed, so every run gives a byte-identical bundle.
 # Works from any current directory; the temporary folder is removed on exit, whatever happens.
@@ -78,23 +81,34 @@ mkdir -p "$out"
 step "ivpack build --spec ivpack.yaml --output $bundle"
 (cd "$release" && "$ivpack" build --spec ivpack.yaml --output "$bundle")
 
-# Signing by the release manager and by quality comes here, once `ivpack sign` exists:
-#   ivpack sign "$bundle" --role release-manager --key ... --cert ...
-#   ivpack sign "$bundle" --role quality --key ... --cert ...
+# 4. A development PKI (root, intermediate, signers per role, installer, licence server, CRLs,
+#    trust policy). A real site gets its trust policy from the vendor's installer kit instead.
+pki="$work/dev-pki"
+step "ivpack keys init-dev $pki"
+"$ivpack" keys init-dev "$pki" 2>&1 | tail -n 3
+
+# 5. Two approvals: the release manager, then quality, each with their own certificate.
+step "ivpack sign (release-manager, then quality)"
+"$ivpack" sign "$bundle" --role release-manager \
+    --key "$pki/signers/release-manager.key" --cert "$pki/signers/release-manager.pem" --chain "$pki/intermediate-ca.pem"
+"$ivpack" sign "$bundle" --role quality \
+    --key "$pki/signers/quality.key" --cert "$pki/signers/quality.pem" --chain "$pki/intermediate-ca.pem"
 
 # The release gate comes here, once `ivpack check` exists (version policy, release notes):
 #   ivpack check "$bundle" --policy nmpa
 
-# 4. What the bundle holds.
+# 6. What the bundle holds.
 step "ivpack inspect $bundle"
 "$ivpack" inspect "$bundle"
 
 step "tar -tf $bundle"
 tar -tf "$bundle"
 
-# On-site verification comes here, once `ivpack verify` and the licence server exist:
-#   ivpack license serve ... &   (development licence server, mutual TLS)
-#   ivpack verify "$bundle" --policy ... --report "$out/IQ-$version"
+# 7. On site: verify against the site's trust policy (here the development one, which verify
+#    flags with a warning). The licence check over mutual TLS comes here once the licence
+#    server exists:  ivpack license serve ... &  and  verify --license-server ...
+step "ivpack verify $bundle --trust $pki/trust-policy.yaml"
+"$ivpack" verify "$bundle" --trust "$pki/trust-policy.yaml"
 
 step "Done"
 echo "Bundle: $bundle ($(wc -c <"$bundle") bytes, sha256 $(sha256sum "$bundle" | cut -d' ' -f1))"
