@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks ivpack's JSON Schemas and validates documents against them.
 
-  scripts/check-schemas.py [--spec SPEC.yaml ...] [BUNDLE.ivp ...]
+  scripts/check-schemas.py [--spec SPEC.yaml ...] [--policy POLICY.yaml ...]
+                           [--verify-report REPORT.json ...] [BUNDLE.ivp ...]
 
 1. Every Schemas/*.schema.json is itself a valid JSON Schema (draft 2020-12) with an $id.
 2. Each release spec (default: Examples/pulmoscan/ivpack.yaml) validates against
@@ -10,6 +11,12 @@
 3. For each bundle given, the first entry must be ivpack/manifest.json; it validates against
    Schemas/manifest.schema.json and passes the rules a schema cannot express (canonical bytes,
    chunk counts, unique paths, release notes among the files, evidence equal to the version).
+4. Each trust policy (default: Keys/example-trust-policy.yaml, when it exists) validates against
+   Schemas/trust-policy.schema.json, loaded like a spec, and passes the rules a schema cannot
+   express (every required role defined under roles; development written true or false). The
+   certificate and CRL files it names are not opened.
+5. Each verify report (the output of `ivpack verify --json`) validates against
+   Schemas/verify-report.schema.json.
 
 Needs python3 with the `jsonschema` and `PyYAML` packages. Exits 0 when everything passes,
 1 when a schema or document fails or cannot be read, 2 on command-line usage errors.
@@ -31,7 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "Schemas"
 SPEC_SCHEMA = SCHEMAS / "release-spec.schema.json"
 MANIFEST_SCHEMA = SCHEMAS / "manifest.schema.json"
+POLICY_SCHEMA = SCHEMAS / "trust-policy.schema.json"
+REPORT_SCHEMA = SCHEMAS / "verify-report.schema.json"
 DEFAULT_SPEC = REPO / "Examples" / "pulmoscan" / "ivpack.yaml"
+DEFAULT_POLICY = REPO / "Keys" / "example-trust-policy.yaml"
+MAX_YAML_BYTES = 4 << 20
 MANIFEST_ENTRY = "ivpack/manifest.json"
 MAX_MANIFEST_BYTES = 256 << 20
 
@@ -79,6 +90,8 @@ def validation_errors(validator, instance):
     out = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
         message = error.message
+        if error.validator == "contains":  # jsonschema's message repeats the whole array
+            message = f"no item matches {json.dumps(error.validator_value, sort_keys=True)}"
         if error.context:
             causes = sorted({f"{pointer(list(error.absolute_path) + list(c.relative_path))}: {c.message}" for c in error.context})
             message += " (" + "; ".join(causes[:4]) + (" ..." if len(causes) > 4 else "") + ")"
@@ -112,14 +125,25 @@ def check_schemas():
     return schemas
 
 
-def check_spec(spec_path, schema):
+def load_yaml(path):
+    """A YAML file (spec or policy) as ivpack reads it: UTF-8, at most 4 MiB, one document, no
+    duplicate keys, no aliases. Returns the document and its composed node tree."""
     try:
-        with open(spec_path, "rb") as f:
-            document = yaml.load(f.read().decode("utf-8"), Loader=StrictLoader)
+        with open(path, "rb") as f:
+            data = f.read(MAX_YAML_BYTES + 1)
     except OSError as e:
-        raise Failure(f"{spec_path}: cannot read: {e}")
+        raise Failure(f"{path}: cannot read: {e}")
+    if len(data) > MAX_YAML_BYTES:
+        raise Failure(f"{path}: more than {MAX_YAML_BYTES} bytes; ivpack refuses larger YAML files")
+    try:
+        text = data.decode("utf-8")
+        return yaml.load(text, Loader=StrictLoader), yaml.compose(text, Loader=StrictLoader)
     except (UnicodeDecodeError, yaml.YAMLError) as e:
-        raise Failure(f"{spec_path}: not valid YAML for ivpack: {e}")
+        raise Failure(f"{path}: not valid YAML for ivpack: {e}")
+
+
+def check_spec(spec_path, schema):
+    document, _ = load_yaml(spec_path)
     errors = validation_errors(Draft202012Validator(schema), document)
     if errors:
         raise Failure(f"{spec_path}: does not match {SPEC_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
@@ -128,6 +152,39 @@ def check_spec(spec_path, schema):
     if duplicates:
         raise Failure(f"{spec_path}: component names used twice: {', '.join(duplicates)}")
     print(f"ok   spec {spec_path}")
+
+
+def check_policy(policy_path, schema):
+    document, node = load_yaml(policy_path)
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{policy_path}: does not match {POLICY_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    # What the schema cannot say, as TrustPolicy.load enforces it.
+    problems = []
+    for i, role in enumerate(document["requiredRoles"]):
+        if role not in document["roles"]:
+            problems.append(f"/requiredRoles/{i}: role {role!r} is not defined under roles")
+    for key_node, value_node in node.value:
+        # PyYAML reads yes, on, True ... as booleans (YAML 1.1); ivpack accepts only true and false.
+        if key_node.value == "development" and value_node.value not in ("true", "false"):
+            line = value_node.start_mark.line + 1
+            problems.append(f"/development (line {line}): {value_node.value!r}; ivpack accepts only true or false")
+    if problems:
+        raise Failure(f"{policy_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   policy {policy_path}: {len(document['trustedRoots'])} trusted root file(s), "
+          f"required roles {', '.join(document['requiredRoles'])}"
+          + (", DEVELOPMENT" if document.get("development") else ""))
+
+
+def check_report(report_path, schema):
+    report = load_json(report_path)
+    errors = validation_errors(Draft202012Validator(schema), report)
+    if errors:
+        raise Failure(f"{report_path}: does not match {REPORT_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    statuses = [c["status"] for c in report["checks"]]
+    n, warned = len(statuses), statuses.count("warn")
+    print(f"ok   verify report {report_path}: result {report['result']}, {n} check{'s' if n != 1 else ''} "
+          f"({statuses.count('fail')} failed, {warned} warning{'s' if warned != 1 else ''})")
 
 
 def read_manifest(bundle):
@@ -191,9 +248,14 @@ def check_bundle(bundle, schema):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Check ivpack's JSON Schemas and validate specs and bundle manifests against them.")
+    parser = argparse.ArgumentParser(description="Check ivpack's JSON Schemas and validate specs, trust policies, verify reports "
+                                                 "and bundle manifests against them.")
     parser.add_argument("--spec", action="append", type=Path,
                         help=f"a release spec to validate (repeatable; default {DEFAULT_SPEC.relative_to(REPO)})")
+    parser.add_argument("--policy", action="append", type=Path,
+                        help=f"a trust policy to validate (repeatable; default {DEFAULT_POLICY.relative_to(REPO)} when it exists)")
+    parser.add_argument("--verify-report", action="append", type=Path, default=[], metavar="FILE",
+                        help="a report of `ivpack verify --json` to validate (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
     args = parser.parse_args()
     failures = 0
@@ -202,13 +264,16 @@ def main():
     except Failure as e:
         print(f"FAIL {e}", file=sys.stderr)
         return 1
-    spec_schema = schemas.get(SPEC_SCHEMA)
-    manifest_schema = schemas.get(MANIFEST_SCHEMA)
-    if spec_schema is None or manifest_schema is None:
-        print(f"FAIL {SPEC_SCHEMA.name} and {MANIFEST_SCHEMA.name} must both exist in {SCHEMAS}", file=sys.stderr)
+    required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA)
+    missing = [p.name for p in required if p not in schemas]
+    if missing:
+        print(f"FAIL {', '.join(missing)} missing from {SCHEMAS}", file=sys.stderr)
         return 1
-    jobs = [(check_spec, p, spec_schema) for p in (args.spec or [DEFAULT_SPEC])]
-    jobs += [(check_bundle, b, manifest_schema) for b in args.bundles]
+    policies = args.policy or ([DEFAULT_POLICY] if DEFAULT_POLICY.is_file() else [])
+    jobs = [(check_spec, p, schemas[SPEC_SCHEMA]) for p in (args.spec or [DEFAULT_SPEC])]
+    jobs += [(check_policy, p, schemas[POLICY_SCHEMA]) for p in policies]
+    jobs += [(check_report, r, schemas[REPORT_SCHEMA]) for r in args.verify_report]
+    jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:
         if not path.is_file():
             print(f"FAIL {path}: no such file", file=sys.stderr)

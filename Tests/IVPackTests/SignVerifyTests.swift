@@ -123,6 +123,34 @@ import IVPackTestSupport
         #expect(report.failureText.contains("required role \"quality\" has no valid signature"))
     }
 
+    @Test func oneCertificateCannotStandForTwoRequiredRoles() throws {
+        let s = try SignedRelease(signedBy: ["release-manager"])
+        // A policy under which the release manager's certificate proves both roles (by its OU).
+        let text = String(decoding: FileManager.default.contents(atPath: s.pki.trustPolicy)!, as: UTF8.self)
+        let lenient = text.replacingOccurrences(of: "    certificatePolicy: \"\(WellKnownOID.roleQuality)\"", with: "    subjectOU: Release Management")
+        #expect(lenient != text)
+        let path = s.pki.directory + "/lenient.yaml"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(lenient.utf8))
+        // The same signature copied in as the quality approval.
+        let out = s.folder.url("twice.ivp")
+        try BundleSurgery.rewrite(s.bundle, to: out) { e in
+            e.append(.init(path: "ivpack/signatures/002-quality.p7s", data: e.last!.data))
+        }
+        let report = try s.verify(out, policy: try TrustPolicy.load(path: path))
+        #expect(report.checks.first { $0.id == "signature.002" }?.status == .pass)
+        #expect(report.failedIDs == ["roles"])
+        #expect(report.failureText.contains("each required role needs its own signer"))
+    }
+
+    @Test func reusedSignatureNumberIsRejected() throws {
+        let s = try SignedRelease()
+        let out = s.folder.url("renumbered.ivp")
+        try BundleSurgery.rewrite(s.bundle, to: out) { e in e[e.count - 1].path = "ivpack/signatures/001-quality.p7s" }
+        let report = try s.verify(out)
+        #expect(report.failedIDs.contains("entries"))
+        #expect(report.failureText.contains("reuses signature number 1"))
+    }
+
     @Test func unsignedBundleFailsTheRoles() throws {
         let s = try SignedRelease(signedBy: [])
         let report = try s.verify()

@@ -106,6 +106,10 @@ public struct TrustPolicy: Sendable {
         guard case .mapping(let roleMap) = m["roles"]! else { throw reader.error(m["roles"], "roles", "expected a mapping of role names") }
         for (keyNode, value) in roleMap {
             let name = try reader.string(keyNode, "roles")
+            guard SignatureEntryName.isValidRole(name) else {
+                throw reader.error(keyNode, "roles.\(name)", "\"\(name)\" is not a role name a signature can carry",
+                                   hint: "Use 1 to 32 lower-case letters, digits and '-', starting with a letter")
+            }
             let rm = try reader.mapping(value, "roles.\(name)", allowed: ["certificatePolicy", "subjectOU"])
             var rule = RoleRule()
             if let n = rm["certificatePolicy"] {

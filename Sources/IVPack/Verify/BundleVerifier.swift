@@ -94,6 +94,11 @@ public enum BundleVerifier {
                         entryProblems.append("entry \"\(path)\" appears twice")
                         continue
                     }
+                    let number = SignatureEntryName.parse(path)!.index
+                    if signatureEntries.contains(where: { SignatureEntryName.parse($0.path)?.index == number }) {
+                        entryProblems.append("entry \"\(path)\" reuses signature number \(number)")
+                        continue
+                    }
                     signatureEntries.append((path, try reader.readAll(limit: SignedData.maxBytes)))
                     continue
                 }
@@ -142,21 +147,18 @@ public enum BundleVerifier {
         }
 
         // 3. Signatures, then the roles they prove.
-        var provenRoles: [String: [String]] = [:]
+        // Valid signatures: role → (signer subject, certificate fingerprint).
+        var proven: [String: [(signer: String, certificate: SHA256Digest)]] = [:]
         var developmentRootSeen = false
         for (path, der) in signatureEntries {
             let outcome = SignatureCheck.evaluate(path: path, der: der, manifestBytes: manifestBytes, policy: policy, now: now)
             report.checks.append(outcome.check)
-            if outcome.check.status != .fail, let role = outcome.role { provenRoles[role, default: []].append(outcome.signer ?? path) }
+            if outcome.check.status != .fail, let role = outcome.role, let certificate = outcome.certificate {
+                proven[role, default: []].append((outcome.signer ?? path, certificate))
+            }
             developmentRootSeen = developmentRootSeen || outcome.developmentRoot
         }
-        var missing: [String] = []
-        for role in policy.requiredRoles where provenRoles[role] == nil { missing.append(role) }
-        report.checks.append(Check(
-            id: "roles", title: "Every role the trust policy requires has a valid signature",
-            status: missing.isEmpty ? .pass : .fail,
-            details: missing.map { "required role \"\($0)\" has no valid signature" + (signatureEntries.isEmpty ? " (the bundle is not signed)" : "") },
-            evidence: policy.requiredRoles.map { ($0, provenRoles[$0]?.joined(separator: "; ") ?? "missing") }))
+        report.checks.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !signatureEntries.isEmpty))
         if policy.development || developmentRootSeen {
             report.checks.append(Check(
                 id: "trust.development", title: "Trust policy trusts production roots only", status: .warn,
@@ -167,6 +169,30 @@ public enum BundleVerifier {
         report.checks.append(VersionChecks.consistency(manifest))
         report.checks.append(VersionChecks.minimum(manifest, policy: policy))
         return report
+    }
+
+    /// Every required role needs a valid signature, and distinct required roles need distinct
+    /// certificates: two approvals by one person are one approval (clause 6.6.1 f).
+    static func requiredRoles(_ required: [String], proven: [String: [(signer: String, certificate: SHA256Digest)]], signed: Bool) -> Check {
+        var problems: [String] = []
+        var used: [SHA256Digest: String] = [:]
+        var evidence: [(key: String, value: String)] = []
+        for role in required {
+            guard let candidates = proven[role], !candidates.isEmpty else {
+                problems.append("required role \"\(role)\" has no valid signature" + (signed ? "" : " (the bundle is not signed)"))
+                evidence.append((role, "missing"))
+                continue
+            }
+            if let free = candidates.first(where: { used[$0.certificate] == nil }) {
+                used[free.certificate] = role
+                evidence.append((role, free.signer))
+            } else {
+                problems.append("required role \"\(role)\" is signed only by the certificate that already stands for \"\(used[candidates[0].certificate] ?? "")\"; each required role needs its own signer")
+                evidence.append((role, "same certificate as \(used[candidates[0].certificate] ?? "")"))
+            }
+        }
+        return Check(id: "roles", title: "Every role the trust policy requires has a valid signature by its own certificate",
+                     status: problems.isEmpty ? .pass : .fail, details: problems, evidence: evidence)
     }
 
     static func capped(_ lines: [String]) -> [String] {

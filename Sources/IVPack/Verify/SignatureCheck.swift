@@ -4,6 +4,8 @@ struct SignatureCheck {
     /// The role the signature proves, when it is valid.
     var role: String?
     var signer: String?
+    /// Fingerprint of the signer's certificate, when the signature is valid.
+    var certificate: SHA256Digest?
     var developmentRoot: Bool
 
     /// Checks, in order: the entry name, the CMS structure, the signature over the manifest, the
@@ -16,7 +18,7 @@ struct SignatureCheck {
         let title = "Signature \(path) (role \(claimed))"
         func fail(_ detail: String, _ evidence: [(key: String, value: String)] = [], developmentRoot: Bool = false) -> SignatureCheck {
             SignatureCheck(check: Check(id: id, title: title, status: .fail, details: [detail], evidence: evidence),
-                           role: nil, signer: nil, developmentRoot: developmentRoot)
+                           role: nil, signer: nil, certificate: nil, developmentRoot: developmentRoot)
         }
         let signed: SignedData
         do {
@@ -67,6 +69,6 @@ struct SignatureCheck {
             return fail("the entry claims role \"\(claimed)\" but the certificate does not prove it (needs \(how))", evidence, developmentRoot: developmentRoot)
         }
         return SignatureCheck(check: Check(id: id, title: title, status: .pass, evidence: evidence), role: claimed,
-                              signer: signer.subject, developmentRoot: developmentRoot)
+                              signer: signer.subject, certificate: signer.fingerprint, developmentRoot: developmentRoot)
     }
 }
