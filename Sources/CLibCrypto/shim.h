@@ -51,3 +51,24 @@ static inline EVP_PKEY *ivpack_generate_p256(void) { return EVP_EC_gen("P-256");
 static const int ivpack_mbstring_utf8 = MBSTRING_UTF8;
 static inline int ivpack_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *s) { return sk_X509_REVOKED_num(s); }
 static inline X509_REVOKED *ivpack_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *s, int i) { return sk_X509_REVOKED_value(s, i); }
+
+/* RFC 3161 responder callbacks: a fixed clock (for a TSA whose time is set) and random serials. */
+#include <openssl/http.h>
+static inline int ivpack_ts_fixed_time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec) {
+    (void)ctx; *sec = *(const long *)data; *usec = 0; return 1;
+}
+static inline void ivpack_ts_set_fixed_time(TS_RESP_CTX *ctx, long *seconds) {
+    TS_RESP_CTX_set_time_cb(ctx, ivpack_ts_fixed_time_cb, seconds);
+}
+static inline ASN1_INTEGER *ivpack_ts_random_serial_cb(TS_RESP_CTX *ctx, void *data) {
+    (void)data;
+    BIGNUM *bn = BN_new();
+    ASN1_INTEGER *serial = NULL;
+    if (bn != NULL && BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1) serial = BN_to_ASN1_INTEGER(bn, NULL);
+    BN_free(bn);
+    if (serial == NULL) TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION, "no serial");
+    return serial;
+}
+static inline void ivpack_ts_set_random_serials(TS_RESP_CTX *ctx) { TS_RESP_CTX_set_serial_cb(ctx, ivpack_ts_random_serial_cb, NULL); }
+static const unsigned int ivpack_ts_vfy_token = TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_IMPRINT | TS_VFY_SIGNER;
+static const unsigned int ivpack_ts_vfy_response = TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE;

@@ -21,7 +21,7 @@ public enum ChainValidator {
     /// Validates `leaf` at `time` against `roots`, using `untrusted` certificates to build the path
     /// and `crls` for revocation as `revocation` says.
     public static func validate(_ leaf: Certificate, untrusted: [Certificate], roots: [Certificate], crls: [RevocationList],
-                                revocation: RevocationMode, at time: Int64) -> ChainValidation {
+                                revocation: RevocationMode, at time: Int64, isPastTime: Bool = false) -> ChainValidation {
         let store = X509_STORE_new()!
         defer { X509_STORE_free(store) }
         for root in roots { X509_STORE_add_cert(store, root.x509) }
@@ -44,12 +44,28 @@ public enum ChainValidator {
         var flags = UInt(X509_V_FLAG_X509_STRICT)
         if revocation != .disabled { flags |= UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) }
         X509_VERIFY_PARAM_set_flags(param, flags)
-        if revocation == .ifAvailable {
+        // In if-available mode a chain element without a CRL is accepted. At a past time (a
+        // time-stamped signature) a CRL issued after that time is still the current word on
+        // revocation, so "CRL not yet valid" is accepted. Every other error stands.
+        switch (revocation == .ifAvailable, isPastTime) {
+        case (true, true):
             X509_STORE_CTX_set_verify_cb(ctx) { ok, ctx in
-                // A chain element without a CRL is accepted in this mode; every other error stands.
-                if ok == 0, let ctx, X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL { return 1 }
-                return ok
+                guard ok == 0, let ctx else { return ok }
+                let e = X509_STORE_CTX_get_error(ctx)
+                return e == X509_V_ERR_UNABLE_TO_GET_CRL || e == X509_V_ERR_CRL_NOT_YET_VALID ? 1 : ok
             }
+        case (true, false):
+            X509_STORE_CTX_set_verify_cb(ctx) { ok, ctx in
+                guard ok == 0, let ctx else { return ok }
+                return X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL ? 1 : ok
+            }
+        case (false, true):
+            X509_STORE_CTX_set_verify_cb(ctx) { ok, ctx in
+                guard ok == 0, let ctx else { return ok }
+                return X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CRL_NOT_YET_VALID ? 1 : ok
+            }
+        case (false, false):
+            break
         }
         let ok = X509_verify_cert(ctx)
         var chain: [Certificate] = []

@@ -104,7 +104,8 @@ public enum BundleSigner {
 
     /// Signs the manifest of the bundle at `bundlePath` as `role`.
     public static func sign(bundlePath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate],
-                            role: String, now: Int64) throws -> SignResult {
+                            role: String, now: Int64, timestampAuthority: String? = nil,
+                            timestampTimeout: Int = RFC3161.defaultTimeoutSeconds) throws -> SignResult {
         guard SignatureEntryName.isValidRole(role) else {
             throw SignError(bundle: bundlePath, problem: "\"\(role)\" is not a role name", hint: "Use lower-case letters, digits and '-', e.g. release-manager", status: .badInput)
         }
@@ -132,7 +133,8 @@ public enum BundleSigner {
                                 hint: "Each certificate signs a bundle once; a second approver signs with their own certificate", status: .checkFailed)
             }
         }
-        let signature = try SignedData.sign(content: layout.manifestBytes, certificate: certificate, key: key, chain: chain)
+        var signature = try SignedData.sign(content: layout.manifestBytes, certificate: certificate, key: key, chain: chain)
+        if let url = timestampAuthority { signature = try RFC3161.timestamp(signature, authority: url, timeout: timestampTimeout) }
         let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
         let bytes = try TarWriter.entryWithEndMarker(path: entry, data: signature.der, permissions: 0o644, modificationTime: now)
         let end = layout.endOfArchive

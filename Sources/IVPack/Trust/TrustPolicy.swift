@@ -34,6 +34,8 @@ public struct TrustPolicy: Sendable {
     public var development: Bool
     public var trustedRoots: [Certificate]
     public var intermediates: [Certificate]
+    /// Roots trusted for RFC 3161 time-stamping authorities; empty means `trustedRoots`.
+    public var timestampRoots: [Certificate]
     public var crls: [RevocationList]
     public var revocation: RevocationMode
     /// Role name → how a certificate proves it.
@@ -52,7 +54,7 @@ public struct TrustPolicy: Sendable {
         let reader = YAMLReader(file: path)
         let top = try reader.root(of: text)
         let m = try reader.mapping(top, "", allowed: ["apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
-                                                      "revocation", "roles", "requiredRoles", "minimumVersions"],
+                                                      "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions"],
                                    required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
         guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
             throw reader.error(m["apiVersion"], "apiVersion", "is not supported", hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
@@ -83,6 +85,7 @@ public struct TrustPolicy: Sendable {
         }
         let roots = try certificates("trustedRoots")
         let intermediates = try certificates("intermediates")
+        let timestampRoots = try certificates("timestampRoots")
         var crls: [RevocationList] = []
         if let node = m["crls"] {
             for (i, item) in try reader.sequence(node, "crls", nonEmpty: false).enumerated() {
@@ -139,7 +142,8 @@ public struct TrustPolicy: Sendable {
                 minimums[product] = version
             }
         }
-        return TrustPolicy(file: path, development: development, trustedRoots: roots, intermediates: intermediates, crls: crls,
+        return TrustPolicy(file: path, development: development, trustedRoots: roots, intermediates: intermediates,
+                           timestampRoots: timestampRoots, crls: crls,
                            revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums)
     }
 

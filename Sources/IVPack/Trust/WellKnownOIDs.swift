@@ -19,6 +19,9 @@ public enum WellKnownOID {
     /// Extended key usage of the licence-grant signing certificate.
     public static let licenseSigning = "2.25.289675722907848550258275998792337608326"
 
+    /// Time-stamp policy of the development time-stamping authority.
+    public static let developmentTimestampPolicy = "2.25.142439299932142744939366976134361639488"
+
     /// Marker that a certificate belongs to a development PKI: every subject of one carries it.
     public static let developmentMarker = "DEVELOPMENT"
 }

@@ -38,12 +38,25 @@ struct SignatureCheck {
         if let problem = signed.verifySignature(content: manifestBytes) {
             return fail("the signature does not match this manifest (\(problem)): the manifest or the signature was changed", evidence)
         }
-        // Without a trusted timestamp the certificate must be valid now.
-        let time = now
-        evidence.append(("validatedAt", Timestamp.iso8601(time) + " (now; no timestamp token)"))
+        // With a valid RFC 3161 token the chain is judged at the authority's time (so a release
+        // stays verifiable after its signing certificate expires); without one, now.
+        var time = now
+        if let token = signed.timestampToken {
+            let roots = policy.timestampRoots.isEmpty ? policy.trustedRoots : policy.timestampRoots
+            let result = RFC3161.check(token: token, signatureValue: signed.signatureValue, roots: roots,
+                                       untrusted: policy.intermediates, now: now)
+            if let problem = result.problem {
+                return fail("the time-stamp token is not valid: \(problem)", evidence)
+            }
+            time = result.time!
+            evidence.append(("timestamp", "\(Timestamp.iso8601(time)) by \(result.authority ?? "an authority trusted by the policy")"))
+            evidence.append(("validatedAt", Timestamp.iso8601(time) + " (the time-stamp's time)"))
+        } else {
+            evidence.append(("validatedAt", Timestamp.iso8601(time) + " (now; no timestamp token)"))
+        }
         let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
         let chain = ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
-                                            revocation: policy.revocation, at: time)
+                                            revocation: policy.revocation, at: time, isPastTime: time < now)
         let root = chain.chain.last
         let developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
         if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
