@@ -11,6 +11,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // One system-library target per C library; only the matching layer in IVPack imports it.
@@ -36,21 +40,36 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The licence server and client: HTTPS with mutual TLS, SQLite store.
+        .target(
+            name: "IVPackLicense",
+            dependencies: [
+                "IVPack",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "ivpack",
             dependencies: [
-                "IVPack",
+                "IVPack", "IVPackLicense",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "IVPackTestSupport",
-            dependencies: ["IVPack"],
+            dependencies: ["IVPack", "IVPackLicense"],
             path: "Tests/IVPackTestSupport"
         ),
         .testTarget(
             name: "IVPackTests",
-            dependencies: ["IVPack", "IVPackTestSupport"]
+            dependencies: ["IVPack", "IVPackLicense", "IVPackTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

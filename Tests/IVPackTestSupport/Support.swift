@@ -110,3 +110,14 @@ public var ivpackExecutable: String {
 public func ivpack(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) -> ProcessResult {
     run(ivpackExecutable, arguments, in: directory, environment: environment)
 }
+
+/// `run` for async tests: the child is waited for on a Dispatch thread, never on the cooperative
+/// pool (which a server under test may need to answer that very child).
+public func runDetached(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                        environment: [String: String] = [:]) async -> ProcessResult {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(returning: run(executable, arguments, in: directory, environment: environment))
+        }
+    }
+}

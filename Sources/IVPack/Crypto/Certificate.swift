@@ -10,6 +10,12 @@ public struct CryptoInputError: IVPackError, Equatable {
     public let problem: String
     public let hint: String
 
+    public init(file: String, problem: String, hint: String) {
+        self.file = file
+        self.problem = problem
+        self.hint = hint
+    }
+
     public var exitStatus: ExitStatus { .badInput }
     public var description: String { "\(file): \(problem)\(hint.isEmpty ? "" : ". \(hint)")" }
 }
@@ -188,6 +194,13 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     public var isSelfSigned: Bool { X509_check_issued(x509, x509) == X509_V_OK && X509_self_signed(x509, 1) == 1 }
 
     public var description: String { subject }
+
+    /// Whether the certificate names `host`: an IP address against its IP subject alternative
+    /// names, a DNS name against its DNS names (RFC 6125, through OpenSSL).
+    public func matchesHost(_ host: String) -> Bool {
+        if X509_check_ip_asc(x509, host, 0) == 1 { return true }
+        return X509_check_host(x509, host, host.utf8.count, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS), nil) == 1
+    }
 
     /// Whether the two certificates are the same DER.
     public func sameCertificate(as other: Certificate) -> Bool { X509_cmp(x509, other.x509) == 0 }

@@ -29,14 +29,16 @@ public struct YAMLInputError: IVPackError, Equatable {
 
 /// Walks a YAML document strictly: every mapping's keys are checked against the allowed set,
 /// duplicates and anchors/aliases are refused, and every error carries its line and column.
-struct YAMLReader {
+package struct YAMLReader {
     /// Largest YAML input accepted.
-    static let maxBytes = 4 << 20
+    package static let maxBytes = 4 << 20
 
-    let file: String
+    package let file: String
+
+    package init(file: String) { self.file = file }
 
     /// Parses `text` into its single root node.
-    func root(of text: String) throws -> Node {
+    package func root(of text: String) throws -> Node {
         // Yams resolves aliases while composing, so anchors are refused on the text beforehand
         // (an alias can make a small file stand for an exponentially large tree).
         do {
@@ -77,7 +79,7 @@ struct YAMLReader {
         }
     }
 
-    func error(_ node: Node?, _ field: String, _ problem: String, hint: String = "") -> YAMLInputError {
+    package func error(_ node: Node?, _ field: String, _ problem: String, hint: String = "") -> YAMLInputError {
         YAMLInputError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0,
                        field: field, problem: problem, hint: hint)
     }
@@ -92,7 +94,7 @@ struct YAMLReader {
     }
 
     /// The members of a mapping, with unknown, duplicate and missing keys refused.
-    func mapping(_ node: Node, _ field: String, allowed: [String], required: [String] = []) throws -> [String: Node] {
+    package func mapping(_ node: Node, _ field: String, allowed: [String], required: [String] = []) throws -> [String: Node] {
         if case .alias = node { throw error(node, field, "anchors and aliases are not allowed", hint: "Write the value out in full") }
         guard case .mapping(let mapping) = node else {
             throw error(node, field, "expected a mapping, found \(describe(node))")
@@ -121,7 +123,7 @@ struct YAMLReader {
     }
 
     /// A non-empty string scalar.
-    func string(_ node: Node, _ field: String) throws -> String {
+    package func string(_ node: Node, _ field: String) throws -> String {
         guard case .scalar(let scalar) = node else {
             throw error(node, field, "expected a string, found \(describe(node))")
         }
@@ -140,7 +142,7 @@ struct YAMLReader {
     }
 
     /// A non-negative integer scalar.
-    func integer(_ node: Node, _ field: String, range: ClosedRange<Int64> = 0...Int64.max) throws -> Int64 {
+    package func integer(_ node: Node, _ field: String, range: ClosedRange<Int64> = 0...Int64.max) throws -> Int64 {
         guard case .scalar(let scalar) = node, let value = Int64(scalar.string) else {
             throw error(node, field, "expected a whole number")
         }
@@ -151,7 +153,7 @@ struct YAMLReader {
     }
 
     /// A size in bytes: a whole number, or a number with a unit (KiB, MiB, GiB, TiB, KB, MB, GB, TB).
-    func size(_ node: Node, _ field: String) throws -> Int64 {
+    package func size(_ node: Node, _ field: String) throws -> Int64 {
         let text = try string(node, field).replacingOccurrences(of: " ", with: "")
         let units: [(String, Int64)] = [
             ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10),
@@ -167,7 +169,7 @@ struct YAMLReader {
     }
 
     /// A list of nodes.
-    func sequence(_ node: Node, _ field: String, nonEmpty: Bool = true) throws -> [Node] {
+    package func sequence(_ node: Node, _ field: String, nonEmpty: Bool = true) throws -> [Node] {
         if case .alias = node { throw error(node, field, "anchors and aliases are not allowed") }
         guard case .sequence(let sequence) = node else {
             throw error(node, field, "expected a list, found \(describe(node))")
@@ -178,7 +180,7 @@ struct YAMLReader {
     }
 
     /// A list of strings.
-    func strings(_ node: Node, _ field: String, nonEmpty: Bool = true) throws -> [String] {
+    package func strings(_ node: Node, _ field: String, nonEmpty: Bool = true) throws -> [String] {
         try sequence(node, field, nonEmpty: nonEmpty).enumerated().map { try string($1, "\(field)[\($0)]") }
     }
 }

@@ -68,6 +68,11 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
         public var certificate: String
         /// The unencrypted PKCS#8 PEM private key (mode 0600).
         public var key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
     }
 
     /// A code-signing identity: certificate, key and the chain it ships with its signatures.

@@ -1,0 +1,127 @@
+import Foundation
+import IVPack
+
+/// A signed grant as it travels: the grant's canonical bytes and a detached CMS signature over them.
+public struct SignedGrant: Sendable, Equatable {
+    public var grantBytes: [UInt8]
+    public var signature: [UInt8]
+
+    public init(grantBytes: [UInt8], signature: [UInt8]) {
+        self.grantBytes = grantBytes
+        self.signature = signature
+    }
+
+    /// `{"grant": base64, "signature": base64}` (plus `format` for a licence file).
+    public func json(format: String? = nil) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("grant", .string(Data(grantBytes).base64EncodedString())), ("signature", .string(Data(signature).base64EncodedString())),
+        ]
+        if let format { members.append(("format", .string(format))) }
+        return .object(members)
+    }
+
+    /// Reads the transport form; nil when it is not one.
+    public static func parse(_ value: JSONValue) -> SignedGrant? {
+        guard let g = value["grant"]?.stringValue, let s = value["signature"]?.stringValue,
+              let grant = Data(base64Encoded: g), let signature = Data(base64Encoded: s) else { return nil }
+        return SignedGrant(grantBytes: [UInt8](grant), signature: [UInt8](signature))
+    }
+
+    /// The format tag of an offline licence file.
+    public static let licenseFileFormat = "ivpack-license-file/1"
+}
+
+/// Signs grants with the licence-signing key.
+public struct GrantSigner: Sendable {
+    let certificate: Certificate
+    let key: PrivateKey
+    let chain: [Certificate]
+
+    public init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
+        guard certificate.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
+            throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "lacks the licence-signing extended key usage (\(WellKnownOID.licenseSigning))",
+                                   hint: "Use the licence-signing certificate")
+        }
+        self.certificate = certificate
+        self.key = key
+        self.chain = chain
+    }
+
+    public func sign(_ grant: LicenseGrant) throws -> SignedGrant {
+        let bytes = grant.canonicalBytes
+        let signature = try SignedData.sign(content: bytes, certificate: certificate, key: key, chain: chain)
+        return SignedGrant(grantBytes: bytes, signature: signature.der)
+    }
+}
+
+/// What the installer expects a grant to say.
+public struct GrantExpectation: Sendable {
+    public var product: String
+    public var version: String
+    public var manifestSHA256: String
+    public var siteID: String
+    /// The request's nonce; nil for an offline licence file (no nonce to bind).
+    public var nonce: String?
+
+    public init(product: String, version: String, manifestSHA256: String, siteID: String, nonce: String?) {
+        self.product = product
+        self.version = version
+        self.manifestSHA256 = manifestSHA256
+        self.siteID = siteID
+        self.nonce = nonce
+    }
+}
+
+/// Checks a signed grant against the site's trust policy and what was asked.
+public enum GrantVerifier {
+    /// Clock difference tolerated between server and installer.
+    public static let clockSkewSeconds: Int64 = 300
+
+    /// The grant, when its signature chains to the policy's roots with the licence-signing usage and
+    /// it binds this bundle, site, product, version (and nonce), within its validity; otherwise why not.
+    public static func verify(_ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy, now: Int64) -> Result<(LicenseGrant, signer: String), ProtocolError> {
+        func fail(_ code: String, _ message: String) -> Result<(LicenseGrant, signer: String), ProtocolError> {
+            .failure(ProtocolError(code: code, message: message))
+        }
+        guard let cms = try? SignedData.parse(der: signed.signature, source: "grant signature"), let signer = cms.signerCertificate else {
+            return fail("grant-signature-invalid", "the grant's signature is not a CMS signature with its signer's certificate")
+        }
+        if let problem = cms.verifySignature(content: signed.grantBytes) {
+            return fail("grant-signature-invalid", "the grant's signature does not match the grant (\(problem))")
+        }
+        let chain = ChainValidator.validate(signer, untrusted: cms.certificates + policy.intermediates, roots: policy.trustedRoots,
+                                            crls: policy.crls, revocation: policy.revocation, at: now)
+        guard chain.trusted else {
+            return fail("grant-signer-untrusted", "the grant's signer is not trusted by the policy: \(chain.problem ?? "")")
+        }
+        guard signer.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
+            return fail("grant-signer-untrusted", "the grant's signer lacks the licence-signing usage")
+        }
+        let grant: LicenseGrant
+        switch LicenseGrant.parse(signed.grantBytes) {
+        case .success(let g): grant = g
+        case .failure(let e): return .failure(e)
+        }
+        if let nonce = expected.nonce, grant.nonce != nonce {
+            return fail("grant-replayed", "the grant answers another request (nonce \(grant.nonce.prefix(16))…, expected \(nonce.prefix(16))…): a replayed grant")
+        }
+        if expected.nonce == nil, !grant.nonce.isEmpty {
+            return fail("grant-not-offline", "the licence file carries an online grant; ask the vendor for an offline licence file")
+        }
+        guard grant.manifestSHA256 == expected.manifestSHA256 else {
+            return fail("grant-wrong-bundle", "the grant is for bundle manifest \(grant.manifestSHA256), not \(expected.manifestSHA256)")
+        }
+        guard grant.siteID == expected.siteID else { return fail("grant-wrong-site", "the grant is for site \(grant.siteID), not \(expected.siteID)") }
+        guard grant.product == expected.product else { return fail("grant-wrong-product", "the grant is for \(grant.product), not \(expected.product)") }
+        guard (VersionOrder.compare(expected.version, grant.minimumVersion) ?? -1) >= 0,
+              (VersionOrder.compare(expected.version, grant.maximumVersion) ?? 1) <= 0 else {
+            return fail("grant-version-not-covered", "the grant covers \(grant.minimumVersion) to \(grant.maximumVersion), not \(expected.version)")
+        }
+        guard now + clockSkewSeconds >= grant.issuedAt else {
+            return fail("grant-not-yet-valid", "the grant is issued in the future (\(Timestamp.iso8601(grant.issuedAt))); check the clocks")
+        }
+        guard now <= grant.notAfter else { return fail("grant-expired", "the grant expired at \(Timestamp.iso8601(grant.notAfter))") }
+        guard now <= grant.licenseNotAfter else { return fail("license-expired", "the licence expired at \(Timestamp.iso8601(grant.licenseNotAfter))") }
+        return .success((grant, signer.subject))
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import IVPack
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Where and how the installer reaches the licence server.
+public struct LicenseClientOptions: Sendable {
+    /// `https://host:port` (a path, if any, is ignored: the protocol's paths are fixed).
+    public var serverURL: String
+    public var clientCertificate: String
+    public var clientKey: String
+    /// Passphrase of an encrypted client key.
+    public var clientKeyPassphrase: [UInt8]?
+    public var siteID: String
+    /// Seconds for one attempt (connect, handshake, request, reply).
+    public var timeoutSeconds: Int64
+    /// Attempts in all (1 = no retry); waits 0.5 s, 1 s, 2 s, … between them.
+    public var attempts: Int
+
+    public init(serverURL: String, clientCertificate: String, clientKey: String, clientKeyPassphrase: [UInt8]? = nil, siteID: String,
+                timeoutSeconds: Int64 = 10, attempts: Int = 3) {
+        self.serverURL = serverURL
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
+        self.clientKeyPassphrase = clientKeyPassphrase
+        self.siteID = siteID
+        self.timeoutSeconds = timeoutSeconds
+        self.attempts = attempts
+    }
+}
+
+/// Why the licence check could not obtain an answer, or the answer was no.
+public struct LicenseCheckFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Machine-readable code: a server refusal (`license-expired`, …), a grant problem
+    /// (`grant-replayed`, …) or a transport problem (`unreachable`, `timeout`, `tls-server-untrusted`,
+    /// `tls-handshake-refused`, `bad-response`).
+    public var code: String
+    public var message: String
+    /// Whether trying again could help (network trouble) as opposed to a definite answer.
+    public var retryable: Bool
+    public var description: String { "\(code): \(message)" }
+}
+
+/// The installer side of the licence check: mutual TLS with the installer's certificate, the
+/// server's certificate judged by the site's trust policy through ivpack's one path validator
+/// (plus its host name and server-authentication usage), bounded time, bounded retries.
+public struct LicenseClient: Sendable {
+    public let options: LicenseClientOptions
+    public let policy: TrustPolicy
+
+    public init(options: LicenseClientOptions, policy: TrustPolicy) {
+        self.options = options
+        self.policy = policy
+    }
+
+    /// A fresh random nonce: 32 bytes as hex.
+    public static func makeNonce() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<LicenseProtocol.nonceBytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+    }
+
+    /// Asks for a grant for the bundle and verifies it. Network trouble is retried with backoff;
+    /// a definite answer (a refusal, an untrusted server) is not.
+    public func activate(product: String, version: String, manifestSHA256: String, now: @Sendable () -> Int64 = Timestamp.now) async
+        -> Result<(LicenseGrant, signer: String), LicenseCheckFailure> {
+        var last = LicenseCheckFailure(code: "unreachable", message: "no attempt was made", retryable: true)
+        for attempt in 0..<max(1, options.attempts) {
+            if attempt > 0 { try? await Task.sleep(nanoseconds: UInt64(500_000_000) << UInt64(attempt - 1)) }
+            let nonce = Self.makeNonce()
+            let request = ActivationRequest(product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce)
+            let outcome = await exchange(request)
+            switch outcome {
+            case .failure(let failure):
+                last = failure
+                if !failure.retryable { return .failure(failure) }
+            case .success(let signed):
+                let expectation = GrantExpectation(product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce)
+                switch GrantVerifier.verify(signed, expected: expectation, policy: policy, now: now()) {
+                case .success(let value): return .success(value)
+                case .failure(let e): return .failure(LicenseCheckFailure(code: e.code, message: e.message, retryable: false))
+                }
+            }
+        }
+        return .failure(last)
+    }
+
+    /// One request and its signed grant, or why not.
+    public func exchange(_ request: ActivationRequest) async -> Result<SignedGrant, LicenseCheckFailure> {
+        guard let components = URLComponents(string: options.serverURL), components.scheme == "https", let host = components.host, !host.isEmpty else {
+            return .failure(LicenseCheckFailure(code: "bad-url", message: "\(options.serverURL) is not an https:// URL", retryable: false))
+        }
+        let port = components.port ?? 443
+        let context: NIOSSLContext
+        do {
+            context = try makeContext()
+        } catch let error as IVPackError {
+            return .failure(LicenseCheckFailure(code: "client-credential", message: "\(error)", retryable: false))
+        } catch {
+            return .failure(LicenseCheckFailure(code: "client-credential", message: "cannot use the client certificate or key: \(error)", retryable: false))
+        }
+        let verifier = ServerVerifier(policy: policy, host: host)
+        let body = CanonicalJSON.encode(request.json)
+        let timeout = options.timeoutSeconds
+        do {
+            return try await withThrowingTaskGroup(of: Result<SignedGrant, LicenseCheckFailure>.self) { group in
+                group.addTask { try await Self.post(host: host, port: port, body: body, context: context, verifier: verifier, timeout: timeout) }
+                group.addTask {
+                    try await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
+                    return .failure(LicenseCheckFailure(code: "timeout", message: "no answer from \(host):\(port) within \(timeout) s", retryable: true))
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                return first
+            }
+        } catch {
+            return .failure(Self.classify(error, host: host, port: port, verifier: verifier))
+        }
+    }
+
+    private func makeContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
+        let certificates = try NIOSSLCertificate.fromPEMFile(options.clientCertificate)
+        configuration.certificateChain = certificates.map { .certificate($0) }
+        // The key goes through ivpack's own loader (passphrase handling, clear errors), then to NIOSSL as PEM in memory.
+        let key = try PrivateKey.load(file: options.clientKey, passphrase: options.clientKeyPassphrase)
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(try key.pkcs8PEM(passphrase: nil).utf8), format: .pem))
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates([])
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    private static func classify(_ error: any Error, host: String, port: Int, verifier: ServerVerifier) -> LicenseCheckFailure {
+        if let reason = verifier.refusal {
+            return LicenseCheckFailure(code: "tls-server-untrusted", message: "the licence server's certificate is not trusted: \(reason)", retryable: false)
+        }
+        if let ssl = error as? NIOSSLError {
+            return LicenseCheckFailure(code: "tls-handshake-refused",
+                                       message: "the TLS handshake with \(host):\(port) failed (\(ssl)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
+                                       retryable: false)
+        }
+        if let ssl = error as? BoringSSLError {
+            return LicenseCheckFailure(code: "tls-handshake-refused",
+                                       message: "the TLS handshake with \(host):\(port) failed (\(ssl)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
+                                       retryable: false)
+        }
+        if let failure = error as? LicenseCheckFailure { return failure }
+        return LicenseCheckFailure(code: "unreachable", message: "cannot reach \(host):\(port): \(error)", retryable: true)
+    }
+
+    private static func post(host: String, port: Int, body: [UInt8], context: NIOSSLContext, verifier: ServerVerifier,
+                             timeout: Int64) async throws -> Result<SignedGrant, LicenseCheckFailure> {
+        let isIPAddress = (try? SocketAddress(ipAddress: host, port: port)) != nil
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(timeout))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = try NIOSSLClientHandler(context: context, serverHostname: isIPAddress ? nil : host,
+                                                      customVerificationCallback: verifier.callback)
+                    try channel.pipeline.syncOperations.addHandler(tls)
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: LicenseProtocol.activationsPath)
+            head.headers.add(name: "Host", value: host)
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.count))
+            head.headers.add(name: "Connection", value: "close")
+            try await outbound.write(.head(head))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+            try await outbound.write(.end(nil))
+            var status: HTTPResponseStatus?
+            var collected: [UInt8] = []
+            for try await part in inbound {
+                switch part {
+                case .head(let h): status = h.status
+                case .body(let buffer):
+                    collected.append(contentsOf: buffer.readableBytesView)
+                    if collected.count > LicenseProtocol.maxResponseBytes {
+                        return .failure(LicenseCheckFailure(code: "bad-response", message: "the reply exceeds \(LicenseProtocol.maxResponseBytes) bytes", retryable: false))
+                    }
+                case .end: break
+                }
+            }
+            guard let status else {
+                return .failure(LicenseCheckFailure(code: "bad-response", message: "the server closed the connection without a reply", retryable: true))
+            }
+            let value = try? JSONParser.parse(collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))
+            if status == .ok, let value, let signed = SignedGrant.parse(value) { return .success(signed) }
+            if let code = value?["error"]?.stringValue {
+                let message = value?["message"]?.stringValue ?? ""
+                return .failure(LicenseCheckFailure(code: code, message: "the licence server refused: \(message) (\(status.code))",
+                                                    retryable: status.code >= 500))
+            }
+            return .failure(LicenseCheckFailure(code: "bad-response", message: "unexpected reply \(status.code) from the licence server", retryable: status.code >= 500))
+        }
+    }
+}
+
+/// Judges the licence server's certificate with ivpack's path validator and the site's policy.
+final class ServerVerifier: @unchecked Sendable {
+    let policy: TrustPolicy
+    let host: String
+    private let lock = NSLock()
+    private var _refusal: String?
+
+    init(policy: TrustPolicy, host: String) {
+        self.policy = policy
+        self.host = host
+    }
+
+    var refusal: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return _refusal
+    }
+
+    private func refuse(_ reason: String) {
+        lock.lock()
+        _refusal = reason
+        lock.unlock()
+    }
+
+    var callback: NIOSSLCustomVerificationCallback {
+        { [self] certificates, promise in
+            var chain: [Certificate] = []
+            for c in certificates {
+                guard let der = try? c.toDERBytes(), let cert = try? Certificate(der: der, source: "server certificate") else {
+                    self.refuse("the server sent a certificate that cannot be parsed")
+                    promise.succeed(.failed)
+                    return
+                }
+                chain.append(cert)
+            }
+            guard let leaf = chain.first else {
+                self.refuse("the server sent no certificate")
+                promise.succeed(.failed)
+                return
+            }
+            let result = ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + self.policy.intermediates, roots: self.policy.trustedRoots,
+                                                 crls: self.policy.crls, revocation: self.policy.revocation, at: Timestamp.now())
+            if !result.trusted {
+                self.refuse("\(result.problem ?? "not trusted by the site's policy")")
+                promise.succeed(.failed)
+            } else if !leaf.matchesHost(self.host) {
+                self.refuse("the certificate \"\(leaf.subject)\" is not for \(self.host)")
+                promise.succeed(.failed)
+            } else if !leaf.extendedKeyUsages.contains(WellKnownOID.serverAuth) {
+                self.refuse("the certificate \"\(leaf.subject)\" lacks the TLS server-authentication usage")
+                promise.succeed(.failed)
+            } else {
+                promise.succeed(.certificateVerified)
+            }
+        }
+    }
+}

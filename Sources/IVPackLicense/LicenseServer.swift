@@ -1,0 +1,220 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import IVPack
+import Logging
+import NIOCore
+import NIOSSL
+
+/// The request context: the channel, to read the installer's certificate from the TLS handler.
+struct LicenseRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
+/// Validates installer certificates in the TLS handshake with ivpack's one path validator, and
+/// remembers why a certificate was refused (the client only sees a TLS alert).
+final class InstallerAuthenticator: Sendable {
+    let roots: [Certificate]
+    let intermediates: [Certificate]
+    let crls: [RevocationList]
+    let revocation: RevocationMode
+    let installerPolicy: String
+    let logger: Logger
+    let refusals = RefusalLog()
+
+    init(config: LicenseServerConfig, logger: Logger) throws {
+        roots = try config.clientRoots.flatMap { try Certificate.load(file: $0) }
+        intermediates = try config.clientIntermediates.flatMap { try Certificate.load(file: $0) }
+        crls = try config.clientCRLs.flatMap { try RevocationList.load(file: $0) }
+        revocation = config.revocation
+        installerPolicy = config.installerPolicy
+        self.logger = logger
+    }
+
+    /// The decision for a presented chain (leaf first), and the reason when refused.
+    func decide(_ chain: [Certificate], now: Int64) -> String? {
+        guard let leaf = chain.first else { return "no client certificate" }
+        let result = ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + intermediates, roots: roots, crls: crls,
+                                             revocation: revocation, at: now)
+        if !result.trusted { return "client certificate \"\(leaf.subject)\" refused: \(result.problem ?? "not trusted")" }
+        if !leaf.extendedKeyUsages.contains(WellKnownOID.clientAuth) {
+            return "client certificate \"\(leaf.subject)\" refused: it lacks the TLS client-authentication usage"
+        }
+        if !leaf.certificatePolicies.contains(installerPolicy) {
+            return "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate (certificate policy \(installerPolicy) missing)"
+        }
+        return nil
+    }
+
+    var callback: TLSChannelConfiguration.CustomVerificationCallback {
+        { [self] certificates, promise in
+            var chain: [Certificate] = []
+            for c in certificates {
+                guard let der = try? c.toDERBytes(), let cert = try? Certificate(der: der, source: "client certificate") else {
+                    self.refused("a client certificate could not be parsed")
+                    promise.succeed(.failed)
+                    return
+                }
+                chain.append(cert)
+            }
+            if let reason = self.decide(chain, now: Timestamp.now()) {
+                self.refused(reason)
+                promise.succeed(.failed)
+            } else {
+                promise.succeed(.certificateVerified)
+            }
+        }
+    }
+
+    func refused(_ reason: String) {
+        refusals.append(reason)
+        logger.warning("TLS handshake refused", metadata: ["reason": .string(reason)])
+    }
+}
+
+/// Reasons for refused handshakes, newest last (bounded).
+final class RefusalLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reasons: [String] = []
+
+    func append(_ reason: String) {
+        lock.lock()
+        reasons.append(reason)
+        if reasons.count > 1000 { reasons.removeFirst(reasons.count - 1000) }
+        lock.unlock()
+    }
+
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return reasons
+    }
+}
+
+/// The reference licence server: HTTPS with mutual TLS (TLS 1.3; 1.2 with forward-secret AEAD
+/// suites only when configured), installers identified by their certificates, licences and
+/// activations in SQLite, grants signed with the licence-signing key.
+public final class LicenseServer: Sendable {
+    public let config: LicenseServerConfig
+    public let store: LicenseStore
+    let signer: GrantSigner
+    let authenticator: InstallerAuthenticator
+    let tlsConfiguration: TLSConfiguration
+    let logger: Logger
+
+    /// Loads keys, certificates and the database. No secret is logged.
+    public init(config: LicenseServerConfig, logger: Logger = Logger(label: "ivpack.license-server")) throws {
+        self.config = config
+        self.logger = logger
+        store = try LicenseStore(path: config.database)
+        let grantCertificates = try Certificate.load(file: config.grantCertificate)
+        signer = try GrantSigner(certificate: grantCertificates[0], key: try PrivateKey.load(file: config.grantKey, passphrase: nil),
+                                 chain: Array(grantCertificates.dropFirst()) + (try config.grantChain.flatMap { try Certificate.load(file: $0) }))
+        authenticator = try InstallerAuthenticator(config: config, logger: logger)
+        var chain = try NIOSSLCertificate.fromPEMFile(config.certificate)
+        for path in config.chain { chain += try NIOSSLCertificate.fromPEMFile(path) }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: config.key, format: .pem)))
+        tls.minimumTLSVersion = config.allowTLS12 ? .tlsv12 : .tlsv13
+        if config.allowTLS12 {
+            // Forward-secret AEAD suites only (TLS 1.3 suites are always AEAD).
+            tls.cipherSuites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
+        }
+        // Require a client certificate; the custom callback makes the decision.
+        tls.certificateVerification = .noHostnameVerification
+        tls.trustRoots = .certificates([])
+        tls.sendCANameList = false
+        tlsConfiguration = tls
+    }
+
+    /// Reasons for handshakes refused so far (for operators and tests).
+    public var refusedHandshakes: [String] { authenticator.refusals.all }
+
+    /// Runs until the task is cancelled (or SIGTERM/SIGINT when `handleSignals`); `onRunning` gets the bound port.
+    public func run(handleSignals: Bool = false, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let router = Router(context: LicenseRequestContext.self)
+        let server = self
+        router.post(RouterPath(stringLiteral: LicenseProtocol.activationsPath)) { request, context -> Response in
+            await server.activate(request: request, context: context)
+        }
+        router.get("/v1/health") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
+        }
+        let app = Application(
+            router: router,
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(config.requestTimeoutSeconds))),
+                             configuration: TLSChannelConfiguration(tlsConfiguration: tlsConfiguration,
+                                                                    customVerificationCallback: authenticator.callback)),
+            configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: "ivpack-license-server"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var buffer = ByteBuffer()
+        buffer.writeBytes(CanonicalJSON.encode(value))
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    }
+
+    func activate(request: Request, context: LicenseRequestContext) async -> Response {
+        var request = request
+        let now = Timestamp.now()
+        // The installer, from the certificate the handshake validated; never from the body.
+        guard let peer = try? await context.channel.nioSSL_peerCertificate().get(), let der = try? peer.toDERBytes(),
+              let installer = try? Certificate(der: der, source: "client certificate") else {
+            return json(.unauthorized, ProtocolError(code: "no-client-certificate", message: "no validated client certificate").json)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: LicenseProtocol.maxRequestBytes)
+        } catch {
+            logger.notice("request refused", metadata: ["installer": .string(installer.subject), "reason": "body too large"])
+            return json(.contentTooLarge, ProtocolError(code: "body-too-large", message: "the request body exceeds \(LicenseProtocol.maxRequestBytes) bytes").json)
+        }
+        let parsed = ActivationRequest.parse(Array(buffer: body))
+        guard case .success(let req) = parsed else {
+            if case .failure(let e) = parsed {
+                logger.notice("request refused", metadata: ["installer": .string(installer.subject), "reason": .string(e.code)])
+                return json(.badRequest, e.json)
+            }
+            return json(.badRequest, ProtocolError(code: "malformed-request", message: "").json)
+        }
+        let outcome: Result<(License, Activation), LicenseRefusal>
+        do {
+            outcome = try store.activate(siteID: req.siteID, product: req.product, version: req.version, manifestSHA256: req.manifestSHA256,
+                                         installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex, now: now)
+        } catch {
+            logger.error("licence store failure", metadata: ["error": .string("\(error)")])
+            return json(.serviceUnavailable, ProtocolError(code: "store-unavailable", message: "the licence database is unavailable; try again later").json)
+        }
+        switch outcome {
+        case .failure(let refusal):
+            logger.notice("licence refused", metadata: ["installer": .string(installer.subject), "site": .string(req.siteID),
+                                                         "product": .string(req.product), "version": .string(req.version), "reason": .string(refusal.rawValue)])
+            return json(.forbidden, ProtocolError(code: refusal.rawValue, message: refusal.explanation).json)
+        case .success(let (license, activation)):
+            let grant = LicenseGrant(licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
+                                     maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: req.manifestSHA256,
+                                     nonce: req.nonce, installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex,
+                                     activationID: activation.id, issuedAt: now,
+                                     notAfter: min(now + config.grantValiditySeconds, license.notAfter), licenseNotAfter: license.notAfter)
+            do {
+                let signed = try signer.sign(grant)
+                logger.info("licence granted", metadata: ["installer": .string(installer.subject), "license": .string(license.id),
+                                                          "activation": .string("\(activation.id)"), "new": .string("\(activation.isNew)")])
+                return json(.ok, signed.json())
+            } catch {
+                logger.error("grant signing failed", metadata: ["error": .string("\(error)")])
+                return json(.internalServerError, ProtocolError(code: "signing-failed", message: "the server could not sign the grant").json)
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+import GRDB
+import IVPack
+
+/// A licence as the vendor issued it.
+public struct License: Sendable, Equatable {
+    /// Identifier, e.g. `LIC-2026-0001`.
+    public var id: String
+    /// The hospital site the licence is for.
+    public var siteID: String
+    public var product: String
+    /// Lowest and highest version covered (inclusive, numeric field comparison).
+    public var minimumVersion: String
+    public var maximumVersion: String
+    /// Validity, seconds since 1970.
+    public var notBefore: Int64
+    public var notAfter: Int64
+    /// How many distinct bundles may be activated under this licence.
+    public var seats: Int
+    /// When revoked, the time; nil while valid.
+    public var revokedAt: Int64?
+    public var createdAt: Int64
+
+    public init(id: String, siteID: String, product: String, minimumVersion: String, maximumVersion: String,
+                notBefore: Int64, notAfter: Int64, seats: Int, revokedAt: Int64? = nil, createdAt: Int64) {
+        self.id = id
+        self.siteID = siteID
+        self.product = product
+        self.minimumVersion = minimumVersion
+        self.maximumVersion = maximumVersion
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.seats = seats
+        self.revokedAt = revokedAt
+        self.createdAt = createdAt
+    }
+}
+
+/// Why a licence check said no. The raw value is the machine-readable code in the protocol.
+public enum LicenseRefusal: String, Sendable, Error, CaseIterable {
+    case noLicense = "no-license"
+    case notYetValid = "license-not-yet-valid"
+    case expired = "license-expired"
+    case revoked = "license-revoked"
+    case wrongSite = "wrong-site"
+    case versionNotCovered = "version-not-covered"
+    case seatsExhausted = "seats-exhausted"
+
+    /// Words for the installer.
+    public var explanation: String {
+        switch self {
+        case .noLicense: return "no licence for this product exists for this site"
+        case .notYetValid: return "the licence is not valid yet"
+        case .expired: return "the licence has expired"
+        case .revoked: return "the licence has been revoked"
+        case .wrongSite: return "the licence is for another site"
+        case .versionNotCovered: return "the licence does not cover this version"
+        case .seatsExhausted: return "every seat of the licence is in use"
+        }
+    }
+}
+
+/// One activation: a bundle installed at a site under a licence.
+public struct Activation: Sendable, Equatable {
+    public var id: Int64
+    public var licenseID: String
+    public var siteID: String
+    public var manifestSHA256: String
+    public var installerSubject: String
+    public var installerFingerprint: String
+    public var createdAt: Int64
+    /// Whether this request created it (false: an earlier identical request did).
+    public var isNew: Bool
+}
+
+/// A store failure (the database file, the disk): environment, exit 3.
+public struct LicenseStoreError: IVPackError {
+    public var path: String
+    public var problem: String
+    public var exitStatus: ExitStatus { .environment }
+    public var description: String { "licence database \(path): \(problem)" }
+}
+
+/// Licences, activations and the audit trail in SQLite (one file, WAL mode, created on first use).
+/// The SQL is plain (no SQLite-only syntax beyond `INTEGER PRIMARY KEY`), so that PostgreSQL can
+/// take over: see docs/license-server.md.
+public final class LicenseStore: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    /// The schema, applied once (idempotent).
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS licenses (
+            id TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL,
+            product TEXT NOT NULL,
+            min_version TEXT NOT NULL,
+            max_version TEXT NOT NULL,
+            not_before BIGINT NOT NULL,
+            not_after BIGINT NOT NULL,
+            seats INTEGER NOT NULL CHECK (seats > 0),
+            revoked_at BIGINT,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS activations (
+            id INTEGER PRIMARY KEY,
+            license_id TEXT NOT NULL REFERENCES licenses(id),
+            site_id TEXT NOT NULL,
+            manifest_sha256 TEXT NOT NULL,
+            installer_subject TEXT NOT NULL,
+            installer_fingerprint TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (license_id, site_id, manifest_sha256)
+        );
+        CREATE TABLE IF NOT EXISTS audit (
+            id INTEGER PRIMARY KEY,
+            at BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            result TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        """
+
+    /// Opens (and creates on first use) the database at `path`.
+    public init(path: String) throws {
+        self.path = path
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in try db.execute(sql: Self.schema) }
+        } catch let error as DatabaseError {
+            throw LicenseStoreError(path: path, problem: "cannot open: \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw LicenseStoreError(path: path, problem: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// Adds a licence; refuses an existing ID.
+    public func issue(_ license: License, actor: String) throws {
+        try wrap {
+            try pool.write { db in
+                if try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM licenses WHERE id = ?", arguments: [license.id]) ?? 0 > 0 {
+                    throw LicenseStoreError(path: path, problem: "a licence \(license.id) exists already")
+                }
+                try db.execute(sql: """
+                    INSERT INTO licenses (id, site_id, product, min_version, max_version, not_before, not_after, seats, revoked_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                    """, arguments: [license.id, license.siteID, license.product, license.minimumVersion, license.maximumVersion,
+                                     license.notBefore, license.notAfter, license.seats, license.createdAt])
+                try Self.audit(db, at: license.createdAt, actor: actor, action: "issue", result: "ok",
+                               detail: "\(license.id) site=\(license.siteID) product=\(license.product) versions=\(license.minimumVersion)..\(license.maximumVersion) seats=\(license.seats)")
+            }
+        }
+    }
+
+    /// Marks a licence revoked; returns false when there is no such licence.
+    @discardableResult
+    public func revoke(id: String, at time: Int64, actor: String) throws -> Bool {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE licenses SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [time, id])
+                let changed = db.changesCount > 0
+                try Self.audit(db, at: time, actor: actor, action: "revoke", result: changed ? "ok" : "no-change", detail: id)
+                return changed
+            }
+        }
+    }
+
+    /// Every licence, by ID.
+    public func licenses() throws -> [License] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM licenses ORDER BY id").map(Self.license)
+            }
+        }
+    }
+
+    /// Number of activations of a licence.
+    public func activationCount(licenseID: String) throws -> Int {
+        try wrap {
+            try pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [licenseID]) ?? 0
+            }
+        }
+    }
+
+    /// Every activation, oldest first.
+    public func activations() throws -> [Activation] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM activations ORDER BY id").map { row in
+                    Activation(id: row["id"], licenseID: row["license_id"], siteID: row["site_id"], manifestSHA256: row["manifest_sha256"],
+                               installerSubject: row["installer_subject"], installerFingerprint: row["installer_fingerprint"],
+                               createdAt: row["created_at"], isNew: false)
+                }
+            }
+        }
+    }
+
+    /// Audit lines, oldest first: (time, actor, action, result, detail).
+    public func auditTrail() throws -> [(at: Int64, actor: String, action: String, result: String, detail: String)] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id").map { ($0["at"], $0["actor"], $0["action"], $0["result"], $0["detail"]) }
+            }
+        }
+    }
+
+    private static func license(_ row: Row) -> License {
+        License(id: row["id"], siteID: row["site_id"], product: row["product"], minimumVersion: row["min_version"],
+                maximumVersion: row["max_version"], notBefore: row["not_before"], notAfter: row["not_after"], seats: row["seats"],
+                revokedAt: row["revoked_at"], createdAt: row["created_at"])
+    }
+
+    static func audit(_ db: Database, at: Int64, actor: String, action: String, result: String, detail: String) throws {
+        try db.execute(sql: "INSERT INTO audit (at, actor, action, result, detail) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [at, actor, action, result, detail])
+    }
+
+    /// The licence decision and activation, in one transaction: finds the site's licence for the
+    /// product that covers the version, checks validity, revocation and seats, and records the
+    /// activation once per site and bundle (a retry returns the same activation and takes no seat).
+    public func activate(siteID: String, product: String, version: String, manifestSHA256: String,
+                         installerSubject: String, installerFingerprint: String, now: Int64) throws -> Result<(License, Activation), LicenseRefusal> {
+        try wrap {
+            try pool.write { db -> Result<(License, Activation), LicenseRefusal> in
+                let actor = "installer \(installerSubject)"
+                func refuse(_ r: LicenseRefusal, _ licenseID: String?) throws -> Result<(License, Activation), LicenseRefusal> {
+                    try Self.audit(db, at: now, actor: actor, action: "activate", result: r.rawValue,
+                                   detail: "site=\(siteID) product=\(product) version=\(version) manifest=\(manifestSHA256)\(licenseID.map { " license=\($0)" } ?? "")")
+                    return .failure(r)
+                }
+                let forProduct = try Row.fetchAll(db, sql: "SELECT * FROM licenses WHERE product = ? ORDER BY id", arguments: [product]).map(Self.license)
+                let forSite = forProduct.filter { $0.siteID == siteID }
+                if forSite.isEmpty { return try refuse(forProduct.isEmpty ? .noLicense : .wrongSite, nil) }
+                let covering = forSite.filter {
+                    (VersionOrder.compare(version, $0.minimumVersion) ?? -1) >= 0 && (VersionOrder.compare(version, $0.maximumVersion) ?? 1) <= 0
+                }
+                // The most useful refusal: a covering licence's own problem, else "not covered".
+                guard !covering.isEmpty else { return try refuse(.versionNotCovered, forSite.first?.id) }
+                var lastRefusal = LicenseRefusal.noLicense
+                for license in covering {
+                    if license.revokedAt != nil { lastRefusal = .revoked; continue }
+                    if now < license.notBefore { lastRefusal = .notYetValid; continue }
+                    if now > license.notAfter { lastRefusal = .expired; continue }
+                    if let row = try Row.fetchOne(db, sql: "SELECT * FROM activations WHERE license_id = ? AND site_id = ? AND manifest_sha256 = ?",
+                                                  arguments: [license.id, siteID, manifestSHA256]) {
+                        let existing = Activation(id: row["id"], licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
+                                                  installerSubject: row["installer_subject"], installerFingerprint: row["installer_fingerprint"],
+                                                  createdAt: row["created_at"], isNew: false)
+                        try Self.audit(db, at: now, actor: actor, action: "activate", result: "ok-existing",
+                                       detail: "license=\(license.id) activation=\(existing.id) manifest=\(manifestSHA256)")
+                        return .success((license, existing))
+                    }
+                    let used = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [license.id]) ?? 0
+                    if used >= license.seats { lastRefusal = .seatsExhausted; continue }
+                    try db.execute(sql: """
+                        INSERT INTO activations (license_id, site_id, manifest_sha256, installer_subject, installer_fingerprint, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """, arguments: [license.id, siteID, manifestSHA256, installerSubject, installerFingerprint, now])
+                    let activation = Activation(id: db.lastInsertedRowID, licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
+                                                installerSubject: installerSubject, installerFingerprint: installerFingerprint, createdAt: now, isNew: true)
+                    try Self.audit(db, at: now, actor: actor, action: "activate", result: "ok",
+                                   detail: "license=\(license.id) activation=\(activation.id) manifest=\(manifestSHA256) seat=\(used + 1)/\(license.seats)")
+                    return .success((license, activation))
+                }
+                return try refuse(lastRefusal, covering.first?.id)
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import IVPack
+import IVPackLicense
+
+/// A real licence server on 127.0.0.1 (a free port), mutual TLS with the development PKI, its
+/// SQLite database in a temporary folder. Stop it with `stop()`.
+public final class LicenseServerFixture: @unchecked Sendable {
+    public let server: LicenseServer
+    public let port: Int
+    public let configPath: String
+    private let task: Task<Void, any Error>
+
+    /// `edit` may change the configuration text (another server certificate, TLS 1.2, ...).
+    public init(pki: DevelopmentPKILayout, folder: TemporaryFolder, name: String = "server", edit: (String) -> String = { $0 }) async throws {
+        let text = edit(LicenseServerConfig.developmentText(pkiDirectory: pki.directory, port: 0, database: folder.url("\(name).sqlite")))
+        configPath = folder.write("\(name).yaml", text)
+        let config = try LicenseServerConfig.load(path: configPath)
+        let server = try LicenseServer(config: config)
+        self.server = server
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        task = Task { try await server.run(onRunning: { port in continuation.yield(port) }) }
+        var bound = 0
+        for await p in stream {
+            bound = p
+            break
+        }
+        port = bound
+    }
+
+    public var url: String { "https://127.0.0.1:\(port)" }
+
+    /// Stops the server and waits for it.
+    public func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    /// Adds a licence for `site`, covering V2.x by default, valid for a year.
+    @discardableResult
+    public func issue(id: String = "LIC-0001", site: String = "SITE-001", product: String = "PulmoScan AI",
+                      minimum: String = "V2.0.0.1", maximum: String = "V2.999.999.999999", seats: Int = 2,
+                      notBefore: Int64? = nil, notAfter: Int64? = nil) throws -> License {
+        let now = Timestamp.now()
+        let license = License(id: id, siteID: site, product: product, minimumVersion: minimum, maximumVersion: maximum,
+                              notBefore: notBefore ?? now - 86_400, notAfter: notAfter ?? now + 365 * 86_400, seats: seats, createdAt: now)
+        try server.store.issue(license, actor: "test")
+        return license
+    }
+
+    /// Client options with the development installer identity (or another).
+    public func clientOptions(pki: DevelopmentPKILayout, certificate: String? = nil, key: String? = nil, site: String = "SITE-001",
+                              attempts: Int = 1, timeout: Int64 = 5) -> LicenseClientOptions {
+        LicenseClientOptions(serverURL: url, clientCertificate: certificate ?? pki.installer.certificate, clientKey: key ?? pki.installer.key,
+                             siteID: site, timeoutSeconds: timeout, attempts: attempts)
+    }
+}

@@ -1,0 +1,285 @@
+import Foundation
+import Testing
+import IVPack
+import IVPackLicense
+import IVPackTestSupport
+
+/// The licence check over real mutual TLS on loopback, each refusal with its reason.
+@Suite(.serialized) struct LicenseTests {
+    /// A signed bundle, its PKI, a running server with one licence.
+    func setUp(seats: Int = 2, issue: Bool = true, edit: (String) -> String = { $0 }) async throws -> (SignedRelease, LicenseServerFixture) {
+        let s = try SignedRelease()
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder, edit: edit)
+        if issue { try server.issue(seats: seats) }
+        return (s, server)
+    }
+
+    func check(_ s: SignedRelease, _ server: LicenseServerFixture, options: LicenseClientOptions? = nil) async throws -> Check {
+        await LicenseCheck.online(options: options ?? server.clientOptions(pki: s.pki), policy: try s.policy(),
+                                  product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest)
+    }
+
+    @Test func licensedInstallPassesAndIsRecordedOnce() async throws {
+        let (s, server) = try await setUp()
+        let first = try await check(s, server)
+        #expect(first.status == .pass, "\(first.details)")
+        #expect(first.evidence.first { $0.key == "licenseID" }?.value == "LIC-0001")
+        #expect(first.evidence.first { $0.key == "installer" }?.value.contains("Installer 1") == true)
+        // A retry (same site and bundle) returns the same activation and takes no second seat.
+        let second = try await check(s, server)
+        #expect(second.status == .pass)
+        #expect(second.evidence.first { $0.key == "activation" }?.value == first.evidence.first { $0.key == "activation" }?.value)
+        #expect(try server.server.store.activations().count == 1)
+        #expect(try server.server.store.auditTrail().contains { $0.action == "activate" && $0.result == "ok-existing" })
+        await server.stop()
+    }
+
+    @Test func noClientCertificateIsRefusedInTheHandshake() async throws {
+        let (s, server) = try await setUp()
+        let r = await runDetached("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", s.pki.rootCertificate, server.url + "/v1/health"])
+        #expect(r.status != 0)
+        #expect(r.stderr.lowercased().contains("certificate required") || r.stderr.lowercased().contains("alert"), "\(r.stderr)")
+        // With the installer certificate the same request succeeds: the refusal was about the certificate.
+        let ok = await runDetached("/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", s.pki.rootCertificate, "--cert", s.pki.installer.certificate,
+                                       "--key", s.pki.installer.key, server.url + "/v1/health"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("ok"))
+        await server.stop()
+    }
+
+    @Test func clientCertificateFromAnotherCAIsRefused() async throws {
+        let (s, server) = try await setUp()
+        let other = try DevelopmentPKI.create(in: s.folder.url("other-pki"), now: s.now - 3600)
+        let result = try await check(s, server, options: server.clientOptions(pki: s.pki, certificate: other.installer.certificate, key: other.installer.key))
+        #expect(result.status == .fail)
+        #expect(result.details.first?.hasPrefix("tls-handshake-refused") == true, "\(result.details)")
+        #expect(server.server.refusedHandshakes.last?.contains("unable to get local issuer certificate") == true, "\(server.server.refusedHandshakes)")
+        await server.stop()
+    }
+
+    @Test func expiredClientCertificateIsRefused() async throws {
+        let (s, server) = try await setUp()
+        let expired = try DevelopmentPKI.issueSigner(role: "installer", policyOID: WellKnownOID.roleInstaller, in: s.pki, name: "installer-expired",
+                                                     notBefore: s.now - 3000, notAfter: s.now - 1000, extendedKeyUsage: [WellKnownOID.clientAuth])
+        let result = try await check(s, server, options: server.clientOptions(pki: s.pki, certificate: expired.certificate, key: expired.key))
+        #expect(result.status == .fail)
+        #expect(server.server.refusedHandshakes.last?.contains("certificate has expired") == true, "\(server.server.refusedHandshakes)")
+        await server.stop()
+    }
+
+    @Test func revokedClientCertificateIsRefused() async throws {
+        let s = try SignedRelease()
+        let serial = try Certificate.load(file: s.pki.installer.certificate)[0].serialHex
+        _ = try DevelopmentPKI.revoke(serialHex: serial, in: s.pki, now: s.now - 60)
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
+        try server.issue()
+        let result = try await check(s, server)
+        #expect(result.status == .fail)
+        #expect(server.server.refusedHandshakes.last?.contains("certificate revoked") == true, "\(server.server.refusedHandshakes)")
+        await server.stop()
+    }
+
+    @Test func clientCertificateThatIsNotAnInstallerCertificateIsRefused() async throws {
+        let (s, server) = try await setUp()
+        let plain = try DevelopmentPKI.issueSigner(role: "installer", policyOID: nil, in: s.pki, name: "not-an-installer",
+                                                   notBefore: s.now - 3000, notAfter: s.now + 3000, extendedKeyUsage: [WellKnownOID.clientAuth])
+        let result = try await check(s, server, options: server.clientOptions(pki: s.pki, certificate: plain.certificate, key: plain.key))
+        #expect(result.status == .fail)
+        #expect(server.server.refusedHandshakes.last?.contains("not an installer certificate") == true)
+        await server.stop()
+    }
+
+    @Test func serverCertificateForAnotherHostIsRefusedByTheClient() async throws {
+        let s = try SignedRelease()
+        let wrongHost = try issueServerCertificate(s, name: "other-host", altNames: ["DNS:license.other.example"])
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder) {
+            $0.replacingOccurrences(of: "\(s.pki.directory)/license-server/server.pem", with: wrongHost.certificate)
+                .replacingOccurrences(of: "\(s.pki.directory)/license-server/server.key", with: wrongHost.key)
+        }
+        try server.issue()
+        let result = try await check(s, server)
+        #expect(result.status == .fail)
+        #expect(result.details.first?.contains("tls-server-untrusted") == true, "\(result.details)")
+        #expect(result.details.first?.contains("is not for 127.0.0.1") == true, "\(result.details)")
+        await server.stop()
+    }
+
+    @Test func serverCertificateFromAnUntrustedCAIsRefusedByTheClient() async throws {
+        let s = try SignedRelease()
+        let other = try DevelopmentPKI.create(in: s.folder.url("other-pki"), now: s.now - 3600)
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder) {
+            $0.replacingOccurrences(of: "\(s.pki.directory)/license-server/server.pem", with: other.licenseServer.certificate)
+                .replacingOccurrences(of: "\(s.pki.directory)/license-server/server.key", with: other.licenseServer.key)
+                .replacingOccurrences(of: "chain: [\(s.pki.directory)/intermediate-ca.pem]\n  minimumVersion", with: "chain: [\(other.intermediateCertificate)]\n  minimumVersion")
+        }
+        try server.issue()
+        let result = try await check(s, server)
+        #expect(result.status == .fail)
+        #expect(result.details.first?.contains("tls-server-untrusted") == true, "\(result.details)")
+        #expect(result.details.first?.contains("unable to get local issuer certificate") == true, "\(result.details)")
+        await server.stop()
+    }
+
+    @Test func tls11ClientIsRefused() async throws {
+        let (s, server) = try await setUp()
+        let r = await runDetached("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0",
+                                         "-cert", s.pki.installer.certificate, "-key", s.pki.installer.key, "-CAfile", s.pki.rootCertificate])
+        #expect(r.status != 0)
+        let text = (r.stdout + r.stderr).lowercased()
+        #expect(text.contains("protocol version") || text.contains("unsupported protocol") || text.contains("wrong version"), "\(text)")
+        // TLS 1.3 with the same credentials works.
+        let ok = await runDetached("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3",
+                                          "-cert", s.pki.installer.certificate, "-key", s.pki.installer.key, "-CAfile", s.pki.rootCertificate])
+        #expect((ok.stdout + ok.stderr).contains("TLSv1.3"), "\(ok.stdout)\(ok.stderr)")
+        await server.stop()
+    }
+
+    @Test(arguments: [
+        ("expired", "license-expired"), ("revoked", "license-revoked"), ("other-site", "wrong-site"),
+        ("version-range", "version-not-covered"), ("not-yet", "license-not-yet-valid"),
+    ])
+    func licenceProblemsAreRefusedWithTheirReason(problem: String, code: String) async throws {
+        let (s, server) = try await setUp(issue: false)
+        let now = Timestamp.now()
+        switch problem {
+        case "expired": try server.issue(notBefore: now - 10_000, notAfter: now - 100)
+        case "revoked":
+            try server.issue()
+            try server.server.store.revoke(id: "LIC-0001", at: now, actor: "test")
+        case "other-site": try server.issue(site: "SITE-999")
+        case "version-range": try server.issue(minimum: "V3.0.0.1", maximum: "V3.999.999.999999")
+        default: try server.issue(notBefore: now + 86_400)
+        }
+        let result = try await check(s, server)
+        #expect(result.status == .fail)
+        #expect(result.details.first?.hasPrefix(code) == true, "\(result.details)")
+        #expect(try server.server.store.activations().isEmpty)
+        await server.stop()
+    }
+
+    @Test func exhaustedSeatsAreRefused() async throws {
+        let (s, server) = try await setUp(seats: 1)
+        #expect(try await check(s, server).status == .pass)
+        // Another bundle (another manifest) needs a second seat.
+        let other = SHA256Digest.of(Array("another bundle".utf8))
+        let result = await LicenseCheck.online(options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
+                                               version: s.release.version, manifestSHA256: other)
+        #expect(result.status == .fail)
+        #expect(result.details.first?.hasPrefix("seats-exhausted") == true, "\(result.details)")
+        #expect(try server.server.store.activations().count == 1)
+        await server.stop()
+    }
+
+    @Test func replayedGrantIsRefused() async throws {
+        let (s, server) = try await setUp()
+        let client = LicenseClient(options: server.clientOptions(pki: s.pki), policy: try s.policy())
+        let oldNonce = LicenseClient.makeNonce()
+        let request = ActivationRequest(product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest.hex,
+                                        siteID: "SITE-001", nonce: oldNonce)
+        guard case .success(let signed) = await client.exchange(request) else { Issue.record("no grant"); return }
+        // The same grant presented as the answer to a new request.
+        let expectation = GrantExpectation(product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest.hex,
+                                           siteID: "SITE-001", nonce: LicenseClient.makeNonce())
+        guard case .failure(let e) = GrantVerifier.verify(signed, expected: expectation, policy: try s.policy(), now: Timestamp.now()) else {
+            Issue.record("a replayed grant was accepted"); return
+        }
+        #expect(e.code == "grant-replayed")
+        // And with its own nonce it is fine.
+        let own = GrantExpectation(product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest.hex,
+                                   siteID: "SITE-001", nonce: oldNonce)
+        if case .failure(let e) = GrantVerifier.verify(signed, expected: own, policy: try s.policy(), now: Timestamp.now()) { Issue.record("\(e)") }
+        await server.stop()
+    }
+
+    @Test func grantWithABrokenSignatureIsRefused() async throws {
+        let (s, server) = try await setUp()
+        let client = LicenseClient(options: server.clientOptions(pki: s.pki), policy: try s.policy())
+        let nonce = LicenseClient.makeNonce()
+        let request = ActivationRequest(product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest.hex,
+                                        siteID: "SITE-001", nonce: nonce)
+        guard case .success(var signed) = await client.exchange(request) else { Issue.record("no grant"); return }
+        // One byte of the grant changed (a later licence end), the signature kept.
+        let text = String(decoding: signed.grantBytes, as: UTF8.self)
+        signed.grantBytes = Array(text.replacingOccurrences(of: "\"seats\"", with: "\"seats\"").replacingOccurrences(of: "LIC-0001", with: "LIC-0002").utf8)
+        let expectation = GrantExpectation(product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest.hex,
+                                           siteID: "SITE-001", nonce: nonce)
+        guard case .failure(let e) = GrantVerifier.verify(signed, expected: expectation, policy: try s.policy(), now: Timestamp.now()) else {
+            Issue.record("a broken grant was accepted"); return
+        }
+        #expect(e.code == "grant-signature-invalid")
+        await server.stop()
+    }
+
+    @Test func unreachableServerIsAClearFailureNotAHang() async throws {
+        let s = try SignedRelease()
+        let gone = try LoopbackHTTPServer { _, _ in (200, "text/plain", []) }
+        let port = gone.port
+        gone.stop()
+        let options = LicenseClientOptions(serverURL: "https://127.0.0.1:\(port)", clientCertificate: s.pki.installer.certificate,
+                                           clientKey: s.pki.installer.key, siteID: "SITE-001", timeoutSeconds: 2, attempts: 2)
+        let started = Date()
+        let result = await LicenseCheck.online(options: options, policy: try s.policy(), product: "PulmoScan AI", version: s.release.version,
+                                               manifestSHA256: s.built.manifestDigest)
+        #expect(result.status == .fail)
+        #expect(result.details.first?.hasPrefix("unreachable") == true || result.details.first?.hasPrefix("timeout") == true, "\(result.details)")
+        #expect(Date().timeIntervalSince(started) < 15)
+    }
+
+    @Test func serverAnswersBadRequestsWith4xxAndKeepsServing() async throws {
+        let (s, server) = try await setUp()
+        func post(_ body: String) async -> ProcessResult {
+            s.folder.write("body.json", body)
+            return await runDetached("/usr/bin/curl", ["-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", "--cacert", s.pki.rootCertificate,
+                                         "--cert", s.pki.installer.certificate, "--key", s.pki.installer.key,
+                                         "-H", "Content-Type: application/json", "--data-binary", "@" + s.folder.url("body.json"),
+                                         server.url + LicenseProtocol.activationsPath])
+        }
+        let big = await post(String(repeating: "x", count: 100_000))
+        #expect(big.stdout.hasSuffix("413"), "\(big.stdout) \(big.stderr)")
+        let malformed = await post("{\"product\": ")
+        #expect(malformed.stdout.hasSuffix("400"))
+        #expect(malformed.stdout.contains("malformed-json"))
+        let unknown = await post("{\"product\":\"PulmoScan AI\",\"version\":\"V2.3.1.1024\",\"manifestSHA256\":\"\(s.built.manifestDigest.hex)\",\"siteID\":\"SITE-001\",\"nonce\":\"\(LicenseClient.makeNonce())\",\"installer\":\"admin\"}")
+        #expect(unknown.stdout.hasSuffix("400"))
+        #expect(unknown.stdout.contains("unknown-field"))
+        // Still serving.
+        #expect(try await check(s, server).status == .pass)
+        await server.stop()
+    }
+
+    @Test func offlineLicenceFileIsCheckedLikeAGrant() async throws {
+        let s = try SignedRelease()
+        let signer = try GrantSigner(certificate: try Certificate.load(file: s.pki.licenseSigning.certificate)[0],
+                                     key: try PrivateKey.load(file: s.pki.licenseSigning.key, passphrase: nil),
+                                     chain: try Certificate.load(file: s.pki.intermediateCertificate))
+        let now = Timestamp.now()
+        let grant = LicenseGrant(licenseID: "LIC-AIRGAP", product: "PulmoScan AI", minimumVersion: "V2.0.0.1", maximumVersion: "V2.999.999.999999",
+                                 siteID: "SITE-AIRGAP", manifestSHA256: s.built.manifestDigest.hex, nonce: "", installerSubject: "",
+                                 installerFingerprint: "", activationID: 0, issuedAt: now, notAfter: now + 86_400, licenseNotAfter: now + 86_400)
+        let file = s.folder.write("licence.json", CanonicalJSON.encode(try signer.sign(grant).json(format: SignedGrant.licenseFileFormat)))
+        let ok = LicenseCheck.offline(file: file, siteID: "SITE-AIRGAP", policy: try s.policy(), product: "PulmoScan AI",
+                                      version: s.release.version, manifestSHA256: s.built.manifestDigest, now: now)
+        #expect(ok.status == .pass, "\(ok.details)")
+        let wrongSite = LicenseCheck.offline(file: file, siteID: "SITE-001", policy: try s.policy(), product: "PulmoScan AI",
+                                             version: s.release.version, manifestSHA256: s.built.manifestDigest, now: now)
+        #expect(wrongSite.details.first?.hasPrefix("grant-wrong-site") == true)
+        let later = LicenseCheck.offline(file: file, siteID: "SITE-AIRGAP", policy: try s.policy(), product: "PulmoScan AI",
+                                         version: s.release.version, manifestSHA256: s.built.manifestDigest, now: now + 2 * 86_400)
+        #expect(later.details.first?.hasPrefix("grant-expired") == true)
+    }
+
+    /// A licence-server certificate from the development intermediate with the given names.
+    func issueServerCertificate(_ s: SignedRelease, name: String, altNames: [String]) throws -> DevelopmentPKILayout.Identity {
+        let key = try PrivateKey.generateP256()
+        let issuer = try Certificate.load(file: s.pki.intermediateCertificate)[0]
+        let issuerKey = try PrivateKey.load(file: s.pki.intermediateKey, passphrase: nil)
+        var request = CertificateRequest(subject: [("O", "ivpack DEVELOPMENT PKI - NOT FOR PRODUCTION"), ("CN", "\(name) (DEVELOPMENT)")],
+                                         notBefore: s.now - 3600, notAfter: s.now + 86_400)
+        request.extendedKeyUsage = [WellKnownOID.serverAuth]
+        request.subjectAltNames = altNames
+        let cert = try CertificateAuthority.issue(request, publicKeyOf: key, issuer: (issuer, issuerKey))
+        let certPath = s.folder.write("\(name).pem", cert.pem)
+        let keyPath = s.folder.write("\(name).key", try key.pkcs8PEM(passphrase: nil))
+        return DevelopmentPKILayout.Identity(certificate: certPath, key: keyPath)
+    }
+}
