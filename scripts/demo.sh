@@ -8,7 +8,8 @@
 #   4. ivpack keys init-dev: a development PKI and trust policy in the temporary folder;
 #   5. ivpack sign by the release manager and by quality;
 #   6. ivpack inspect and tar -tf on the bundle;
-#   7. ivpack verify against the development trust policy.
+#   7. ivpack license serve: a development licence server on 127.0.0.1, with a licence;
+#   8. ivpack verify against the development trust policy, with the licence check over mutual TLS.
 #
 # The commit and tag dates and identities are fixed, so every run gives a byte-identical bundle.
 # Works from any current directory; the temporary folder is removed on exit, whatever happens.
@@ -104,11 +105,31 @@ step "ivpack inspect $bundle"
 step "tar -tf $bundle"
 tar -tf "$bundle"
 
-# 7. On site: verify against the site's trust policy (here the development one, which verify
-#    flags with a warning). The licence check over mutual TLS comes here once the licence
-#    server exists:  ivpack license serve ... &  and  verify --license-server ...
-step "ivpack verify $bundle --trust $pki/trust-policy.yaml"
-"$ivpack" verify "$bundle" --trust "$pki/trust-policy.yaml"
+# 7. The vendor's licence server (development configuration, mutual TLS, SQLite) on a free
+#    port of 127.0.0.1, and a licence for the demo site.
+step "ivpack license serve (development licence server on 127.0.0.1)"
+"$ivpack" license dev-config "$pki" --port 0 --database "$work/licenses.sqlite" --output "$work/license-server.yaml"
+"$ivpack" license issue --config "$work/license-server.yaml" --id LIC-DEMO-0001 --site SITE-DEMO \
+    --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 3 --valid-days 365
+"$ivpack" license serve --config "$work/license-server.yaml" >"$work/license-server.log" 2>&1 &
+server_pid=$!
+cleanup() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf -- "$work"; }
+url=""
+for _ in $(seq 1 100); do
+    url="$(sed -n 's/^ivpack licence server listening on \(https:[^ ]*\).*/\1/p' "$work/license-server.log" | head -n 1)"
+    [ -n "$url" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/license-server.log" >&2; echo "demo: the licence server did not start" >&2; exit 3; }
+    sleep 0.1
+done
+[ -n "$url" ] || { cat "$work/license-server.log" >&2; echo "demo: the licence server did not report its port" >&2; exit 3; }
+echo "licence server: $url"
+
+# 8. On site: verify against the site's trust policy (here the development one, which verify
+#    flags with a warning), with the licence check over mutual TLS as the installer.
+step "ivpack verify $bundle --trust $pki/trust-policy.yaml --license-server $url --site SITE-DEMO"
+"$ivpack" verify "$bundle" --trust "$pki/trust-policy.yaml" \
+    --license-server "$url" --site SITE-DEMO \
+    --client-cert "$pki/installers/installer-1.pem" --client-key "$pki/installers/installer-1.key"
 
 step "Done"
 echo "Bundle: $bundle ($(wc -c <"$bundle") bytes, sha256 $(sha256sum "$bundle" | cut -d' ' -f1))"

@@ -2,7 +2,7 @@ import ArgumentParser
 import IVPack
 
 @main
-struct IVPackCommand: ParsableCommand {
+struct IVPackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ivpack",
         abstract: "Build, sign, gate and verify installation bundles of AI medical-device software.",
@@ -11,6 +11,6 @@ struct IVPackCommand: ParsableCommand {
         64 command-line usage.
         """,
         version: IVPackVersion.current,
-        subcommands: [Build.self, Inspect.self, Keys.self, Sign.self, Verify.self]
+        subcommands: [Build.self, Inspect.self, Keys.self, Sign.self, Verify.self, License.self]
     )
 }

@@ -18,6 +18,21 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
+/// `reportingErrors` for async command bodies.
+func reportingErrorsAsync(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as IVPackError {
+        printError("error: \(error)")
+        throw ExitCode(error.exitStatus.rawValue)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(ExitStatus.environment.rawValue)
+    }
+}
+
 func printError(_ text: String) {
     var line = text
     if !line.hasSuffix("\n") { line += "\n" }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Foundation
 import IVPack
+import IVPackLicense
 
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a bundle on site: entries, digests, signatures and chains against the site's trust policy, roles, versions.",
         discussion: """
@@ -9,8 +11,15 @@ struct Verify: ParsableCommand {
         Every check is listed with its evidence; the exit status is 0 only when none failed \
         (warnings, such as a development trust policy, are printed but do not fail).
 
+        With --license-server, the installation must also be licensed: ivpack asks the vendor's \
+        licence server over mutual TLS (the installer's certificate and key, the server's \
+        certificate judged by the trust policy) and verifies the signed grant; for an air-gapped \
+        site, --license-file checks a signed offline licence file instead.
+
         Example:
-          ivpack verify out/pulmoscan-V2.3.1.1024.ivp --trust /etc/ivpack/trust-policy.yaml
+          ivpack verify out/pulmoscan-V2.3.1.1024.ivp --trust /etc/ivpack/trust-policy.yaml \\
+            --license-server https://licence.vendor.example:8443 --site SITE-001 \\
+            --client-cert installer.pem --client-key installer.key
         """
     )
 
@@ -20,14 +29,58 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "The site's trust policy (YAML).")
     var trust: String
 
+    @Option(name: .long, help: "The vendor's licence server, https://host:port.")
+    var licenseServer: String?
+
+    @Option(name: .long, help: "A signed offline licence file (air-gapped sites).")
+    var licenseFile: String?
+
+    @Option(name: .long, help: "This site's identifier, as licensed.")
+    var site: String?
+
+    @Option(name: .long, help: "The installer's client certificate (PEM) for the licence server.")
+    var clientCert: String?
+
+    @Option(name: .long, help: "The installer's private key (PEM); an encrypted key's passphrase comes from $IVPACK_CLIENT_KEY_PASSPHRASE.")
+    var clientKey: String?
+
+    @Option(name: .long, help: "Seconds for one attempt to reach the licence server.")
+    var licenseTimeout: Int64 = 10
+
+    @Option(name: .long, help: "Attempts to reach the licence server (with backoff).")
+    var licenseAttempts: Int = 3
+
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
-    mutating func run() throws {
-        try reportingErrors {
-            let policy = try TrustPolicy.load(path: trust)
-            let report = try BundleVerifier.verify(bundlePath: bundle, policy: policy, now: Timestamp.now())
-            if json {
+    func validate() throws {
+        if licenseServer != nil && licenseFile != nil { throw ValidationError("give --license-server or --license-file, not both") }
+        if (licenseServer != nil || licenseFile != nil) && site == nil { throw ValidationError("the licence check needs --site") }
+        if licenseServer != nil && (clientCert == nil || clientKey == nil) {
+            throw ValidationError("--license-server needs the installer's --client-cert and --client-key")
+        }
+        if !(1...300).contains(licenseTimeout) || !(1...10).contains(licenseAttempts) {
+            throw ValidationError("--license-timeout is 1 to 300 seconds and --license-attempts 1 to 10")
+        }
+    }
+
+    mutating func run() async throws {
+        let options = self
+        try await reportingErrorsAsync {
+            let policy = try TrustPolicy.load(path: options.trust)
+            var report = try BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: Timestamp.now())
+            if let digest = report.manifestDigest, let product = report.product, let version = report.version, let site = options.site {
+                if let server = options.licenseServer, let cert = options.clientCert, let key = options.clientKey {
+                    let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map { Array($0.utf8) }
+                    let client = LicenseClientOptions(serverURL: server, clientCertificate: cert, clientKey: key, clientKeyPassphrase: passphrase,
+                                                      siteID: site, timeoutSeconds: options.licenseTimeout, attempts: options.licenseAttempts)
+                    report.checks.append(await LicenseCheck.online(options: client, policy: policy, product: product, version: version, manifestSHA256: digest))
+                } else if let file = options.licenseFile {
+                    report.checks.append(LicenseCheck.offline(file: file, siteID: site, policy: policy, product: product, version: version,
+                                                              manifestSHA256: digest, now: Timestamp.now()))
+                }
+            }
+            if options.json {
                 printJSON(report.json)
             } else {
                 printReport(report)

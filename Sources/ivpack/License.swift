@@ -1,0 +1,221 @@
+import ArgumentParser
+import Foundation
+import IVPack
+import IVPackLicense
+
+struct License: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "license",
+        abstract: "The reference licence server and its operator commands.",
+        discussion: """
+        Example:
+          ivpack license dev-config /tmp/dev-pki --output /tmp/license-server.yaml
+          ivpack license issue --config /tmp/license-server.yaml --id LIC-0001 --site SITE-001 \\
+            --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
+          ivpack license serve --config /tmp/license-server.yaml
+        """,
+        subcommands: [Serve.self, DevConfig.self, Issue.self, Revoke.self, List.self, Export.self]
+    )
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the licence server (HTTPS, mutual TLS, SQLite) until SIGTERM or SIGINT.",
+            discussion: """
+            Example:
+              ivpack license serve --config /etc/ivpack/license-server.yaml
+            """)
+
+        @Option(name: .long, help: "The server configuration (YAML).")
+        var config: String
+
+        mutating func run() async throws {
+            let path = config
+            try await reportingErrorsAsync {
+                let configuration = try LicenseServerConfig.load(path: path)
+                let server = try LicenseServer(config: configuration)
+                try await server.run(handleSignals: true) { port in
+                    // Written unbuffered: scripts wait for this line to know the port.
+                    let line = "ivpack licence server listening on https://\(configuration.host):\(port) (database \(configuration.database))\n"
+                    FileHandle.standardOutput.write(Data(line.utf8))
+                }
+            }
+        }
+    }
+
+    struct DevConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dev-config",
+            abstract: "Write a DEVELOPMENT server configuration for a PKI made by `ivpack keys init-dev`.",
+            discussion: """
+            Example:
+              ivpack license dev-config /tmp/dev-pki --port 8443 --database /tmp/licenses.sqlite --output /tmp/license-server.yaml
+            """)
+
+        @Argument(help: "The development PKI folder.")
+        var pki: String
+
+        @Option(name: .long, help: "Port to listen on (127.0.0.1); 0 picks a free one.")
+        var port: Int = 8443
+
+        @Option(name: .long, help: "The SQLite database file.")
+        var database: String = "licenses.sqlite"
+
+        @Option(name: .long, help: "Where to write the configuration.")
+        var output: String
+
+        mutating func run() throws {
+            try reportingErrors {
+                let folder = pki.hasPrefix("/") ? pki : FileManager.default.currentDirectoryPath + "/" + pki
+                let db = database.hasPrefix("/") ? database : FileManager.default.currentDirectoryPath + "/" + database
+                let text = LicenseServerConfig.developmentText(pkiDirectory: folder, port: port, database: db) + "\n"
+                let file = try AtomicOutputFile(path: output)
+                try Array(text.utf8).withUnsafeBytes { try file.write($0) }
+                try file.commit()
+                print("Wrote \(output) (DEVELOPMENT licence server configuration for \(folder))")
+            }
+        }
+    }
+
+    struct Issue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a licence to the server's database.",
+            discussion: """
+            Example:
+              ivpack license issue --config server.yaml --id LIC-0001 --site SITE-001 --product "PulmoScan AI" \\
+                --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
+            """)
+
+        @Option(name: .long, help: "The server configuration (its database is used).") var config: String
+        @Option(name: .long, help: "Licence identifier.") var id: String
+        @Option(name: .long, help: "The site the licence is for.") var site: String
+        @Option(name: .long, help: "The product name, as in the bundle's manifest.") var product: String
+        @Option(name: .long, help: "Lowest version covered.") var minVersion: String
+        @Option(name: .long, help: "Highest version covered.") var maxVersion: String
+        @Option(name: .long, help: "Distinct bundles that may be activated.") var seats: Int = 1
+        @Option(name: .long, help: "Days of validity from now.") var validDays: Int = 365
+
+        func validate() throws {
+            guard seats >= 1, seats <= 100_000 else { throw ValidationError("--seats is 1 to 100000") }
+            guard validDays >= 1, validDays <= 36_500 else { throw ValidationError("--valid-days is 1 to 36500") }
+            guard VersionOrder.numericFields(minVersion) != nil, VersionOrder.numericFields(maxVersion) != nil,
+                  (VersionOrder.compare(minVersion, maxVersion) ?? 1) <= 0 else {
+                throw ValidationError("--min-version and --max-version must be numeric versions, the minimum not above the maximum")
+            }
+        }
+
+        mutating func run() throws {
+            try reportingErrors {
+                let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
+                let now = Timestamp.now()
+                let license = IVPackLicense.License(id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
+                                                    notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
+                try store.issue(license, actor: "operator \(NSUserName())")
+                print("Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a licence.", discussion: "Example:\n  ivpack license revoke --config server.yaml --id LIC-0001")
+        @Option(name: .long, help: "The server configuration.") var config: String
+        @Option(name: .long, help: "Licence identifier.") var id: String
+
+        mutating func run() throws {
+            try reportingErrors {
+                let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
+                guard try store.revoke(id: id, at: Timestamp.now(), actor: "operator \(NSUserName())") else {
+                    printError("error: no valid licence \(id) to revoke")
+                    throw ExitCode(ExitStatus.badInput.rawValue)
+                }
+                print("Revoked \(id)")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List licences and their activations.", discussion: "Example:\n  ivpack license list --config server.yaml --json")
+        @Option(name: .long, help: "The server configuration.") var config: String
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        mutating func run() throws {
+            try reportingErrors {
+                let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
+                let licenses = try store.licenses()
+                if json {
+                    printJSON(.array(try licenses.map { l in
+                        .object([("id", .string(l.id)), ("site", .string(l.siteID)), ("product", .string(l.product)),
+                                 ("minimumVersion", .string(l.minimumVersion)), ("maximumVersion", .string(l.maximumVersion)),
+                                 ("notBefore", .string(Timestamp.iso8601(l.notBefore))), ("notAfter", .string(Timestamp.iso8601(l.notAfter))),
+                                 ("seats", .integer(l.seats)), ("activations", .integer(try store.activationCount(licenseID: l.id))),
+                                 ("revoked", l.revokedAt.map { .string(Timestamp.iso8601($0)) } ?? .null)])
+                    }))
+                } else {
+                    for l in licenses {
+                        let state = l.revokedAt.map { "REVOKED \(Timestamp.iso8601($0))" } ?? "valid until \(Timestamp.iso8601(l.notAfter))"
+                        print("\(l.id)  site \(l.siteID)  \(l.product) \(l.minimumVersion)..\(l.maximumVersion)  seats \(try store.activationCount(licenseID: l.id))/\(l.seats)  \(state)")
+                    }
+                    if licenses.isEmpty { print("No licences.") }
+                }
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a signed offline licence file for one bundle at an air-gapped site.",
+            discussion: """
+            The file binds the licence to the bundle's manifest digest and the site; the site runs \
+            `ivpack verify ... --license-file FILE --site SITE`.
+
+            Example:
+              ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.3.1.1024.ivp --output licence.json
+            """)
+        @Option(name: .long, help: "The server configuration (database and licence-signing key).") var config: String
+        @Option(name: .long, help: "Licence identifier.") var id: String
+        @Option(name: .long, help: "The bundle the file is for.") var bundle: String
+        @Option(name: .long, help: "Where to write the licence file.") var output: String
+        @Option(name: .long, help: "Days the file stays valid (never beyond the licence).") var validDays: Int = 30
+        @Flag(name: .long, help: "Required: this writes an offline licence file.") var offline = false
+
+        func validate() throws {
+            guard offline else { throw ValidationError("export writes offline licence files only; say --offline") }
+        }
+
+        mutating func run() throws {
+            try reportingErrors {
+                let configuration = try LicenseServerConfig.load(path: config)
+                let store = try LicenseStore(path: configuration.database)
+                guard let license = try store.licenses().first(where: { $0.id == id }) else {
+                    printError("error: no licence \(id) in \(configuration.database)")
+                    throw ExitCode(ExitStatus.badInput.rawValue)
+                }
+                let inspection = try BundleInspector.inspect(path: bundle)
+                let m = inspection.manifest
+                let now = Timestamp.now()
+                var problems: [String] = []
+                if license.revokedAt != nil { problems.append("the licence is revoked") }
+                if now > license.notAfter { problems.append("the licence has expired") }
+                if license.product != m.product.name { problems.append("the licence is for \(license.product), the bundle is \(m.product.name)") }
+                if (VersionOrder.compare(m.version, license.minimumVersion) ?? -1) < 0 || (VersionOrder.compare(m.version, license.maximumVersion) ?? 1) > 0 {
+                    problems.append("the licence covers \(license.minimumVersion) to \(license.maximumVersion), not \(m.version)")
+                }
+                if !problems.isEmpty {
+                    printError("error: cannot export \(id): " + problems.joined(separator: "; "))
+                    throw ExitCode(ExitStatus.checkFailed.rawValue)
+                }
+                let certificates = try Certificate.load(file: configuration.grantCertificate)
+                let signer = try GrantSigner(certificate: certificates[0], key: try PrivateKey.load(file: configuration.grantKey, passphrase: nil),
+                                             chain: Array(certificates.dropFirst()) + (try configuration.grantChain.flatMap { try Certificate.load(file: $0) }))
+                let grant = LicenseGrant(licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
+                                         maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: inspection.manifestDigest.hex,
+                                         nonce: "", installerSubject: "", installerFingerprint: "", activationID: 0, issuedAt: now,
+                                         notAfter: min(now + Int64(validDays) * 86_400, license.notAfter), licenseNotAfter: license.notAfter)
+                let bytes = CanonicalJSON.encode(try signer.sign(grant).json(format: SignedGrant.licenseFileFormat))
+                let file = try AtomicOutputFile(path: output)
+                try bytes.withUnsafeBytes { try file.write($0) }
+                try file.commit()
+                print("Wrote offline licence file \(output): \(id) for site \(license.siteID), bundle \(m.product.name) \(m.version), valid until \(Timestamp.iso8601(grant.notAfter))")
+            }
+        }
+    }
+}
