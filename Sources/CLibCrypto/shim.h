@@ -72,3 +72,52 @@ static inline ASN1_INTEGER *ivpack_ts_random_serial_cb(TS_RESP_CTX *ctx, void *d
 static inline void ivpack_ts_set_random_serials(TS_RESP_CTX *ctx) { TS_RESP_CTX_set_serial_cb(ctx, ivpack_ts_random_serial_cb, NULL); }
 static const unsigned int ivpack_ts_vfy_token = TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_IMPRINT | TS_VFY_SIGNER;
 static const unsigned int ivpack_ts_vfy_response = TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE;
+
+/* Keys in an HSM through PKCS#11 (PKCS11Key.swift), with libp11's "pkcs11" engine from Debian's
+   libengine-pkcs11-openssl: Debian 12 has no PKCS#11 provider for OpenSSL 3.0. The ENGINE API is
+   deprecated in OpenSSL 3, so every call stays in these wrappers, where the warning is silenced,
+   and Swift never sees a deprecated declaration. */
+#include <openssl/ui.h>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+/* A UI reader that refuses: libp11 must never prompt on the terminal for a PIN. */
+static int ivpack_ui_refuse_reader(UI *ui, UI_STRING *uis) { (void)ui; (void)uis; return 0; }
+static inline UI_METHOD *ivpack_ui_no_prompt(void) {
+    UI_METHOD *m = UI_create_method("ivpack: no PIN prompt");
+    if (m != NULL) UI_method_set_reader(m, ivpack_ui_refuse_reader);
+    return m;
+}
+
+/* Loads and initialises the pkcs11 engine for `module_path`. Returns a functional reference that
+   the caller keeps for the life of the process (keys loaded through it point into its PKCS#11
+   session), or NULL with *stage = 1 when the engine is not installed, 2 when it would not start. */
+static inline ENGINE *ivpack_pkcs11_engine_start(const char *module_path, int *stage) {
+    ENGINE *e = ENGINE_by_id("pkcs11");
+    if (e == NULL) { *stage = 1; return NULL; }
+    if (!ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module_path, 0) || !ENGINE_init(e)) {
+        ENGINE_free(e);
+        *stage = 2;
+        return NULL;
+    }
+    ENGINE_free(e); /* the functional reference from ENGINE_init keeps it */
+    /* libp11 otherwise prints its own diagnostics on stderr; older versions lack QUIET. */
+    ERR_set_mark();
+    (void)ENGINE_ctrl_cmd_string(e, "QUIET", NULL, 1);
+    ERR_pop_to_mark();
+    *stage = 0;
+    return e;
+}
+
+/* Loads the private key named by the PKCS#11 URI `uri`, logging in with `pin` ("" for none).
+   libp11 keeps a copy of the last PIN set: it is overwritten with "" (and the old copy cleansed)
+   before returning, so that no PIN outlives the call inside the engine. */
+static inline EVP_PKEY *ivpack_pkcs11_load_private_key(ENGINE *e, const char *uri, const char *pin, UI_METHOD *ui) {
+    if (!ENGINE_ctrl_cmd_string(e, "PIN", pin, 0)) return NULL;
+    EVP_PKEY *key = ENGINE_load_private_key(e, uri, ui, NULL);
+    ERR_set_mark();
+    (void)ENGINE_ctrl_cmd_string(e, "PIN", "", 0);
+    ERR_pop_to_mark();
+    return key;
+}
+#pragma GCC diagnostic pop

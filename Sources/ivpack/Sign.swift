@@ -12,17 +12,28 @@ struct Sign: ParsableCommand {
         does not depend on the bundle's size. A passphrase for an encrypted key comes from \
         $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
 
+        A --key starting with pkcs11: is a PKCS#11 URI (RFC 7512) naming a key inside an HSM; \
+        the key never leaves it. The module is the URI's ?module-path=, else \
+        $IVPACK_PKCS11_MODULE, else SoftHSM2 (/usr/lib/softhsm/libsofthsm2.so). The PIN comes \
+        from $IVPACK_PKCS11_PIN or --pin-file, never from the command line: a URI with \
+        pin-value= is refused.
+
         Example:
           ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
             --key keys/signers/release-manager.key --cert keys/signers/release-manager.pem \\
             --chain keys/intermediate-ca.pem
+
+        Example with the key in an HSM:
+          IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
+            --key 'pkcs11:token=release-signing;object=release-manager' \\
+            --cert keys/signers/release-manager.pem --chain keys/intermediate-ca.pem
         """
     )
 
     @Argument(help: "The bundle to sign (changed in place).")
     var bundle: String
 
-    @Option(name: .long, help: "The signer's private key (PEM, PKCS#8, possibly encrypted).")
+    @Option(name: .long, help: "The signer's private key: a PEM file (PKCS#8, possibly encrypted), or a pkcs11: URI for a key in an HSM.")
     var key: String
 
     @Option(name: .long, help: "The signer's certificate (PEM).")
@@ -37,13 +48,33 @@ struct Sign: ParsableCommand {
     @Option(name: .long, help: "A file whose first line is the key's passphrase.")
     var passphraseFile: String?
 
+    @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.")
+    var pinFile: String?
+
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
 
+    /// Whether --key names a key in an HSM.
+    private var keyIsPKCS11: Bool { key.hasPrefix("pkcs11:") }
+
+    func validate() throws {
+        if keyIsPKCS11, passphraseFile != nil {
+            throw ValidationError("--passphrase-file is for a key file; a pkcs11: key takes --pin-file")
+        }
+        if !keyIsPKCS11, pinFile != nil {
+            throw ValidationError("--pin-file is for a pkcs11: key; a key file takes --passphrase-file")
+        }
+    }
+
     mutating func run() throws {
         try reportingErrors {
-            let passphrase = try readPassphrase(file: passphraseFile)
-            let privateKey = try PrivateKey.load(file: key, passphrase: passphrase)
+            let privateKey: PrivateKey
+            if keyIsPKCS11 {
+                privateKey = try PrivateKey.loadPKCS11(uri: key, pin: try readSecret(file: pinFile, variable: "IVPACK_PKCS11_PIN"))
+            } else {
+                let passphrase = try readPassphrase(file: passphraseFile)
+                privateKey = try PrivateKey.load(file: key, passphrase: passphrase)
+            }
             let certificates = try Certificate.load(file: cert)
             let chainCertificates = try chain.map { try Certificate.load(file: $0) } ?? []
             let result = try BundleSigner.sign(bundlePath: bundle, certificate: certificates[0], key: privateKey,
@@ -63,11 +94,16 @@ struct Sign: ParsableCommand {
 
 /// The key passphrase from --passphrase-file or $IVPACK_KEY_PASSPHRASE; nil when neither is set.
 func readPassphrase(file: String?) throws -> [UInt8]? {
+    try readSecret(file: file, variable: "IVPACK_KEY_PASSPHRASE")
+}
+
+/// A secret from the first line of `file`, else from the environment `variable`; nil when neither is set.
+func readSecret(file: String?, variable: String) throws -> [UInt8]? {
     if let file {
         var bytes = try InputFile.readAll(path: file, limit: 4096)
         if let newline = bytes.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) { bytes.removeSubrange(newline...) }
         return bytes
     }
-    if let value = ProcessInfo.processInfo.environment["IVPACK_KEY_PASSPHRASE"] { return Array(value.utf8) }
+    if let value = ProcessInfo.processInfo.environment[variable] { return Array(value.utf8) }
     return nil
 }
