@@ -62,6 +62,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks: `swift run -c release license-load` (see Benchmarks/README.md).
+        .executableTarget(
+            name: "license-load",
+            dependencies: ["IVPack", "IVPackLicense"],
+            path: "Benchmarks/LicenseLoad"
+        ),
         .target(
             name: "IVPackTestSupport",
             dependencies: ["IVPack", "IVPackLicense"],

@@ -49,10 +49,19 @@ public struct LicenseCheckFailure: Error, Sendable, Equatable, CustomStringConve
 public struct LicenseClient: Sendable {
     public let options: LicenseClientOptions
     public let policy: TrustPolicy
+    /// The TLS context with the installer's credential, made once per client.
+    private let context: Result<NIOSSLContext, LicenseCheckFailure>
 
     public init(options: LicenseClientOptions, policy: TrustPolicy) {
         self.options = options
         self.policy = policy
+        do {
+            context = .success(try Self.makeContext(options))
+        } catch let error as IVPackError {
+            context = .failure(LicenseCheckFailure(code: "client-credential", message: "\(error)", retryable: false))
+        } catch {
+            context = .failure(LicenseCheckFailure(code: "client-credential", message: "cannot use the client certificate or key: \(error)", retryable: false))
+        }
     }
 
     /// A fresh random nonce: 32 bytes as hex.
@@ -93,12 +102,9 @@ public struct LicenseClient: Sendable {
         }
         let port = components.port ?? 443
         let context: NIOSSLContext
-        do {
-            context = try makeContext()
-        } catch let error as IVPackError {
-            return .failure(LicenseCheckFailure(code: "client-credential", message: "\(error)", retryable: false))
-        } catch {
-            return .failure(LicenseCheckFailure(code: "client-credential", message: "cannot use the client certificate or key: \(error)", retryable: false))
+        switch self.context {
+        case .success(let c): context = c
+        case .failure(let f): return .failure(f)
         }
         let verifier = ServerVerifier(policy: policy, host: host)
         let body = CanonicalJSON.encode(request.json)
@@ -119,7 +125,7 @@ public struct LicenseClient: Sendable {
         }
     }
 
-    private func makeContext() throws -> NIOSSLContext {
+    private static func makeContext(_ options: LicenseClientOptions) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"

@@ -268,6 +268,69 @@ import IVPackTestSupport
         #expect(later.details.first?.hasPrefix("grant-expired") == true)
     }
 
+    /// Starts `ivpack license serve` as its own process and returns it with the port it reports.
+    func startServerProcess(config: String) async throws -> (Process, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ivpackExecutable)
+        process.arguments = ["license", "serve", "--config", config]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let port: Int = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var text = ""
+                while let chunk = try? out.fileHandleForReading.read(upToCount: 1), let byte = chunk.first {
+                    text.append(Character(Unicode.Scalar(byte)))
+                    if byte == 0x0A {
+                        if let range = text.range(of: "listening on https://127.0.0.1:") {
+                            let digits = text[range.upperBound...].prefix { $0.isNumber }
+                            continuation.resume(returning: Int(digits) ?? 0)
+                            return
+                        }
+                        text = ""
+                    }
+                }
+                continuation.resume(returning: 0)
+            }
+        }
+        return (process, port)
+    }
+
+    @Test func killedServerLosesNoCommittedActivation() async throws {
+        let s = try SignedRelease()
+        let config = s.folder.write("serve.yaml", LicenseServerConfig.developmentText(pkiDirectory: s.pki.directory, port: 0,
+                                                                                       database: s.folder.url("durable.sqlite")))
+        let store = try LicenseStore(path: s.folder.url("durable.sqlite"))
+        let now = Timestamp.now()
+        try store.issue(IVPackLicense.License(id: "LIC-D", siteID: "SITE-001", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
+                                              maximumVersion: "V2.999.999.999999", notBefore: now - 60, notAfter: now + 86_400, seats: 100,
+                                              createdAt: now), actor: "test")
+        let (process, port) = try await startServerProcess(config: config)
+        #expect(port > 0)
+        let options = LicenseClientOptions(serverURL: "https://127.0.0.1:\(port)", clientCertificate: s.pki.installer.certificate,
+                                           clientKey: s.pki.installer.key, siteID: "SITE-001", timeoutSeconds: 5, attempts: 1)
+        let client = LicenseClient(options: options, policy: try s.policy())
+        var granted = Set<Int64>()
+        for i in 0..<20 {
+            if case .success(let (grant, _)) = await client.activate(product: "PulmoScan AI", version: s.release.version,
+                                                                     manifestSHA256: SHA256Digest.of(Array("b\(i)".utf8)).hex) {
+                granted.insert(grant.activationID)
+            }
+        }
+        #expect(granted.count == 20)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // Every activation a grant was returned for is in the database after the kill.
+        let after = try LicenseStore(path: s.folder.url("durable.sqlite")).activations()
+        #expect(Set(after.map(\.id)) == granted)
+        // And the server starts again on the same database.
+        let (again, port2) = try await startServerProcess(config: config)
+        #expect(port2 > 0)
+        again.terminate()
+        again.waitUntilExit()
+    }
+
     /// A licence-server certificate from the development intermediate with the given names.
     func issueServerCertificate(_ s: SignedRelease, name: String, altNames: [String]) throws -> DevelopmentPKILayout.Identity {
         let key = try PrivateKey.generateP256()
