@@ -23,6 +23,9 @@ struct Sign: ParsableCommand {
             --key keys/signers/release-manager.key --cert keys/signers/release-manager.pem \\
             --chain keys/intermediate-ca.pem
 
+        With --tsa URL, an RFC 3161 time-stamp token from that authority is embedded in the \
+        signature, so that the signature stays verifiable after the signing certificate expires.
+
         Example with the key in an HSM:
           IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
             --key 'pkcs11:token=release-signing;object=release-manager' \\
@@ -47,6 +50,12 @@ struct Sign: ParsableCommand {
 
     @Option(name: .long, help: "A file whose first line is the key's passphrase.")
     var passphraseFile: String?
+
+    @Option(name: .long, help: "An RFC 3161 time-stamping authority (http:// or https://) to time-stamp the signature.")
+    var tsa: String?
+
+    @Option(name: .long, help: "Seconds to wait for the time-stamping authority.")
+    var tsaTimeout: Int = 20
 
     @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.")
     var pinFile: String?
@@ -78,7 +87,8 @@ struct Sign: ParsableCommand {
             let certificates = try Certificate.load(file: cert)
             let chainCertificates = try chain.map { try Certificate.load(file: $0) } ?? []
             let result = try BundleSigner.sign(bundlePath: bundle, certificate: certificates[0], key: privateKey,
-                                               chain: Array(certificates.dropFirst()) + chainCertificates, role: role, now: Timestamp.now())
+                                               chain: Array(certificates.dropFirst()) + chainCertificates, role: role, now: Timestamp.now(),
+                                               timestampAuthority: tsa, timestampTimeout: tsaTimeout)
             if json {
                 printJSON(.object([("bundle", .string(bundle)), ("entry", .string(result.entry)), ("role", .string(result.role)),
                                    ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),

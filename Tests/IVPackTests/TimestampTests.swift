@@ -67,6 +67,18 @@ import IVPackTestSupport
         #expect(dump.stdout.contains("id-smime-aa-timeStampToken"))
     }
 
+    @Test func signCommandTimestampsWithTSA() throws {
+        let s = try SignedRelease(signedBy: ["release-manager"])
+        let tsa = try s.timestampAuthority()
+        let r = ivpack(["sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key, "--cert", s.pki.quality.certificate,
+                        "--chain", s.pki.intermediateCertificate, "--tsa", tsa.url])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(tsa.server.requestCount == 1)
+        let report = try s.verify()
+        #expect(report.passed, "\(report.failureText)")
+        #expect(report.checks.first { $0.id == "signature.002" }?.evidence.contains { $0.key == "timestamp" } == true)
+    }
+
     @Test func unreachableAuthorityFailsTheSignAndLeavesTheBundleUnchanged() throws {
         let s = try SignedRelease(signedBy: [])
         let before = FileManager.default.contents(atPath: s.bundle)
