@@ -2,7 +2,10 @@
 """Checks ivpack's JSON Schemas and validates documents against them.
 
   scripts/check-schemas.py [--spec SPEC.yaml ...] [--policy POLICY.yaml ...]
-                           [--verify-report REPORT.json ...] [BUNDLE.ivp ...]
+                           [--verify-report REPORT.json ...] [--gate-policy GATE.yaml ...]
+                           [--check-report REPORT.json ...] [--sarif LOG.sarif ...]
+                           [--license-config SERVER.yaml ...] [--license-file LICENCE.json ...]
+                           [BUNDLE.ivp ...]
 
 1. Every Schemas/*.schema.json is itself a valid JSON Schema (draft 2020-12) with an $id.
 2. Each release spec (default: Examples/pulmoscan/ivpack.yaml) validates against
@@ -17,14 +20,38 @@
    certificate and CRL files it names are not opened.
 5. Each verify report (the output of `ivpack verify --json`) validates against
    Schemas/verify-report.schema.json.
+6. Each gate policy (`ivpack check --policy FILE`) validates against Schemas/gate-policy.schema.json,
+   loaded like a spec, and passes the rules a schema cannot express (defaultChannel names a
+   channel; modelChangeTypes are change types; no build level under the semver scheme).
+7. Each check report (`ivpack check --format json`) validates against
+   Schemas/check-report.schema.json; its result is fail exactly when a finding blocks.
+8. Each SARIF log (`ivpack check --format sarif`) validates against
+   Schemas/sarif-2.1.0-subset.schema.json (a subset of SARIF 2.1.0 written for ivpack, not the
+   official OASIS schema), and every result's ruleId is one of the driver's rules.
+9. Schemas/license-api.openapi.yaml (the licence protocol) is YAML as ivpack reads it, says
+   `openapi: 3.1.x`, every `$ref` in it resolves, and its LicenseGrant component has the members of
+   Schemas/license-grant.schema.json. When the `openapi-spec-validator` package is importable the
+   document is also validated in full against the OpenAPI 3.1 specification; otherwise a note says
+   that only the structural check ran.
+10. Each licence server configuration (`ivpack license serve --config FILE`) validates against
+   Schemas/license-server-config.schema.json, loaded like a spec. The files it names are not opened.
+11. Each offline licence file (`ivpack license export --offline`) validates against
+   Schemas/license-file.schema.json; its grant decodes to canonical JSON that validates against
+   Schemas/license-grant.schema.json, is an offline grant (no nonce, no installer, activation 0)
+   and has issuedAt <= notAfter <= licenseNotAfter; its signature decodes to DER. The signature
+   itself is not verified (that needs the site's trust policy: `ivpack verify --license-file`).
 
-Needs python3 with the `jsonschema` and `PyYAML` packages. Exits 0 when everything passes,
-1 when a schema or document fails or cannot be read, 2 on command-line usage errors.
+Needs python3 with the `jsonschema` and `PyYAML` packages, and optionally `openapi-spec-validator`.
+Exits 0 when everything passes, 1 when a schema or document fails or cannot be read, 2 on
+command-line usage errors.
 """
 import argparse
+import base64
 import json
+import re
 import sys
 import tarfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 try:
@@ -34,12 +61,25 @@ try:
 except ImportError as e:  # pragma: no cover - environment problem
     sys.exit(f"check-schemas: {e}. Install the Python packages: pip install jsonschema PyYAML")
 
+try:  # optional: full validation of the OpenAPI document
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+except ImportError:  # pragma: no cover - environment without the package
+    OpenAPIV31SpecValidator = None
+
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "Schemas"
 SPEC_SCHEMA = SCHEMAS / "release-spec.schema.json"
 MANIFEST_SCHEMA = SCHEMAS / "manifest.schema.json"
 POLICY_SCHEMA = SCHEMAS / "trust-policy.schema.json"
 REPORT_SCHEMA = SCHEMAS / "verify-report.schema.json"
+GATE_POLICY_SCHEMA = SCHEMAS / "gate-policy.schema.json"
+CHECK_REPORT_SCHEMA = SCHEMAS / "check-report.schema.json"
+SARIF_SCHEMA = SCHEMAS / "sarif-2.1.0-subset.schema.json"
+LICENSE_GRANT_SCHEMA = SCHEMAS / "license-grant.schema.json"
+LICENSE_FILE_SCHEMA = SCHEMAS / "license-file.schema.json"
+LICENSE_CONFIG_SCHEMA = SCHEMAS / "license-server-config.schema.json"
+LICENSE_API = SCHEMAS / "license-api.openapi.yaml"
+MAX_LICENSE_FILE_BYTES = 1 << 20
 DEFAULT_SPEC = REPO / "Examples" / "pulmoscan" / "ivpack.yaml"
 DEFAULT_POLICY = REPO / "Keys" / "example-trust-policy.yaml"
 MAX_YAML_BYTES = 4 << 20
@@ -187,6 +227,222 @@ def check_report(report_path, schema):
           f"({statuses.count('fail')} failed, {warned} warning{'s' if warned != 1 else ''})")
 
 
+def check_gate_policy(policy_path, schema):
+    document, _ = load_yaml(policy_path)
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{policy_path}: does not match {GATE_POLICY_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    # What the schema cannot say, as GatePolicy.parse enforces it (presets: market and internal).
+    problems = []
+    channels = list(document.get("channels", {"market": None, "internal": None}))
+    if "defaultChannel" in document and document["defaultChannel"] not in channels:
+        problems.append(f"/defaultChannel: {document['defaultChannel']!r} is not one of the channels {channels}")
+    if "changeTypes" in document:
+        for i, name in enumerate(document.get("modelChangeTypes", [])):
+            if name not in document["changeTypes"]:
+                problems.append(f"/modelChangeTypes/{i}: {name!r} is not one of the change types")
+    scheme = document.get("version", {}).get("scheme", document.get("preset", "nmpa"))
+    if scheme == "semver":
+        for name, level in document.get("changeTypes", {}).items():
+            if str(level).lower() in ("build", "b"):
+                problems.append(f"/changeTypes/{name}: the semver scheme has no build level")
+    if problems:
+        raise Failure(f"{policy_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   gate policy {policy_path}: preset {document.get('preset', 'nmpa')}")
+
+
+def check_check_report(report_path, schema):
+    report = load_json(report_path)
+    errors = validation_errors(Draft202012Validator(schema), report)
+    if errors:
+        raise Failure(f"{report_path}: does not match {CHECK_REPORT_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    blocking = sum(1 for f in report["findings"] if f["severity"] == "block")
+    if (report["result"] == "fail") != (blocking > 0) or report["summary"]["block"] != blocking:
+        raise Failure(f"{report_path}: result {report['result']!r} and summary {report['summary']} disagree with {blocking} blocking finding(s)")
+    print(f"ok   check report {report_path}: result {report['result']}, {len(report['findings'])} finding(s), {blocking} blocking")
+
+
+def check_sarif(log_path, schema):
+    log = load_json(log_path)
+    errors = validation_errors(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER), log)
+    if errors:
+        raise Failure(f"{log_path}: does not match {SARIF_SCHEMA.relative_to(REPO)} (SARIF 2.1.0 subset):\n  " + "\n  ".join(errors))
+    problems = []
+    results = 0
+    for ri, run in enumerate(log["runs"]):
+        ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+        for i, result in enumerate(run["results"]):
+            results += 1
+            if result["ruleId"] not in ids:
+                problems.append(f"/runs/{ri}/results/{i}/ruleId: {result['ruleId']!r} is not one of the driver's rules")
+            elif "ruleIndex" in result and ids[result["ruleIndex"]] != result["ruleId"]:
+                problems.append(f"/runs/{ri}/results/{i}/ruleIndex: {result['ruleIndex']} does not point at {result['ruleId']!r}")
+    if problems:
+        raise Failure(f"{log_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   sarif {log_path}: {len(log['runs'])} run(s), {results} result(s)")
+
+
+def resolve_pointer(document, fragment):
+    """The value at a JSON pointer fragment ('/a/b~1c'), or raise KeyError."""
+    value = document
+    if fragment in ("", "/"):
+        return value
+    for raw in fragment.lstrip("/").split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, list):
+            if not part.isdigit() or int(part) >= len(value):
+                raise KeyError(part)
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(part)
+    return value
+
+
+def unresolved_refs(document, base):
+    """Every $ref of an OpenAPI document that does not resolve: local '#/...' pointers, and
+    relative files (read as JSON or YAML from the document's folder) with an optional pointer."""
+    problems = []
+    loaded = {}
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str):
+                target, _, fragment = ref.partition("#")
+                try:
+                    if target == "":
+                        resolve_pointer(document, fragment)
+                    elif re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                        problems.append(f"{pointer(where)}/$ref: {ref!r} is not local; this check resolves local and relative references only")
+                    else:
+                        path = (base / target).resolve()
+                        if path not in loaded:
+                            with open(path, "rb") as f:
+                                loaded[path] = yaml.load(f.read().decode("utf-8"), Loader=StrictLoader)
+                        resolve_pointer(loaded[path], fragment)
+                except (KeyError, OSError, UnicodeDecodeError, yaml.YAMLError):
+                    problems.append(f"{pointer(where)}/$ref: {ref!r} does not resolve")
+            for key, item in value.items():
+                walk(item, where + [key])
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, where + [i])
+
+    walk(document, [])
+    return problems
+
+
+def check_openapi(path, grant_schema):
+    """The licence protocol's OpenAPI document: YAML as ivpack reads it, OpenAPI 3.1, every $ref
+    resolving, the grant component agreeing with the grant's JSON Schema; then, when
+    openapi-spec-validator is importable, full validation against the OpenAPI 3.1 specification."""
+    document, _ = load_yaml(path)
+    name = path.relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
+    if not isinstance(document, dict):
+        raise Failure(f"{name}: the document is not a mapping")
+    problems = []
+    version = document.get("openapi")
+    if not isinstance(version, str) or not re.fullmatch(r"3\.1\.[0-9]+", version):
+        problems.append(f"/openapi: {version!r}; this document must be OpenAPI 3.1.x (openapi: 3.1.0)")
+    for key in ("info", "paths", "components"):
+        if not isinstance(document.get(key), dict):
+            problems.append(f"/{key}: missing or not a mapping")
+    problems += unresolved_refs(document, path.parent)
+    component = document.get("components", {}).get("schemas", {}).get("LicenseGrant")
+    if not isinstance(component, dict):
+        problems.append("/components/schemas/LicenseGrant: missing")
+    else:
+        for key in ("required", "properties"):
+            ours, theirs = sorted(component.get(key, [])), sorted(grant_schema.get(key, []))
+            if ours != theirs:
+                problems.append(f"/components/schemas/LicenseGrant/{key}: {ours} differ from {LICENSE_GRANT_SCHEMA.name}'s {theirs}")
+    if problems:
+        raise Failure(f"{name}:\n  " + "\n  ".join(problems))
+    if OpenAPIV31SpecValidator is None:
+        print(f"note {name}: openapi-spec-validator is not installed (pip install openapi-spec-validator); "
+              f"only the structural check ran (YAML, openapi 3.1.x, every $ref resolves)")
+        how = "structural check"
+    else:
+        try:
+            errors = list(OpenAPIV31SpecValidator(document, base_uri=path.resolve().as_uri()).iter_errors())
+        except Exception as e:  # the validator raises on what it cannot resolve or read
+            errors = [e]
+        if errors:
+            raise Failure(f"{name}: not a valid OpenAPI 3.1 document (openapi-spec-validator):\n  "
+                          + "\n  ".join(str(e).splitlines()[0] for e in errors[:10]))
+        how = "valid OpenAPI 3.1 (openapi-spec-validator)"
+    operations = sum(1 for item in document["paths"].values() for method in item
+                     if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"))
+    print(f"ok   openapi {name}: {version}, {len(document['paths'])} path(s), {operations} operation(s), {how}")
+
+
+def check_license_config(config_path, schema):
+    document, _ = load_yaml(config_path)
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{config_path}: does not match {LICENSE_CONFIG_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    listen = document["listen"]
+    print(f"ok   licence server config {config_path}: {listen['host']}:{listen['port']}, "
+          f"TLS {document['tls'].get('minimumVersion', '1.3')} or later, "
+          f"{len(document['clientAuthentication']['trustedRoots'])} installer root file(s), "
+          f"revocation {document['clientAuthentication'].get('revocation', 'require')}, database {document['database']}")
+
+
+def strict_json_object(pairs):
+    """object_pairs_hook refusing duplicate keys, as ivpack's JSON parser does."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def check_license_file(file_path, schemas):
+    file_schema, grant_schema = schemas
+    try:
+        with open(file_path, "rb") as f:
+            data = f.read(MAX_LICENSE_FILE_BYTES + 1)
+    except OSError as e:
+        raise Failure(f"{file_path}: cannot read: {e}")
+    if len(data) > MAX_LICENSE_FILE_BYTES:
+        raise Failure(f"{file_path}: more than {MAX_LICENSE_FILE_BYTES} bytes; ivpack refuses larger licence files")
+    try:
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{file_path}: cannot read as JSON: {e}")
+    errors = validation_errors(Draft202012Validator(file_schema), document)
+    if errors:
+        raise Failure(f"{file_path}: does not match {LICENSE_FILE_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    # What the schema cannot say: the grant inside, as LicenseGrant.parse and GrantVerifier read it.
+    grant_bytes = base64.b64decode(document["grant"], validate=True)
+    signature = base64.b64decode(document["signature"], validate=True)
+    try:
+        grant = json.loads(grant_bytes.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{file_path}: /grant does not decode to JSON: {e}")
+    errors = validation_errors(Draft202012Validator(grant_schema), grant)
+    if errors:
+        raise Failure(f"{file_path}: /grant (decoded) does not match {LICENSE_GRANT_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    problems = []
+    if canonical(grant) != grant_bytes:
+        problems.append("/grant: the decoded grant is not in canonical form (keys sorted, no whitespace); ivpack refuses it")
+    if grant["nonce"] != "" or grant["activationID"] != 0:
+        problems.append("/grant: an online grant (it has a nonce and an activation), not an offline licence file; ivpack refuses it (grant-not-offline)")
+    if not grant["issuedAt"] <= grant["notAfter"] <= grant["licenseNotAfter"]:
+        problems.append(f"/grant: issuedAt {grant['issuedAt']}, notAfter {grant['notAfter']} and licenseNotAfter "
+                        f"{grant['licenseNotAfter']} are not in that order")
+    if not signature or signature[0] != 0x30:
+        problems.append("/signature: does not decode to DER (a CMS SignedData starts with a SEQUENCE, 0x30)")
+    if problems:
+        raise Failure(f"{file_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   licence file {file_path}: {grant['licenseID']} for site {grant['siteID']}, {grant['product']} "
+          f"{grant['minimumVersion']} to {grant['maximumVersion']}, bundle manifest {grant['manifestSHA256'][:16]}..., "
+          f"valid until {datetime.fromtimestamp(grant['notAfter'], timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} (signature not verified here)")
+
+
 def read_manifest(bundle):
     try:
         with tarfile.open(bundle, mode="r:") as tar:  # plain tar only, as ivpack: no compression
@@ -248,14 +504,25 @@ def check_bundle(bundle, schema):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Check ivpack's JSON Schemas and validate specs, trust policies, verify reports "
-                                                 "and bundle manifests against them.")
+    parser = argparse.ArgumentParser(description="Check ivpack's JSON Schemas and validate specs, trust policies, verify reports, "
+                                                 "gate policies, check reports, SARIF logs, licence server configurations, offline licence "
+                                                 "files and bundle manifests against them, and the licence protocol's OpenAPI document.")
     parser.add_argument("--spec", action="append", type=Path,
                         help=f"a release spec to validate (repeatable; default {DEFAULT_SPEC.relative_to(REPO)})")
     parser.add_argument("--policy", action="append", type=Path,
                         help=f"a trust policy to validate (repeatable; default {DEFAULT_POLICY.relative_to(REPO)} when it exists)")
     parser.add_argument("--verify-report", action="append", type=Path, default=[], metavar="FILE",
                         help="a report of `ivpack verify --json` to validate (repeatable)")
+    parser.add_argument("--gate-policy", action="append", type=Path, default=[], metavar="FILE",
+                        help="a release-gate policy (ivpack check --policy FILE) to validate (repeatable)")
+    parser.add_argument("--check-report", action="append", type=Path, default=[], metavar="FILE",
+                        help="a report of `ivpack check --format json` to validate (repeatable)")
+    parser.add_argument("--sarif", action="append", type=Path, default=[], metavar="FILE",
+                        help="a SARIF log of `ivpack check --format sarif` to validate against the SARIF 2.1.0 subset (repeatable)")
+    parser.add_argument("--license-config", action="append", type=Path, default=[], metavar="FILE",
+                        help="a licence server configuration (ivpack license serve --config FILE) to validate (repeatable)")
+    parser.add_argument("--license-file", action="append", type=Path, default=[], metavar="FILE",
+                        help="an offline licence file (ivpack license export --offline) to validate, signature not verified (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
     args = parser.parse_args()
     failures = 0
@@ -264,15 +531,28 @@ def main():
     except Failure as e:
         print(f"FAIL {e}", file=sys.stderr)
         return 1
-    required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA)
+    required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
+                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
+    if not LICENSE_API.is_file():
+        missing.append(LICENSE_API.name)
     if missing:
         print(f"FAIL {', '.join(missing)} missing from {SCHEMAS}", file=sys.stderr)
         return 1
+    try:
+        check_openapi(LICENSE_API, schemas[LICENSE_GRANT_SCHEMA])
+    except Failure as e:
+        print(f"FAIL {e}", file=sys.stderr)
+        failures += 1
     policies = args.policy or ([DEFAULT_POLICY] if DEFAULT_POLICY.is_file() else [])
     jobs = [(check_spec, p, schemas[SPEC_SCHEMA]) for p in (args.spec or [DEFAULT_SPEC])]
     jobs += [(check_policy, p, schemas[POLICY_SCHEMA]) for p in policies]
     jobs += [(check_report, r, schemas[REPORT_SCHEMA]) for r in args.verify_report]
+    jobs += [(check_gate_policy, p, schemas[GATE_POLICY_SCHEMA]) for p in args.gate_policy]
+    jobs += [(check_check_report, r, schemas[CHECK_REPORT_SCHEMA]) for r in args.check_report]
+    jobs += [(check_sarif, r, schemas[SARIF_SCHEMA]) for r in args.sarif]
+    jobs += [(check_license_config, c, schemas[LICENSE_CONFIG_SCHEMA]) for c in args.license_config]
+    jobs += [(check_license_file, f, (schemas[LICENSE_FILE_SCHEMA], schemas[LICENSE_GRANT_SCHEMA])) for f in args.license_file]
     jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:
         if not path.is_file():

@@ -1,0 +1,288 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A rule of the release gate: one small check that reads the context and returns findings.
+/// Rules never throw for a nonconforming release; they are composed by `ReleaseGate.rules(for:)`
+/// and by `AllOfGateRules`, as swift-certificates composes its `VerifierPolicy` values.
+public protocol GateRule: Sendable {
+    /// The rule IDs this rule can report.
+    var ruleIDs: [String] { get }
+    /// The findings for `context`; empty when it conforms.
+    func check(_ context: GateContext) -> [Finding]
+}
+
+/// Every finding of every rule, in order.
+public struct AllOfGateRules: GateRule {
+    /// The rules, run in order.
+    public var rules: [any GateRule]
+
+    /// A composition of `rules`.
+    public init(_ rules: [any GateRule]) { self.rules = rules }
+
+    /// The IDs of all rules, without repeats, in order.
+    public var ruleIDs: [String] {
+        var seen = Set<String>()
+        return rules.flatMap(\.ruleIDs).filter { seen.insert($0).inserted }
+    }
+
+    /// The findings of each rule, concatenated.
+    public func check(_ context: GateContext) -> [Finding] { rules.flatMap { $0.check(context) } }
+}
+
+/// A file of a release and its SHA-256 (nil when it was not needed and not computed).
+public struct ReleaseFileInfo: Sendable, Equatable {
+    /// The component the file belongs to.
+    public var component: String
+    /// The component's kind.
+    public var kind: ComponentKind
+    /// Release-relative path (`models/detector.safetensors`), without the bundle's `payload/`.
+    public var path: String
+    /// The file's SHA-256.
+    public var sha256: SHA256Digest?
+}
+
+/// What the gate checks: a release spec with its folder, or a built (possibly signed) bundle.
+public struct ReleaseUnderCheck: Sendable {
+    /// Which kind of input.
+    public enum Kind: String, Sendable {
+        case spec, bundle
+    }
+
+    /// Spec or bundle.
+    public var kind: Kind
+    /// The spec or bundle as the user named it.
+    public var path: String
+    /// The product the release belongs to.
+    public var product: ProductSpec
+    /// The release's one version.
+    public var version: String
+    /// Line of `version:` in the spec; nil for a bundle.
+    public var versionLine: Int?
+    /// Release-relative path of the release notes.
+    public var notesPath: String
+    /// The file findings about the notes name: the spec folder's path for a spec, the
+    /// release-relative path for a bundle.
+    public var notesDisplay: String
+    /// The release notes' bytes; nil when they cannot be found (NOTES-001).
+    public var notesBytes: [UInt8]?
+    /// Why the notes are missing.
+    public var notesProblem: String?
+    /// Every file of the release, release notes included, in component order.
+    public var files: [ReleaseFileInfo]
+    /// The bundle's manifest and its digest.
+    public var manifest: Manifest?
+    /// SHA-256 of the bundle's manifest (what signatures cover); nil for a spec.
+    public var manifestDigest: SHA256Digest?
+    /// The bundle's signature entries: entry path and DER.
+    public var signatures: [(path: String, der: [UInt8])]
+    /// The spec's folder (spec only).
+    public var root: String?
+
+    /// The component names in order.
+    public var componentNames: [String] {
+        var seen = Set<String>()
+        return files.map(\.component).filter { seen.insert($0).inserted }
+    }
+
+    /// Whether the bundle carries any signature entry.
+    public var isSigned: Bool { !signatures.isEmpty }
+
+    /// Reads a bundle (a file not ending in .yaml or .yml) or a spec (or a folder holding ivpack.yaml).
+    public static func load(path: String) throws -> ReleaseUnderCheck {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return try loadSpec(path: path.hasSuffix("/") ? path + "ivpack.yaml" : path + "/ivpack.yaml") }
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return try loadSpec(path: path) }
+        return try loadBundle(path: path)
+    }
+
+    /// Reads a release spec, its release notes and the SBOM digests it needs; `hashAll` digests every file.
+    public static func loadSpec(path: String, hashAll: Bool = false) throws -> ReleaseUnderCheck {
+        let spec = try ReleaseSpec.load(path: path)
+        let text = String(decoding: try InputFile.readAll(path: path, limit: YAMLReader.maxBytes), as: UTF8.self)
+        let versionLine = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("version:") }.map { $0 + 1 }
+        let tree = try ReleaseTree(root: spec.root)
+        var collected: [ReleaseFile] = []
+        var problems: [InputProblem] = []
+        for c in spec.components { tree.collect(component: c.name, paths: c.paths, into: &collected, problems: &problems) }
+        if !problems.isEmpty { throw InputProblems(problems: problems) }
+        let kinds = Dictionary(spec.components.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
+        var files: [ReleaseFileInfo] = []
+        for f in collected {
+            let kind = kinds[f.component] ?? .file
+            let digest = hashAll || kind == .dependencyManifest ? try digestOfFile(f.diskPath) : nil
+            files.append(ReleaseFileInfo(component: f.component, kind: kind, path: f.relativePath, sha256: digest))
+        }
+        let notesDisplay = spec.root == "." ? spec.releaseNotes : spec.root + "/" + spec.releaseNotes
+        var notes: [UInt8]?
+        var notesProblem: String?
+        do {
+            notes = try InputFile.readAll(path: notesDisplay, limit: ReleaseNotesDocument.maxBytes)
+        } catch let e as FileSystemError {
+            notesProblem = "\(e)"
+        }
+        files.append(ReleaseFileInfo(component: ReleaseNotesComponent.name, kind: .document, path: spec.releaseNotes,
+                                     sha256: notes.map { SHA256Digest.of($0) }))
+        return ReleaseUnderCheck(kind: .spec, path: path, product: spec.product, version: spec.version, versionLine: versionLine,
+                                 notesPath: spec.releaseNotes, notesDisplay: notesDisplay, notesBytes: notes, notesProblem: notesProblem,
+                                 files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root)
+    }
+
+    /// Reads a bundle's manifest, release notes and signature entries (not its payload).
+    public static func loadBundle(path: String) throws -> ReleaseUnderCheck {
+        let reader = try TarReader(path: path)
+        guard let first = try reader.next(), first.path == Manifest.entryPath, first.kind == .regular else {
+            throw BundleFormatError(path: path, problem: "the first entry is not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)")
+        }
+        let bytes = try reader.readAll(limit: Manifest.maxBytes)
+        let manifest = try Manifest.decode(bytes, source: path)
+        var notes: [UInt8]?
+        var signatures: [(path: String, der: [UInt8])] = []
+        while let entry = try reader.next() {
+            guard let name = entry.path, entry.kind == .regular else { continue }
+            if name == manifest.releaseNotes {
+                notes = try reader.readAll(limit: ReleaseNotesDocument.maxBytes)
+            } else if name.hasPrefix(SignatureEntryName.prefix) {
+                signatures.append((name, try reader.readAll(limit: SignedData.maxBytes)))
+            }
+        }
+        let files = manifest.components.flatMap { c in
+            c.files.map { ReleaseFileInfo(component: c.name, kind: c.kind, path: String($0.path.dropFirst(Manifest.payloadPrefix.count)), sha256: $0.sha256) }
+        }
+        let notesPath = String(manifest.releaseNotes.dropFirst(Manifest.payloadPrefix.count))
+        return ReleaseUnderCheck(kind: .bundle, path: path, product: manifest.product, version: manifest.version, versionLine: nil,
+                                 notesPath: notesPath, notesDisplay: notesPath, notesBytes: notes,
+                                 notesProblem: notes == nil ? "the bundle does not contain its release notes \(manifest.releaseNotes)" : nil,
+                                 files: files, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), signatures: signatures, root: nil)
+    }
+
+    static func digestOfFile(_ path: String) throws -> SHA256Digest {
+        let file = try InputFile(path: path)
+        let hasher = SHA256Hasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += Int64(n)
+        }
+        return hasher.finish()
+    }
+
+    /// The file at release-relative `path`, if the release has it.
+    public func file(_ path: String) -> ReleaseFileInfo? { files.first { $0.path == path } }
+}
+
+/// Everything a rule may read: the policy and channel, the release, its parsed notes and change
+/// items, the previous release and the component diff, the trust policy and the time.
+public struct GateContext: Sendable {
+    /// The gate policy.
+    public var policy: GatePolicy
+    /// The channel the release goes to.
+    public var channel: GatePolicy.Channel
+    /// The release checked.
+    public var release: ReleaseUnderCheck
+    /// The parsed release notes; nil when missing (`release.notesProblem` says why).
+    public var notes: ReleaseNotesDocument?
+    /// The change items of the notes' change tables.
+    public var changes: [ChangeItem]
+    /// The release's own version checked against the naming rules.
+    public var version: VersionCheck
+    /// The previous release (`--previous`).
+    public var previous: ReleaseUnderCheck?
+    /// Per-component differences from the previous release (needs `previous`).
+    public var diff: ReleaseDiff?
+    /// The site trust policy for signature checks (`--trust`); nil: entry names only.
+    public var trust: TrustPolicy?
+    /// Seconds since 1970, for signature validity.
+    public var now: Int64
+
+    /// The file findings about the release's version name: the spec, or the bundle.
+    public var versionFile: String { release.path }
+
+    /// Builds the context: parses the notes and the change items, checks the version string.
+    public init(policy: GatePolicy, channel: GatePolicy.Channel, release: ReleaseUnderCheck, previous: ReleaseUnderCheck? = nil,
+                diff: ReleaseDiff? = nil, trust: TrustPolicy? = nil, now: Int64) throws {
+        self.policy = policy
+        self.channel = channel
+        self.release = release
+        self.previous = previous
+        self.diff = diff
+        self.trust = trust
+        self.now = now
+        notes = try release.notesBytes.map { try ReleaseNotesDocument.parse(bytes: $0, file: release.notesDisplay) }
+        changes = notes.map { ChangeItem.items(in: $0, policy: policy) } ?? []
+        version = VersionNaming.check(release.version, policy: policy, channel: channel, file: release.path, line: release.versionLine,
+                                      what: "the release version")
+    }
+
+    /// The level the change items require (风险从高: the highest), or nil without classifiable items.
+    public var requiredLevel: BumpLevel? {
+        changes.compactMap { policy.level(of: $0.changeType) }.max()
+    }
+
+    /// The notes' section matching policy section `id`, if both exist.
+    public func section(_ id: String) -> ReleaseNotesDocument.Section? {
+        guard let notes, let wanted = policy.notes.sections.first(where: { $0.id == id }) else { return nil }
+        return notes.sections.first { SectionMatcher.match($0.heading.text, wanted) != nil }
+    }
+}
+
+/// The release gate: composes the rules for a policy and runs them.
+public enum ReleaseGate {
+    /// The rules `check` runs, in report order.
+    public static func rules(for policy: GatePolicy) -> AllOfGateRules {
+        AllOfGateRules([
+            VersionNamingRule(), ReleaseVersionFormsRule(),
+            NotesVersionRule(), FrontMatterRule(), RequiredSectionsRule(), ChangeListRule(), ClassificationRule(),
+            ResidualAnomaliesRule(), SBOMRule(), ExactEnvironmentRule(), PlaceholderRule(),
+            VersionHistoryRule(), ChangedComponentsRule(), ApprovalRule(),
+        ])
+    }
+
+    /// Runs every rule of the policy on `context` and returns the report.
+    public static func run(_ context: GateContext) -> GateReport {
+        let rules = rules(for: context.policy)
+        let findings = rules.check(context)
+        return GateReport(target: context.release.path, kind: context.release.kind, product: context.release.product.name,
+                          version: context.release.version, policy: context.policy.name, channel: context.channel.name,
+                          previous: context.previous.map { ($0.path, $0.version) }, requiredLevel: context.requiredLevel,
+                          actualLevel: context.diff?.actualLevel, rulesChecked: rules.ruleIDs, findings: findings)
+    }
+}
+
+/// What `check` found: the findings and the facts they were decided on.
+public struct GateReport: Sendable {
+    /// The spec or bundle checked, as named.
+    public var target: String
+    /// Spec or bundle.
+    public var kind: ReleaseUnderCheck.Kind
+    /// The product name.
+    public var product: String
+    /// The release's version.
+    public var version: String
+    /// The policy's name: a preset or the policy file.
+    public var policy: String
+    /// The channel checked for.
+    public var channel: String
+    /// The previous release's path and version, when one was given.
+    public var previous: (path: String, version: String)?
+    /// The level the change items require.
+    public var requiredLevel: BumpLevel?
+    /// The level of the version step from the previous release.
+    public var actualLevel: BumpLevel?
+    /// The IDs of the rules that ran.
+    public var rulesChecked: [String]
+    /// Every finding, in rule order.
+    public var findings: [Finding]
+
+    /// True when no finding blocks.
+    public var passed: Bool { !findings.contains { $0.severity == .block } }
+    /// The blocking findings' rule IDs, in order.
+    public var blockingRuleIDs: [String] { findings.filter { $0.severity == .block }.map(\.ruleID) }
+    /// All findings' rule IDs, in order.
+    public var ruleIDs: [String] { findings.map(\.ruleID) }
+}
