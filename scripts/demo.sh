@@ -7,9 +7,10 @@
 #   3. ivpack build, with SOURCE_DATE_EPOCH = the commit time, into out/ at the repository root;
 #   4. ivpack keys init-dev: a development PKI and trust policy in the temporary folder;
 #   5. ivpack sign by the release manager and by quality;
-#   6. ivpack inspect and tar -tf on the bundle;
-#   7. ivpack license serve: a development licence server on 127.0.0.1, with a licence;
-#   8. ivpack verify against the development trust policy, with the licence check over mutual TLS.
+#   6. ivpack check: the release gate (version naming, release notes, approvals);
+#   7. ivpack inspect and tar -tf on the bundle;
+#   8. ivpack license serve: a development licence server on 127.0.0.1, with a licence;
+#   9. ivpack verify against the development trust policy, with the licence check over mutual TLS.
 #
 # The commit and tag dates and identities are fixed, so every run gives a byte-identical bundle.
 # Works from any current directory; the temporary folder is removed on exit, whatever happens.
@@ -95,17 +96,18 @@ step "ivpack sign (release-manager, then quality)"
 "$ivpack" sign "$bundle" --role quality \
     --key "$pki/signers/quality.key" --cert "$pki/signers/quality.pem" --chain "$pki/intermediate-ca.pem"
 
-# The release gate comes here, once `ivpack check` exists (version policy, release notes):
-#   ivpack check "$bundle" --policy nmpa
+# 6. The release gate the pipeline runs: version naming, release notes, approvals (exit 1 blocks).
+step "ivpack check $bundle --policy nmpa --trust $pki/trust-policy.yaml"
+"$ivpack" check "$bundle" --policy nmpa --trust "$pki/trust-policy.yaml"
 
-# 6. What the bundle holds.
+# 7. What the bundle holds.
 step "ivpack inspect $bundle"
 "$ivpack" inspect "$bundle"
 
 step "tar -tf $bundle"
 tar -tf "$bundle"
 
-# 7. The vendor's licence server (development configuration, mutual TLS, SQLite) on a free
+# 8. The vendor's licence server (development configuration, mutual TLS, SQLite) on a free
 #    port of 127.0.0.1, and a licence for the demo site.
 step "ivpack license serve (development licence server on 127.0.0.1)"
 "$ivpack" license dev-config "$pki" --port 0 --database "$work/licenses.sqlite" --output "$work/license-server.yaml"
@@ -124,7 +126,7 @@ done
 [ -n "$url" ] || { cat "$work/license-server.log" >&2; echo "demo: the licence server did not report its port" >&2; exit 3; }
 echo "licence server: $url"
 
-# 8. On site: verify against the site's trust policy (here the development one, which verify
+# 9. On site: verify against the site's trust policy (here the development one, which verify
 #    flags with a warning), with the licence check over mutual TLS as the installer.
 step "ivpack verify $bundle --trust $pki/trust-policy.yaml --license-server $url --site SITE-DEMO"
 "$ivpack" verify "$bundle" --trust "$pki/trust-policy.yaml" \
