@@ -94,6 +94,9 @@ public enum GrantVerifier {
         guard chain.trusted else {
             return fail("grant-signer-untrusted", "the grant's signer is not trusted by the policy: \(chain.problem ?? "")")
         }
+        if !policy.development, let root = chain.chain.last, root.subject.contains(WellKnownOID.developmentMarker) {
+            return fail("grant-signer-untrusted", "the grant's signer chains to a development root, which this policy does not accept")
+        }
         guard signer.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
             return fail("grant-signer-untrusted", "the grant's signer lacks the licence-signing usage")
         }

@@ -253,6 +253,9 @@ final class ServerVerifier: @unchecked Sendable {
             if !result.trusted {
                 self.refuse("\(result.problem ?? "not trusted by the site's policy")")
                 promise.succeed(.failed)
+            } else if !self.policy.development, let root = result.chain.last, root.subject.contains(WellKnownOID.developmentMarker) {
+                self.refuse("the certificate chains to a development root (\(root.subject)), which this policy does not accept")
+                promise.succeed(.failed)
             } else if !leaf.matchesHost(self.host) {
                 self.refuse("the certificate \"\(leaf.subject)\" is not for \(self.host)")
                 promise.succeed(.failed)

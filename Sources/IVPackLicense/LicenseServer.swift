@@ -117,6 +117,10 @@ public final class LicenseServer: Sendable {
         signer = try GrantSigner(certificate: grantCertificates[0], key: try PrivateKey.load(file: config.grantKey, passphrase: nil),
                                  chain: Array(grantCertificates.dropFirst()) + (try config.grantChain.flatMap { try Certificate.load(file: $0) }))
         authenticator = try InstallerAuthenticator(config: config, logger: logger)
+        // Read through ivpack's own loaders first, so that a missing or malformed file is named.
+        _ = try Certificate.load(file: config.certificate)
+        for path in config.chain { _ = try Certificate.load(file: path) }
+        _ = try PrivateKey.load(file: config.key, passphrase: nil)
         var chain = try NIOSSLCertificate.fromPEMFile(config.certificate)
         for path in config.chain { chain += try NIOSSLCertificate.fromPEMFile(path) }
         var tls = TLSConfiguration.makeServerConfiguration(

@@ -76,7 +76,9 @@ public struct Activation: Sendable, Equatable {
 public struct LicenseStoreError: IVPackError {
     public var path: String
     public var problem: String
-    public var exitStatus: ExitStatus { .environment }
+    /// Environment (3) for the database itself; bad input (2) for a request it cannot take.
+    public var status: ExitStatus = .environment
+    public var exitStatus: ExitStatus { status }
     public var description: String { "licence database \(path): \(problem)" }
 }
 
@@ -150,7 +152,7 @@ public final class LicenseStore: Sendable {
         try wrap {
             try pool.write { db in
                 if try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM licenses WHERE id = ?", arguments: [license.id]) ?? 0 > 0 {
-                    throw LicenseStoreError(path: path, problem: "a licence \(license.id) exists already")
+                    throw LicenseStoreError(path: path, problem: "a licence \(license.id) exists already; choose another ID", status: .badInput)
                 }
                 try db.execute(sql: """
                     INSERT INTO licenses (id, site_id, product, min_version, max_version, not_before, not_after, seats, revoked_at, created_at)

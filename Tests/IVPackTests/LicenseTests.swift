@@ -268,6 +268,27 @@ import IVPackTestSupport
         #expect(later.details.first?.hasPrefix("grant-expired") == true)
     }
 
+    @Test func operatorErrorsNameTheirCause() throws {
+        let s = try SignedRelease(signedBy: [])
+        let config = s.folder.write("ops.yaml", LicenseServerConfig.developmentText(pkiDirectory: s.pki.directory, port: 0,
+                                                                                     database: s.folder.url("ops.sqlite")))
+        let issue = ["license", "issue", "--config", config, "--id", "LIC-1", "--site", "SITE-001", "--product", "PulmoScan AI",
+                     "--min-version", "V2.0.0.1", "--max-version", "V2.9.9.9", "--seats", "1"]
+        #expect(ivpack(issue).status == 0)
+        let again = ivpack(issue)
+        #expect(again.status == 2, "\(again.stderr)")
+        #expect(again.stderr.contains("LIC-1 exists already"))
+        let list = ivpack(["license", "list", "--config", config, "--json"])
+        #expect(list.status == 0)
+        #expect(try JSONParser.parse(Array(list.stdout.utf8)).arrayValue?.count == 1)
+        // A server whose TLS certificate file is missing says which file.
+        let broken = s.folder.write("broken.yaml", String(decoding: s.folder.read("ops.yaml"), as: UTF8.self)
+            .replacingOccurrences(of: "license-server/server.pem", with: "license-server/missing.pem"))
+        let serve = ivpack(["license", "serve", "--config", broken])
+        #expect(serve.status == 2, "\(serve.stderr)")
+        #expect(serve.stderr.contains("missing.pem"))
+    }
+
     /// Starts `ivpack license serve` as its own process and returns it with the port it reports.
     func startServerProcess(config: String) async throws -> (Process, Int) {
         let process = Process()
