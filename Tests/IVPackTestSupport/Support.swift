@@ -121,3 +121,25 @@ public func runDetached(_ executable: String, _ arguments: [String], in director
         }
     }
 }
+
+/// Runs a program with its output discarded and returns its exit status once the program itself
+/// has exited (grandchildren holding no pipe of ours cannot delay it). Off the cooperative pool.
+public func runForStatus(_ executable: String, _ arguments: [String]) async -> Int32 {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            do {
+                try process.run()
+                process.waitUntilExit()
+                continuation.resume(returning: process.terminationStatus)
+            } catch {
+                continuation.resume(returning: -1)
+            }
+        }
+    }
+}

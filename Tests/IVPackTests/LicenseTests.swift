@@ -289,14 +289,49 @@ import IVPackTestSupport
         #expect(serve.stderr.contains("missing.pem"))
     }
 
+    @Test func serverLogsCarryNoSecret() async throws {
+        let s = try SignedRelease()
+        let config = s.folder.write("logged.yaml", LicenseServerConfig.developmentText(pkiDirectory: s.pki.directory, port: 0,
+                                                                                       database: s.folder.url("logged.sqlite")))
+        let log = s.folder.url("server.log")
+        let (process, port) = try await startServerProcess(config: config, stderrPath: log)
+        let options = LicenseClientOptions(serverURL: "https://127.0.0.1:\(port)", clientCertificate: s.pki.installer.certificate,
+                                           clientKey: s.pki.installer.key, siteID: "SITE-001", timeoutSeconds: 5, attempts: 1)
+        // A refused licence (none issued), a refused handshake, a malformed body: all logged.
+        _ = await LicenseClient(options: options, policy: try s.policy()).activate(product: "PulmoScan AI", version: s.release.version,
+                                                                                  manifestSHA256: s.built.manifestDigest.hex)
+        let other = try DevelopmentPKI.create(in: s.folder.url("other-pki"), now: s.now - 3600)
+        var foreign = options
+        foreign.clientCertificate = other.installer.certificate
+        foreign.clientKey = other.installer.key
+        _ = await LicenseClient(options: foreign, policy: try s.policy()).activate(product: "PulmoScan AI", version: s.release.version,
+                                                                                  manifestSHA256: s.built.manifestDigest.hex)
+        process.terminate()
+        process.waitUntilExit()
+        let text = String(decoding: s.folder.read("server.log"), as: UTF8.self)
+        #expect(text.contains("licence refused"), "\(text)")
+        #expect(text.contains("TLS handshake refused"))
+        #expect(!text.contains("PRIVATE KEY"))
+        for keyFile in [s.pki.licenseServer.key, s.pki.licenseSigning.key, s.pki.installer.key] {
+            let body = String(decoding: FileManager.default.contents(atPath: keyFile)!, as: UTF8.self)
+                .split(separator: "\n").filter { !$0.hasPrefix("-----") }
+            for line in body where line.count > 16 { #expect(!text.contains(line), "key material of \(keyFile) in the log") }
+        }
+    }
+
     /// Starts `ivpack license serve` as its own process and returns it with the port it reports.
-    func startServerProcess(config: String) async throws -> (Process, Int) {
+    func startServerProcess(config: String, stderrPath: String? = nil) async throws -> (Process, Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ivpackExecutable)
         process.arguments = ["license", "serve", "--config", config]
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let stderrPath {
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         let port: Int = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
