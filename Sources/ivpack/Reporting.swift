@@ -5,31 +5,67 @@ import Foundation
 /// Runs a command body, printing ivpack errors to standard error and turning them into the
 /// documented exit codes. Anything unexpected is an environment failure (3), never a crash.
 func reportingErrors(_ body: () throws -> Void) throws {
+    let started = DispatchTime.now().uptimeNanoseconds
+    var status = ExitStatus.success.rawValue
+    defer { audit(status: status, started: started) }
     do {
         try body()
     } catch let error as IVPackError {
         printError("error: \(error)")
-        throw ExitCode(error.exitStatus.rawValue)
+        status = error.exitStatus.rawValue
+        throw ExitCode(status)
     } catch let error as ExitCode {
+        status = error.rawValue
         throw error
     } catch {
         printError("error: \(error)")
-        throw ExitCode(ExitStatus.environment.rawValue)
+        status = ExitStatus.environment.rawValue
+        throw ExitCode(status)
     }
 }
 
 /// `reportingErrors` for async command bodies.
 func reportingErrorsAsync(_ body: () async throws -> Void) async throws {
+    let started = DispatchTime.now().uptimeNanoseconds
+    var status = ExitStatus.success.rawValue
+    defer { audit(status: status, started: started) }
     do {
         try await body()
     } catch let error as IVPackError {
         printError("error: \(error)")
-        throw ExitCode(error.exitStatus.rawValue)
+        status = error.exitStatus.rawValue
+        throw ExitCode(status)
     } catch let error as ExitCode {
+        status = error.rawValue
         throw error
     } catch {
         printError("error: \(error)")
-        throw ExitCode(ExitStatus.environment.rawValue)
+        status = ExitStatus.environment.rawValue
+        throw ExitCode(status)
+    }
+}
+
+/// Appends this command's event to the audit log named by $IVPACK_AUDIT_LOG, if any: the command
+/// words, its parameters with secrets redacted, the exit status and the duration. A log that
+/// cannot be written is reported on standard error (the command's own result stands).
+func audit(status: Int32, started: UInt64) {
+    guard let path = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !path.isEmpty else { return }
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    // The command path: the subcommand names as declared (never a positional argument).
+    var words: [String] = []
+    var level: [any ParsableCommand.Type] = IVPackCommand.configuration.subcommands
+    for argument in arguments {
+        guard let match = level.first(where: { $0._commandName == argument }) else { break }
+        words.append(argument)
+        level = match.configuration.subcommands
+    }
+    let command = (["ivpack"] + words).joined(separator: " ")
+    let elapsed = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+    do {
+        _ = try AuditLog.append(path: path, event: AuditEvent(command: command, parameters: AuditLog.redact(arguments),
+                                                              result: status, durationMs: elapsed))
+    } catch {
+        printError("warning: the audit log \(path) could not be appended to: \(error)")
     }
 }
 

@@ -9,7 +9,8 @@ import IVPackTestSupport
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
         #expect(report.checks.map(\.id) == ["manifest", "entries", "payload", "signature.001", "signature.002", "roles",
-                                            "trust.development", "version.consistency", "version.minimum"])
+                                            "trust.development", "version.consistency", "version.minimum",
+                                            "environment.cpu", "environment.memory", "environment.tool.python3"])
         #expect(report.checks.first { $0.id == "trust.development" }?.status == .warn)
         let sig = try #require(report.checks.first { $0.id == "signature.002" })
         #expect(sig.evidence.first { $0.key == "roles" }?.value == "quality")

@@ -7,7 +7,9 @@ public enum BundleVerifier {
     static let maxDetails = 50
 
     /// Runs every check. Throws only when the bundle cannot be opened at all.
-    public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64) throws -> VerifyReport {
+    /// `probe` reads the target machine for the manifest's environment requirements (clause 4.1.1).
+    public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64,
+                              probe: any SystemProbe = LiveSystem()) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         let reader: TarReader
         do {
@@ -168,6 +170,9 @@ public enum BundleVerifier {
         // 4. What the manifest records about its version, and the site's minimum.
         report.checks.append(VersionChecks.consistency(manifest))
         report.checks.append(VersionChecks.minimum(manifest, policy: policy))
+
+        // 5. The target environment against the requirements the vendor declared.
+        report.checks += EnvironmentCheck.evaluate(requirements: manifest.requirements, probe: probe)
         return report
     }
 

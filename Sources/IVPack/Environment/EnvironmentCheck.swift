@@ -1,0 +1,362 @@
+/// Checks a release's environment requirements (IQ protocol, clause 4.1.1; manifest `requirements`)
+/// against the machine, through one `SystemProbe`.
+///
+/// One `Check` per requirement kind, in a fixed order: `environment.cpu`, `environment.memory`,
+/// `environment.disk`, `environment.os`, `environment.kernel`, `environment.gpu`, then
+/// `environment.tool.NAME` per tool in the order declared. Each check fails when a minimum is not
+/// met, an exact version differs, or the machine could not be read; it warns when only a
+/// recommended value is not met or when the GPUs cannot be read by ivpack at all. Evidence holds
+/// each requirement as `required.FIELD` (as in the manifest) and each reading as `found.WHAT`.
+public enum EnvironmentCheck {
+    /// The requirement kinds this version of ivpack can check, in the order of the checks.
+    public static let kinds = ["cpu", "memory", "disk", "os", "kernel", "gpu", "tools"]
+
+    /// The checks of `requirements` (the manifest's `requirements` object) on the machine `probe`
+    /// reads. No requirements (nil or an empty object) give no checks; a requirement kind this
+    /// version does not know gives a failed check naming it.
+    public static func evaluate(requirements: JSONValue?, probe: SystemProbe) -> [Check] {
+        guard let requirements else { return [] }
+        guard let members = requirements.objectValue else {
+            return [Check(id: "environment", title: "Environment requirements", status: .fail,
+                          details: ["the manifest's requirements are \(requirements.typeName), not an object; the bundle is damaged or was not made by ivpack"])]
+        }
+        var checks: [Check] = []
+        if let v = requirements["cpu"] { checks.append(cpu(v, probe)) }
+        if let v = requirements["memory"] { checks.append(memory(v, probe)) }
+        if let v = requirements["disk"] { checks.append(disk(v, probe)) }
+        if let v = requirements["os"] { checks.append(os(v, probe)) }
+        if let v = requirements["kernel"] { checks.append(kernel(v, probe)) }
+        if let v = requirements["gpu"] { checks.append(gpu(v, probe)) }
+        if let v = requirements["tools"] { checks.append(contentsOf: tools(v, probe)) }
+        for m in members where !kinds.contains(m.key) {
+            checks.append(Check(id: "environment.\(m.key)", title: "Requirement \(m.key)", status: .fail,
+                                details: ["this version of ivpack cannot check the requirement \"\(m.key)\"; verify with the ivpack version the release names, or check it by hand"]))
+        }
+        return checks
+    }
+
+    // MARK: Kinds
+
+    private static func cpu(_ value: JSONValue, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: "environment.cpu", title: "Processors and CPU flags", field: "requirements.cpu", value: value)
+        let minCores = c.integer("minCores")
+        let recommended = c.integer("recommendedCores")
+        let flags = c.strings("flags")
+        if let minCores { c.required("minCores", String(minCores)) }
+        if let recommended { c.required("recommendedCores", String(recommended)) }
+        if let flags { c.required("flags", flags.joined(separator: " ")) }
+        guard c.readable else { return c.check }
+        let reading: ProcessorReading
+        do { reading = try probe.processors() } catch { return c.unreadable(error) }
+        c.found("cores", String(reading.count))
+        c.source(reading.source)
+        if let minCores, reading.count < minCores {
+            c.fail("\(reading.count) processors, at least \(minCores) required")
+        } else if let recommended, reading.count < recommended {
+            c.warn("\(reading.count) processors, \(recommended) recommended (the minimum is met)")
+        } else {
+            c.pass("\(reading.count) processors" + (minCores.map { ", at least \($0) required" } ?? ""))
+        }
+        if let flags {
+            let missing = flags.filter { !reading.flags.contains($0) }
+            c.found("missingFlags", missing.isEmpty ? "none" : missing.joined(separator: " "))
+            if missing.isEmpty {
+                c.pass("CPU flags present: \(flags.joined(separator: " "))")
+            } else {
+                c.fail("CPU flag\(missing.count == 1 ? "" : "s") missing from \(reading.source): \(missing.joined(separator: " ")); this processor cannot run the release")
+            }
+        }
+        return c.check
+    }
+
+    private static func memory(_ value: JSONValue, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: "environment.memory", title: "Memory", field: "requirements.memory", value: value)
+        let minimum = c.integer("minimum")
+        let recommended = c.integer("recommended")
+        if let minimum { c.required("minimum", bytes(minimum)) }
+        if let recommended { c.required("recommended", bytes(recommended)) }
+        guard c.readable else { return c.check }
+        let reading: MemoryReading
+        do { reading = try probe.memory() } catch { return c.unreadable(error) }
+        c.found("memTotal", bytes(reading.totalBytes))
+        c.source(reading.source)
+        let total = reading.totalBytes
+        if let minimum, total < UInt64(minimum) {
+            c.fail("\(size(total)) of memory (MemTotal), at least \(size(minimum)) required. MemTotal excludes what firmware and the kernel reserve, usually 1-3% of the installed memory")
+        } else if let recommended, total < UInt64(recommended) {
+            c.warn("\(size(total)) of memory (MemTotal), \(size(recommended)) recommended (the minimum is met)")
+        } else {
+            c.pass("\(size(total)) of memory (MemTotal)" + (minimum.map { ", at least \(size($0)) required" } ?? ""))
+        }
+        return c.check
+    }
+
+    private static func disk(_ value: JSONValue, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: "environment.disk", title: "Free disk space", field: "requirements.disk", value: value)
+        let path = c.string("path", required: true)
+        let minimum = c.integer("minimumFree")
+        let recommended = c.integer("recommendedFree")
+        if let path { c.required("path", path); c.check.title = "Free disk space at \(path)" }
+        if let minimum { c.required("minimumFree", bytes(minimum)) }
+        if let recommended { c.required("recommendedFree", bytes(recommended)) }
+        guard c.readable, let path else { return c.check }
+        let reading: DiskReading
+        do { reading = try probe.freeSpace(at: path) } catch { return c.unreadable(error) }
+        c.found("free", bytes(reading.freeBytes))
+        c.found("measuredAt", reading.measuredPath)
+        let at = reading.measuredPath == path ? path : "\(reading.measuredPath) (nearest existing folder of \(path))"
+        let free = reading.freeBytes
+        if let minimum, free < UInt64(minimum) {
+            c.fail("\(size(free)) free at \(at), at least \(size(minimum)) required; free space on that file system or install elsewhere")
+        } else if let recommended, free < UInt64(recommended) {
+            c.warn("\(size(free)) free at \(at), \(size(recommended)) recommended (the minimum is met)")
+        } else {
+            c.pass("\(size(free)) free at \(at)" + (minimum.map { ", at least \(size($0)) required" } ?? ""))
+        }
+        return c.check
+    }
+
+    private static func os(_ value: JSONValue, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: "environment.os", title: "Operating system", field: "requirements.os", value: value)
+        let id = c.string("id", required: true)
+        let versions = c.strings("versions")
+        if let id { c.required("id", id) }
+        if let versions { c.required("versions", versions.joined(separator: " ")) }
+        guard c.readable, let id else { return c.check }
+        let reading: OSReading
+        do { reading = try probe.operatingSystem() } catch { return c.unreadable(error) }
+        c.found("id", reading.id)
+        c.found("versionID", reading.versionID ?? "(none)")
+        if let p = reading.prettyName { c.found("prettyName", p) }
+        c.source(reading.source)
+        let name = reading.prettyName ?? "\(reading.id) \(reading.versionID ?? "")"
+        if reading.id != id {
+            c.fail("operating system is \(name) (ID=\(reading.id) in \(reading.source)), \(id) required")
+        } else if let versions, !versions.contains(reading.versionID ?? "") {
+            c.fail("operating system is \(name) (VERSION_ID=\(reading.versionID ?? "none") in \(reading.source)), \(id) \(versions.joined(separator: " or ")) required")
+        } else {
+            c.pass("operating system is \(name)")
+        }
+        return c.check
+    }
+
+    private static func kernel(_ value: JSONValue, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: "environment.kernel", title: "Kernel version", field: "requirements.kernel", value: value)
+        let minimum = c.version("minimum", required: true)
+        if let minimum { c.required("minimum", minimum.description) }
+        guard c.readable, let minimum else { return c.check }
+        let reading: KernelReading
+        do { reading = try probe.kernelRelease() } catch { return c.unreadable(error) }
+        c.found("release", reading.release)
+        c.source(reading.source)
+        guard let version = DottedVersion.leading(in: reading.release) else {
+            c.fail("kernel release \"\(reading.release)\" does not start with a version number")
+            return c.check
+        }
+        if version < minimum {
+            c.fail("kernel \(reading.release) (version \(version)), at least \(minimum) required")
+        } else {
+            c.pass("kernel \(reading.release), at least \(minimum) required")
+        }
+        return c.check
+    }
+
+    private static func gpu(_ value: JSONValue, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: "environment.gpu", title: "GPU", field: "requirements.gpu", value: value)
+        let vendor = c.string("vendor")
+        let model = c.string("model")
+        let minCount = c.integer("minCount")
+        let minMemory = c.integer("minMemory")
+        let minDriver = c.version("minDriver")
+        if let vendor { c.required("vendor", vendor) }
+        if let model { c.required("model", model) }
+        if let minCount { c.required("minCount", String(minCount)) }
+        if let minMemory { c.required("minMemory", bytes(minMemory)) }
+        if let minDriver { c.required("minDriver", minDriver.description) }
+        guard c.readable else { return c.check }
+        let wanted = [vendor, model].compactMap { $0 }.joined(separator: " ")
+        let count = minCount ?? 1
+        let described = "\(count) \(wanted.isEmpty ? "GPU" : wanted)\(count == 1 ? "" : "s")"
+            + (minMemory.map { " with at least \(size($0)) each" } ?? "")
+        let reading: GPUReading
+        do { reading = try probe.gpus(vendor: vendor) } catch { return c.unreadable(error) }
+        switch reading {
+        case .notCheckable(let reason):
+            c.found("gpus", "not checkable")
+            c.warn("GPU not checkable: \(reason) (required: \(described))")
+            return c.check
+        case .found(let gpus, let source):
+            c.source(source)
+            c.found("gpus", gpus.isEmpty ? "none" : gpus.map { g in
+                "\(g.name) (\(g.memoryBytes.map(size) ?? "memory unknown"), driver \(g.driverVersion))"
+            }.joined(separator: "; "))
+            let ofKind = gpus.filter { g in
+                (vendor.map { g.vendor.lowercased().contains($0.lowercased()) || g.name.lowercased().contains($0.lowercased()) } ?? true)
+                    && (model.map { g.name.lowercased().contains($0.lowercased()) } ?? true)
+            }
+            let fitting = ofKind.filter { g in minMemory.map { m in (g.memoryBytes ?? 0) >= UInt64(m) } ?? true }
+            if fitting.count < count {
+                var why = "\(fitting.count) of \(gpus.count) GPUs found fit, \(described) required"
+                let small = ofKind.count - fitting.count
+                if small > 0 { why += "; \(small) matching GPU\(small == 1 ? " has" : "s have") less memory or none reported" }
+                c.fail(why)
+            } else {
+                c.pass("\(fitting.count) GPU\(fitting.count == 1 ? "" : "s") fit: \(described) required")
+            }
+            if let minDriver {
+                let drivers = Set((fitting.isEmpty ? gpus : fitting).map(\.driverVersion))
+                c.found("driver", drivers.isEmpty ? "none" : drivers.sorted().joined(separator: " "))
+                let old = drivers.filter { d in DottedVersion.leading(in: d).map { $0 < minDriver } ?? true }
+                if drivers.isEmpty {
+                    c.fail("no GPU driver found, \(minDriver) or later required")
+                } else if !old.isEmpty {
+                    c.fail("GPU driver \(old.sorted().joined(separator: ", ")), at least \(minDriver) required")
+                } else {
+                    c.pass("GPU driver \(drivers.sorted().joined(separator: ", ")), at least \(minDriver) required")
+                }
+            }
+        }
+        return c.check
+    }
+
+    private static func tools(_ value: JSONValue, _ probe: SystemProbe) -> [Check] {
+        guard let items = value.arrayValue else {
+            return [Check(id: "environment.tools", title: "Tools", status: .fail,
+                          details: ["requirements.tools in the manifest is \(value.typeName), not an array"])]
+        }
+        var checks: [Check] = []
+        var seen: [String: Int] = [:]
+        for (i, item) in items.enumerated() {
+            let name = item["name"]?.stringValue ?? "#\(i + 1)"
+            seen[name, default: 0] += 1
+            let id = "environment.tool.\(name)" + (seen[name]! > 1 ? ".\(seen[name]!)" : "")
+            var c = Builder(id: id, title: "Tool \(name)", field: "requirements.tools[\(i)]", value: item)
+            _ = c.string("name", required: true)
+            let exact = c.version("exact")
+            let minimum = c.version("minimum")
+            if let exact { c.required("exact", exact.description) }
+            if let minimum { c.required("minimum", minimum.description) }
+            if c.readable, exact == nil, minimum == nil {
+                c.fail("requirements.tools[\(i)] in the manifest has neither \"exact\" nor \"minimum\"")
+            }
+            guard c.readable, exact != nil || minimum != nil else { checks.append(c.check); continue }
+            let wanted = exact.map { "version \($0)" } ?? minimum.map { "version \($0) or later" } ?? ""
+            let reading: ToolReading
+            do {
+                reading = try probe.toolVersion(name)
+            } catch {
+                c.found("version", "not found")
+                c.fail("\(error); install \(name) \(wanted), or put it on the PATH of the installing user")
+                checks.append(c.check)
+                continue
+            }
+            c.found("version", reading.version.description)
+            c.found("path", reading.path)
+            c.found("output", reading.line)
+            if let exact {
+                if reading.version.matches(exact: exact) {
+                    c.pass("\(name) \(reading.version) (\(reading.path)) is \(wanted)")
+                } else {
+                    c.fail("\(name) \(reading.version) (\(reading.path)), exactly \(exact) required: install the version the release was validated with")
+                }
+            } else if let minimum {
+                if reading.version < minimum {
+                    c.fail("\(name) \(reading.version) (\(reading.path)), \(wanted) required")
+                } else {
+                    c.pass("\(name) \(reading.version) (\(reading.path)), \(wanted) required")
+                }
+            }
+            checks.append(c.check)
+        }
+        return checks
+    }
+
+    // MARK: Formatting
+
+    /// `17179869184 (16.0 GiB)`.
+    static func bytes<I: BinaryInteger>(_ n: I) -> String { "\(n) (\(size(n)))" }
+
+    /// `16.0 GiB`, `512 bytes`.
+    static func size<I: BinaryInteger>(_ n: I) -> String {
+        let value = UInt64(clamping: n)
+        let units: [(String, UInt64)] = [("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        for (name, unit) in units where value >= unit {
+            let tenths = value / (unit / 10)
+            return "\(tenths / 10).\(tenths % 10) \(name)"
+        }
+        return "\(value) bytes"
+    }
+
+    /// Builds one check: reads the requirement's fields (a malformed field fails the check), and
+    /// collects evidence and findings; the status is the worst finding.
+    private struct Builder {
+        var check: Check
+        let field: String
+        let value: JSONValue
+        /// False when the requirement itself is malformed, so the machine is not read.
+        var readable: Bool
+
+        init(id: String, title: String, field: String, value: JSONValue) {
+            check = Check(id: id, title: title, status: .pass)
+            self.field = field
+            self.value = value
+            readable = value.objectValue != nil
+            if !readable { malformed("is \(value.typeName), not an object") }
+        }
+
+        mutating func malformed(_ problem: String, key: String? = nil) {
+            readable = false
+            fail("\(field)\(key.map { ".\($0)" } ?? "") in the manifest \(problem); the bundle is damaged or was not made by ivpack")
+        }
+
+        mutating func integer(_ key: String) -> Int64? {
+            guard let v = value[key] else { return nil }
+            guard let i = v.int64Value, i >= 0 else { malformed("is \(v.typeName), not a whole number", key: key); return nil }
+            return i
+        }
+
+        mutating func string(_ key: String, required: Bool = false) -> String? {
+            guard let v = value[key] else {
+                if required, value.objectValue != nil { malformed("is missing", key: key) }
+                return nil
+            }
+            guard let s = v.stringValue, !s.isEmpty else { malformed("is \(v.typeName), not a text", key: key); return nil }
+            return s
+        }
+
+        mutating func strings(_ key: String) -> [String]? {
+            guard let v = value[key] else { return nil }
+            guard let a = v.arrayValue, case let texts = a.compactMap(\.stringValue), texts.count == a.count else {
+                malformed("is not a list of texts", key: key)
+                return nil
+            }
+            return texts
+        }
+
+        mutating func version(_ key: String, required: Bool = false) -> DottedVersion? {
+            guard let s = string(key, required: required) else { return nil }
+            guard let v = DottedVersion(s) else { malformed("\"\(s)\" is not a dotted version", key: key); return nil }
+            return v
+        }
+
+        mutating func required(_ key: String, _ value: String) { check.evidence.append(("required.\(key)", value)) }
+        mutating func found(_ key: String, _ value: String) { check.evidence.append(("found.\(key)", value)) }
+        mutating func source(_ value: String) { check.evidence.append(("source", value)) }
+
+        mutating func pass(_ detail: String) { check.details.append(detail) }
+        mutating func warn(_ detail: String) {
+            check.details.append(detail)
+            if check.status == .pass { check.status = .warn }
+        }
+        mutating func fail(_ detail: String) {
+            check.details.append(detail)
+            check.status = .fail
+        }
+
+        /// The check when the machine could not be read: a failure, since the requirement is not shown to be met.
+        mutating func unreadable(_ error: ProbeError) -> Check {
+            fail("cannot be checked: \(error)")
+            return check
+        }
+    }
+}
