@@ -84,6 +84,30 @@ import IVPackTestSupport
         #expect(report.failureText.contains("\(path): chunk 0"))
     }
 
+    @Test func verifyResultsAreTheSameWithOneAndManyHashWorkers() throws {
+        let release = ReleaseFixture()
+        // A file of 12 chunks of 64 KiB with an uneven tail, then bytes flipped in chunks 2, 7 and 11.
+        var big = [UInt8](repeating: 0, count: 12 * 65536 - 1000)
+        for i in big.indices { big[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        release.folder.write("LICENSE.txt", big)
+        let out = TemporaryFolder()
+        let built = try release.build(to: out.url("b.ivp"))
+        _ = built
+        let at = try #require(BundleSurgery.offset(of: Array(big.prefix(4096)), in: out.url("b.ivp")))
+        for chunk in [2, 7, 11] { BundleSurgery.flipByte(in: out.url("b.ivp"), at: at + chunk * 65536 + 100) }
+        let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
+        let policy = try TrustPolicy.load(path: pki.trustPolicy)
+        let now = Timestamp.now()
+        let one = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 1)
+        let many = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 8)
+        #expect(one.checks == many.checks)
+        let payload = try #require(one.checks.first { $0.id == "payload" })
+        #expect(payload.details.count == 3)
+        #expect(payload.details.map { $0.contains("chunk 2 ") } == [true, false, false])
+        #expect(payload.details[1].contains("chunk 7 "))
+        #expect(payload.details[2].contains("chunk 11 "))
+    }
+
     @Test func flippedByteInASignatureIsRejected() throws {
         let s = try SignedRelease()
         let entries = try BundleSurgery.entries(of: s.bundle)

@@ -163,8 +163,16 @@ public final class UpdatableFile {
         self.path = path
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError(operation: "open for update", path: path, code: errno, isInput: true) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        // Wait a little for a lock held briefly by someone else (for instance a child process of a
+        // multi-threaded host that has not reached exec yet), then give up with a clear message.
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EWOULDBLOCK && attempts < 300 {
+                attempts += 1
+                usleep(10_000)
+                continue
+            }
             close(fd)
             if code == EWOULDBLOCK {
                 throw FileSystemError(operation: "lock it (another ivpack process is updating this bundle; wait for it to finish)", path: path, code: code, isInput: false)
