@@ -29,6 +29,9 @@ struct Build: ParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
 
+    @Flag(name: .long, help: "No progress line on the terminal.")
+    var quiet = false
+
     mutating func run() throws {
         try reportingErrors {
             var epoch = sourceDateEpoch
@@ -39,7 +42,8 @@ struct Build: ParsableCommand {
                 }
                 epoch = value
             }
-            let result = try BundleBuilder.build(specPath: spec, outputPath: output, sourceDateEpoch: epoch)
+            let result = try BundleBuilder.build(specPath: spec, outputPath: output, sourceDateEpoch: epoch,
+                                                 progress: terminalProgress("build", quiet: quiet, machineOutput: json))
             let m = result.manifest
             if json {
                 printJSON(.object([

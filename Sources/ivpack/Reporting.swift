@@ -79,3 +79,21 @@ func printError(_ text: String) {
 func printJSON(_ value: JSONValue) {
     print(PrettyJSON.render(value))
 }
+
+/// A progress line on standard error (bytes done, rate, time left), only on a terminal and never
+/// with --quiet or machine output; nil otherwise.
+func terminalProgress(_ label: String, quiet: Bool, machineOutput: Bool) -> ProgressHandler? {
+    guard !quiet, !machineOutput, isatty(2) == 1 else { return nil }
+    let started = DispatchTime.now().uptimeNanoseconds
+    return { done, total in
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let rate = seconds > 0 ? Double(done) / seconds : 0
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        func size(_ bytes: Double) -> String {
+            bytes >= 1_073_741_824 ? String(format: "%.2f GiB", bytes / 1_073_741_824) : String(format: "%.1f MiB", bytes / 1_048_576)
+        }
+        var line = "\r\(label) \(size(Double(done))) of \(size(Double(total))), \(size(rate))/s"
+        line += done >= total ? ", done\u{1B}[K\n" : String(format: ", %.0f s left\u{1B}[K", left)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

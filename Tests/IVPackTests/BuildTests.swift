@@ -102,4 +102,22 @@ import IVPackTestSupport
         #expect(bytes.suffix(1024).allSatisfy { $0 == 0 })
         #expect(bytes.dropLast(1024).suffix(512).contains { $0 != 0 }, "more than one end marker")
     }
+
+    @Test func progressShowsOnATerminalOnlyAndNotWithQuiet() throws {
+        let release = ReleaseFixture()
+        let out = TemporaryFolder()
+        // Not a terminal: nothing on standard error.
+        let plain = ivpack(["build", "--spec", release.specPath, "--output", out.url("a.ivp")])
+        #expect(plain.status == 0)
+        #expect(plain.stderr.isEmpty, "\(plain.stderr)")
+        // A terminal (script(1) gives the command a pseudo-terminal): the progress line appears.
+        let command = "\"\(ivpackExecutable)\" build --spec \"\(release.specPath)\" --output \"\(out.url("b.ivp"))\""
+        let tty = run("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(tty.status == 0, "\(tty.stdout)")
+        #expect(tty.stdout.contains("build "), "\(tty.stdout)")
+        #expect(tty.stdout.contains(", done"), "\(tty.stdout)")
+        let quiet = run("/usr/bin/script", ["-qec", command.replacingOccurrences(of: "b.ivp", with: "c.ivp") + " --quiet", "/dev/null"])
+        #expect(quiet.status == 0)
+        #expect(!quiet.stdout.contains(", done"), "\(quiet.stdout)")
+    }
 }

@@ -25,7 +25,9 @@ public enum BundleBuilder {
     /// Builds the bundle for the spec at `specPath` into `outputPath`.
     /// - Parameter sourceDateEpoch: the time written into every header; when nil, the commit time
     ///   of the first code component's HEAD, or 0 for a release without code.
-    public static func build(specPath: String, outputPath: String, sourceDateEpoch: Int64?) throws -> BuildResult {
+    /// - Parameter progress: called with payload bytes written so far and the total.
+    public static func build(specPath: String, outputPath: String, sourceDateEpoch: Int64?,
+                             progress: ProgressHandler? = nil) throws -> BuildResult {
         let spec = try ReleaseSpec.load(path: specPath)
         let tree = try ReleaseTree(root: spec.root)
 
@@ -88,6 +90,8 @@ public enum BundleBuilder {
         defer { buffer.deallocate() }
         let whole = SHA256Hasher()
         let chunk = SHA256Hasher()
+        let throttle = ProgressThrottle(progress, total: manifest.allFiles.reduce(Int64(0)) { $0 + $1.size })
+        var written: Int64 = 0
         for ci in manifest.components.indices {
             let files = filesByComponent[ci].1
             for fi in manifest.components[ci].files.indices {
@@ -119,6 +123,8 @@ public enum BundleBuilder {
                     }
                     try writer.write(block)
                     offset += Int64(n)
+                    written += Int64(n)
+                    throttle.update(written)
                 }
                 if chunkFill > 0 || chunks.isEmpty { chunks.append(chunk.finish()) }
                 // A file that grew after it was listed is caught here rather than silently cut.
@@ -132,6 +138,7 @@ public enum BundleBuilder {
             }
         }
         try writer.close()
+        throttle.finish()
 
         // 5. The real manifest into its reserved place, then commit the file.
         let bytes = manifest.canonicalBytes

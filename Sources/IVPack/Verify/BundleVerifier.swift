@@ -14,7 +14,8 @@ public enum BundleVerifier {
     /// depend on it.
     public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64,
                               probe: any SystemProbe = LiveSystem(),
-                              hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> VerifyReport {
+                              hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
+                              progress: ProgressHandler? = nil) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         let reader: TarReader
         do {
@@ -58,12 +59,14 @@ public enum BundleVerifier {
         var digestProblems: [String] = []
         var signatureEntries: [(path: String, der: [UInt8])] = []
         var payloadBytes: Int64 = 0
+        var readBytes: Int64 = 0
         let files = manifest.allFiles
         var indexByPath: [String: Int] = [:]
         for (i, f) in files.enumerated() { indexByPath[f.path] = i }
         var seen = [Bool](repeating: false, count: files.count)
         var lastIndex = -1
         let hasher = ChunkVerifier(chunkSize: manifest.chunkSize, workers: hashWorkers)
+        let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
         var truncated = false
         do {
             while let entry = try reader.next() {
@@ -130,7 +133,13 @@ public enum BundleVerifier {
                     digestProblems.append("\(path): \(entry.size) bytes in the archive, \(expected.size) in the manifest")
                     continue
                 }
-                let problem = try hasher.verify(expected, read: { body in try reader.readData(body) })
+                let problem = try hasher.verify(expected, read: { body in
+                    try reader.readData { block in
+                        try body(block)
+                        readBytes += Int64(block.count)
+                        throttle.update(readBytes)
+                    }
+                })
                 if let problem { digestProblems.append(problem) }
                 payloadBytes += expected.size
             }
@@ -139,6 +148,7 @@ public enum BundleVerifier {
             entryProblems.append("the archive cannot be read to its end: \(error)")
         }
         digestProblems += hasher.finish()
+        throttle.finish()
         for (i, f) in files.enumerated() where !seen[i] {
             entryProblems.append("\(f.path) is in the manifest but not in the archive")
         }
