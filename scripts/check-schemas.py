@@ -5,7 +5,7 @@
                            [--verify-report REPORT.json ...] [--gate-policy GATE.yaml ...]
                            [--check-report REPORT.json ...] [--sarif LOG.sarif ...]
                            [--license-config SERVER.yaml ...] [--license-file LICENCE.json ...]
-                           [BUNDLE.ivp ...]
+                           [--iq-report REPORT.json ...] [BUNDLE.ivp ...]
 
 1. Every Schemas/*.schema.json is itself a valid JSON Schema (draft 2020-12) with an $id.
 2. Each release spec (default: Examples/pulmoscan/ivpack.yaml) validates against
@@ -40,6 +40,11 @@
    Schemas/license-grant.schema.json, is an offline grant (no nonce, no installer, activation 0)
    and has issuedAt <= notAfter <= licenseNotAfter; its signature decodes to DER. The signature
    itself is not verified (that needs the site's trust policy: `ivpack verify --license-file`).
+12. Each IQ report (`ivpack verify --report FILE`) validates against Schemas/iq-report.schema.json
+   and passes the rules a schema cannot express, as `ivpack verify-report` checks them: canonical
+   bytes; summary counts the checks; problems lists exactly the failed and warned checks, in order;
+   the conclusion is fail exactly when a check failed; environment.checks are ids of checks. Its
+   signature (REPORT.json.p7s) is not verified here (`ivpack verify-report` does that).
 
 Needs python3 with the `jsonschema` and `PyYAML` packages, and optionally `openapi-spec-validator`.
 Exits 0 when everything passes, 1 when a schema or document fails or cannot be read, 2 on
@@ -79,6 +84,8 @@ LICENSE_GRANT_SCHEMA = SCHEMAS / "license-grant.schema.json"
 LICENSE_FILE_SCHEMA = SCHEMAS / "license-file.schema.json"
 LICENSE_CONFIG_SCHEMA = SCHEMAS / "license-server-config.schema.json"
 LICENSE_API = SCHEMAS / "license-api.openapi.yaml"
+IQ_REPORT_SCHEMA = SCHEMAS / "iq-report.schema.json"
+MAX_IQ_REPORT_BYTES = 16 << 20
 MAX_LICENSE_FILE_BYTES = 1 << 20
 DEFAULT_SPEC = REPO / "Examples" / "pulmoscan" / "ivpack.yaml"
 DEFAULT_POLICY = REPO / "Keys" / "example-trust-policy.yaml"
@@ -454,6 +461,50 @@ def check_license_file(file_path, schemas):
           f"valid until {datetime.fromtimestamp(grant['notAfter'], timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} (signature not verified here)")
 
 
+def check_iq_report(report_path, schema):
+    try:
+        with open(report_path, "rb") as f:
+            data = f.read(MAX_IQ_REPORT_BYTES + 1)
+    except OSError as e:
+        raise Failure(f"{report_path}: cannot read: {e}")
+    if len(data) > MAX_IQ_REPORT_BYTES:
+        raise Failure(f"{report_path}: more than {MAX_IQ_REPORT_BYTES} bytes; ivpack refuses larger IQ reports")
+    try:
+        report = json.loads(data.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{report_path}: cannot read as JSON: {e}")
+    errors = validation_errors(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER), report)
+    if errors:
+        raise Failure(f"{report_path}: does not match {IQ_REPORT_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    # What the schema cannot say, as IQReportRules checks it.
+    problems = []
+    if canonical(report) != data:
+        problems.append("not in canonical form (keys sorted, no whitespace): edited after ivpack wrote it, so its signature cannot hold")
+    checks = report["checks"]
+    statuses = [c["status"] for c in checks]
+    counts = {"checks": len(statuses), "passed": statuses.count("pass"), "warned": statuses.count("warn"), "failed": statuses.count("fail")}
+    for key, count in counts.items():
+        if report["summary"][key] != count:
+            problems.append(f"/summary/{key}: {report['summary'][key]}, but /checks holds {count}")
+    listed = [(p["check"], p["status"]) for p in report["problems"]]
+    expected = [(c["id"], c["status"]) for c in checks if c["status"] != "pass"]
+    if listed != expected:
+        problems.append(f"/problems: lists {listed}, not exactly the failed and warned checks {expected}")
+    result = "fail" if counts["failed"] else "pass"
+    if report["conclusion"]["result"] != result:
+        problems.append(f"/conclusion/result: {report['conclusion']['result']!r}, but {counts['failed']} check(s) failed")
+    ids = [c["id"] for c in checks]
+    for i, check_id in enumerate(report["environment"]["checks"]):
+        if check_id not in ids:
+            problems.append(f"/environment/checks/{i}: {check_id!r} is not the id of a check")
+    if problems:
+        raise Failure(f"{report_path}:\n  " + "\n  ".join(problems))
+    obj = report["object"]
+    print(f"ok   IQ report {report_path}: {report['reportID']}, {obj['product']} {obj['version']}, conclusion "
+          f"{report['conclusion']['result']}, {counts['checks']} checks ({counts['failed']} failed, {counts['warned']} warned), "
+          f"installer {report['people']['installer']!r} ({report['people']['installerSource']}) (signature not verified here)")
+
+
 def read_manifest(bundle):
     try:
         with tarfile.open(bundle, mode="r:") as tar:  # plain tar only, as ivpack: no compression
@@ -517,7 +568,7 @@ def check_bundle(bundle, schema):
 def main():
     parser = argparse.ArgumentParser(description="Check ivpack's JSON Schemas and validate specs, trust policies, verify reports, "
                                                  "gate policies, check reports, SARIF logs, licence server configurations, offline licence "
-                                                 "files and bundle manifests against them, and the licence protocol's OpenAPI document.")
+                                                 "files, IQ reports and bundle manifests against them, and the licence protocol's OpenAPI document.")
     parser.add_argument("--spec", action="append", type=Path,
                         help=f"a release spec to validate (repeatable; default {DEFAULT_SPEC.relative_to(REPO)})")
     parser.add_argument("--policy", action="append", type=Path,
@@ -534,6 +585,8 @@ def main():
                         help="a licence server configuration (ivpack license serve --config FILE) to validate (repeatable)")
     parser.add_argument("--license-file", action="append", type=Path, default=[], metavar="FILE",
                         help="an offline licence file (ivpack license export --offline) to validate, signature not verified (repeatable)")
+    parser.add_argument("--iq-report", action="append", type=Path, default=[], metavar="FILE",
+                        help="an IQ report (ivpack verify --report FILE) to validate, signature not verified (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
     args = parser.parse_args()
     failures = 0
@@ -543,7 +596,7 @@ def main():
         print(f"FAIL {e}", file=sys.stderr)
         return 1
     required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
-                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA)
+                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
     if not LICENSE_API.is_file():
         missing.append(LICENSE_API.name)
@@ -564,6 +617,7 @@ def main():
     jobs += [(check_sarif, r, schemas[SARIF_SCHEMA]) for r in args.sarif]
     jobs += [(check_license_config, c, schemas[LICENSE_CONFIG_SCHEMA]) for c in args.license_config]
     jobs += [(check_license_file, f, (schemas[LICENSE_FILE_SCHEMA], schemas[LICENSE_GRANT_SCHEMA])) for f in args.license_file]
+    jobs += [(check_iq_report, r, schemas[IQ_REPORT_SCHEMA]) for r in args.iq_report]
     jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:
         if not path.is_file():

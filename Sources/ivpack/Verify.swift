@@ -16,10 +16,16 @@ struct Verify: AsyncParsableCommand {
         certificate judged by the trust policy) and verifies the signed grant; for an air-gapped \
         site, --license-file checks a signed offline licence file instead.
 
+        With --report and --html, the installation-qualification (IQ) report (annex C) is \
+        written as canonical JSON and as a printable HTML page, also when a check fails (the \
+        report of a failed IQ is the record); the exit status is the same with or without them. \
+        Sign the JSON report with `ivpack sign-report`.
+
         Example:
           ivpack verify out/pulmoscan-V2.3.1.1024.ivp --trust /etc/ivpack/trust-policy.yaml \\
             --license-server https://licence.vendor.example:8443 --site SITE-001 \\
-            --client-cert installer.pem --client-key installer.key
+            --client-cert installer.pem --client-key installer.key \\
+            --report iq/IQ-pulmoscan.json --html iq/IQ-pulmoscan.html
         """
     )
 
@@ -53,6 +59,15 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
+    @Option(name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.")
+    var report: String?
+
+    @Option(name: .long, help: "Write the IQ report as a self-contained, printable HTML page to this file.")
+    var html: String?
+
+    @Option(name: .long, help: "The purpose of the IQ, for the report (default: \"Installation qualification of PRODUCT VERSION\").")
+    var purpose: String?
+
     func validate() throws {
         if licenseServer != nil && licenseFile != nil { throw ValidationError("give --license-server or --license-file, not both") }
         if (licenseServer != nil || licenseFile != nil) && site == nil { throw ValidationError("the licence check needs --site") }
@@ -62,13 +77,16 @@ struct Verify: AsyncParsableCommand {
         if !(1...300).contains(licenseTimeout) || !(1...10).contains(licenseAttempts) {
             throw ValidationError("--license-timeout is 1 to 300 seconds and --license-attempts 1 to 10")
         }
+        if purpose != nil && report == nil && html == nil { throw ValidationError("--purpose is for the IQ report: give --report or --html") }
+        if let report, report == html { throw ValidationError("--report and --html must name different files") }
     }
 
     mutating func run() async throws {
         let options = self
         try await reportingErrorsAsync {
             let policy = try TrustPolicy.load(path: options.trust)
-            var report = try BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: Timestamp.now())
+            let started = Timestamp.now()
+            var report = try BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: started)
             if let digest = report.manifestDigest, let product = report.product, let version = report.version, let site = options.site {
                 if let server = options.licenseServer, let cert = options.clientCert, let key = options.clientKey {
                     let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map { Array($0.utf8) }
@@ -80,10 +98,21 @@ struct Verify: AsyncParsableCommand {
                                                               manifestSHA256: digest, now: Timestamp.now()))
                 }
             }
+            if options.report != nil || options.html != nil {
+                let context = IQReport.Context.live(for: report, purpose: options.purpose, siteID: options.site, startTime: started, endTime: Timestamp.now())
+                let iq = IQReport(verification: report, context: context)
+                // Both files are written in full before either is renamed into place.
+                var outputs: [AtomicOutputFile] = []
+                if let path = options.report { outputs.append(try writeOutput(path: path, bytes: iq.canonicalBytes)) }
+                if let path = options.html { outputs.append(try writeOutput(path: path, bytes: Array(IQReportHTML.render(iq).utf8))) }
+                for output in outputs { try output.commit() }
+            }
             if options.json {
                 printJSON(report.json)
             } else {
                 printReport(report)
+                if let path = options.report { print("IQ report: \(path)") }
+                if let path = options.html { print("IQ report (HTML): \(path)") }
             }
             if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }

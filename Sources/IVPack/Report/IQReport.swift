@@ -1,0 +1,547 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The installation-qualification (IQ) report (clause 3.5, annex C): the record of one `verify`
+/// on site, with who ran it, where, when, for what purpose, every check with its evidence, the
+/// problems found and the conclusion.
+///
+/// A report is a value built from a `VerifyReport` and the context `verify` ran in; its JSON form
+/// (`json`, written as canonical JSON by `canonicalBytes`, format `ivpack-iq-report/1`, see
+/// Schemas/iq-report.schema.json) is the record that `ivpack sign-report` signs. The conclusion is
+/// `pass` exactly when no check failed (a pass with warnings is a pass).
+public struct IQReport: Sendable {
+    /// The format name written in the report.
+    public static let format = "ivpack-iq-report/1"
+    /// Largest report `sign-report` and `verify-report` read.
+    public static let maxBytes = 16 << 20
+    /// Deepest nesting a report needs (report, checks, check, evidence, value) plus margin.
+    static let maxDepth = 8
+
+    /// The conclusion of an IQ.
+    public enum Conclusion: String, Sendable {
+        /// No check failed; warnings may have been reported.
+        case pass
+        /// At least one check failed.
+        case fail
+    }
+
+    /// Where the installer identity of the report comes from.
+    public enum InstallerSource: String, Sendable {
+        /// The subject of the client certificate the licence server authenticated (mutual TLS).
+        case licenseClientCertificate = "license-client-certificate"
+        /// The operating-system user that ran `verify` (no licence check identified the installer).
+        case osUser = "os-user"
+    }
+
+    /// What was qualified (annex C.1 "评估对象").
+    public struct Object: Sendable, Equatable {
+        /// Product name from the manifest; nil when the manifest could not be read.
+        public var product: String?
+        /// Release version from the manifest; nil when the manifest could not be read.
+        public var version: String?
+        /// Vendor from the manifest, when known.
+        public var vendor: String?
+        /// SHA-256 of the manifest, the content every bundle signature covers.
+        public var manifestSHA256: String?
+        /// The bundle's file name (no folder).
+        public var bundleFile: String
+        /// The bundle's size in bytes, when it could be read.
+        public var bundleBytes: Int64?
+
+        /// An object with every value given.
+        public init(product: String?, version: String?, vendor: String?, manifestSHA256: String?, bundleFile: String, bundleBytes: Int64?) {
+            self.product = product
+            self.version = version
+            self.vendor = vendor
+            self.manifestSHA256 = manifestSHA256
+            self.bundleFile = bundleFile
+            self.bundleBytes = bundleBytes
+        }
+    }
+
+    /// Who took part (annex C.1 "评估人员").
+    public struct People: Sendable, Equatable {
+        /// The installer: the licence check's installer certificate subject, else the OS user.
+        public var installer: String
+        /// Where `installer` comes from.
+        public var installerSource: InstallerSource
+        /// SHA-256 of the installer's certificate, when the licence check named it.
+        public var installerCertificateSHA256: String?
+        /// The operating-system user that ran `verify`.
+        public var operatorUser: String
+        /// The host `verify` ran on.
+        public var host: String
+    }
+
+    /// One problem found: a failed or warned check and its findings (clause 4.1.2 g).
+    public struct Problem: Sendable, Equatable {
+        /// The check's id.
+        public var check: String
+        /// `fail` or `warn`.
+        public var status: Check.Status
+        /// The check's title.
+        public var title: String
+        /// Its findings.
+        public var details: [String]
+    }
+
+    /// The circumstances of one `verify`, which the verification itself does not know.
+    public struct Context: Sendable {
+        /// Purpose of the IQ in words; nil gives "Installation qualification of PRODUCT VERSION".
+        public var purpose: String?
+        /// The site identifier (as licensed), when known.
+        public var siteID: String?
+        /// When verification started, seconds since 1970.
+        public var startTime: Int64
+        /// When the last check (the licence check included) ended, seconds since 1970.
+        public var endTime: Int64
+        /// The operating-system user running `verify`.
+        public var operatorUser: String
+        /// The host name.
+        public var host: String
+        /// The operating system (`uname`: name, release, machine).
+        public var operatingSystem: String
+        /// The vendor named by the bundle's manifest, when known.
+        public var vendor: String?
+        /// The bundle's size in bytes, when known.
+        public var bundleBytes: Int64?
+
+        /// A context with every value given.
+        public init(purpose: String?, siteID: String?, startTime: Int64, endTime: Int64, operatorUser: String, host: String,
+                    operatingSystem: String, vendor: String?, bundleBytes: Int64?) {
+            self.purpose = purpose
+            self.siteID = siteID
+            self.startTime = startTime
+            self.endTime = endTime
+            self.operatorUser = operatorUser
+            self.host = host
+            self.operatingSystem = operatingSystem
+            self.vendor = vendor
+            self.bundleBytes = bundleBytes
+        }
+
+        /// The context of this process for `report`: the OS user, host and operating system, the
+        /// bundle's size, and the vendor from its manifest when that manifest is the one verified.
+        public static func live(for report: VerifyReport, purpose: String?, siteID: String?, startTime: Int64, endTime: Int64) -> Context {
+            let bundle = try? InputFile(path: report.bundle)
+            return Context(purpose: purpose, siteID: siteID, startTime: startTime, endTime: endTime, operatorUser: SystemIdentity.userName(),
+                           host: SystemIdentity.hostName(), operatingSystem: SystemIdentity.operatingSystem(),
+                           vendor: report.manifestDigest.flatMap { IQReport.vendor(bundlePath: report.bundle, manifestDigest: $0) },
+                           bundleBytes: bundle?.size)
+        }
+    }
+
+    /// `IQ-<UTC yyyyMMdd-HHmmss of the start>-<first 8 hex digits of the manifest SHA-256>`.
+    public var reportID: String
+    /// What was qualified.
+    public var object: Object
+    /// Why, in words.
+    public var purpose: String
+    /// Start of the IQ, seconds since 1970.
+    public var startTime: Int64
+    /// End of the IQ, seconds since 1970.
+    public var endTime: Int64
+    /// The site identifier, when known.
+    public var siteID: String?
+    /// Who took part.
+    public var people: People
+    /// The operating system (`uname`); the environment checks are among `checks`.
+    public var operatingSystem: String
+    /// The version of ivpack that ran the checks.
+    public var ivpackVersion: String
+    /// Every check, in the order it ran, with its result and evidence.
+    public var checks: [Check]
+    /// The failed and warned checks, in the order they ran.
+    public var problems: [Problem]
+    /// Pass exactly when no check failed.
+    public var conclusion: Conclusion
+    /// The conclusion in one sentence.
+    public var conclusionStatement: String
+
+    /// The report of `verification` in `context`.
+    public init(verification: VerifyReport, context: Context) {
+        let bundleFile = verification.bundle.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? verification.bundle
+        let idDigest = verification.manifestDigest?.hex
+            // Without a manifest there is no digest to name the object; the bundle's name, size and
+            // the start time keep two such reports apart.
+            ?? SHA256Digest.of(Array("\(bundleFile)\n\(context.bundleBytes ?? -1)\n\(context.startTime)".utf8)).hex
+        reportID = "IQ-" + Self.compactUTC(context.startTime) + "-" + String(idDigest.prefix(8))
+        object = Object(product: verification.product, version: verification.version, vendor: context.vendor,
+                        manifestSHA256: verification.manifestDigest?.hex, bundleFile: bundleFile, bundleBytes: context.bundleBytes)
+        let named = [verification.product, verification.version].compactMap { $0 }.joined(separator: " ")
+        purpose = context.purpose ?? "Installation qualification of \(named.isEmpty ? bundleFile : named)"
+        startTime = context.startTime
+        endTime = context.endTime
+        siteID = context.siteID
+        let license = verification.checks.first { $0.id == "license" && $0.status == .pass }
+        let certified = license?.evidence.first { $0.key == "installer" }?.value
+        if let certified, !certified.isEmpty {
+            people = People(installer: certified, installerSource: .licenseClientCertificate,
+                            installerCertificateSHA256: license?.evidence.first { $0.key == "installerCertificateSHA256" }?.value,
+                            operatorUser: context.operatorUser, host: context.host)
+        } else {
+            people = People(installer: context.operatorUser, installerSource: .osUser, installerCertificateSHA256: nil,
+                            operatorUser: context.operatorUser, host: context.host)
+        }
+        operatingSystem = context.operatingSystem
+        ivpackVersion = IVPackVersion.current
+        checks = verification.checks
+        problems = verification.checks.filter { $0.status != .pass }
+            .map { Problem(check: $0.id, status: $0.status, title: $0.title, details: $0.details) }
+        conclusion = verification.passed ? .pass : .fail
+        let failed = checks.filter { $0.status == .fail }
+        let warned = checks.count(where: { $0.status == .warn })
+        let subject = named.isEmpty ? "The bundle \(bundleFile)" : named
+        let place = context.siteID.map { " at site \($0)" } ?? ""
+        if conclusion == .pass {
+            conclusionStatement = "PASS: \(subject) passed installation qualification\(place): all \(checks.count) checks passed"
+                + (warned == 0 ? "." : ", \(warned) with a warning (see Problems found).")
+        } else {
+            conclusionStatement = "FAIL: \(subject) did not pass installation qualification\(place): \(failed.count) of \(checks.count) checks failed ("
+                + failed.map(\.id).joined(separator: ", ") + "). It must not be put into clinical use."
+        }
+    }
+
+    /// How many checks passed, warned and failed.
+    public var counts: (passed: Int, warned: Int, failed: Int) {
+        (checks.count(where: { $0.status == .pass }), checks.count(where: { $0.status == .warn }), checks.count(where: { $0.status == .fail }))
+    }
+
+    /// The ids of the environment checks (clause 4.1.1), in order.
+    public var environmentCheckIDs: [String] { checks.map(\.id).filter { $0 == "environment" || $0.hasPrefix("environment.") } }
+
+    /// The report as JSON (see Schemas/iq-report.schema.json).
+    public var json: JSONValue {
+        func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+        let c = counts
+        return .object([
+            ("format", .string(Self.format)),
+            ("reportID", .string(reportID)),
+            ("generator", .string("ivpack \(ivpackVersion)")),
+            ("object", .object([
+                ("product", optional(object.product)), ("version", optional(object.version)), ("vendor", optional(object.vendor)),
+                ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
+                ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
+            ])),
+            ("purpose", .string(purpose)),
+            ("time", .object([("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime)))])),
+            ("place", .object([("siteID", optional(siteID)), ("host", .string(people.host))])),
+            ("people", .object([
+                ("installer", .string(people.installer)), ("installerSource", .string(people.installerSource.rawValue)),
+                ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
+                ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
+            ])),
+            ("environment", .object([
+                ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
+                ("checks", .array(environmentCheckIDs.map { .string($0) })),
+            ])),
+            ("checks", .array(checks.map(\.json))),
+            ("summary", .object([("checks", .integer(checks.count)), ("passed", .integer(c.passed)), ("warned", .integer(c.warned)),
+                                 ("failed", .integer(c.failed))])),
+            ("problems", .array(problems.map {
+                .object([("check", .string($0.check)), ("status", .string($0.status.rawValue)), ("title", .string($0.title)),
+                         ("details", .array($0.details.map { .string($0) }))])
+            })),
+            ("conclusion", .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])),
+        ])
+    }
+
+    /// The canonical JSON bytes of the report: what is written, signed and verified.
+    public var canonicalBytes: [UInt8] { CanonicalJSON.encode(json) }
+
+    /// `yyyyMMdd-HHmmss` in UTC.
+    static func compactUTC(_ seconds: Int64) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        strftime(&buffer, buffer.count, "%Y%m%d-%H%M%S", &parts)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// The vendor in the manifest of `bundlePath`, if its manifest is the one with `manifestDigest`.
+    static func vendor(bundlePath: String, manifestDigest: SHA256Digest) -> String? {
+        guard let reader = try? TarReader(path: bundlePath), let first = try? reader.next(),
+              first.path == Manifest.entryPath, first.kind == .regular,
+              let bytes = try? reader.readAll(limit: Manifest.maxBytes), SHA256Digest.of(bytes) == manifestDigest,
+              let manifest = try? Manifest.decode(bytes, source: bundlePath) else { return nil }
+        return manifest.product.vendor
+    }
+}
+
+// MARK: - The rules of a report
+
+/// The rules a report document must follow beyond parsing: what `verify-report` checks and
+/// `sign-report` requires before signing.
+public enum IQReportRules {
+    /// The problems of the report `bytes`, each naming the member concerned; empty when the report
+    /// is a canonical `ivpack-iq-report/1` document whose summary, problems and conclusion agree
+    /// with its checks.
+    public static func problems(_ bytes: [UInt8]) -> [String] {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth))
+        } catch {
+            return ["the report is not JSON as ivpack writes it: \(error)"]
+        }
+        guard value.objectValue != nil else { return ["the report is \(value.typeName), not an object"] }
+        var problems: [String] = []
+        guard value["format"]?.stringValue == IQReport.format else {
+            return ["/format is \(value["format"].map { PrettyJSON.render($0) } ?? "missing"), not \"\(IQReport.format)\": this is not an ivpack IQ report"]
+        }
+        if CanonicalJSON.encode(value) != bytes {
+            problems.append("the report is not in canonical form (keys sorted, no whitespace): it was edited after ivpack wrote it")
+        }
+        let allowed = ["format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
+                       "summary", "problems", "conclusion"]
+        for m in value.objectValue! where !allowed.contains(m.key) { problems.append("/\(m.key): unknown member") }
+        for key in allowed where value[key] == nil { problems.append("/\(key): missing") }
+        if let id = value["reportID"]?.stringValue {
+            if !isReportID(id) { problems.append("/reportID: \"\(id)\" is not IQ-yyyyMMdd-HHmmss-xxxxxxxx") }
+        } else if value["reportID"] != nil {
+            problems.append("/reportID: not a string")
+        }
+        if let digest = value["object"]?["manifestSHA256"], digest != .null {
+            if !(digest.stringValue.map { SHA256Digest(hex: $0) != nil && $0 == $0.lowercased() } ?? false) {
+                problems.append("/object/manifestSHA256: not 64 lower-case hex digits")
+            }
+        }
+        guard let checks = value["checks"]?.arrayValue else {
+            problems.append("/checks: not an array")
+            return problems
+        }
+        var statuses: [(id: String, status: String)] = []
+        for (i, c) in checks.enumerated() {
+            guard let id = c["id"]?.stringValue, let status = c["status"]?.stringValue, ["pass", "warn", "fail"].contains(status),
+                  c["title"]?.stringValue != nil else {
+                problems.append("/checks/\(i): needs a string id and title and a status of pass, warn or fail")
+                continue
+            }
+            statuses.append((id, status))
+        }
+        let failed = statuses.filter { $0.status == "fail" }.count
+        let warned = statuses.filter { $0.status == "warn" }.count
+        let expected = failed == 0 ? "pass" : "fail"
+        let result = value["conclusion"]?["result"]?.stringValue
+        if result != expected {
+            problems.append("/conclusion/result is \(result.map { "\"\($0)\"" } ?? "missing") but \(failed) check\(failed == 1 ? "" : "s") failed: it must be \"\(expected)\"")
+        }
+        if value["conclusion"]?["statement"]?.stringValue?.hasPrefix(expected.uppercased() + ":") != true {
+            problems.append("/conclusion/statement does not begin with \"\(expected.uppercased()):\"")
+        }
+        let summary = value["summary"]
+        for (key, count) in [("checks", statuses.count), ("passed", statuses.count - failed - warned), ("warned", warned), ("failed", failed)]
+            where summary?[key]?.int64Value != Int64(count) {
+            problems.append("/summary/\(key) is not \(count), the count in /checks")
+        }
+        let listed = value["problems"]?.arrayValue?.compactMap { p -> String? in
+            guard let check = p["check"]?.stringValue, let status = p["status"]?.stringValue else { return nil }
+            return "\(check):\(status)"
+        }
+        let notPassed = statuses.filter { $0.status != "pass" }.map { "\($0.id):\($0.status)" }
+        if listed != notPassed {
+            problems.append("/problems does not list exactly the failed and warned checks (\(notPassed.isEmpty ? "none" : notPassed.joined(separator: ", ")))")
+        }
+        return problems
+    }
+
+    static func isReportID(_ id: String) -> Bool {
+        let u = Array(id.utf8)
+        guard u.count == 27, id.hasPrefix("IQ-"), u[11] == UInt8(ascii: "-"), u[18] == UInt8(ascii: "-") else { return false }
+        let digits = Array(u[3..<11]) + Array(u[12..<18])
+        return digits.allSatisfy { (0x30...0x39).contains($0) }
+            && u[19...].allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
+
+// MARK: - Signing and checking a report
+
+/// A report that cannot be signed as given: bad input (exit 2).
+public struct IQReportError: IVPackError, Equatable {
+    /// The report file.
+    public let file: String
+    /// What is wrong, one item per problem.
+    public let problems: [String]
+
+    /// Creates the error for `file`.
+    public init(file: String, problems: [String]) {
+        self.file = file
+        self.problems = problems
+    }
+
+    /// Always `.badInput`.
+    public var exitStatus: ExitStatus { .badInput }
+    /// The file, every problem, and what to do.
+    public var description: String {
+        "\(file): not a valid ivpack IQ report:\n  " + problems.joined(separator: "\n  ")
+            + "\nSign the report exactly as `ivpack verify --report` wrote it"
+    }
+}
+
+/// What `verify-report` found about one signed IQ report: a value, never a throw.
+public struct IQReportVerification: Sendable {
+    /// The report's path, as given.
+    public var report: String
+    /// The signature's path, as given.
+    public var signature: String
+    /// The report's ID, when the report parses.
+    public var reportID: String?
+    /// The product the report names, when the report parses.
+    public var product: String?
+    /// The version the report names, when the report parses.
+    public var version: String?
+    /// The conclusion the report states (`pass` or `fail`), when the report parses.
+    public var conclusion: String?
+    /// The signer's certificate subject, when the signature parses (a claim unless `signature` passed).
+    public var signer: String?
+    /// The signing time the signature carries, seconds since 1970.
+    public var signingTime: Int64?
+    /// `signature`, `report`, and `trust.development` (warning) when the policy or the signer's root is a development one.
+    public var checks: [Check]
+
+    /// True when no check failed (warnings allowed).
+    public var passed: Bool { !checks.contains { $0.status == .fail } }
+
+    /// The outcome as JSON for `verify-report --json`.
+    public var json: JSONValue {
+        func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+        return .object([
+            ("format", .string("ivpack-iq-report-verification/1")), ("report", .string(report)), ("signature", .string(signature)),
+            ("result", .string(passed ? "pass" : "fail")), ("reportID", optional(reportID)), ("product", optional(product)),
+            ("version", optional(version)), ("conclusion", optional(conclusion)), ("signer", optional(signer)),
+            ("signingTime", optional(signingTime.map(Timestamp.iso8601))), ("checks", .array(checks.map(\.json))),
+        ])
+    }
+}
+
+/// Detached CMS signatures over the exact bytes of an IQ report (`REPORT.json.p7s`).
+public enum IQReportSignature {
+    /// The signature file name for `reportPath`.
+    public static func defaultSignaturePath(for reportPath: String) -> String { reportPath + ".p7s" }
+
+    /// Signs `reportBytes` after checking they are a valid report; throws `IQReportError` when not,
+    /// and a crypto error when the key does not belong to `certificate`.
+    public static func sign(reportBytes: [UInt8], reportPath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws -> SignedData {
+        let problems = IQReportRules.problems(reportBytes)
+        guard problems.isEmpty else { throw IQReportError(file: reportPath, problems: problems) }
+        return try SignedData.sign(content: reportBytes, certificate: certificate, key: key, chain: chain)
+    }
+
+    /// Checks the signature `signatureDER` over `reportBytes` (the CMS mathematics, the signer's path
+    /// to a root of `policy` with its CRLs at `now`, and a signer certificate carrying the installer
+    /// policy or the code-signing usage) and the report against `IQReportRules`.
+    public static func verify(reportBytes: [UInt8], signatureDER: [UInt8], reportPath: String, signaturePath: String,
+                              policy: TrustPolicy, now: Int64) -> IQReportVerification {
+        var outcome = IQReportVerification(report: reportPath, signature: signaturePath, checks: [])
+        var developmentRoot = false
+        let (signatureCheck, signed) = signature(reportBytes: reportBytes, der: signatureDER, signaturePath: signaturePath, policy: policy,
+                                                 now: now, developmentRoot: &developmentRoot)
+        outcome.checks.append(signatureCheck)
+        outcome.signer = signed?.signerCertificate?.subject
+        outcome.signingTime = signed?.signingTime
+        if let value = try? JSONParser.parse(reportBytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth)) {
+            outcome.reportID = value["reportID"]?.stringValue
+            outcome.product = value["object"]?["product"]?.stringValue
+            outcome.version = value["object"]?["version"]?.stringValue
+            outcome.conclusion = value["conclusion"]?["result"]?.stringValue
+        }
+        let problems = IQReportRules.problems(reportBytes)
+        outcome.checks.append(Check(id: "report", title: "The report is an ivpack IQ report whose summary, problems and conclusion agree with its checks",
+                                    status: problems.isEmpty ? .pass : .fail, details: problems,
+                                    evidence: [("sha256", SHA256Digest.of(reportBytes).hex), ("bytes", String(reportBytes.count))]
+                                        + (outcome.conclusion.map { [("conclusion", $0)] } ?? [])))
+        if policy.development || developmentRoot {
+            outcome.checks.append(Check(
+                id: "trust.development", title: "Trust policy trusts production roots only", status: .warn,
+                details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A report signature checked with it proves nothing about a real installation."]))
+        }
+        return outcome
+    }
+
+    private static func signature(reportBytes: [UInt8], der: [UInt8], signaturePath: String, policy: TrustPolicy, now: Int64,
+                                  developmentRoot: inout Bool) -> (Check, SignedData?) {
+        let title = "Signature \(signaturePath) over the report's exact bytes, by a certificate the trust policy trusts"
+        let signed: SignedData
+        do {
+            signed = try SignedData.parse(der: der, source: signaturePath)
+        } catch {
+            return (Check(id: "signature", title: title, status: .fail, details: ["not a valid CMS signature: \(error)"]), nil)
+        }
+        guard let signer = signed.signerCertificate else {
+            return (Check(id: "signature", title: title, status: .fail, details: ["the signature does not carry its signer's certificate"]), signed)
+        }
+        var evidence: [(key: String, value: String)] = [
+            ("signer", signer.subject), ("issuer", signer.issuer), ("serial", signer.serialHex), ("certificateSHA256", signer.fingerprint.hex),
+            ("validity", "\(Timestamp.iso8601(signer.notBefore)) to \(Timestamp.iso8601(signer.notAfter))"),
+        ]
+        if let t = signed.signingTime { evidence.append(("signingTime", Timestamp.iso8601(t))) }
+        func fail(_ detail: String) -> (Check, SignedData?) {
+            (Check(id: "signature", title: title, status: .fail, details: [detail], evidence: evidence), signed)
+        }
+        if let problem = signed.verifySignature(content: reportBytes) {
+            return fail("the signature does not match this report (\(problem)): the report or the signature was changed")
+        }
+        // The signing time inside the signature is the signer's own claim, so the path is judged now.
+        evidence.append(("validatedAt", Timestamp.iso8601(now) + " (now)"))
+        let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
+        let chain = ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
+                                            revocation: policy.revocation, at: now)
+        let root = chain.chain.last
+        developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
+        if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
+        evidence.append(("revocation", policy.revocation == .disabled ? "not checked (policy: none)"
+                                                                     : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"))
+        guard chain.trusted else {
+            return fail("the signer's certificate is not trusted by the policy: \(chain.problem ?? "unknown reason")")
+        }
+        if developmentRoot && !policy.development {
+            return fail("the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept")
+        }
+        let installer = signer.certificatePolicies.contains(WellKnownOID.roleInstaller)
+        let codeSigning = signer.extendedKeyUsages.contains(WellKnownOID.codeSigning)
+        guard installer || codeSigning else {
+            return fail("the signer's certificate is neither an installer certificate (certificate policy \(WellKnownOID.roleInstaller)) nor a code-signing certificate (extended key usage \(WellKnownOID.codeSigning))")
+        }
+        evidence.append(("signerKind", installer ? "installer certificate (policy \(WellKnownOID.roleInstaller))" : "code-signing certificate"))
+        return (Check(id: "signature", title: title, status: .pass, evidence: evidence), signed)
+    }
+}
+
+// MARK: - The machine
+
+/// The user, host and operating system of this process, for reports.
+enum SystemIdentity {
+    /// The effective user's login name, else `uid N`.
+    static func userName() -> String {
+        let uid = geteuid()
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name {
+            return String(cString: name)
+        }
+        return "uid \(uid)"
+    }
+
+    /// The host name, else `unknown host`.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown host" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// `uname`: system name, release and machine, e.g. `Linux 6.1.0-18-amd64 x86_64`.
+    static func operatingSystem() -> String {
+        var u = utsname()
+        guard uname(&u) == 0 else { return "unknown" }
+        func text<T>(_ field: T) -> String {
+            withUnsafeBytes(of: field) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
+        return [text(u.sysname), text(u.release), text(u.machine)].joined(separator: " ")
+    }
+}
