@@ -67,7 +67,6 @@ public final class TarReader {
 
     private func nextHeader() throws(ArchiveError) -> TarEntry? {
         var raw: OpaquePointer?
-        let before = archive_read_header_position(archive)
         let status = archive_read_next_header(archive, &raw)
         // libarchive updates the header position inside next_header: afterwards it is where this
         // header (or, at the end, the end-of-archive marker) starts.
@@ -76,7 +75,6 @@ public final class TarReader {
             endOfArchiveOffset = Int64(position)
             return nil
         }
-        _ = before
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let raw else {
             throw ArchiveError.from(archive, operation: "read the entry header at byte \(position)", path: path, isInput: true)
         }

@@ -84,7 +84,7 @@ public struct ReleaseTree {
                 prefix += "/" + part
                 if stat(prefix, &st) == 0 { ancestors.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }
             }
-            visit(relative: path, component: component, ancestors: ancestors, files: &files, problems: &problems, named: true)
+            visit(relative: path, component: component, ancestors: ancestors, files: &files, problems: &problems)
         }
     }
 
@@ -102,7 +102,7 @@ public struct ReleaseTree {
     }
 
     private func visit(relative: String, component: String, ancestors: Set<FileID>,
-                       files: inout [ReleaseFile], problems: inout [InputProblem], named: Bool) {
+                       files: inout [ReleaseFile], problems: inout [InputProblem]) {
         func problem(_ text: String, _ hint: String = "") {
             problems.append(InputProblem(path: relative, component: component, problem: text, hint: hint))
         }
@@ -187,7 +187,7 @@ public struct ReleaseTree {
                     problems.append(InputProblem(path: child, component: component, problem: "unusable file name: \(p)", hint: "Rename the file"))
                     continue
                 }
-                visit(relative: child, component: component, ancestors: inner, files: &files, problems: &problems, named: false)
+                visit(relative: child, component: component, ancestors: inner, files: &files, problems: &problems)
             }
         case S_IFIFO: problem("is a FIFO; only regular files can be bundled", "Remove it from the release folder")
         case S_IFSOCK: problem("is a socket; only regular files can be bundled", "Remove it from the release folder")
