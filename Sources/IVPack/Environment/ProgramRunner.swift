@@ -61,7 +61,15 @@ enum ProgramRunner {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        // A program that was just written (or is being replaced) can be briefly busy for writing in
+        // another process (ETXTBSY, e.g. a child forked by another thread before exec): try again.
+        var spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        var busyRetries = 0
+        while spawned == ETXTBSY && busyRetries < 50 {
+            busyRetries += 1
+            usleep(20_000)
+            spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        }
         close(fds[1])
         guard spawned == 0 else { throw ProbeError("cannot run \(path): \(errorText(spawned))") }
 
