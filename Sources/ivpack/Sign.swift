@@ -82,6 +82,7 @@ struct Sign: ParsableCommand {
                 privateKey = try PrivateKey.loadPKCS11(uri: key, pin: try readSecret(file: pinFile, variable: "IVPACK_PKCS11_PIN"))
             } else {
                 let passphrase = try readPassphrase(file: passphraseFile)
+                if let warning = SecretFileAccess.groupAccessWarning(path: key, what: "private key") { printError("warning: \(warning)") }
                 privateKey = try PrivateKey.load(file: key, passphrase: passphrase)
             }
             let certificates = try Certificate.load(file: cert)
@@ -110,7 +111,9 @@ func readPassphrase(file: String?) throws -> [UInt8]? {
 /// A secret from the first line of `file`, else from the environment `variable`; nil when neither is set.
 func readSecret(file: String?, variable: String) throws -> [UInt8]? {
     if let file {
-        var bytes = try InputFile.readAll(path: file, limit: 4096)
+        let input = try InputFile(path: file)
+        try SecretFileAccess.refuseIfOpenToOthers(input, what: variable == "IVPACK_PKCS11_PIN" ? "PIN" : "passphrase")
+        var bytes = try input.readBytes(count: Int(min(input.size, 4096)), at: 0)
         if let newline = bytes.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) { bytes.removeSubrange(newline...) }
         return bytes
     }

@@ -25,7 +25,7 @@ import IVPackTestSupport
     @Test func commandsAppendTheirEventsWithSecretsRedacted() throws {
         let s = try SignedRelease(signedBy: [])
         let log = s.folder.url("audit.jsonl")
-        s.folder.write("pass.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n")
+        s.folder.write("pass.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n", mode: 0o600)
         let env = ["IVPACK_AUDIT_LOG": log]
         let signed = ivpack(["sign", s.bundle, "--role", "release-manager", "--key", s.pki.releaseManagerEncryptedKey,
                              "--cert", s.pki.releaseManager.certificate, "--chain", s.pki.intermediateCertificate,

@@ -398,7 +398,7 @@ import IVPackTestSupport
         request.subjectAltNames = altNames
         let cert = try CertificateAuthority.issue(request, publicKeyOf: key, issuer: (issuer, issuerKey))
         let certPath = s.folder.write("\(name).pem", cert.pem)
-        let keyPath = s.folder.write("\(name).key", try key.pkcs8PEM(passphrase: nil))
+        let keyPath = s.folder.write("\(name).key", try key.pkcs8PEM(passphrase: nil), mode: 0o600)
         return DevelopmentPKILayout.Identity(certificate: certPath, key: keyPath)
     }
 }

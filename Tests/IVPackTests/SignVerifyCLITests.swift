@@ -57,7 +57,7 @@ import IVPackTestSupport
         expectSignRefused(s, signArguments(s, key: encrypted), ["the key is encrypted and no passphrase was given"])
         expectSignRefused(s, signArguments(s, key: encrypted), environment: ["IVPACK_KEY_PASSPHRASE": "not-the-passphrase"],
                           ["the passphrase does not decrypt this key"])
-        s.folder.write("pass.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n")
+        s.folder.write("pass.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n", mode: 0o600)
         let ok = ivpack(signArguments(s, key: encrypted) + ["--passphrase-file", s.folder.url("pass.txt")])
         #expect(ok.status == 0, "\(ok.stderr)")
         // The passphrase never appears in output.
@@ -116,5 +116,24 @@ import IVPackTestSupport
         let r = ivpack(["verify", s.folder.url("missing.ivp"), "--trust", s.pki.trustPolicy])
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("missing.ivp"))
+    }
+    @Test func secretFilesOthersCanReadAreRefusedAndGroupReadableKeysWarn() throws {
+        let s = try SignedRelease(signedBy: [])
+        // A copy of the key readable by everyone: refused, bundle unchanged, the key not printed.
+        let keyText = s.folder.read(String(s.signer("release-manager").key.dropFirst(s.folder.path.count + 1)))
+        let open = s.folder.write("open.key", keyText, mode: 0o644)
+        expectSignRefused(s, signArguments(s, key: open), ["open.key: the private key file can be read by every user of this machine (mode 644)", "chmod 600"])
+        let writable = s.folder.write("writable.key", keyText, mode: 0o602)
+        expectSignRefused(s, signArguments(s, key: writable), ["can be written by every user of this machine (mode 602)"])
+        // A passphrase file readable by everyone: refused before it is read.
+        let pass = s.folder.write("pass-open.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n", mode: 0o644)
+        expectSignRefused(s, signArguments(s, key: s.pki.releaseManagerEncryptedKey) + ["--passphrase-file", pass],
+                          ["pass-open.txt: the passphrase file can be read by every user of this machine"])
+        // Group-readable: signs, with a warning.
+        let group = s.folder.write("group.key", keyText, mode: 0o640)
+        let r = ivpack(signArguments(s, key: group))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warning: \(group): the private key file can be read by its group (mode 640)"), "\(r.stderr)")
+        #expect(!r.stderr.contains("PRIVATE KEY"))
     }
 }

@@ -28,6 +28,8 @@ public struct TarEntry: Sendable, Equatable {
     public let linkTarget: String?
     /// Byte offset in the archive where this entry's headers start.
     public let headerOffset: Int64
+    /// Byte offset in the archive where this entry's data starts (after all of its headers).
+    public let dataOffset: Int64
     /// Whether the entry is a sparse file.
     public let isSparse: Bool
 }
@@ -38,12 +40,15 @@ public final class TarReader {
     /// The archive file, for messages.
     public let path: String
     private var current: TarEntry?
+    /// The open archive when the reader was given one (kept open as long as the reader).
+    private let file: InputFile?
     /// Offset of the end-of-archive marker, known once `next()` has returned nil.
     public private(set) var endOfArchiveOffset: Int64?
 
     /// Opens `path` for streaming; only uncompressed tar formats are accepted.
     public init(path: String, blockSize: Int = 1 << 20) throws {
         self.path = path
+        self.file = nil
         guard let archive = archive_read_new() else { fatalError("libarchive could not allocate a reader") }
         self.archive = archive
         archive_read_support_format_tar(archive)
@@ -53,6 +58,20 @@ public final class TarReader {
             if code == ENOENT || code == EACCES || code == EISDIR {
                 throw FileSystemError(operation: "open the bundle", path: path, code: code, isInput: true)
             }
+            throw ArchiveError.from(archive, operation: "open the bundle as a tar archive", path: path, isInput: true)
+        }
+    }
+
+    /// Reads the archive through an already open file. libarchive moves the descriptor's file
+    /// position; `pread` on the same file (as parallel hashing does) is unaffected. One
+    /// descriptor means headers and data come from the same file even if the path is replaced.
+    public init(file: InputFile, blockSize: Int = 1 << 20) throws {
+        self.path = file.path
+        self.file = file
+        guard let archive = archive_read_new() else { fatalError("libarchive could not allocate a reader") }
+        self.archive = archive
+        archive_read_support_format_tar(archive)
+        guard lseek(file.fd, 0, SEEK_SET) == 0, archive_read_open_fd(archive, file.fd, blockSize) == ARCHIVE_OK else {
             throw ArchiveError.from(archive, operation: "open the bundle as a tar archive", path: path, isInput: true)
         }
     }
@@ -106,6 +125,8 @@ public final class TarReader {
             size: archive_entry_size_is_set(raw) != 0 ? Int64(archive_entry_size(raw)) : 0,
             permissions: UInt32(archive_entry_perm(raw)),
             linkTarget: linkTarget, headerOffset: Int64(position),
+            // The reader has consumed exactly the headers: its position is where the data starts.
+            dataOffset: Int64(archive_filter_bytes(archive, 0)),
             isSparse: archive_entry_sparse_count(raw) > 0)
         current = entry
         return entry

@@ -19,8 +19,6 @@ public struct BuildResult: Sendable {
 public enum BundleBuilder {
     /// The tool identification recorded in the provenance.
     public static let toolVersion = "ivpack \(IVPackVersion.current)"
-    /// Size of each read from an input file.
-    static let readSize = 1 << 20
 
     /// Builds the bundle for the spec at `specPath` into `outputPath`.
     /// - Parameter sourceDateEpoch: the time written into every header; when nil, the commit time
@@ -86,12 +84,14 @@ public enum BundleBuilder {
         try [UInt8](repeating: 0x20, count: reservedLength).withUnsafeBytes { try writer.write($0) }
         try writer.finishEntry()
 
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        let whole = SHA256Hasher()
-        let chunk = SHA256Hasher()
+        // Pieces are read once into pooled buffers; the whole-file and chunk digests are computed
+        // on other threads while this one writes the piece to the bundle.
+        let hasher = PayloadHasher(chunkSize: spec.chunkSize)
+        // On any error, no hashing thread may still run when the command exits.
+        defer { hasher.waitUntilIdle() }
         let throttle = ProgressThrottle(progress, total: manifest.allFiles.reduce(Int64(0)) { $0 + $1.size })
         var written: Int64 = 0
+        var order: [(component: Int, file: Int)] = []
         for ci in manifest.components.indices {
             let files = filesByComponent[ci].1
             for fi in manifest.components[ci].files.indices {
@@ -99,43 +99,45 @@ public enum BundleBuilder {
                 let entry = manifest.components[ci].files[fi]
                 let input = try InputFile(path: file.diskPath)
                 guard input.size == file.size else { throw changedDuringBuild(file) }
+                input.adviseSequential()
                 try writer.beginFile(path: entry.path, size: entry.size, permissions: file.executable ? 0o755 : 0o644, modificationTime: mtime)
+                let number = hasher.beginFile(size: file.size)
+                order.append((ci, fi))
                 var offset: Int64 = 0
-                var chunkFill = 0
-                var chunks: [SHA256Digest] = []
-                chunks.reserveCapacity(entry.chunks.count)
-                while offset < file.size {
-                    let want = Int(min(Int64(readSize), file.size - offset))
-                    let n = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset)
-                    guard n == want else { throw changedDuringBuild(file) }
-                    let block = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                    whole.update(block)
-                    var start = 0
-                    while start < n {
-                        let take = min(n - start, spec.chunkSize - chunkFill)
-                        chunk.update(UnsafeRawBufferPointer(rebasing: block[start..<(start + take)]))
-                        chunkFill += take
-                        start += take
-                        if chunkFill == spec.chunkSize {
-                            chunks.append(chunk.finish())
-                            chunkFill = 0
-                        }
+                repeat {
+                    let piece = hasher.takePiece()
+                    let want = Int(min(Int64(hasher.pieceSize), file.size - offset))
+                    let n: Int
+                    do {
+                        n = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: piece.buffer[0..<want]), at: offset)
+                    } catch {
+                        hasher.discard(piece)
+                        throw error
                     }
-                    try writer.write(block)
+                    guard n == want else {
+                        hasher.discard(piece)
+                        throw changedDuringBuild(file)
+                    }
+                    let last = offset + Int64(n) == file.size
+                    hasher.submit(piece, length: n, file: number, offset: offset, last: last)
+                    defer { hasher.release(piece) }
+                    try writer.write(UnsafeRawBufferPointer(rebasing: piece.buffer[0..<n]))
                     offset += Int64(n)
                     written += Int64(n)
+                    output.startWriteback()
                     throttle.update(written)
-                }
-                if chunkFill > 0 || chunks.isEmpty { chunks.append(chunk.finish()) }
+                } while offset < file.size
                 // A file that grew after it was listed is caught here rather than silently cut.
                 var probe: UInt8 = 0
                 if try withUnsafeMutableBytes(of: &probe, { try input.read(into: $0, at: offset) }) != 0 {
                     throw changedDuringBuild(file)
                 }
                 try writer.finishEntry()
-                manifest.components[ci].files[fi].sha256 = whole.finish()
-                manifest.components[ci].files[fi].chunks = chunks
             }
+        }
+        for ((ci, fi), digests) in zip(order, hasher.finish()) {
+            manifest.components[ci].files[fi].sha256 = digests.whole
+            manifest.components[ci].files[fi].chunks = digests.chunks
         }
         try writer.close()
         throttle.finish()
@@ -144,6 +146,7 @@ public enum BundleBuilder {
         let bytes = manifest.canonicalBytes
         precondition(bytes.count == reservedLength, "manifest length changed between reservation and completion")
         try output.write(bytes, at: manifestOffset)
+        Failpoint.reach("build-before-commit")
         try output.commit()
         return BuildResult(outputPath: outputPath, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), bundleSize: writer.offset)
     }

@@ -26,8 +26,15 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// Reads a PEM private key. An encrypted key needs `passphrase`; a wrong or missing one is
     /// reported as such, never as a parse error. The passphrase bytes are not kept.
+    /// A key file that every user of the machine can read or write (any "other" permission bit)
+    /// is refused, as ssh refuses one: the key must be assumed copied.
     public static func load(file: String, passphrase: [UInt8]?) throws -> PrivateKey {
-        let bytes = try InputFile.readAll(path: file, limit: 1 << 20)
+        let input = try InputFile(path: file)
+        try SecretFileAccess.refuseIfOpenToOthers(input, what: "private key")
+        guard input.size <= 1 << 20 else {
+            throw CryptoInputError(file: file, problem: "\(input.size) bytes is too large for a PEM private key", hint: "Give the key file, not a bundle or archive")
+        }
+        let bytes = try input.readBytes(count: Int(input.size), at: 0)
         let text = String(decoding: bytes, as: UTF8.self)
         let encrypted = text.contains("ENCRYPTED")
         if encrypted && passphrase == nil {
@@ -77,5 +84,29 @@ public final class PrivateKey: @unchecked Sendable {
     public func matches(_ certificate: Certificate) -> Bool {
         guard let pub = X509_get0_pubkey(certificate.x509) else { return false }
         return EVP_PKEY_eq(pkey, pub) == 1
+    }
+}
+
+/// Permission checks for files holding secrets (private keys, passphrases, PINs).
+public enum SecretFileAccess {
+    /// The file's permission bits.
+    static func mode(_ input: InputFile) -> mode_t? {
+        var st = stat()
+        return fstat(input.fd, &st) == 0 ? st.st_mode & 0o7777 : nil
+    }
+
+    /// Throws when users other than the owner and group may read or write the file.
+    public static func refuseIfOpenToOthers(_ input: InputFile, what: String) throws {
+        guard let mode = mode(input), mode & 0o006 != 0 else { return }
+        throw CryptoInputError(
+            file: input.path,
+            problem: "the \(what) file can be \(mode & 0o004 != 0 ? "read" : "written") by every user of this machine (mode \(String(mode, radix: 8)))",
+            hint: "Treat the \(what) as exposed; restrict the file with chmod 600 (or keep the key in an HSM) and try again")
+    }
+
+    /// A warning when the file's group may read or write it (allowed, but worth saying), or nil.
+    public static func groupAccessWarning(path: String, what: String) -> String? {
+        guard let input = try? InputFile(path: path), let mode = mode(input), mode & 0o060 != 0, mode & 0o006 == 0 else { return nil }
+        return "\(path): the \(what) file can be read by its group (mode \(String(mode, radix: 8))); chmod 600 unless the group is meant to use it"
     }
 }

@@ -73,8 +73,15 @@ struct BundleLayout {
         let manifestBytes = try reader.readAll(limit: Manifest.maxBytes)
         let manifest = try Manifest.decode(manifestBytes, source: path)
         var signatures: [(String, [UInt8])] = []
+        // Every file the manifest lists must be there with its size: a bundle cut short at an entry
+        // boundary reads as a complete (shorter) tar, and must not be signed.
+        var missing: [String: Int64] = [:]
+        for f in manifest.allFiles { missing[f.path] = f.size }
         while let entry = try reader.next() {
             let name = entry.path ?? ""
+            if let size = missing[name], entry.kind == .regular, entry.size == size {
+                missing[name] = nil
+            }
             if name.hasPrefix(SignatureEntryName.prefix) {
                 guard entry.kind == .regular, SignatureEntryName.parse(name) != nil else {
                     throw BundleFormatError(path: path, problem: "signature entry \"\(name)\" is not a regular file named NNN-ROLE.p7s")
@@ -86,6 +93,17 @@ struct BundleLayout {
         }
         guard let end = reader.endOfArchiveOffset else {
             throw BundleFormatError(path: path, problem: "the archive has no end-of-archive marker")
+        }
+        if !missing.isEmpty {
+            let first = missing.keys.sorted()[0]
+            throw BundleFormatError(path: path, problem: "\(missing.count) file\(missing.count == 1 ? "" : "s") of the manifest \(missing.count == 1 ? "is" : "are") missing or of the wrong size (first: \(Display.name(first))); the bundle is incomplete, cut short or damaged")
+        }
+        // libarchive also ends quietly at the physical end of the file; a bundle has its marker
+        // (the first zero block must be there; after an interrupted sign the second may not be).
+        let file = try InputFile(path: path)
+        let marker = try file.readBytes(count: 512, at: end)
+        guard marker.count == 512, marker.allSatisfy({ $0 == 0 }), file.size >= end + 1024 else {
+            throw BundleFormatError(path: path, problem: "the archive ends at byte \(end) without an end-of-archive marker; the bundle is cut short")
         }
         return BundleLayout(manifestBytes: manifestBytes, manifest: manifest, signatures: signatures, endOfArchive: end)
     }
@@ -99,9 +117,6 @@ struct BundleLayout {
 /// stop at the zero block), so a kill at any moment leaves the payload and earlier signatures
 /// intact; the next `sign` overwrites whatever was left after the marker.
 public enum BundleSigner {
-    /// Environment variable naming a fault-injection point, for crash tests only.
-    static let failpointVariable = "IVPACK_FAILPOINT"
-
     /// Signs the manifest of the bundle at `bundlePath` as `role`.
     public static func sign(bundlePath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate],
                             role: String, now: Int64, timestampAuthority: String? = nil,
@@ -143,24 +158,12 @@ public enum BundleSigner {
         try file.write(bytes[512...], at: end + 512)
         try file.truncate(to: end + Int64(bytes.count))
         try file.sync()
-        if getenvString(failpointVariable) == "sign-before-commit" { waitForKill() }
+        Failpoint.reach("sign-before-commit")
         // 2. The header block over the old marker: the single write that makes the signature visible.
         try file.write(bytes[0..<512], at: end)
         try file.sync()
         return SignResult(entry: entry, role: role, signer: certificate.subject,
                           manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1)
-    }
-
-    private static func getenvString(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        return String(cString: value)
-    }
-
-    /// Used by crash tests: stop here and wait to be killed.
-    private static func waitForKill() {
-        let message = Array("ivpack: failpoint reached\n".utf8)
-        _ = message.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-        while true { pause() }
     }
 }
 

@@ -1,11 +1,13 @@
+internal import CLibArchive
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// A file opened for reading; the descriptor is closed when the value is released.
-public final class InputFile {
+/// A file opened for reading; the descriptor is closed when the value is released. Immutable, and
+/// every read is a positioned `pread`, so one value may be read from several threads at once.
+public final class InputFile: @unchecked Sendable {
     /// The path as given, for messages.
     public let path: String
     let fd: Int32
@@ -30,6 +32,11 @@ public final class InputFile {
     }
 
     deinit { close(fd) }
+
+    /// Tells the kernel the file will be read front to back (larger read-ahead).
+    public func adviseSequential() {
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+    }
 
     /// Size at the time the file was opened.
     public let size: Int64
@@ -73,30 +80,55 @@ public final class InputFile {
     }
 }
 
-/// An output written to a temporary file beside its destination and renamed into place by
-/// `commit()`. If the value is released without a commit, the temporary file is removed, so
-/// no command leaves a partial output behind.
+/// An output written to a temporary file beside its destination and moved into place by
+/// `commit()`. Where the file system allows (Linux `O_TMPFILE`), the temporary file has no name
+/// until the commit, so not even `kill -9` leaves a partial file behind; elsewhere it is a hidden
+/// `.NAME.tmp-XXXXXX` file, removed if the value is released without a commit.
 public final class AtomicOutputFile {
     /// Final destination.
     public let path: String
-    /// Temporary file being written.
+    /// Name of the temporary file, for messages (for an unnamed file: where it will be linked).
     public let temporaryPath: String
     let fd: Int32
+    /// Whether the temporary file is unnamed (`O_TMPFILE`) until the commit.
+    let unnamed: Bool
     private var committed = false
+    /// Bytes appended by `write(_:)` so far, and how far write-back to disk has been started.
+    private var appended: Int64 = 0
+    private var writebackStarted: Int64 = 0
+    /// `startWriteback()` starts write-back in steps of this many bytes.
+    static let writebackStep: Int64 = 32 << 20
 
     /// Creates the temporary file (mode 0644 before umask) next to `path`.
     public init(path: String) throws {
         self.path = path
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).tmp-XXXXXX".utf8CString)
+        let folder = directory.isEmpty ? "/" : directory
+        let mode = 0o644 & ~Self.currentUmask()
+        // O_TMPFILE is (__O_TMPFILE | O_DIRECTORY); the macro does not import.
+        let oTmpFile: Int32 = 0o20000000 | O_DIRECTORY
+        let anonymous = open(folder, oTmpFile | O_RDWR | O_CLOEXEC, mode)
+        if anonymous >= 0 {
+            fd = anonymous
+            unnamed = true
+            temporaryPath = "\(folder)/.\(base).tmp (unnamed until complete)"
+            return
+        }
+        let code = errno
+        // Only "not supported here" falls back; a missing or unwritable folder is the answer.
+        guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
+            throw FileSystemError(operation: "create a temporary output file in \(folder)", path: path, code: code, isInput: false)
+        }
+        var template = Array("\(folder)/.\(base).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw FileSystemError(operation: "create a temporary output file in \(directory)", path: path, code: errno, isInput: false)
+            throw FileSystemError(operation: "create a temporary output file in \(folder)", path: path, code: errno, isInput: false)
         }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        fchmod(fd, 0o644 & ~Self.currentUmask())
+        fchmod(fd, mode)
         self.fd = fd
+        self.unnamed = false
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
@@ -107,7 +139,7 @@ public final class AtomicOutputFile {
     }
 
     deinit {
-        if !committed { unlink(temporaryPath) }
+        if !committed && !unnamed { unlink(temporaryPath) }
         close(fd)
     }
 
@@ -122,6 +154,16 @@ public final class AtomicOutputFile {
             }
             done += n
         }
+        appended += Int64(bytes.count)
+    }
+
+    /// Starts writing what has been appended to disk without waiting for it, once at least
+    /// `writebackStep` bytes are pending, so that the final `fsync` of a large output finds most
+    /// of it already written instead of starting all of the disk work at the end.
+    public func startWriteback() {
+        guard appended - writebackStarted >= Self.writebackStep else { return }
+        _ = ivpack_start_writeback(fd, writebackStarted, appended - writebackStarted)
+        writebackStarted = appended
     }
 
     /// Writes `bytes` at `offset`, leaving the append position unchanged.
@@ -142,8 +184,34 @@ public final class AtomicOutputFile {
     /// Flushes the data to stable storage and renames the file into place.
     public func commit() throws {
         guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: temporaryPath, code: errno, isInput: false) }
-        guard rename(temporaryPath, path) == 0 else {
-            throw FileSystemError(operation: "rename the finished output into place", path: path, code: errno, isInput: false)
+        if unnamed {
+            // Give the finished file a temporary name, then rename it over the destination
+            // (linkat cannot replace an existing file; rename can, atomically).
+            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+            var linked: String?
+            for attempt in 0..<100 {
+                let name = "\(directory.isEmpty ? "" : directory)/.\(base).tmp-\(getpid())-\(attempt)"
+                if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 {
+                    linked = name
+                    break
+                }
+                if errno != EEXIST {
+                    throw FileSystemError(operation: "give the finished output a name", path: path, code: errno, isInput: false)
+                }
+            }
+            guard let linked else {
+                throw FileSystemError(operation: "give the finished output a name", path: path, code: EEXIST, isInput: false)
+            }
+            guard rename(linked, path) == 0 else {
+                let code = errno
+                unlink(linked)
+                throw FileSystemError(operation: "rename the finished output into place", path: path, code: code, isInput: false)
+            }
+        } else {
+            guard rename(temporaryPath, path) == 0 else {
+                throw FileSystemError(operation: "rename the finished output into place", path: path, code: errno, isInput: false)
+            }
         }
         committed = true
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."

@@ -18,8 +18,10 @@ public enum BundleVerifier {
                               progress: ProgressHandler? = nil) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         let reader: TarReader
+        let bundle: InputFile
         do {
-            reader = try TarReader(path: bundlePath)
+            bundle = try InputFile(path: bundlePath)
+            reader = try TarReader(file: bundle)
         } catch let error as ArchiveError {
             report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
                                        details: ["the file is not a readable tar archive: \(error.reason)"]))
@@ -37,7 +39,7 @@ public enum BundleVerifier {
             }
             guard first.path == Manifest.entryPath, first.kind == .regular else {
                 report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
-                                           details: ["the first entry is \"\(first.path ?? "<not UTF-8>")\", not \(Manifest.entryPath)"]))
+                                           details: ["the first entry is \"\(Display.name(bytes: first.rawPath))\", not \(Manifest.entryPath)"]))
                 return report
             }
             manifestBytes = try reader.readAll(limit: Manifest.maxBytes)
@@ -59,72 +61,82 @@ public enum BundleVerifier {
         var digestProblems: [String] = []
         var signatureEntries: [(path: String, der: [UInt8])] = []
         var payloadBytes: Int64 = 0
-        var readBytes: Int64 = 0
         let files = manifest.allFiles
         var indexByPath: [String: Int] = [:]
         for (i, f) in files.enumerated() { indexByPath[f.path] = i }
         var seen = [Bool](repeating: false, count: files.count)
         var lastIndex = -1
-        let hasher = ChunkVerifier(chunkSize: manifest.chunkSize, workers: hashWorkers)
         let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
+        let hasher = ChunkVerifier(chunkSize: manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
+        defer { hasher.waitUntilIdle() }
         var truncated = false
         do {
             while let entry = try reader.next() {
                 let at = "entry at byte \(entry.headerOffset)"
                 guard let path = entry.path else {
-                    entryProblems.append("\(at): the name is not valid UTF-8 or contains NUL")
+                    entryProblems.append("\(at) \"\(Display.name(bytes: entry.rawPath))\": the name is not valid UTF-8 or contains NUL")
                     continue
                 }
-                guard RelativePath.isCanonical(path) else {
-                    entryProblems.append("\(at) \"\(path)\": unsafe name (absolute, '..', backslash or not normalised)")
-                    continue
-                }
+                // Names from the bundle are shown escaped and cut: they may hold terminal controls.
+                // What kind of entry it is comes first: no link, device or folder is acceptable.
+                let shown = Display.name(path)
                 switch entry.kind {
                 case .regular: break
                 case .symbolicLink, .hardLink:
-                    entryProblems.append("entry \"\(path)\": a link to \"\(entry.linkTarget ?? "")\"; bundles hold regular files only")
+                    entryProblems.append("entry \"\(shown)\": a link to \"\(Display.name(entry.linkTarget ?? ""))\"; bundles hold regular files only")
                     continue
                 case .directory:
-                    entryProblems.append("entry \"\(path)\": a directory entry; bundles hold regular files only")
+                    entryProblems.append("entry \"\(shown)\": a directory entry; bundles hold regular files only")
                     continue
                 case .other(let what):
-                    entryProblems.append("entry \"\(path)\": a \(what); bundles hold regular files only")
+                    entryProblems.append("entry \"\(shown)\": a \(what); bundles hold regular files only")
                     continue
                 }
                 if entry.isSparse {
-                    entryProblems.append("entry \"\(path)\": a sparse file; bundles hold plain regular files only")
+                    entryProblems.append("entry \"\(shown)\": a sparse file; bundles hold plain regular files only")
+                    continue
+                }
+                guard RelativePath.isCanonical(path) else {
+                    let why: String
+                    switch RelativePath.normalize(path) {
+                    case .failure(let problem): why = "\(problem)"
+                    case .success(let normal) where path.split(separator: "/").contains(".."):
+                        why = "the path goes through '..' (it would resolve to \"\(Display.name(normal))\")"
+                    case .success(let normal): why = "the path is not in normal form (it would be \"\(Display.name(normal))\")"
+                    }
+                    entryProblems.append("\(at) \"\(shown)\": unsafe name: \(why); bundle entries are plain relative paths")
                     continue
                 }
                 if path.hasPrefix(SignatureEntryName.prefix) {
                     guard SignatureEntryName.parse(path) != nil else {
-                        entryProblems.append("entry \"\(path)\": not a valid signature entry name (NNN-ROLE.p7s)")
+                        entryProblems.append("entry \"\(shown)\": not a valid signature entry name (NNN-ROLE.p7s)")
                         continue
                     }
                     if signatureEntries.contains(where: { $0.path == path }) {
-                        entryProblems.append("entry \"\(path)\" appears twice")
+                        entryProblems.append("entry \"\(shown)\" appears twice")
                         continue
                     }
                     let number = SignatureEntryName.parse(path)!.index
                     if signatureEntries.contains(where: { SignatureEntryName.parse($0.path)?.index == number }) {
-                        entryProblems.append("entry \"\(path)\" reuses signature number \(number)")
+                        entryProblems.append("entry \"\(shown)\" reuses signature number \(number)")
                         continue
                     }
                     signatureEntries.append((path, try reader.readAll(limit: SignedData.maxBytes)))
                     continue
                 }
                 guard let index = indexByPath[path] else {
-                    entryProblems.append("entry \"\(path)\" is not in the manifest")
+                    entryProblems.append("entry \"\(shown)\" is not in the manifest")
                     continue
                 }
                 if seen[index] {
-                    entryProblems.append("entry \"\(path)\" appears twice")
+                    entryProblems.append("entry \"\(shown)\" appears twice")
                     continue
                 }
                 if !signatureEntries.isEmpty {
-                    entryProblems.append("entry \"\(path)\" comes after the signatures; the bundle was altered after signing")
+                    entryProblems.append("entry \"\(shown)\" comes after the signatures; the bundle was altered after signing")
                 }
                 if index < lastIndex {
-                    entryProblems.append("entry \"\(path)\" is out of order (the manifest lists it before \"\(files[lastIndex].path)\")")
+                    entryProblems.append("entry \"\(shown)\" is out of order (the manifest lists it before \"\(files[lastIndex].path)\")")
                 }
                 lastIndex = max(lastIndex, index)
                 seen[index] = true
@@ -133,19 +145,25 @@ public enum BundleVerifier {
                     digestProblems.append("\(path): \(entry.size) bytes in the archive, \(expected.size) in the manifest")
                     continue
                 }
-                let problem = try hasher.verify(expected, read: { body in
-                    try reader.readData { block in
-                        try body(block)
-                        readBytes += Int64(block.count)
-                        throttle.update(readBytes)
-                    }
-                })
-                if let problem { digestProblems.append(problem) }
+                if hasher.readsDirectly(size: expected.size) {
+                    // The reader seeks over the data; workers read and hash it in place.
+                    hasher.verify(expected, in: bundle, dataOffset: entry.dataOffset)
+                } else if let problem = try hasher.verify(expected, read: { body in try reader.readData(body) }) {
+                    digestProblems.append(problem)
+                }
                 payloadBytes += expected.size
             }
         } catch let error as IVPackError {
             truncated = true
             entryProblems.append("the archive cannot be read to its end: \(error)")
+        }
+        if !truncated, let end = reader.endOfArchiveOffset {
+            // libarchive also stops quietly at the physical end of the file; a whole bundle ends
+            // with its zero-block marker.
+            let marker = (try? bundle.readBytes(count: 512, at: end)) ?? []
+            if marker.count < 512 || !marker.allSatisfy({ $0 == 0 }) {
+                entryProblems.append("the archive ends at byte \(end) without an end-of-archive marker; the bundle was cut short")
+            }
         }
         digestProblems += hasher.finish()
         throttle.finish()

@@ -1,0 +1,187 @@
+import Dispatch
+import Foundation
+
+/// Computes every payload file's whole-file SHA-256 and chunk SHA-256s on other threads while the
+/// builder reads and writes on its own.
+///
+/// The builder reads a file in pieces (at most `pieceSize` bytes, aligned to multiples of
+/// `pieceSize` within the file) into pooled buffers and submits each piece. Every piece goes to
+/// two consumers:
+/// - the whole-file digest, on one serial queue, in submission order (SHA-256 of one stream is
+///   inherently sequential);
+/// - the chunk digests, on `lanes` serial queues. Piece and chunk sizes are powers of two, so a
+///   piece either holds whole chunks (then it is hashed chunk by chunk on any lane) or is part of
+///   exactly one chunk (then every piece of that chunk goes to the same lane, in order).
+///
+/// A buffer returns to the pool once both consumers and the builder (which writes it to the
+/// bundle) are done with it; at most `buffers` exist, so memory is `buffers × pieceSize` whatever
+/// the input size. The digests do not depend on the number of lanes.
+final class PayloadHasher: @unchecked Sendable {
+    /// A pooled buffer and how many of its three users are still working on it.
+    final class Piece: @unchecked Sendable {
+        let buffer: UnsafeMutableRawBufferPointer
+        fileprivate var users = 0
+        init(size: Int) { buffer = .allocate(byteCount: size, alignment: 4096) }
+        deinit { buffer.deallocate() }
+    }
+
+    /// The digests of one file, filled in as its pieces are hashed.
+    /// Digests are written under the hasher's lock; `hasher` is used only on the whole-file queue.
+    private final class FileDigests: @unchecked Sendable {
+        var whole: SHA256Digest?
+        var chunks: [SHA256Digest?]
+        let hasher = SHA256Hasher()
+        init(chunkCount: Int) { chunks = Array(repeating: nil, count: chunkCount) }
+    }
+
+    /// A lane's running chunk when chunks are larger than pieces.
+    /// `hasher` is used only on the lane's own serial queue.
+    private final class Lane: @unchecked Sendable {
+        let queue: DispatchQueue
+        var hasher: SHA256Hasher?
+        init(_ index: Int) { queue = DispatchQueue(label: "ivpack.build.chunks.\(index)") }
+    }
+
+    let chunkSize: Int
+    let pieceSize: Int
+    private let wholeQueue = DispatchQueue(label: "ivpack.build.whole")
+    private let lanes: [Lane]
+    private var nextLane = 0
+    private let group = DispatchGroup()
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var pool: [Piece] = []
+    private var files: [FileDigests] = []
+
+    static let defaultPieceSize = 4 << 20
+
+    /// `lanes`: threads for chunk digests (the whole-file digest has its own).
+    init(chunkSize: Int, pieceSize: Int = defaultPieceSize, buffers: Int = 6,
+         lanes: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)) {
+        precondition(chunkSize > 0 && chunkSize & (chunkSize - 1) == 0 && pieceSize > 0 && pieceSize & (pieceSize - 1) == 0)
+        self.chunkSize = chunkSize
+        self.pieceSize = pieceSize
+        self.lanes = (0..<max(1, lanes)).map(Lane.init)
+        slots = DispatchSemaphore(value: max(2, buffers))
+    }
+
+    deinit { group.wait() }
+
+    /// Starts the next file; returns its number for `submit` and `digests`.
+    func beginFile(size: Int64) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        files.append(FileDigests(chunkCount: Manifest.chunkCount(size: size, chunkSize: chunkSize)))
+        return files.count - 1
+    }
+
+    /// A free buffer of `pieceSize` bytes; waits while all are in use.
+    func takePiece() -> Piece {
+        slots.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        let piece = pool.popLast() ?? Piece(size: pieceSize)
+        piece.users = 3
+        return piece
+    }
+
+    /// The builder is done with a piece it took (after writing it, or on an error).
+    func release(_ piece: Piece) {
+        lock.lock()
+        piece.users -= 1
+        let free = piece.users == 0
+        if free { pool.append(piece) }
+        lock.unlock()
+        if free { slots.signal() }
+    }
+
+    /// Returns a piece that was taken but not submitted (the read failed).
+    func discard(_ piece: Piece) {
+        lock.lock()
+        piece.users = 0
+        pool.append(piece)
+        lock.unlock()
+        slots.signal()
+    }
+
+    /// Hands `length` bytes of `piece`, read at `offset` of file `file` (a multiple of
+    /// `pieceSize`), to the hashers. `last` marks the file's final piece (or its only, empty one).
+    func submit(_ piece: Piece, length: Int, file: Int, offset: Int64, last: Bool) {
+        precondition(offset % Int64(pieceSize) == 0 && length <= pieceSize)
+        lock.lock()
+        let digests = files[file]
+        lock.unlock()
+        // The bytes stay valid until the last user releases the piece.
+        nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(rebasing: piece.buffer[0..<length])
+
+        group.enter()
+        wholeQueue.async { [self] in
+            digests.hasher.update(bytes)
+            if last {
+                let d = digests.hasher.finish()
+                lock.lock()
+                digests.whole = d
+                lock.unlock()
+            }
+            release(piece)
+            group.leave()
+        }
+
+        group.enter()
+        if chunkSize <= pieceSize {
+            // Whole chunks: any lane, round robin.
+            let lane = lanes[nextLane % lanes.count]
+            nextLane += 1
+            lane.queue.async { [self] in
+                var results: [(Int, SHA256Digest)] = []
+                var start = 0
+                repeat {
+                    let end = min(start + chunkSize, length)
+                    results.append((Int((offset + Int64(start)) / Int64(chunkSize)),
+                                    SHA256Digest.of(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))))
+                    start = end
+                } while start < length
+                lock.lock()
+                for (i, d) in results where i < digests.chunks.count { digests.chunks[i] = d }
+                lock.unlock()
+                release(piece)
+                group.leave()
+            }
+        } else {
+            // Part of one chunk: that chunk's lane, so its pieces are hashed in order.
+            let index = Int(offset / Int64(chunkSize))
+            let lane = lanes[index % lanes.count]
+            let endsChunk = last || (offset + Int64(length)) % Int64(chunkSize) == 0
+            lane.queue.async { [self] in
+                let hasher = lane.hasher ?? SHA256Hasher()
+                hasher.update(bytes)
+                if endsChunk {
+                    let d = hasher.finish()
+                    lane.hasher = nil
+                    lock.lock()
+                    if index < digests.chunks.count { digests.chunks[index] = d }
+                    lock.unlock()
+                } else {
+                    lane.hasher = hasher
+                }
+                release(piece)
+                group.leave()
+            }
+        }
+    }
+
+    /// Waits until no piece is being hashed. Call it before leaving on an error: hashing threads
+    /// must not outlive the command (OpenSSL's exit handler frees what they use).
+    func waitUntilIdle() { group.wait() }
+
+    /// Waits for every submitted piece; then returns each file's whole digest and chunk digests.
+    func finish() -> [(whole: SHA256Digest, chunks: [SHA256Digest])] {
+        group.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return files.map { f in
+            // Every file got its last piece and every chunk a piece, or the builder threw first.
+            (f.whole!, f.chunks.map { $0! })
+        }
+    }
+}

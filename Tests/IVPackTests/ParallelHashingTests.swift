@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import IVPack
+import IVPackTestSupport
+
+/// Build and verify hash on several threads (whole-file digests on one queue, chunk digests on
+/// others; verify reads large files in place from worker threads). These tests check the digests
+/// against a plain single-threaded computation and the verdicts against each other.
+@Suite struct ParallelHashingTests {
+    /// Deterministic bytes that differ at every position of interest.
+    static func pattern(_ count: Int, seed: UInt32) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var x = seed | 1
+        for i in out.indices {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5
+            out[i] = UInt8(truncatingIfNeeded: x)
+        }
+        return out
+    }
+
+    /// A release whose `licences` component holds `files` (name → bytes), with `chunkSize`.
+    static func release(chunkSize: String, files: [(String, [UInt8])]) -> ReleaseFixture {
+        let release = ReleaseFixture()
+        var spec = String(decoding: release.folder.read("ivpack.yaml"), as: UTF8.self)
+        spec = spec.replacingOccurrences(of: "chunkSize: 64KiB", with: "chunkSize: \(chunkSize)")
+        spec = spec.replacingOccurrences(of: "paths: [LICENSE.txt]", with: "paths: [\(files.map(\.0).joined(separator: ", "))]")
+        release.folder.write("ivpack.yaml", spec)
+        for (name, bytes) in files { release.folder.write(name, bytes) }
+        return release
+    }
+
+    static func digest(_ bytes: ArraySlice<UInt8>) -> SHA256Digest {
+        SHA256Digest.of(bytes)
+    }
+
+    @Test(arguments: [(64 << 10, "64KiB"), (4 << 20, "4MiB"), (8 << 20, "8MiB")])
+    func buildDigestsMatchASingleThreadedComputation(chunk: (size: Int, text: String)) throws {
+        // Pieces are 4 MiB: 64 KiB chunks lie inside a piece, 8 MiB chunks span two pieces.
+        let files: [(String, [UInt8])] = [
+            ("LICENSE.txt", Self.pattern(9 * (1 << 20) + 12_345, seed: 7)),
+            ("empty.bin", []),
+            ("piece.bin", Self.pattern(4 << 20, seed: 11)),
+            ("tiny.bin", Self.pattern(1, seed: 13)),
+        ]
+        let release = Self.release(chunkSize: chunk.text, files: files)
+        let out = TemporaryFolder()
+        let built = try release.build(to: out.url("b.ivp"))
+        let entries = built.manifest.components.first { $0.name == "licences" }!.files
+        #expect(entries.map(\.path) == files.map { "payload/" + $0.0 })
+        for (entry, (name, bytes)) in zip(entries, files) {
+            #expect(entry.sha256 == Self.digest(bytes[...]), "\(name)")
+            var expected: [SHA256Digest] = []
+            var start = 0
+            repeat {
+                let end = min(start + chunk.size, bytes.count)
+                expected.append(Self.digest(bytes[start..<end]))
+                start = end
+            } while start < bytes.count
+            #expect(entry.chunks == expected, "\(name) with \(chunk.text) chunks")
+        }
+        // Every other file of the release too (many small files across components).
+        for component in built.manifest.components where component.name != "licences" {
+            for entry in component.files {
+                let bytes = release.folder.read(String(entry.path.dropFirst("payload/".count)))
+                #expect(entry.sha256 == Self.digest(bytes[...]), "\(entry.path)")
+            }
+        }
+        let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
+        let policy = try TrustPolicy.load(path: pki.trustPolicy)
+        for workers in [1, 4] {
+            let report = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: Timestamp.now(), hashWorkers: workers)
+            let payload = try #require(report.checks.first { $0.id == "payload" })
+            #expect(payload.status == .pass, "\(payload.details)")
+        }
+    }
+
+    @Test func largeFilesAreCheckedInPlaceWithTheSameResultOnOneAndManyWorkers() throws {
+        // 40 chunks of 64 KiB with an uneven tail: above the size at which verify reads in place.
+        let big = Self.pattern(40 * 65536 - 777, seed: 3)
+        let release = Self.release(chunkSize: "64KiB", files: [("LICENSE.txt", big)])
+        let out = TemporaryFolder()
+        _ = try release.build(to: out.url("b.ivp"))
+        let at = try #require(BundleSurgery.offset(of: Array(big.prefix(4096)), in: out.url("b.ivp")))
+        for chunk in [0, 3, 39] { BundleSurgery.flipByte(in: out.url("b.ivp"), at: at + chunk * 65536 + 500) }
+        let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
+        let policy = try TrustPolicy.load(path: pki.trustPolicy)
+        let now = Timestamp.now()
+        let one = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 1)
+        let many = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 8)
+        #expect(one.checks == many.checks)
+        let payload = try #require(one.checks.first { $0.id == "payload" })
+        #expect(payload.status == .fail)
+        #expect(payload.details.count == 3)
+        #expect(payload.details[0].contains("payload/LICENSE.txt: chunk 0 (bytes 0 to 65535)"))
+        #expect(payload.details[1].contains("chunk 3 (bytes 196608 to 262143)"))
+        #expect(payload.details[2].contains("chunk 39 (bytes 2555904 to \(big.count - 1))"))
+    }
+
+    @Test func aBundleCutInsideALargeFileNamesTheChunkWhereItEnds() throws {
+        let big = Self.pattern(40 * 65536, seed: 5)
+        let release = Self.release(chunkSize: "64KiB", files: [("LICENSE.txt", big)])
+        let out = TemporaryFolder()
+        _ = try release.build(to: out.url("b.ivp"))
+        let at = try #require(BundleSurgery.offset(of: Array(big.prefix(4096)), in: out.url("b.ivp")))
+        #expect(truncate(out.url("b.ivp"), off_t(at + 30 * 65536 + 10)) == 0)
+        let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
+        let policy = try TrustPolicy.load(path: pki.trustPolicy)
+        let report = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: Timestamp.now())
+        #expect(report.failedIDs.contains("payload"))
+        #expect(report.failedIDs.contains("entries"))
+        let payload = try #require(report.checks.first { $0.id == "payload" })
+        #expect(payload.details.contains { $0.contains("the bundle ends inside chunk 30") }, "\(payload.details)")
+        // Every chunk after the cut is missing too, but the first missing one is named first.
+        #expect(payload.details.first?.contains("chunk 30") == true)
+    }
+}
