@@ -388,6 +388,58 @@ import IVPackTestSupport
     }
 
     /// A licence-server certificate from the development intermediate with the given names.
+    /// Connects to 127.0.0.1:`port`, sends `bytes` (if any) and then nothing; returns the seconds
+    /// until the server closed the connection, or nil if it was still open after `limit` seconds.
+    static func secondsUntilClosed(port: Int, sending bytes: [UInt8], limit: Int) async -> Double? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard connected == 0 else { return continuation.resume(returning: nil) }
+                var timeout = timeval(tv_sec: limit, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let start = Date()
+                if !bytes.isEmpty { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n > 0 { continue }  // an alert, then the close
+                    continuation.resume(returning: n == 0 || errno == ECONNRESET ? Date().timeIntervalSince(start) : nil)
+                    return
+                }
+            }
+        }
+    }
+
+    @Test func clientsThatStallBeforeOrInTheHandshakeAreDisconnectedAndTheServerKeepsServing() async throws {
+        let (s, server) = try await setUp(edit: { $0 + "\nlimits: {requestTimeoutSeconds: 1}\n" })
+        // Connects and never sends a byte (no ClientHello at all).
+        let silent = await Self.secondsUntilClosed(port: server.port, sending: [], limit: 10)
+        #expect(silent != nil, "a silent connection was still open after 10 s")
+        #expect((silent ?? 99) < 6, "closed after \(silent ?? -1) s for a 1 s limit")
+        // Starts a TLS record (handshake, TLS 1.0 record version, 512 bytes announced) and stalls.
+        let stalled = await Self.secondsUntilClosed(port: server.port, sending: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01], limit: 10)
+        #expect(stalled != nil, "a stalled handshake was still open after 10 s")
+        #expect((stalled ?? 99) < 6, "closed after \(stalled ?? -1) s for a 1 s limit")
+        // Many at once do not take the server down either.
+        async let a = Self.secondsUntilClosed(port: server.port, sending: [], limit: 10)
+        async let b = Self.secondsUntilClosed(port: server.port, sending: [0x16, 0x03], limit: 10)
+        async let c = Self.secondsUntilClosed(port: server.port, sending: [], limit: 10)
+        let all = await [a, b, c]
+        #expect(all.allSatisfy { $0 != nil })
+        // And a real installer is still served.
+        let result = try await check(s, server)
+        #expect(result.status == .pass, "\(result.details)")
+        await server.stop()
+    }
+
     func issueServerCertificate(_ s: SignedRelease, name: String, altNames: [String]) throws -> DevelopmentPKILayout.Identity {
         let key = try PrivateKey.generateP256()
         let issuer = try Certificate.load(file: s.pki.intermediateCertificate)[0]
