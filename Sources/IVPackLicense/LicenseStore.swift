@@ -178,6 +178,18 @@ public final class LicenseStore: Sendable {
         }
     }
 
+    /// Records an offline licence file export (or a refused one) in the audit trail.
+    public func recordExport(licenseID: String, manifestSHA256: String, notAfter: Int64?, at time: Int64, actor: String,
+                             refusal: String? = nil) throws {
+        try wrap {
+            try pool.write { db in
+                try Self.audit(db, at: time, actor: actor, action: "export-offline", result: refusal == nil ? "ok" : "refused",
+                               detail: "\(licenseID) bundle=\(manifestSHA256)" + (notAfter.map { " notAfter=\(Timestamp.iso8601($0))" } ?? "")
+                                   + (refusal.map { " reason=\($0)" } ?? ""))
+            }
+        }
+    }
+
     /// Every licence, by ID.
     public func licenses() throws -> [License] {
         try wrap {

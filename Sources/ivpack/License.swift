@@ -179,6 +179,7 @@ struct License: AsyncParsableCommand {
 
         func validate() throws {
             guard offline else { throw ValidationError("export writes offline licence files only; say --offline") }
+            guard (1...366).contains(validDays) else { throw ValidationError("--valid-days is 1 to 366 for an offline licence file") }
         }
 
         mutating func run() throws {
@@ -199,7 +200,10 @@ struct License: AsyncParsableCommand {
                 if (VersionOrder.compare(m.version, license.minimumVersion) ?? -1) < 0 || (VersionOrder.compare(m.version, license.maximumVersion) ?? 1) > 0 {
                     problems.append("the licence covers \(license.minimumVersion) to \(license.maximumVersion), not \(m.version)")
                 }
+                let actor = "operator \(NSUserName())"
                 if !problems.isEmpty {
+                    try store.recordExport(licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now, actor: actor,
+                                           refusal: problems.joined(separator: "; "))
                     printError("error: cannot export \(id): " + problems.joined(separator: "; "))
                     throw ExitCode(ExitStatus.checkFailed.rawValue)
                 }
@@ -214,6 +218,7 @@ struct License: AsyncParsableCommand {
                 let file = try AtomicOutputFile(path: output)
                 try bytes.withUnsafeBytes { try file.write($0) }
                 try file.commit()
+                try store.recordExport(licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: grant.notAfter, at: now, actor: actor)
                 print("Wrote offline licence file \(output): \(id) for site \(license.siteID), bundle \(m.product.name) \(m.version), valid until \(Timestamp.iso8601(grant.notAfter))")
             }
         }

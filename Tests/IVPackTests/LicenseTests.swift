@@ -247,6 +247,32 @@ import IVPackTestSupport
         await server.stop()
     }
 
+    @Test func exportThroughTheCommandLineIsAuditedAndChecked() async throws {
+        let (s, server) = try await setUp()
+        await server.stop()
+        let out = s.folder.url("offline.json")
+        let ok = await runDetached(ivpackExecutable, ["license", "export", "--offline", "--config", server.configPath, "--id", "LIC-0001",
+                                                      "--bundle", s.bundle, "--output", out, "--valid-days", "7"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let verified = LicenseCheck.offline(file: out, siteID: "SITE-001", policy: try s.policy(), product: "PulmoScan AI",
+                                            version: s.release.version, manifestSHA256: s.built.manifestDigest, now: Timestamp.now())
+        #expect(verified.status == .pass, "\(verified.details)")
+        let tooLong = await runDetached(ivpackExecutable, ["license", "export", "--offline", "--config", server.configPath, "--id", "LIC-0001",
+                                                           "--bundle", s.bundle, "--output", s.folder.url("x.json"), "--valid-days", "5000"])
+        #expect(tooLong.status == 64)
+        #expect(tooLong.stderr.contains("--valid-days is 1 to 366"))
+        _ = try server.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
+        let revoked = await runDetached(ivpackExecutable, ["license", "export", "--offline", "--config", server.configPath, "--id", "LIC-0001",
+                                                           "--bundle", s.bundle, "--output", s.folder.url("y.json")])
+        #expect(revoked.status == 1)
+        #expect(revoked.stderr.contains("the licence is revoked"))
+        #expect(!FileManager.default.fileExists(atPath: s.folder.url("y.json")))
+        let trail = try server.server.store.auditTrail().filter { $0.action == "export-offline" }
+        #expect(trail.map(\.result) == ["ok", "refused"], "\(trail)")
+        #expect(trail.first?.detail.contains("LIC-0001 bundle=\(s.built.manifestDigest.hex)") == true)
+        #expect(trail.last?.detail.contains("reason=the licence is revoked") == true)
+    }
+
     @Test func offlineLicenceFileIsCheckedLikeAGrant() async throws {
         let s = try SignedRelease()
         let signer = try GrantSigner(certificate: try Certificate.load(file: s.pki.licenseSigning.certificate)[0],
