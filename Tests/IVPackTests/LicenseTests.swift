@@ -345,6 +345,54 @@ import IVPackTestSupport
         }
     }
 
+    /// Every output of a whole installation — sign with an encrypted key, a refused sign, verify
+    /// with the licence check, the IQ report in JSON and HTML, the audit log, stdout and stderr —
+    /// grepped for every secret involved: no passphrase, no line of any private key.
+    @Test func noSecretInAnyOutputOfAWholeInstallation() async throws {
+        let s = try SignedRelease(signedBy: [])
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
+        try server.issue(seats: 2)
+        let passphrase = DevelopmentPKILayout.encryptedKeyPassphrase
+        let passFile = s.folder.write("pass.txt", passphrase + "\n", mode: 0o600)
+        let audit = s.folder.url("audit.jsonl")
+        let env = ["IVPACK_AUDIT_LOG": audit]
+        var outputs: [ProcessResult] = []
+        outputs.append(await runDetached(ivpackExecutable, ["sign", s.bundle, "--role", "release-manager", "--key", s.pki.releaseManagerEncryptedKey,
+                                                            "--cert", s.pki.releaseManager.certificate, "--chain", s.pki.intermediateCertificate,
+                                                            "--passphrase-file", passFile], environment: env))
+        #expect(outputs.last?.status == 0, "\(outputs.last?.stderr ?? "")")
+        // A wrong passphrase from the environment: refused, and neither passphrase is echoed.
+        outputs.append(await runDetached(ivpackExecutable, ["sign", s.bundle, "--role", "quality", "--key", s.pki.releaseManagerEncryptedKey,
+                                                            "--cert", s.pki.releaseManager.certificate],
+                                         environment: env.merging(["IVPACK_KEY_PASSPHRASE": "Wrong-Secret-4711"]) { $1 }))
+        #expect(outputs.last?.status == 2)
+        outputs.append(await runDetached(ivpackExecutable, ["sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key,
+                                                            "--cert", s.pki.quality.certificate, "--chain", s.pki.intermediateCertificate], environment: env))
+        let report = s.folder.url("iq.json"), html = s.folder.url("iq.html")
+        outputs.append(await runDetached(ivpackExecutable, ["verify", s.bundle, "--trust", s.pki.trustPolicy, "--license-server", server.url,
+                                                            "--site", "SITE-001", "--client-cert", s.pki.installer.certificate,
+                                                            "--client-key", s.pki.installer.key, "--report", report, "--html", html], environment: env))
+        #expect(outputs.last?.status == 0, "\(outputs.last?.stdout ?? "")\(outputs.last?.stderr ?? "")")
+        outputs.append(await runDetached(ivpackExecutable, ["verify", s.bundle, "--trust", s.pki.trustPolicy, "--license-server", server.url,
+                                                            "--site", "SITE-001", "--client-cert", s.pki.installer.certificate,
+                                                            "--client-key", s.pki.installer.key, "--json"], environment: env))
+        await server.stop()
+        var texts = outputs.flatMap { [$0.stdout, $0.stderr] }
+        for file in [report, html, audit] { texts.append(String(decoding: s.folder.read(String(file.dropFirst(s.folder.path.count + 1))), as: UTF8.self)) }
+        #expect(texts.joined().contains("SITE-001"), "the outputs were captured")
+        let all = texts.joined(separator: "\n")
+        #expect(!all.contains(passphrase))
+        #expect(!all.contains("Wrong-Secret-4711"))
+        #expect(!all.contains("PRIVATE KEY"))
+        for keyFile in [s.pki.releaseManagerEncryptedKey, s.pki.releaseManager.key, s.pki.quality.key, s.pki.installer.key,
+                        s.pki.licenseServer.key, s.pki.licenseSigning.key] {
+            let body = String(decoding: FileManager.default.contents(atPath: keyFile)!, as: UTF8.self)
+                .split(separator: "\n").filter { !$0.hasPrefix("-----") }
+            #expect(!body.isEmpty)
+            for line in body where line.count > 16 { #expect(!all.contains(line), "key material of \(keyFile) in an output") }
+        }
+    }
+
     /// Starts `ivpack license serve` as its own process and returns it with the port it reports.
     func startServerProcess(config: String, stderrPath: String? = nil) async throws -> (Process, Int) {
         let process = Process()

@@ -56,7 +56,7 @@ final class PayloadHasher: @unchecked Sendable {
     static let defaultPieceSize = 4 << 20
 
     /// `lanes`: threads for chunk digests (the whole-file digest has its own).
-    init(chunkSize: Int, pieceSize: Int = defaultPieceSize, buffers: Int = 6,
+    init(chunkSize: Int, pieceSize: Int = defaultPieceSize, buffers: Int = 4,
          lanes: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)) {
         precondition(chunkSize > 0 && chunkSize & (chunkSize - 1) == 0 && pieceSize > 0 && pieceSize & (pieceSize - 1) == 0)
         self.chunkSize = chunkSize
