@@ -311,7 +311,20 @@ public struct JSONParser {
     private mutating func parseString() throws(JSONParseError) -> String {
         let start = position
         position += 1
+        // Fast path: a string of plain printable ASCII (every key, digest, path and version of a
+        // manifest) becomes a String straight from the input, without a copy byte by byte.
+        let runEnd = plainASCIIRunEnd(from: position)
+        if runEnd < bytes.count, bytes[runEnd] == UInt8(ascii: "\"") {
+            if runEnd - position > limits.maxStringBytes {
+                throw error("string longer than the limit of \(limits.maxStringBytes) bytes", at: start)
+            }
+            let from = position
+            position = runEnd + 1
+            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[from..<runEnd]), as: UTF8.self) }
+        }
         var out: [UInt8] = []
+        out.append(contentsOf: bytes[position..<runEnd])
+        position = runEnd
         while true {
             guard position < bytes.count else { throw error("unterminated string", at: start) }
             let b = bytes[position]
@@ -351,8 +364,13 @@ public struct JSONParser {
                 default:
                     throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'", at: position - 2)
                 }
+            } else if b < 0x80 {
+                // A run of plain ASCII at once.
+                let end = plainASCIIRunEnd(from: position)
+                out.append(contentsOf: bytes[position..<end])
+                position = end
             } else {
-                // Copy a run of plain bytes, validating UTF-8 sequence by sequence.
+                // Anything else is validated as UTF-8, sequence by sequence.
                 let length = try utf8SequenceLength(at: position)
                 out.append(contentsOf: bytes[position..<(position + length)])
                 position += length
@@ -362,6 +380,20 @@ public struct JSONParser {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The first index from `i` on holding a quote, a backslash, a control character or a
+    /// non-ASCII byte (or the end of the input).
+    private func plainASCIIRunEnd(from i: Int) -> Int {
+        bytes.withUnsafeBufferPointer { b in
+            var j = i
+            while j < b.count {
+                let c = b[j]
+                if c == 0x22 || c == 0x5C || c < 0x20 || c >= 0x80 { break }
+                j += 1
+            }
+            return j
+        }
     }
 
     /// Length of the well-formed UTF-8 sequence at `i`, or an error naming the offset.
