@@ -37,17 +37,16 @@ final class PayloadHasher: @unchecked Sendable {
     /// A lane's running chunk when chunks are larger than pieces.
     /// `hasher` is used only on the lane's own serial queue.
     private final class Lane: @unchecked Sendable {
-        let queue: DispatchQueue
+        let queue: WorkerPool
         var hasher: SHA256Hasher?
-        init(_ index: Int) { queue = DispatchQueue(label: "ivpack.build.chunks.\(index)") }
+        init(_ index: Int) { queue = WorkerPool(threads: 1, name: "ivpack.build.chunks.\(index)") }
     }
 
     let chunkSize: Int
     let pieceSize: Int
-    private let wholeQueue = DispatchQueue(label: "ivpack.build.whole")
+    private let wholeQueue = WorkerPool(threads: 1, name: "ivpack.build.whole")
     private let lanes: [Lane]
     private var nextLane = 0
-    private let group = DispatchGroup()
     private let slots: DispatchSemaphore
     private let lock = NSLock()
     private var pool: [Piece] = []
@@ -65,7 +64,11 @@ final class PayloadHasher: @unchecked Sendable {
         slots = DispatchSemaphore(value: max(2, buffers))
     }
 
-    deinit { group.wait() }
+    deinit {
+        waitUntilIdle()
+        wholeQueue.shutdown()
+        for lane in lanes { lane.queue.shutdown() }
+    }
 
     /// Starts the next file; returns its number for `submit` and `digests`.
     func beginFile(size: Int64) -> Int {
@@ -114,8 +117,7 @@ final class PayloadHasher: @unchecked Sendable {
         // The bytes stay valid until the last user releases the piece.
         nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(rebasing: piece.buffer[0..<length])
 
-        group.enter()
-        wholeQueue.async { [self] in
+        wholeQueue.submit { [self] in
             digests.hasher.update(bytes)
             if last {
                 let d = digests.hasher.finish()
@@ -124,15 +126,13 @@ final class PayloadHasher: @unchecked Sendable {
                 lock.unlock()
             }
             release(piece)
-            group.leave()
         }
 
-        group.enter()
         if chunkSize <= pieceSize {
             // Whole chunks: any lane, round robin.
             let lane = lanes[nextLane % lanes.count]
             nextLane += 1
-            lane.queue.async { [self] in
+            lane.queue.submit { [self] in
                 var results: [(Int, SHA256Digest)] = []
                 var start = 0
                 repeat {
@@ -145,14 +145,13 @@ final class PayloadHasher: @unchecked Sendable {
                 for (i, d) in results where i < digests.chunks.count { digests.chunks[i] = d }
                 lock.unlock()
                 release(piece)
-                group.leave()
             }
         } else {
             // Part of one chunk: that chunk's lane, so its pieces are hashed in order.
             let index = Int(offset / Int64(chunkSize))
             let lane = lanes[index % lanes.count]
             let endsChunk = last || (offset + Int64(length)) % Int64(chunkSize) == 0
-            lane.queue.async { [self] in
+            lane.queue.submit { [self] in
                 let hasher = lane.hasher ?? SHA256Hasher()
                 hasher.update(bytes)
                 if endsChunk {
@@ -165,18 +164,20 @@ final class PayloadHasher: @unchecked Sendable {
                     lane.hasher = hasher
                 }
                 release(piece)
-                group.leave()
             }
         }
     }
 
     /// Waits until no piece is being hashed. Call it before leaving on an error: hashing threads
     /// must not outlive the command (OpenSSL's exit handler frees what they use).
-    func waitUntilIdle() { group.wait() }
+    func waitUntilIdle() {
+        wholeQueue.waitUntilIdle()
+        for lane in lanes { lane.queue.waitUntilIdle() }
+    }
 
     /// Waits for every submitted piece; then returns each file's whole digest and chunk digests.
     func finish() -> [(whole: SHA256Digest, chunks: [SHA256Digest])] {
-        group.wait()
+        waitUntilIdle()
         lock.lock()
         defer { lock.unlock() }
         return files.map { f in

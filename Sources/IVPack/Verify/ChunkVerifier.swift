@@ -25,11 +25,10 @@ final class ChunkVerifier: @unchecked Sendable {
     static let directThreshold = 1 << 20
     static let maxPieceSize = 4 << 20
 
-    private let queue: DispatchQueue
-    private let group = DispatchGroup()
+    private let pool: WorkerPool
     private let slots: DispatchSemaphore
     private let lock = NSLock()
-    private var pool: [UnsafeMutableRawBufferPointer] = []
+    private var buffers: [UnsafeMutableRawBufferPointer] = []
     private var problems: [(file: Int, chunk: Int, text: String)] = []
     private var order = 0
     private var hashedBytes: Int64 = 0
@@ -42,25 +41,26 @@ final class ChunkVerifier: @unchecked Sendable {
         self.workers = max(1, workers)
         self.pieceSize = min(chunkSize, Self.maxPieceSize)
         self.onProgress = progress
-        queue = DispatchQueue(label: "ivpack.verify.chunks", attributes: .concurrent)
+        pool = WorkerPool(threads: max(1, workers), name: "ivpack.verify")
         slots = DispatchSemaphore(value: max(1, workers) + 2)
     }
 
     deinit {
-        group.wait()
-        for b in pool { b.deallocate() }
+        pool.waitUntilIdle()
+        pool.shutdown()
+        for b in buffers { b.deallocate() }
     }
 
     private func takeBuffer() -> UnsafeMutableRawBufferPointer {
         slots.wait()
         lock.lock()
         defer { lock.unlock() }
-        return pool.popLast() ?? UnsafeMutableRawBufferPointer.allocate(byteCount: pieceSize, alignment: 4096)
+        return buffers.popLast() ?? UnsafeMutableRawBufferPointer.allocate(byteCount: pieceSize, alignment: 4096)
     }
 
     private func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
         lock.lock()
-        pool.append(buffer)
+        buffers.append(buffer)
         lock.unlock()
         slots.signal()
     }
@@ -105,12 +105,8 @@ final class ChunkVerifier: @unchecked Sendable {
             let length = min(Int64(chunkSize), size - start)
             let expectedDigest = index < expected.chunks.count ? expected.chunks[index] : nil
             nonisolated(unsafe) let buffer = takeBuffer()
-            group.enter()
-            queue.async { [self] in
-                defer {
-                    giveBack(buffer)
-                    group.leave()
-                }
+            pool.submit { [self] in
+                defer { giveBack(buffer) }
                 let hasher = SHA256Hasher()
                 var done: Int64 = 0
                 while done < length {
@@ -156,15 +152,13 @@ final class ChunkVerifier: @unchecked Sendable {
             nonisolated(unsafe) let b = buffer
             let index = chunkIndex
             let expectedDigest = index < expected.chunks.count ? expected.chunks[index] : nil
-            group.enter()
-            queue.async { [self] in
+            pool.submit { [self] in
                 let digest = SHA256Digest.of(UnsafeRawBufferPointer(rebasing: b[0..<length]))
                 if digest != expectedDigest {
                     record(fileOrder, index, mismatch(expected, index, length: Int64(length)))
                 }
                 hashed(length)
                 giveBack(b)
-                group.leave()
             }
             chunkIndex += 1
         }
@@ -214,11 +208,11 @@ final class ChunkVerifier: @unchecked Sendable {
 
     /// Waits until no chunk is being hashed (before leaving on an error: hashing threads must not
     /// outlive the command, whose exit handlers free OpenSSL's state).
-    func waitUntilIdle() { group.wait() }
+    func waitUntilIdle() { pool.waitUntilIdle() }
 
     /// Waits for every chunk and returns the problems, first file and chunk first.
     func finish() -> [String] {
-        group.wait()
+        pool.waitUntilIdle()
         lock.lock()
         defer { lock.unlock() }
         return problems.sorted { ($0.file, $0.chunk) < ($1.file, $1.chunk) }.map(\.text)
