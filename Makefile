@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test deps build bench
+.PHONY: demo test deps build bench fuzz
 
 deps:
 	@bash scripts/install-deps.sh
@@ -13,3 +13,10 @@ demo: deps
 test: deps
 	swift build --build-tests
 	swift test
+
+bench: deps
+	bash Benchmarks/bench.sh
+
+# Fuzzing (docs/fuzzing.md): every target for FUZZ_SECONDS (default 600) each, or only FUZZ_TARGETS.
+fuzz: deps
+	bash Fuzz/run.sh $(FUZZ_TARGETS)

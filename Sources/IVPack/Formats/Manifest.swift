@@ -69,9 +69,10 @@ public struct Manifest: Sendable, Equatable {
         public var annotatedTag: Bool
     }
 
-    /// Number of chunks a file of `size` bytes has (at least one, for an empty file).
+    /// Number of chunks a file of `size` bytes has (at least one, for an empty file). Cannot
+    /// overflow: a hostile manifest may declare any size up to Int64.max (docs/fuzzing.md, findings).
     public static func chunkCount(size: Int64, chunkSize: Int) -> Int {
-        size == 0 ? 1 : Int((size + Int64(chunkSize) - 1) / Int64(chunkSize))
+        size <= 0 ? 1 : Int((size - 1) / Int64(chunkSize) + 1)
     }
 
     /// Every file of every component, in bundle order.

@@ -47,10 +47,16 @@ public struct TrustPolicy: Sendable {
     /// Reads and validates a policy file; certificate and CRL paths are relative to its folder.
     public static func load(path: String) throws -> TrustPolicy {
         let bytes = try InputFile.readAll(path: path, limit: YAMLReader.maxBytes)
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        return try parse(bytes: bytes, file: path, folder: folder)
+    }
+
+    /// Validates policy bytes; `file` names the policy in messages, `folder` is where relative
+    /// certificate and CRL paths are taken from (the policy file's folder).
+    public static func parse(bytes: [UInt8], file path: String, folder: String) throws -> TrustPolicy {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw YAMLInputError(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
         }
-        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let reader = YAMLReader(file: path)
         let top = try reader.root(of: text)
         let m = try reader.mapping(top, "", allowed: ["apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",

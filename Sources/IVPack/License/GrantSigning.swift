@@ -1,5 +1,4 @@
 import Foundation
-import IVPack
 
 /// A signed grant as it travels: the grant's canonical bytes and a detached CMS signature over them.
 public struct SignedGrant: Sendable, Equatable {

@@ -1,5 +1,3 @@
-import IVPack
-
 /// The licence protocol (Schemas/license-api.openapi.yaml): `POST /v1/activations` over mutual
 /// TLS. The installer is identified by the client certificate, never by the body.
 public enum LicenseProtocol {
@@ -73,6 +71,11 @@ public struct ActivationRequest: Sendable, Equatable {
 public struct ProtocolError: Error, Sendable, Equatable {
     public var code: String
     public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
 
     public var json: JSONValue { .object([("error", .string(code)), ("message", .string(message))]) }
 }

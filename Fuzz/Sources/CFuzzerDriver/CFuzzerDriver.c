@@ -1,0 +1,2 @@
+// Declarations only (include/CFuzzerDriver.h); the driver is in libFuzzer (-sanitize=fuzzer).
+#include "CFuzzerDriver.h"

@@ -1,0 +1,54 @@
+// Fuzz target: the bundle manifest (ivpack/manifest.json), as `verify`, `inspect` and `check`
+// read it: the strict JSON parser, the canonical encoder, then Manifest.decode and the checks
+// `verify` runs on a decoded manifest (version consistency, minimum version, environment).
+//
+// Invariants (a broken one is a crash, so libFuzzer keeps the input):
+//   - canonical JSON of any parsed document parses again, to the same canonical bytes;
+//   - a manifest that decodes is exactly its own canonical form and decodes again to itself.
+@testable import IVPack
+import FuzzSupport
+
+@main enum FuzzManifestMain {
+    static func main() { runFuzzer(fuzzOneInput) }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    fuzzManifest(start.map { fuzzBytes($0, count) } ?? [])
+    return 0
+}
+
+func fuzzManifest(_ bytes: [UInt8]) {
+    do {
+        let value = try JSONParser.parse(bytes, limits: .metadata)
+        let canonical = CanonicalJSON.encode(value)
+        do {
+            let again = try JSONParser.parse(canonical, limits: .metadata)
+            fuzzCheck(CanonicalJSON.encode(again) == canonical, "canonical JSON is not stable under a second parse")
+        } catch {
+            fuzzCheck(false, "the canonical form of a parsed document does not parse: \(error)")
+        }
+        _ = PrettyJSON.render(value)
+        _ = value.hasOnlyIntegerNumbers
+    } catch {
+        _ = error.description
+    }
+
+    let manifest: Manifest
+    do {
+        manifest = try Manifest.decode(bytes, source: "fuzz.ivp")
+    } catch {
+        _ = "\(error)"
+        return
+    }
+    fuzzCheck(manifest.canonicalBytes == bytes, "a decoded manifest is not its own canonical form")
+    do {
+        let again = try Manifest.decode(manifest.canonicalBytes, source: "fuzz.ivp")
+        fuzzCheck(again == manifest, "a manifest does not decode again to itself")
+    } catch {
+        fuzzCheck(false, "the canonical bytes of a decoded manifest do not decode: \(error)")
+    }
+    _ = VersionChecks.consistency(manifest)
+    _ = VersionChecks.minimum(manifest, policy: fuzzTrustPolicy)
+    _ = EnvironmentCheck.evaluate(requirements: manifest.requirements, probe: FixedProbe())
+}

@@ -1,0 +1,41 @@
+// Fuzz target: the release spec (ivpack.yaml), as `build` and `check` read it: YAML through
+// Yams and YAMLReader, ReleaseSpec.parse (components, paths, version sources, requirements),
+// then the version-naming rules and the environment check on the normalised requirements.
+// Parsing touches no file: the spec's folder is a path that does not exist.
+@testable import IVPack
+import FuzzSupport
+
+@main enum FuzzSpecMain {
+    static func main() { runFuzzer(fuzzOneInput) }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    fuzzSpec(start.map { fuzzBytes($0, count) } ?? [])
+    return 0
+}
+
+func fuzzSpec(_ bytes: [UInt8]) {
+    let spec: ReleaseSpec
+    do {
+        spec = try ReleaseSpec.parse(bytes: bytes, file: "ivpack.yaml", root: "/nonexistent/ivpack-fuzz")
+    } catch {
+        _ = "\(error)"
+        return
+    }
+    fuzzCheck(spec.chunkSize >= ReleaseSpec.chunkSizeRange.lowerBound && spec.chunkSize <= ReleaseSpec.chunkSizeRange.upperBound,
+              "chunk size \(spec.chunkSize) accepted outside the range")
+    for c in spec.components {
+        for p in c.paths { fuzzCheck(!p.hasPrefix("/") && !p.split(separator: "/").contains(".."), "unsafe path \(p) accepted") }
+    }
+    if let requirements = spec.requirements {
+        // The normalised requirements go into the manifest, which must stay canonical JSON.
+        fuzzCheck(requirements.hasOnlyIntegerNumbers, "normalised requirements hold a non-integer number")
+        _ = EnvironmentCheck.evaluate(requirements: requirements, probe: FixedProbe())
+    }
+    for policy in [GatePolicy.nmpa, GatePolicy.semver] {
+        for channel in policy.channels {
+            _ = VersionNaming.check(spec.version, policy: policy, channel: channel, file: spec.file, line: 1, what: "the release version")
+        }
+    }
+}
