@@ -143,3 +143,21 @@ public func runForStatus(_ executable: String, _ arguments: [String]) async -> I
         }
     }
 }
+
+/// Runs the built `ivpack` with `IVPACK_FAILPOINT=failpoint` until it stops at that point, then
+/// kills it with SIGKILL, for crash tests. Returns what it wrote to standard error before the kill
+/// (it says "failpoint reached") and whether it died of the signal.
+public func ivpackKilledAtFailpoint(_ arguments: [String], failpoint: String) throws -> (stderr: String, killedBySignal: Bool) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: ivpackExecutable)
+    process.arguments = arguments
+    process.environment = [Failpoint.variable: failpoint, "PATH": "/usr/bin:/bin"]
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    // The first thing it writes is the failpoint line (or an error, if it never got there).
+    let line = err.fileHandleForReading.availableData
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return (String(decoding: line, as: UTF8.self), process.terminationReason == .uncaughtSignal)
+}

@@ -81,19 +81,10 @@ import IVPackTestSupport
         let release = Self.release()
         let out = TemporaryFolder("ivpack-fault-kill")
         let before = try Self.snapshot(release.root)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ivpackExecutable)
-        process.arguments = ["build", "--spec", release.specPath, "-o", out.url("b.ivp")]
-        process.environment = [Failpoint.variable: "build-before-commit", "PATH": "/usr/bin:/bin"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
         // Everything is written, the manifest too; only the commit is missing. Kill it for real.
-        let line = err.fileHandleForReading.availableData
-        #expect(String(decoding: line, as: UTF8.self).contains("failpoint reached"))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        let killed = try ivpackKilledAtFailpoint(["build", "--spec", release.specPath, "-o", out.url("b.ivp")], failpoint: "build-before-commit")
+        #expect(killed.stderr.contains("failpoint reached"), "\(killed.stderr)")
+        #expect(killed.killedBySignal)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [], "a partial or temporary file was left")
         #expect(try Self.snapshot(release.root) == before)
         let again = ivpack(["build", "--spec", release.specPath, "-o", out.url("b.ivp")])

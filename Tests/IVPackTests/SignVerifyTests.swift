@@ -257,20 +257,12 @@ import IVPackTestSupport
     @Test func killedSignLeavesTheBundleAsBeforeAndTheNextSignRepairsIt() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let before = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ivpackExecutable)
-        process.arguments = ["sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key, "--cert", s.pki.quality.certificate,
-                             "--chain", s.pki.quality.chain]
-        process.environment = ["IVPACK_FAILPOINT": "sign-before-commit"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
         // Wait until it has written the tail and stopped before its commit, then kill it for real.
-        let line = err.fileHandleForReading.availableData
-        #expect(String(decoding: line, as: UTF8.self).contains("failpoint reached"))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        let killed = try ivpackKilledAtFailpoint(["sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key,
+                                                  "--cert", s.pki.quality.certificate, "--chain", s.pki.quality.chain],
+                                                 failpoint: "sign-before-commit")
+        #expect(killed.stderr.contains("failpoint reached"), "\(killed.stderr)")
+        #expect(killed.killedBySignal)
         let after = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
         #expect(Array(after.prefix(before.count - 512)) == Array(before.prefix(before.count - 512)), "payload or first signature changed")
         let interrupted = try s.verify(policy: try TrustPolicy.load(path: s.pki.trustPolicy))

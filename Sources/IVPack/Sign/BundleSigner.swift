@@ -66,7 +66,8 @@ struct BundleLayout {
 
     static func read(path: String) throws -> BundleLayout {
         // Small reads: headers are 512 bytes and data is skipped by seeking.
-        let reader = try TarReader(path: path, blockSize: 16 << 10)
+        let file = try InputFile(path: path)
+        let reader = try TarReader(file: file, blockSize: 16 << 10)
         guard let first = try reader.next(), first.path == Manifest.entryPath, first.kind == .regular else {
             throw BundleFormatError(path: path, problem: "the first entry is not \(Manifest.entryPath); this is not an ivpack bundle")
         }
@@ -98,11 +99,9 @@ struct BundleLayout {
             let first = missing.keys.sorted()[0]
             throw BundleFormatError(path: path, problem: "\(missing.count) file\(missing.count == 1 ? "" : "s") of the manifest \(missing.count == 1 ? "is" : "are") missing or of the wrong size (first: \(Display.name(first))); the bundle is incomplete, cut short or damaged")
         }
-        // libarchive also ends quietly at the physical end of the file; a bundle has its marker
-        // (the first zero block must be there; after an interrupted sign the second may not be).
-        let file = try InputFile(path: path)
-        let marker = try file.readBytes(count: 512, at: end)
-        guard marker.count == 512, marker.allSatisfy({ $0 == 0 }), file.size >= end + 1024 else {
+        // The marker's first zero block must be there (after an interrupted sign the second may
+        // hold that sign's leftovers, but the file still reaches past it).
+        guard reader.endMarkerIsPresent(), file.size >= end + 1024 else {
             throw BundleFormatError(path: path, problem: "the archive ends at byte \(end) without an end-of-archive marker; the bundle is cut short")
         }
         return BundleLayout(manifestBytes: manifestBytes, manifest: manifest, signatures: signatures, endOfArchive: end)

@@ -92,6 +92,9 @@ public final class AtomicOutputFile {
     let fd: Int32
     /// Whether the temporary file is unnamed (`O_TMPFILE`) until the commit.
     let unnamed: Bool
+    /// The destination's folder and file name.
+    private let folder: String
+    private let base: String
     private var committed = false
     /// Bytes appended by `write(_:)` so far, and how far write-back to disk has been started.
     private var appended: Int64 = 0
@@ -105,6 +108,8 @@ public final class AtomicOutputFile {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         let folder = directory.isEmpty ? "/" : directory
+        self.folder = folder
+        self.base = base
         let mode = 0o644 & ~Self.currentUmask()
         // O_TMPFILE is (__O_TMPFILE | O_DIRECTORY); the macro does not import.
         let oTmpFile: Int32 = 0o20000000 | O_DIRECTORY
@@ -187,11 +192,9 @@ public final class AtomicOutputFile {
         if unnamed {
             // Give the finished file a temporary name, then rename it over the destination
             // (linkat cannot replace an existing file; rename can, atomically).
-            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-            let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
             var linked: String?
             for attempt in 0..<100 {
-                let name = "\(directory.isEmpty ? "" : directory)/.\(base).tmp-\(getpid())-\(attempt)"
+                let name = "\(folder == "/" ? "" : folder)/.\(base).tmp-\(getpid())-\(attempt)"
                 if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 {
                     linked = name
                     break
@@ -214,8 +217,7 @@ public final class AtomicOutputFile {
             }
         }
         committed = true
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let dfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 }

@@ -158,10 +158,7 @@ public enum BundleVerifier {
             entryProblems.append("the archive cannot be read to its end: \(error)")
         }
         if !truncated, let end = reader.endOfArchiveOffset {
-            // libarchive also stops quietly at the physical end of the file; a whole bundle ends
-            // with its zero-block marker.
-            let marker = (try? bundle.readBytes(count: 512, at: end)) ?? []
-            if marker.count < 512 || !marker.allSatisfy({ $0 == 0 }) {
+            if !reader.endMarkerIsPresent() {
                 entryProblems.append("the archive ends at byte \(end) without an end-of-archive marker; the bundle was cut short")
             }
         }
@@ -177,7 +174,7 @@ public enum BundleVerifier {
                                    status: digestProblems.isEmpty && !truncated ? .pass : .fail, details: Self.capped(digestProblems),
                                    evidence: [("files", String(seen.filter { $0 }.count)), ("bytes", String(payloadBytes)),
                                               ("chunkSize", String(manifest.chunkSize))]))
-        if !truncated, let end = reader.endOfArchiveOffset, let size = try? InputFile(path: bundlePath).size, size > end + 1024 {
+        if !truncated, let end = reader.endOfArchiveOffset, case let size = bundle.size, size > end + 1024 {
             report.checks.append(Check(id: "archive.trailing", title: "Nothing follows the end-of-archive marker", status: .warn,
                                        details: ["\(size - end - 1024) bytes follow the end-of-archive marker (an interrupted sign leaves this; the next sign removes it); tar does not read them"]))
         }
