@@ -44,4 +44,85 @@ import IVPackTestSupport
         let error = #expect(throws: ManifestError.self) { try Manifest.decode(twice.canonicalBytes, source: "test") }
         #expect(error?.problem.contains("listed twice") == true)
     }
+
+    // MARK: The one-pass reader (CanonicalManifestReader) against the general reader
+
+    /// Both readers on one input: where the one-pass reader returns a manifest, the general reader
+    /// returns the same one, and where the general reader accepts, the one-pass reader does too.
+    /// Returns whether the general reader accepted.
+    @discardableResult
+    func expectReadersAgree(_ bytes: [UInt8], _ what: @autoclosure () -> String) -> Bool {
+        let fast = Manifest.readCanonical(bytes)
+        let general = try? Manifest.decodeGeneral(bytes, source: "test")
+        if let fast {
+            #expect(general == fast, "one-pass reader accepted what the general reader refused or read differently: \(what())")
+        }
+        if general != nil {
+            #expect(fast != nil, "one-pass reader refused a valid canonical manifest: \(what())")
+        }
+        return general != nil
+    }
+
+    @Test func theOnePassReaderReadsWhatTheGeneralReaderReads() throws {
+        let (manifest, bytes) = try sample()
+        #expect(manifest.requirements != nil, "the sample should exercise the requirements member")
+        #expect(Manifest.readCanonical(bytes) == manifest)
+        #expect(try Manifest.decodeGeneral(bytes, source: "test") == manifest)
+
+        // Non-ASCII text, and every escape the canonical form uses.
+        var unicode = manifest
+        unicode.product.name = "Lungen-Prüfplatz 肺"
+        unicode.components[0].versionEvidence[0].location = "tag \u{1F4A1}"
+        #expect(Manifest.readCanonical(unicode.canonicalBytes) == unicode)
+        var quoted = manifest
+        quoted.components[0].versionEvidence[0].location = "the \"version\" line\n\t\\ \u{1}\u{7f}"
+        #expect(String(decoding: quoted.canonicalBytes, as: UTF8.self).contains(#"line\n\t\\ \u0001"#))
+        #expect(Manifest.readCanonical(quoted.canonicalBytes) == quoted)
+        // Escapes the canonical form does not write are refused by both.
+        let quotedText = String(decoding: quoted.canonicalBytes, as: UTF8.self)
+        for (canonical, other) in [(#"\u0001"#, #"\u0001"#.uppercased()), (#"\""#, #"\u0022"#), (#"\n"#, #"\u000a"#), ("payload/", #"payload\/"#)] {
+            let changed = Array(quotedText.replacingOccurrences(of: canonical, with: other).utf8)
+            #expect(!expectReadersAgree(changed, "\(canonical) written as \(other)"), "\(other) was accepted")
+        }
+        var empty = manifest
+        empty.components[0].versionEvidence = []
+        empty.provenance.git = []
+        empty.requirements = nil
+        expectReadersAgree(empty.canonicalBytes, "empty arrays, no requirements")
+        #expect(Manifest.readCanonical(empty.canonicalBytes) == empty)
+    }
+
+    /// Every byte of a real manifest changed one of three ways in turn (low bit flipped, replaced
+    /// by a space, deleted): both readers must judge every variant alike.
+    @Test func bothReadersJudgeEveryOneByteChangeAlike() throws {
+        let (_, bytes) = try sample()
+        var accepted = 0
+        for i in bytes.indices {
+            var variant = bytes
+            switch i % 3 {
+            case 0: variant[i] ^= 0x01
+            case 1: variant[i] = UInt8(ascii: " ")
+            default: variant.remove(at: i)
+            }
+            if expectReadersAgree(variant, "byte \(i), change \(i % 3)") { accepted += 1 }
+        }
+        // Some changes stay valid (a letter of a version text, a digest digit): the test compared
+        // accepted manifests too, not only refusals.
+        #expect(accepted > 0)
+    }
+
+    @Test(arguments: [
+        ("\"size\":", "\"size\":0", "leading zero"),
+        ("\"chunkSize\":", "\"chunkSize\":-", "negative"),
+        ("\"sourceDateEpoch\":", "\"sourceDateEpoch\":99999999999999999999", "beyond Int64"),
+        ("{\"chunkSize\"", " {\"chunkSize\"", "leading whitespace"),
+    ])
+    func numbersAndSpacingOutsideTheCanonicalFormAreRefusedByBoth(from: String, to: String, what: String) throws {
+        let (_, bytes) = try sample()
+        let text = String(decoding: bytes, as: UTF8.self)
+        let changed = Array(text.replacingOccurrences(of: from, with: to).utf8)
+        #expect(changed != bytes)
+        #expect(Manifest.readCanonical(changed) == nil, "\(what)")
+        #expect(throws: ManifestError.self, "\(what)") { try Manifest.decode(changed, source: "test") }
+    }
 }

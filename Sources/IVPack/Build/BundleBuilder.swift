@@ -57,7 +57,7 @@ public enum BundleBuilder {
         }
 
         // 3. The manifest with placeholder digests: its length is final.
-        let zero = SHA256Digest(bytes: [UInt8](repeating: 0, count: 32))
+        let zero = SHA256Digest.zero
         var manifest = Manifest(
             product: spec.product, version: spec.version, chunkSize: spec.chunkSize,
             releaseNotes: Manifest.payloadPrefix + spec.releaseNotes,

@@ -1,45 +1,100 @@
 internal import CLibCrypto
 
 /// A SHA-256 digest: 32 bytes, written as 64 lower-case hex digits.
+///
+/// Held inline (four words, no heap allocation): a manifest of 20,000 files holds tens of
+/// thousands of them.
 public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
+    /// The 32 bytes in order, eight per word, the first byte in the most significant bits.
+    private var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
+
     /// The 32 digest bytes.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 32, "a SHA-256 digest has 32 bytes")
-        self.bytes = bytes
+        self = .zero
+        withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
+    }
+
+    /// Thirty-two zero bytes (a placeholder, never the digest of anything).
+    public static let zero = SHA256Digest(w0: 0, w1: 0, w2: 0, w3: 0)
+
+    private init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+        (self.w0, self.w1, self.w2, self.w3) = (w0, w1, w2, w3)
     }
 
     /// Parses 64 lower-case hex digits; nil for anything else.
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        var out = [UInt8](repeating: 0, count: 32)
-        for i in 0..<32 {
-            guard let hi = Self.nibble(utf8[2 * i]), let lo = Self.nibble(utf8[2 * i + 1]) else { return nil }
-            out[i] = hi << 4 | lo
-        }
-        self.bytes = out
+        var text = hex
+        guard let digest = text.withUTF8({ Self(hexDigits: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = digest
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x61...0x66: return c - 0x61 + 10
-        default: return nil
+    /// Parses exactly 64 lower-case hex digits given as bytes; nil for anything else.
+    public init?(hexDigits utf8: UnsafeRawBufferPointer) {
+        guard utf8.count == 64 else { return nil }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for w in 0..<4 {
+            var v: UInt64 = 0
+            for i in (16 * w)..<(16 * w + 16) {
+                let c = utf8[i]
+                let d: UInt8
+                switch c {
+                case 0x30...0x39: d = c &- 0x30
+                case 0x61...0x66: d = c &- 0x61 &+ 10
+                default: return nil
+                }
+                v = v << 4 | UInt64(d)
+            }
+            switch w {
+            case 0: words.0 = v
+            case 1: words.1 = v
+            case 2: words.2 = v
+            default: words.3 = v
+            }
         }
+        self.init(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+    }
+
+    /// Calls `body` with the 32 bytes in order.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var bigEndian = (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)
+        return try Swift.withUnsafeBytes(of: &bigEndian) { try body($0) }
+    }
+
+    /// Lets `body` fill the 32 bytes in order.
+    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        var bigEndian = (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)
+        defer {
+            (w0, w1, w2, w3) = (UInt64(bigEndian: bigEndian.0), UInt64(bigEndian: bigEndian.1),
+                                UInt64(bigEndian: bigEndian.2), UInt64(bigEndian: bigEndian.3))
+        }
+        return try Swift.withUnsafeMutableBytes(of: &bigEndian) { try body($0) }
     }
 
     /// 64 lower-case hex digits.
     public var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
+        String(unsafeUninitializedCapacity: 64) { out in
+            writeHex(into: UnsafeMutableRawBufferPointer(out))
+            return 64
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Writes the 64 hex digits into the first 64 bytes of `out`.
+    func writeHex(into out: UnsafeMutableRawBufferPointer) {
+        let digits: StaticString = "0123456789abcdef"
+        let table = UnsafeRawBufferPointer(start: digits.utf8Start, count: 16)
+        for i in 0..<64 {
+            let word: UInt64
+            switch i >> 4 {
+            case 0: word = w0
+            case 1: word = w1
+            case 2: word = w2
+            default: word = w3
+            }
+            out[i] = table[Int((word >> UInt64(60 - 4 * (i & 15))) & 0xF)]
+        }
     }
 
     public var description: String { hex }
@@ -78,10 +133,12 @@ public final class SHA256Hasher {
 
     /// Returns the digest and resets the hasher so that it can be used again.
     public func finish() -> SHA256Digest {
-        var out = [UInt8](repeating: 0, count: 32)
+        var digest = SHA256Digest.zero
         var length: UInt32 = 0
-        _ = EVP_DigestFinal_ex(context, &out, &length)
+        digest.withUnsafeMutableBytes { out in
+            _ = EVP_DigestFinal_ex(context, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length)
+        }
         _ = EVP_DigestInit_ex(context, EVP_sha256(), nil)
-        return SHA256Digest(bytes: out)
+        return digest
     }
 }

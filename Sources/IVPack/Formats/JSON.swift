@@ -131,6 +131,14 @@ public struct JSONParser {
         return value
     }
 
+    /// Parses the one JSON value at the start of `bytes` (no whitespace before it) and returns it
+    /// with its length in bytes; whatever follows the value is left alone.
+    public static func parsePrefix(_ bytes: [UInt8], limits: JSONLimits) throws(JSONParseError) -> (value: JSONValue, length: Int) {
+        var parser = JSONParser(bytes: bytes, limits: limits)
+        let value = try parser.parseValue()
+        return (value, parser.position)
+    }
+
     private init(bytes: [UInt8], limits: JSONLimits) {
         self.bytes = bytes
         self.limits = limits

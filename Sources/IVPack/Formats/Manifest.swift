@@ -156,6 +156,17 @@ extension Manifest {
     /// Parses and validates manifest bytes. Refuses anything that is not exactly the canonical form
     /// of a valid manifest, so that the bytes signed and the values checked are one and the same.
     public static func decode(_ bytes: [UInt8], source: String) throws -> Manifest {
+        if let manifest = CanonicalManifestReader.read(bytes) { return manifest }
+        return try decodeGeneral(bytes, source: source)
+    }
+
+    /// The manifest in `bytes` if they are the canonical form of a valid manifest, else nil; the
+    /// one-pass reader `decode` tries first (see CanonicalManifestReader). For tests and fuzzing.
+    public static func readCanonical(_ bytes: [UInt8]) -> Manifest? { CanonicalManifestReader.read(bytes) }
+
+    /// The general reader: parses any JSON, checks every member with a precise error, and
+    /// compares the canonical re-encoding with the bytes. The authority on what is valid.
+    public static func decodeGeneral(_ bytes: [UInt8], source: String) throws -> Manifest {
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxBytes, maxDepth: 16, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000))

@@ -72,14 +72,15 @@ public enum BundleVerifier {
         var truncated = false
         do {
             while let entry = try reader.next() {
-                let at = "entry at byte \(entry.headerOffset)"
+                // Messages are made only when needed: a bundle may have tens of thousands of entries.
+                var at: String { "entry at byte \(entry.headerOffset)" }
                 guard let path = entry.path else {
                     entryProblems.append("\(at) \"\(Display.name(bytes: entry.rawPath))\": the name is not valid UTF-8 or contains NUL")
                     continue
                 }
                 // Names from the bundle are shown escaped and cut: they may hold terminal controls.
                 // What kind of entry it is comes first: no link, device or folder is acceptable.
-                let shown = Display.name(path)
+                var shown: String { Display.name(path) }
                 switch entry.kind {
                 case .regular: break
                 case .symbolicLink, .hardLink:
