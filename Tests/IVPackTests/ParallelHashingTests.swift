@@ -113,4 +113,41 @@ import IVPackTestSupport
         // Every chunk after the cut is missing too, but the first missing one is named first.
         #expect(payload.details.first?.contains("chunk 30") == true)
     }
+
+    @Test func smallFilesInSharedBatchesAreCheckedOneByOneWithTheSameResultOnOneAndManyWorkers() throws {
+        // 120 small files of 1 byte to 200 KiB (64 KiB chunks: up to 4 chunks each) share batch
+        // buffers of about 1 MiB; a file may start in one batch and its next chunk lie in another.
+        let files: [(String, [UInt8])] = (0..<120).map { i in
+            ("small/f\(i).bin", Self.pattern(1 + (i * 7919) % (200 << 10), seed: UInt32(2 * i + 101)))
+        }
+        let release = Self.release(chunkSize: "64KiB", files: files)
+        let out = TemporaryFolder()
+        let built = try release.build(to: out.url("b.ivp"))
+        let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
+        let policy = try TrustPolicy.load(path: pki.trustPolicy)
+        let now = Timestamp.now()
+        let intact = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 3)
+        #expect(intact.checks.first { $0.id == "payload" }?.status == .pass)
+
+        // One flipped byte in chunk 2 of a file of 3-4 chunks, in the last byte of a later file and
+        // in the first byte of the last file.
+        let a = try #require((30..<120).first { files[$0].1.count > 2 * 65536 + 100 })
+        let b = try #require(((a + 1)..<119).first { files[$0].1.count > 4096 })
+        let (fa, fb, fz) = (files[a].1, files[b].1, files[119].1)
+        for (bytes, at) in [(fa, 2 * 65536 + 99), (fb, fb.count - 1), (fz, 0)] {
+            let start = try #require(BundleSurgery.offset(of: Array(bytes.prefix(4096)), in: out.url("b.ivp")))
+            BundleSurgery.flipByte(in: out.url("b.ivp"), at: start + at)
+        }
+        let one = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 1)
+        let many = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 8)
+        #expect(one.checks == many.checks)
+        let payload = try #require(one.checks.first { $0.id == "payload" })
+        let lastChunkB = (fb.count - 1) / 65536
+        #expect(payload.details == [
+            "payload/small/f\(a).bin: chunk 2 (bytes 131072 to \(min(fa.count, 3 * 65536) - 1)) does not match its SHA-256 in the manifest",
+            "payload/small/f\(b).bin: chunk \(lastChunkB) (bytes \(lastChunkB * 65536) to \(fb.count - 1)) does not match its SHA-256 in the manifest",
+            "payload/small/f119.bin: chunk 0 (bytes 0 to \(min(fz.count, 65536) - 1)) does not match its SHA-256 in the manifest",
+        ], "\(payload.details)")
+        #expect(built.manifest.allFiles.count > 120)
+    }
 }

@@ -4,7 +4,9 @@
 //
 // Invariants (a broken one is a crash, so libFuzzer keeps the input):
 //   - canonical JSON of any parsed document parses again, to the same canonical bytes;
-//   - a manifest that decodes is exactly its own canonical form and decodes again to itself.
+//   - a manifest that decodes is exactly its own canonical form and decodes again to itself;
+//   - the one-pass reader (Manifest.readCanonical) and the general reader (decodeGeneral) agree:
+//     same manifest, or both refuse.
 @testable import IVPack
 import FuzzSupport
 
@@ -34,13 +36,16 @@ func fuzzManifest(_ bytes: [UInt8]) {
         _ = error.description
     }
 
+    let fast = Manifest.readCanonical(bytes)
     let manifest: Manifest
     do {
-        manifest = try Manifest.decode(bytes, source: "fuzz.ivp")
+        manifest = try Manifest.decodeGeneral(bytes, source: "fuzz.ivp")
     } catch {
         _ = "\(error)"
+        fuzzCheck(fast == nil, "the one-pass manifest reader accepted what the general reader refuses: \(error)")
         return
     }
+    fuzzCheck(fast == manifest, "the one-pass manifest reader refused or read differently a manifest the general reader accepts")
     fuzzCheck(manifest.canonicalBytes == bytes, "a decoded manifest is not its own canonical form")
     do {
         let again = try Manifest.decode(manifest.canonicalBytes, source: "fuzz.ivp")

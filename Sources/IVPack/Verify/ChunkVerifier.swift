@@ -8,11 +8,12 @@ import Foundation
 ///   seeks over their data, and each chunk becomes a job in which a worker reads the chunk straight
 ///   from the bundle file (`pread`, in pieces of at most `pieceSize`) and hashes it. No copy in
 ///   user space, no single reading thread for the workers to wait on;
-/// - small files are copied out of the archive reader's buffer into a pooled buffer and hashed by
-///   a worker, so thousands of small files cost one sequential read.
+/// - small files are copied out of the archive reader's buffer into batches of about 1 MiB (many
+///   files in one pooled buffer), each batch hashed by a worker, so thousands of small files cost
+///   one sequential read and one hand-over per batch.
 ///
-/// At most `workers + 2` jobs (and buffers of at most `pieceSize` bytes) exist at any time, so memory
-/// is bounded by the piece size, not the bundle size. Chunks cover every byte of a file, so a file
+/// At most `workers + 2` buffers of `bufferSize` bytes (a piece, at least 1 MiB) exist at any
+/// time, so memory is bounded by the piece size, not the bundle size. Chunks cover every byte of a file, so a file
 /// whose chunks all match is the file the signed manifest describes; the whole-file digest in the
 /// manifest (for `sha256sum` comparisons) is not recomputed. The outcome does not depend on the
 /// number of workers.
@@ -21,9 +22,19 @@ final class ChunkVerifier: @unchecked Sendable {
     let workers: Int
     /// Size of the pooled buffers: a chunk is read in pieces of at most this size.
     let pieceSize: Int
+    /// Size of every pooled buffer: a piece, and at least a small file's largest chunk.
+    let bufferSize: Int
     /// Files at least this large are read by the workers straight from the bundle file.
     static let directThreshold = 1 << 20
     static let maxPieceSize = 4 << 20
+    /// Small files are collected into batches of about this many bytes, one job per batch: one
+    /// hand-over per ~1 MiB instead of per file (20,000 files of 50 KiB made 20,000 jobs).
+    let batchTarget = 1 << 20
+
+    /// The batch being filled by the reading thread, its fill and its chunks.
+    private var batchBuffer: UnsafeMutableRawBufferPointer?
+    private var batchFill = 0
+    private var batchSegments: [Segment] = []
 
     private let pool: WorkerPool
     private let slots: DispatchSemaphore
@@ -40,6 +51,7 @@ final class ChunkVerifier: @unchecked Sendable {
         self.chunkSize = chunkSize
         self.workers = max(1, workers)
         self.pieceSize = min(chunkSize, Self.maxPieceSize)
+        self.bufferSize = max(pieceSize, Self.directThreshold)
         self.onProgress = progress
         pool = WorkerPool(threads: max(1, workers), name: "ivpack.verify")
         slots = DispatchSemaphore(value: max(1, workers) + 2)
@@ -49,13 +61,14 @@ final class ChunkVerifier: @unchecked Sendable {
         pool.waitUntilIdle()
         pool.shutdown()
         for b in buffers { b.deallocate() }
+        batchBuffer?.deallocate()
     }
 
     private func takeBuffer() -> UnsafeMutableRawBufferPointer {
         slots.wait()
         lock.lock()
         defer { lock.unlock() }
-        return buffers.popLast() ?? UnsafeMutableRawBufferPointer.allocate(byteCount: pieceSize, alignment: 4096)
+        return buffers.popLast() ?? UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 4096)
     }
 
     private func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -85,9 +98,9 @@ final class ChunkVerifier: @unchecked Sendable {
         return order - 1
     }
 
-    private func mismatch(_ expected: Manifest.FileEntry, _ index: Int, length: Int64) -> String {
+    private func mismatch(_ path: String, _ index: Int, length: Int64) -> String {
         let start = Int64(index) * Int64(chunkSize)
-        return "\(expected.path): chunk \(index) (bytes \(start) to \(start + length - 1)) does not match its SHA-256 in the manifest"
+        return "\(path): chunk \(index) (bytes \(start) to \(start + length - 1)) does not match its SHA-256 in the manifest"
     }
 
     /// Whether `verify(_:in:dataOffset:)` should be used for a file of this size.
@@ -128,82 +141,119 @@ final class ChunkVerifier: @unchecked Sendable {
                     hashed(n)
                 }
                 if hasher.finish() != expectedDigest {
-                    record(fileOrder, index, mismatch(expected, index, length: length))
+                    record(fileOrder, index, mismatch(expected.path, index, length: length))
                 }
             }
         }
     }
 
-    /// Streams one small file's data through `read`, handing each chunk to a worker. Returns a
-    /// problem found on the reading side (a length mismatch) at once; digest mismatches are
-    /// collected and returned by `finish()`.
+    /// Streams one small file's data through `read` into the current batch (see `batchTarget`).
+    /// Returns a problem found on the reading side (a length mismatch) at once; digest mismatches
+    /// are collected and returned by `finish()`. For files below `directThreshold` bytes.
     func verify(_ expected: Manifest.FileEntry, read: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> String? {
         let fileOrder = nextFileOrder()
-        // A chunk must fit one buffer; anything longer is the caller's mistake or a lying header,
-        // and is reported as a size problem instead of overrunning the buffer.
-        let capacity = min(chunkSize, pieceSize)
-        var buffer = takeBuffer()
-        var fill = 0
+        let size = expected.size
+        // Every chunk of a small file fits one buffer (buffers hold at least directThreshold bytes),
+        // so each chunk lies in one piece in a batch. Data beyond the declared size (a lying
+        // header) is reported, never written past a chunk's reserved room.
+        func chunkLength(_ index: Int) -> Int {
+            Int(max(0, min(Int64(chunkSize), size - Int64(index) * Int64(chunkSize))))
+        }
+        let lastChunk = Manifest.chunkCount(size: size, chunkSize: chunkSize) - 1
+        guard min(Int64(chunkSize), size) <= Int64(bufferSize) else {
+            return "\(expected.path): \(size) bytes in chunks of \(chunkSize) do not fit the small-file path's buffers"
+        }
         var chunkIndex = 0
+        var want = chunkLength(0)
+        var start = reserve(want)
+        var have = 0
         var total: Int64 = 0
         var overflow = false
-        func submit(_ length: Int) {
-            // The buffer belongs to exactly one worker until it is given back.
-            nonisolated(unsafe) let b = buffer
-            let index = chunkIndex
-            let expectedDigest = index < expected.chunks.count ? expected.chunks[index] : nil
-            pool.submit { [self] in
-                let digest = SHA256Digest.of(UnsafeRawBufferPointer(rebasing: b[0..<length]))
-                if digest != expectedDigest {
-                    record(fileOrder, index, mismatch(expected, index, length: Int64(length)))
-                }
-                hashed(length)
-                giveBack(b)
-            }
+        func closeChunk() {
+            let digest = chunkIndex < expected.chunks.count ? expected.chunks[chunkIndex] : nil
+            batchSegments.append(Segment(file: fileOrder, chunk: chunkIndex, expected: digest, path: expected.path, start: start, length: have))
+            batchFill = start + have
             chunkIndex += 1
         }
-        do {
-            try read { block in
-                var start = 0
-                total += Int64(block.count)
-                if overflow { return }
-                while start < block.count {
-                    let take = min(block.count - start, capacity - fill)
-                    UnsafeMutableRawBufferPointer(rebasing: buffer[fill..<(fill + take)])
-                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: block[start..<(start + take)]))
-                    fill += take
-                    start += take
-                    if fill == capacity {
-                        if capacity < chunkSize {
-                            overflow = true
-                            return
-                        }
-                        submit(fill)
-                        buffer = takeBuffer()
-                        fill = 0
+        try read { block in
+            total += Int64(block.count)
+            if overflow { return }
+            var i = 0
+            while i < block.count {
+                if have == want {
+                    guard chunkIndex < lastChunk else {
+                        overflow = true
+                        return
                     }
+                    closeChunk()
+                    want = chunkLength(chunkIndex)
+                    start = reserve(want)
+                    have = 0
                 }
+                let take = min(block.count - i, want - have)
+                UnsafeMutableRawBufferPointer(rebasing: batchBuffer![(start + have)..<(start + have + take)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: block[i..<(i + take)]))
+                have += take
+                i += take
             }
-        } catch {
-            giveBack(buffer)
-            throw error
         }
-        if overflow {
-            giveBack(buffer)
-            return "\(expected.path): the archive holds \(total) bytes of data, more than one read buffer; the manifest says \(expected.size)"
-        }
-        if fill > 0 || chunkIndex == 0 {
-            submit(fill)
-        } else {
-            giveBack(buffer)
-        }
-        if total != expected.size {
-            return "\(expected.path): the archive holds \(total) bytes of data, the manifest says \(expected.size)"
+        closeChunk()
+        if batchFill >= batchTarget { submitBatch() }
+        if overflow || total != size {
+            return "\(expected.path): the archive holds \(total) bytes of data, the manifest says \(size)"
         }
         if chunkIndex != expected.chunks.count {
             return "\(expected.path): \(chunkIndex) chunks of data, the manifest lists \(expected.chunks.count)"
         }
         return nil
+    }
+
+    /// One chunk of a small file inside a batch buffer.
+    private struct Segment {
+        let file: Int
+        let chunk: Int
+        let expected: SHA256Digest?
+        let path: String
+        let start: Int
+        let length: Int
+    }
+
+    /// Where the next `count` bytes go in the current batch: its fill, or 0 in a new batch when
+    /// they do not fit (the full batch goes to a worker first). Reading thread only.
+    private func reserve(_ count: Int) -> Int {
+        if batchBuffer != nil, batchFill + count <= bufferSize { return batchFill }
+        submitBatch()
+        batchBuffer = takeBuffer()
+        batchFill = 0
+        return 0
+    }
+
+    /// Hands the current batch to a worker: each segment hashed and compared, then the buffer
+    /// given back. Reading thread only.
+    private func submitBatch() {
+        guard let buffer = batchBuffer else { return }
+        batchBuffer = nil
+        let segments = batchSegments
+        batchSegments = []
+        batchFill = 0
+        guard !segments.isEmpty else {
+            giveBack(buffer)
+            return
+        }
+        nonisolated(unsafe) let b = buffer
+        pool.submit { [self] in
+            let hasher = SHA256Hasher()
+            var bytes = 0
+            for segment in segments {
+                hasher.update(UnsafeRawBufferPointer(rebasing: b[segment.start..<(segment.start + segment.length)]))
+                if hasher.finish() != segment.expected {
+                    record(segment.file, segment.chunk, mismatch(segment.path, segment.chunk, length: Int64(segment.length)))
+                }
+                bytes += segment.length
+            }
+            hashed(bytes)
+            giveBack(b)
+        }
     }
 
     /// Waits until no chunk is being hashed (before leaving on an error: hashing threads must not
@@ -212,6 +262,7 @@ final class ChunkVerifier: @unchecked Sendable {
 
     /// Waits for every chunk and returns the problems, first file and chunk first.
     func finish() -> [String] {
+        submitBatch()
         pool.waitUntilIdle()
         lock.lock()
         defer { lock.unlock() }
