@@ -77,7 +77,9 @@ public enum BundleBuilder {
 
         // 4. Stream the payload.
         let output = try AtomicOutputFile(path: outputPath)
-        let writer = try TarWriter(output: output)
+        // The bundle goes to disk with direct I/O where the file system allows (DirectAppender).
+        let appender = DirectAppender(output: output)
+        let writer = try TarWriter(name: output.path) { try appender.append($0) }
         let mtime = epoch ?? 0
         try writer.beginFile(path: Manifest.entryPath, size: Int64(reservedLength), permissions: 0o644, modificationTime: mtime)
         let manifestOffset = writer.offset
@@ -124,7 +126,6 @@ public enum BundleBuilder {
                     try writer.write(UnsafeRawBufferPointer(rebasing: piece.buffer[0..<n]))
                     offset += Int64(n)
                     written += Int64(n)
-                    output.startWriteback()
                     throttle.update(written)
                 } while offset < file.size
                 // A file that grew after it was listed is caught here rather than silently cut.
@@ -140,6 +141,7 @@ public enum BundleBuilder {
             manifest.components[ci].files[fi].chunks = digests.chunks
         }
         try writer.close()
+        try appender.finish()
         throttle.finish()
 
         // 5. The real manifest into its reserved place, then commit the file.

@@ -13,6 +13,9 @@ import Foundation
 ///   piece either holds whole chunks (then it is hashed chunk by chunk on any lane) or is part of
 ///   exactly one chunk (then every piece of that chunk goes to the same lane, in order).
 ///
+/// A file of one chunk that fits one piece is hashed once: its chunk digest is its whole-file
+/// digest (any thread takes it, round robin).
+///
 /// A buffer returns to the pool once both consumers and the builder (which writes it to the
 /// bundle) are done with it; at most `buffers` exist, so memory is `buffers × pieceSize` whatever
 /// the input size. The digests do not depend on the number of lanes.
@@ -30,7 +33,8 @@ final class PayloadHasher: @unchecked Sendable {
     private final class FileDigests: @unchecked Sendable {
         var whole: SHA256Digest?
         var chunks: [SHA256Digest?]
-        let hasher = SHA256Hasher()
+        /// Made on first use: a file of one piece and one chunk never needs it.
+        lazy var hasher = SHA256Hasher()
         init(chunkCount: Int) { chunks = Array(repeating: nil, count: chunkCount) }
     }
 
@@ -116,6 +120,27 @@ final class PayloadHasher: @unchecked Sendable {
         lock.unlock()
         // The bytes stay valid until the last user releases the piece.
         nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(rebasing: piece.buffer[0..<length])
+
+        if offset == 0, last, digests.chunks.count == 1 {
+            // A file of one chunk, in one piece: its chunk digest is its whole-file digest. One
+            // hash instead of two, on any thread (the whole-file one too), round robin: a tree of
+            // small files is hashed once per byte and on every core.
+            lock.lock()
+            piece.users -= 1
+            lock.unlock()
+            let turn = nextLane % (lanes.count + 1)
+            nextLane += 1
+            let queue = turn == lanes.count ? wholeQueue : lanes[turn].queue
+            queue.submit { [self] in
+                let d = SHA256Digest.of(bytes)
+                lock.lock()
+                digests.whole = d
+                digests.chunks[0] = d
+                lock.unlock()
+                release(piece)
+            }
+            return
+        }
 
         wholeQueue.submit { [self] in
             digests.hasher.update(bytes)

@@ -96,11 +96,6 @@ public final class AtomicOutputFile {
     private let folder: String
     private let base: String
     private var committed = false
-    /// Bytes appended by `write(_:)` so far, and how far write-back to disk has been started.
-    private var appended: Int64 = 0
-    private var writebackStarted: Int64 = 0
-    /// `startWriteback()` starts write-back in steps of this many bytes.
-    static let writebackStep: Int64 = 32 << 20
 
     /// Creates the temporary file (mode 0644 before umask) next to `path`.
     public init(path: String) throws {
@@ -159,16 +154,6 @@ public final class AtomicOutputFile {
             }
             done += n
         }
-        appended += Int64(bytes.count)
-    }
-
-    /// Starts writing what has been appended to disk without waiting for it, once at least
-    /// `writebackStep` bytes are pending, so that the final `fsync` of a large output finds most
-    /// of it already written instead of starting all of the disk work at the end.
-    public func startWriteback() {
-        guard appended - writebackStarted >= Self.writebackStep else { return }
-        _ = ivpack_start_writeback(fd, writebackStarted, appended - writebackStarted)
-        writebackStarted = appended
     }
 
     /// Writes `bytes` at `offset`, leaving the append position unchanged.
