@@ -92,6 +92,32 @@ import IVPackTestSupport
         #expect(Manifest.readCanonical(empty.canonicalBytes) == empty)
     }
 
+    /// `canonicalBytes` writes the typed values directly; it must be exactly the canonical
+    /// encoding of the manifest's JSON form, for every kind of content.
+    @Test func directCanonicalWritingEqualsTheCanonicalEncodingOfTheJSONForm() throws {
+        let (manifest, _) = try sample()
+        var variants = [manifest]
+        var unusual = manifest
+        unusual.product.name = "Lungen-Prüfplatz 肺 \"quoted\" \\ \u{1}\u{7f}\t"
+        unusual.components[0].versionEvidence[0].location = "line\nbreak"
+        unusual.provenance.git[0].annotatedTag = false
+        unusual.provenance.sourceDateEpoch = 0
+        variants.append(unusual)
+        var bare = manifest
+        bare.requirements = nil
+        bare.provenance.git = []
+        bare.components = bare.components.map { var c = $0; c.versionEvidence = []; return c }
+        variants.append(bare)
+        var manyChunks = manifest
+        manyChunks.components[0].files[0].size = 5 * 65536 + 1
+        manyChunks.components[0].files[0].chunks = (0..<6).map { SHA256Digest.of([UInt8($0)]) }
+        variants.append(manyChunks)
+        for (i, m) in variants.enumerated() {
+            #expect(m.canonicalBytes == CanonicalJSON.encode(m.json), "variant \(i)")
+        }
+        #expect(Manifest.readCanonical(manyChunks.canonicalBytes) == manyChunks)
+    }
+
     /// Every byte of a real manifest changed one of three ways in turn (low bit flipped, replaced
     /// by a space, deleted): both readers must judge every variant alike.
     @Test func bothReadersJudgeEveryOneByteChangeAlike() throws {

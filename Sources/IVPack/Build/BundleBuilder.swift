@@ -88,7 +88,9 @@ public enum BundleBuilder {
 
         // Pieces are read once into pooled buffers; the whole-file and chunk digests are computed
         // on other threads while this one writes the piece to the bundle.
-        let hasher = PayloadHasher(chunkSize: spec.chunkSize)
+        let largest = filesByComponent.lazy.flatMap(\.1).map(\.size).max() ?? 0
+        let pieces = PayloadHasher.pieceLayout(largestFile: largest)
+        let hasher = PayloadHasher(chunkSize: spec.chunkSize, pieceSize: pieces.size, buffers: pieces.count)
         // On any error, no hashing thread may still run when the command exits.
         defer { hasher.waitUntilIdle() }
         let throttle = ProgressThrottle(progress, total: manifest.allFiles.reduce(Int64(0)) { $0 + $1.size })
@@ -136,9 +138,12 @@ public enum BundleBuilder {
                 try writer.finishEntry()
             }
         }
-        for ((ci, fi), digests) in zip(order, hasher.finish()) {
+        hasher.finish()
+        for (number, (ci, fi)) in order.enumerated() {
+            let digests = hasher.digests(of: number)
             manifest.components[ci].files[fi].sha256 = digests.whole
-            manifest.components[ci].files[fi].chunks = digests.chunks
+            // In place: the placeholder array has the right length and is not shared.
+            manifest.components[ci].files[fi].chunks.replaceSubrange(0..., with: digests.chunks)
         }
         try writer.close()
         try appender.finish()

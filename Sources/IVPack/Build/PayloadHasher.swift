@@ -28,16 +28,6 @@ final class PayloadHasher: @unchecked Sendable {
         deinit { buffer.deallocate() }
     }
 
-    /// The digests of one file, filled in as its pieces are hashed.
-    /// Digests are written under the hasher's lock; `hasher` is used only on the whole-file queue.
-    private final class FileDigests: @unchecked Sendable {
-        var whole: SHA256Digest?
-        var chunks: [SHA256Digest?]
-        /// Made on first use: a file of one piece and one chunk never needs it.
-        lazy var hasher = SHA256Hasher()
-        init(chunkCount: Int) { chunks = Array(repeating: nil, count: chunkCount) }
-    }
-
     /// A lane's running chunk when chunks are larger than pieces.
     /// `hasher` is used only on the lane's own serial queue.
     private final class Lane: @unchecked Sendable {
@@ -54,9 +44,28 @@ final class PayloadHasher: @unchecked Sendable {
     private let slots: DispatchSemaphore
     private let lock = NSLock()
     private var pool: [Piece] = []
-    private var files: [FileDigests] = []
+    /// Every file's whole digest, and every file's chunk digests one after the other (file `i`'s
+    /// start at `chunkBase[i]`): flat, so 20,000 files are three arrays, not 20,000 objects.
+    /// Written under `lock`; `filled` counts digests written, for the check in `finish`.
+    private var wholeDigests: [SHA256Digest] = []
+    private var chunkDigests: [SHA256Digest] = []
+    private var chunkBase: [Int] = []
+    private var filled = 0
+    /// The running whole-file digest of a file of several pieces; whole-file thread only (a
+    /// file's pieces are submitted in order, one file after the other).
+    private let wholeHasher = SHA256Hasher()
 
     static let defaultPieceSize = 4 << 20
+
+    /// Piece size and count for a payload whose largest file has `largestFile` bytes: 4 pieces of
+    /// 4 MiB for large files; for a tree of small files, pieces just large enough for its largest
+    /// file (a power of two, at least 64 KiB) and up to 16 of them within 4 MiB, so that a tree
+    /// of small files is not built with 16 MiB of buffers it cannot fill.
+    static func pieceLayout(largestFile: Int64) -> (size: Int, count: Int) {
+        var size = 64 << 10
+        while size < defaultPieceSize, Int64(size) < largestFile { size <<= 1 }
+        return (size, size == defaultPieceSize ? 4 : min(16, max(4, (4 << 20) / size)))
+    }
 
     /// `lanes`: threads for chunk digests (the whole-file digest has its own).
     init(chunkSize: Int, pieceSize: Int = defaultPieceSize, buffers: Int = 4,
@@ -78,8 +87,27 @@ final class PayloadHasher: @unchecked Sendable {
     func beginFile(size: Int64) -> Int {
         lock.lock()
         defer { lock.unlock() }
-        files.append(FileDigests(chunkCount: Manifest.chunkCount(size: size, chunkSize: chunkSize)))
-        return files.count - 1
+        wholeDigests.append(.zero)
+        chunkBase.append(chunkDigests.count)
+        chunkDigests.append(contentsOf: repeatElement(.zero, count: Manifest.chunkCount(size: size, chunkSize: chunkSize)))
+        return wholeDigests.count - 1
+    }
+
+    /// Stores digests under the lock: the whole-file digest of `file` if given, and chunk digests
+    /// by index within the file.
+    private func store(file: Int, whole: SHA256Digest?, chunks: [(index: Int, digest: SHA256Digest)]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let whole {
+            wholeDigests[file] = whole
+            filled += 1
+        }
+        let base = chunkBase[file]
+        let end = file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count
+        for (index, digest) in chunks where base + index < end {
+            chunkDigests[base + index] = digest
+            filled += 1
+        }
     }
 
     /// A free buffer of `pieceSize` bytes; waits while all are in use.
@@ -116,12 +144,12 @@ final class PayloadHasher: @unchecked Sendable {
     func submit(_ piece: Piece, length: Int, file: Int, offset: Int64, last: Bool) {
         precondition(offset % Int64(pieceSize) == 0 && length <= pieceSize)
         lock.lock()
-        let digests = files[file]
+        let chunkCount = (file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count) - chunkBase[file]
         lock.unlock()
         // The bytes stay valid until the last user releases the piece.
         nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(rebasing: piece.buffer[0..<length])
 
-        if offset == 0, last, digests.chunks.count == 1 {
+        if offset == 0, last, chunkCount == 1 {
             // A file of one chunk, in one piece: its chunk digest is its whole-file digest. One
             // hash instead of two, on any thread (the whole-file one too), round robin: a tree of
             // small files is hashed once per byte and on every core.
@@ -133,23 +161,15 @@ final class PayloadHasher: @unchecked Sendable {
             let queue = turn == lanes.count ? wholeQueue : lanes[turn].queue
             queue.submit { [self] in
                 let d = SHA256Digest.of(bytes)
-                lock.lock()
-                digests.whole = d
-                digests.chunks[0] = d
-                lock.unlock()
+                store(file: file, whole: d, chunks: [(0, d)])
                 release(piece)
             }
             return
         }
 
         wholeQueue.submit { [self] in
-            digests.hasher.update(bytes)
-            if last {
-                let d = digests.hasher.finish()
-                lock.lock()
-                digests.whole = d
-                lock.unlock()
-            }
+            wholeHasher.update(bytes)
+            if last { store(file: file, whole: wholeHasher.finish(), chunks: []) }
             release(piece)
         }
 
@@ -166,9 +186,7 @@ final class PayloadHasher: @unchecked Sendable {
                                     SHA256Digest.of(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))))
                     start = end
                 } while start < length
-                lock.lock()
-                for (i, d) in results where i < digests.chunks.count { digests.chunks[i] = d }
-                lock.unlock()
+                store(file: file, whole: nil, chunks: results.map { (index: $0.0, digest: $0.1) })
                 release(piece)
             }
         } else {
@@ -182,9 +200,7 @@ final class PayloadHasher: @unchecked Sendable {
                 if endsChunk {
                     let d = hasher.finish()
                     lane.hasher = nil
-                    lock.lock()
-                    if index < digests.chunks.count { digests.chunks[index] = d }
-                    lock.unlock()
+                    store(file: file, whole: nil, chunks: [(index, d)])
                 } else {
                     lane.hasher = hasher
                 }
@@ -200,14 +216,20 @@ final class PayloadHasher: @unchecked Sendable {
         for lane in lanes { lane.queue.waitUntilIdle() }
     }
 
-    /// Waits for every submitted piece; then returns each file's whole digest and chunk digests.
-    func finish() -> [(whole: SHA256Digest, chunks: [SHA256Digest])] {
+    /// Waits for every submitted piece; afterwards `digests(of:)` answers for every file.
+    func finish() {
         waitUntilIdle()
         lock.lock()
         defer { lock.unlock() }
-        return files.map { f in
-            // Every file got its last piece and every chunk a piece, or the builder threw first.
-            (f.whole!, f.chunks.map { $0! })
-        }
+        // Every file got its last piece and every chunk a piece, or the builder threw first.
+        precondition(filled == wholeDigests.count + chunkDigests.count, "a digest was never computed")
+    }
+
+    /// File `file`'s whole digest and chunk digests (after `finish()`), without copying them.
+    func digests(of file: Int) -> (whole: SHA256Digest, chunks: ArraySlice<SHA256Digest>) {
+        lock.lock()
+        defer { lock.unlock() }
+        let end = file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count
+        return (wholeDigests[file], chunkDigests[chunkBase[file]..<end])
     }
 }

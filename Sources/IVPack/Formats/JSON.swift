@@ -470,7 +470,8 @@ public enum CanonicalJSON {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ s: String, into out: inout [UInt8]) {
+    /// Appends `s` as a canonical JSON string (quotes and the escapes above).
+    static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings (keys, digests, paths) need no escape: copied in one piece.
         var text = s
