@@ -48,8 +48,11 @@ public final class LicenseServerFixture: @unchecked Sendable {
     }
 
     /// Client options with the development installer identity (or another).
+    /// Client options for a test. The timeout is generous on purpose: with every suite running
+    /// at once on 2 cores, a handshake that the server refuses took over 5 s twice, and the test
+    /// then saw `timeout` instead of the refusal it checks. Tests of timeouts set their own.
     public func clientOptions(pki: DevelopmentPKILayout, certificate: String? = nil, key: String? = nil, site: String = "SITE-001",
-                              attempts: Int = 1, timeout: Int64 = 5) -> LicenseClientOptions {
+                              attempts: Int = 1, timeout: Int64 = 20) -> LicenseClientOptions {
         LicenseClientOptions(serverURL: url, clientCertificate: certificate ?? pki.installer.certificate, clientKey: key ?? pki.installer.key,
                              siteID: site, timeoutSeconds: timeout, attempts: attempts)
     }

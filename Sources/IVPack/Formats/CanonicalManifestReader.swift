@@ -85,22 +85,16 @@ struct CanonicalManifestReader {
             if c < 0x20 { return nil }
             if c == UInt8(ascii: "\\") {
                 guard i + 1 < b.count else { return nil }
-                switch b[i + 1] {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    // Only \u00xx for a control character without a short form.
-                    guard i + 5 < b.count, b[i + 2] == 0x30, b[i + 3] == 0x30, let hi = Self.lowerHex(b[i + 4]), let lo = Self.lowerHex(b[i + 5]) else { return nil }
+                if let byte = JSONEscape.shortForm(b[i + 1]) {
+                    out.append(byte)
+                } else {
+                    // Otherwise only \u00xx, for a control character without a short form.
+                    guard b[i + 1] == UInt8(ascii: "u"), i + 5 < b.count, b[i + 2] == 0x30, b[i + 3] == 0x30,
+                          let hi = Self.lowerHex(b[i + 4]), let lo = Self.lowerHex(b[i + 5]) else { return nil }
                     let value = hi << 4 | lo
                     guard value < 0x20, ![0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(value) else { return nil }
                     out.append(value)
                     i += 4
-                default: return nil
                 }
                 i += 2
             } else {

@@ -344,14 +344,8 @@ public struct JSONParser {
                 let e = bytes[position]
                 position += 1
                 switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
+                case _ where JSONEscape.shortForm(e) != nil: out.append(JSONEscape.shortForm(e)!)
                 case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     let escapeStart = position - 2
                     let unit = try parseHex4()
@@ -420,6 +414,24 @@ public struct JSONParser {
         case 0xF1...0xF3 where cont(1) && cont(2) && cont(3): return 4
         case 0xF4 where cont(1, 0x80...0x8F) && cont(2) && cont(3): return 4
         default: throw error("invalid UTF-8 sequence starting with byte 0x\(String(b0, radix: 16, uppercase: true))", at: i)
+        }
+    }
+}
+
+/// The two-character escapes of JSON strings.
+enum JSONEscape {
+    /// The byte that `\e` stands for, for the escapes canonical JSON writes (`\"`, `\\`, `\b`,
+    /// `\f`, `\n`, `\r`, `\t`); nil for any other `e` (`\/` and `\u` are handled by the parser).
+    static func shortForm(_ e: UInt8) -> UInt8? {
+        switch e {
+        case UInt8(ascii: "\""): return 0x22
+        case UInt8(ascii: "\\"): return 0x5C
+        case UInt8(ascii: "b"): return 0x08
+        case UInt8(ascii: "f"): return 0x0C
+        case UInt8(ascii: "n"): return 0x0A
+        case UInt8(ascii: "r"): return 0x0D
+        case UInt8(ascii: "t"): return 0x09
+        default: return nil
         }
     }
 }
