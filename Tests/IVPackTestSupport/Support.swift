@@ -161,3 +161,11 @@ public func ivpackKilledAtFailpoint(_ arguments: [String], failpoint: String) th
     process.waitUntilExit()
     return (String(decoding: line, as: UTF8.self), process.terminationReason == .uncaughtSignal)
 }
+
+/// Verifies the bundle at `path` against `policy` twice at one time, with one hashing worker and
+/// with eight: for the tests that the verdict does not depend on the number of workers.
+public func verifyWithOneAndEightWorkers(_ path: String, policy: TrustPolicy) throws -> (one: VerifyReport, many: VerifyReport) {
+    let now = Timestamp.now()
+    return (try BundleVerifier.verify(bundlePath: path, policy: policy, now: now, hashWorkers: 1),
+            try BundleVerifier.verify(bundlePath: path, policy: policy, now: now, hashWorkers: 8))
+}

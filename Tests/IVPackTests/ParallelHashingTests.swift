@@ -84,9 +84,7 @@ import IVPackTestSupport
         for chunk in [0, 3, 39] { BundleSurgery.flipByte(in: out.url("b.ivp"), at: at + chunk * 65536 + 500) }
         let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
-        let now = Timestamp.now()
-        let one = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 1)
-        let many = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 8)
+        let (one, many) = try verifyWithOneAndEightWorkers(out.url("b.ivp"), policy: policy)
         #expect(one.checks == many.checks)
         let payload = try #require(one.checks.first { $0.id == "payload" })
         #expect(payload.status == .fail)
@@ -138,8 +136,7 @@ import IVPackTestSupport
             let start = try #require(BundleSurgery.offset(of: Array(bytes.prefix(4096)), in: out.url("b.ivp")))
             BundleSurgery.flipByte(in: out.url("b.ivp"), at: start + at)
         }
-        let one = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 1)
-        let many = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 8)
+        let (one, many) = try verifyWithOneAndEightWorkers(out.url("b.ivp"), policy: policy)
         #expect(one.checks == many.checks)
         let payload = try #require(one.checks.first { $0.id == "payload" })
         let lastChunkB = (fb.count - 1) / 65536

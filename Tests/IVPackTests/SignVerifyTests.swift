@@ -97,9 +97,7 @@ import IVPackTestSupport
         for chunk in [2, 7, 11] { BundleSurgery.flipByte(in: out.url("b.ivp"), at: at + chunk * 65536 + 100) }
         let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
-        let now = Timestamp.now()
-        let one = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 1)
-        let many = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 8)
+        let (one, many) = try verifyWithOneAndEightWorkers(out.url("b.ivp"), policy: policy)
         #expect(one.checks == many.checks)
         let payload = try #require(one.checks.first { $0.id == "payload" })
         #expect(payload.details.count == 3)

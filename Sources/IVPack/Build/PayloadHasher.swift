@@ -102,12 +102,16 @@ final class PayloadHasher: @unchecked Sendable {
             wholeDigests[file] = whole
             filled += 1
         }
-        let base = chunkBase[file]
-        let end = file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count
-        for (index, digest) in chunks where base + index < end {
-            chunkDigests[base + index] = digest
+        let range = chunkRange(of: file)
+        for (index, digest) in chunks where range.lowerBound + index < range.upperBound {
+            chunkDigests[range.lowerBound + index] = digest
             filled += 1
         }
+    }
+
+    /// Where file `file`'s chunk digests lie in `chunkDigests`. Under `lock`.
+    private func chunkRange(of file: Int) -> Range<Int> {
+        chunkBase[file]..<(file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count)
     }
 
     /// A free buffer of `pieceSize` bytes; waits while all are in use.
@@ -144,7 +148,7 @@ final class PayloadHasher: @unchecked Sendable {
     func submit(_ piece: Piece, length: Int, file: Int, offset: Int64, last: Bool) {
         precondition(offset % Int64(pieceSize) == 0 && length <= pieceSize)
         lock.lock()
-        let chunkCount = (file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count) - chunkBase[file]
+        let chunkCount = chunkRange(of: file).count
         lock.unlock()
         // The bytes stay valid until the last user releases the piece.
         nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(rebasing: piece.buffer[0..<length])
@@ -229,7 +233,6 @@ final class PayloadHasher: @unchecked Sendable {
     func digests(of file: Int) -> (whole: SHA256Digest, chunks: ArraySlice<SHA256Digest>) {
         lock.lock()
         defer { lock.unlock() }
-        let end = file + 1 < chunkBase.count ? chunkBase[file + 1] : chunkDigests.count
-        return (wholeDigests[file], chunkDigests[chunkBase[file]..<end])
+        return (wholeDigests[file], chunkDigests[chunkRange(of: file)])
     }
 }

@@ -34,27 +34,16 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     /// Parses exactly 64 lower-case hex digits given as bytes; nil for anything else.
     public init?(hexDigits utf8: UnsafeRawBufferPointer) {
         guard utf8.count == 64 else { return nil }
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for w in 0..<4 {
-            var v: UInt64 = 0
-            for i in (16 * w)..<(16 * w + 16) {
-                let c = utf8[i]
-                let d: UInt8
-                switch c {
-                case 0x30...0x39: d = c &- 0x30
-                case 0x61...0x66: d = c &- 0x61 &+ 10
-                default: return nil
-                }
-                v = v << 4 | UInt64(d)
+        var digest = SHA256Digest.zero
+        let valid = digest.withUnsafeMutableBytes { out -> Bool in
+            for i in 0..<32 {
+                guard let hi = LowerHex.value(utf8[2 * i]), let lo = LowerHex.value(utf8[2 * i + 1]) else { return false }
+                out[i] = hi << 4 | lo
             }
-            switch w {
-            case 0: words.0 = v
-            case 1: words.1 = v
-            case 2: words.2 = v
-            default: words.3 = v
-            }
+            return true
         }
-        self.init(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+        guard valid else { return nil }
+        self = digest
     }
 
     /// Calls `body` with the 32 bytes in order.
@@ -140,5 +129,17 @@ public final class SHA256Hasher {
         }
         _ = EVP_DigestInit_ex(context, EVP_sha256(), nil)
         return digest
+    }
+}
+
+/// Lower-case hexadecimal digits, the only form ivpack writes (digests, `\u00xx` escapes).
+enum LowerHex {
+    /// The value of the digit `c` (`0`-`9`, `a`-`f`); nil for anything else, upper case included.
+    static func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return nil
+        }
     }
 }

@@ -316,6 +316,26 @@ public struct JSONParser {
         return v
     }
 
+    /// The UTF-8 bytes of a `\uXXXX` escape (or a surrogate pair of two) whose backslash is at
+    /// `escapeStart`; the cursor is after the `u`.
+    private mutating func parseUnicodeEscape(startingAt escapeStart: Int) throws(JSONParseError) -> [UInt8] {
+        let unit = try parseHex4()
+        var scalarValue = UInt32(unit)
+        if unit >= 0xD800 && unit < 0xDC00 {
+            guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+                throw error("lone high surrogate in a \\u escape", at: escapeStart)
+            }
+            position += 2
+            let low = try parseHex4()
+            guard low >= 0xDC00 && low < 0xE000 else { throw error("high surrogate not followed by a low surrogate", at: escapeStart) }
+            scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+        } else if unit >= 0xDC00 && unit < 0xE000 {
+            throw error("lone low surrogate in a \\u escape", at: escapeStart)
+        }
+        guard let scalar = Unicode.Scalar(scalarValue) else { throw error("invalid code point in a \\u escape", at: escapeStart) }
+        return Array(String(Character(scalar)).utf8)
+    }
+
     private mutating func parseString() throws(JSONParseError) -> String {
         let start = position
         position += 1
@@ -343,27 +363,13 @@ public struct JSONParser {
                 guard position < bytes.count else { throw error("unterminated escape", at: position) }
                 let e = bytes[position]
                 position += 1
-                switch e {
-                case _ where JSONEscape.shortForm(e) != nil: out.append(JSONEscape.shortForm(e)!)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "u"):
-                    let escapeStart = position - 2
-                    let unit = try parseHex4()
-                    var scalarValue = UInt32(unit)
-                    if unit >= 0xD800 && unit < 0xDC00 {
-                        guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
-                            throw error("lone high surrogate in a \\u escape", at: escapeStart)
-                        }
-                        position += 2
-                        let low = try parseHex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw error("high surrogate not followed by a low surrogate", at: escapeStart) }
-                        scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                    } else if unit >= 0xDC00 && unit < 0xE000 {
-                        throw error("lone low surrogate in a \\u escape", at: escapeStart)
-                    }
-                    guard let scalar = Unicode.Scalar(scalarValue) else { throw error("invalid code point in a \\u escape", at: escapeStart) }
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default:
+                if let byte = JSONEscape.shortForm(e) {
+                    out.append(byte)
+                } else if e == UInt8(ascii: "/") {
+                    out.append(0x2F)
+                } else if e == UInt8(ascii: "u") {
+                    out.append(contentsOf: try parseUnicodeEscape(startingAt: position - 2))
+                } else {
                     throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'", at: position - 2)
                 }
             } else if b < 0x80 {

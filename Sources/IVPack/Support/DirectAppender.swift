@@ -92,11 +92,8 @@ final class DirectAppender: @unchecked Sendable {
         if let failure = currentFailure() { throw failure }
         let tail = UnsafeRawBufferPointer(rebasing: current[0..<fill])
         let aligned = fill / Self.alignment * Self.alignment
-        if isDirect, aligned > 0 {
-            try writeOut(UnsafeRawBufferPointer(rebasing: tail[0..<aligned]), at: bufferOffset)
-        } else if aligned > 0 {
-            try writeBuffered(UnsafeRawBufferPointer(rebasing: tail[0..<aligned]), at: bufferOffset)
-        }
+        // Directly while the file is in direct mode; writeOut falls back to buffered otherwise.
+        try writeOut(UnsafeRawBufferPointer(rebasing: tail[0..<aligned]), at: bufferOffset)
         leaveDirectMode()
         try writeBuffered(UnsafeRawBufferPointer(rebasing: tail[aligned..<fill]), at: bufferOffset + Int64(aligned))
         return bufferOffset + Int64(fill)
