@@ -12,13 +12,7 @@
 import FuzzSupport
 
 @main enum FuzzBundleReaderMain {
-    static func main() { runFuzzer(fuzzOneInput) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzBundle(start.map { fuzzBytes($0, count) } ?? [])
-    return 0
+    static func main() { runFuzzer(fuzzBundle) }
 }
 
 let scratch = ScratchFile(name: "bundle.ivp")

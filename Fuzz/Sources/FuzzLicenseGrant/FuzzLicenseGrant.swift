@@ -9,13 +9,7 @@
 import FuzzSupport
 
 @main enum FuzzLicenseGrantMain {
-    static func main() { runFuzzer(fuzzOneInput) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzLicense(start.map { fuzzBytes($0, count) } ?? [])
-    return 0
+    static func main() { runFuzzer(fuzzLicense) }
 }
 
 /// What the seed licence file (corpus/FuzzLicenseGrant/licence-file.json) was issued for.

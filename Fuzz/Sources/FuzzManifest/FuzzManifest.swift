@@ -11,13 +11,7 @@
 import FuzzSupport
 
 @main enum FuzzManifestMain {
-    static func main() { runFuzzer(fuzzOneInput) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzManifest(start.map { fuzzBytes($0, count) } ?? [])
-    return 0
+    static func main() { runFuzzer(fuzzManifest) }
 }
 
 func fuzzManifest(_ bytes: [UInt8]) {

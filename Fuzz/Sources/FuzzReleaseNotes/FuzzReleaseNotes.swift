@@ -6,13 +6,7 @@
 import FuzzSupport
 
 @main enum FuzzReleaseNotesMain {
-    static func main() { runFuzzer(fuzzOneInput) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzReleaseNotes(start.map { fuzzBytes($0, count) } ?? [])
-    return 0
+    static func main() { runFuzzer(fuzzReleaseNotes) }
 }
 
 let notesPath = "release-notes/V2.3.1.1024.md"

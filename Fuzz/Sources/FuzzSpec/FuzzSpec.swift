@@ -6,13 +6,7 @@
 import FuzzSupport
 
 @main enum FuzzSpecMain {
-    static func main() { runFuzzer(fuzzOneInput) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzSpec(start.map { fuzzBytes($0, count) } ?? [])
-    return 0
+    static func main() { runFuzzer(fuzzSpec) }
 }
 
 func fuzzSpec(_ bytes: [UInt8]) {

@@ -5,12 +5,24 @@ import CFuzzerDriver
 import Foundation
 import IVPack
 
-/// Runs libFuzzer on `testOneInput` with this process's arguments (libFuzzer's flags, corpus
-/// folders or input files) and exits with its status. Called from each target's `@main`.
-public func runFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
+/// The target's function for one input, set once by `runFuzzer` before libFuzzer starts.
+nonisolated(unsafe) private var fuzzTarget: ([UInt8]) -> Void = { _ in }
+
+/// libFuzzer's entry point, one for every target: hands the input's bytes to the target's
+/// function. (libFuzzer's library refers to the symbol, so each executable must define it.)
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    fuzzTarget(start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
+    return 0
+}
+
+/// Runs libFuzzer on `target` with this process's arguments (libFuzzer's flags, corpus folders
+/// or input files) and exits with its status. Called from each target's `@main`.
+public func runFuzzer(_ target: @escaping ([UInt8]) -> Void) -> Never {
+    fuzzTarget = target
     var argc = CommandLine.argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-    exit(LLVMFuzzerRunDriver(&argc, &argv, testOneInput))
+    exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
 }
 
 /// The Fuzz/ folder: `IVPACK_FUZZ_DIR` when set (run.sh sets it), else found from this file's path.
@@ -46,11 +58,6 @@ public func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String, f
     if !condition {
         fatalError("fuzz invariant broken: \(message())", file: file, line: line)
     }
-}
-
-/// The input as an array.
-public func fuzzBytes(_ start: UnsafePointer<UInt8>, _ count: Int) -> [UInt8] {
-    Array(UnsafeBufferPointer(start: start, count: count))
 }
 
 /// One file in a private temporary folder of this process, rewritten with each input; removed at exit.

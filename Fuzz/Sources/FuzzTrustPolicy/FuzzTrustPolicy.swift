@@ -7,13 +7,7 @@
 import FuzzSupport
 
 @main enum FuzzTrustPolicyMain {
-    static func main() { runFuzzer(fuzzOneInput) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    fuzzTrustPolicyInput(start.map { fuzzBytes($0, count) } ?? [])
-    return 0
+    static func main() { runFuzzer(fuzzTrustPolicyInput) }
 }
 
 let pkiFolder = fuzzDirectory + "/pki"

@@ -1,6 +1,6 @@
 // libFuzzer's driver, called from Swift (FuzzSupport.runFuzzer). SwiftPM links an executable with
 // `main` defined as the module's Swift entry point, so libFuzzer's own `main` is never used: each
-// target's `@main` hands its LLVMFuzzerTestOneInput to this driver instead.
+// target's `@main` calls FuzzSupport.runFuzzer, which hands LLVMFuzzerTestOneInput to this driver.
 #ifndef IVPACK_FUZZ_DRIVER_H
 #define IVPACK_FUZZ_DRIVER_H
 #include <stddef.h>
