@@ -70,7 +70,8 @@ let package = Package(
         ),
         .target(
             name: "IVPackTestSupport",
-            dependencies: ["IVPack", "IVPackLicense"],
+            // CLibArchive for ReferenceTarWriter: libarchive's own writer, to compare with ivpack's.
+            dependencies: ["IVPack", "IVPackLicense", "CLibArchive"],
             path: "Tests/IVPackTestSupport"
         ),
         .testTarget(

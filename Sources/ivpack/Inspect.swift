@@ -30,6 +30,7 @@ struct Inspect: ParsableCommand {
                     ("signatures", .array(i.signatures.map { .object([("path", .string($0.path)), ("size", .integer($0.size))]) })),
                     ("unexpectedEntries", .array(i.unexpected.map { .string($0.path) })),
                     ("missingEntries", .array(i.missing.map { .string($0) })),
+                    ("problems", .array(i.problems.map { .string($0) })),
                 ]))
                 return
             }
@@ -54,8 +55,14 @@ struct Inspect: ParsableCommand {
                 print("Signatures:")
                 for s in i.signatures { print("  \(s.path) (\(s.size) bytes)") }
             }
-            for u in i.unexpected { print("warning: entry not in the manifest: \(u.path)") }
-            for p in i.missing { print("warning: manifest file missing from the archive: \(p)") }
+            // Names from the bundle are shown escaped: they may hold terminal controls.
+            for u in i.unexpected { print("warning: entry not in the manifest: \(u.shownPath)") }
+            for p in i.missing { print("warning: manifest file missing from the archive: \(Display.name(p))") }
+            let listed = i.unexpected.count + i.missing.count
+            if i.problems.count > listed {
+                print("warning: \(i.problems.count) problem\(i.problems.count == 1 ? "" : "s") with the bundle's structure; `ivpack verify` fails on them:")
+                for p in i.problems.prefix(20) { print("  \(p)") }
+            }
         }
     }
 }

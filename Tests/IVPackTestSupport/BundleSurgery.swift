@@ -8,10 +8,18 @@ public enum BundleSurgery {
         public var path: String
         public var data: [UInt8]
         public var permissions: UInt32
-        public init(path: String, data: [UInt8], permissions: UInt32 = 0o644) {
+        public var modificationTime: Int64
+        public init(path: String, data: [UInt8], permissions: UInt32 = 0o644, modificationTime: Int64 = 1_700_000_000) {
             self.path = path
             self.data = data
             self.permissions = permissions
+            self.modificationTime = modificationTime
+        }
+
+        /// The entry as ivpack writes it: its exact headers, data and padding.
+        public var ivpackBytes: [UInt8] {
+            TarHeaderFormat.headers(path: Array(path.utf8), size: Int64(data.count), mode: permissions, mtime: modificationTime)!
+                + data + [UInt8](repeating: 0, count: TarHeaderFormat.paddingCount(Int64(data.count)))
         }
     }
 
@@ -20,17 +28,19 @@ public enum BundleSurgery {
         let reader = try TarReader(path: bundle)
         var out: [Entry] = []
         while let e = try reader.next() {
-            out.append(Entry(path: e.path ?? "", data: try reader.readAll(limit: 1 << 30), permissions: e.permissions))
+            out.append(Entry(path: e.path ?? "", data: try reader.readAll(limit: 1 << 30), permissions: e.permissions,
+                             modificationTime: e.modificationTime))
         }
         return out
     }
 
-    /// Writes `entries` as a new pax tar at `path`.
+    /// Writes `entries` as a new pax tar at `path`, with the headers ivpack writes (each entry
+    /// keeps the time it had), so that a change to the entries is the only change.
     public static func write(_ entries: [Entry], to path: String) throws {
         let output = try AtomicOutputFile(path: path)
-        let writer = try TarWriter(output: output)
+        let writer = TarStreamWriter(name: path) { try output.write($0) }
         for e in entries {
-            try writer.beginFile(path: e.path, size: Int64(e.data.count), permissions: e.permissions, modificationTime: 1_700_000_000)
+            try writer.beginFile(path: e.path, size: Int64(e.data.count), permissions: e.permissions, modificationTime: e.modificationTime)
             try e.data.withUnsafeBytes { try writer.write($0) }
             try writer.finishEntry()
         }

@@ -18,7 +18,8 @@ public struct HostileBundles: Sendable {
     public var payloadEntries: [BundleSurgery.Entry] { entries.dropFirst().filter { !$0.path.hasPrefix("ivpack/") } }
     public var signatureEntries: [BundleSurgery.Entry] { entries.filter { $0.path.hasPrefix("ivpack/signatures/") } }
 
-    static func raw(_ e: BundleSurgery.Entry) -> [UInt8] { RawTar.file(e.path, e.data) }
+    /// A real entry exactly as ivpack wrote it, so that only the hostile part differs.
+    static func raw(_ e: BundleSurgery.Entry) -> [UInt8] { e.ivpackBytes }
 
     /// The real bundle with `hostile` bytes (whole tar entries) inserted right after the manifest.
     public func inserting(_ hostile: [UInt8]) -> [UInt8] {
@@ -37,14 +38,15 @@ public struct HostileBundles: Sendable {
     /// A bundle whose manifest is `manifest` (any bytes), signed by both development roles, with
     /// the real payload entries.
     public func withManifest(_ manifest: [UInt8]) throws -> [UInt8] {
-        var out = RawTar.file(Manifest.entryPath, manifest)
+        var out = BundleSurgery.Entry(path: Manifest.entryPath, data: manifest, modificationTime: manifestEntry.modificationTime).ivpackBytes
         for e in payloadEntries { out += Self.raw(e) }
         for (i, role) in ["release-manager", "quality"].enumerated() {
             let id = signed.signer(role)
             let cms = try SignedData.sign(content: manifest, certificate: try Certificate.load(file: id.certificate)[0],
                                           key: try PrivateKey.load(file: id.key, passphrase: nil),
                                           chain: try Certificate.load(file: id.chain))
-            out += RawTar.file(SignatureEntryName.make(index: i + 1, role: role), cms.der)
+            out += BundleSurgery.Entry(path: SignatureEntryName.make(index: i + 1, role: role), data: cms.der,
+                                       modificationTime: manifestEntry.modificationTime).ivpackBytes
         }
         return out + RawTar.end
     }

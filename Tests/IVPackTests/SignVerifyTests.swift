@@ -264,12 +264,14 @@ import IVPackTestSupport
         let after = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
         #expect(Array(after.prefix(before.count - 512)) == Array(before.prefix(before.count - 512)), "payload or first signature changed")
         let interrupted = try s.verify(policy: try TrustPolicy.load(path: s.pki.trustPolicy))
-        #expect(interrupted.failedIDs == ["roles"], "\(interrupted.failureText)")
-        #expect(interrupted.checks.contains { $0.id == "archive.trailing" && $0.status == .warn })
+        // Bytes after the end marker's first block are not part of what was signed (issue 14):
+        // verify fails until the next sign finishes the job.
+        #expect(interrupted.failedIDs == ["entries", "roles"], "\(interrupted.failureText)")
+        #expect(interrupted.failureText.contains("an interrupted `ivpack sign` leaves this: sign again to finish it"))
         // The next sign repairs it.
         try s.sign(role: "quality")
         let repaired = try s.verify()
         #expect(repaired.passed, "\(repaired.failureText)")
-        #expect(!repaired.checks.contains { $0.id == "archive.trailing" })
+        #expect(repaired.checks.first { $0.id == "entries" }?.status == .pass)
     }
 }

@@ -32,6 +32,8 @@ public struct TarEntry: Sendable, Equatable {
     public let dataOffset: Int64
     /// Whether the entry is a sparse file.
     public let isSparse: Bool
+    /// Modification time, seconds since 1970.
+    public let modificationTime: Int64
 }
 
 /// Reads a tar archive (pax, ustar or GNU; no compression) front to back with bounded memory.
@@ -136,7 +138,8 @@ public final class TarReader {
             linkTarget: linkTarget, headerOffset: Int64(position),
             // The reader has consumed exactly the headers: its position is where the data starts.
             dataOffset: Int64(archive_filter_bytes(archive, 0)),
-            isSparse: archive_entry_sparse_count(raw) > 0)
+            isSparse: archive_entry_sparse_count(raw) > 0,
+            modificationTime: Int64(archive_entry_mtime(raw)))
         current = entry
         return entry
     }

@@ -79,7 +79,7 @@ public enum BundleBuilder {
         let output = try AtomicOutputFile(path: outputPath)
         // The bundle goes to disk with direct I/O where the file system allows (DirectAppender).
         let appender = DirectAppender(output: output)
-        let writer = try TarWriter(name: output.path) { try appender.append($0) }
+        let writer = TarStreamWriter(name: output.path) { try appender.append($0) }
         let mtime = epoch ?? 0
         try writer.beginFile(path: Manifest.entryPath, size: Int64(reservedLength), permissions: 0o644, modificationTime: mtime)
         let manifestOffset = writer.offset

@@ -138,10 +138,10 @@ enum VersionNeutralDigests {
         var out: [String: SHA256Digest] = [:]
         switch release.kind {
         case .bundle:
-            let reader = try TarReader(path: release.path)
+            let reader = try BundleReader(path: release.path)
             while let entry = try reader.next() {
-                guard let name = entry.path, entry.kind == .regular, name.hasPrefix(Manifest.payloadPrefix) else { continue }
-                let path = String(name.dropFirst(Manifest.payloadPrefix.count))
+                guard case .payload(_, let file) = entry.kind else { continue }
+                let path = String(file.path.dropFirst(Manifest.payloadPrefix.count))
                 let hasher = NeutralHasher(path: path, tokens: tokens)
                 try reader.readData { hasher.update($0) }
                 out[path] = hasher.finish()

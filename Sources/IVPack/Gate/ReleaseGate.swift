@@ -132,20 +132,26 @@ public struct ReleaseUnderCheck: Sendable {
 
     /// Reads a bundle's manifest, release notes and signature entries (not its payload).
     public static func loadBundle(path: String) throws -> ReleaseUnderCheck {
-        let reader = try TarReader(path: path)
-        guard let first = try reader.next(), first.path == Manifest.entryPath, first.kind == .regular else {
-            throw BundleFormatError(path: path, problem: "the first entry is not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)")
+        // The gate judges the release's content; the bundle's structure is verify's (and sign's)
+        // to refuse, so problems the reader records are not findings here.
+        let reader: BundleReader
+        do {
+            reader = try BundleReader(path: path, blockSize: 64 << 10)
+        } catch .notABundle(let path, let first) {
+            throw BundleFormatError(path: path, problem: "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)")
         }
-        let bytes = try reader.readAll(limit: Manifest.maxBytes)
-        let manifest = try Manifest.decode(bytes, source: path)
+        let manifest = reader.manifest
+        let bytes = reader.manifestBytes
         var notes: [UInt8]?
         var signatures: [(path: String, der: [UInt8])] = []
         while let entry = try reader.next() {
-            guard let name = entry.path, entry.kind == .regular else { continue }
-            if name == manifest.releaseNotes {
+            switch entry.kind {
+            case .payload(_, let file) where file.path == manifest.releaseNotes:
                 notes = try reader.readAll(limit: ReleaseNotesDocument.maxBytes)
-            } else if name.hasPrefix(SignatureEntryName.prefix) {
-                signatures.append((name, try reader.readAll(limit: SignedData.maxBytes)))
+            case .signature(let name):
+                signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
+            default:
+                break
             }
         }
         let files = manifest.components.flatMap { c in

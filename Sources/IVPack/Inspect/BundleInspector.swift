@@ -11,9 +11,16 @@ public struct BundleInspection: Sendable {
     /// Payload files of the manifest that the archive does not contain.
     public var missing: [String]
 
+    /// Every structural problem the bundle reader found (unexpected and missing entries among
+    /// them), escaped for display. `ivpack verify` fails on any of them.
+    public var problems: [String]
+
     /// An entry as listed.
     public struct Entry: Sendable, Equatable {
+        /// The name as read (lossy where it is not UTF-8): never print it as it is.
         public var path: String
+        /// The name escaped for a terminal (control characters, invalid UTF-8).
+        public var shownPath: String
         public var size: Int64
     }
 }
@@ -28,34 +35,24 @@ public struct BundleFormatError: IVPackError, Equatable {
 
 /// Reads a bundle's manifest and lists its entries.
 public enum BundleInspector {
-    /// Prefix of signature entries.
-    public static let signaturePrefix = "ivpack/signatures/"
-
     /// Reads the manifest (which must be the first entry) and the names of all entries.
     public static func inspect(path: String) throws -> BundleInspection {
-        let reader = try TarReader(path: path)
-        guard let first = try reader.next() else {
-            throw BundleFormatError(path: path, problem: "the archive is empty; an ivpack bundle starts with \(Manifest.entryPath)")
-        }
-        guard first.path == Manifest.entryPath, first.kind == .regular else {
-            throw BundleFormatError(path: path, problem: "the first entry is \"\(first.path ?? "<not UTF-8>")\", not \(Manifest.entryPath); this is not an ivpack bundle")
-        }
-        let bytes = try reader.readAll(limit: Manifest.maxBytes)
-        let manifest = try Manifest.decode(bytes, source: path)
-        var expected = Set(manifest.allFiles.map(\.path))
+        let reader = try BundleReader(path: path, blockSize: 16 << 10)
         var signatures: [BundleInspection.Entry] = []
         var unexpected: [BundleInspection.Entry] = []
+        var listed = Set<String>()
         while let entry = try reader.next() {
-            let name = entry.path ?? String(decoding: entry.rawPath, as: UTF8.self)
-            if entry.kind == .regular, expected.remove(name) != nil { continue }
-            if entry.kind == .regular, name.hasPrefix(signaturePrefix) {
-                signatures.append(.init(path: name, size: entry.size))
-            } else {
-                unexpected.append(.init(path: name, size: entry.size))
+            let item = BundleInspection.Entry(path: entry.tar.path ?? String(decoding: entry.tar.rawPath, as: UTF8.self),
+                                              shownPath: entry.shownName, size: entry.tar.size)
+            switch entry.kind {
+            case .payload(_, let file): listed.insert(file.path)
+            case .signature: signatures.append(item)
+            case .unexpected: unexpected.append(item)
             }
         }
-        let missing = manifest.allFiles.map(\.path).filter { expected.contains($0) }
-        return BundleInspection(path: path, manifest: manifest, manifestDigest: SHA256Digest.of(bytes),
-                                signatures: signatures, unexpected: unexpected, missing: missing)
+        let missing = reader.manifest.allFiles.map(\.path).filter { !listed.contains($0) }
+        return BundleInspection(path: path, manifest: reader.manifest, manifestDigest: reader.manifestDigest,
+                                signatures: signatures, unexpected: unexpected, missing: missing,
+                                problems: reader.problems.map(\.description))
     }
 }

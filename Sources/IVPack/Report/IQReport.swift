@@ -264,11 +264,9 @@ public struct IQReport: Sendable {
 
     /// The vendor in the manifest of `bundlePath`, if its manifest is the one with `manifestDigest`.
     static func vendor(bundlePath: String, manifestDigest: SHA256Digest) -> String? {
-        guard let reader = try? TarReader(path: bundlePath), let first = try? reader.next(),
-              first.path == Manifest.entryPath, first.kind == .regular,
-              let bytes = try? reader.readAll(limit: Manifest.maxBytes), SHA256Digest.of(bytes) == manifestDigest,
-              let manifest = try? Manifest.decode(bytes, source: bundlePath) else { return nil }
-        return manifest.product.vendor
+        guard let reader = try? BundleReader(path: bundlePath, blockSize: 64 << 10), reader.manifestDigest == manifestDigest
+        else { return nil }
+        return reader.manifest.product.vendor
     }
 }
 

@@ -2,37 +2,6 @@
 import Glibc
 #endif
 
-/// Names of signature entries: `ivpack/signatures/NNN-ROLE.p7s`, numbered from 001 in the order added.
-public enum SignatureEntryName {
-    public static let prefix = "ivpack/signatures/"
-    /// Most signatures one bundle may carry.
-    public static let maxCount = 999
-
-    /// The entry name of the `index`-th signature (1-based) for `role`.
-    public static func make(index: Int, role: String) -> String {
-        let number = String(index)
-        return prefix + String(repeating: "0", count: max(0, 3 - number.count)) + number + "-" + role + ".p7s"
-    }
-
-    /// Index and role of a signature entry name; nil for anything else.
-    public static func parse(_ path: String) -> (index: Int, role: String)? {
-        guard path.hasPrefix(prefix), path.hasSuffix(".p7s") else { return nil }
-        let body = path.dropFirst(prefix.count).dropLast(4)
-        guard body.count > 4, let dash = body.firstIndex(of: "-") else { return nil }
-        let digits = body[..<dash]
-        let role = String(body[body.index(after: dash)...])
-        guard digits.count == 3, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let index = Int(digits), index >= 1,
-              isValidRole(role) else { return nil }
-        return (index, role)
-    }
-
-    /// Role names: 1 to 32 lower-case letters, digits and '-', starting with a letter.
-    public static func isValidRole(_ role: String) -> Bool {
-        guard let first = role.utf8.first, role.utf8.count <= 32, first >= 0x61 && first <= 0x7A else { return false }
-        return role.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-    }
-}
-
 /// A bundle that cannot be signed as it is (not a bundle, damaged, already signed by this certificate).
 public struct SignError: IVPackError, Equatable {
     public var bundle: String
@@ -52,60 +21,6 @@ public struct SignResult: Sendable {
     public var manifestDigest: SHA256Digest
     /// Signatures in the bundle now, including the new one.
     public var signatureCount: Int
-}
-
-/// The layout facts of a bundle that signing needs, read from its headers only: cost grows with
-/// the number of entries, never with their size.
-struct BundleLayout {
-    var manifestBytes: [UInt8]
-    var manifest: Manifest
-    /// Existing signature entries with their bytes.
-    var signatures: [(path: String, der: [UInt8])]
-    /// Offset of the end-of-archive marker.
-    var endOfArchive: Int64
-
-    static func read(path: String) throws -> BundleLayout {
-        // Small reads: headers are 512 bytes and data is skipped by seeking.
-        let file = try InputFile(path: path)
-        let reader = try TarReader(file: file, blockSize: 16 << 10)
-        guard let first = try reader.next(), first.path == Manifest.entryPath, first.kind == .regular else {
-            throw BundleFormatError(path: path, problem: "the first entry is not \(Manifest.entryPath); this is not an ivpack bundle")
-        }
-        let manifestBytes = try reader.readAll(limit: Manifest.maxBytes)
-        let manifest = try Manifest.decode(manifestBytes, source: path)
-        var signatures: [(String, [UInt8])] = []
-        // Every file the manifest lists must be there with its size: a bundle cut short at an entry
-        // boundary reads as a complete (shorter) tar, and must not be signed.
-        var missing: [String: Int64] = [:]
-        for f in manifest.allFiles { missing[f.path] = f.size }
-        while let entry = try reader.next() {
-            let name = entry.path ?? ""
-            if let size = missing[name], entry.kind == .regular, entry.size == size {
-                missing[name] = nil
-            }
-            if name.hasPrefix(SignatureEntryName.prefix) {
-                guard entry.kind == .regular, SignatureEntryName.parse(name) != nil else {
-                    throw BundleFormatError(path: path, problem: "signature entry \"\(name)\" is not a regular file named NNN-ROLE.p7s")
-                }
-                signatures.append((name, try reader.readAll(limit: SignedData.maxBytes)))
-            } else if !signatures.isEmpty {
-                throw BundleFormatError(path: path, problem: "entry \"\(name)\" follows the signatures; the bundle was altered after signing")
-            }
-        }
-        guard let end = reader.endOfArchiveOffset else {
-            throw BundleFormatError(path: path, problem: "the archive has no end-of-archive marker")
-        }
-        if !missing.isEmpty {
-            let first = missing.keys.sorted()[0]
-            throw BundleFormatError(path: path, problem: "\(missing.count) file\(missing.count == 1 ? "" : "s") of the manifest \(missing.count == 1 ? "is" : "are") missing or of the wrong size (first: \(Display.name(first))); the bundle is incomplete, cut short or damaged")
-        }
-        // The marker's first zero block must be there (after an interrupted sign the second may
-        // hold that sign's leftovers, but the file still reaches past it).
-        guard reader.endMarkerIsPresent(), file.size >= end + 1024 else {
-            throw BundleFormatError(path: path, problem: "the archive ends at byte \(end) without an end-of-archive marker; the bundle is cut short")
-        }
-        return BundleLayout(manifestBytes: manifestBytes, manifest: manifest, signatures: signatures, endOfArchive: end)
-    }
 }
 
 /// Appends CMS signatures to a bundle without rewriting its payload.
@@ -150,7 +65,9 @@ public enum BundleSigner {
         var signature = try SignedData.sign(content: layout.manifestBytes, certificate: certificate, key: key, chain: chain)
         if let url = timestampAuthority { signature = try RFC3161.timestamp(signature, authority: url, timeout: timestampTimeout) }
         let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
-        let bytes = try TarWriter.entryWithEndMarker(path: entry, data: signature.der, permissions: 0o644, modificationTime: now)
+        // The header's time is the release's, like every other entry's: its bytes follow from the manifest.
+        let bytes = try TarStreamWriter.entryWithEndMarker(path: entry, data: signature.der, permissions: 0o644,
+                                                           modificationTime: layout.manifest.provenance.sourceDateEpoch)
         let end = layout.endOfArchive
 
         // 1. Everything but the header block, after the old marker's first block; flushed.

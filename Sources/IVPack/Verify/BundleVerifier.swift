@@ -17,168 +17,72 @@ public enum BundleVerifier {
                               hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: ProgressHandler? = nil) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
-        let reader: TarReader
-        let bundle: InputFile
-        do {
-            bundle = try InputFile(path: bundlePath)
-            reader = try TarReader(file: bundle)
-        } catch let error as ArchiveError {
-            report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
-                                       details: ["the file is not a readable tar archive: \(error.reason)"]))
-            return report
-        }
+        let manifestTitle = "Manifest is the first entry and is valid"
 
-        // 1. The manifest, first.
-        let manifestBytes: [UInt8]
-        let manifest: Manifest
+        // 1. The manifest, first (the reader refuses anything else).
+        let reader: BundleReader
         do {
-            guard let first = try reader.next() else {
-                report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
-                                           details: ["the archive is empty"]))
-                return report
-            }
-            guard first.path == Manifest.entryPath, first.kind == .regular else {
-                report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail,
-                                           details: ["the first entry is \"\(Display.name(bytes: first.rawPath))\", not \(Manifest.entryPath)"]))
-                return report
-            }
-            manifestBytes = try reader.readAll(limit: Manifest.maxBytes)
-            manifest = try Manifest.decode(manifestBytes, source: bundlePath)
-        } catch let error as IVPackError {
-            report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .fail, details: ["\(error)"]))
+            reader = try BundleReader(path: bundlePath)
+        } catch {
+            if case .file(let e) = error { throw e }
+            report.checks.append(Check(id: "manifest", title: manifestTitle, status: .fail, details: [error.problem]))
             return report
         }
-        let manifestDigest = SHA256Digest.of(manifestBytes)
+        let manifest = reader.manifest
+        let manifestBytes = reader.manifestBytes
+        let manifestDigest = reader.manifestDigest
         report.manifestDigest = manifestDigest
         report.product = manifest.product.name
         report.version = manifest.version
-        report.checks.append(Check(id: "manifest", title: "Manifest is the first entry and is valid", status: .pass,
+        report.checks.append(Check(id: "manifest", title: manifestTitle, status: .pass,
                                    evidence: [("sha256", manifestDigest.hex), ("product", manifest.product.name), ("version", manifest.version),
                                               ("files", String(manifest.allFiles.count))]))
 
-        // 2. Entries and payload, streamed.
-        var entryProblems: [String] = []
+        // 2. Entries and payload, streamed: the reader judges names, order and header bytes; the
+        // payload's bytes are hashed here.
         var digestProblems: [String] = []
         var signatureEntries: [(path: String, der: [UInt8])] = []
         var payloadBytes: Int64 = 0
+        var payloadFiles = 0
         let files = manifest.allFiles
-        var indexByPath: [String: Int] = [:]
-        for (i, f) in files.enumerated() { indexByPath[f.path] = i }
-        var seen = [Bool](repeating: false, count: files.count)
-        var lastIndex = -1
         let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
         let hasher = ChunkVerifier(chunkSize: manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
         defer { hasher.waitUntilIdle() }
-        var truncated = false
         do {
             while let entry = try reader.next() {
-                // Messages are made only when needed: a bundle may have tens of thousands of entries.
-                var at: String { "entry at byte \(entry.headerOffset)" }
-                guard let path = entry.path else {
-                    entryProblems.append("\(at) \"\(Display.name(bytes: entry.rawPath))\": the name is not valid UTF-8 or contains NUL")
-                    continue
-                }
-                // Names from the bundle are shown escaped and cut: they may hold terminal controls.
-                // What kind of entry it is comes first: no link, device or folder is acceptable.
-                var shown: String { Display.name(path) }
                 switch entry.kind {
-                case .regular: break
-                case .symbolicLink, .hardLink:
-                    entryProblems.append("entry \"\(shown)\": a link to \"\(Display.name(entry.linkTarget ?? ""))\"; bundles hold regular files only")
+                case .unexpected:
                     continue
-                case .directory:
-                    entryProblems.append("entry \"\(shown)\": a directory entry; bundles hold regular files only")
-                    continue
-                case .other(let what):
-                    entryProblems.append("entry \"\(shown)\": a \(what); bundles hold regular files only")
-                    continue
-                }
-                if entry.isSparse {
-                    entryProblems.append("entry \"\(shown)\": a sparse file; bundles hold plain regular files only")
-                    continue
-                }
-                guard RelativePath.isCanonical(path) else {
-                    let why: String
-                    switch RelativePath.normalize(path) {
-                    case .failure(let problem): why = "\(problem)"
-                    case .success(let normal) where path.split(separator: "/").contains(".."):
-                        why = "the path goes through '..' (it would resolve to \"\(Display.name(normal))\")"
-                    case .success(let normal): why = "the path is not in normal form (it would be \"\(Display.name(normal))\")"
-                    }
-                    entryProblems.append("\(at) \"\(shown)\": unsafe name: \(why); bundle entries are plain relative paths")
-                    continue
-                }
-                if path.hasPrefix(SignatureEntryName.prefix) {
-                    guard SignatureEntryName.parse(path) != nil else {
-                        entryProblems.append("entry \"\(shown)\": not a valid signature entry name (NNN-ROLE.p7s)")
+                case .signature(let name):
+                    signatureEntries.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
+                case .payload(_, let expected):
+                    payloadFiles += 1
+                    if entry.tar.size != expected.size {
+                        digestProblems.append("\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest")
                         continue
                     }
-                    if signatureEntries.contains(where: { $0.path == path }) {
-                        entryProblems.append("entry \"\(shown)\" appears twice")
-                        continue
+                    if hasher.readsDirectly(size: expected.size) {
+                        // The reader seeks over the data; workers read and hash it in place.
+                        hasher.verify(expected, in: reader.file, dataOffset: entry.tar.dataOffset)
+                    } else if let problem = try hasher.verify(expected, read: { body in try reader.readData(body) }) {
+                        digestProblems.append(problem)
                     }
-                    let number = SignatureEntryName.parse(path)!.index
-                    if signatureEntries.contains(where: { SignatureEntryName.parse($0.path)?.index == number }) {
-                        entryProblems.append("entry \"\(shown)\" reuses signature number \(number)")
-                        continue
-                    }
-                    signatureEntries.append((path, try reader.readAll(limit: SignedData.maxBytes)))
-                    continue
+                    payloadBytes += expected.size
                 }
-                guard let index = indexByPath[path] else {
-                    entryProblems.append("entry \"\(shown)\" is not in the manifest")
-                    continue
-                }
-                if seen[index] {
-                    entryProblems.append("entry \"\(shown)\" appears twice")
-                    continue
-                }
-                if !signatureEntries.isEmpty {
-                    entryProblems.append("entry \"\(shown)\" comes after the signatures; the bundle was altered after signing")
-                }
-                if index < lastIndex {
-                    entryProblems.append("entry \"\(shown)\" is out of order (the manifest lists it before \"\(files[lastIndex].path)\")")
-                }
-                lastIndex = max(lastIndex, index)
-                seen[index] = true
-                let expected = files[index]
-                if entry.size != expected.size {
-                    digestProblems.append("\(path): \(entry.size) bytes in the archive, \(expected.size) in the manifest")
-                    continue
-                }
-                if hasher.readsDirectly(size: expected.size) {
-                    // The reader seeks over the data; workers read and hash it in place.
-                    hasher.verify(expected, in: bundle, dataOffset: entry.dataOffset)
-                } else if let problem = try hasher.verify(expected, read: { body in try reader.readData(body) }) {
-                    digestProblems.append(problem)
-                }
-                payloadBytes += expected.size
             }
-        } catch let error as IVPackError {
-            truncated = true
-            entryProblems.append("the archive cannot be read to its end: \(error)")
-        }
-        if !truncated, let end = reader.endOfArchiveOffset {
-            if !reader.endMarkerIsPresent() {
-                entryProblems.append("the archive ends at byte \(end) without an end-of-archive marker; the bundle was cut short")
-            }
+        } catch {
+            // Recorded by the reader as a problem of the entries.
         }
         digestProblems += hasher.finish()
         throttle.finish()
-        for (i, f) in files.enumerated() where !seen[i] {
-            entryProblems.append("\(f.path) is in the manifest but not in the archive")
-        }
+        let entryProblems = reader.problems.map(\.description)
         report.checks.append(Check(id: "entries", title: "Every entry is in the manifest, once, in order, a regular file with a safe name",
                                    status: entryProblems.isEmpty ? .pass : .fail, details: Self.capped(entryProblems),
                                    evidence: [("entries", String(files.count + signatureEntries.count + 1))]))
         report.checks.append(Check(id: "payload", title: "Every file's size and the SHA-256 of each of its chunks match the manifest",
-                                   status: digestProblems.isEmpty && !truncated ? .pass : .fail, details: Self.capped(digestProblems),
-                                   evidence: [("files", String(seen.filter { $0 }.count)), ("bytes", String(payloadBytes)),
+                                   status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail, details: Self.capped(digestProblems),
+                                   evidence: [("files", String(payloadFiles)), ("bytes", String(payloadBytes)),
                                               ("chunkSize", String(manifest.chunkSize))]))
-        if !truncated, let end = reader.endOfArchiveOffset, case let size = bundle.size, size > end + 1024 {
-            report.checks.append(Check(id: "archive.trailing", title: "Nothing follows the end-of-archive marker", status: .warn,
-                                       details: ["\(size - end - 1024) bytes follow the end-of-archive marker (an interrupted sign leaves this; the next sign removes it); tar does not read them"]))
-        }
 
         // 3. Signatures, then the roles they prove.
         // Valid signatures: role → (signer subject, certificate fingerprint).

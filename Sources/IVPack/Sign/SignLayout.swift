@@ -1,0 +1,42 @@
+/// The layout facts of a bundle that signing needs, read through the one bundle reader from its
+/// headers only (data is skipped by seeking): cost grows with the number of entries, never with
+/// their size.
+struct BundleLayout {
+    var manifestBytes: [UInt8]
+    var manifest: Manifest
+    /// Existing signature entries with their bytes.
+    var signatures: [(path: String, der: [UInt8])]
+    /// Offset of the end-of-archive marker.
+    var endOfArchive: Int64
+
+    /// Reads the bundle and refuses one that `verify` would refuse for its structure: a file
+    /// missing or of another size than the manifest says (a bundle cut at an entry boundary reads
+    /// as a complete, shorter tar), an unexpected entry, a header byte ivpack does not write, no
+    /// complete end-of-archive marker. Only what an interrupted sign leaves after the marker's
+    /// first zero block is accepted: this sign overwrites it.
+    static func read(path: String) throws -> BundleLayout {
+        // Small reads: headers are 512 bytes and data is skipped by seeking.
+        let reader = try BundleReader(path: path, blockSize: 16 << 10)
+        var signatures: [(String, [UInt8])] = []
+        var wrongSize: [String] = []
+        while let entry = try reader.next() {
+            switch entry.kind {
+            case .signature(let name):
+                signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
+            case .payload(_, let file) where entry.tar.size != file.size:
+                wrongSize.append("\(Display.name(file.path)) has \(entry.tar.size) bytes in the archive, \(file.size) in the manifest")
+            case .payload, .unexpected:
+                break
+            }
+        }
+        let problems = wrongSize + reader.problems.filter { !$0.isSignLeftover }.map(\.description)
+        if let first = problems.first {
+            let more = problems.count > 1 ? " (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"); `ivpack verify` lists them all)" : ""
+            throw BundleFormatError(path: path, problem: "the bundle is incomplete, cut short or damaged: \(first)\(more)")
+        }
+        guard let end = reader.endOfArchiveOffset else {
+            throw BundleFormatError(path: path, problem: "the archive has no end-of-archive marker")
+        }
+        return BundleLayout(manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures, endOfArchive: end)
+    }
+}
