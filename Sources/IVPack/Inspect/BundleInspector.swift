@@ -37,7 +37,12 @@ public struct BundleFormatError: IVPackError, Equatable {
 public enum BundleInspector {
     /// Reads the manifest (which must be the first entry) and the names of all entries.
     public static func inspect(path: String) throws -> BundleInspection {
-        let reader = try BundleReader(path: path, blockSize: 16 << 10)
+        let reader: BundleReader
+        do {
+            reader = try BundleReader(path: path, blockSize: 16 << 10)
+        } catch .manifest(let error) {
+            throw error  // the manifest's own error, with its JSON pointer
+        }
         var signatures: [BundleInspection.Entry] = []
         var unexpected: [BundleInspection.Entry] = []
         var listed = Set<String>()
