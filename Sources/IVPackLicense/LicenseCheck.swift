@@ -3,7 +3,6 @@ import IVPack
 
 /// The licence and installer-credential check of `verify`, as one check of its report.
 public enum LicenseCheck {
-    static let title = "Licensed for this site, by the vendor's licence server over mutual TLS, for an authenticated installer"
 
     /// Online: asks the licence server (mutual TLS) and verifies the signed grant.
     public static func online(options: LicenseClientOptions, policy: TrustPolicy, product: String, version: String,
@@ -12,9 +11,9 @@ public enum LicenseCheck {
         let result = await client.activate(product: product, version: version, manifestSHA256: manifestSHA256.hex)
         switch result {
         case .success(let (grant, signer)):
-            return Check(id: "license", title: title, status: .pass, evidence: evidence(grant, signer: signer) + [("server", options.serverURL)])
+            return Check(.license, status: .pass, evidence: evidence(grant, signer: signer) + [("server", options.serverURL)])
         case .failure(let failure):
-            return Check(id: "license", title: title, status: .fail, details: ["\(failure.code): \(failure.message)"],
+            return Check(.license, status: .fail, details: ["\(failure.code): \(failure.message)"],
                          evidence: [("server", options.serverURL), ("site", options.siteID)])
         }
     }
@@ -27,18 +26,18 @@ public enum LicenseCheck {
         do {
             bytes = try InputFile.readAll(path: file, limit: 1 << 20)
         } catch {
-            return Check(id: "license", title: title, status: .fail, details: ["\(error)"])
+            return Check(.license, status: .fail, details: ["\(error)"])
         }
         guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
               value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value) else {
-            return Check(id: "license", title: title, status: .fail, details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"])
+            return Check(.license, status: .fail, details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"])
         }
         let expectation = GrantExpectation(product: product, version: version, manifestSHA256: manifestSHA256.hex, siteID: siteID, nonce: nil)
         switch GrantVerifier.verify(signed, expected: expectation, policy: policy, now: now) {
         case .success(let (grant, signer)):
-            return Check(id: "license", title: title, status: .pass, evidence: evidence(grant, signer: signer) + [("file", file)])
+            return Check(.license, status: .pass, evidence: evidence(grant, signer: signer) + [("file", file)])
         case .failure(let e):
-            return Check(id: "license", title: title, status: .fail, details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
+            return Check(.license, status: .fail, details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
         }
     }
 

@@ -64,10 +64,10 @@ public final class SignedRelease: @unchecked Sendable {
 
 extension VerifyReport {
     /// The checks that failed, by id.
-    public var failedIDs: [String] { checks.filter { $0.status == .fail }.map(\.id) }
+    public var failedIDs: [CheckID] { checks.filter { $0.status == .fail }.map(\.id) }
 
     /// Every failure detail, joined, for assertions on messages.
     public var failureText: String {
-        checks.filter { $0.status == .fail }.flatMap { [$0.id] + $0.details }.joined(separator: "\n")
+        checks.filter { $0.status == .fail }.flatMap { [$0.id.rawValue] + $0.details }.joined(separator: "\n")
     }
 }

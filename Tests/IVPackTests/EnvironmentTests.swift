@@ -39,7 +39,7 @@ import IVPackTestSupport
     /// Parses a YAML-free JSON requirements text.
     func requirements(_ json: String) -> JSONValue { try! JSONParser.parse(Array(json.utf8)) }
 
-    func only(_ checks: [Check], _ id: String, sourceLocation: SourceLocation = #_sourceLocation) -> Check? {
+    func only(_ checks: [Check], _ id: CheckID, sourceLocation: SourceLocation = #_sourceLocation) -> Check? {
         let matching = checks.filter { $0.id == id }
         #expect(matching.count == 1, "expected one \(id) in \(checks.map(\.id))", sourceLocation: sourceLocation)
         return matching.first
@@ -108,14 +108,14 @@ import IVPackTestSupport
     @Test func anUnknownRequirementKindFails() {
         let m = FakeMachine()
         let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"fpga": {"model": "x"}}"#), probe: m.probe())
-        let c = only(checks, "environment.fpga")
+        let c = only(checks, .environment("fpga"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("cannot check the requirement \"fpga\"") == true)
     }
 
     @Test func aMalformedRequirementFailsWithoutReadingTheMachine() {
         let m = FakeMachine()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": "four"}}"#), probe: m.probe()), "environment.cpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": "four"}}"#), probe: m.probe()), .environment("cpu"))
         #expect(c?.status == .fail)
         #expect(c?.details == ["requirements.cpu.minCores in the manifest is a string, not a whole number; the bundle is damaged or was not made by ivpack"])
         #expect(evidence(c, "found.cores") == nil)
@@ -125,7 +125,7 @@ import IVPackTestSupport
 
     @Test func cpuCoresAndFlagsMet() {
         let m = FakeMachine(cores: 4, flags: ["fpu", "sse4_2", "avx2"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4, "recommendedCores": 4, "flags": ["avx2", "sse4_2"]}}"#), probe: m.probe()), "environment.cpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4, "recommendedCores": 4, "flags": ["avx2", "sse4_2"]}}"#), probe: m.probe()), .environment("cpu"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.cores") == "4")
         #expect(evidence(c, "required.minCores") == "4")
@@ -135,21 +135,21 @@ import IVPackTestSupport
 
     @Test func cpuWithTooFewCoresFails() {
         let m = FakeMachine(cores: 2)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4}}"#), probe: m.probe()), "environment.cpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4}}"#), probe: m.probe()), .environment("cpu"))
         #expect(c?.status == .fail)
         #expect(c?.details == ["2 processors, at least 4 required"])
     }
 
     @Test func cpuBelowTheRecommendedCoresWarns() {
         let m = FakeMachine(cores: 4)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 2, "recommendedCores": 8}}"#), probe: m.probe()), "environment.cpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 2, "recommendedCores": 8}}"#), probe: m.probe()), .environment("cpu"))
         #expect(c?.status == .warn)
         #expect(c?.details.first?.contains("8 recommended") == true)
     }
 
     @Test func cpuMissingAFlagFails() {
         let m = FakeMachine(cores: 8, flags: ["fpu", "sse4_2"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 2, "flags": ["sse4_2", "avx512f"]}}"#), probe: m.probe()), "environment.cpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 2, "flags": ["sse4_2", "avx512f"]}}"#), probe: m.probe()), .environment("cpu"))
         #expect(c?.status == .fail)
         #expect(evidence(c, "found.missingFlags") == "avx512f")
         #expect(c?.details.contains { $0.contains("CPU flag missing") && $0.contains("avx512f") } == true)
@@ -159,7 +159,7 @@ import IVPackTestSupport
 
     @Test func memoryMet() {
         let m = FakeMachine(memTotalKB: 16 << 20) // 16 GiB
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#), probe: m.probe()), "environment.memory")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#), probe: m.probe()), .environment("memory"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.memTotal") == "17179869184 (16.0 GiB)")
         #expect(evidence(c, "required.minimum") == "4294967296 (4.0 GiB)")
@@ -167,21 +167,21 @@ import IVPackTestSupport
 
     @Test func memoryBelowTheMinimumFails() {
         let m = FakeMachine(memTotalKB: 2 << 20) // 2 GiB
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296}}"#), probe: m.probe()), "environment.memory")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296}}"#), probe: m.probe()), .environment("memory"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.hasPrefix("2.0 GiB of memory (MemTotal), at least 4.0 GiB required") == true)
     }
 
     @Test func memoryBelowTheRecommendationWarns() {
         let m = FakeMachine(memTotalKB: 6 << 20)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#), probe: m.probe()), "environment.memory")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#), probe: m.probe()), .environment("memory"))
         #expect(c?.status == .warn)
     }
 
     @Test func unreadableMemoryFails() throws {
         let m = FakeMachine()
         try FileManager.default.removeItem(atPath: m.root + "/proc/meminfo")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 1}}"#), probe: m.probe()), "environment.memory")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 1}}"#), probe: m.probe()), .environment("memory"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("cannot read \(m.root)/proc/meminfo") == true)
     }
@@ -190,7 +190,7 @@ import IVPackTestSupport
 
     @Test func operatingSystemMet() {
         let m = FakeMachine()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian", "versions": ["11", "12"]}}"#), probe: m.probe()), "environment.os")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian", "versions": ["11", "12"]}}"#), probe: m.probe()), .environment("os"))
         #expect(c?.status == .pass)
         #expect(evidence(c, "found.id") == "debian")
         #expect(evidence(c, "found.versionID") == "12")
@@ -199,14 +199,14 @@ import IVPackTestSupport
 
     @Test func anotherOperatingSystemFails() {
         let m = FakeMachine(osRelease: "ID=ubuntu\nID_LIKE=debian\nVERSION_ID='22.04'\n")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian"}}"#), probe: m.probe()), "environment.os")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian"}}"#), probe: m.probe()), .environment("os"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("ID=ubuntu") == true)
     }
 
     @Test func anUnlistedOperatingSystemVersionFails() {
         let m = FakeMachine(osRelease: "ID=debian\nVERSION_ID=\"11\"\n")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian", "versions": ["12"]}}"#), probe: m.probe()), "environment.os")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian", "versions": ["12"]}}"#), probe: m.probe()), .environment("os"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("VERSION_ID=11") == true)
     }
@@ -215,14 +215,14 @@ import IVPackTestSupport
         let m = FakeMachine()
         try FileManager.default.removeItem(atPath: m.root + "/etc/os-release")
         m.folder.write("root/usr/lib/os-release", "ID=rocky\nVERSION_ID=\"9.3\"\n")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "rocky", "versions": ["9.3"]}}"#), probe: m.probe()), "environment.os")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "rocky", "versions": ["9.3"]}}"#), probe: m.probe()), .environment("os"))
         #expect(c?.status == .pass)
         #expect(evidence(c, "source") == m.root + "/usr/lib/os-release")
     }
 
     @Test func kernelMet() {
         let m = FakeMachine(kernel: "6.1.0-28-amd64")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()), "environment.kernel")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()), .environment("kernel"))
         #expect(c?.status == .pass)
         #expect(evidence(c, "found.release") == "6.1.0-28-amd64")
     }
@@ -230,7 +230,7 @@ import IVPackTestSupport
     @Test func anOlderKernelFails() {
         // 5.4 < 5.10 numerically, although "5.4" > "5.10" as text.
         let m = FakeMachine(kernel: "5.4.0-150-generic")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()), "environment.kernel")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()), .environment("kernel"))
         #expect(c?.status == .fail)
         #expect(c?.details == ["kernel 5.4.0-150-generic (version 5.4.0), at least 5.10 required"])
     }
@@ -238,26 +238,26 @@ import IVPackTestSupport
     // MARK: Disk (real file system)
 
     @Test func diskWithOneByteFreeIsMetAtTmp() {
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1}}"#), probe: LiveSystem()), "environment.disk")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1}}"#), probe: LiveSystem()), .environment("disk"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.measuredAt") == "/tmp")
     }
 
     @Test func diskWithOnePebibyteFreeIsNotMetAtTmp() {
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1125899906842624}}"#), probe: LiveSystem()), "environment.disk")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1125899906842624}}"#), probe: LiveSystem()), .environment("disk"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("at least 1.0 PiB required") == true)
     }
 
     @Test func diskBelowTheRecommendationWarns() {
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1, "recommendedFree": 1125899906842624}}"#), probe: LiveSystem()), "environment.disk")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1, "recommendedFree": 1125899906842624}}"#), probe: LiveSystem()), .environment("disk"))
         #expect(c?.status == .warn)
     }
 
     @Test func aPathNotYetCreatedIsMeasuredAtItsNearestExistingParent() {
         let t = TemporaryFolder()
         let path = t.url("opt/pulmoscan/releases")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "\#(path)", "minimumFree": 1}}"#), probe: LiveSystem()), "environment.disk")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "\#(path)", "minimumFree": 1}}"#), probe: LiveSystem()), .environment("disk"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.measuredAt") == t.path)
         #expect(c?.details.first?.contains("nearest existing folder of \(path)") == true)
@@ -277,7 +277,7 @@ import IVPackTestSupport
         let m = FakeMachine()
         nvidiaSMI(m, ["NVIDIA A100-SXM4-80GB, 81920, 535.104.05", "NVIDIA A100-SXM4-80GB, 81920, 535.104.05"])
         let r = requirements(#"{"gpu": {"vendor": "nvidia", "model": "A100", "minCount": 2, "minMemory": 42949672960, "minDriver": "535.54"}}"#)
-        let c = only(EnvironmentCheck.evaluate(requirements: r, probe: m.probe()), "environment.gpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: r, probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.driver") == "535.104.05")
         #expect(evidence(c, "found.gpus")?.contains("NVIDIA A100-SXM4-80GB (80.0 GiB, driver 535.104.05)") == true)
@@ -287,7 +287,7 @@ import IVPackTestSupport
         let m = FakeMachine()
         nvidiaSMI(m, ["NVIDIA A100-PCIE-40GB, 40960, 535.104.05", "Tesla T4, 15360, 535.104.05"])
         let r = requirements(#"{"gpu": {"model": "A100", "minCount": 1, "minMemory": 85899345920}}"#)
-        let c = only(EnvironmentCheck.evaluate(requirements: r, probe: m.probe()), "environment.gpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: r, probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("0 of 2 GPUs found fit") == true)
         #expect(c?.details.first?.contains("1 matching GPU has less memory") == true)
@@ -296,7 +296,7 @@ import IVPackTestSupport
     @Test func anOldGPUDriverFails() {
         let m = FakeMachine()
         nvidiaSMI(m, ["Tesla T4, 15360, 470.82.01"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minDriver": "535.54"}}"#), probe: m.probe()), "environment.gpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minDriver": "535.54"}}"#), probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .fail)
         #expect(c?.details.contains("GPU driver 470.82.01, at least 535.54 required") == true)
     }
@@ -304,14 +304,14 @@ import IVPackTestSupport
     @Test func aFailingNvidiaSMIFails() {
         let m = FakeMachine()
         m.tool("nvidia-smi", "echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'; exit 9")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minCount": 1}}"#), probe: m.probe()), "environment.gpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minCount": 1}}"#), probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("exited with status 9: NVIDIA-SMI has failed") == true)
     }
 
     @Test func gpuWithoutNvidiaSMIIsNotCheckableAndWarns() {
         let m = FakeMachine() // an empty tool folder
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"vendor": "nvidia", "minCount": 1}}"#), probe: m.probe()), "environment.gpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"vendor": "nvidia", "minCount": 1}}"#), probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .warn)
         #expect(evidence(c, "found.gpus") == "not checkable")
         #expect(c?.details.first?.hasPrefix("GPU not checkable: nvidia-smi was not found on the search path") == true)
@@ -320,7 +320,7 @@ import IVPackTestSupport
     @Test func aGPUOfAnotherVendorIsNotCheckableAndWarns() {
         let m = FakeMachine()
         nvidiaSMI(m, ["Tesla T4, 15360, 535.104.05"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"vendor": "AMD", "minCount": 1}}"#), probe: m.probe()), "environment.gpu")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"vendor": "AMD", "minCount": 1}}"#), probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .warn)
         #expect(c?.details.first?.contains("ivpack reads only NVIDIA GPUs") == true)
     }
@@ -329,7 +329,7 @@ import IVPackTestSupport
 
     @Test func python3OnThisMachineMeetsAnOldMinimum() throws {
         let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "python3", "minimum": "3.0"}]}"#), probe: LiveSystem())
-        let c = try #require(only(checks, "environment.tool.python3"))
+        let c = try #require(only(checks, .environment("tool.python3")))
         #expect(c.status == .pass, "\(c.details)")
         let found = try #require(evidence(c, "found.version").flatMap(DottedVersion.init))
         #expect(found >= DottedVersion("3.0")!)
@@ -338,7 +338,7 @@ import IVPackTestSupport
 
     @Test func python3OnThisMachineFailsAFutureMinimumAndAnotherExactVersion() {
         let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "python3", "minimum": "99.1"}, {"name": "python3", "exact": "2.7"}]}"#), probe: LiveSystem())
-        #expect(checks.map(\.id) == ["environment.tool.python3", "environment.tool.python3.2"])
+        #expect(checks.map(\.id) == [.environment("tool.python3"), .environment("tool.python3.2")])
         #expect(checks.map(\.status) == [.fail, .fail])
         #expect(checks.first?.details.first?.contains("version 99.1 or later required") == true)
         #expect(checks.last?.details.first?.contains("exactly 2.7 required") == true)
@@ -346,7 +346,7 @@ import IVPackTestSupport
 
     @Test func aToolThatDoesNotExistFailsWithAClearMessage() {
         let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "ivpack-no-such-tool", "minimum": "1.2"}]}"#), probe: LiveSystem())
-        let c = only(checks, "environment.tool.ivpack-no-such-tool")
+        let c = only(checks, .environment("tool.ivpack-no-such-tool"))
         #expect(c?.status == .fail)
         #expect(evidence(c, "found.version") == "not found")
         #expect(c?.details.first?.hasPrefix("ivpack-no-such-tool was not found on the search path (") == true)
@@ -356,7 +356,7 @@ import IVPackTestSupport
     @Test func javaIsAskedWithDashVersionAndAnswersOnStandardError() {
         let m = FakeMachine()
         m.tool("java", #"[ "$1" = "-version" ] || exit 3; echo 'openjdk version "17.0.9" 2023-10-17' >&2"#)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "java", "exact": "17"}]}"#), probe: m.probe()), "environment.tool.java")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "java", "exact": "17"}]}"#), probe: m.probe()), .environment("tool.java"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.version") == "17.0.9")
         #expect(evidence(c, "found.path") == m.bin + "/java")
@@ -365,7 +365,7 @@ import IVPackTestSupport
     @Test func aToolWithoutAVersionInItsOutputFails() {
         let m = FakeMachine()
         m.tool("mytool", "echo 'mytool (no version)'")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "mytool", "minimum": "1.0"}]}"#), probe: m.probe()), "environment.tool.mytool")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "mytool", "minimum": "1.0"}]}"#), probe: m.probe()), .environment("tool.mytool"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("printed no version number (N.N): mytool (no version)") == true)
     }
@@ -374,7 +374,7 @@ import IVPackTestSupport
         let m = FakeMachine()
         m.tool("slowtool", "sleep 30; echo 'slowtool 1.0'")
         let started = Date()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "slowtool", "minimum": "1.0"}]}"#), probe: m.probe(timeoutSeconds: 1)), "environment.tool.slowtool")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "slowtool", "minimum": "1.0"}]}"#), probe: m.probe(timeoutSeconds: 1)), .environment("tool.slowtool"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("did not finish within 1 s") == true)
         #expect(Date().timeIntervalSince(started) < 10)
@@ -382,7 +382,7 @@ import IVPackTestSupport
 
     @Test func aToolNameWithAPathIsRefusedWithoutRunningIt() {
         let m = FakeMachine()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "../bin/sh", "minimum": "1.0"}]}"#), probe: m.probe()), "environment.tool.../bin/sh")
+        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "../bin/sh", "minimum": "1.0"}]}"#), probe: m.probe()), .environment("tool.../bin/sh"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("is not a program name") == true)
     }
@@ -397,8 +397,7 @@ import IVPackTestSupport
          "os": {"id": "debian"}, "disk": {"path": "/", "minimumFree": 1}, "memory": {"minimum": 1}, "cpu": {"minCores": 1}}
         """#)
         let checks = EnvironmentCheck.evaluate(requirements: r, probe: m.probe())
-        #expect(checks.map(\.id) == ["environment.cpu", "environment.memory", "environment.disk", "environment.os",
-                                     "environment.kernel", "environment.gpu", "environment.tool.docker"])
+        #expect(checks.map(\.id) == [.environment("cpu"), .environment("memory"), .environment("disk"), .environment("os"), .environment("kernel"), .environment("gpu"), .environment("tool.docker")])
         #expect(checks.map(\.status) == [.pass, .pass, .pass, .pass, .pass, .warn, .pass])
     }
 

@@ -167,7 +167,7 @@ import Testing
         let path = Self.fuzzFolder + "/regressions/FuzzBundleReader/leak-cms-verify-unknown-digest"
         let report = try BundleVerifier.verify(bundlePath: path, policy: try Self.policy(), now: Self.now, probe: FixedProbe(), hashWorkers: 1)
         #expect(!report.passed)
-        #expect(report.checks.contains { $0.id.hasPrefix("signature") && $0.status == .fail },
+        #expect(report.checks.contains { $0.id.rawValue.hasPrefix("signature.") && $0.status == .fail },
                 "\(report.checks.map { "\($0.id) \($0.status)" })")
     }
 
@@ -189,7 +189,7 @@ import Testing
     @Test func bundleWithHugeFileSizeIsRefused() throws {
         let path = Self.fuzzFolder + "/regressions/FuzzBundleReader/manifest-size-overflow"
         let report = try BundleVerifier.verify(bundlePath: path, policy: try Self.policy(), now: Self.now, probe: FixedProbe(), hashWorkers: 1)
-        #expect(report.checks.first { $0.id == "manifest" }?.status == .fail)
+        #expect(report.checks.first { $0.id == .manifest }?.status == .fail)
         #expect(throws: ManifestError.self) { try BundleInspector.inspect(path: path) }
     }
 

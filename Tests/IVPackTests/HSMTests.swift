@@ -22,8 +22,8 @@ import IVPackTestSupport
         try s.sign(role: "quality")
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
-        #expect(report.checks.first { $0.id == "signature.001" }?.status == .pass)
-        #expect(report.checks.first { $0.id == "roles" }?.status == .pass)
+        #expect(report.checks.first { $0.id == .signature(1) }?.status == .pass)
+        #expect(report.checks.first { $0.id == .roles }?.status == .pass)
     }
 
     @Test func signCommandTakesAPKCS11URIWithThePINFromTheEnvironment() throws {

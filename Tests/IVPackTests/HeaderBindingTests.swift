@@ -153,7 +153,7 @@ import IVPackTestSupport
             let file = s.folder.url("hostile-\(c.name.replacingOccurrences(of: " ", with: "-")).ivp")
             _ = FileManager.default.createFile(atPath: file, contents: Data(c.bytes))
             let report = try s.verify(file)
-            let entriesCheck = report.checks.first { $0.id == "entries" }
+            let entriesCheck = report.checks.first { $0.id == .entries }
             #expect(entriesCheck?.status == .fail, "\(c.name): \(report.failureText)")
             let details = entriesCheck?.details.joined(separator: "\n") ?? ""
             for m in c.message {

@@ -63,14 +63,14 @@ import IVPackTestSupport
         #expect(passed.purpose == "IQ of the CT reading room server")
         #expect(passed.people.installerSource == .osUser && passed.people.installer == passed.people.operatorUser)
         // The development policy's warning is a problem found, and the IQ still passes.
-        #expect(passed.problems.map(\.check) == ["trust.development"])
-        #expect(passed.environmentCheckIDs.contains("environment.cpu"))
+        #expect(passed.problems.map(\.check) == [CheckID.trustDevelopment.rawValue])
+        #expect(passed.environmentCheckIDs.contains(.environment("cpu")))
 
         let failed = iqReport(try s.verify(policy: try s.policy(minimumVersions: "\"PulmoScan AI\": V2.4.0.0")))
         #expect(failed.conclusion == .fail)
         #expect(failed.purpose == "Installation qualification of PulmoScan AI V2.3.1.1024")
-        #expect(failed.problems.contains { $0.check == "version.minimum" && $0.status == .fail && $0.details.first?.contains("downgrade") == true })
-        #expect(failed.conclusionStatement.hasPrefix("FAIL:") && failed.conclusionStatement.contains("version.minimum"))
+        #expect(failed.problems.contains { $0.check == CheckID.versionMinimum.rawValue && $0.status == .fail && $0.details.first?.contains("downgrade") == true })
+        #expect(failed.conclusionStatement.hasPrefix("FAIL:") && failed.conclusionStatement.contains(CheckID.versionMinimum.rawValue))
 
         let out = TemporaryFolder()
         let files = [out.write("pass.json", passed.canonicalBytes), out.write("fail.json", failed.canonicalBytes)]
@@ -144,7 +144,7 @@ import IVPackTestSupport
         #expect(try JSONParser.parse(Array(r.stdout.utf8))["format"]?.stringValue == "ivpack-verify-report/1")
         let report = try value(out.read("iq.json"))
         #expect(report["conclusion"]?["result"]?.stringValue == "fail")
-        #expect(report["problems"]?.arrayValue?.contains { $0["check"]?.stringValue == "roles" } == true)
+        #expect(report["problems"]?.arrayValue?.contains { $0["check"]?.stringValue == CheckID.roles.rawValue } == true)
         let html = String(decoding: out.read("iq.html"), as: UTF8.self)
         #expect(html.contains("不通过 FAIL") && html.contains("required role &quot;quality&quot; has no valid signature"))
         #expect(try !FileManager.default.contentsOfDirectory(atPath: out.path).contains { $0.contains(".tmp-") })

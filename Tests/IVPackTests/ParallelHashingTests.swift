@@ -69,7 +69,7 @@ import IVPackTestSupport
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
         for workers in [1, 4] {
             let report = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: Timestamp.now(), hashWorkers: workers)
-            let payload = try #require(report.checks.first { $0.id == "payload" })
+            let payload = try #require(report.checks.first { $0.id == .payload })
             #expect(payload.status == .pass, "\(payload.details)")
         }
     }
@@ -86,7 +86,7 @@ import IVPackTestSupport
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
         let (one, many) = try verifyWithOneAndEightWorkers(out.url("b.ivp"), policy: policy)
         #expect(one.checks == many.checks)
-        let payload = try #require(one.checks.first { $0.id == "payload" })
+        let payload = try #require(one.checks.first { $0.id == .payload })
         #expect(payload.status == .fail)
         #expect(payload.details.count == 3)
         #expect(payload.details[0].contains("payload/LICENSE.txt: chunk 0 (bytes 0 to 65535)"))
@@ -104,9 +104,9 @@ import IVPackTestSupport
         let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
         let report = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: Timestamp.now())
-        #expect(report.failedIDs.contains("payload"))
-        #expect(report.failedIDs.contains("entries"))
-        let payload = try #require(report.checks.first { $0.id == "payload" })
+        #expect(report.failedIDs.contains(.payload))
+        #expect(report.failedIDs.contains(.entries))
+        let payload = try #require(report.checks.first { $0.id == .payload })
         #expect(payload.details.contains { $0.contains("the bundle ends inside chunk 30") }, "\(payload.details)")
         // Every chunk after the cut is missing too, but the first missing one is named first.
         #expect(payload.details.first?.contains("chunk 30") == true)
@@ -125,7 +125,7 @@ import IVPackTestSupport
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
         let now = Timestamp.now()
         let intact = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: now, hashWorkers: 3)
-        #expect(intact.checks.first { $0.id == "payload" }?.status == .pass)
+        #expect(intact.checks.first { $0.id == .payload }?.status == .pass)
 
         // One flipped byte in chunk 2 of a file of 3-4 chunks, in the last byte of a later file and
         // in the first byte of the last file.
@@ -138,7 +138,7 @@ import IVPackTestSupport
         }
         let (one, many) = try verifyWithOneAndEightWorkers(out.url("b.ivp"), policy: policy)
         #expect(one.checks == many.checks)
-        let payload = try #require(one.checks.first { $0.id == "payload" })
+        let payload = try #require(one.checks.first { $0.id == .payload })
         let lastChunkB = (fb.count - 1) / 65536
         #expect(payload.details == [
             "payload/small/f\(a).bin: chunk 2 (bytes 131072 to \(min(fa.count, 3 * 65536) - 1)) does not match its SHA-256 in the manifest",

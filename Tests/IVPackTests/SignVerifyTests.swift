@@ -8,11 +8,9 @@ import IVPackTestSupport
         let s = try SignedRelease()
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
-        #expect(report.checks.map(\.id) == ["manifest", "entries", "payload", "signature.001", "signature.002", "roles",
-                                            "trust.development", "version.consistency", "version.minimum",
-                                            "environment.cpu", "environment.memory", "environment.tool.python3"])
-        #expect(report.checks.first { $0.id == "trust.development" }?.status == .warn)
-        let sig = try #require(report.checks.first { $0.id == "signature.002" })
+        #expect(report.checks.map(\.id) == [.manifest, .entries, .payload, .signature(1), .signature(2), .roles, .trustDevelopment, .versionConsistency, .versionMinimum, .environment("cpu"), .environment("memory"), .environment("tool.python3")])
+        #expect(report.checks.first { $0.id == .trustDevelopment }?.status == .warn)
+        let sig = try #require(report.checks.first { $0.id == .signature(2) })
         #expect(sig.evidence.first { $0.key == "roles" }?.value == "quality")
         #expect(sig.evidence.first { $0.key == "signer" }?.value.contains("DEVELOPMENT") == true)
         #expect(sig.evidence.contains { $0.key == "chain" && $0.value.contains("<-") })
@@ -67,7 +65,7 @@ import IVPackTestSupport
         BundleSurgery.flipByte(in: s.bundle, at: at + inVersion)
         let report = try s.verify()
         #expect(!report.passed)
-        #expect(report.failedIDs.contains("signature.001"))
+        #expect(report.failedIDs.contains(.signature(1)))
         #expect(report.failureText.contains("does not match this manifest"))
     }
 
@@ -80,7 +78,7 @@ import IVPackTestSupport
         let at = try #require(BundleSurgery.offset(of: data, in: s.bundle))
         BundleSurgery.flipByte(in: s.bundle, at: at + data.count / 2)
         let report = try s.verify()
-        #expect(report.failedIDs == ["payload"])
+        #expect(report.failedIDs == [.payload])
         #expect(report.failureText.contains("\(path): chunk 0"))
     }
 
@@ -99,7 +97,7 @@ import IVPackTestSupport
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
         let (one, many) = try verifyWithOneAndEightWorkers(out.url("b.ivp"), policy: policy)
         #expect(one.checks == many.checks)
-        let payload = try #require(one.checks.first { $0.id == "payload" })
+        let payload = try #require(one.checks.first { $0.id == .payload })
         #expect(payload.details.count == 3)
         #expect(payload.details.map { $0.contains("chunk 2 ") } == [true, false, false])
         #expect(payload.details[1].contains("chunk 7 "))
@@ -113,8 +111,8 @@ import IVPackTestSupport
         let at = try #require(BundleSurgery.offset(of: sig.data, in: s.bundle))
         BundleSurgery.flipByte(in: s.bundle, at: at + sig.data.count - 20)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
-        #expect(report.failedIDs.contains("roles"))
+        #expect(report.failedIDs.contains(.signature(2)))
+        #expect(report.failedIDs.contains(.roles))
         #expect(report.failureText.contains("required role \"quality\" has no valid signature"))
     }
 
@@ -132,7 +130,7 @@ import IVPackTestSupport
             let out = s.folder.url("\(name).ivp")
             try BundleSurgery.rewrite(s.bundle, to: out, change)
             let report = try s.verify(out)
-            #expect(report.failedIDs.contains("entries"), "\(name)")
+            #expect(report.failedIDs.contains(.entries), "\(name)")
             #expect(report.failureText.contains(message), "\(name): \(report.failureText)")
         }
     }
@@ -142,7 +140,7 @@ import IVPackTestSupport
         let out = s.folder.url("stripped.ivp")
         try BundleSurgery.rewrite(s.bundle, to: out) { $0.removeAll { $0.path.hasSuffix("-quality.p7s") } }
         let report = try s.verify(out)
-        #expect(report.failedIDs == ["roles"])
+        #expect(report.failedIDs == [.roles])
         #expect(report.failureText.contains("required role \"quality\" has no valid signature"))
     }
 
@@ -160,8 +158,8 @@ import IVPackTestSupport
             e.append(.init(path: "ivpack/signatures/002-quality.p7s", data: e.last!.data))
         }
         let report = try s.verify(out, policy: try TrustPolicy.load(path: path))
-        #expect(report.checks.first { $0.id == "signature.002" }?.status == .pass)
-        #expect(report.failedIDs == ["roles"])
+        #expect(report.checks.first { $0.id == .signature(2) }?.status == .pass)
+        #expect(report.failedIDs == [.roles])
         #expect(report.failureText.contains("each required role needs its own signer"))
     }
 
@@ -170,14 +168,14 @@ import IVPackTestSupport
         let out = s.folder.url("renumbered.ivp")
         try BundleSurgery.rewrite(s.bundle, to: out) { e in e[e.count - 1].path = "ivpack/signatures/001-quality.p7s" }
         let report = try s.verify(out)
-        #expect(report.failedIDs.contains("entries"))
+        #expect(report.failedIDs.contains(.entries))
         #expect(report.failureText.contains("reuses signature number 1"))
     }
 
     @Test func unsignedBundleFailsTheRoles() throws {
         let s = try SignedRelease(signedBy: [])
         let report = try s.verify()
-        #expect(report.failedIDs == ["roles"])
+        #expect(report.failedIDs == [.roles])
         #expect(report.failureText.contains("the bundle is not signed"))
     }
 
@@ -186,7 +184,7 @@ import IVPackTestSupport
         let other = try DevelopmentPKI.create(in: s.folder.url("other-pki"), now: s.now - 3600)
         try s.sign(role: "quality", identity: other.quality)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("not trusted by the policy"))
         #expect(report.failureText.contains("unable to get local issuer certificate"))
     }
@@ -196,7 +194,7 @@ import IVPackTestSupport
         let serial = try Certificate.load(file: s.pki.quality.certificate)[0].serialHex
         _ = try DevelopmentPKI.revoke(serialHex: serial, in: s.pki, now: s.now - 60)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("certificate revoked"))
     }
 
@@ -207,7 +205,7 @@ import IVPackTestSupport
         // Signed while the certificate was valid, verified after it expired, with no timestamp.
         try s.sign(role: "quality", identity: old, at: s.now - 2000)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("certificate has expired"))
     }
 
@@ -217,7 +215,7 @@ import IVPackTestSupport
                                                    notBefore: s.now - 3000, notAfter: s.now + 3000, extendedKeyUsage: [WellKnownOID.clientAuth])
         try s.sign(role: "quality", identity: noEKU)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("code-signing"))
     }
 
@@ -226,14 +224,14 @@ import IVPackTestSupport
         // The quality certificate claims to sign as release-manager.
         try s.sign(role: "release-manager", identity: s.pki.quality)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("claims role \"release-manager\" but the certificate does not prove it"))
     }
 
     @Test func versionBelowThePolicyMinimumIsRefused() throws {
         let s = try SignedRelease()
         let report = try s.verify(policy: try s.policy(minimumVersions: "PulmoScan AI: V2.4.0.1100"))
-        #expect(report.failedIDs == ["version.minimum"])
+        #expect(report.failedIDs == [.versionMinimum])
         #expect(report.failureText.contains("below the site's minimum V2.4.0.1100"))
         let same = try s.verify(policy: try s.policy(minimumVersions: "PulmoScan AI: V2.3.1.1024"))
         #expect(same.passed)
@@ -266,12 +264,12 @@ import IVPackTestSupport
         let interrupted = try s.verify(policy: try TrustPolicy.load(path: s.pki.trustPolicy))
         // Bytes after the end marker's first block are not part of what was signed (issue 14):
         // verify fails until the next sign finishes the job.
-        #expect(interrupted.failedIDs == ["entries", "roles"], "\(interrupted.failureText)")
+        #expect(interrupted.failedIDs == [.entries, .roles], "\(interrupted.failureText)")
         #expect(interrupted.failureText.contains("an interrupted `ivpack sign` leaves this: sign again to finish it"))
         // The next sign repairs it.
         try s.sign(role: "quality")
         let repaired = try s.verify()
         #expect(repaired.passed, "\(repaired.failureText)")
-        #expect(repaired.checks.first { $0.id == "entries" }?.status == .pass)
+        #expect(repaired.checks.first { $0.id == .entries }?.status == .pass)
     }
 }

@@ -12,7 +12,7 @@ import IVPackTestSupport
         #expect(tsa.server.requestCount == 1)
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
-        let sig = try #require(report.checks.first { $0.id == "signature.002" })
+        let sig = try #require(report.checks.first { $0.id == .signature(2) })
         #expect(sig.evidence.first { $0.key == "timestamp" }?.value.contains("DEVELOPMENT") == true)
         #expect(sig.evidence.first { $0.key == "validatedAt" }?.value.contains("time-stamp") == true)
     }
@@ -25,7 +25,7 @@ import IVPackTestSupport
         try s.sign(role: "quality", identity: old, at: s.now - 2000, timestampAuthority: tsa.url)
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
-        let sig = try #require(report.checks.first { $0.id == "signature.002" })
+        let sig = try #require(report.checks.first { $0.id == .signature(2) })
         #expect(sig.evidence.first { $0.key == "timestamp" }?.value.hasPrefix(Timestamp.iso8601(s.now - 2000)) == true)
     }
 
@@ -36,7 +36,7 @@ import IVPackTestSupport
         let tsa = try s.timestampAuthority(at: s.now - 500)
         try s.sign(role: "quality", identity: old, at: s.now - 2000, timestampAuthority: tsa.url)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("certificate has expired"))
     }
 
@@ -46,7 +46,7 @@ import IVPackTestSupport
         let tsa = try s.timestampAuthority(pki: other)
         try s.sign(role: "quality", timestampAuthority: tsa.url)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"))
+        #expect(report.failedIDs.contains(.signature(2)))
         #expect(report.failureText.contains("time-stamp token is not valid"))
     }
 
@@ -76,7 +76,7 @@ import IVPackTestSupport
         #expect(tsa.server.requestCount == 1)
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
-        #expect(report.checks.first { $0.id == "signature.002" }?.evidence.contains { $0.key == "timestamp" } == true)
+        #expect(report.checks.first { $0.id == .signature(2) }?.evidence.contains { $0.key == "timestamp" } == true)
     }
 
     @Test func unreachableAuthorityFailsTheSignAndLeavesTheBundleUnchanged() throws {

@@ -17,7 +17,7 @@ public enum EnvironmentCheck {
     public static func evaluate(requirements: JSONValue?, probe: SystemProbe) -> [Check] {
         guard let requirements else { return [] }
         guard let members = requirements.objectValue else {
-            return [Check(id: "environment", title: "Environment requirements", status: .fail,
+            return [Check(.environment, status: .fail,
                           details: ["the manifest's requirements are \(requirements.typeName), not an object; the bundle is damaged or was not made by ivpack"])]
         }
         var checks: [Check] = []
@@ -29,7 +29,7 @@ public enum EnvironmentCheck {
         if let v = requirements["gpu"] { checks.append(gpu(v, probe)) }
         if let v = requirements["tools"] { checks.append(contentsOf: tools(v, probe)) }
         for m in members where !kinds.contains(m.key) {
-            checks.append(Check(id: "environment.\(m.key)", title: "Requirement \(m.key)", status: .fail,
+            checks.append(Check(.environment(m.key), title: "Requirement \(m.key)", status: .fail,
                                 details: ["this version of ivpack cannot check the requirement \"\(m.key)\"; verify with the ivpack version the release names, or check it by hand"]))
         }
         return checks
@@ -38,7 +38,7 @@ public enum EnvironmentCheck {
     // MARK: Kinds
 
     private static func cpu(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: "environment.cpu", title: "Processors and CPU flags", field: "requirements.cpu", value: value)
+        var c = Builder(id: .environment("cpu"), title: "Processors and CPU flags", field: "requirements.cpu", value: value)
         let minCores = c.integer("minCores")
         let recommended = c.integer("recommendedCores")
         let flags = c.strings("flags")
@@ -70,7 +70,7 @@ public enum EnvironmentCheck {
     }
 
     private static func memory(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: "environment.memory", title: "Memory", field: "requirements.memory", value: value)
+        var c = Builder(id: .environment("memory"), title: "Memory", field: "requirements.memory", value: value)
         let minimum = c.integer("minimum")
         let recommended = c.integer("recommended")
         if let minimum { c.required("minimum", bytes(minimum)) }
@@ -92,7 +92,7 @@ public enum EnvironmentCheck {
     }
 
     private static func disk(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: "environment.disk", title: "Free disk space", field: "requirements.disk", value: value)
+        var c = Builder(id: .environment("disk"), title: "Free disk space", field: "requirements.disk", value: value)
         let path = c.string("path", required: true)
         let minimum = c.integer("minimumFree")
         let recommended = c.integer("recommendedFree")
@@ -117,7 +117,7 @@ public enum EnvironmentCheck {
     }
 
     private static func os(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: "environment.os", title: "Operating system", field: "requirements.os", value: value)
+        var c = Builder(id: .environment("os"), title: "Operating system", field: "requirements.os", value: value)
         let id = c.string("id", required: true)
         let versions = c.strings("versions")
         if let id { c.required("id", id) }
@@ -141,7 +141,7 @@ public enum EnvironmentCheck {
     }
 
     private static func kernel(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: "environment.kernel", title: "Kernel version", field: "requirements.kernel", value: value)
+        var c = Builder(id: .environment("kernel"), title: "Kernel version", field: "requirements.kernel", value: value)
         let minimum = c.version("minimum", required: true)
         if let minimum { c.required("minimum", minimum.description) }
         guard c.readable, let minimum else { return c.check }
@@ -162,7 +162,7 @@ public enum EnvironmentCheck {
     }
 
     private static func gpu(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: "environment.gpu", title: "GPU", field: "requirements.gpu", value: value)
+        var c = Builder(id: .environment("gpu"), title: "GPU", field: "requirements.gpu", value: value)
         let vendor = c.string("vendor")
         let model = c.string("model")
         let minCount = c.integer("minCount")
@@ -221,7 +221,7 @@ public enum EnvironmentCheck {
 
     private static func tools(_ value: JSONValue, _ probe: SystemProbe) -> [Check] {
         guard let items = value.arrayValue else {
-            return [Check(id: "environment.tools", title: "Tools", status: .fail,
+            return [Check(.environment("tools"), title: "Tools", status: .fail,
                           details: ["requirements.tools in the manifest is \(value.typeName), not an array"])]
         }
         var checks: [Check] = []
@@ -229,7 +229,7 @@ public enum EnvironmentCheck {
         for (i, item) in items.enumerated() {
             let name = item["name"]?.stringValue ?? "#\(i + 1)"
             seen[name, default: 0] += 1
-            let id = "environment.tool.\(name)" + (seen[name]! > 1 ? ".\(seen[name]!)" : "")
+            let id = CheckID.environment("tool.\(name)" + (seen[name]! > 1 ? ".\(seen[name]!)" : ""))
             var c = Builder(id: id, title: "Tool \(name)", field: "requirements.tools[\(i)]", value: item)
             _ = c.string("name", required: true)
             let exact = c.version("exact")
@@ -296,8 +296,8 @@ public enum EnvironmentCheck {
         /// False when the requirement itself is malformed, so the machine is not read.
         var readable: Bool
 
-        init(id: String, title: String, field: String, value: JSONValue) {
-            check = Check(id: id, title: title, status: .pass)
+        init(id: CheckID, title: String, field: String, value: JSONValue) {
+            check = Check(id, title: title, status: .pass)
             self.field = field
             self.value = value
             readable = value.objectValue != nil

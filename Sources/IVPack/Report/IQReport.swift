@@ -176,7 +176,7 @@ public struct IQReport: Sendable {
         startTime = context.startTime
         endTime = context.endTime
         siteID = context.siteID
-        let license = verification.checks.first { $0.id == "license" && $0.status == .pass }
+        let license = verification.checks.first { $0.id == .license && $0.status == .pass }
         let certified = license?.evidence.first { $0.key == "installer" }?.value
         if let certified, !certified.isEmpty {
             people = People(installer: certified, installerSource: .licenseClientCertificate,
@@ -190,7 +190,7 @@ public struct IQReport: Sendable {
         ivpackVersion = IVPackVersion.current
         checks = verification.checks
         problems = verification.checks.filter { $0.status != .pass }
-            .map { Problem(check: $0.id, status: $0.status, title: $0.title, details: $0.details) }
+            .map { Problem(check: $0.id.rawValue, status: $0.status, title: $0.title, details: $0.details) }
         conclusion = verification.passed ? .pass : .fail
         let failed = checks.filter { $0.status == .fail }
         let warned = checks.count(where: { $0.status == .warn })
@@ -201,7 +201,7 @@ public struct IQReport: Sendable {
                 + (warned == 0 ? "." : ", \(warned) with a warning (see Problems found).")
         } else {
             conclusionStatement = "FAIL: \(subject) did not pass installation qualification\(place): \(failed.count) of \(checks.count) checks failed ("
-                + failed.map(\.id).joined(separator: ", ") + "). It must not be put into clinical use."
+                + failed.map(\.id.rawValue).joined(separator: ", ") + "). It must not be put into clinical use."
         }
     }
 
@@ -211,7 +211,7 @@ public struct IQReport: Sendable {
     }
 
     /// The ids of the environment checks (clause 4.1.1), in order.
-    public var environmentCheckIDs: [String] { checks.map(\.id).filter { $0 == "environment" || $0.hasPrefix("environment.") } }
+    public var environmentCheckIDs: [CheckID] { checks.map(\.id).filter { $0 == .environment || $0.rawValue.hasPrefix("environment.") } }
 
     /// The report as JSON (see Schemas/iq-report.schema.json).
     public var json: JSONValue {
@@ -236,7 +236,7 @@ public struct IQReport: Sendable {
             ])),
             ("environment", .object([
                 ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
-                ("checks", .array(environmentCheckIDs.map { .string($0) })),
+                ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
             ])),
             ("checks", .array(checks.map(\.json))),
             ("summary", .object([("checks", .integer(checks.count)), ("passed", .integer(c.passed)), ("warned", .integer(c.warned)),
@@ -447,7 +447,7 @@ public enum IQReportSignature {
             outcome.conclusion = value["conclusion"]?["result"]?.stringValue
         }
         let problems = IQReportRules.problems(reportBytes)
-        outcome.checks.append(Check(id: "report", title: "The report is an ivpack IQ report whose summary, problems and conclusion agree with its checks",
+        outcome.checks.append(Check(.report, title: "The report is an ivpack IQ report whose summary, problems and conclusion agree with its checks",
                                     status: problems.isEmpty ? .pass : .fail, details: problems,
                                     evidence: [("sha256", SHA256Digest.of(reportBytes).hex), ("bytes", String(reportBytes.count))]
                                         + (outcome.conclusion.map { [("conclusion", $0)] } ?? [])))
@@ -466,10 +466,10 @@ public enum IQReportSignature {
         do {
             signed = try SignedData.parse(der: der, source: signaturePath)
         } catch {
-            return (Check(id: "signature", title: title, status: .fail, details: ["not a valid CMS signature: \(error)"]), nil)
+            return (Check(.reportSignature, title: title, status: .fail, details: ["not a valid CMS signature: \(error)"]), nil)
         }
         guard let signer = signed.signerCertificate else {
-            return (Check(id: "signature", title: title, status: .fail, details: ["the signature does not carry its signer's certificate"]), signed)
+            return (Check(.reportSignature, title: title, status: .fail, details: ["the signature does not carry its signer's certificate"]), signed)
         }
         var evidence: [(key: String, value: String)] = [
             ("signer", signer.subject), ("issuer", signer.issuer), ("serial", signer.serialHex), ("certificateSHA256", signer.fingerprint.hex),
@@ -477,7 +477,7 @@ public enum IQReportSignature {
         ]
         if let t = signed.signingTime { evidence.append(("signingTime", Timestamp.iso8601(t))) }
         func fail(_ detail: String) -> (Check, SignedData?) {
-            (Check(id: "signature", title: title, status: .fail, details: [detail], evidence: evidence), signed)
+            (Check(.reportSignature, title: title, status: .fail, details: [detail], evidence: evidence), signed)
         }
         if let problem = signed.verifySignature(content: reportBytes) {
             return fail("the signature does not match this report (\(problem)): the report or the signature was changed")
@@ -504,7 +504,7 @@ public enum IQReportSignature {
             return fail("the signer's certificate is neither an installer certificate (certificate policy \(WellKnownOID.roleInstaller)) nor a code-signing certificate (extended key usage \(WellKnownOID.codeSigning))")
         }
         evidence.append(("signerKind", installer ? "installer certificate (policy \(WellKnownOID.roleInstaller))" : "code-signing certificate"))
-        return (Check(id: "signature", title: title, status: .pass, evidence: evidence), signed)
+        return (Check(.reportSignature, title: title, status: .pass, evidence: evidence), signed)
     }
 }
 

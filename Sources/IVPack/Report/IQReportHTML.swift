@@ -89,7 +89,7 @@ public enum IQReportHTML {
             environment += "<table class=\"grid\"><colgroup><col style=\"width:26%\"><col style=\"width:14%\"><col></colgroup>\n"
             environment += "<thead><tr><th>要求 Requirement</th><th>结果 Result</th><th>要求与实测 Required and found</th></tr></thead><tbody>\n"
             for check in environmentChecks {
-                environment += "<tr><td><code>\(e(check.id))</code><br>\(e(check.title))</td><td>\(status(check.status))</td><td>\(evidence(check.evidence))</td></tr>\n"
+                environment += "<tr><td><code>\(e(check.id.rawValue))</code><br>\(e(check.title))</td><td>\(status(check.status))</td><td>\(evidence(check.evidence))</td></tr>\n"
             }
             environment += "</tbody></table>\n"
         }
@@ -103,7 +103,7 @@ public enum IQReportHTML {
                 cell += "<ul class=\"details\">" + check.details.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
             }
             cell += evidence(check.evidence)
-            checks += "<tr class=\"\(check.status.rawValue)\"><td>\(i + 1)</td><td><code>\(e(check.id))</code><br>\(e(check.title))</td><td>\(status(check.status))</td><td>\(cell)</td></tr>\n"
+            checks += "<tr class=\"\(check.status.rawValue)\"><td>\(i + 1)</td><td><code>\(e(check.id.rawValue))</code><br>\(e(check.title))</td><td>\(status(check.status))</td><td>\(cell)</td></tr>\n"
         }
         checks += "</tbody></table>\n"
         h += section("checks", "7", "检查项目与结果", "Checks", keep: false, checks)

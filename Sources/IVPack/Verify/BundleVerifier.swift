@@ -17,15 +17,14 @@ public enum BundleVerifier {
                               hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: ProgressHandler? = nil) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
-        let manifestTitle = "Manifest is the first entry and is valid"
-
+        
         // 1. The manifest, first (the reader refuses anything else).
         let reader: BundleReader
         do {
             reader = try BundleReader(path: bundlePath)
         } catch {
             if case .file(let e) = error { throw e }
-            report.checks.append(Check(id: "manifest", title: manifestTitle, status: .fail, details: [error.problem]))
+            report.checks.append(Check(.manifest, status: .fail, details: [error.problem]))
             return report
         }
         let manifest = reader.manifest
@@ -34,7 +33,7 @@ public enum BundleVerifier {
         report.manifestDigest = manifestDigest
         report.product = manifest.product.name
         report.version = manifest.version
-        report.checks.append(Check(id: "manifest", title: manifestTitle, status: .pass,
+        report.checks.append(Check(.manifest, status: .pass,
                                    evidence: [("sha256", manifestDigest.hex), ("product", manifest.product.name), ("version", manifest.version),
                                               ("files", String(manifest.allFiles.count))]))
 
@@ -76,11 +75,9 @@ public enum BundleVerifier {
         digestProblems += hasher.finish()
         throttle.finish()
         let entryProblems = reader.problems.map(\.description)
-        report.checks.append(Check(id: "entries", title: "Every entry is in the manifest, once, in order, a regular file with a safe name",
-                                   status: entryProblems.isEmpty ? .pass : .fail, details: Self.capped(entryProblems),
+        report.checks.append(Check(.entries, status: entryProblems.isEmpty ? .pass : .fail, details: Self.capped(entryProblems),
                                    evidence: [("entries", String(files.count + signatureEntries.count + 1))]))
-        report.checks.append(Check(id: "payload", title: "Every file's size and the SHA-256 of each of its chunks match the manifest",
-                                   status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail, details: Self.capped(digestProblems),
+        report.checks.append(Check(.payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail, details: Self.capped(digestProblems),
                                    evidence: [("files", String(payloadFiles)), ("bytes", String(payloadBytes)),
                                               ("chunkSize", String(manifest.chunkSize))]))
 
@@ -99,7 +96,7 @@ public enum BundleVerifier {
         report.checks.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !signatureEntries.isEmpty))
         if policy.development || developmentRootSeen {
             report.checks.append(Check(
-                id: "trust.development", title: "Trust policy trusts production roots only", status: .warn,
+                .trustDevelopment, status: .warn,
                 details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A bundle verified with it proves nothing about a real release; do not use it for a clinical installation."]))
         }
 
@@ -132,8 +129,7 @@ public enum BundleVerifier {
                 evidence.append((role, "same certificate as \(used[candidates[0].certificate] ?? "")"))
             }
         }
-        return Check(id: "roles", title: "Every role the trust policy requires has a valid signature by its own certificate",
-                     status: problems.isEmpty ? .pass : .fail, details: problems, evidence: evidence)
+        return Check(.roles, status: problems.isEmpty ? .pass : .fail, details: problems, evidence: evidence)
     }
 
     static func capped(_ lines: [String]) -> [String] {
@@ -165,23 +161,21 @@ enum VersionChecks {
         if !m.components.contains(where: { $0.name == ReleaseNotesComponent.name && $0.files.contains { $0.path == m.releaseNotes } }) {
             problems.append("the release notes \(m.releaseNotes) are not the file of the release-notes component")
         }
-        return Check(id: "version.consistency", title: "Every component carries the bundle's version (as recorded at build)",
-                     status: problems.isEmpty ? .pass : .fail, details: problems,
+        return Check(.versionConsistency, status: problems.isEmpty ? .pass : .fail, details: problems,
                      evidence: [("version", m.version)] + m.provenance.git.map { ("git \($0.component)", "\($0.tag) @ \($0.commit)") })
     }
 
     /// The policy's lowest acceptable version for this product (against downgrade).
     static func minimum(_ m: Manifest, policy: TrustPolicy) -> Check {
-        let title = "Version is not below the site's minimum for the product"
         guard let minimum = policy.minimumVersions[m.product.name] else {
-            return Check(id: "version.minimum", title: title, status: .pass,
+            return Check(.versionMinimum, status: .pass,
                          details: ["the trust policy sets no minimum version for \(m.product.name)"], evidence: [("version", m.version)])
         }
         guard let order = VersionOrder.compare(m.version, minimum) else {
-            return Check(id: "version.minimum", title: title, status: .fail,
+            return Check(.versionMinimum, status: .fail,
                          details: ["the bundle's version \(m.version) cannot be compared with the minimum \(minimum)"])
         }
-        return Check(id: "version.minimum", title: title, status: order < 0 ? .fail : .pass,
+        return Check(.versionMinimum, status: order < 0 ? .fail : .pass,
                      details: order < 0 ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
                      evidence: [("version", m.version), ("minimum", minimum)])
     }

@@ -4,8 +4,8 @@ public struct Check: Sendable, Equatable {
         case pass, fail, warn
     }
 
-    /// Stable identifier, e.g. `entries`, `payload`, `signature.001`, `roles`, `version.minimum`.
-    public var id: String
+    /// Stable identifier from `VerifyCheckCatalog`, e.g. `entries`, `payload`, `signature.001`.
+    public var id: CheckID
     /// What was checked, in words.
     public var title: String
     public var status: Status
@@ -14,8 +14,19 @@ public struct Check: Sendable, Equatable {
     /// Facts behind the result (signer subject, roles, times, digests), in a stable order.
     public var evidence: [(key: String, value: String)]
 
-    public init(id: String, title: String, status: Status, details: [String] = [], evidence: [(key: String, value: String)] = []) {
+    /// A check with the catalogue's title for `id` unless `title` is given (signature and
+    /// environment checks name their subject).
+    public init(_ id: CheckID, title: String? = nil, status: Status, details: [String] = [], evidence: [(key: String, value: String)] = []) {
         self.id = id
+        self.title = title ?? VerifyCheckCatalog.title(id)
+        self.status = status
+        self.details = details
+        self.evidence = evidence
+    }
+
+    /// A check whose ID is given as text (a family member such as `signature.001`).
+    public init(id: String, title: String, status: Status, details: [String] = [], evidence: [(key: String, value: String)] = []) {
+        self.id = CheckID(rawValue: id)
         self.title = title
         self.status = status
         self.details = details
@@ -29,7 +40,7 @@ public struct Check: Sendable, Equatable {
 
     var json: JSONValue {
         .object([
-            ("id", .string(id)), ("title", .string(title)), ("status", .string(status.rawValue)),
+            ("id", .string(id.rawValue)), ("title", .string(title)), ("status", .string(status.rawValue)),
             ("details", .array(details.map { .string($0) })),
             ("evidence", .object(evidence.map { ($0.key, .string($0.value)) })),
         ])

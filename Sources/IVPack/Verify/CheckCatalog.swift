@@ -1,0 +1,75 @@
+/// The stable identifier of a verification check: what reports, pipelines and tests name. IDs
+/// come from `VerifyCheckCatalog`, never from string literals in code.
+public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// The manifest is the first entry, within limits, canonical and valid.
+    public static let manifest = CheckID(rawValue: "manifest")
+    /// Every entry and every header byte is what build and sign write.
+    public static let entries = CheckID(rawValue: "entries")
+    /// Every payload byte matches its chunk digest.
+    public static let payload = CheckID(rawValue: "payload")
+    /// Every required role has a valid signature by its own certificate.
+    public static let roles = CheckID(rawValue: "roles")
+    /// A warning when the trust policy or a signer's root is a development PKI.
+    public static let trustDevelopment = CheckID(rawValue: "trust.development")
+    /// Every component carries the bundle's version, as recorded at build.
+    public static let versionConsistency = CheckID(rawValue: "version.consistency")
+    /// The version is not below the site's minimum (no downgrade).
+    public static let versionMinimum = CheckID(rawValue: "version.minimum")
+    /// The licence (online over mutual TLS, or an offline licence file).
+    public static let license = CheckID(rawValue: "license")
+    /// The environment requirements as a whole (when they cannot be read).
+    public static let environment = CheckID(rawValue: "environment")
+    /// An IQ report's own consistency (`verify-report`).
+    public static let report = CheckID(rawValue: "report")
+    /// An IQ report's signature (`verify-report`).
+    public static let reportSignature = CheckID(rawValue: "signature")
+
+    /// The check of signature entry number `index` (1-based): `signature.001`.
+    public static func signature(_ index: Int) -> CheckID {
+        let n = String(index)
+        return CheckID(rawValue: "signature." + String(repeating: "0", count: max(0, 3 - n.count)) + n)
+    }
+
+    /// One aspect of the environment requirements: `environment.cpu`, `environment.tool.python3`.
+    public static func environment(_ aspect: String) -> CheckID { CheckID(rawValue: "environment." + aspect) }
+}
+
+/// A check verify can report: its ID, what it establishes, and the clause it serves.
+public struct CheckDescriptor: Sendable, Equatable {
+    public var id: CheckID
+    /// What passing the check means, in one line (the title of its row in reports).
+    public var title: String
+    /// The clauses of the IQ draft standard and the rules it serves.
+    public var clause: String
+}
+
+/// Every fixed check of `ivpack verify`, in report order. Signature checks (`signature.NNN`) and
+/// environment aspects (`environment.*`) are families whose titles name their subject.
+public enum VerifyCheckCatalog {
+    public static let all: [CheckDescriptor] = [
+        .init(id: .manifest, title: "Manifest is the first entry and is valid", clause: "IQ 5.1.2, 6.2.2 f"),
+        .init(id: .entries, title: "Every entry is in the manifest, once, in order, a regular file with a safe name",
+              clause: "IQ 5.1.2, 6.2.2 f; DESIGN bundle 6"),
+        .init(id: .payload, title: "Every file's size and the SHA-256 of each of its chunks match the manifest",
+              clause: "IQ 5.1.2, 6.2.2 f"),
+        .init(id: .roles, title: "Every role the trust policy requires has a valid signature by its own certificate",
+              clause: "IQ 6.6.1 f"),
+        .init(id: .trustDevelopment, title: "Trust policy trusts production roots only", clause: "IQ 6.2.1"),
+        .init(id: .versionConsistency, title: "Every component carries the bundle's version (as recorded at build)",
+              clause: "IQ 5.5.1 a-c"),
+        .init(id: .versionMinimum, title: "Version is not below the site's minimum for the product", clause: "IQ 5.5.1; policy"),
+        .init(id: .license, title: "Licensed for this site, by the vendor's licence server over mutual TLS, for an authenticated installer",
+              clause: "IQ 5.1.1, 6.2.1"),
+        .init(id: .environment, title: "Environment requirements", clause: "IQ 4.1.1, 4.1.2 a"),
+    ]
+
+    /// The descriptor of `id`, or nil for a family member or an unknown ID.
+    public static func descriptor(_ id: CheckID) -> CheckDescriptor? { all.first { $0.id == id } }
+
+    /// The catalogue title of `id`; the raw ID where the catalogue has none.
+    public static func title(_ id: CheckID) -> String { descriptor(id)?.title ?? id.rawValue }
+}
