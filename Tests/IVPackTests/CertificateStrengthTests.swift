@@ -348,8 +348,10 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
                                         extendedKeyUsage: [WellKnownOID.clientAuth], certificatePolicies: [WellKnownOID.roleInstaller]),
             issuer: s.pki.intermediate)
         let result = try await check(s, server, options: server.clientOptions(pki: s.pki, certificate: ca.certificate, key: ca.key))
-        #expect(result.status == .fail)
-        #expect(result.details.first?.hasPrefix("tls-handshake-refused") == true, "\(result.details)")
+        // In TLS 1.3 the client may finish its side before the server's alert arrives, and then reads
+        // it as a closed channel ("unreachable", seen once under full-suite load): the server's
+        // recorded reason is what this test is about.
+        #expect(result.status == .fail, "\(result.details)")
         #expect(server.server.refusedHandshakes.last?.contains("is a CA certificate (basicConstraints CA:TRUE)") == true,
                 "\(server.server.refusedHandshakes)")
         // The development installer still gets in.
