@@ -32,8 +32,9 @@ public struct SecurityLevel: Sendable, Equatable, Comparable, CustomStringConver
 
     /// What the level asks, in one phrase for messages.
     public var requirement: String {
-        "security level \(rawValue) requires RSA keys of at least \(minimumRSABits) bits or EC keys of at least "
-            + "\(minimumECBits) bits (P-\(minimumECBits == 512 ? 521 : minimumECBits)), signed with \(minimumDigest) or stronger"
+        let curve = minimumECBits == 512 ? 521 : minimumECBits
+        return "security level \(rawValue) requires RSA keys of at least \(minimumRSABits) bits or EC keys of at least "
+            + "\(minimumECBits) bits (P-\(curve)), signed with \(minimumDigest) or stronger"
     }
 
     public var description: String { String(rawValue) }
@@ -66,7 +67,9 @@ extension Certificate {
     }
 
     /// The name of the algorithm the issuer signed the certificate with, e.g. `ecdsa-with-SHA256`.
-    public var signatureAlgorithm: String { OBJ_nid2ln(X509_get_signature_nid(x509)).map { String(cString: $0) } ?? "unknown algorithm" }
+    public var signatureAlgorithm: String {
+        OBJ_nid2ln(X509_get_signature_nid(x509)).map { String(cString: $0) } ?? "unknown algorithm"
+    }
 
     /// Whether basicConstraints says CA:TRUE (an end entity says CA:FALSE or has no basicConstraints).
     public var hasCABasicConstraint: Bool { X509_get_extension_flags(x509) & UInt32(EXFLAG_CA) != 0 }
@@ -75,7 +78,9 @@ extension Certificate {
     /// strong enough. The signature of a self-signed certificate is not judged: a trust anchor is
     /// trusted for its key, and its self-signature proves nothing.
     public func weakness(at level: SecurityLevel) -> String? {
-        guard let key = X509_get0_pubkey(x509) else { return "certificate \"\(subject)\" has a public key OpenSSL cannot read" }
+        guard let key = X509_get0_pubkey(x509) else {
+            return "certificate \"\(subject)\" has a public key OpenSSL cannot read"
+        }
         let bits = Int(EVP_PKEY_get_bits(key))
         let keyStrongEnough: Bool
         switch EVP_PKEY_get_base_id(key) {
@@ -84,7 +89,8 @@ extension Certificate {
         default: keyStrongEnough = Int(EVP_PKEY_get_security_bits(key)) >= level.bits
         }
         if !keyStrongEnough {
-            return "certificate \"\(subject)\" has a weak key, \(publicKeyDescription) (\(EVP_PKEY_get_security_bits(key))-bit security): "
+            let securityBits = EVP_PKEY_get_security_bits(key)
+            return "certificate \"\(subject)\" has a weak key, \(publicKeyDescription) (\(securityBits)-bit security): "
                 + level.requirement
         }
         if isSelfSigned { return nil }
@@ -92,7 +98,8 @@ extension Certificate {
         var securityBits: Int32 = 0
         guard X509_get_signature_info(x509, &digest, nil, &securityBits, nil) == 1 else {
             ERR_clear_error()
-            return "certificate \"\(subject)\" is signed with \(signatureAlgorithm), whose strength OpenSSL cannot tell: \(level.requirement)"
+            return "certificate \"\(subject)\" is signed with \(signatureAlgorithm), whose strength OpenSSL cannot tell: "
+                + level.requirement
         }
         if Int(securityBits) < level.bits {
             let digestName = OBJ_nid2sn(digest).map { " (\(String(cString: $0)))" } ?? ""
@@ -119,7 +126,8 @@ public enum SigningIdentityCheck {
         for c in [certificate] + chain {
             if let weakness = c.weakness(at: level) {
                 throw CryptoInputError(file: what, problem: weakness,
-                                       hint: "Have the CA issue a certificate with a P-256 key (or RSA of 2048 bits or more), signed with SHA-256")
+                                       hint: "Have the CA issue a certificate with a P-256 key (or RSA of 2048 bits or more), "
+                                           + "signed with SHA-256")
             }
         }
     }

@@ -54,9 +54,10 @@ public enum ChainValidator {
     /// signs or authenticates something, none issues certificates. With `requiredPolicy` the path
     /// is validated with that certificate policy as the explicit initial policy set (RFC 5280 6.1,
     /// `X509_V_FLAG_EXPLICIT_POLICY`), so every CA below the root must carry it or anyPolicy.
-    public static func validate(_ leaf: Certificate, untrusted: [Certificate], roots: [Certificate], crls: [RevocationList],
-                                revocation: RevocationMode, at time: Int64, isPastTime: Bool = false,
-                                securityLevel: SecurityLevel = .minimum, requiredPolicy: String? = nil) -> ChainValidation {
+    public static func validate(_ leaf: Certificate, untrusted: [Certificate], roots: [Certificate],
+                                crls: [RevocationList], revocation: RevocationMode, at time: Int64,
+                                isPastTime: Bool = false, securityLevel: SecurityLevel = .minimum,
+                                requiredPolicy: String? = nil) -> ChainValidation {
         let store = X509_STORE_new()!
         defer { X509_STORE_free(store) }
         for root in roots { X509_STORE_add_cert(store, root.x509) }
@@ -114,21 +115,28 @@ public enum ChainValidator {
         let ok = X509_verify_cert(ctx)
         var chain: [Certificate] = []
         if let built = X509_STORE_CTX_get0_chain(ctx) {
-            chain = (0..<ivpack_sk_X509_num(built)).compactMap { ivpack_sk_X509_value(built, $0).map { Certificate(retaining: $0) } }
+            chain = (0..<ivpack_sk_X509_num(built)).compactMap {
+                ivpack_sk_X509_value(built, $0).map { Certificate(retaining: $0) }
+            }
         }
         let code = X509_STORE_CTX_get_error(ctx)
         let depth = X509_STORE_CTX_get_error_depth(ctx)
         var subject = ""
-        if ok != 1, let current = X509_STORE_CTX_get_current_cert(ctx) { subject = Certificate(retaining: current).subject }
+        if ok != 1, let current = X509_STORE_CTX_get_current_cert(ctx) {
+            subject = Certificate(retaining: current).subject
+        }
         ERR_clear_error()
         // ivpack's own reasons first: they name the certificate and what is required, where
         // OpenSSL says "CA signature digest algorithm too weak" of a leaf signed with SHA-1.
         if leaf.hasCABasicConstraint {
-            return .invalid(reason: "certificate \"\(leaf.subject)\" is a CA certificate (basicConstraints CA:TRUE); "
-                                + "only an end-entity certificate (CA:FALSE) may sign or authenticate", path: chain, time: time)
+            let reason = "certificate \"\(leaf.subject)\" is a CA certificate (basicConstraints CA:TRUE); "
+                + "only an end-entity certificate (CA:FALSE) may sign or authenticate"
+            return .invalid(reason: reason, path: chain, time: time)
         }
         for certificate in chain.isEmpty ? [leaf] : chain {
-            if let weakness = certificate.weakness(at: securityLevel) { return .invalid(reason: weakness, path: chain, time: time) }
+            if let weakness = certificate.weakness(at: securityLevel) {
+                return .invalid(reason: weakness, path: chain, time: time)
+            }
         }
         if ok == 1 { return .valid(path: chain, time: time) }
         if let requiredPolicy, code == X509_V_ERR_NO_EXPLICIT_POLICY || code == X509_V_ERR_INVALID_POLICY_EXTENSION {
@@ -145,9 +153,11 @@ public enum ChainValidator {
         for ca in path.dropFirst().dropLast().reversed() {
             let policies = ca.certificatePolicies
             if !policies.contains(policy) && !policies.contains(anyPolicy) {
-                let carried = policies.isEmpty ? "no certificate policies" : "only certificate policies " + policies.joined(separator: ", ")
-                return "CA certificate \"\(ca.subject)\" carries \(carried), neither \(policy) nor anyPolicy (\(anyPolicy)), "
-                    + "so certificates it issues cannot prove certificate policy \(policy) (RFC 5280 6.1 policy processing)"
+                let carried = policies.isEmpty
+                    ? "no certificate policies" : "only certificate policies " + policies.joined(separator: ", ")
+                return "CA certificate \"\(ca.subject)\" carries \(carried), neither \(policy) nor anyPolicy "
+                    + "(\(anyPolicy)), so certificates it issues cannot prove certificate policy \(policy) "
+                    + "(RFC 5280 6.1 policy processing)"
             }
         }
         let reason = String(cString: X509_verify_cert_error_string(Int(code)))
