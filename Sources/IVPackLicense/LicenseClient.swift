@@ -249,9 +249,10 @@ final class ServerVerifier: @unchecked Sendable {
                 return
             }
             let result = ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + self.policy.intermediates, roots: self.policy.trustedRoots,
-                                                 crls: self.policy.crls, revocation: self.policy.revocation, at: Timestamp.now())
-            if !result.trusted {
-                self.refuse("\(result.problem ?? "not trusted by the site's policy")")
+                                                 crls: self.policy.crls, revocation: self.policy.revocation, at: Timestamp.now(),
+                                                 securityLevel: self.policy.minimumSecurityLevel)
+            if case .invalid(let reason, _, _) = result {
+                self.refuse(reason)
                 promise.succeed(.failed)
             } else if !self.policy.development, let root = result.chain.last, root.subject.contains(WellKnownOID.developmentMarker) {
                 self.refuse("the certificate chains to a development root (\(root.subject)), which this policy does not accept")

@@ -40,14 +40,22 @@ final class InstallerAuthenticator: Sendable {
     /// The decision for a presented chain (leaf first), and the reason when refused.
     func decide(_ chain: [Certificate], now: Int64) -> String? {
         guard let leaf = chain.first else { return "no client certificate" }
-        let result = ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + intermediates, roots: roots, crls: crls,
-                                             revocation: revocation, at: now)
-        if !result.trusted { return "client certificate \"\(leaf.subject)\" refused: \(result.problem ?? "not trusted")" }
+        func validate(requiredPolicy: String?) -> ChainValidation {
+            ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + intermediates, roots: roots, crls: crls,
+                                    revocation: revocation, at: now, requiredPolicy: requiredPolicy)
+        }
+        if case .invalid(let reason, _, _) = validate(requiredPolicy: nil) {
+            return "client certificate \"\(leaf.subject)\" refused: \(reason)"
+        }
         if !leaf.extendedKeyUsages.contains(WellKnownOID.clientAuth) {
             return "client certificate \"\(leaf.subject)\" refused: it lacks the TLS client-authentication usage"
         }
         if !leaf.certificatePolicies.contains(installerPolicy) {
             return "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate (certificate policy \(installerPolicy) missing)"
+        }
+        // The installer policy must hold along the whole path, not only in the leaf.
+        if case .invalid(let reason, _, _) = validate(requiredPolicy: installerPolicy) {
+            return "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate along its path: \(reason)"
         }
         return nil
     }

@@ -48,6 +48,8 @@ struct SignReportCommand: ParsableCommand {
             let privateKey = try PrivateKey.load(file: key, passphrase: try readPassphrase(file: passphraseFile))
             let certificates = try Certificate.load(file: cert)
             let chainCertificates = try chain.map { try Certificate.load(file: $0) } ?? []
+            // Here rather than in IQReportSignature.sign while Report/IQReport.swift is being reworked.
+            try SigningIdentityCheck.require(certificates[0], chain: Array(certificates.dropFirst()) + chainCertificates)
             let signed = try IQReportSignature.sign(reportBytes: bytes, reportPath: report, certificate: certificates[0], key: privateKey,
                                                     chain: Array(certificates.dropFirst()) + chainCertificates)
             let path = output ?? IQReportSignature.defaultSignaturePath(for: report)

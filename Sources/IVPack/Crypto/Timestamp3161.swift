@@ -121,20 +121,25 @@ public enum RFC3161 {
         return try signature.addingTimestampToken(Array(UnsafeBufferPointer(start: out, count: Int(n))))
     }
 
+    /// How far, by default, a token's time may be ahead of the verifier's clock before the token
+    /// is refused: clocks disagree a little, a token from tomorrow is no evidence of anything.
+    public static let defaultMaxClockSkewSeconds: Int64 = 300
+
     /// A token checked against a signature: when it was made and by whom, or why it is not usable.
-    public struct TokenCheck: Sendable {
-        /// The authority's time (genTime), when the token is valid.
-        public var time: Int64?
-        /// The authority's certificate subject, when known.
-        public var authority: String?
-        /// Why the token is not usable; nil when valid.
-        public var problem: String?
+    public enum TokenCheck: Sendable, Equatable {
+        /// The token verifies: `time` is the authority's time (genTime), `authority` its
+        /// certificate subject when the token carries it.
+        case valid(time: Int64, authority: String?)
+        /// The token is not usable, and why.
+        case invalid(String)
     }
 
     /// Verifies `token` (DER ContentInfo) for the signature value `signatureValue`: the token's
-    /// imprint, its signature, and the authority's certificate path to one of `roots` (with the
-    /// time-stamping usage), at `now`.
-    public static func check(token: [UInt8], signatureValue: [UInt8], roots: [Certificate], untrusted: [Certificate], now: Int64) -> TokenCheck {
+    /// imprint, its signature, the authority's certificate path to one of `roots` (with the
+    /// time-stamping usage) at `now` and at `securityLevel`, and that the token's time is not
+    /// after `now` by more than `maxClockSkew` seconds.
+    public static func check(token: [UInt8], signatureValue: [UInt8], roots: [Certificate], untrusted: [Certificate], now: Int64,
+                             maxClockSkew: Int64 = defaultMaxClockSkewSeconds, securityLevel: SecurityLevel = .minimum) -> TokenCheck {
         ERR_clear_error()
         let pkcs7: UnsafeMutablePointer<PKCS7>? = token.withUnsafeBufferPointer { buffer in
             var p: UnsafePointer<UInt8>? = buffer.baseAddress
@@ -142,21 +147,47 @@ public enum RFC3161 {
         }
         guard let pkcs7 else {
             _ = OpenSSLError.drain("parse")
-            return TokenCheck(time: nil, authority: nil, problem: "the time-stamp token is not a DER PKCS#7 structure")
+            return .invalid("the time-stamp token is not a DER PKCS#7 structure")
         }
         defer { PKCS7_free(pkcs7) }
         guard let info = PKCS7_to_TS_TST_INFO(pkcs7) else {
             _ = OpenSSLError.drain("parse")
-            return TokenCheck(time: nil, authority: nil, problem: "the time-stamp token holds no TSTInfo")
+            return .invalid("the time-stamp token holds no TSTInfo")
         }
         defer { TS_TST_INFO_free(info) }
         let genTime = epochSeconds(TS_TST_INFO_get_time(info))
+        // The authority is the token signer; its certificate and those the token carries are judged
+        // for strength here, for a message that names them (OpenSSL's auth level below would say
+        // only "CA signature digest algorithm too weak").
+        var authority: String?
+        if let signers = PKCS7_get0_signers(pkcs7, nil, 0) {
+            defer { ivpack_sk_X509_free(signers) }
+            if ivpack_sk_X509_num(signers) > 0, let x = ivpack_sk_X509_value(signers, 0) {
+                let signer = Certificate(retaining: x)
+                authority = signer.subject
+                if let weakness = signer.weakness(at: securityLevel) {
+                    return .invalid("the time-stamping authority's \(weakness)")
+                }
+            }
+        }
+        ERR_clear_error()
+        if let signed = pkcs7.pointee.d.sign, let carried = signed.pointee.cert {
+            for i in 0..<ivpack_sk_X509_num(carried) {
+                guard let x = ivpack_sk_X509_value(carried, i) else { continue }
+                if let weakness = Certificate(retaining: x).weakness(at: securityLevel) {
+                    return .invalid("among the certificates the time-stamp token carries, \(weakness)")
+                }
+            }
+        }
         guard let ctx = TS_VERIFY_CTX_new(), let store = X509_STORE_new() else {
-            return TokenCheck(time: nil, authority: nil, problem: "OpenSSL could not allocate a verification context")
+            return .invalid("OpenSSL could not allocate a verification context")
         }
         defer { TS_VERIFY_CTX_free(ctx) }
         for root in roots { X509_STORE_add_cert(store, root.x509) }
-        if let param = X509_STORE_get0_param(store) { X509_VERIFY_PARAM_set_time(param, time_t(now)) }
+        if let param = X509_STORE_get0_param(store) {
+            X509_VERIFY_PARAM_set_time(param, time_t(now))
+            X509_VERIFY_PARAM_set_auth_level(param, Int32(securityLevel.rawValue))
+        }
         _ = TS_VERIFY_CTX_set_store(ctx, store)
         let stack = ivpack_sk_X509_new()!
         for c in untrusted {
@@ -171,18 +202,18 @@ public enum RFC3161 {
         TS_VERIFY_CTX_set_flags(ctx, Int32(ivpack_ts_vfy_token))
         guard TS_RESP_verify_token(ctx, pkcs7) == 1 else {
             let e = OpenSSLError.drain("verify")
-            return TokenCheck(time: genTime, authority: nil,
-                              problem: "the time-stamp token does not verify (\(e.reasons.joined(separator: "; ")))")
-        }
-        // The authority is the token signer; report its subject from the certificates carried.
-        var authority: String?
-        if let signers = PKCS7_get0_signers(pkcs7, nil, 0) {
-            if ivpack_sk_X509_num(signers) > 0, let x = ivpack_sk_X509_value(signers, 0) { authority = Certificate(retaining: x).subject }
-            ivpack_sk_X509_free(signers)
+            return .invalid("the time-stamp token does not verify (\(e.reasons.joined(separator: "; ")))")
         }
         ERR_clear_error()
-        guard let genTime else { return TokenCheck(time: nil, authority: authority, problem: "the token's time cannot be read") }
-        return TokenCheck(time: genTime, authority: authority, problem: nil)
+        guard let genTime else { return .invalid("the token's time cannot be read") }
+        // A token from the future would become the validation time and make a certificate that is
+        // valid only from then pass today.
+        if genTime > now + maxClockSkew {
+            return .invalid("the token's time \(Timestamp.iso8601(genTime)) is after this machine's clock (\(Timestamp.iso8601(now))) "
+                            + "by \(genTime - now) s, more than the \(maxClockSkew) s allowed; check the clocks of the "
+                            + "time-stamping authority and of this machine")
+        }
+        return .valid(time: genTime, authority: authority)
     }
 }
 

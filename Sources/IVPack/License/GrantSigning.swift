@@ -30,13 +30,15 @@ public struct SignedGrant: Sendable, Equatable {
     public static let licenseFileFormat = "ivpack-license-file/1"
 }
 
-/// Signs grants with the licence-signing key.
+/// Signs grants with the licence-signing key: an end-entity certificate of at least security level 2
+/// with the licence-signing usage.
 public struct GrantSigner: Sendable {
     let certificate: Certificate
     let key: PrivateKey
     let chain: [Certificate]
 
     public init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
+        try SigningIdentityCheck.require(certificate, chain: chain, what: "licence-signing certificate")
         guard certificate.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
             throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "lacks the licence-signing extended key usage (\(WellKnownOID.licenseSigning))",
                                    hint: "Use the licence-signing certificate")
@@ -89,9 +91,10 @@ public enum GrantVerifier {
             return fail("grant-signature-invalid", "the grant's signature does not match the grant (\(problem))")
         }
         let chain = ChainValidator.validate(signer, untrusted: cms.certificates + policy.intermediates, roots: policy.trustedRoots,
-                                            crls: policy.crls, revocation: policy.revocation, at: now)
-        guard chain.trusted else {
-            return fail("grant-signer-untrusted", "the grant's signer is not trusted by the policy: \(chain.problem ?? "")")
+                                            crls: policy.crls, revocation: policy.revocation, at: now,
+                                            securityLevel: policy.minimumSecurityLevel)
+        if case .invalid(let reason, _, _) = chain {
+            return fail("grant-signer-untrusted", "the grant's signer is not trusted by the policy: \(reason)")
         }
         if !policy.development, let root = chain.chain.last, root.subject.contains(WellKnownOID.developmentMarker) {
             return fail("grant-signer-untrusted", "the grant's signer chains to a development root, which this policy does not accept")

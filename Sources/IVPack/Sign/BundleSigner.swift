@@ -42,6 +42,8 @@ public enum BundleSigner {
             throw CryptoInputError(file: key.source, problem: "the private key does not belong to the certificate \"\(certificate.subject)\"",
                                    hint: "Give the key that was certified, or the certificate issued for this key")
         }
+        // What can be told without a trust policy: an end entity, strong enough (verify would refuse it).
+        try SigningIdentityCheck.require(certificate, chain: chain)
         if now < certificate.notBefore {
             throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "is not valid yet (valid from \(Timestamp.iso8601(certificate.notBefore)))",
                                    hint: "Check the system clock, or use a certificate that is already valid")

@@ -85,6 +85,13 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
         public var key: String
         /// The certificates between the signer and the root (the intermediate CA), PEM.
         public var chain: String
+
+        public init(role: String, certificate: String, key: String, chain: String) {
+            self.role = role
+            self.certificate = certificate
+            self.key = key
+            self.chain = chain
+        }
     }
 
     /// The PKI folder, as given.

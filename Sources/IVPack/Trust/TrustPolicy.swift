@@ -43,6 +43,13 @@ public struct TrustPolicy: Sendable {
     public var requiredRoles: [String]
     /// Product name → lowest acceptable version (compared numerically field by field).
     public var minimumVersions: [String: String]
+    /// The least strength of every certificate judged under this policy (default and floor: 2).
+    public var minimumSecurityLevel: SecurityLevel = .minimum
+    /// How far a time-stamp token's time may be ahead of this machine's clock, in seconds.
+    public var maxClockSkewSeconds: Int64 = RFC3161.defaultMaxClockSkewSeconds
+
+    /// The accepted range of `maxClockSkewSeconds`: up to a day.
+    public static let maxClockSkewRange: ClosedRange<Int64> = 0...86_400
 
     /// Reads and validates a policy file; certificate and CRL paths are relative to its folder.
     public static func load(path: String) throws -> TrustPolicy {
@@ -60,7 +67,8 @@ public struct TrustPolicy: Sendable {
         let reader = YAMLReader(file: path)
         let top = try reader.root(of: text)
         let m = try reader.mapping(top, "", allowed: ["apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
-                                                      "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions"],
+                                                      "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions",
+                                                      "minimumSecurityLevel", "maxClockSkewSeconds"],
                                    required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
         guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
             throw reader.error(m["apiVersion"], "apiVersion", "is not supported", hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
@@ -148,9 +156,26 @@ public struct TrustPolicy: Sendable {
                 minimums[product] = version
             }
         }
+        var level = SecurityLevel.minimum
+        if let node = m["minimumSecurityLevel"] {
+            let value = try reader.integer(node, "minimumSecurityLevel", range: Int64.min...Int64.max)
+            guard let chosen = SecurityLevel(Int(clamping: value)) else {
+                throw reader.error(node, "minimumSecurityLevel",
+                                   value < Int64(SecurityLevel.minimum.rawValue)
+                                       ? "\(value) is below 2, the least strength ivpack accepts (no SHA-1 signatures, RSA of 2048 bits or more, EC P-256 or stronger)"
+                                       : "\(value) is above 5, the highest OpenSSL security level",
+                                   hint: "Give 2 (the default), 3, 4 or 5; a policy may raise the level, never lower it")
+            }
+            level = chosen
+        }
+        var skew = RFC3161.defaultMaxClockSkewSeconds
+        if let node = m["maxClockSkewSeconds"] {
+            skew = try reader.integer(node, "maxClockSkewSeconds", range: Self.maxClockSkewRange)
+        }
         return TrustPolicy(file: path, development: development, trustedRoots: roots, intermediates: intermediates,
                            timestampRoots: timestampRoots, crls: crls,
-                           revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums)
+                           revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums,
+                           minimumSecurityLevel: level, maxClockSkewSeconds: skew)
     }
 
     static func isOID(_ s: String) -> Bool {

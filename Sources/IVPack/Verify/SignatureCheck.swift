@@ -39,30 +39,36 @@ struct SignatureCheck {
             return fail("the signature does not match this manifest (\(problem)): the manifest or the signature was changed", evidence)
         }
         // With a valid RFC 3161 token the chain is judged at the authority's time (so a release
-        // stays verifiable after its signing certificate expires); without one, now.
+        // stays verifiable after its signing certificate expires); without one, now. A token from
+        // the verifier's future is refused rather than trusted as that time.
         var time = now
         if let token = signed.timestampToken {
             let roots = policy.timestampRoots.isEmpty ? policy.trustedRoots : policy.timestampRoots
-            let result = RFC3161.check(token: token, signatureValue: signed.signatureValue, roots: roots,
-                                       untrusted: policy.intermediates, now: now)
-            if let problem = result.problem {
+            switch RFC3161.check(token: token, signatureValue: signed.signatureValue, roots: roots, untrusted: policy.intermediates,
+                                 now: now, maxClockSkew: policy.maxClockSkewSeconds, securityLevel: policy.minimumSecurityLevel) {
+            case .invalid(let problem):
                 return fail("the time-stamp token is not valid: \(problem)", evidence)
+            case .valid(let stamped, let authority):
+                time = stamped
+                evidence.append(("timestamp", "\(Timestamp.iso8601(time)) by \(authority ?? "an authority trusted by the policy")"))
+                evidence.append(("validatedAt", Timestamp.iso8601(time) + " (the time-stamp's time)"))
             }
-            time = result.time!
-            evidence.append(("timestamp", "\(Timestamp.iso8601(time)) by \(result.authority ?? "an authority trusted by the policy")"))
-            evidence.append(("validatedAt", Timestamp.iso8601(time) + " (the time-stamp's time)"))
         } else {
             evidence.append(("validatedAt", Timestamp.iso8601(time) + " (now; no timestamp token)"))
         }
         let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
-        let chain = ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
-                                            revocation: policy.revocation, at: time, isPastTime: time < now)
+        func validate(requiredPolicy: String?) -> ChainValidation {
+            ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
+                                    revocation: policy.revocation, at: time, isPastTime: time < now,
+                                    securityLevel: policy.minimumSecurityLevel, requiredPolicy: requiredPolicy)
+        }
+        let chain = validate(requiredPolicy: nil)
         let root = chain.chain.last
         let developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
         if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
         evidence.append(("revocation", policy.revocation == .disabled ? "not checked (policy: none)" : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"))
-        guard chain.trusted else {
-            return fail("the signer's certificate is not trusted by the policy: \(chain.problem ?? "unknown reason")", evidence, developmentRoot: developmentRoot)
+        if case .invalid(let reason, _, _) = chain {
+            return fail("the signer's certificate is not trusted by the policy: \(reason)", evidence, developmentRoot: developmentRoot)
         }
         if developmentRoot && !policy.development {
             return fail("the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept", evidence, developmentRoot: true)
@@ -70,10 +76,28 @@ struct SignatureCheck {
         guard signer.extendedKeyUsages.contains(WellKnownOID.codeSigning) else {
             return fail("the signer's certificate lacks the code-signing extended key usage (\(WellKnownOID.codeSigning))", evidence, developmentRoot: developmentRoot)
         }
-        let proven = policy.roles(of: signer)
+        // A role proven by a certificate policy holds only when that policy holds along the whole
+        // path (RFC 5280 policy processing): a CA that carries neither it nor anyPolicy cannot
+        // issue role certificates, whatever the leaf says.
+        var proven: [String] = []
+        var refusedAlongPath: [String: String] = [:]
+        for role in policy.roles(of: signer) {
+            guard let oid = policy.roles[role]?.certificatePolicy else {
+                proven.append(role)
+                continue
+            }
+            switch validate(requiredPolicy: oid) {
+            case .valid: proven.append(role)
+            case .invalid(let reason, _, _): refusedAlongPath[role] = reason
+            }
+        }
         evidence.append(("roles", proven.isEmpty ? "none" : proven.joined(separator: ", ")))
         guard parsedName != nil else {
             return fail("the entry name is not NNN-ROLE.p7s", evidence, developmentRoot: developmentRoot)
+        }
+        if let reason = refusedAlongPath[claimed] {
+            return fail("the entry claims role \"\(claimed)\"; the certificate carries its policy, but the path does not allow it: \(reason)",
+                        evidence, developmentRoot: developmentRoot)
         }
         guard proven.contains(claimed) else {
             let how = policy.roles[claimed].map { rule in
