@@ -26,18 +26,18 @@ public enum LicenseCheck {
         do {
             bytes = try InputFile.readAll(path: file, limit: 1 << 20)
         } catch {
-            return Check(.license, status: .fail, details: ["\(error)"])
+            return Check(.license, title: title, status: .fail, details: ["\(error)"])
         }
         guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
               value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value) else {
-            return Check(.license, status: .fail, details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"])
+            return Check(.license, title: title, status: .fail, details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"])
         }
         let expectation = GrantExpectation(product: product, version: version, manifestSHA256: manifestSHA256.hex, siteID: siteID, nonce: nil)
         switch GrantVerifier.verify(signed, expected: expectation, policy: policy, now: now) {
         case .success(let (grant, signer)):
-            return Check(.license, status: .pass, evidence: evidence(grant, signer: signer) + [("file", file)])
+            return Check(.license, title: title, status: .pass, evidence: evidence(grant, signer: signer) + [("file", file)])
         case .failure(let e):
-            return Check(.license, status: .fail, details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
+            return Check(.license, title: title, status: .fail, details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
         }
     }
 

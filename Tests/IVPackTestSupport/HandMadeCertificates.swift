@@ -133,8 +133,10 @@ extension SignedRelease {
         var signed = try SignedData.sign(content: manifest, certificate: try Certificate.load(file: identity.certificate)[0],
                                          key: try PrivateKey.load(file: identity.key, passphrase: nil), chain: chainCertificates)
         if let url = timestampAuthority { signed = try RFC3161.timestamp(signed, authority: url) }
-        let bytes = try TarWriter.entryWithEndMarker(path: SignatureEntryName.make(index: signatures + 1, role: role), data: signed.der,
-                                                     permissions: 0o644, modificationTime: now)
+        // The header as ivpack's sign writes it (the release's time), so only the certificate differs.
+        let epoch = try Manifest.decode(manifest, source: bundle).provenance.sourceDateEpoch
+        let bytes = try TarStreamWriter.entryWithEndMarker(path: SignatureEntryName.make(index: signatures + 1, role: role), data: signed.der,
+                                                           permissions: 0o644, modificationTime: epoch)
         guard let handle = FileHandle(forUpdatingAtPath: bundle) else { throw FixtureCommandFailed(command: "open \(bundle)", stderr: "") }
         try handle.seek(toOffset: UInt64(end))
         try handle.write(contentsOf: Data(bytes))

@@ -40,7 +40,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         try s.appendUncheckedSignature(role: "quality", identity: identity)
         let report = try s.verify(policy: policy)
         #expect(!report.passed, sourceLocation: sourceLocation)
-        #expect(report.failedIDs.contains("signature.002"), "\(report.failedIDs)", sourceLocation: sourceLocation)
+        #expect(report.failedIDs.contains(.signature(2)), "\(report.failedIDs)", sourceLocation: sourceLocation)
         #expect(report.failureText.contains(reason), "\(report.failureText)", sourceLocation: sourceLocation)
     }
 
@@ -125,7 +125,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         let level3 = try developmentPolicy(s, name: "level3.yaml") { $0 + "minimumSecurityLevel: 3\n" }
         #expect(level3.minimumSecurityLevel == SecurityLevel(3))
         let report = try s.verify(policy: level3)
-        #expect(report.failedIDs == ["signature.002", "roles"], "\(report.failedIDs)")
+        #expect(report.failedIDs == [.signature(2), .roles], "\(report.failedIDs)")
         #expect(report.failureText.contains("RSA 2048-bit (112-bit security): security level 3 requires RSA keys of at least 3072 bits"),
                 "\(report.failureText)")
     }
@@ -192,10 +192,10 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         let (signer, crl) = try subCAAndQualitySigner(s, name: "tls-ca", policies: ["2.23.140.1.2.1"])
         try s.sign(role: "quality", identity: signer) // sign cannot tell without a policy
         let report = try s.verify(policy: try policyWithCRL(s, crl, name: "tls-ca.yaml"))
-        #expect(report.failedIDs == ["signature.002", "roles"], "\(report.failedIDs)")
+        #expect(report.failedIDs == [.signature(2), .roles], "\(report.failedIDs)")
         #expect(report.failureText.contains("the certificate carries its policy, but the path does not allow it: CA certificate \"CN=tls-ca (DEVELOPMENT),OU=TLS,O=\(DevelopmentPKI.organization)\" carries only certificate policies 2.23.140.1.2.1, neither \(WellKnownOID.roleQuality) nor anyPolicy"),
                 "\(report.failureText)")
-        let sig = try #require(report.checks.first { $0.id == "signature.002" })
+        let sig = try #require(report.checks.first { $0.id == .signature(2) })
         #expect(sig.evidence.first { $0.key == "roles" }?.value == "none")
     }
 
@@ -232,7 +232,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         try s.sign(role: "quality", identity: future, at: tomorrow + 60, timestampAuthority: tsa.url)
         let now = Timestamp.now()
         let report = try s.verify(at: now)
-        #expect(report.failedIDs.contains("signature.002"), "\(report.failedIDs)")
+        #expect(report.failedIDs.contains(.signature(2)), "\(report.failedIDs)")
         #expect(report.failureText.contains("the time-stamp token is not valid: the token's time \(Timestamp.iso8601(tomorrow + 60)) is after this machine's clock (\(Timestamp.iso8601(now)))"),
                 "\(report.failureText)")
         #expect(report.failureText.contains("more than the 300 s allowed"))
@@ -260,7 +260,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         let tsa = try LocalTimestampAuthority(certificate: weakTSA.certificate, key: weakTSA.key, chain: weakTSA.chain)
         try s.sign(role: "quality", timestampAuthority: tsa.url)
         let report = try s.verify()
-        #expect(report.failedIDs.contains("signature.002"), "\(report.failedIDs)")
+        #expect(report.failedIDs.contains(.signature(2)), "\(report.failedIDs)")
         #expect(report.failureText.contains("the time-stamp token is not valid: the time-stamping authority's certificate \"CN=tsa-rsa1024"),
                 "\(report.failureText)")
         #expect(report.failureText.contains("has a weak key, RSA 1024-bit"))

@@ -13,11 +13,12 @@ struct SignatureCheck {
     /// usage, and the role the entry claims against what the certificate proves under the policy.
     static func evaluate(path: String, der: [UInt8], manifestBytes: [UInt8], policy: TrustPolicy, now: Int64) -> SignatureCheck {
         let parsedName = SignatureEntryName.parse(path)
-        let id = "signature." + (parsedName != nil ? String(path.dropFirst(SignatureEntryName.prefix.count).prefix(3)) : path)
+        // The reader passes only well-named entries; a name that does not parse keeps its text.
+        let id = parsedName.map { CheckID.signature($0.index) } ?? CheckID(rawValue: "signature." + path)
         let claimed = parsedName?.role ?? "?"
         let title = "Signature \(path) (role \(claimed))"
         func fail(_ detail: String, _ evidence: [(key: String, value: String)] = [], developmentRoot: Bool = false) -> SignatureCheck {
-            SignatureCheck(check: Check(id: id, title: title, status: .fail, details: [detail], evidence: evidence),
+            SignatureCheck(check: Check(id, title: title, status: .fail, details: [detail], evidence: evidence),
                            role: nil, signer: nil, certificate: nil, developmentRoot: developmentRoot)
         }
         let signed: SignedData
@@ -105,7 +106,7 @@ struct SignatureCheck {
             } ?? "a role the policy does not define"
             return fail("the entry claims role \"\(claimed)\" but the certificate does not prove it (needs \(how))", evidence, developmentRoot: developmentRoot)
         }
-        return SignatureCheck(check: Check(id: id, title: title, status: .pass, evidence: evidence), role: claimed,
+        return SignatureCheck(check: Check(id, title: title, status: .pass, evidence: evidence), role: claimed,
                               signer: signer.subject, certificate: signer.fingerprint, developmentRoot: developmentRoot)
     }
 }
