@@ -165,7 +165,7 @@ import IVPackTestSupport
         var report = try BundleVerifier.verify(bundlePath: out.url("hostile.ivp"), policy: try TrustPolicy.load(path: pki.trustPolicy), now: Timestamp.now())
         #expect(report.product == hostile)
         // And findings carrying markup, as a hostile bundle's entry names would.
-        report.checks.append(Check(id: "entries-hostile", title: "</td></tr></table><script>alert(3)</script>", status: .fail,
+        report.checks.append(Check(CheckID(rawValue: "entries-hostile"), title: "</td></tr></table><script>alert(3)</script>", status: .fail,
                                    details: ["entry \"<iframe src=javascript:alert(4)>\" is not in the manifest"],
                                    evidence: [("<svg onload=alert(5)>", "\"'><script>alert(6)</script>")]))
         let iq = iqReport(report, purpose: "<style>body{display:none}</style>")

@@ -171,7 +171,7 @@ public struct ApprovalRule: GateRule {
                 proven[role, default: []].append((outcome.signer ?? path, certificate))
             }
         }
-        let roles = BundleVerifier.requiredRoles(required, proven: proven, signed: true)
+        let roles = SignaturesAndRoles.requiredRoles(required, proven: proven, signed: true)
         for detail in roles.details {
             findings.append(Finding("REL-006", file: release.path, detail, hint: "Each required role approves with its own certificate: ivpack sign --role ROLE"))
         }

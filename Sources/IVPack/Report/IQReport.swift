@@ -453,7 +453,7 @@ public enum IQReportSignature {
                                         + (outcome.conclusion.map { [("conclusion", $0)] } ?? [])))
         if policy.development || developmentRoot {
             outcome.checks.append(Check(
-                id: "trust.development", title: "Trust policy trusts production roots only", status: .warn,
+                .trustDevelopment, status: .warn,
                 details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A report signature checked with it proves nothing about a real installation."]))
         }
         return outcome

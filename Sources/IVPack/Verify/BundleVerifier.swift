@@ -1,9 +1,9 @@
 import Foundation
 
 /// Verifies a bundle on site in one front-to-back pass with bounded memory: the manifest, every
-/// entry against it, every byte against its chunk digests, every signature and its chain against
-/// the site's trust policy, the required roles, the version recorded in the manifest and the
-/// policy's minimum version.
+/// entry and header byte, every payload byte against its chunk digests (the streaming pass), and
+/// then the composed checks over what was read: signatures and the roles they prove, the version
+/// recorded in the manifest, the site's minimum version, the environment.
 public enum BundleVerifier {
     /// Most problems listed per check before the rest are counted only.
     static let maxDetails = 50
@@ -17,7 +17,6 @@ public enum BundleVerifier {
                               hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: ProgressHandler? = nil) throws -> VerifyReport {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
-        
         // 1. The manifest, first (the reader refuses anything else).
         let reader: BundleReader
         do {
@@ -27,25 +26,44 @@ public enum BundleVerifier {
             report.checks.append(Check(.manifest, status: .fail, details: [error.problem]))
             return report
         }
-        let manifest = reader.manifest
-        let manifestBytes = reader.manifestBytes
-        let manifestDigest = reader.manifestDigest
-        report.manifestDigest = manifestDigest
-        report.product = manifest.product.name
-        report.version = manifest.version
+        report.manifestDigest = reader.manifestDigest
+        report.product = reader.manifest.product.name
+        report.version = reader.manifest.version
         report.checks.append(Check(.manifest, status: .pass,
-                                   evidence: [("sha256", manifestDigest.hex), ("product", manifest.product.name), ("version", manifest.version),
-                                              ("files", String(manifest.allFiles.count))]))
+                                   evidence: [("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
+                                              ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count))]))
+        // 2. Entries and payload, streamed.
+        let pass = StreamingPass.run(reader, hashWorkers: hashWorkers, progress: progress)
+        report.checks += pass.checks
+        // 3. Everything that judges what was read.
+        let bundle = VerifiedBundle(path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
+                                    manifestDigest: reader.manifestDigest, signatures: pass.signatures)
+        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now)
+        return report
+    }
 
-        // 2. Entries and payload, streamed: the reader judges names, order and header bytes; the
-        // payload's bytes are hashed here.
+    static func capped(_ lines: [String]) -> [String] {
+        lines.count <= maxDetails ? lines : Array(lines.prefix(maxDetails)) + ["… and \(lines.count - maxDetails) more"]
+    }
+}
+
+/// The one pass over the bundle's entries: the reader judges names, order and header bytes
+/// (`entries`), the payload's bytes are hashed against their chunk digests (`payload`), and the
+/// signature entries are collected for the checks that follow.
+enum StreamingPass {
+    struct Result {
+        var checks: [Check]
+        var signatures: [SignatureEntry]
+    }
+
+    static func run(_ reader: BundleReader, hashWorkers: Int, progress: ProgressHandler?) -> Result {
         var digestProblems: [String] = []
-        var signatureEntries: [(path: String, der: [UInt8])] = []
+        var signatures: [SignatureEntry] = []
         var payloadBytes: Int64 = 0
         var payloadFiles = 0
-        let files = manifest.allFiles
+        let files = reader.manifest.allFiles
         let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
-        let hasher = ChunkVerifier(chunkSize: manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
+        let hasher = ChunkVerifier(chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
         defer { hasher.waitUntilIdle() }
         do {
             while let entry = try reader.next() {
@@ -53,7 +71,7 @@ public enum BundleVerifier {
                 case .unexpected:
                     continue
                 case .signature(let name):
-                    signatureEntries.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
+                    signatures.append(SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
                 case .payload(_, let expected):
                     payloadFiles += 1
                     if entry.tar.size != expected.size {
@@ -70,43 +88,88 @@ public enum BundleVerifier {
                 }
             }
         } catch {
-            // Recorded by the reader as a problem of the entries.
+            // The reader records an archive that cannot be read to its end as a problem of the entries.
         }
         digestProblems += hasher.finish()
         throttle.finish()
         let entryProblems = reader.problems.map(\.description)
-        report.checks.append(Check(.entries, status: entryProblems.isEmpty ? .pass : .fail, details: Self.capped(entryProblems),
-                                   evidence: [("entries", String(files.count + signatureEntries.count + 1))]))
-        report.checks.append(Check(.payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail, details: Self.capped(digestProblems),
-                                   evidence: [("files", String(payloadFiles)), ("bytes", String(payloadBytes)),
-                                              ("chunkSize", String(manifest.chunkSize))]))
+        return Result(checks: [
+            Check(.entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
+                  evidence: [("entries", String(files.count + signatures.count + 1))]),
+            Check(.payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail,
+                  details: BundleVerifier.capped(digestProblems),
+                  evidence: [("files", String(payloadFiles)), ("bytes", String(payloadBytes)), ("chunkSize", String(reader.manifest.chunkSize))]),
+        ], signatures: signatures)
+    }
+}
 
-        // 3. Signatures, then the roles they prove.
+/// A signature entry's name and bytes, as read from the bundle.
+public struct SignatureEntry: Sendable, Equatable {
+    public var path: String
+    public var der: [UInt8]
+}
+
+/// What the checks after the streaming pass judge: the manifest and the signature entries.
+public struct VerifiedBundle: Sendable {
+    public var path: String
+    public var manifest: Manifest
+    /// What every signature covers.
+    public var manifestBytes: [UInt8]
+    public var manifestDigest: SHA256Digest
+    /// Signature entries in bundle order (only well-named ones: the reader refuses the rest).
+    public var signatures: [SignatureEntry]
+}
+
+/// One check of verify after the streaming pass: a small value that never throws and returns
+/// its results (one check, or a family such as `signature.NNN`), the way the release gate's
+/// rules are composed (`GateRule`, `AllOfGateRules`).
+public protocol VerifyCheck: Sendable {
+    /// The checks this one can report (families by their first member's prefix).
+    var ids: [CheckID] { get }
+    func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check]
+}
+
+/// Every check of every member, in order.
+public struct AllOfVerifyChecks: VerifyCheck {
+    public var checks: [any VerifyCheck]
+    public init(_ checks: [any VerifyCheck]) { self.checks = checks }
+    public var ids: [CheckID] { checks.flatMap(\.ids) }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { checks.flatMap { $0.evaluate(bundle, now: now) } }
+
+    /// What `ivpack verify` runs after the streaming pass, in report order.
+    public static func standard(policy: TrustPolicy, probe: any SystemProbe) -> AllOfVerifyChecks {
+        AllOfVerifyChecks([SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
+                           EnvironmentRequirements(probe: probe)])
+    }
+}
+
+/// Each signature (`signature.NNN`) against the manifest and the trust policy, the roles they
+/// prove (`roles`), and a warning when the trust is a development PKI's (`trust.development`).
+public struct SignaturesAndRoles: VerifyCheck {
+    public var policy: TrustPolicy
+    public init(policy: TrustPolicy) { self.policy = policy }
+    public var ids: [CheckID] { [.signature(1), .roles, .trustDevelopment] }
+
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
+        var out: [Check] = []
         // Valid signatures: role → (signer subject, certificate fingerprint).
         var proven: [String: [(signer: String, certificate: SHA256Digest)]] = [:]
         var developmentRootSeen = false
-        for (path, der) in signatureEntries {
-            let outcome = SignatureCheck.evaluate(path: path, der: der, manifestBytes: manifestBytes, policy: policy, now: now)
-            report.checks.append(outcome.check)
+        for entry in bundle.signatures {
+            let outcome = SignatureCheck.evaluate(path: entry.path, der: entry.der, manifestBytes: bundle.manifestBytes, policy: policy, now: now)
+            out.append(outcome.check)
             if outcome.check.status != .fail, let role = outcome.role, let certificate = outcome.certificate {
-                proven[role, default: []].append((outcome.signer ?? path, certificate))
+                proven[role, default: []].append((outcome.signer ?? entry.path, certificate))
             }
             developmentRootSeen = developmentRootSeen || outcome.developmentRoot
         }
-        report.checks.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !signatureEntries.isEmpty))
+        out.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !bundle.signatures.isEmpty))
         if policy.development || developmentRootSeen {
-            report.checks.append(Check(
+            out.append(Check(
                 .trustDevelopment, status: .warn,
                 details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A bundle verified with it proves nothing about a real release; do not use it for a clinical installation."]))
         }
-
-        // 4. What the manifest records about its version, and the site's minimum.
-        report.checks.append(VersionChecks.consistency(manifest))
-        report.checks.append(VersionChecks.minimum(manifest, policy: policy))
-
-        // 5. The target environment against the requirements the vendor declared.
-        report.checks += EnvironmentCheck.evaluate(requirements: manifest.requirements, probe: probe)
-        return report
+        return out
     }
 
     /// Every required role needs a valid signature, and distinct required roles need distinct
@@ -132,8 +195,30 @@ public enum BundleVerifier {
         return Check(.roles, status: problems.isEmpty ? .pass : .fail, details: problems, evidence: evidence)
     }
 
-    static func capped(_ lines: [String]) -> [String] {
-        lines.count <= maxDetails ? lines : Array(lines.prefix(maxDetails)) + ["… and \(lines.count - maxDetails) more"]
+}
+
+/// Every piece of version evidence names the manifest's version (`version.consistency`).
+public struct RecordedVersionConsistency: VerifyCheck {
+    public init() {}
+    public var ids: [CheckID] { [.versionConsistency] }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { [VersionChecks.consistency(bundle.manifest)] }
+}
+
+/// The version is not below the site's minimum for the product (`version.minimum`).
+public struct MinimumVersion: VerifyCheck {
+    public var policy: TrustPolicy
+    public init(policy: TrustPolicy) { self.policy = policy }
+    public var ids: [CheckID] { [.versionMinimum] }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { [VersionChecks.minimum(bundle.manifest, policy: policy)] }
+}
+
+/// The target machine against the requirements the vendor declared (`environment.*`, clause 4.1.1).
+public struct EnvironmentRequirements: VerifyCheck {
+    public var probe: any SystemProbe
+    public init(probe: any SystemProbe) { self.probe = probe }
+    public var ids: [CheckID] { [.environment] }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
+        EnvironmentCheck.evaluate(requirements: bundle.manifest.requirements, probe: probe)
     }
 }
 

@@ -24,15 +24,6 @@ public struct Check: Sendable, Equatable {
         self.evidence = evidence
     }
 
-    /// A check whose ID is given as text (a family member such as `signature.001`).
-    public init(id: String, title: String, status: Status, details: [String] = [], evidence: [(key: String, value: String)] = []) {
-        self.id = CheckID(rawValue: id)
-        self.title = title
-        self.status = status
-        self.details = details
-        self.evidence = evidence
-    }
-
     public static func == (a: Check, b: Check) -> Bool {
         a.id == b.id && a.title == b.title && a.status == b.status && a.details == b.details
             && a.evidence.map(\.key) == b.evidence.map(\.key) && a.evidence.map(\.value) == b.evidence.map(\.value)
