@@ -253,14 +253,7 @@ public struct IQReport: Sendable {
     public var canonicalBytes: [UInt8] { CanonicalJSON.encode(json) }
 
     /// `yyyyMMdd-HHmmss` in UTC.
-    static func compactUTC(_ seconds: Int64) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        strftime(&buffer, buffer.count, "%Y%m%d-%H%M%S", &parts)
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
+    static func compactUTC(_ seconds: Int64) -> String { Timestamp.compact(seconds) }
 
     /// The vendor in the manifest of `bundlePath`, if its manifest is the one with `manifestDigest`.
     static func vendor(bundlePath: String, manifestDigest: SHA256Digest) -> String? {

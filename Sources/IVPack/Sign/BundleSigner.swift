@@ -84,19 +84,3 @@ public enum BundleSigner {
                           manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1)
     }
 }
-
-/// Time formatting for messages and reports.
-public enum Timestamp {
-    /// `2026-11-23T18:07:12Z`.
-    public static func iso8601(_ seconds: Int64) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
-    /// The current time, seconds since 1970.
-    public static func now() -> Int64 { Int64(time(nil)) }
-}

@@ -510,12 +510,5 @@ public enum DevelopmentPKI {
         try file.commit()
     }
 
-    static func utcText(_ seconds: Int64) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        guard gmtime_r(&t, &parts) != nil else { return "\(seconds) s since 1970" }
-        var buffer = [CChar](repeating: 0, count: 64)
-        let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S UTC", &parts)
-        return n > 0 ? buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : "\(seconds) s since 1970"
-    }
+    static func utcText(_ seconds: Int64) -> String { Timestamp.readable(seconds) }
 }

@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Time formatting for messages, reports and file names: the one place that turns seconds since
+/// 1970 into text, always in UTC (a report read in another time zone says the same).
+public enum Timestamp {
+    /// `2026-11-23T18:07:12Z` (ISO 8601, what JSON documents carry).
+    public static func iso8601(_ seconds: Int64) -> String { format(seconds, "%Y-%m-%dT%H:%M:%SZ") }
+
+    /// `2026-11-23 18:07:12 UTC` (for people: certificate validity in messages).
+    public static func readable(_ seconds: Int64) -> String { format(seconds, "%Y-%m-%d %H:%M:%S UTC") }
+
+    /// `20261123-180712` (report IDs and file names).
+    public static func compact(_ seconds: Int64) -> String { format(seconds, "%Y%m%d-%H%M%S") }
+
+    /// The current time, seconds since 1970.
+    public static func now() -> Int64 { Int64(time(nil)) }
+
+    /// `seconds` as `pattern` (strftime) in UTC; a time the C library cannot break down (beyond
+    /// year 2^31) is given as the number of seconds.
+    static func format(_ seconds: Int64, _ pattern: String) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return "\(seconds) s since 1970" }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, pattern, &parts)
+        return n > 0 ? buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : "\(seconds) s since 1970"
+    }
+}
