@@ -221,11 +221,11 @@ public struct JSONParser {
             let keyOffset = position
             let key = try parseString()
             if !seen.insert(key).inserted {
-                throw error("duplicate key \"\(key)\" in one object", at: keyOffset)
+                throw error("duplicate key \"\(Display.name(key))\" in one object", at: keyOffset)
             }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-                throw error("expected ':' after member name \"\(key)\"", at: position)
+                throw error("expected ':' after member name \"\(Display.name(key))\"", at: position)
             }
             position += 1
             skipWhitespace()
