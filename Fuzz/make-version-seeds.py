@@ -247,7 +247,8 @@ def pdf_seeds():
     p.object(5, "<< /Version (unterminated ")
     p.classic("/Root 1 0 R /Info 5 0 R")
     write(t, "unterminated-string.pdf", p.bytes())
-    write(t, "free-info.pdf", classic.replace(b" 00000 n \n" * 5, b" 00000 n \n" * 4 + b" 00000 f \n"))
+    at = classic.rfind(b" 00000 n \n")  # object 5's entry, the last of the table
+    write(t, "free-info.pdf", classic[:at] + b" 00000 f \n" + classic[at + 10:])
     write(t, "prev-loop.pdf", classic.replace(b"/Info 5 0 R >>", b"/Info 5 0 R /Prev %d >>" % classic.rfind(b"xref\n0 ")))
     write(t, "header-only.pdf", b"%PDF-1.7\n%%EOF\n")
 

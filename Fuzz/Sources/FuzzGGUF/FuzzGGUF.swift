@@ -13,10 +13,12 @@ import FuzzSupport
 
 func fuzzGGUF(_ bytes: [UInt8]) {
     do {
-        let reading = try VersionReaders.GGUF.read(InMemorySource(bytes: bytes), displayPath: "model.gguf", key: "general.version")
+        let reading = try VersionReaders.GGUF.read(
+            InMemorySource(bytes: bytes), displayPath: "model.gguf", key: "general.version")
         fuzzCheck(reading.format == .gguf && reading.file == "model.gguf", "reading names another format or file")
         if let found = reading.found {
-            fuzzCheck(UInt64(found.utf8.count) <= VersionReaders.GGUF.maxVersionBytes, "version of \(found.utf8.count) bytes accepted")
+            fuzzCheck(UInt64(found.utf8.count) <= VersionReaders.GGUF.maxVersionBytes,
+                      "version of \(found.utf8.count) bytes accepted")
         }
     } catch {
         fuzzCheckReaderError(error, size: bytes.count)

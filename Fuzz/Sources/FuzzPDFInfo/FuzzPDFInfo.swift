@@ -16,10 +16,12 @@ import FuzzSupport
 
 func fuzzPDFInfo(_ bytes: [UInt8]) {
     do {
-        let reading = try VersionReaders.PDF.read(InMemorySource(bytes: bytes), displayPath: "manual.pdf", key: "Version")
+        let reading = try VersionReaders.PDF.read(
+            InMemorySource(bytes: bytes), displayPath: "manual.pdf", key: "Version")
         fuzzCheck(reading.format == .pdfInfo && reading.file == "manual.pdf", "reading names another format or file")
         if let found = reading.found {
-            fuzzCheck(found.unicodeScalars.count <= VersionReaders.PDF.maxStringBytes, "version of \(found.unicodeScalars.count) characters accepted")
+            fuzzCheck(found.unicodeScalars.count <= VersionReaders.PDF.maxStringBytes,
+                      "version of \(found.unicodeScalars.count) characters accepted")
         }
     } catch {
         fuzzCheckReaderError(error, size: bytes.count)

@@ -15,14 +15,17 @@ import FuzzSupport
 
 func fuzzPipRequirements(_ bytes: [UInt8]) {
     do {
-        let problems = try VersionReaders.Requirements.check(InMemorySource(bytes: bytes), displayPath: "requirements.txt")
+        let problems = try VersionReaders.Requirements.check(
+            InMemorySource(bytes: bytes), displayPath: "requirements.txt")
         let lines = bytes.reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
         var previous = 0
         for p in problems {
             fuzzCheck(p.file == "requirements.txt", "problem names another file")
-            fuzzCheck(p.line > previous && p.line <= lines, "problem on line \(p.line) of \(lines), after line \(previous)")
+            fuzzCheck(p.line > previous && p.line <= lines,
+                      "problem on line \(p.line) of \(lines), after line \(previous)")
             fuzzCheck(!p.requirement.isEmpty, "problem with an empty requirement on line \(p.line)")
-            fuzzCheck(isDisplaySafe(p.problem), "problem text holds a raw control character: \(p.problem.debugDescription)")
+            fuzzCheck(isDisplaySafe(p.problem),
+                      "problem text holds a raw control character: \(p.problem.debugDescription)")
             previous = p.line
         }
     } catch {

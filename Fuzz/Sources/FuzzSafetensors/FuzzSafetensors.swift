@@ -14,8 +14,10 @@ import FuzzSupport
 
 func fuzzSafetensors(_ bytes: [UInt8]) {
     do {
-        let reading = try VersionReaders.Safetensors.read(InMemorySource(bytes: bytes), displayPath: "model.safetensors", key: "version")
-        fuzzCheck(reading.format == .safetensors && reading.file == "model.safetensors", "reading names another format or file")
+        let reading = try VersionReaders.Safetensors.read(
+            InMemorySource(bytes: bytes), displayPath: "model.safetensors", key: "version")
+        fuzzCheck(reading.format == .safetensors && reading.file == "model.safetensors",
+                  "reading names another format or file")
         if let found = reading.found {
             fuzzCheck(found.utf8.count <= bytes.count, "version longer than the input")
         }

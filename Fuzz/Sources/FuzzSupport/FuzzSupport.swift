@@ -132,11 +132,13 @@ public struct FixedProbe: SystemProbe {
 public func fuzzCheckReaderError(_ error: any Error, size: Int, file: StaticString = #file, line: UInt = #line) {
     let text = "\(error)"
     fuzzCheck(!text.isEmpty, "empty error", file: file, line: line)
-    fuzzCheck(isDisplaySafe(text), "error message holds a raw control character: \(text.debugDescription)", file: file, line: line)
+    fuzzCheck(isDisplaySafe(text), "error message holds a raw control character: \(text.debugDescription)",
+              file: file, line: line)
     if let e = error as? VersionReadError, e.detail.hasPrefix("byte ") {
         let digits = e.detail.dropFirst(5).prefix { $0.isNumber }
         fuzzCheck(Int(digits).map { $0 >= 0 && $0 <= size } ?? false,
-                  "error location \(e.detail.debugDescription) is outside the \(size)-byte input", file: file, line: line)
+                  "error location \(e.detail.debugDescription) is outside the \(size)-byte input",
+                  file: file, line: line)
     }
 }
 

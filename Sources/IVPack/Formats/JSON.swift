@@ -370,7 +370,7 @@ public struct JSONParser {
                 } else if e == UInt8(ascii: "u") {
                     out.append(contentsOf: try parseUnicodeEscape(startingAt: position - 2))
                 } else {
-                    throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'", at: position - 2)
+                    throw error("invalid escape: a backslash followed by \(describeByte(e))", at: position - 2)
                 }
             } else if b < 0x80 {
                 // A run of plain ASCII at once.
