@@ -216,6 +216,17 @@ def pdf_seeds():
     p.classic("/Root 1 0 R /Info 5 2 R")
     write(t, "generation-2-comments.pdf", p.bytes())
 
+    # Larger than the 64 KiB tail ivpack reads: /Info and the first cross-reference section far
+    # from the end, reached through startxref and /Prev.
+    p = PDF()
+    p.object(5, info_dict({"Version": "2.3.0"}))
+    p.stream_object(6, "", b"0 0 m 1 1 l S")
+    first = p.classic("/Root 1 0 R /Info 5 0 R")
+    p.object(7, info_dict({"Version": "2.3.1"}))
+    p.stream_object(8, "", b"% padding\n" * 7000)
+    p.classic("/Root 1 0 R /Info 7 0 R", prev=first, numbers=[7, 8])
+    write(t, "large-incremental.pdf", p.bytes())
+
     # Broken variants.
     write(t, "no-info.pdf", classic.replace(b" /Info 5 0 R", b""))
     write(t, "no-header.pdf", classic[15:])

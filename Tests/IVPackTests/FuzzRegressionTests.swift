@@ -348,7 +348,7 @@ import Testing
             ("xref-stream.pdf", "V2.3.1.1024"), ("xref-stream-flate.pdf", "V2.3.1.1024"),
             ("incremental-update.pdf", "2.3.1"), ("incremental-xref-stream.pdf", "2.3.1"),
             ("hybrid-xrefstm.pdf", "V2.3.1.1024"), ("generation-2-comments.pdf", "2.3.1"),
-            ("wrong-offsets.pdf", "V2.3.1.1024"),
+            ("wrong-offsets.pdf", "V2.3.1.1024"), ("large-incremental.pdf", "2.3.1"),
         ]
         for (name, version) in pdfs {
             #expect(try Self.pdf(try bytes("FuzzPDFInfo/" + name)).found == version, "FuzzPDFInfo/\(name)")

@@ -100,6 +100,8 @@ extension VersionReaders {
             try read(InputFile(path: path), displayPath: displayPath, key: key)
         }
 
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
         static func read(_ file: any ByteSource, displayPath: String, key: String) throws -> VersionReading {
             var reader = Reader(file: file, displayPath: displayPath)
             let location = "GGUF metadata \"\(key)\""

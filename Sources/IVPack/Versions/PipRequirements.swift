@@ -26,6 +26,8 @@ extension VersionReaders {
             try check(InputFile(path: path), displayPath: displayPath)
         }
 
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
         static func check(_ file: any ByteSource, displayPath: String) throws -> [RequirementProblem] {
             var bytes = try readWhole(file, displayPath: displayPath, limit: maxFileBytes, what: "requirements file")
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }

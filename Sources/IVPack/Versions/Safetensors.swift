@@ -17,6 +17,8 @@ extension VersionReaders {
             try read(InputFile(path: path), displayPath: displayPath, key: key)
         }
 
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
         static func read(_ file: any ByteSource, displayPath: String, key: String) throws -> VersionReading {
             let location = "safetensors header __metadata__[\"\(key)\"]"
             let reading = { (found: String?) in
