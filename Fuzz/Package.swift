@@ -7,7 +7,8 @@
 // `LLVMFuzzerTestOneInput` (FuzzSupport.runFuzzer).
 import PackageDescription
 
-let targets = ["FuzzManifest", "FuzzSpec", "FuzzReleaseNotes", "FuzzBundleReader", "FuzzTrustPolicy", "FuzzLicenseGrant"]
+let targets = ["FuzzManifest", "FuzzSpec", "FuzzReleaseNotes", "FuzzBundleReader", "FuzzTrustPolicy",
+               "FuzzLicenseGrant", "FuzzPDFInfo", "FuzzGGUF", "FuzzSafetensors", "FuzzPipRequirements"]
 
 let package = Package(
     name: "ivpack-fuzz",

@@ -13,7 +13,9 @@
 #   4. an offline licence file for the minimal bundle (ivpack license export --offline), the
 #      grant it carries and an activation request;
 #   5. the specs, release notes and trust policies, and broken variants of each;
-#   6. Fuzz/pki/now: the time the targets verify at (a minute after the licence was issued).
+#   6. Fuzz/pki/now: the time the targets verify at (a minute after the licence was issued);
+#   7. the version readers' seeds (PDF, GGUF, safetensors, pip requirements), written by
+#      Fuzz/make-version-seeds.py, which needs no ivpack and can be run alone.
 set -euo pipefail
 
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -272,5 +274,8 @@ tar("gnu-format", [(m, d) for m, d in entries], fmt=tarfile.GNU_FORMAT)
 tar("ustar-format", [(m, d) for m, d in entries], fmt=tarfile.USTAR_FORMAT)
 open(os.path.join(b, "empty"), "wb").close()
 PY
+# 7. The version readers' seeds.
+python3 "$fuzz/make-version-seeds.py"
+
 echo "seeds written to $corpus; PKI (public part) in $fuzz/pki; fixed time $(cat "$fuzz/pki/now")"
 du -a "$corpus" | sort -n | tail -n 5

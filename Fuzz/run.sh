@@ -21,7 +21,8 @@ set -euo pipefail
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 seconds="${FUZZ_SECONDS:-600}"
 parallel="${FUZZ_PARALLEL:-1}"
-all_targets=(FuzzManifest FuzzSpec FuzzReleaseNotes FuzzBundleReader FuzzTrustPolicy FuzzLicenseGrant)
+all_targets=(FuzzManifest FuzzSpec FuzzReleaseNotes FuzzBundleReader FuzzTrustPolicy FuzzLicenseGrant
+    FuzzPDFInfo FuzzGGUF FuzzSafetensors FuzzPipRequirements)
 
 case "$seconds" in '' | *[!0-9]*) echo "fuzz: FUZZ_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac
 case "$parallel" in '' | *[!0-9]* | 0) echo "fuzz: FUZZ_PARALLEL must be a positive whole number" >&2; exit 2 ;; esac
@@ -48,6 +49,10 @@ dictionary() {
         FuzzBundleReader) echo tar.dict ;;
         FuzzTrustPolicy) echo trust.dict ;;
         FuzzLicenseGrant) echo license.dict ;;
+        FuzzPDFInfo) echo pdf.dict ;;
+        FuzzGGUF) echo gguf.dict ;;
+        FuzzSafetensors) echo safetensors.dict ;;
+        FuzzPipRequirements) echo requirements.dict ;;
     esac
 }
 

@@ -38,7 +38,8 @@ import Testing
         return out
     }
 
-    @Test(arguments: ["FuzzManifest", "FuzzSpec", "FuzzReleaseNotes", "FuzzBundleReader", "FuzzTrustPolicy", "FuzzLicenseGrant"])
+    @Test(arguments: ["FuzzManifest", "FuzzSpec", "FuzzReleaseNotes", "FuzzBundleReader", "FuzzTrustPolicy",
+                      "FuzzLicenseGrant", "FuzzPDFInfo", "FuzzGGUF", "FuzzSafetensors", "FuzzPipRequirements"])
     func everyTargetHasSeeds(target: String) {
         #expect(Self.inputs(target).filter { $0.name.hasPrefix("corpus/") }.count >= 3, "Fuzz/corpus/\(target) has too few seeds")
     }
@@ -135,6 +136,91 @@ import Testing
         }
     }
 
+    // The version readers as the targets call them: on the bytes, with the default keys.
+    static func pdf(_ bytes: [UInt8]) throws -> VersionReading {
+        try VersionReaders.PDF.read(InMemorySource(bytes: bytes), displayPath: "manual.pdf", key: "Version")
+    }
+    static func gguf(_ bytes: [UInt8]) throws -> VersionReading {
+        try VersionReaders.GGUF.read(InMemorySource(bytes: bytes), displayPath: "model.gguf", key: "general.version")
+    }
+    static func safetensors(_ bytes: [UInt8]) throws -> VersionReading {
+        try VersionReaders.Safetensors.read(InMemorySource(bytes: bytes), displayPath: "model.st", key: "version")
+    }
+    static func requirements(_ bytes: [UInt8]) throws -> [RequirementProblem] {
+        try VersionReaders.Requirements.check(InMemorySource(bytes: bytes), displayPath: "requirements.txt")
+    }
+
+    /// Whether `text` holds nothing `Display.name` would escape.
+    static func isDisplaySafe(_ text: String) -> Bool { !text.unicodeScalars.contains(where: Display.needsEscape) }
+
+    /// What the version-reader targets check of an error (FuzzSupport.fuzzCheckReaderError): its
+    /// message names no raw control character, and a `byte N` location lies inside the input.
+    static func expectCleanReaderError(_ error: any Error, input: (name: String, path: String, bytes: [UInt8])) {
+        #expect(isDisplaySafe("\(error)"), "\(input.name): \("\(error)".debugDescription)")
+        if let e = error as? VersionReadError, e.detail.hasPrefix("byte ") {
+            let offset = Int(e.detail.dropFirst(5).prefix { $0.isNumber })
+            #expect(offset.map { $0 <= input.bytes.count } ?? false, "\(input.name): \(e.detail)")
+        }
+    }
+
+    @Test func pdfInfoInputs() {
+        for input in Self.inputs("FuzzPDFInfo") {
+            do {
+                let reading = try Self.pdf(input.bytes)
+                let characters = reading.found?.unicodeScalars.count ?? 0
+                #expect(characters <= VersionReaders.PDF.maxStringBytes, "\(input.name)")
+                // The path-based reader `build` calls gives the same reading.
+                #expect(try VersionReaders.read(.pdfInfo, path: input.path, displayPath: "manual.pdf") == reading)
+            } catch {
+                Self.expectCleanReaderError(error, input: input)
+            }
+        }
+    }
+
+    @Test func ggufInputs() {
+        for input in Self.inputs("FuzzGGUF") {
+            do {
+                let reading = try Self.gguf(input.bytes)
+                #expect(UInt64(reading.found?.utf8.count ?? 0) <= VersionReaders.GGUF.maxVersionBytes, "\(input.name)")
+                #expect(try VersionReaders.read(.gguf, path: input.path, displayPath: "model.gguf") == reading)
+            } catch {
+                Self.expectCleanReaderError(error, input: input)
+            }
+        }
+    }
+
+    @Test func safetensorsInputs() {
+        for input in Self.inputs("FuzzSafetensors") {
+            do {
+                let reading = try Self.safetensors(input.bytes)
+                #expect((reading.found?.utf8.count ?? 0) <= input.bytes.count, "\(input.name)")
+                #expect(try VersionReaders.read(.safetensors, path: input.path, displayPath: "model.st") == reading)
+            } catch {
+                Self.expectCleanReaderError(error, input: input)
+            }
+        }
+    }
+
+    @Test func pipRequirementsInputs() {
+        for input in Self.inputs("FuzzPipRequirements") {
+            do {
+                let problems = try Self.requirements(input.bytes)
+                let lines = input.bytes.reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+                var previous = 0
+                for p in problems {
+                    #expect(p.line > previous && p.line <= lines, "\(input.name): line \(p.line)")
+                    #expect(!p.requirement.isEmpty, "\(input.name): line \(p.line)")
+                    #expect(Self.isDisplaySafe(p.problem), "\(input.name): \(p.problem.debugDescription)")
+                    previous = p.line
+                }
+                let viaPath = try VersionReaders.unpinnedRequirements(path: input.path, displayPath: "requirements.txt")
+                #expect(viaPath == problems, "\(input.name)")
+            } catch {
+                Self.expectCleanReaderError(error, input: input)
+            }
+        }
+    }
+
     static var licenceExpectation: GrantExpectation {
         let digest = (try? String(contentsOfFile: fuzzFolder + "/pki/licence-manifest-sha256", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -193,6 +279,48 @@ import Testing
         #expect(throws: ManifestError.self) { try BundleInspector.inspect(path: path) }
     }
 
+    /// FuzzPDFInfo, FuzzSafetensors and FuzzPipRequirements found it in their first minute: the
+    /// version readers put hostile text raw into their messages (a PDF byte that is not a hex
+    /// digit, a JSON member name holding \u0000, a byte-order mark inside a requirement's version),
+    /// so a file could write control characters, terminal escapes or bidirectional overrides into
+    /// the terminal or CI log of whoever builds the release. They now go through `Display`.
+    @Test func pdfErrorShowsAHostileByteEscaped() throws {
+        let path = Self.fuzzFolder + "/regressions/FuzzPDFInfo/raw-byte-in-hex-string-error.pdf"
+        let e = try #require(throws: VersionReadError.self) {
+            try VersionReaders.read(.pdfInfo, path: path, displayPath: "manual.pdf")
+        }
+        #expect(e.problem.contains("holds byte 0x"), "\(e)")
+        #expect(Self.isDisplaySafe(e.description), "\(e.description.debugDescription)")
+    }
+
+    @Test func safetensorsErrorShowsAHostileKeyEscaped() throws {
+        let path = Self.fuzzFolder + "/regressions/FuzzSafetensors/nul-in-json-key-error.safetensors"
+        let e = try #require(throws: VersionReadError.self) {
+            try VersionReaders.read(.safetensors, path: path, displayPath: "model.safetensors")
+        }
+        #expect(e.problem.contains("_metad\\u{0}"), "\(e)")
+        #expect(Self.isDisplaySafe(e.description), "\(e.description.debugDescription)")
+    }
+
+    /// FuzzSafetensors, a second into its 10-minute run (4,620 inputs): JSONParser's "invalid
+    /// escape" error put the byte after the backslash raw into the message (here 0x91, a C1 control).
+    @Test func safetensorsErrorShowsAHostileEscapeByteEscaped() throws {
+        let path = Self.fuzzFolder + "/regressions/FuzzSafetensors/raw-byte-in-json-escape-error.safetensors"
+        let e = try #require(throws: VersionReadError.self) {
+            try VersionReaders.read(.safetensors, path: path, displayPath: "model.safetensors")
+        }
+        #expect(e.problem.contains("invalid escape: a backslash followed by byte 0x91"), "\(e)")
+        #expect(Self.isDisplaySafe(e.description), "\(e.description.debugDescription)")
+    }
+
+    @Test func requirementProblemShowsAHostileVersionEscaped() throws {
+        let path = Self.fuzzFolder + "/regressions/FuzzPipRequirements/bom-inside-version-problem.txt"
+        let problems = try VersionReaders.unpinnedRequirements(path: path, displayPath: "requirements.txt")
+        let first = try #require(problems.first)
+        #expect(first.line == 1 && first.problem.contains("\\u{feff}"), "\(first)")
+        for p in problems { #expect(Self.isDisplaySafe(p.problem), "\(p.problem.debugDescription)") }
+    }
+
     // MARK: - The happy-path seeds are still accepted
 
     @Test func validSeedsAreAccepted() throws {
@@ -212,6 +340,38 @@ import Testing
             let report = try BundleVerifier.verify(bundlePath: corpus + "/FuzzBundleReader/" + name, policy: try Self.policy(), now: Self.now,
                                                    probe: FixedProbe(), hashWorkers: 1)
             #expect(report.passed, "FuzzBundleReader/\(name): \(report.checks.filter { $0.status == .fail }.map { "\($0.id): \($0.details)" })")
+        }
+        let pdfs = [
+            ("example-user-manual.pdf", "V2.3.1.1024"), ("classic.pdf", "V2.3.1.1024"),
+            ("utf16-version.pdf", "V2.3.1.1024 (版)"), ("escapes-utf8-bom.pdf", "2.3.1"),
+            ("version-by-reference.pdf", "2.3.1"), ("inline-info.pdf", "2.3.1"),
+            ("xref-stream.pdf", "V2.3.1.1024"), ("xref-stream-flate.pdf", "V2.3.1.1024"),
+            ("incremental-update.pdf", "2.3.1"), ("incremental-xref-stream.pdf", "2.3.1"),
+            ("hybrid-xrefstm.pdf", "V2.3.1.1024"), ("generation-2-comments.pdf", "2.3.1"),
+            ("wrong-offsets.pdf", "V2.3.1.1024"), ("large-incremental.pdf", "2.3.1"),
+        ]
+        for (name, version) in pdfs {
+            #expect(try Self.pdf(try bytes("FuzzPDFInfo/" + name)).found == version, "FuzzPDFInfo/\(name)")
+        }
+        // What ivpack does not read, it says so: an /Info inside a compressed object stream.
+        for name in ["object-stream.pdf", "object-stream-flate.pdf"] {
+            let e = try #require(throws: VersionReadError.self, "FuzzPDFInfo/\(name)") {
+                try Self.pdf(try bytes("FuzzPDFInfo/" + name))
+            }
+            #expect(e.problem.contains("object stream"), "\(e)")
+        }
+        let ggufs = [("v3-full.gguf", "V2.3.1.1024"), ("v3-version-first.gguf", "2.3.1"), ("v2.gguf", "2.3.1"),
+                     ("big-endian.gguf", "2.3.1")]
+        for (name, version) in ggufs {
+            #expect(try Self.gguf(try bytes("FuzzGGUF/" + name)).found == version, "FuzzGGUF/\(name)")
+        }
+        for (name, version) in [("metadata.safetensors", "V2.3.1.1024"), ("metadata-last.safetensors", "2.3.1")] {
+            #expect(try Self.safetensors(try bytes("FuzzSafetensors/" + name)).found == version, "\(name)")
+        }
+        _ = try Self.safetensors(try bytes("FuzzSafetensors/example-nodule-detector.safetensors"))
+        for name in ["example-requirements.txt", "hashes-continuations.txt", "only-options.txt"] {
+            let problems = try Self.requirements(try bytes("FuzzPipRequirements/" + name))
+            #expect(problems.isEmpty, "FuzzPipRequirements/\(name): \(problems)")
         }
         _ = try LicenseGrant.parse(try bytes("FuzzLicenseGrant/grant.json")).get()
         _ = try ActivationRequest.parse(try bytes("FuzzLicenseGrant/activation-request.json")).get()

@@ -3,7 +3,7 @@
 // the check that turns a broken invariant into a crash libFuzzer records.
 import CFuzzerDriver
 import Foundation
-import IVPack
+@testable import IVPack
 
 /// The target's function for one input, set once by `runFuzzer` before libFuzzer starts.
 nonisolated(unsafe) private var fuzzTarget: ([UInt8]) -> Void = { _ in }
@@ -124,4 +124,26 @@ public struct FixedProbe: SystemProbe {
         guard name == "python3" || name == "docker" else { throw ProbeError("fuzz: \(name) is not installed") }
         return ToolReading(path: "/usr/bin/" + name, version: DottedVersion("3.10.12")!, line: "\(name) 3.10.12")
     }
+}
+
+/// Checks what a version reader says about hostile input: a message names no control character
+/// (C0, DEL, C1) or invisible format character raw, since it goes to a terminal or a CI log; a
+/// `byte N` location lies inside the input (the reader never looks past the bytes it was given).
+public func fuzzCheckReaderError(_ error: any Error, size: Int, file: StaticString = #file, line: UInt = #line) {
+    let text = "\(error)"
+    fuzzCheck(!text.isEmpty, "empty error", file: file, line: line)
+    fuzzCheck(isDisplaySafe(text), "error message holds a raw control character: \(text.debugDescription)",
+              file: file, line: line)
+    if let e = error as? VersionReadError, e.detail.hasPrefix("byte ") {
+        let digits = e.detail.dropFirst(5).prefix { $0.isNumber }
+        fuzzCheck(Int(digits).map { $0 >= 0 && $0 <= size } ?? false,
+                  "error location \(e.detail.debugDescription) is outside the \(size)-byte input",
+                  file: file, line: line)
+    }
+}
+
+/// Whether `text` has no control character (C0, DEL, C1), bidirectional control or zero-width
+/// character: nothing `Display.name` would escape.
+public func isDisplaySafe(_ text: String) -> Bool {
+    !text.unicodeScalars.contains(where: Display.needsEscape)
 }

@@ -69,7 +69,7 @@ public struct VersionConsistency {
         if let found = reading.found, found == spec.version {
             result.evidence.append(Manifest.Evidence(file: reading.file, source: reading.format.rawValue, location: reading.location, found: found))
         } else {
-            result.mismatches.append(mismatch(c, reading.file, reading.location, found: reading.found.map { "\"\($0)\"" }, hint: hint))
+            result.mismatches.append(mismatch(c, reading.file, reading.location, found: reading.found.map { "\"\(Display.name($0))\"" }, hint: hint))
         }
     }
 
@@ -190,7 +190,7 @@ public struct VersionConsistency {
                 sawRequirements = true
                 for p in try VersionReaders.unpinnedRequirements(path: file.diskPath, displayPath: file.relativePath) {
                     result.mismatches.append(VersionMismatch(component: c.name, file: file.relativePath, location: "line \(p.line)",
-                                                             expected: "one exact version (name==X.Y.Z)", found: "\"\(p.requirement)\": \(p.problem)",
+                                                             expected: "one exact version (name==X.Y.Z)", found: "\"\(Display.name(p.requirement))\": \(p.problem)",
                                                              hint: "Pin every dependency to the exact version the release was validated with"))
                 }
                 continue

@@ -221,11 +221,11 @@ public struct JSONParser {
             let keyOffset = position
             let key = try parseString()
             if !seen.insert(key).inserted {
-                throw error("duplicate key \"\(key)\" in one object", at: keyOffset)
+                throw error("duplicate key \"\(Display.name(key))\" in one object", at: keyOffset)
             }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-                throw error("expected ':' after member name \"\(key)\"", at: position)
+                throw error("expected ':' after member name \"\(Display.name(key))\"", at: position)
             }
             position += 1
             skipWhitespace()
@@ -370,7 +370,7 @@ public struct JSONParser {
                 } else if e == UInt8(ascii: "u") {
                     out.append(contentsOf: try parseUnicodeEscape(startingAt: position - 2))
                 } else {
-                    throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'", at: position - 2)
+                    throw error("invalid escape: a backslash followed by \(describeByte(e))", at: position - 2)
                 }
             } else if b < 0x80 {
                 // A run of plain ASCII at once.

@@ -37,7 +37,7 @@ extension VersionReaders {
 
         /// A buffered reader over the start of the file that refuses to go past the file or the metadata limit.
         struct Reader {
-            let file: InputFile
+            let file: any ByteSource
             let displayPath: String
             let end: Int64
             var position: Int64 = 0
@@ -45,7 +45,7 @@ extension VersionReaders {
             private var buffer: [UInt8] = []
             private var bufferStart: Int64 = 0
 
-            init(file: InputFile, displayPath: String) {
+            init(file: any ByteSource, displayPath: String) {
                 self.file = file
                 self.displayPath = displayPath
                 self.end = min(file.size, GGUF.maxMetadataBytes)
@@ -97,7 +97,12 @@ extension VersionReaders {
         }
 
         static func read(path: String, displayPath: String, key: String) throws -> VersionReading {
-            let file = try InputFile(path: path)
+            try read(InputFile(path: path), displayPath: displayPath, key: key)
+        }
+
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
+        static func read(_ file: any ByteSource, displayPath: String, key: String) throws -> VersionReading {
             var reader = Reader(file: file, displayPath: displayPath)
             let location = "GGUF metadata \"\(key)\""
             let notGGUF = "This is not a GGUF file or it is damaged; export the model again with llama.cpp's tools or gguf-py."

@@ -184,7 +184,7 @@ extension VersionReaders {
                 case 0x2F: return .name(name())
                 case 0x2B, 0x2D, 0x2E, 0x30...0x39: return number()
                 default:
-                    guard Lexer.isRegular(b) else { throw error("unexpected '\(Character(Unicode.Scalar(b)))' where a value should start") }
+                    guard Lexer.isRegular(b) else { throw error("unexpected \(describeByte(b)) where a value should start") }
                     let start = position
                     while position < bytes.count && Lexer.isRegular(bytes[position]) { position += 1 }
                     let word = String(decoding: bytes[start..<position], as: UTF8.self)
@@ -192,7 +192,7 @@ extension VersionReaders {
                     case "true": return .bool(true)
                     case "false": return .bool(false)
                     case "null": return .null
-                    default: throw error("unexpected keyword '\(word.prefix(40))' where a value should start", at: start)
+                    default: throw error("unexpected keyword '\(Display.name(String(word.prefix(40))))' where a value should start", at: start)
                     }
                 }
             }
@@ -214,7 +214,7 @@ extension VersionReaders {
                     let keyOffset = position
                     let key = name()
                     if entries.contains(where: { $0.0 == key }) {
-                        throw error("dictionary starting at byte \(base + Int64(start)) repeats the key /\(key)", at: keyOffset)
+                        throw error("dictionary starting at byte \(base + Int64(start)) repeats the key /\(Display.name(key))", at: keyOffset)
                     }
                     entries.append((key, try value(depth: depth + 1)))
                 }
@@ -279,7 +279,7 @@ extension VersionReaders {
                     if b == 0x3E { break }
                     if Lexer.isWhite(b) { continue }
                     guard let v = hexValue(b) else {
-                        throw error("hex string starting at byte \(base + Int64(start)) holds '\(Character(Unicode.Scalar(b)))', not a hex digit", at: position - 1)
+                        throw error("hex string starting at byte \(base + Int64(start)) holds \(describeByte(b)), not a hex digit", at: position - 1)
                     }
                     if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
                     if out.count > maxStringBytes { throw error("string longer than the limit of \(kibibytes(maxStringBytes))", at: start) }
@@ -370,7 +370,7 @@ extension VersionReaders {
             var stream: (data: Int64, widths: [Int], ranges: [(first: Int64, count: Int64)])?
             var isStream = false
 
-            func entry(for number: Int64, in file: InputFile) throws -> Entry {
+            func entry(for number: Int64, in file: any ByteSource) throws -> Entry {
                 if isStream {
                     guard let stream else { return .unknown }
                     var row: Int64 = 0
@@ -418,7 +418,12 @@ extension VersionReaders {
         }
 
         static func read(path: String, displayPath: String, key: String) throws -> VersionReading {
-            let file = try InputFile(path: path)
+            try read(InputFile(path: path), displayPath: displayPath, key: key)
+        }
+
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
+        static func read(_ file: any ByteSource, displayPath: String, key: String) throws -> VersionReading {
             let location = "PDF /Info /\(key)"
             let start = try window(file, at: 0, count: 1024)
             guard firstIndex(of: Array("%PDF-".utf8), in: start) != nil else {
@@ -493,7 +498,7 @@ extension VersionReaders {
         }
 
         /// The newest trailer that has /Info (or else the newest), and the cross-reference sections, newest first.
-        static func trailer(_ file: InputFile, displayPath: String) throws -> (Value, [Section]) {
+        static func trailer(_ file: any ByteSource, displayPath: String) throws -> (Value, [Section]) {
             let tailLength = Int(min(file.size, Int64(tailBytes)))
             let tailStart = file.size - Int64(tailLength)
             let tail = try window(file, at: tailStart, count: tailLength)
@@ -536,7 +541,7 @@ extension VersionReaders {
         }
 
         /// The cross-reference section at `offset`, or nil when there is none there.
-        static func section(at offset: Int64, file: InputFile, displayPath: String) throws -> Section? {
+        static func section(at offset: Int64, file: any ByteSource, displayPath: String) throws -> Section? {
             let head = try window(file, at: offset, count: maxObjectBytes)
             var lexer = Lexer(bytes: head, base: offset, reachesEnd: offset + Int64(head.count) == file.size, displayPath: displayPath)
             lexer.skipSpace()
@@ -579,7 +584,7 @@ extension VersionReaders {
             return section
         }
 
-        static func classicSection(at start: Int64, sectionOffset: Int64, file: InputFile, displayPath: String) throws -> Section {
+        static func classicSection(at start: Int64, sectionOffset: Int64, file: any ByteSource, displayPath: String) throws -> Section {
             var position = start
             var subsections: [(first: Int64, count: Int64, entries: Int64)] = []
             for _ in 0..<maxSubsections {
@@ -634,7 +639,7 @@ extension VersionReaders {
         }
 
         /// The value of object `number generation`, found through the cross-reference sections or else by scanning.
-        static func object(_ number: Int64, _ generation: Int64, what: String, referencedFrom: String, file: InputFile, sections: [Section], displayPath: String) throws -> Value {
+        static func object(_ number: Int64, _ generation: Int64, what: String, referencedFrom: String, file: any ByteSource, sections: [Section], displayPath: String) throws -> Value {
             var offset: Int64?
             lookup: for section in sections {
                 switch try section.entry(for: number, in: file) {
@@ -663,7 +668,7 @@ extension VersionReaders {
         }
 
         /// The value of the object at `offset` when it starts with `number generation obj`; nil otherwise.
-        static func parseObject(at offset: Int64, _ number: Int64, _ generation: Int64, file: InputFile, displayPath: String) throws -> Value? {
+        static func parseObject(at offset: Int64, _ number: Int64, _ generation: Int64, file: any ByteSource, displayPath: String) throws -> Value? {
             let bytes = try window(file, at: offset, count: maxObjectBytes)
             var lexer = Lexer(bytes: bytes, base: offset, reachesEnd: offset + Int64(bytes.count) == file.size, displayPath: displayPath)
             guard let header = lexer.objectHeader(), header == (number, generation) else { return nil }
@@ -671,7 +676,7 @@ extension VersionReaders {
         }
 
         /// The offset of the last `number generation obj` in the file, scanning it in bounded chunks.
-        static func scan(for number: Int64, _ generation: Int64, file: InputFile) throws -> Int64? {
+        static func scan(for number: Int64, _ generation: Int64, file: any ByteSource) throws -> Int64? {
             let pattern = Array("\(number) \(generation) obj".utf8)
             var last: Int64?
             var chunkStart: Int64 = 0

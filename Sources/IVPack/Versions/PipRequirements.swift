@@ -23,7 +23,13 @@ extension VersionReaders {
         static let operators = ["===", "==", "!=", "<=", ">=", "~=", "<", ">"]
 
         static func check(path: String, displayPath: String) throws -> [RequirementProblem] {
-            var bytes = try readWhole(path: path, displayPath: displayPath, limit: maxFileBytes, what: "requirements file")
+            try check(InputFile(path: path), displayPath: displayPath)
+        }
+
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
+        static func check(_ file: any ByteSource, displayPath: String) throws -> [RequirementProblem] {
+            var bytes = try readWhole(file, displayPath: displayPath, limit: maxFileBytes, what: "requirements file")
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
             var physical: [String] = []
             for (i, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
@@ -99,7 +105,7 @@ extension VersionReaders {
                     if tokens[0].hasPrefix("-e") && !tokens[0].hasPrefix("--") {
                         return "is an editable install, not pinned to a version; pin one exact version with '=='"
                     }
-                    return "has option '\(option)', which ivpack does not know; it cannot tell whether the line pins a version"
+                    return "has option '\(Display.name(option))', which ivpack does not know; it cannot tell whether the line pins a version"
                 }
             }
             // As pip does: the requirement is the tokens before the first one that starts with '-'.
@@ -110,7 +116,7 @@ extension VersionReaders {
                 let token = tokens[index]
                 let option = optionName(token)
                 guard token.hasPrefix("-"), requirementOptions.contains(option) else {
-                    return "has option '\(token.hasPrefix("-") ? option : token)' after the requirement, which ivpack does not know; only --hash may follow a pinned requirement"
+                    return "has option '\(Display.name(token.hasPrefix("-") ? option : token))' after the requirement, which ivpack does not know; only --hash may follow a pinned requirement"
                 }
                 // `--hash=sha256:...` carries its value; `--hash sha256:...` takes the next token.
                 index += token.contains("=") ? 1 : 2
@@ -153,7 +159,7 @@ extension VersionReaders {
             for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
                 let clause = trim(part)
                 guard let op = operators.first(where: { clause.hasPrefix($0) }) else {
-                    return "cannot be read as a requirement ('\(clause)' has no version operator); write NAME==VERSION"
+                    return "cannot be read as a requirement ('\(Display.name(clause))' has no version operator); write NAME==VERSION"
                 }
                 let version = trim(clause.dropFirst(op.count))
                 if version.isEmpty { return "has '\(op)' with no version; write NAME==VERSION" }
@@ -163,14 +169,14 @@ extension VersionReaders {
                 if rangeOperators.contains(s.op) { return "uses '\(s.op)' (a range); \(unpinned)" }
                 if s.op == "~=" { return "uses '~=' (a compatible-release range); \(unpinned)" }
                 if s.op == "!=" { return "uses '!=' (an exclusion, not a pin); \(unpinned)" }
-                if s.op == "==" && s.version.contains("*") { return "uses a wildcard ('==\(s.version)'); \(unpinned)" }
+                if s.op == "==" && s.version.contains("*") { return "uses a wildcard ('==\(Display.name(s.version))'); \(unpinned)" }
             }
             if specifiers.count > 1 { return "has \(specifiers.count) version specifiers; \(unpinned) and nothing else" }
             let s = specifiers[0]
             let allowed = s.op == "==="
                 ? s.version.allSatisfy { !$0.isWhitespace }
                 : s.version.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._+!-".contains($0)) }
-            if !allowed { return "has an unreadable version '\(s.version)'; write NAME==VERSION" }
+            if !allowed { return "has an unreadable version '\(Display.name(s.version))'; write NAME==VERSION" }
             return nil
         }
     }

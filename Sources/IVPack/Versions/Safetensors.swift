@@ -14,7 +14,12 @@ extension VersionReaders {
         static let maxHeaderBytes: UInt64 = 100_000_000
 
         static func read(path: String, displayPath: String, key: String) throws -> VersionReading {
-            let file = try InputFile(path: path)
+            try read(InputFile(path: path), displayPath: displayPath, key: key)
+        }
+
+        /// The reader itself, on any source of the file's bytes: the path-based function opens the file and
+        /// calls it; the fuzz target and FuzzRegressionTests pass bytes in memory.
+        static func read(_ file: any ByteSource, displayPath: String, key: String) throws -> VersionReading {
             let location = "safetensors header __metadata__[\"\(key)\"]"
             let reading = { (found: String?) in
                 VersionReading(format: .safetensors, file: displayPath, location: location, found: found)
@@ -66,8 +71,9 @@ extension VersionReaders {
             for entry in entries {
                 guard let text = entry.value.stringValue else {
                     let isKey = entry.key == key
-                    throw fail(displayPath, at: "byte 8 (header __metadata__[\"\(entry.key)\"])",
-                               "__metadata__[\"\(entry.key)\"] is \(entry.value.typeName), not a string",
+                    let shown = Display.name(entry.key)
+                    throw fail(displayPath, at: "byte 8 (header __metadata__[\"\(shown)\"])",
+                               "__metadata__[\"\(shown)\"] is \(entry.value.typeName), not a string",
                                hint: isKey ? "Write the version as a string, e.g. metadata={\"\(key)\": \"2.3.1\"}."
                                            : "safetensors metadata values must all be strings; save the model again with the safetensors library.")
                 }

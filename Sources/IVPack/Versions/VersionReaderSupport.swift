@@ -7,6 +7,31 @@ import Yams
 
 // MARK: - Shared helpers
 
+/// What a header reader (safetensors, GGUF, PDF) reads from: an open file, or the same bytes
+/// already in memory. `read(_:path:...)` opens the file; the fuzz targets and the regression
+/// tests pass bytes, so both go through one parser.
+protocol ByteSource {
+    /// Size in bytes.
+    var size: Int64 { get }
+    /// Up to `count` bytes at `offset`, fewer at the end; never past `size`.
+    func readBytes(count: Int, at offset: Int64) throws -> [UInt8]
+}
+
+extension InputFile: ByteSource {}
+
+/// A file's content held in memory.
+struct InMemorySource: ByteSource {
+    let bytes: [UInt8]
+
+    var size: Int64 { Int64(bytes.count) }
+
+    func readBytes(count: Int, at offset: Int64) -> [UInt8] {
+        guard offset >= 0, offset < size, count > 0 else { return [] }
+        let start = Int(offset)
+        return Array(bytes[start..<(start + min(count, bytes.count - start))])
+    }
+}
+
 extension VersionReaders {
     static func baseName(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
@@ -18,7 +43,7 @@ extension VersionReaders {
     }
 
     /// Reads `count` bytes at `offset`, fewer at the end of the file, never past `file.size`.
-    static func window(_ file: InputFile, at offset: Int64, count: Int) throws -> [UInt8] {
+    static func window(_ file: any ByteSource, at offset: Int64, count: Int) throws -> [UInt8] {
         guard offset >= 0, offset < file.size, count > 0 else { return [] }
         let available = file.size - offset
         let n = available < Int64(count) ? Int(available) : count
@@ -27,7 +52,11 @@ extension VersionReaders {
 
     /// Reads a whole file of at most `limit` bytes, refusing a larger one with a `VersionReadError`.
     static func readWhole(path: String, displayPath: String, limit: Int, what: String) throws -> [UInt8] {
-        let file = try InputFile(path: path)
+        try readWhole(InputFile(path: path), displayPath: displayPath, limit: limit, what: what)
+    }
+
+    /// Reads all of `file` when it holds at most `limit` bytes, refusing a larger one with a `VersionReadError`.
+    static func readWhole(_ file: any ByteSource, displayPath: String, limit: Int, what: String) throws -> [UInt8] {
         if file.size > Int64(limit) {
             throw fail(displayPath, at: "byte 0",
                        "\(what) is \(file.size) bytes, more than the limit of \(limit) bytes",
@@ -64,6 +93,11 @@ extension VersionReaders {
     static func hexByte(_ b: UInt8) -> String {
         let digits = Array("0123456789ABCDEF")
         return "0x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xF)])
+    }
+
+    /// A byte of hostile input for a message: `'x'` when it is printable ASCII, else `byte 0xNN`.
+    static func describeByte(_ b: UInt8) -> String {
+        b >= 0x21 && b < 0x7F ? "'\(Character(Unicode.Scalar(b)))'" : "byte \(hexByte(b))"
     }
 
     static func kibibytes(_ n: Int) -> String { n % 1024 == 0 ? "\(n / 1024) KiB" : "\(n) bytes" }
