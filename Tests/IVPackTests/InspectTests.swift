@@ -49,3 +49,22 @@ import IVPackTestSupport
         #expect(r.stderr.contains("b.ivp.gz"))
     }
 }
+
+/// Issue 13: inspect printed entry names from the bundle raw; a hostile name could drive the
+/// terminal. It now shows them escaped, with the problems verify would fail on.
+@Suite struct InspectHostileNameTests {
+    @Test func inspectEscapesHostileEntryNames() throws {
+        let signed = try SignedRelease(signedBy: ["release-manager"])
+        let hostile = try HostileBundles(signed)
+        let name = "payload/\u{1B}[2J\u{1B}]0;owned\u{07}"
+        let path = signed.folder.url("hostile.ivp")
+        _ = FileManager.default.createFile(atPath: path, contents: Data(hostile.inserting(RawTar.file(name, [1]))))
+        let r = ivpack(["inspect", path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("\u{1B}") && !r.stdout.contains("\u{07}"), "a control character reached the terminal")
+        #expect(r.stdout.contains("warning: entry not in the manifest: payload/\\u{1b}[2J\\u{1b}]0;owned\\u{7}"), "\(r.stdout)")
+        let json = ivpack(["inspect", "--json", path])
+        let value = try JSONParser.parse(Array(json.stdout.utf8))
+        #expect(value["problems"]?.arrayValue?.isEmpty == false)
+    }
+}
