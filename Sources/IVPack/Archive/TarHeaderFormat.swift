@@ -60,12 +60,12 @@ public enum TarHeaderFormat {
         var out: [UInt8] = []
         out.reserveCapacity(records.isEmpty ? 512 : 1024 + records.count + 511)
         if !records.isEmpty {
-            out += block(name: paxHeaderName[...], prefix: [], mode: mode, size: Int64(records.count),
-                         mtime: min(mtime, 0x7FFF_FFFF), typeflag: UInt8(ascii: "x"))
+            appendBlock(&out, name: paxHeaderName[...], prefix: [], mode: mode, size: Int64(records.count),
+                        mtime: min(mtime, 0x7FFF_FFFF), typeflag: UInt8(ascii: "x"))
             out += records
-            out += [UInt8](repeating: 0, count: paddingCount(Int64(records.count)))
+            out += repeatElement(0, count: paddingCount(Int64(records.count)))
         }
-        out += block(name: name, prefix: prefix, mode: mode, size: size, mtime: mtime, typeflag: UInt8(ascii: "0"))
+        appendBlock(&out, name: name, prefix: prefix, mode: mode, size: size, mtime: mtime, typeflag: UInt8(ascii: "0"))
         return out
     }
 
@@ -107,42 +107,56 @@ public enum TarHeaderFormat {
     /// One ustar header block with owner and group 0, empty user and group names, no link.
     static func block(name: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>, mode: UInt32, size: Int64, mtime: Int64,
                       typeflag: UInt8) -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: 512)
-        b.replaceSubrange(0..<name.count, with: name)
-        octal(&b, 100, 6, Int64(mode), terminator: [0x20, 0])
-        octal(&b, 108, 6, 0, terminator: [0x20, 0])
-        octal(&b, 116, 6, 0, terminator: [0x20, 0])
-        if size < 1 << 33 {
-            octal(&b, 124, 11, size, terminator: [0x20])
-        } else if size < 1 << 36 {
-            // 12 octal digits without a terminator, as libarchive and GNU tar write large sizes.
-            octal(&b, 124, 12, size, terminator: [])
-        } else {
-            // Base-256: the first byte's high bit set, the number big-endian in the 12 bytes.
-            var v = UInt64(size)
-            for i in stride(from: 135, through: 124, by: -1) {
-                b[i] = UInt8(v & 0xFF)
-                v >>= 8
-            }
-            b[124] |= 0x80
-        }
-        octal(&b, 136, 11, mtime, terminator: [0x20])
-        b[156] = typeflag
-        b.replaceSubrange(257..<263, with: Array("ustar".utf8) + [0])
-        b[263] = UInt8(ascii: "0")
-        b[264] = UInt8(ascii: "0")
-        octal(&b, 329, 6, 0, terminator: [0x20, 0])
-        octal(&b, 337, 6, 0, terminator: [0x20, 0])
-        b.replaceSubrange(345..<(345 + prefix.count), with: prefix)
-        // The checksum is the sum of all bytes with its own field taken as spaces.
-        for i in 148..<156 { b[i] = 0x20 }
-        let sum = b.reduce(0) { $0 + Int64($1) }
-        octal(&b, 148, 6, sum, terminator: [0, 0x20])
-        return b
+        var out: [UInt8] = []
+        appendBlock(&out, name: name, prefix: prefix, mode: mode, size: size, mtime: mtime, typeflag: typeflag)
+        return out
     }
 
-    /// `value` as `digits` octal digits with leading zeros at `offset`, then `terminator`.
-    static func octal(_ b: inout [UInt8], _ offset: Int, _ digits: Int, _ value: Int64, terminator: [UInt8]) {
+    /// Appends one header block to `out`, written in place (verify makes one per entry: no
+    /// intermediate arrays).
+    static func appendBlock(_ out: inout [UInt8], name: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>, mode: UInt32,
+                            size: Int64, mtime: Int64, typeflag: UInt8) {
+        let base = out.count
+        out.append(contentsOf: repeatElement(0, count: 512))
+        out.withUnsafeMutableBufferPointer { whole in
+            let b = UnsafeMutableBufferPointer(rebasing: whole[base..<(base + 512)])
+            for (i, c) in name.enumerated() { b[i] = c }
+            octal(b, 100, 6, Int64(mode), 0x20, 0)
+            octal(b, 108, 6, 0, 0x20, 0)
+            octal(b, 116, 6, 0, 0x20, 0)
+            if size < 1 << 33 {
+                octal(b, 124, 11, size, 0x20)
+            } else if size < 1 << 36 {
+                // 12 octal digits without a terminator, as libarchive and GNU tar write large sizes.
+                octal(b, 124, 12, size)
+            } else {
+                // Base-256: the first byte's high bit set, the number big-endian in the 12 bytes.
+                var v = UInt64(size)
+                for i in stride(from: 135, through: 124, by: -1) {
+                    b[i] = UInt8(v & 0xFF)
+                    v >>= 8
+                }
+                b[124] |= 0x80
+            }
+            octal(b, 136, 11, mtime, 0x20)
+            b[156] = typeflag
+            for (i, c) in "ustar".utf8.enumerated() { b[257 + i] = c }
+            b[263] = UInt8(ascii: "0")
+            b[264] = UInt8(ascii: "0")
+            octal(b, 329, 6, 0, 0x20, 0)
+            octal(b, 337, 6, 0, 0x20, 0)
+            for (i, c) in prefix.enumerated() { b[345 + i] = c }
+            // The checksum is the sum of all bytes with its own field taken as spaces.
+            for i in 148..<156 { b[i] = 0x20 }
+            var sum: Int64 = 0
+            for c in b { sum += Int64(c) }
+            octal(b, 148, 6, sum, 0, 0x20)
+        }
+    }
+
+    /// `value` as `digits` octal digits with leading zeros at `offset`, then the terminator bytes.
+    static func octal(_ b: UnsafeMutableBufferPointer<UInt8>, _ offset: Int, _ digits: Int, _ value: Int64,
+                      _ terminator: UInt8...) {
         var v = value
         for i in stride(from: offset + digits - 1, through: offset, by: -1) {
             b[i] = UInt8(ascii: "0") + UInt8(v & 7)
