@@ -241,24 +241,28 @@ public final class BundleReader {
                                     problem: "\(length) bytes of headers and padding before its data, where ivpack writes \(padding + header.count)"))
             return
         }
-        // One reused buffer: this runs for every entry (20,000 in the benchmark's small tree).
-        if regionBuffer.count < Int(length) { regionBuffer = [UInt8](repeating: 0, count: max(Int(length), 4096)) }
-        let got: Int
-        do {
-            got = try regionBuffer.withUnsafeMutableBytes { try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<Int(length)]), at: regionStart) }
-        } catch {
-            problems.append(.header(shown: shown, offset: regionStart, problem: "its headers cannot be read back: \(error)"))
-            return
+        // The bytes libarchive just parsed, from its last blocks; read from the file only when
+        // they are no longer there (then into one reused buffer: this runs for every entry).
+        let found: [UInt8]
+        if let raw = tar.rawBytes(at: regionStart, count: Int(length)) {
+            if Self.matches(raw, padding: padding, header: header) { return }
+            found = Array(raw)
+        } else {
+            if regionBuffer.count < Int(length) { regionBuffer = [UInt8](repeating: 0, count: max(Int(length), 4096)) }
+            let got: Int
+            do {
+                got = try regionBuffer.withUnsafeMutableBytes {
+                    try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<Int(length)]), at: regionStart)
+                }
+            } catch {
+                problems.append(.header(shown: shown, offset: regionStart, problem: "its headers cannot be read back: \(error)"))
+                return
+            }
+            if regionBuffer.withUnsafeBytes({ Self.matches(UnsafeRawBufferPointer(rebasing: $0[0..<got]), padding: padding, header: header) }) {
+                return
+            }
+            found = Array(regionBuffer[0..<got])
         }
-        if got == padding + header.count,
-           regionBuffer.withUnsafeBufferPointer({ f in
-               f[0..<padding].allSatisfy { $0 == 0 } && header.withUnsafeBufferPointer { h in
-                   memcmp(f.baseAddress! + padding, h.baseAddress!, h.count) == 0
-               }
-           }) {
-            return
-        }
-        let found = Array(regionBuffer[0..<got])
         // The bytes differ: say where and how.
         if let bad = found.prefix(padding).firstIndex(where: { $0 != 0 }) {
             problems.append(.padding(after: previousName, offset: regionStart + Int64(bad)))
@@ -267,6 +271,12 @@ public final class BundleReader {
         let description = HeaderDifference.describe(found: Array(found.dropFirst(min(padding, found.count))),
                                                     expected: header, at: regionStart + Int64(padding))
         problems.append(.header(shown: shown, offset: description.offset, problem: description.text))
+    }
+
+    /// Whether `found` is `padding` zero bytes followed by exactly `header`.
+    static func matches(_ found: UnsafeRawBufferPointer, padding: Int, header: [UInt8]) -> Bool {
+        guard found.count == padding + header.count, found[0..<padding].allSatisfy({ $0 == 0 }) else { return false }
+        return header.withUnsafeBytes { memcmp(found.baseAddress! + padding, $0.baseAddress!, $0.count) == 0 }
     }
 
     // MARK: - The end
