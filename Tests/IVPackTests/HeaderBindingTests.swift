@@ -173,31 +173,22 @@ import IVPackTestSupport
         }
     }
 
-    /// Every byte of the header blocks and padding of representative entries (below) and of the
-    /// end-of-archive marker of a signed bundle, flipped one at a time: the bundle reader (what verify's `entries` check
+    /// Every byte of every header block, every padding region and the end-of-archive marker of a
+    /// signed bundle, flipped one at a time (about 13,000): the bundle reader (what verify's `entries` check
     /// and sign use) refuses each, and a dozen spread over them go through the whole verify
     /// (which also probes the machine for the environment check: too slow for all ~13,000).
     @Test func everyFlippedHeaderPaddingOrEndByteIsRefused() throws {
         let s = try SignedRelease()
         let original = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
         let entries = try Self.layout(s.bundle)
-        // Each reader pass costs ~5-15 ms (a fresh libarchive reader, the manifest decoded): all
-        // ~13,000 header bytes of the fixture took 170-200 s, too long for the suite beside the
-        // licence tests' timeouts. So: every byte of the headers of the manifest, the first and
-        // last payload entries, every entry with a pax header, and both signatures, the padding
-        // before each of them, the last padding and the whole end marker.
         var offsets: [Int] = []
         var previousEnd = 0
-        let paxEntries = Set(entries.filter { $0.dataOffset - 512 > ($0.name == Manifest.entryPath ? 0 : 1) && $0.name.utf8.contains { $0 >= 0x80 } || $0.name.utf8.count > 100 }.map(\.name))
-        let chosen = Set([entries[0].name, entries[1].name, entries.last { $0.name.hasPrefix("payload/") }!.name]
-                         + entries.filter { $0.name.hasPrefix("ivpack/signatures/") }.map(\.name)).union(paxEntries)
         for e in entries {
-            if chosen.contains(e.name) { offsets += Array(previousEnd..<e.dataOffset) }  // padding before, then the headers
+            offsets += Array(previousEnd..<e.dataOffset)  // the previous entry's padding, then this entry's headers
             previousEnd = e.dataOffset + e.size
         }
         offsets += Array(previousEnd..<original.count)  // the last padding and the end-of-archive marker
-        #expect(!paxEntries.isEmpty && chosen.count >= 6)
-        #expect(offsets.count > chosen.count * 512)
+        #expect(offsets.count > entries.count * 512)
         // In memory where the machine has /dev/shm: 10,000 rewrites of the file on disk cost more than the checks.
         let shm = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/ivpack-flip-\(UUID().uuidString).ivp" : nil
         let file = shm ?? s.folder.url("flipped.ivp")
