@@ -102,10 +102,16 @@ public final class SignedData: @unchecked Sendable {
         return nil
     }
 
+    /// The outcome of checking a signature's mathematics: a value, never a throw.
+    public enum Verification: Sendable, Equatable {
+        case valid
+        /// OpenSSL's reason.
+        case invalid(reason: String)
+    }
+
     /// Checks the signature's mathematics over `content`: message digest attribute and signature
     /// value, with the carried signer certificate. Says nothing about trust in that certificate.
-    /// Returns nil when valid, otherwise OpenSSL's reason.
-    public func verifySignature(content: [UInt8]) -> String? {
+    public func verifySignature(content: [UInt8]) -> Verification {
         ERR_clear_error()
         let ok = withMemoryBIO(content) { bio -> Int32 in
             // OpenSSL 3.0's CMS_verify copies a memory BIO into a private one, and leaks the copy
@@ -119,9 +125,9 @@ public final class SignedData: @unchecked Sendable {
             }
             return CMS_verify(cms, nil, nil, chain, nil, UInt32(CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY))
         }
-        if ok == 1 { return nil }
+        if ok == 1 { return .valid }
         let reasons = OpenSSLError.drain("verify").reasons
-        return reasons.isEmpty ? "the signature does not verify" : reasons.joined(separator: "; ")
+        return .invalid(reason: reasons.isEmpty ? "the signature does not verify" : reasons.joined(separator: "; "))
     }
 
     /// The DER of the signature value (what an RFC 3161 timestamp covers).

@@ -143,3 +143,12 @@ enum LowerHex {
         }
     }
 }
+
+extension SHA256Digest {
+    /// The digest of raw bytes.
+    static func of(_ bytes: UnsafeRawBufferPointer) -> SHA256Digest {
+        let hasher = SHA256Hasher()
+        hasher.update(bytes)
+        return hasher.finish()
+    }
+}

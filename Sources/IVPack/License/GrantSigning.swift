@@ -87,7 +87,7 @@ public enum GrantVerifier {
         guard let cms = try? SignedData.parse(der: signed.signature, source: "grant signature"), let signer = cms.signerCertificate else {
             return fail("grant-signature-invalid", "the grant's signature is not a CMS signature with its signer's certificate")
         }
-        if let problem = cms.verifySignature(content: signed.grantBytes) {
+        if case .invalid(let problem) = cms.verifySignature(content: signed.grantBytes) {
             return fail("grant-signature-invalid", "the grant's signature does not match the grant (\(problem))")
         }
         let chain = ChainValidator.validate(signer, untrusted: cms.certificates + policy.intermediates, roots: policy.trustedRoots,

@@ -472,7 +472,7 @@ public enum IQReportSignature {
         func fail(_ detail: String) -> (Check, SignedData?) {
             (Check(.reportSignature, title: title, status: .fail, details: [detail], evidence: evidence), signed)
         }
-        if let problem = signed.verifySignature(content: reportBytes) {
+        if case .invalid(let problem) = signed.verifySignature(content: reportBytes) {
             return fail("the signature does not match this report (\(problem)): the report or the signature was changed")
         }
         // The signing time inside the signature is the signer's own claim, so the path is judged now.

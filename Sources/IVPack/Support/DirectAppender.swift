@@ -1,4 +1,3 @@
-internal import CLibArchive
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -51,7 +50,7 @@ final class DirectAppender: @unchecked Sendable {
         spare = Array(allBuffers.dropFirst())
         free = DispatchSemaphore(value: buffers - 1)
         let flags = fcntl(output.fd, F_GETFL)
-        direct = flags >= 0 && fcntl(output.fd, F_SETFL, flags | ivpack_o_direct) == 0
+        direct = flags >= 0 && fcntl(output.fd, F_SETFL, flags | LinuxConstants.oDirect) == 0
     }
 
     deinit {
@@ -170,6 +169,6 @@ final class DirectAppender: @unchecked Sendable {
         guard direct else { return }
         direct = false
         let flags = fcntl(output.fd, F_GETFL)
-        if flags >= 0 { _ = fcntl(output.fd, F_SETFL, flags & ~ivpack_o_direct) }
+        if flags >= 0 { _ = fcntl(output.fd, F_SETFL, flags & ~LinuxConstants.oDirect) }
     }
 }

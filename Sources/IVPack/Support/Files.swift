@@ -1,4 +1,3 @@
-internal import CLibArchive
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -269,12 +269,3 @@ final class ChunkVerifier: @unchecked Sendable {
         return problems.sorted { ($0.file, $0.chunk) < ($1.file, $1.chunk) }.map(\.text)
     }
 }
-
-extension SHA256Digest {
-    /// The digest of raw bytes.
-    static func of(_ bytes: UnsafeRawBufferPointer) -> SHA256Digest {
-        let hasher = SHA256Hasher()
-        hasher.update(bytes)
-        return hasher.finish()
-    }
-}

@@ -36,7 +36,7 @@ struct SignatureCheck {
             ("validity", "\(Timestamp.iso8601(signer.notBefore)) to \(Timestamp.iso8601(signer.notAfter))"),
         ]
         if let t = signed.signingTime { evidence.append(("signingTime", Timestamp.iso8601(t))) }
-        if let problem = signed.verifySignature(content: manifestBytes) {
+        if case .invalid(let problem) = signed.verifySignature(content: manifestBytes) {
             return fail("the signature does not match this manifest (\(problem)): the manifest or the signature was changed", evidence)
         }
         // With a valid RFC 3161 token the chain is judged at the authority's time (so a release
