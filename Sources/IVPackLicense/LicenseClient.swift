@@ -154,7 +154,18 @@ public struct LicenseClient: Sendable {
                                        retryable: false)
         }
         if let failure = error as? LicenseCheckFailure { return failure }
+        // With TLS 1.3 the client finishes its handshake before the server judges the client
+        // certificate; the server's alert then closes the channel, and the request's own error
+        // may be "I/O on closed channel". The alert, recorded as it passed, says what happened
+        // (seen under load in LicenseTests.clientCertificateFromAnotherCAIsRefused).
+        if let tls = verifier.tlsError { return refusedHandshake(tls, host: host, port: port) }
         return LicenseCheckFailure(code: "unreachable", message: "cannot reach \(host):\(port): \(error)", retryable: true)
+    }
+
+    static func refusedHandshake(_ tls: any Error, host: String, port: Int) -> LicenseCheckFailure {
+        LicenseCheckFailure(code: "tls-handshake-refused",
+                            message: "the TLS handshake with \(host):\(port) failed (\(tls)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
+                            retryable: false)
     }
 
     private static func post(host: String, port: Int, body: [UInt8], context: NIOSSLContext, verifier: ServerVerifier,
@@ -167,6 +178,7 @@ public struct LicenseClient: Sendable {
                     let tls = try NIOSSLClientHandler(context: context, serverHostname: isIPAddress ? nil : host,
                                                       customVerificationCallback: verifier.callback)
                     try channel.pipeline.syncOperations.addHandler(tls)
+                    try channel.pipeline.syncOperations.addHandler(TLSErrorRecorder(verifier: verifier))
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
@@ -194,6 +206,7 @@ public struct LicenseClient: Sendable {
                 }
             }
             guard let status else {
+                if let tls = verifier.tlsError { return .failure(Self.refusedHandshake(tls, host: host, port: port)) }
                 return .failure(LicenseCheckFailure(code: "bad-response", message: "the server closed the connection without a reply", retryable: true))
             }
             let value = try? JSONParser.parse(collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))
@@ -214,6 +227,7 @@ final class ServerVerifier: @unchecked Sendable {
     let host: String
     private let lock = NSLock()
     private var _refusal: String?
+    private var _tlsError: (any Error)?
 
     init(policy: TrustPolicy, host: String) {
         self.policy = policy
@@ -224,6 +238,20 @@ final class ServerVerifier: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return _refusal
+    }
+
+    /// The first TLS error the connection saw (an alert from the server, say), whatever error the
+    /// request itself then ended with.
+    var tlsError: (any Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return _tlsError
+    }
+
+    func recordTLSError(_ error: any Error) {
+        lock.lock()
+        if _tlsError == nil { _tlsError = error }
+        lock.unlock()
     }
 
     private func refuse(_ reason: String) {
@@ -267,5 +295,20 @@ final class ServerVerifier: @unchecked Sendable {
                 promise.succeed(.certificateVerified)
             }
         }
+    }
+}
+
+/// Passes bytes on unchanged and records the first TLS error (an alert from the server) for the
+/// attempt's classification.
+final class TLSErrorRecorder: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let verifier: ServerVerifier
+
+    init(verifier: ServerVerifier) { self.verifier = verifier }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError { verifier.recordTLSError(error) }
+        context.fireErrorCaught(error)
     }
 }
