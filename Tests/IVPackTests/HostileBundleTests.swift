@@ -86,6 +86,15 @@ import IVPackTestSupport
         for i in 0..<5_000 { many += RawTar.header(name: Array("payload/junk/\(i)".utf8), size: 1) + RawTar.padded([UInt8(i & 0xFF)]) }
         list.append(Case(name: "5,000 tiny entries", bytes: h.inserting(many), check: .entries, message: "… and 4950 more"))
 
+        // A signature entry larger than a signature may be: its data is refused while reading, and
+        // the entries and payload checks must say the archive was not read to its end.
+        var oversized = [UInt8](FileManager.default.contents(atPath: h.signed.bundle) ?? Data())
+        oversized.removeLast(RawTar.end.count)
+        oversized += BundleSurgery.Entry(path: "ivpack/signatures/003-quality.p7s", data: [UInt8](repeating: 0x30, count: SignedData.maxBytes + 1),
+                                         modificationTime: h.manifestEntry.modificationTime).ivpackBytes + RawTar.end
+        list.append(Case(name: "signature entry over the size limit", bytes: oversized, check: .entries,
+                         message: "the archive cannot be read to its end"))
+
         // Hostile manifests, validly signed by both development roles.
         let real = String(decoding: h.manifestEntry.data, as: UTF8.self)
         #expect(real.contains("PulmoScan AI"))

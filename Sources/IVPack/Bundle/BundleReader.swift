@@ -111,28 +111,35 @@ public final class BundleReader {
     /// when the archive cannot be read further; the problem is also recorded.
     public func next() throws -> BundleEntry? {
         guard !finished else { return nil }
-        let entry: TarEntry
+        guard let entry = try recordingFailure({ try tar.next() }) else {
+            finishArchive()
+            return nil
+        }
+        return BundleEntry(tar: entry, kind: classify(entry))
+    }
+
+    /// Passes the current entry's data to `body` in blocks, front to back, without copying it.
+    /// Throws when the data cannot be read (cut short, a hole); the problem is also recorded.
+    public func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try recordingFailure { try tar.readData(body) }
+    }
+
+    /// The current entry's whole data, refused when it is larger than `limit`; the problem is
+    /// also recorded.
+    public func readAll(limit: Int) throws -> [UInt8] { try recordingFailure { try tar.readAll(limit: limit) } }
+
+    /// Runs a read of the archive; when it fails, the archive is unreadable from there on and the
+    /// failure is one of `problems` (so that no caller can forget it and report the rest as read).
+    private func recordingFailure<T>(_ read: () throws -> T) throws -> T {
         do {
-            guard let e = try tar.next() else {
-                finishArchive()
-                return nil
-            }
-            entry = e
+            return try read()
         } catch {
             unreadable = true
             finished = true
             problems.append(.unreadable(reason: "\(error)"))
             throw error
         }
-        let kind = classify(entry)
-        return BundleEntry(tar: entry, kind: kind)
     }
-
-    /// Passes the current entry's data to `body` in blocks, front to back, without copying it.
-    public func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws { try tar.readData(body) }
-
-    /// The current entry's whole data, refused when it is larger than `limit`.
-    public func readAll(limit: Int) throws -> [UInt8] { try tar.readAll(limit: limit) }
 
     /// Reads every remaining entry (skipping data), so that `problems` is complete.
     public func readToEnd() throws {
