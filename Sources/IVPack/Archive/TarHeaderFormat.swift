@@ -26,11 +26,6 @@ public enum TarHeaderFormat {
         ("devmajor", 329..<337), ("devminor", 337..<345), ("prefix", 345..<500), ("unused", 500..<512),
     ]
 
-    /// The field at byte `offset` (0..<512) of a header block.
-    public static func field(at offset: Int) -> String {
-        fields.first { $0.range.contains(offset) }?.name ?? "unused"
-    }
-
     /// Zero bytes that follow `size` bytes of data up to the next 512-byte boundary.
     public static func paddingCount(_ size: Int64) -> Int { Int((512 - size % 512) % 512) }
 
@@ -104,16 +99,8 @@ public enum TarHeaderFormat {
         out.append(UInt8(ascii: "\n"))
     }
 
-    /// One ustar header block with owner and group 0, empty user and group names, no link.
-    static func block(name: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>, mode: UInt32, size: Int64, mtime: Int64,
-                      typeflag: UInt8) -> [UInt8] {
-        var out: [UInt8] = []
-        appendBlock(&out, name: name, prefix: prefix, mode: mode, size: size, mtime: mtime, typeflag: typeflag)
-        return out
-    }
-
-    /// Appends one header block to `out`, written in place (verify makes one per entry: no
-    /// intermediate arrays).
+    /// Appends one ustar header block to `out` (owner and group 0, empty user and group names,
+    /// no link), written in place: verify makes one per entry.
     static func appendBlock(_ out: inout [UInt8], name: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>, mode: UInt32,
                             size: Int64, mtime: Int64, typeflag: UInt8) {
         let base = out.count

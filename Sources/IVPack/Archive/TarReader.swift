@@ -107,15 +107,6 @@ public final class TarReader {
 
     deinit { archive_read_free(archive) }
 
-    /// Whether the first zero block of the end-of-archive marker is really there. libarchive also
-    /// ends quietly at the physical end of the file, so a bundle cut exactly at an entry boundary
-    /// reads as a complete, shorter archive. Known once `next()` has returned nil; false for a
-    /// reader made from a path (it has no file to look at) or before the end.
-    public func endMarkerIsPresent() -> Bool {
-        guard let file, let end = endOfArchiveOffset, let block = try? file.readBytes(count: 512, at: end) else { return false }
-        return block.count == 512 && block.allSatisfy { $0 == 0 }
-    }
-
     /// The next entry's header, or nil at the end-of-archive marker. Data of the previous entry that
     /// was not read is skipped.
     public func next() throws -> TarEntry? {

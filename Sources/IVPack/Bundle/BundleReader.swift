@@ -46,7 +46,6 @@ public final class BundleReader {
     private var previousRawName: [UInt8]
     private var previousName: String { Display.name(bytes: previousRawName) }
     private var previousSize: Int64
-    private var regionBuffer: [UInt8] = []
     private var finished = false
 
     /// Header regions larger than this are not read back for comparison (ivpack's own are at most
@@ -101,9 +100,7 @@ public final class BundleReader {
         previousRawName = []
         previousSize = 0
         checkHeaders(of: first, name: Manifest.entryPath, mode: 0o644)
-        regionStart = first.dataOffset + first.size
-        previousRawName = first.rawPath
-        previousSize = first.size
+        moveRegion(past: first)
     }
 
     /// The next entry after the manifest, classified, or nil at the end of the archive (then
@@ -149,11 +146,7 @@ public final class BundleReader {
     // MARK: - Classification
 
     private func classify(_ entry: TarEntry) -> BundleEntry.Kind {
-        defer {
-            regionStart = entry.dataOffset + entry.size
-            previousRawName = entry.rawPath
-            previousSize = entry.size
-        }
+        defer { moveRegion(past: entry) }
         guard let path = entry.path else {
             problems.append(.nameNotUTF8(offset: entry.headerOffset, shown: Display.name(bytes: entry.rawPath)))
             return .unexpected
@@ -230,6 +223,13 @@ public final class BundleReader {
 
     // MARK: - Raw header bytes
 
+    /// The next region to compare starts where `entry`'s data ends (its padding comes first).
+    private func moveRegion(past entry: TarEntry) {
+        regionStart = entry.dataOffset + entry.size
+        previousRawName = entry.rawPath
+        previousSize = entry.size
+    }
+
     /// Compares the bytes from the end of the previous entry's data to the start of this one's
     /// (the previous entry's padding, then this entry's headers) with what ivpack writes.
     private func checkHeaders(of entry: TarEntry, name: String, mode: UInt32) {
@@ -249,26 +249,19 @@ public final class BundleReader {
             return
         }
         // The bytes libarchive just parsed, from its last blocks; read from the file only when
-        // they are no longer there (then into one reused buffer: this runs for every entry).
+        // they are no longer there (after a large entry whose data was skipped).
         let found: [UInt8]
         if let raw = tar.rawBytes(at: regionStart, count: Int(length)) {
             if Self.matches(raw, padding: padding, header: header) { return }
             found = Array(raw)
         } else {
-            if regionBuffer.count < Int(length) { regionBuffer = [UInt8](repeating: 0, count: max(Int(length), 4096)) }
-            let got: Int
             do {
-                got = try regionBuffer.withUnsafeMutableBytes {
-                    try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<Int(length)]), at: regionStart)
-                }
+                found = try file.readBytes(count: Int(length), at: regionStart)
             } catch {
                 problems.append(.header(shown: shown, offset: regionStart, problem: "its headers cannot be read back: \(error)"))
                 return
             }
-            if regionBuffer.withUnsafeBytes({ Self.matches(UnsafeRawBufferPointer(rebasing: $0[0..<got]), padding: padding, header: header) }) {
-                return
-            }
-            found = Array(regionBuffer[0..<got])
+            if found.withUnsafeBytes({ Self.matches($0, padding: padding, header: header) }) { return }
         }
         // The bytes differ: say where and how.
         if let bad = found.prefix(padding).firstIndex(where: { $0 != 0 }) {

@@ -31,11 +31,6 @@ public struct SignatureEntryName: Sendable, Equatable {
         return prefix + String(repeating: "0", count: max(0, 3 - number.count)) + number + "-" + role + ".p7s"
     }
 
-    /// Index and role of a signature entry name; nil for anything else.
-    public static func parse(_ path: String) -> (index: Int, role: String)? {
-        SignatureEntryName(path).map { ($0.index, $0.role) }
-    }
-
     /// Role names: 1 to 32 lower-case letters, digits and '-', starting with a letter.
     public static func isValidRole(_ role: String) -> Bool {
         guard let first = role.utf8.first, role.utf8.count <= 32, first >= 0x61 && first <= 0x7A else { return false }

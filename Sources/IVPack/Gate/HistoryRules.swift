@@ -150,7 +150,7 @@ public struct ApprovalRule: GateRule {
         }
         var findings: [Finding] = []
         guard let trust = context.trust else {
-            let named = Set(release.signatures.compactMap { SignatureEntryName.parse($0.path)?.role })
+            let named = Set(release.signatures.compactMap { SignatureEntryName($0.path)?.role })
             for role in required where !named.contains(role) {
                 findings.append(Finding("REL-006", file: release.path, "no signature entry for the required role \(role) (entries: \(release.signatures.map(\.path).joined(separator: ", ")))",
                                         hint: "Have \(role) approve with ivpack sign --role \(role)"))

@@ -12,7 +12,7 @@ struct SignatureCheck {
     /// signer's path to a trusted root (with revocation) at the signing moment, the code-signing
     /// usage, and the role the entry claims against what the certificate proves under the policy.
     static func evaluate(path: String, der: [UInt8], manifestBytes: [UInt8], policy: TrustPolicy, now: Int64) -> SignatureCheck {
-        let parsedName = SignatureEntryName.parse(path)
+        let parsedName = SignatureEntryName(path)
         // The reader passes only well-named entries; a name that does not parse keeps its text.
         let id = parsedName.map { CheckID.signature($0.index) } ?? CheckID(rawValue: "signature." + path)
         let claimed = parsedName?.role ?? "?"
