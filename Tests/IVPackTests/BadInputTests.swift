@@ -133,4 +133,16 @@ import IVPackTestSupport
         let r = ivpack(["build", "--no-such-flag"])
         #expect(r.status == 64)
     }
+
+    /// A header time the tar format cannot hold is bad input, refused before anything is written.
+    @Test func sourceDateEpochOutsideTheTarRangeIsRefused() throws {
+        let release = ReleaseFixture()
+        let out = TemporaryFolder()
+        for time in ["9999999999", "-1"] {
+            let r = ivpack(["build", "--spec", release.folder.url("ivpack.yaml"), "--output", out.url("b.ivp"), "--source-date-epoch=\(time)"])
+            #expect(r.status == 2, "\(time): \(r.stderr)")
+            #expect(r.stderr.contains("SOURCE_DATE_EPOCH (or --source-date-epoch) is \(time) s since 1970"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out.url("b.ivp")))
+        }
+    }
 }

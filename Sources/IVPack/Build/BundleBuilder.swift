@@ -56,6 +56,11 @@ public enum BundleBuilder {
             }
         }
 
+        // Every header carries this time; the tar format holds 1970 to 2242 (11 octal digits).
+        if let epoch, !(0...TarHeaderFormat.maxModificationTime).contains(epoch) {
+            throw HeaderTimeError(seconds: epoch, fromCommit: sourceDateEpoch == nil)
+        }
+
         // 3. The manifest with placeholder digests: its length is final.
         let zero = SHA256Digest.zero
         var manifest = Manifest(
@@ -162,6 +167,19 @@ public enum BundleBuilder {
         InputProblems(problems: [InputProblem(path: file.relativePath, component: file.component,
                                               problem: "changed while the bundle was being built",
                                               hint: "Stop whatever writes to the release folder and build again")])
+    }
+}
+
+/// The time for every header is outside what a tar header holds (checked before any byte is written).
+public struct HeaderTimeError: IVPackError, Equatable {
+    public var seconds: Int64
+    /// Whether the time is the code's commit time rather than SOURCE_DATE_EPOCH / --source-date-epoch.
+    public var fromCommit: Bool
+    public var exitStatus: ExitStatus { .badInput }
+    public var description: String {
+        "\(fromCommit ? "the code component's commit time" : "SOURCE_DATE_EPOCH (or --source-date-epoch)") is \(seconds) s since 1970; "
+            + "bundle headers hold 0 to \(TarHeaderFormat.maxModificationTime) (year 2242). No bundle was written. "
+            + "Give a time in that range with --source-date-epoch"
     }
 }
 
