@@ -37,7 +37,7 @@ import IVPackTestSupport
     }
 
     /// Parses a YAML-free JSON requirements text.
-    func requirements(_ json: String) -> JSONValue { try! JSONParser.parse(Array(json.utf8)) }
+    func requirements(_ json: String) -> EnvironmentRequirements { EnvironmentRequirements(json: try! JSONParser.parse(Array(json.utf8))) }
 
     func only(_ checks: [Check], _ id: CheckID, sourceLocation: SourceLocation = #_sourceLocation) -> Check? {
         let matching = checks.filter { $0.id == id }
@@ -111,6 +111,24 @@ import IVPackTestSupport
         let c = only(checks, .environment("fpga"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("cannot check the requirement \"fpga\"") == true)
+    }
+
+    @Test func requirementsAreReadOnceIntoTypedValuesAndKeepTheirJSON() throws {
+        let text = #"{"cpu":{"flags":["avx2"],"minCores":4},"fpga":{"model":"x"},"kernel":{"minimum":"5.x"},"tools":[{"minimum":"3.9","name":"python3"},{"exact":"1.0"}]}"#
+        let r = requirements(text)
+        #expect(r.cpu?.value.minCores == 4)
+        #expect(r.cpu?.value.flags == ["avx2"])
+        #expect(r.cpu?.isReadable == true)
+        #expect(r.kernel?.value.minimum == nil)
+        #expect(r.kernel?.problems == [#"requirements.kernel.minimum in the manifest "5.x" is not a dotted version; the bundle is damaged or was not made by ivpack"#])
+        guard case .list(let tools) = r.tools else { Issue.record("tools should be a list"); return }
+        #expect(tools.map(\.value.displayName) == ["python3", "#2"])
+        #expect(tools[0].value.minimum == DottedVersion("3.9"))
+        #expect(tools[1].problems == ["requirements.tools[1].name in the manifest is missing; the bundle is damaged or was not made by ivpack"])
+        #expect(r.unknownKinds == ["fpga"])
+        // The JSON travels as signed, unknown kind included, so the manifest bytes round-trip.
+        #expect(CanonicalJSON.encode(r.json) == Array(text.utf8))
+        #expect(requirements("[]").notAnObject == "an array")
     }
 
     @Test func aMalformedRequirementFailsWithoutReadingTheMachine() {

@@ -69,7 +69,7 @@ import Testing
             guard let spec = try? ReleaseSpec.parse(bytes: input.bytes, file: "ivpack.yaml", root: "/nonexistent/ivpack-fuzz") else { continue }
             #expect(ReleaseSpec.chunkSizeRange.contains(spec.chunkSize), "\(input.name)")
             if let requirements = spec.requirements {
-                #expect(requirements.hasOnlyIntegerNumbers, "\(input.name)")
+                #expect(requirements.json.hasOnlyIntegerNumbers, "\(input.name)")
                 _ = EnvironmentCheck.evaluate(requirements: requirements, probe: FixedProbe())
             }
             for policy in [GatePolicy.nmpa, GatePolicy.semver] {

@@ -12,8 +12,8 @@ import IVPackTestSupport
         #expect(spec.version == "V2.3.1.1024")
         #expect(spec.components.count == 5)
         #expect(spec.chunkSize == 65536)
-        #expect(spec.requirements?["memory"]?["minimum"] == .integer(1 << 30))
-        #expect(spec.requirements?["tools"]?.arrayValue?.first?["minimum"] == .string("3.9"))
+        #expect(spec.requirements?.memory?.value.minimum == 1 << 30)
+        #expect(spec.requirements?.json["tools"]?.arrayValue?.first?["minimum"] == .string("3.9"))
     }
 
     @Test(arguments: [

@@ -24,7 +24,7 @@ func fuzzSpec(_ bytes: [UInt8]) {
     }
     if let requirements = spec.requirements {
         // The normalised requirements go into the manifest, which must stay canonical JSON.
-        fuzzCheck(requirements.hasOnlyIntegerNumbers, "normalised requirements hold a non-integer number")
+        fuzzCheck(requirements.json.hasOnlyIntegerNumbers, "normalised requirements hold a non-integer number")
         _ = EnvironmentCheck.evaluate(requirements: requirements, probe: FixedProbe())
     }
     for policy in [GatePolicy.nmpa, GatePolicy.semver] {

@@ -9,39 +9,37 @@
 /// each requirement as `required.FIELD` (as in the manifest) and each reading as `found.WHAT`.
 public enum EnvironmentCheck {
     /// The requirement kinds this version of ivpack can check, in the order of the checks.
-    public static let kinds = ["cpu", "memory", "disk", "os", "kernel", "gpu", "tools"]
+    public static var kinds: [String] { EnvironmentRequirements.kinds }
 
-    /// The checks of `requirements` (the manifest's `requirements` object) on the machine `probe`
-    /// reads. No requirements (nil or an empty object) give no checks; a requirement kind this
-    /// version does not know gives a failed check naming it.
-    public static func evaluate(requirements: JSONValue?, probe: SystemProbe) -> [Check] {
+    /// The checks of `requirements` (the manifest's `requirements`) on the machine `probe` reads.
+    /// No requirements (nil or an empty object) give no checks; a requirement kind this version
+    /// does not know gives a failed check naming it.
+    public static func evaluate(requirements: EnvironmentRequirements?, probe: SystemProbe) -> [Check] {
         guard let requirements else { return [] }
-        guard let members = requirements.objectValue else {
+        if let typeName = requirements.notAnObject {
             return [Check(.environment, status: .fail,
-                          details: ["the manifest's requirements are \(requirements.typeName), not an object; the bundle is damaged or was not made by ivpack"])]
+                          details: ["the manifest's requirements are \(typeName), not an object; the bundle is damaged or was not made by ivpack"])]
         }
         var checks: [Check] = []
-        if let v = requirements["cpu"] { checks.append(cpu(v, probe)) }
-        if let v = requirements["memory"] { checks.append(memory(v, probe)) }
-        if let v = requirements["disk"] { checks.append(disk(v, probe)) }
-        if let v = requirements["os"] { checks.append(os(v, probe)) }
-        if let v = requirements["kernel"] { checks.append(kernel(v, probe)) }
-        if let v = requirements["gpu"] { checks.append(gpu(v, probe)) }
-        if let v = requirements["tools"] { checks.append(contentsOf: tools(v, probe)) }
-        for m in members where !kinds.contains(m.key) {
-            checks.append(Check(.environment(m.key), title: "Requirement \(m.key)", status: .fail,
-                                details: ["this version of ivpack cannot check the requirement \"\(m.key)\"; verify with the ivpack version the release names, or check it by hand"]))
+        if let r = requirements.cpu { checks.append(cpu(r, probe)) }
+        if let r = requirements.memory { checks.append(memory(r, probe)) }
+        if let r = requirements.disk { checks.append(disk(r, probe)) }
+        if let r = requirements.os { checks.append(os(r, probe)) }
+        if let r = requirements.kernel { checks.append(kernel(r, probe)) }
+        if let r = requirements.gpu { checks.append(gpu(r, probe)) }
+        if let t = requirements.tools { checks.append(contentsOf: tools(t, probe)) }
+        for kind in requirements.unknownKinds {
+            checks.append(Check(.environment(kind), title: "Requirement \(kind)", status: .fail,
+                                details: ["this version of ivpack cannot check the requirement \"\(kind)\"; verify with the ivpack version the release names, or check it by hand"]))
         }
         return checks
     }
 
     // MARK: Kinds
 
-    private static func cpu(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: .environment("cpu"), title: "Processors and CPU flags", field: "requirements.cpu", value: value)
-        let minCores = c.integer("minCores")
-        let recommended = c.integer("recommendedCores")
-        let flags = c.strings("flags")
+    private static func cpu(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.CPU>, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: .environment("cpu"), title: "Processors and CPU flags", problems: r.problems)
+        let (minCores, recommended, flags) = (r.value.minCores, r.value.recommendedCores, r.value.flags)
         if let minCores { c.required("minCores", String(minCores)) }
         if let recommended { c.required("recommendedCores", String(recommended)) }
         if let flags { c.required("flags", flags.joined(separator: " ")) }
@@ -69,10 +67,9 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func memory(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: .environment("memory"), title: "Memory", field: "requirements.memory", value: value)
-        let minimum = c.integer("minimum")
-        let recommended = c.integer("recommended")
+    private static func memory(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Memory>, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: .environment("memory"), title: "Memory", problems: r.problems)
+        let (minimum, recommended) = (r.value.minimum, r.value.recommended)
         if let minimum { c.required("minimum", bytes(minimum)) }
         if let recommended { c.required("recommended", bytes(recommended)) }
         guard c.readable else { return c.check }
@@ -91,11 +88,9 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func disk(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: .environment("disk"), title: "Free disk space", field: "requirements.disk", value: value)
-        let path = c.string("path", required: true)
-        let minimum = c.integer("minimumFree")
-        let recommended = c.integer("recommendedFree")
+    private static func disk(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Disk>, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: .environment("disk"), title: "Free disk space", problems: r.problems)
+        let (path, minimum, recommended) = (r.value.path, r.value.minimumFree, r.value.recommendedFree)
         if let path { c.required("path", path); c.check.title = "Free disk space at \(path)" }
         if let minimum { c.required("minimumFree", bytes(minimum)) }
         if let recommended { c.required("recommendedFree", bytes(recommended)) }
@@ -116,10 +111,9 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func os(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: .environment("os"), title: "Operating system", field: "requirements.os", value: value)
-        let id = c.string("id", required: true)
-        let versions = c.strings("versions")
+    private static func os(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.OperatingSystem>, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: .environment("os"), title: "Operating system", problems: r.problems)
+        let (id, versions) = (r.value.id, r.value.versions)
         if let id { c.required("id", id) }
         if let versions { c.required("versions", versions.joined(separator: " ")) }
         guard c.readable, let id else { return c.check }
@@ -140,9 +134,9 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func kernel(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: .environment("kernel"), title: "Kernel version", field: "requirements.kernel", value: value)
-        let minimum = c.version("minimum", required: true)
+    private static func kernel(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Kernel>, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: .environment("kernel"), title: "Kernel version", problems: r.problems)
+        let minimum = r.value.minimum
         if let minimum { c.required("minimum", minimum.description) }
         guard c.readable, let minimum else { return c.check }
         let reading: KernelReading
@@ -161,13 +155,9 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func gpu(_ value: JSONValue, _ probe: SystemProbe) -> Check {
-        var c = Builder(id: .environment("gpu"), title: "GPU", field: "requirements.gpu", value: value)
-        let vendor = c.string("vendor")
-        let model = c.string("model")
-        let minCount = c.integer("minCount")
-        let minMemory = c.integer("minMemory")
-        let minDriver = c.version("minDriver")
+    private static func gpu(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.GPU>, _ probe: SystemProbe) -> Check {
+        var c = Builder(id: .environment("gpu"), title: "GPU", problems: r.problems)
+        let (vendor, model, minCount, minMemory, minDriver) = (r.value.vendor, r.value.model, r.value.minCount, r.value.minMemory, r.value.minDriver)
         if let vendor { c.required("vendor", vendor) }
         if let model { c.required("model", model) }
         if let minCount { c.required("minCount", String(minCount)) }
@@ -219,26 +209,24 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func tools(_ value: JSONValue, _ probe: SystemProbe) -> [Check] {
-        guard let items = value.arrayValue else {
+    private static func tools(_ tools: EnvironmentRequirements.Tools, _ probe: SystemProbe) -> [Check] {
+        let items: [EnvironmentRequirements.Requirement<EnvironmentRequirements.Tool>]
+        switch tools {
+        case .list(let list): items = list
+        case .notAnArray(let typeName):
             return [Check(.environment("tools"), title: "Tools", status: .fail,
-                          details: ["requirements.tools in the manifest is \(value.typeName), not an array"])]
+                          details: ["requirements.tools in the manifest is \(typeName), not an array"])]
         }
         var checks: [Check] = []
         var seen: [String: Int] = [:]
-        for (i, item) in items.enumerated() {
-            let name = item["name"]?.stringValue ?? "#\(i + 1)"
+        for item in items {
+            let name = item.value.displayName
             seen[name, default: 0] += 1
             let id = CheckID.environment("tool.\(name)" + (seen[name]! > 1 ? ".\(seen[name]!)" : ""))
-            var c = Builder(id: id, title: "Tool \(name)", field: "requirements.tools[\(i)]", value: item)
-            _ = c.string("name", required: true)
-            let exact = c.version("exact")
-            let minimum = c.version("minimum")
+            var c = Builder(id: id, title: "Tool \(name)", problems: item.problems)
+            let (exact, minimum) = (item.value.exact, item.value.minimum)
             if let exact { c.required("exact", exact.description) }
             if let minimum { c.required("minimum", minimum.description) }
-            if c.readable, exact == nil, minimum == nil {
-                c.fail("requirements.tools[\(i)] in the manifest has neither \"exact\" nor \"minimum\"")
-            }
             guard c.readable, exact != nil || minimum != nil else { checks.append(c.check); continue }
             let wanted = exact.map { "version \($0)" } ?? minimum.map { "version \($0) or later" } ?? ""
             let reading: ToolReading
@@ -287,56 +275,17 @@ public enum EnvironmentCheck {
         return "\(value) bytes"
     }
 
-    /// Builds one check: reads the requirement's fields (a malformed field fails the check), and
-    /// collects evidence and findings; the status is the worst finding.
+    /// Builds one check from a requirement read by `EnvironmentRequirements`: its problems fail
+    /// the check (and keep the machine from being read); evidence and findings are collected, and
+    /// the status is the worst finding.
     private struct Builder {
         var check: Check
-        let field: String
-        let value: JSONValue
         /// False when the requirement itself is malformed, so the machine is not read.
-        var readable: Bool
+        let readable: Bool
 
-        init(id: CheckID, title: String, field: String, value: JSONValue) {
-            check = Check(id, title: title, status: .pass)
-            self.field = field
-            self.value = value
-            readable = value.objectValue != nil
-            if !readable { malformed("is \(value.typeName), not an object") }
-        }
-
-        mutating func malformed(_ problem: String, key: String? = nil) {
-            readable = false
-            fail("\(field)\(key.map { ".\($0)" } ?? "") in the manifest \(problem); the bundle is damaged or was not made by ivpack")
-        }
-
-        mutating func integer(_ key: String) -> Int64? {
-            guard let v = value[key] else { return nil }
-            guard let i = v.int64Value, i >= 0 else { malformed("is \(v.typeName), not a whole number", key: key); return nil }
-            return i
-        }
-
-        mutating func string(_ key: String, required: Bool = false) -> String? {
-            guard let v = value[key] else {
-                if required, value.objectValue != nil { malformed("is missing", key: key) }
-                return nil
-            }
-            guard let s = v.stringValue, !s.isEmpty else { malformed("is \(v.typeName), not a text", key: key); return nil }
-            return s
-        }
-
-        mutating func strings(_ key: String) -> [String]? {
-            guard let v = value[key] else { return nil }
-            guard let a = v.arrayValue, case let texts = a.compactMap(\.stringValue), texts.count == a.count else {
-                malformed("is not a list of texts", key: key)
-                return nil
-            }
-            return texts
-        }
-
-        mutating func version(_ key: String, required: Bool = false) -> DottedVersion? {
-            guard let s = string(key, required: required) else { return nil }
-            guard let v = DottedVersion(s) else { malformed("\"\(s)\" is not a dotted version", key: key); return nil }
-            return v
+        init(id: CheckID, title: String, problems: [String]) {
+            check = Check(id, title: title, status: problems.isEmpty ? .pass : .fail, details: problems)
+            readable = problems.isEmpty
         }
 
         mutating func required(_ key: String, _ value: String) { check.evidence.append(("required.\(key)", value)) }

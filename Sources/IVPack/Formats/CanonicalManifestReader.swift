@@ -184,10 +184,10 @@ struct CanonicalManifestReader {
         guard take(",\"sourceDateEpoch\":"), let epoch = integer(), take(",\"specSHA256\":"), let specDigest = digest(),
               take(",\"tool\":"), let tool = string(), take("},\"releaseNotes\":"), let releaseNotes = string(),
               seenPaths.contains(releaseNotes) else { return nil }
-        var requirements: JSONValue?
+        var requirements: EnvironmentRequirements?
         if take(",\"requirements\":") {
             guard let value = requirementsValue() else { return nil }
-            requirements = value
+            requirements = EnvironmentRequirements(json: value)
         }
         guard take(",\"version\":"), let version = string(), take("}") else { return nil }
         return Manifest(product: ProductSpec(name: name, vendor: vendor, model: model), version: version, chunkSize: chunkSize,

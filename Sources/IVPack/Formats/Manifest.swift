@@ -16,7 +16,8 @@ public struct Manifest: Sendable, Equatable {
     /// Entry path of the release notes (a file of the `release-notes` component).
     public var releaseNotes: String
     public var components: [Component]
-    public var requirements: JSONValue?
+    /// What the target machine must offer (IQ 4.1.1); nil when the release names nothing.
+    public var requirements: EnvironmentRequirements?
     public var provenance: Provenance
 
     /// One component and its files, in bundle order.
@@ -93,7 +94,7 @@ extension Manifest {
             ("components", .array(components.map(\.json))),
             ("provenance", provenance.json),
         ]
-        if let requirements { members.append(("requirements", requirements)) }
+        if let requirements { members.append(("requirements", requirements.json)) }
         return .object(members)
     }
 
@@ -162,7 +163,7 @@ extension Manifest {
         raw("},\"releaseNotes\":"); string(releaseNotes)
         if let requirements {
             raw(",\"requirements\":")
-            out.append(contentsOf: CanonicalJSON.encode(requirements))
+            out.append(contentsOf: CanonicalJSON.encode(requirements.json))
         }
         raw(",\"version\":"); string(version)
         raw("}")
@@ -364,6 +365,6 @@ private struct JSONReader {
             throw fail("/requirements", "must be an object whose numbers are integers")
         }
         return Manifest(product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
-                        releaseNotes: releaseNotes, components: components, requirements: m["requirements"], provenance: provenance)
+                        releaseNotes: releaseNotes, components: components, requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), provenance: provenance)
     }
 }

@@ -77,7 +77,7 @@ public struct ReleaseSpec: Sendable {
     public var chunkSize: Int
     public var components: [ComponentSpec]
     /// Environment requirements, already normalised to their manifest form (sizes in bytes).
-    public var requirements: JSONValue?
+    public var requirements: EnvironmentRequirements?
 
     /// Reads and validates the spec at `path`.
     public static func load(path: String) throws -> ReleaseSpec {
@@ -133,7 +133,7 @@ public struct ReleaseSpec: Sendable {
             }
             components.append(component)
         }
-        let requirements = try doc["requirements"].map { try Requirements.parse(reader, $0) }
+        let requirements = try doc["requirements"].map { EnvironmentRequirements(json: try Requirements.parse(reader, $0)) }
         return ReleaseSpec(file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
                            releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements)
     }

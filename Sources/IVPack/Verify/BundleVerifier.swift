@@ -139,7 +139,7 @@ public struct AllOfVerifyChecks: VerifyCheck {
     /// What `ivpack verify` runs after the streaming pass, in report order.
     public static func standard(policy: TrustPolicy, probe: any SystemProbe) -> AllOfVerifyChecks {
         AllOfVerifyChecks([SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
-                           EnvironmentRequirements(probe: probe)])
+                           TargetEnvironment(probe: probe)])
     }
 }
 
@@ -213,7 +213,7 @@ public struct MinimumVersion: VerifyCheck {
 }
 
 /// The target machine against the requirements the vendor declared (`environment.*`, clause 4.1.1).
-public struct EnvironmentRequirements: VerifyCheck {
+public struct TargetEnvironment: VerifyCheck {
     public var probe: any SystemProbe
     public init(probe: any SystemProbe) { self.probe = probe }
     public var ids: [CheckID] { [.environment] }
