@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Computes every payload file's whole-file SHA-256 and chunk SHA-256s on other threads while the
@@ -20,12 +19,11 @@ import Foundation
 /// bundle) are done with it; at most `buffers` exist, so memory is `buffers × pieceSize` whatever
 /// the input size. The digests do not depend on the number of lanes.
 final class PayloadHasher: @unchecked Sendable {
-    /// A pooled buffer and how many of its three users are still working on it.
+    /// A buffer from the engine's pool and how many of its three users are still working on it.
     final class Piece: @unchecked Sendable {
         let buffer: UnsafeMutableRawBufferPointer
-        fileprivate var users = 0
-        init(size: Int) { buffer = .allocate(byteCount: size, alignment: 4096) }
-        deinit { buffer.deallocate() }
+        fileprivate var users = 3
+        init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
     }
 
     /// A lane's running chunk when chunks are larger than pieces.
@@ -33,17 +31,17 @@ final class PayloadHasher: @unchecked Sendable {
     private final class Lane: @unchecked Sendable {
         let queue: WorkerPool
         var hasher: SHA256Hasher?
-        init(_ index: Int) { queue = WorkerPool(threads: 1, name: "ivpack.build.chunks.\(index)") }
+        init(_ queue: WorkerPool) { self.queue = queue }
     }
 
     let chunkSize: Int
     let pieceSize: Int
-    private let wholeQueue = WorkerPool(threads: 1, name: "ivpack.build.whole")
+    /// Queue 0 is the whole-file queue, queues 1... the chunk lanes; all serial.
+    private let engine: HashingEngine
+    private let wholeQueue: WorkerPool
     private let lanes: [Lane]
     private var nextLane = 0
-    private let slots: DispatchSemaphore
     private let lock = NSLock()
-    private var pool: [Piece] = []
     /// Every file's whole digest, and every file's chunk digests one after the other (file `i`'s
     /// start at `chunkBase[i]`): flat, so 20,000 files are three arrays, not 20,000 objects.
     /// Written under `lock`; `filled` counts digests written, for the check in `finish`.
@@ -73,14 +71,10 @@ final class PayloadHasher: @unchecked Sendable {
         precondition(chunkSize > 0 && chunkSize & (chunkSize - 1) == 0 && pieceSize > 0 && pieceSize & (pieceSize - 1) == 0)
         self.chunkSize = chunkSize
         self.pieceSize = pieceSize
-        self.lanes = (0..<max(1, lanes)).map(Lane.init)
-        slots = DispatchSemaphore(value: max(2, buffers))
-    }
-
-    deinit {
-        waitUntilIdle()
-        wholeQueue.shutdown()
-        for lane in lanes { lane.queue.shutdown() }
+        engine = HashingEngine(queues: [(1, "ivpack.build.whole")] + (0..<max(1, lanes)).map { (1, "ivpack.build.chunks.\($0)") },
+                               bufferSize: pieceSize, bufferCount: max(2, buffers))
+        wholeQueue = engine.queues[0]
+        self.lanes = engine.queues.dropFirst().map(Lane.init)
     }
 
     /// Starts the next file; returns its number for `submit` and `digests`.
@@ -116,12 +110,7 @@ final class PayloadHasher: @unchecked Sendable {
 
     /// A free buffer of `pieceSize` bytes; waits while all are in use.
     func takePiece() -> Piece {
-        slots.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        let piece = pool.popLast() ?? Piece(size: pieceSize)
-        piece.users = 3
-        return piece
+        Piece(engine.buffers.take())
     }
 
     /// The builder is done with a piece it took (after writing it, or on an error).
@@ -129,18 +118,16 @@ final class PayloadHasher: @unchecked Sendable {
         lock.lock()
         piece.users -= 1
         let free = piece.users == 0
-        if free { pool.append(piece) }
         lock.unlock()
-        if free { slots.signal() }
+        if free { engine.buffers.giveBack(piece.buffer) }
     }
 
     /// Returns a piece that was taken but not submitted (the read failed).
     func discard(_ piece: Piece) {
         lock.lock()
         piece.users = 0
-        pool.append(piece)
         lock.unlock()
-        slots.signal()
+        engine.buffers.giveBack(piece.buffer)
     }
 
     /// Hands `length` bytes of `piece`, read at `offset` of file `file` (a multiple of
@@ -215,10 +202,7 @@ final class PayloadHasher: @unchecked Sendable {
 
     /// Waits until no piece is being hashed. Call it before leaving on an error: hashing threads
     /// must not outlive the command (OpenSSL's exit handler frees what they use).
-    func waitUntilIdle() {
-        wholeQueue.waitUntilIdle()
-        for lane in lanes { lane.queue.waitUntilIdle() }
-    }
+    func waitUntilIdle() { engine.waitUntilIdle() }
 
     /// Waits for every submitted piece; afterwards `digests(of:)` answers for every file.
     func finish() {

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// Checks files' chunk digests on several threads while the archive's headers are read on one.
@@ -36,10 +35,10 @@ final class ChunkVerifier: @unchecked Sendable {
     private var batchFill = 0
     private var batchSegments: [Segment] = []
 
-    private let pool: WorkerPool
-    private let slots: DispatchSemaphore
+    /// One queue of `workers` threads; `workers + 2` buffers of `bufferSize`.
+    private let engine: HashingEngine
+    private var pool: WorkerPool { engine.queues[0] }
     private let lock = NSLock()
-    private var buffers: [UnsafeMutableRawBufferPointer] = []
     private var problems: [(file: Int, chunk: Int, text: String)] = []
     private var order = 0
     private var hashedBytes: Int64 = 0
@@ -53,30 +52,17 @@ final class ChunkVerifier: @unchecked Sendable {
         self.pieceSize = min(chunkSize, Self.maxPieceSize)
         self.bufferSize = max(pieceSize, Self.directThreshold)
         self.onProgress = progress
-        pool = WorkerPool(threads: max(1, workers), name: "ivpack.verify")
-        slots = DispatchSemaphore(value: max(1, workers) + 2)
+        engine = HashingEngine(queues: [(self.workers, "ivpack.verify")], bufferSize: bufferSize, bufferCount: self.workers + 2)
     }
 
     deinit {
-        pool.waitUntilIdle()
-        pool.shutdown()
-        for b in buffers { b.deallocate() }
-        batchBuffer?.deallocate()
+        engine.waitUntilIdle()
+        if let batchBuffer { engine.buffers.giveBack(batchBuffer) }
     }
 
-    private func takeBuffer() -> UnsafeMutableRawBufferPointer {
-        slots.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return buffers.popLast() ?? UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 4096)
-    }
+    private func takeBuffer() -> UnsafeMutableRawBufferPointer { engine.buffers.take() }
 
-    private func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
-        lock.lock()
-        buffers.append(buffer)
-        lock.unlock()
-        slots.signal()
-    }
+    private func giveBack(_ buffer: UnsafeMutableRawBufferPointer) { engine.buffers.giveBack(buffer) }
 
     private func record(_ file: Int, _ chunk: Int, _ text: String) {
         lock.lock()
@@ -258,7 +244,7 @@ final class ChunkVerifier: @unchecked Sendable {
 
     /// Waits until no chunk is being hashed (before leaving on an error: hashing threads must not
     /// outlive the command, whose exit handlers free OpenSSL's state).
-    func waitUntilIdle() { pool.waitUntilIdle() }
+    func waitUntilIdle() { engine.waitUntilIdle() }
 
     /// Waits for every chunk and returns the problems, first file and chunk first.
     func finish() -> [String] {
