@@ -18,7 +18,8 @@ import IVPackTestSupport
     @Test func nonCanonicalManifestIsRefused() throws {
         let (_, bytes) = try sample()
         let pretty = Array(PrettyJSON.render(try JSONParser.parse(bytes)).utf8)
-        let error = #expect(throws: ManifestError.self) { try Manifest.decode(pretty, source: "test") }
+        let error = #expect(throws: InputError.self) { try Manifest.decode(pretty, source: "test") }
+        #expect(error?.kind == .manifest)
         #expect(error?.problem.contains("canonical") == true)
     }
 
@@ -33,15 +34,17 @@ import IVPackTestSupport
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.contains(from))
         let changed = Array(text.replacingOccurrences(of: from, with: to).utf8)
-        let error = #expect(throws: ManifestError.self) { try Manifest.decode(changed, source: "test") }
-        #expect(error?.pointer.hasSuffix(pointer) == true, "\(String(describing: error))")
+        let error = #expect(throws: InputError.self) { try Manifest.decode(changed, source: "test") }
+        #expect(error?.kind == .manifest)
+        #expect(error?.field.hasSuffix(pointer) == true, "\(String(describing: error))")
     }
 
     @Test func aFileListedTwiceIsRefused() throws {
         let (manifest, _) = try sample()
         var twice = manifest
         twice.components[0].files.append(twice.components[0].files[0])
-        let error = #expect(throws: ManifestError.self) { try Manifest.decode(twice.canonicalBytes, source: "test") }
+        let error = #expect(throws: InputError.self) { try Manifest.decode(twice.canonicalBytes, source: "test") }
+        #expect(error?.kind == .manifest)
         #expect(error?.problem.contains("listed twice") == true)
     }
 
@@ -149,6 +152,7 @@ import IVPackTestSupport
         let changed = Array(text.replacingOccurrences(of: from, with: to).utf8)
         #expect(changed != bytes)
         #expect(Manifest.readCanonical(changed) == nil, "\(what)")
-        #expect(throws: ManifestError.self, "\(what)") { try Manifest.decode(changed, source: "test") }
+        let error = #expect(throws: InputError.self, "\(what)") { try Manifest.decode(changed, source: "test") }
+        #expect(error?.kind == .manifest, "\(what)")
     }
 }

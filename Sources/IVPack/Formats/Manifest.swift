@@ -218,17 +218,12 @@ extension Manifest.Provenance {
 
 // MARK: - Reading
 
-/// Why a manifest was refused: the JSON pointer of the member and what is wrong with it.
-public struct ManifestError: IVPackError, Equatable {
-    /// Where the manifest came from (a bundle path).
-    public let source: String
-    /// JSON pointer of the offending member (`/components/2/files/0/sha256`); empty for the whole document.
-    public let pointer: String
-    public let problem: String
-
-    public var exitStatus: ExitStatus { .badInput }
-    public var description: String {
-        "\(source): manifest \(pointer.isEmpty ? "" : "member \(pointer) ")\(problem). The bundle is damaged or was not made by ivpack; rebuild it or ask the vendor for a new copy"
+extension InputError {
+    /// A refused manifest: `source` (a bundle path), the JSON pointer of the offending member
+    /// (`/components/2/files/0/sha256`, empty for the whole document) and what is wrong with it.
+    static func manifest(_ source: String, pointer: String, _ problem: String) -> InputError {
+        InputError(.manifest, Diagnostic(file: source, location: .member(of: "manifest", pointer: pointer), problem: problem,
+                                         hint: "The bundle is damaged or was not made by ivpack; rebuild it or ask the vendor for a new copy"))
     }
 }
 
@@ -251,12 +246,12 @@ extension Manifest {
         do {
             value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxBytes, maxDepth: 16, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000))
         } catch {
-            throw ManifestError(source: source, pointer: "", problem: "is not valid JSON: \(error)")
+            throw InputError.manifest(source, pointer: "", "is not valid JSON: \(error)")
         }
         let reader = JSONReader(source: source)
         let manifest = try reader.manifest(value)
         guard manifest.canonicalBytes == bytes else {
-            throw ManifestError(source: source, pointer: "", problem: "is not in canonical form (keys sorted, no whitespace, integers only)")
+            throw InputError.manifest(source, pointer: "", "is not in canonical form (keys sorted, no whitespace, integers only)")
         }
         return manifest
     }
@@ -266,8 +261,8 @@ extension Manifest {
 private struct JSONReader {
     let source: String
 
-    func fail(_ pointer: String, _ problem: String) -> ManifestError {
-        ManifestError(source: source, pointer: pointer, problem: problem)
+    func fail(_ pointer: String, _ problem: String) -> InputError {
+        .manifest(source, pointer: pointer, problem)
     }
 
     func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue] {

@@ -138,7 +138,7 @@ public struct ReleaseUnderCheck: Sendable {
         do {
             reader = try BundleReader(path: path, blockSize: 64 << 10)
         } catch .notABundle(let path, let first) {
-            throw BundleFormatError(path: path, problem: "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)")
+            throw InputError.bundle(path, "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)")
         }
         let manifest = reader.manifest
         let bytes = reader.manifestBytes

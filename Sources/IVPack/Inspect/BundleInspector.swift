@@ -26,11 +26,11 @@ public struct BundleInspection: Sendable {
 }
 
 /// The bundle's first entry is not a usable manifest.
-public struct BundleFormatError: IVPackError, Equatable {
-    public var path: String
-    public var problem: String
-    public var exitStatus: ExitStatus { .badInput }
-    public var description: String { "\(path): \(problem)" }
+extension InputError {
+    /// A bundle whose structure is wrong for the command: `path: problem`.
+    static func bundle(_ path: String, _ problem: String) -> InputError {
+        InputError(.bundle, Diagnostic(file: path, problem: problem))
+    }
 }
 
 /// Reads a bundle's manifest and lists its entries.

@@ -350,25 +350,11 @@ public enum IQReportRules {
 
 // MARK: - Signing and checking a report
 
-/// A report that cannot be signed as given: bad input (exit 2).
-public struct IQReportError: IVPackError, Equatable {
-    /// The report file.
-    public let file: String
-    /// What is wrong, one item per problem.
-    public let problems: [String]
-
-    /// Creates the error for `file`.
-    public init(file: String, problems: [String]) {
-        self.file = file
-        self.problems = problems
-    }
-
-    /// Always `.badInput`.
-    public var exitStatus: ExitStatus { .badInput }
-    /// The file, every problem, and what to do.
-    public var description: String {
-        "\(file): not a valid ivpack IQ report:\n  " + problems.joined(separator: "\n  ")
-            + "\nSign the report exactly as `ivpack verify --report` wrote it"
+extension InputError {
+    /// A report that cannot be signed as given: the file and every problem, one per line.
+    static func report(_ file: String, problems: [String]) -> InputError {
+        InputError(.report, Diagnostic(file: file, problem: "not a valid ivpack IQ report:\n  " + problems.joined(separator: "\n  "),
+                                       hint: "Sign the report exactly as `ivpack verify --report` wrote it"))
     }
 }
 
@@ -413,11 +399,11 @@ public enum IQReportSignature {
     /// The signature file name for `reportPath`.
     public static func defaultSignaturePath(for reportPath: String) -> String { reportPath + ".p7s" }
 
-    /// Signs `reportBytes` after checking they are a valid report; throws `IQReportError` when not,
+    /// Signs `reportBytes` after checking they are a valid report; throws an `InputError` of kind `.report` when not,
     /// and a crypto error when the key does not belong to `certificate`.
     public static func sign(reportBytes: [UInt8], reportPath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws -> SignedData {
         let problems = IQReportRules.problems(reportBytes)
-        guard problems.isEmpty else { throw IQReportError(file: reportPath, problems: problems) }
+        guard problems.isEmpty else { throw InputError.report(reportPath, problems: problems) }
         return try SignedData.sign(content: reportBytes, certificate: certificate, key: key, chain: chain)
     }
 

@@ -32,10 +32,10 @@ struct BundleLayout {
         let problems = wrongSize + reader.problems.filter { !$0.isSignLeftover }.map(\.description)
         if let first = problems.first {
             let more = problems.count > 1 ? " (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"); `ivpack verify` lists them all)" : ""
-            throw BundleFormatError(path: path, problem: "the bundle is incomplete, cut short or damaged: \(first)\(more)")
+            throw InputError.bundle(path, "the bundle is incomplete, cut short or damaged: \(first)\(more)")
         }
         guard let end = reader.endOfArchiveOffset else {
-            throw BundleFormatError(path: path, problem: "the archive has no end-of-archive marker")
+            throw InputError.bundle(path, "the archive has no end-of-archive marker")
         }
         return BundleLayout(manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures, endOfArchive: end)
     }
