@@ -8,7 +8,7 @@ public struct License: Sendable, Equatable {
     /// The hospital site the licence is for.
     public var siteID: String
     public var product: String
-    /// Lowest and highest version covered (inclusive, numeric field comparison).
+    /// Lowest and highest version covered (inclusive, as a `VersionRange`).
     public var minimumVersion: String
     public var maximumVersion: String
     /// Validity, seconds since 1970.
@@ -257,9 +257,7 @@ public final class LicenseStore: Sendable {
                 let forProduct = try Row.fetchAll(db, sql: "SELECT * FROM licenses WHERE product = ? ORDER BY id", arguments: [product]).map(Self.license)
                 let forSite = forProduct.filter { $0.siteID == siteID }
                 if forSite.isEmpty { return try refuse(forProduct.isEmpty ? .noLicense : .wrongSite, nil) }
-                let covering = forSite.filter {
-                    (VersionOrder.compare(version, $0.minimumVersion) ?? -1) >= 0 && (VersionOrder.compare(version, $0.maximumVersion) ?? 1) <= 0
-                }
+                let covering = forSite.filter { VersionRange.covers(version, minimum: $0.minimumVersion, maximum: $0.maximumVersion) }
                 // The most useful refusal: a covering licence's own problem, else "not covered".
                 guard !covering.isEmpty else { return try refuse(.versionNotCovered, forSite.first?.id) }
                 var lastRefusal = LicenseRefusal.noLicense

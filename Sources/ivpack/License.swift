@@ -97,8 +97,7 @@ struct License: AsyncParsableCommand {
         func validate() throws {
             guard seats >= 1, seats <= 100_000 else { throw ValidationError("--seats is 1 to 100000") }
             guard validDays >= 1, validDays <= 36_500 else { throw ValidationError("--valid-days is 1 to 36500") }
-            guard VersionOrder.numericFields(minVersion) != nil, VersionOrder.numericFields(maxVersion) != nil,
-                  (VersionOrder.compare(minVersion, maxVersion) ?? 1) <= 0 else {
+            guard let range = VersionRange(minimum: minVersion, maximum: maxVersion), !range.isEmpty else {
                 throw ValidationError("--min-version and --max-version must be numeric versions, the minimum not above the maximum")
             }
         }
@@ -197,7 +196,7 @@ struct License: AsyncParsableCommand {
                 if license.revokedAt != nil { problems.append("the licence is revoked") }
                 if now > license.notAfter { problems.append("the licence has expired") }
                 if license.product != m.product.name { problems.append("the licence is for \(license.product), the bundle is \(m.product.name)") }
-                if (VersionOrder.compare(m.version, license.minimumVersion) ?? -1) < 0 || (VersionOrder.compare(m.version, license.maximumVersion) ?? 1) > 0 {
+                if !VersionRange.covers(m.version, minimum: license.minimumVersion, maximum: license.maximumVersion) {
                     problems.append("the licence covers \(license.minimumVersion) to \(license.maximumVersion), not \(m.version)")
                 }
                 let actor = "operator \(NSUserName())"

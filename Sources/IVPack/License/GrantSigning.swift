@@ -118,8 +118,7 @@ public enum GrantVerifier {
         }
         guard grant.siteID == expected.siteID else { return fail("grant-wrong-site", "the grant is for site \(grant.siteID), not \(expected.siteID)") }
         guard grant.product == expected.product else { return fail("grant-wrong-product", "the grant is for \(grant.product), not \(expected.product)") }
-        guard (VersionOrder.compare(expected.version, grant.minimumVersion) ?? -1) >= 0,
-              (VersionOrder.compare(expected.version, grant.maximumVersion) ?? 1) <= 0 else {
+        guard VersionRange.covers(expected.version, minimum: grant.minimumVersion, maximum: grant.maximumVersion) else {
             return fail("grant-version-not-covered", "the grant covers \(grant.minimumVersion) to \(grant.maximumVersion), not \(expected.version)")
         }
         guard now + clockSkewSeconds >= grant.issuedAt else {

@@ -256,12 +256,13 @@ enum VersionChecks {
             return Check(.versionMinimum, status: .pass,
                          details: ["the trust policy sets no minimum version for \(m.product.name)"], evidence: [("version", m.version)])
         }
-        guard let order = VersionOrder.compare(m.version, minimum) else {
+        guard let version = ReleaseVersion(m.version), let lowest = ReleaseVersion(minimum) else {
             return Check(.versionMinimum, status: .fail,
                          details: ["the bundle's version \(m.version) cannot be compared with the minimum \(minimum)"])
         }
-        return Check(.versionMinimum, status: order < 0 ? .fail : .pass,
-                     details: order < 0 ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
+        let below = !VersionRange(minimum: lowest, maximum: nil).contains(version)
+        return Check(.versionMinimum, status: below ? .fail : .pass,
+                     details: below ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
                      evidence: [("version", m.version), ("minimum", minimum)])
     }
 }
