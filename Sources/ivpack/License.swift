@@ -185,20 +185,16 @@ struct License: AsyncParsableCommand {
             try reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: config)
                 let store = try LicenseStore(path: configuration.database)
-                guard let license = try store.licenses().first(where: { $0.id == id }) else {
+                guard let license = try store.license(id: id) else {
                     printError("error: no licence \(id) in \(configuration.database)")
                     throw ExitCode(ExitStatus.badInput.rawValue)
                 }
                 let inspection = try BundleInspector.inspect(path: bundle)
                 let m = inspection.manifest
                 let now = Timestamp.now()
-                var problems: [String] = []
-                if license.revokedAt != nil { problems.append("the licence is revoked") }
-                if now > license.notAfter { problems.append("the licence has expired") }
-                if license.product != m.product.name { problems.append("the licence is for \(license.product), the bundle is \(m.product.name)") }
-                if !VersionRange.covers(m.version, minimum: license.minimumVersion, maximum: license.maximumVersion) {
-                    problems.append("the licence covers \(license.minimumVersion) to \(license.maximumVersion), not \(m.version)")
-                }
+                // The file is for the licence's own site and takes no seat.
+                let problems = license.ineligibilities(product: m.product.name, version: m.version, siteID: nil, seatsInUse: nil, at: now)
+                    .map(\.description)
                 let actor = "operator \(NSUserName())"
                 if !problems.isEmpty {
                     try store.recordExport(licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now, actor: actor,
