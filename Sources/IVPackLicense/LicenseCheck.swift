@@ -1,44 +1,96 @@
 import Foundation
 import IVPack
 
-/// The licence and installer-credential check of `verify`, as one check of its report.
+/// The vendor's licence server, asked over mutual TLS with the installer's certificate; its signed
+/// grant is verified against the site's trust policy (`LicenseClient`).
+public struct LicenseServerAuthority: LicenseAuthority {
+    /// Where and how the server is reached, and the site asking.
+    public var options: LicenseClientOptions
+    /// The site's trust policy, which judges the server and the grant's signer.
+    public var policy: TrustPolicy
+
+    /// The server of `options`, judged by `policy`.
+    public init(options: LicenseClientOptions, policy: TrustPolicy) {
+        self.options = options
+        self.policy = policy
+    }
+
+    /// Asks for a grant for the bundle (taking a seat on first activation) and verifies it.
+    public func decide(_ subject: LicenseSubject) async -> LicenseDecision {
+        let client = LicenseClient(options: options, policy: policy)
+        switch await client.activate(product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex) {
+        case .success(let (grant, signer)):
+            return .licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("server", options.serverURL)])
+        case .failure(let failure):
+            return .refused(details: ["\(failure.code): \(failure.message)"], evidence: [("server", options.serverURL), ("site", options.siteID)])
+        }
+    }
+}
+
+/// A signed offline licence file, for an air-gapped site: checked as a grant is, but for the nonce.
+public struct LicenseFileAuthority: LicenseAuthority {
+    /// The licence file.
+    public var file: String
+    /// This site's identifier, as licensed.
+    public var siteID: String
+    /// The site's trust policy, which judges the file's signer.
+    public var policy: TrustPolicy
+    /// The time the file's validity is judged at; this machine's clock when it decides by default.
+    public var clock: @Sendable () -> Int64
+
+    /// The licence file `file` for site `siteID`, judged by `policy` at `clock()`.
+    public init(file: String, siteID: String, policy: TrustPolicy, clock: @escaping @Sendable () -> Int64 = Timestamp.now) {
+        self.file = file
+        self.siteID = siteID
+        self.policy = policy
+        self.clock = clock
+    }
+
+    public var checkTitle: String { "Licensed for this site, by a signed offline licence file" }
+
+    /// Reads the file (at most 1 MiB) and verifies its grant for the bundle and this site.
+    public func decide(_ subject: LicenseSubject) async -> LicenseDecision { decideNow(subject) }
+
+    func decideNow(_ subject: LicenseSubject) -> LicenseDecision {
+        let bytes: [UInt8]
+        do {
+            bytes = try InputFile.readAll(path: file, limit: 1 << 20)
+        } catch {
+            return .refused(details: ["\(error)"], evidence: [])
+        }
+        guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
+              value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value) else {
+            return .refused(details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"], evidence: [])
+        }
+        let expectation = GrantExpectation(product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex,
+                                           siteID: siteID, nonce: nil)
+        switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: clock()) {
+        case .success(let (grant, signer)):
+            return .licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("file", file)])
+        case .failure(let e):
+            return .refused(details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
+        }
+    }
+}
+
+/// The licence check of `verify` on its own, as one check of a report: what `LicenseRequirement`
+/// reports for the online and the offline authority.
 public enum LicenseCheck {
 
     /// Online: asks the licence server (mutual TLS) and verifies the signed grant.
     public static func online(options: LicenseClientOptions, policy: TrustPolicy, product: String, version: String,
                               manifestSHA256: SHA256Digest) async -> Check {
-        let client = LicenseClient(options: options, policy: policy)
-        let result = await client.activate(product: product, version: version, manifestSHA256: manifestSHA256.hex)
-        switch result {
-        case .success(let (grant, signer)):
-            return Check(.license, status: .pass, evidence: evidence(grant, signer: signer) + [("server", options.serverURL)])
-        case .failure(let failure):
-            return Check(.license, status: .fail, details: ["\(failure.code): \(failure.message)"],
-                         evidence: [("server", options.serverURL), ("site", options.siteID)])
-        }
+        let authority = LicenseServerAuthority(options: options, policy: policy)
+        let subject = LicenseSubject(product: product, version: version, manifestSHA256: manifestSHA256)
+        return LicenseRequirement(title: authority.checkTitle, decision: await authority.decide(subject)).check
     }
 
     /// Offline: checks a signed licence file (for an air-gapped site) the same way, but for the nonce.
     public static func offline(file: String, siteID: String, policy: TrustPolicy, product: String, version: String,
                                manifestSHA256: SHA256Digest, now: Int64) -> Check {
-        let title = "Licensed for this site, by a signed offline licence file"
-        let bytes: [UInt8]
-        do {
-            bytes = try InputFile.readAll(path: file, limit: 1 << 20)
-        } catch {
-            return Check(.license, title: title, status: .fail, details: ["\(error)"])
-        }
-        guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
-              value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value) else {
-            return Check(.license, title: title, status: .fail, details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"])
-        }
-        let expectation = GrantExpectation(product: product, version: version, manifestSHA256: manifestSHA256.hex, siteID: siteID, nonce: nil)
-        switch GrantVerifier.verify(signed, expected: expectation, policy: policy, now: now) {
-        case .success(let (grant, signer)):
-            return Check(.license, title: title, status: .pass, evidence: evidence(grant, signer: signer) + [("file", file)])
-        case .failure(let e):
-            return Check(.license, title: title, status: .fail, details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
-        }
+        let authority = LicenseFileAuthority(file: file, siteID: siteID, policy: policy, clock: { now })
+        let subject = LicenseSubject(product: product, version: version, manifestSHA256: manifestSHA256)
+        return LicenseRequirement(title: authority.checkTitle, decision: authority.decideNow(subject)).check
     }
 
     static func evidence(_ g: LicenseGrant, signer: String) -> [(key: String, value: String)] {

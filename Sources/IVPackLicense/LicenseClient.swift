@@ -86,7 +86,7 @@ public struct LicenseClient: Sendable {
                 if !failure.retryable { return .failure(failure) }
             case .success(let signed):
                 let expectation = GrantExpectation(product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce)
-                switch GrantVerifier.verify(signed, expected: expectation, policy: policy, now: now()) {
+                switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: now()) {
                 case .success(let value): return .success(value)
                 case .failure(let e): return .failure(LicenseCheckFailure(code: e.code, message: e.message, retryable: false))
                 }

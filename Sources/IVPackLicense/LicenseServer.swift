@@ -211,7 +211,7 @@ public final class LicenseServer: Sendable {
         case .failure(let refusal):
             logger.notice("licence refused", metadata: ["installer": .string(installer.subject), "site": .string(req.siteID),
                                                          "product": .string(req.product), "version": .string(req.version), "reason": .string(refusal.rawValue)])
-            return json(.forbidden, ProtocolError(code: refusal.rawValue, message: refusal.explanation).json)
+            return json(.forbidden, refusal.protocolError.json)
         case .success(let (license, activation)):
             let grant = LicenseGrant(licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
                                      maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: req.manifestSHA256,

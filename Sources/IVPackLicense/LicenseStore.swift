@@ -8,7 +8,7 @@ public struct License: Sendable, Equatable {
     /// The hospital site the licence is for.
     public var siteID: String
     public var product: String
-    /// Lowest and highest version covered (inclusive, numeric field comparison).
+    /// Lowest and highest version covered (inclusive, as a `VersionRange`).
     public var minimumVersion: String
     public var maximumVersion: String
     /// Validity, seconds since 1970.
@@ -32,30 +32,6 @@ public struct License: Sendable, Equatable {
         self.seats = seats
         self.revokedAt = revokedAt
         self.createdAt = createdAt
-    }
-}
-
-/// Why a licence check said no. The raw value is the machine-readable code in the protocol.
-public enum LicenseRefusal: String, Sendable, Error, CaseIterable {
-    case noLicense = "no-license"
-    case notYetValid = "license-not-yet-valid"
-    case expired = "license-expired"
-    case revoked = "license-revoked"
-    case wrongSite = "wrong-site"
-    case versionNotCovered = "version-not-covered"
-    case seatsExhausted = "seats-exhausted"
-
-    /// Words for the installer.
-    public var explanation: String {
-        switch self {
-        case .noLicense: return "no licence for this product exists for this site"
-        case .notYetValid: return "the licence is not valid yet"
-        case .expired: return "the licence has expired"
-        case .revoked: return "the licence has been revoked"
-        case .wrongSite: return "the licence is for another site"
-        case .versionNotCovered: return "the licence does not cover this version"
-        case .seatsExhausted: return "every seat of the licence is in use"
-        }
     }
 }
 
@@ -190,6 +166,15 @@ public final class LicenseStore: Sendable {
         }
     }
 
+    /// The licence `id`, or nil when there is none.
+    public func license(id: String) throws -> License? {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM licenses WHERE id = ?", arguments: [id]).map(Self.license)
+            }
+        }
+    }
+
     /// Every licence, by ID.
     public func licenses() throws -> [License] {
         try wrap {
@@ -255,18 +240,18 @@ public final class LicenseStore: Sendable {
                     return .failure(r)
                 }
                 let forProduct = try Row.fetchAll(db, sql: "SELECT * FROM licenses WHERE product = ? ORDER BY id", arguments: [product]).map(Self.license)
-                let forSite = forProduct.filter { $0.siteID == siteID }
-                if forSite.isEmpty { return try refuse(forProduct.isEmpty ? .noLicense : .wrongSite, nil) }
-                let covering = forSite.filter {
-                    (VersionOrder.compare(version, $0.minimumVersion) ?? -1) >= 0 && (VersionOrder.compare(version, $0.maximumVersion) ?? 1) <= 0
+                // Seats are counted below, once a licence is otherwise good and the bundle is not already activated.
+                let judged = forProduct.map {
+                    (license: $0, problems: $0.ineligibilities(product: product, version: version, siteID: siteID, seatsInUse: nil, at: now))
                 }
+                let forSite = judged.filter { !$0.problems.contains { $0.refusal == .wrongSite } }
+                if forSite.isEmpty { return try refuse(forProduct.isEmpty ? .noLicense : .wrongSite, nil) }
+                let covering = forSite.filter { !$0.problems.contains { $0.refusal == .versionNotCovered } }
                 // The most useful refusal: a covering licence's own problem, else "not covered".
-                guard !covering.isEmpty else { return try refuse(.versionNotCovered, forSite.first?.id) }
+                guard !covering.isEmpty else { return try refuse(.versionNotCovered, forSite.first?.license.id) }
                 var lastRefusal = LicenseRefusal.noLicense
-                for license in covering {
-                    if license.revokedAt != nil { lastRefusal = .revoked; continue }
-                    if now < license.notBefore { lastRefusal = .notYetValid; continue }
-                    if now > license.notAfter { lastRefusal = .expired; continue }
+                for (license, problems) in covering {
+                    if let first = problems.first { lastRefusal = first.refusal; continue }
                     if let row = try Row.fetchOne(db, sql: "SELECT * FROM activations WHERE license_id = ? AND site_id = ? AND manifest_sha256 = ?",
                                                   arguments: [license.id, siteID, manifestSHA256]) {
                         let existing = Activation(id: row["id"], licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
@@ -277,7 +262,10 @@ public final class LicenseStore: Sendable {
                         return .success((license, existing))
                     }
                     let used = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [license.id]) ?? 0
-                    if used >= license.seats { lastRefusal = .seatsExhausted; continue }
+                    if let full = license.ineligibilities(product: product, version: version, siteID: siteID, seatsInUse: used, at: now).first {
+                        lastRefusal = full.refusal
+                        continue
+                    }
                     try db.execute(sql: """
                         INSERT INTO activations (license_id, site_id, manifest_sha256, installer_subject, installer_fingerprint, created_at)
                         VALUES (?, ?, ?, ?, ?, ?)
@@ -288,7 +276,7 @@ public final class LicenseStore: Sendable {
                                    detail: "license=\(license.id) activation=\(activation.id) manifest=\(manifestSHA256) seat=\(used + 1)/\(license.seats)")
                     return .success((license, activation))
                 }
-                return try refuse(lastRefusal, covering.first?.id)
+                return try refuse(lastRefusal, covering.first?.license.id)
             }
         }
     }

@@ -97,8 +97,7 @@ struct License: AsyncParsableCommand {
         func validate() throws {
             guard seats >= 1, seats <= 100_000 else { throw ValidationError("--seats is 1 to 100000") }
             guard validDays >= 1, validDays <= 36_500 else { throw ValidationError("--valid-days is 1 to 36500") }
-            guard VersionOrder.numericFields(minVersion) != nil, VersionOrder.numericFields(maxVersion) != nil,
-                  (VersionOrder.compare(minVersion, maxVersion) ?? 1) <= 0 else {
+            guard let range = VersionRange(minimum: minVersion, maximum: maxVersion), !range.isEmpty else {
                 throw ValidationError("--min-version and --max-version must be numeric versions, the minimum not above the maximum")
             }
         }
@@ -186,20 +185,16 @@ struct License: AsyncParsableCommand {
             try reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: config)
                 let store = try LicenseStore(path: configuration.database)
-                guard let license = try store.licenses().first(where: { $0.id == id }) else {
+                guard let license = try store.license(id: id) else {
                     printError("error: no licence \(id) in \(configuration.database)")
                     throw ExitCode(ExitStatus.badInput.rawValue)
                 }
                 let inspection = try BundleInspector.inspect(path: bundle)
                 let m = inspection.manifest
                 let now = Timestamp.now()
-                var problems: [String] = []
-                if license.revokedAt != nil { problems.append("the licence is revoked") }
-                if now > license.notAfter { problems.append("the licence has expired") }
-                if license.product != m.product.name { problems.append("the licence is for \(license.product), the bundle is \(m.product.name)") }
-                if (VersionOrder.compare(m.version, license.minimumVersion) ?? -1) < 0 || (VersionOrder.compare(m.version, license.maximumVersion) ?? 1) > 0 {
-                    problems.append("the licence covers \(license.minimumVersion) to \(license.maximumVersion), not \(m.version)")
-                }
+                // The file is for the licence's own site and takes no seat.
+                let problems = license.ineligibilities(product: m.product.name, version: m.version, siteID: nil, seatsInUse: nil, at: now)
+                    .map(\.description)
                 let actor = "operator \(NSUserName())"
                 if !problems.isEmpty {
                     try store.recordExport(licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now, actor: actor,

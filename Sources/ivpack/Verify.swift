@@ -89,19 +89,19 @@ struct Verify: AsyncParsableCommand {
         try await reportingErrorsAsync {
             let policy = try TrustPolicy.load(path: options.trust)
             let started = Timestamp.now()
-            var report = try BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: started,
-                                                   progress: terminalProgress("verify", quiet: options.quiet, machineOutput: options.json))
-            if let digest = report.manifestDigest, let product = report.product, let version = report.version, let site = options.site {
+            var license: (any LicenseAuthority)?
+            if let site = options.site {
                 if let server = options.licenseServer, let cert = options.clientCert, let key = options.clientKey {
                     let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map { Array($0.utf8) }
                     let client = LicenseClientOptions(serverURL: server, clientCertificate: cert, clientKey: key, clientKeyPassphrase: passphrase,
                                                       siteID: site, timeoutSeconds: options.licenseTimeout, attempts: options.licenseAttempts)
-                    report.checks.append(await LicenseCheck.online(options: client, policy: policy, product: product, version: version, manifestSHA256: digest))
+                    license = LicenseServerAuthority(options: client, policy: policy)
                 } else if let file = options.licenseFile {
-                    report.checks.append(LicenseCheck.offline(file: file, siteID: site, policy: policy, product: product, version: version,
-                                                              manifestSHA256: digest, now: Timestamp.now()))
+                    license = LicenseFileAuthority(file: file, siteID: site, policy: policy)
                 }
             }
+            let report = try await BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: started, license: license,
+                                                         progress: terminalProgress("verify", quiet: options.quiet, machineOutput: options.json))
             if options.report != nil || options.html != nil {
                 let context = IQReport.Context.live(for: report, purpose: options.purpose, siteID: options.site, startTime: started, endTime: Timestamp.now())
                 let iq = IQReport(verification: report, context: context)

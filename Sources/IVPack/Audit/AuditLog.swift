@@ -378,26 +378,11 @@ public enum AuditLog {
 
     /// The effective user's name (or `uid N` when it has none); under sudo, `root (sudo by NAME)`.
     public static func currentOperator() -> String {
-        let uid = geteuid()
-        var name = "uid \(uid)"
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        if getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let n = entry.pw_name {
-            name = String(cString: n)
-        }
-        if uid == 0, let sudo = getenv("SUDO_USER").map({ String(cString: $0) }), !sudo.isEmpty, sudo != "root" {
-            name += " (sudo by \(sudo))"
-        }
-        return name
+        LocalIdentity.userName() + (LocalIdentity.sudoUser().map { " (sudo by \($0))" } ?? "")
     }
 
-    /// This machine's host name.
-    public static func currentHost() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
+    /// This machine's host name, else `unknown`.
+    public static func currentHost() -> String { LocalIdentity.hostName() ?? "unknown" }
 
     // MARK: Verifying
 

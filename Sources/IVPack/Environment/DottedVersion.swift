@@ -3,6 +3,14 @@
 ///
 /// Components keep the digits as written (so `535.104.05` prints as written); comparison ignores
 /// leading zeros and never overflows, however long a component is.
+///
+/// This is the version of something found on the target machine (a kernel, a driver, a tool), not
+/// a release version (`ReleaseVersion`), and stays its own type because the two differ in kind:
+/// it is scanned out of free text (`6.1.0-28-amd64`, `Python 3.11.7`) where a release version is
+/// a whole canonical string; its components are digit strings of any length, kept as written,
+/// where a release's fields are bounded numbers; it has no `V` prefix and no pre-release; and a
+/// requirement matches it at the precision it was written with (`matches(exact:)`). It shares the
+/// field order with `ReleaseVersion` (`VersionFields`: a missing component counts as 0).
 public struct DottedVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Most components read from one version.
     static let maxComponents = 12
@@ -76,12 +84,7 @@ public struct DottedVersion: Sendable, Hashable, Comparable, CustomStringConvert
     }
 
     public static func < (a: DottedVersion, b: DottedVersion) -> Bool {
-        let x = a.normalized, y = b.normalized
-        for i in 0..<max(x.count, y.count) {
-            let c = compare(i < x.count ? x[i] : "0", i < y.count ? y[i] : "0")
-            if c != 0 { return c < 0 }
-        }
-        return false
+        VersionFields.compare(a.normalized, b.normalized, zero: "0", by: { compare($0, $1) < 0 }) < 0
     }
 
     public static func == (a: DottedVersion, b: DottedVersion) -> Bool { a.normalized == b.normalized }

@@ -27,6 +27,43 @@ public struct YAMLInputError: IVPackError, Equatable {
     }
 }
 
+/// Why YAML text could not be composed.
+package enum YAMLTextProblem: Error {
+    /// The pre-scan refused the text (an anchor, nesting beyond the limits); `line` is the file's.
+    case refused(line: Int, VersionReadError)
+    /// Yams could not compose it.
+    case syntax(YamlError)
+    /// Yams failed in a way it does not describe.
+    case unexpected(any Error)
+}
+
+/// The one way ivpack turns YAML text into nodes: the pre-scan first, because Yams resolves aliases
+/// while composing (an alias can make a small file stand for an exponentially large tree) and
+/// recurses once per nesting level, then Yams' composer. Each reader turns a `YAMLTextProblem` into
+/// its own error (`YAMLReader.convert` for input files, `VersionReadError` for version readers).
+package enum YAMLText {
+    /// The single root node of `lines` (joined by line feeds), nil for an empty document.
+    /// `firstLine` is the file's line number of `lines[0]`; `what` and `displayPath` name the text
+    /// in the pre-scan's messages.
+    package static func compose(lines: [String], firstLine: Int, displayPath: String,
+                                what: String) throws(YAMLTextProblem) -> Node? {
+        do {
+            try VersionReaders.Markdown.checkNesting(lines, firstLine: firstLine, displayPath: displayPath, what: what)
+        } catch let e as VersionReadError {
+            throw .refused(line: Int(e.detail.split(separator: " ").last ?? "") ?? firstLine, e)
+        } catch {
+            throw .unexpected(error)
+        }
+        do {
+            return try Yams.compose(yaml: lines.joined(separator: "\n"))
+        } catch let error as YamlError {
+            throw .syntax(error)
+        } catch {
+            throw .unexpected(error)
+        }
+    }
+}
+
 /// Walks a YAML document strictly: every mapping's keys are checked against the allowed set,
 /// duplicates and anchors/aliases are refused, and every error carries its line and column.
 package struct YAMLReader {
@@ -39,25 +76,24 @@ package struct YAMLReader {
 
     /// Parses `text` into its single root node.
     package func root(of text: String) throws -> Node {
-        // Yams resolves aliases while composing, so anchors are refused on the text beforehand
-        // (an alias can make a small file stand for an exponentially large tree).
+        let node: Node?
         do {
-            try VersionReaders.Markdown.checkNesting(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
-                                                     firstLine: 1, displayPath: file, what: "the YAML")
-        } catch let e as VersionReadError {
-            let line = Int(e.detail.split(separator: " ").last ?? "") ?? 0
-            throw YAMLInputError(file: file, line: line, column: 1, field: "", problem: e.problem, hint: e.hint)
-        }
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw YAMLInputError(file: file, line: 1, column: 1, field: "", problem: "the document is empty", hint: "")
+            node = try YAMLText.compose(lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                                        firstLine: 1, displayPath: file, what: "the YAML")
+        } catch {
+            switch error {
+            case .refused(let line, let e):
+                throw YAMLInputError(file: file, line: line, column: 1, field: "", problem: e.problem, hint: e.hint)
+            case .syntax(let e):
+                throw Self.convert(e, file: file)
+            case .unexpected(let e):
+                throw e
             }
-            return node
-        } catch let error as YAMLInputError {
-            throw error
-        } catch let error as YamlError {
-            throw Self.convert(error, file: file)
         }
+        guard let node else {
+            throw YAMLInputError(file: file, line: 1, column: 1, field: "", problem: "the document is empty", hint: "")
+        }
+        return node
     }
 
     static func convert(_ error: YamlError, file: String) -> YAMLInputError {

@@ -81,7 +81,7 @@ public struct VersionHistoryRule: GateRule {
     }
 
     /// The version a step of `level` from `before` gives, keeping the new build number.
-    func expected(_ before: ParsedVersion, _ current: ParsedVersion, _ level: BumpLevel, _ policy: GatePolicy) -> String {
+    func expected(_ before: ReleaseVersion, _ current: ReleaseVersion, _ level: BumpLevel, _ policy: GatePolicy) -> String {
         var f = before.fields
         switch level {
         case .major: f[0] += 1; f[1] = 0; f[2] = 0

@@ -91,7 +91,7 @@ public struct ReleaseDiff: Sendable {
     }
 
     /// The highest field that differs between `a` and `b` (the build field last); nil when none does.
-    public static func level(from a: ParsedVersion, to b: ParsedVersion, policy: GatePolicy) -> BumpLevel? {
+    public static func level(from a: ReleaseVersion, to b: ReleaseVersion, policy: GatePolicy) -> BumpLevel? {
         for field in policy.fields where a.value(field) != b.value(field) { return field }
         return nil
     }
@@ -132,7 +132,7 @@ enum VersionNeutralDigests {
 
     static func of(_ release: ReleaseUnderCheck) throws -> [String: SHA256Digest] {
         var tokens = [release.version]
-        if let parsed = VersionOrder.numericFields(release.version), parsed.count == 4 {
+        if let parsed = ReleaseVersion(release.version)?.fields, parsed.count == 4 {
             tokens.append("\(parsed[0]).\(parsed[1]).\(parsed[2])+\(parsed[3])")
         }
         var out: [String: SHA256Digest] = [:]

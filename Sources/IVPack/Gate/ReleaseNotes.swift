@@ -233,24 +233,19 @@ public struct ReleaseNotesDocument: Sendable {
     }
 
     private mutating func readFrontMatter(_ yamlLines: [String]) {
-        do {
-            try VersionReaders.Markdown.checkNesting(yamlLines, firstLine: 2, displayPath: file, what: "front matter")
-        } catch let e as VersionReadError {
-            frontMatterProblem = (Int(e.detail.split(separator: " ").last ?? "") ?? 1, e.problem)
-            return
-        } catch {
-            frontMatterProblem = (1, "\(error)")
-            return
-        }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: yamlLines.joined(separator: "\n"))
-        } catch let error as YamlError {
-            let converted = YAMLReader.convert(error, file: file)
-            frontMatterProblem = (converted.line > 0 ? converted.line + 1 : 1, converted.problem)
-            return
+            node = try YAMLText.compose(lines: yamlLines, firstLine: 2, displayPath: file, what: "front matter")
         } catch {
-            frontMatterProblem = (1, "the front matter is not valid YAML: \(error)")
+            switch error {
+            case .refused(let line, let e):
+                frontMatterProblem = (line, e.problem)
+            case .syntax(let e):
+                let converted = YAMLReader.convert(e, file: file)
+                frontMatterProblem = (converted.line > 0 ? converted.line + 1 : 1, converted.problem)
+            case .unexpected(let e):
+                frontMatterProblem = (1, "the front matter is not valid YAML: \(e)")
+            }
             return
         }
         guard let node else { return }

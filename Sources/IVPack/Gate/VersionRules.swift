@@ -1,12 +1,5 @@
-/// A full version that follows the policy's scheme: its numeric fields and pre-release suffix.
-public struct ParsedVersion: Sendable, Equatable {
-    /// The version as written.
-    public var text: String
-    /// X, Y, Z and (nmpa) B, most significant first.
-    public var fields: [Int]
-    /// The pre-release suffix without its dash (`rc.1`), if any.
-    public var preRelease: String?
-
+/// The parts of a release version the gate's scheme names: X, Y, Z and (nmpa) B.
+extension ReleaseVersion {
     /// The numeric value of a field; 0 for a field the scheme does not have.
     public func value(_ level: BumpLevel) -> Int {
         let index: Int
@@ -29,28 +22,13 @@ public struct ParsedVersion: Sendable, Equatable {
         if fields.count == 4 { s += "+\(value(.build))" }
         return s
     }
-
-    /// -1, 0 or 1 by the numeric fields, then a pre-release before the release it leads to.
-    public func compare(to other: ParsedVersion) -> Int {
-        for i in 0..<max(fields.count, other.fields.count) {
-            let a = i < fields.count ? fields[i] : 0
-            let b = i < other.fields.count ? other.fields[i] : 0
-            if a != b { return a < b ? -1 : 1 }
-        }
-        switch (preRelease, other.preRelease) {
-        case (nil, nil): return 0
-        case (nil, _): return 1
-        case (_, nil): return -1
-        case let (a?, b?): return a == b ? 0 : (SemVer.precedes(a, b) ? -1 : 1)
-        }
-    }
 }
 
 /// The outcome of checking one version string: the parsed version when its structure is sound
 /// (even if a channel rule refuses it), and every finding.
 public struct VersionCheck: Sendable, Equatable {
     /// The version's fields; nil when its structure is broken.
-    public var parsed: ParsedVersion?
+    public var parsed: ReleaseVersion?
     /// Every naming finding, in order.
     public var findings: [Finding]
 
@@ -161,7 +139,7 @@ public enum VersionNaming {
             }
         }
         guard fieldsSound else { return VersionCheck(parsed: nil, findings: findings) }
-        let parsed = ParsedVersion(text: text, fields: values, preRelease: preRelease)
+        let parsed = ReleaseVersion(text: text, fields: values, preRelease: preRelease)
         if names.contains(.build), policy.reservedBuild.contains(parsed.value(.build)) {
             add("VER-003", "\(shown): build number \(parsed.value(.build)) is reserved by the naming rule (CI never produces it)",
                 "Take the build number from the CI build counter; a hard-coded version is how \(parsed.value(.build)) usually gets in")
@@ -213,58 +191,6 @@ public enum VersionNaming {
             }
         }
         return out
-    }
-}
-
-/// The SemVer 2.0.0 grammar (semver.org), on ASCII only.
-public enum SemVer {
-    /// Whether `text` is a valid SemVer 2.0.0 version: exactly what the official regular expression
-    /// `^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-(pre))?(?:\+(build))?$` accepts, with `\d` ASCII.
-    public static func isValid(_ text: String) -> Bool {
-        guard text.unicodeScalars.allSatisfy({ $0.isASCII }) else { return false }
-        var rest = Substring(text)
-        var build: Substring?
-        if let plus = rest.firstIndex(of: "+") {
-            build = rest[rest.index(after: plus)...]
-            rest = rest[..<plus]
-        }
-        var pre: Substring?
-        if let dash = rest.firstIndex(of: "-") {
-            pre = rest[rest.index(after: dash)...]
-            rest = rest[..<dash]
-        }
-        let core = rest.split(separator: ".", omittingEmptySubsequences: false)
-        guard core.count == 3, core.allSatisfy(isNumericIdentifier) else { return false }
-        if let pre {
-            let ids = pre.split(separator: ".", omittingEmptySubsequences: false)
-            guard ids.allSatisfy({ isNumericIdentifier($0) || (isAlphanumericIdentifier($0) && !isDigits($0)) }) else { return false }
-        }
-        if let build {
-            let ids = build.split(separator: ".", omittingEmptySubsequences: false)
-            guard ids.allSatisfy(isAlphanumericIdentifier) else { return false }
-        }
-        return true
-    }
-
-    /// Whether pre-release `a` has lower precedence than pre-release `b` (SemVer §11.4).
-    public static func precedes(_ a: String, _ b: String) -> Bool {
-        let x = a.split(separator: ".", omittingEmptySubsequences: false)
-        let y = b.split(separator: ".", omittingEmptySubsequences: false)
-        for (p, q) in zip(x, y) where p != q {
-            switch (isDigits(p) ? Int(p) : nil, isDigits(q) ? Int(q) : nil) {
-            case let (m?, n?): return m < n
-            case (_?, nil): return true
-            case (nil, _?): return false
-            case (nil, nil): return p.utf8.lexicographicallyPrecedes(q.utf8)
-            }
-        }
-        return x.count < y.count
-    }
-
-    static func isDigits(_ s: Substring) -> Bool { !s.isEmpty && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
-    static func isNumericIdentifier(_ s: Substring) -> Bool { isDigits(s) && !(s.count > 1 && s.first == "0") }
-    static func isAlphanumericIdentifier(_ s: Substring) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }
     }
 }
 

@@ -79,54 +79,56 @@ public enum GrantVerifier {
     public static let clockSkewSeconds: Int64 = 300
 
     /// The grant, when its signature chains to the policy's roots with the licence-signing usage and
-    /// it binds this bundle, site, product, version (and nonce), within its validity; otherwise why not.
-    public static func verify(_ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy, now: Int64) -> Result<(LicenseGrant, signer: String), ProtocolError> {
-        func fail(_ code: String, _ message: String) -> Result<(LicenseGrant, signer: String), ProtocolError> {
-            .failure(ProtocolError(code: code, message: message))
-        }
+    /// it binds this bundle, site, product, version (and nonce), within its validity; otherwise why
+    /// not, in the protocol's form (`check` gives the same decision with the refusal typed).
+    public static func verify(_ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy,
+                              now: Int64) -> Result<(LicenseGrant, signer: String), ProtocolError> {
+        check(signed, expected: expected, policy: policy, now: now).mapError(\.protocolError)
+    }
+
+    /// The grant, when it is good for what was asked (as `verify` says); otherwise the refusal.
+    public static func check(_ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy,
+                             now: Int64) -> Result<(LicenseGrant, signer: String), GrantRefusal> {
         guard let cms = try? SignedData.parse(der: signed.signature, source: "grant signature"), let signer = cms.signerCertificate else {
-            return fail("grant-signature-invalid", "the grant's signature is not a CMS signature with its signer's certificate")
+            return .failure(.signatureUnreadable)
         }
         if case .invalid(let problem) = cms.verifySignature(content: signed.grantBytes) {
-            return fail("grant-signature-invalid", "the grant's signature does not match the grant (\(problem))")
+            return .failure(.signatureMismatch(problem: problem))
         }
         let chain = ChainValidator.validate(signer, untrusted: cms.certificates + policy.intermediates, roots: policy.trustedRoots,
                                             crls: policy.crls, revocation: policy.revocation, at: now,
                                             securityLevel: policy.minimumSecurityLevel)
         if case .invalid(let reason, _, _) = chain {
-            return fail("grant-signer-untrusted", "the grant's signer is not trusted by the policy: \(reason)")
+            return .failure(.signerUntrusted(reason: reason))
         }
         if !policy.development, let root = chain.chain.last, root.subject.contains(WellKnownOID.developmentMarker) {
-            return fail("grant-signer-untrusted", "the grant's signer chains to a development root, which this policy does not accept")
+            return .failure(.signerDevelopmentRoot)
         }
         guard signer.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
-            return fail("grant-signer-untrusted", "the grant's signer lacks the licence-signing usage")
+            return .failure(.signerNotLicenseSigning)
         }
         let grant: LicenseGrant
         switch LicenseGrant.parse(signed.grantBytes) {
         case .success(let g): grant = g
-        case .failure(let e): return .failure(e)
+        case .failure(let e): return .failure(.malformed(problem: e.message))
         }
         if let nonce = expected.nonce, grant.nonce != nonce {
-            return fail("grant-replayed", "the grant answers another request (nonce \(grant.nonce.prefix(16))…, expected \(nonce.prefix(16))…): a replayed grant")
+            return .failure(.replayed(grantNonce: grant.nonce, expectedNonce: nonce))
         }
         if expected.nonce == nil, !grant.nonce.isEmpty {
-            return fail("grant-not-offline", "the licence file carries an online grant; ask the vendor for an offline licence file")
+            return .failure(.notOffline)
         }
         guard grant.manifestSHA256 == expected.manifestSHA256 else {
-            return fail("grant-wrong-bundle", "the grant is for bundle manifest \(grant.manifestSHA256), not \(expected.manifestSHA256)")
+            return .failure(.wrongBundle(granted: grant.manifestSHA256, expected: expected.manifestSHA256))
         }
-        guard grant.siteID == expected.siteID else { return fail("grant-wrong-site", "the grant is for site \(grant.siteID), not \(expected.siteID)") }
-        guard grant.product == expected.product else { return fail("grant-wrong-product", "the grant is for \(grant.product), not \(expected.product)") }
-        guard (VersionOrder.compare(expected.version, grant.minimumVersion) ?? -1) >= 0,
-              (VersionOrder.compare(expected.version, grant.maximumVersion) ?? 1) <= 0 else {
-            return fail("grant-version-not-covered", "the grant covers \(grant.minimumVersion) to \(grant.maximumVersion), not \(expected.version)")
+        guard grant.siteID == expected.siteID else { return .failure(.wrongSite(granted: grant.siteID, expected: expected.siteID)) }
+        guard grant.product == expected.product else { return .failure(.wrongProduct(granted: grant.product, expected: expected.product)) }
+        guard VersionRange.covers(expected.version, minimum: grant.minimumVersion, maximum: grant.maximumVersion) else {
+            return .failure(.versionNotCovered(minimum: grant.minimumVersion, maximum: grant.maximumVersion, version: expected.version))
         }
-        guard now + clockSkewSeconds >= grant.issuedAt else {
-            return fail("grant-not-yet-valid", "the grant is issued in the future (\(Timestamp.iso8601(grant.issuedAt))); check the clocks")
-        }
-        guard now <= grant.notAfter else { return fail("grant-expired", "the grant expired at \(Timestamp.iso8601(grant.notAfter))") }
-        guard now <= grant.licenseNotAfter else { return fail("license-expired", "the licence expired at \(Timestamp.iso8601(grant.licenseNotAfter))") }
+        guard now + clockSkewSeconds >= grant.issuedAt else { return .failure(.notYetValid(issuedAt: grant.issuedAt)) }
+        guard now <= grant.notAfter else { return .failure(.grantExpired(notAfter: grant.notAfter)) }
+        guard now <= grant.licenseNotAfter else { return .failure(.licenseExpired(notAfter: grant.licenseNotAfter)) }
         return .success((grant, signer.subject))
     }
 }

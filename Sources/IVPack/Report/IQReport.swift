@@ -127,8 +127,8 @@ public struct IQReport: Sendable {
         /// bundle's size, and the vendor from its manifest when that manifest is the one verified.
         public static func live(for report: VerifyReport, purpose: String?, siteID: String?, startTime: Int64, endTime: Int64) -> Context {
             let bundle = try? InputFile(path: report.bundle)
-            return Context(purpose: purpose, siteID: siteID, startTime: startTime, endTime: endTime, operatorUser: SystemIdentity.userName(),
-                           host: SystemIdentity.hostName(), operatingSystem: SystemIdentity.operatingSystem(),
+            return Context(purpose: purpose, siteID: siteID, startTime: startTime, endTime: endTime, operatorUser: LocalIdentity.userName(),
+                           host: LocalIdentity.hostName() ?? "unknown host", operatingSystem: LocalIdentity.operatingSystem(),
                            vendor: report.manifestDigest.flatMap { IQReport.vendor(bundlePath: report.bundle, manifestDigest: $0) },
                            bundleBytes: bundle?.size)
         }
@@ -484,41 +484,5 @@ public enum IQReportSignature {
         }
         evidence.append(("signerKind", installer ? "installer certificate (policy \(WellKnownOID.roleInstaller))" : "code-signing certificate"))
         return (Check(.reportSignature, title: title, status: .pass, evidence: evidence), signed)
-    }
-}
-
-// MARK: - The machine
-
-/// The user, host and operating system of this process, for reports.
-enum SystemIdentity {
-    /// The effective user's login name, else `uid N`.
-    static func userName() -> String {
-        let uid = geteuid()
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        if getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name {
-            return String(cString: name)
-        }
-        return "uid \(uid)"
-    }
-
-    /// The host name, else `unknown host`.
-    static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown host" }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
-    /// `uname`: system name, release and machine, e.g. `Linux 6.1.0-18-amd64 x86_64`.
-    static func operatingSystem() -> String {
-        var u = utsname()
-        guard uname(&u) == 0 else { return "unknown" }
-        func text<T>(_ field: T) -> String {
-            withUnsafeBytes(of: field) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-        }
-        return [text(u.sysname), text(u.release), text(u.machine)].joined(separator: " ")
     }
 }

@@ -41,7 +41,7 @@ public struct TrustPolicy: Sendable {
     /// Role name → how a certificate proves it.
     public var roles: [String: RoleRule]
     public var requiredRoles: [String]
-    /// Product name → lowest acceptable version (compared numerically field by field).
+    /// Product name → lowest acceptable version (a `VersionRange` from it: pre-releases count as their release).
     public var minimumVersions: [String: String]
     /// The least strength of every certificate judged under this policy (default and floor: 2).
     public var minimumSecurityLevel: SecurityLevel = .minimum
@@ -150,7 +150,7 @@ public struct TrustPolicy: Sendable {
             for (k, v) in mm {
                 let product = try reader.string(k, "minimumVersions")
                 let version = try reader.string(v, "minimumVersions.\(product)")
-                guard VersionOrder.numericFields(version) != nil else {
+                guard ReleaseVersion(version) != nil else {
                     throw reader.error(v, "minimumVersions.\(product)", "\"\(version)\" is not a version of numeric fields (V2.3.1.1024, 2.3.1)")
                 }
                 minimums[product] = version
@@ -186,35 +186,5 @@ public struct TrustPolicy: Sendable {
     /// The roles `certificate` proves under this policy, sorted.
     public func roles(of certificate: Certificate) -> [String] {
         roles.filter { $0.value.matches(certificate) }.map(\.key).sorted()
-    }
-}
-
-/// Numeric ordering of versions such as `V2.3.1.1024`, `2.3.1` or `V2.3.1.1024-rc.1` (pre-release
-/// parts are ignored for the minimum-version comparison and named in the result instead).
-public enum VersionOrder {
-    /// The numeric fields of a version, or nil if it has none.
-    public static func numericFields(_ version: String) -> [Int]? {
-        var text = Substring(version)
-        if text.first == "V" || text.first == "v" { text = text.dropFirst() }
-        if let cut = text.firstIndex(where: { $0 == "-" || $0 == "+" }) { text = text[..<cut] }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard !parts.isEmpty else { return nil }
-        var out: [Int] = []
-        for p in parts {
-            guard !p.isEmpty, p.count <= 9, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(p) else { return nil }
-            out.append(n)
-        }
-        return out
-    }
-
-    /// -1, 0 or 1; nil when either side is not a numeric version. Missing fields count as 0.
-    public static func compare(_ a: String, _ b: String) -> Int? {
-        guard let x = numericFields(a), let y = numericFields(b) else { return nil }
-        for i in 0..<max(x.count, y.count) {
-            let l = i < x.count ? x[i] : 0
-            let r = i < y.count ? y[i] : 0
-            if l != r { return l < r ? -1 : 1 }
-        }
-        return 0
     }
 }

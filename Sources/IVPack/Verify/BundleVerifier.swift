@@ -3,7 +3,8 @@ import Foundation
 /// Verifies a bundle on site in one front-to-back pass with bounded memory: the manifest, every
 /// entry and header byte, every payload byte against its chunk digests (the streaming pass), and
 /// then the composed checks over what was read: signatures and the roles they prove, the version
-/// recorded in the manifest, the site's minimum version, the environment.
+/// recorded in the manifest, the site's minimum version, the environment, and the licence when a
+/// `LicenseAuthority` is given.
 public enum BundleVerifier {
     /// Most problems listed per check before the rest are counted only.
     static let maxDetails = 50
@@ -16,6 +17,35 @@ public enum BundleVerifier {
                               probe: any SystemProbe = LiveSystem(),
                               hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: ProgressHandler? = nil) throws -> VerifyReport {
+        var (report, bundle) = try read(bundlePath: bundlePath, now: now, hashWorkers: hashWorkers, progress: progress)
+        if let bundle { report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now) }
+        return report
+    }
+
+    /// Runs every check, and the licence check last: `license` is asked once the bundle is read,
+    /// and its decision is the report's `license` check (none when `license` is nil). Throws only
+    /// when the bundle cannot be opened at all.
+    public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64,
+                              probe: any SystemProbe = LiveSystem(), license: (any LicenseAuthority)?,
+                              hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
+                              progress: ProgressHandler? = nil) async throws -> VerifyReport {
+        var (report, bundle) = try read(bundlePath: bundlePath, now: now, hashWorkers: hashWorkers, progress: progress)
+        guard let bundle else { return report }
+        // Checks never wait, so the authority, which may ask a server, decides before they run.
+        var requirement: LicenseRequirement?
+        if let license {
+            let subject = LicenseSubject(product: bundle.manifest.product.name, version: bundle.manifest.version,
+                                         manifestSHA256: bundle.manifestDigest)
+            requirement = LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject))
+        }
+        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, license: requirement).evaluate(bundle, now: now)
+        return report
+    }
+
+    /// The manifest and the streaming pass: the report so far, and what the composed checks judge
+    /// (nil when the manifest cannot be read, and so nothing else can be checked).
+    static func read(bundlePath: String, now: Int64, hashWorkers: Int,
+                     progress: ProgressHandler?) throws -> (VerifyReport, VerifiedBundle?) {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         // 1. The manifest, first (the reader refuses anything else).
         let reader: BundleReader
@@ -24,7 +54,7 @@ public enum BundleVerifier {
         } catch {
             if case .file(let e) = error { throw e }
             report.checks.append(Check(.manifest, status: .fail, details: [error.problem]))
-            return report
+            return (report, nil)
         }
         report.manifestDigest = reader.manifestDigest
         report.product = reader.manifest.product.name
@@ -38,8 +68,7 @@ public enum BundleVerifier {
         // 3. Everything that judges what was read.
         let bundle = VerifiedBundle(path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
                                     manifestDigest: reader.manifestDigest, signatures: pass.signatures)
-        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now)
-        return report
+        return (report, bundle)
     }
 
     static func capped(_ lines: [String]) -> [String] {
@@ -136,10 +165,11 @@ public struct AllOfVerifyChecks: VerifyCheck {
     public var ids: [CheckID] { checks.flatMap(\.ids) }
     public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { checks.flatMap { $0.evaluate(bundle, now: now) } }
 
-    /// What `ivpack verify` runs after the streaming pass, in report order.
-    public static func standard(policy: TrustPolicy, probe: any SystemProbe) -> AllOfVerifyChecks {
+    /// What `ivpack verify` runs after the streaming pass, in report order; the licence check,
+    /// when there is one, last.
+    public static func standard(policy: TrustPolicy, probe: any SystemProbe, license: LicenseRequirement? = nil) -> AllOfVerifyChecks {
         AllOfVerifyChecks([SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
-                           TargetEnvironment(probe: probe)])
+                           TargetEnvironment(probe: probe)] + (license.map { [$0] } ?? []))
     }
 }
 
@@ -222,6 +252,34 @@ public struct TargetEnvironment: VerifyCheck {
     }
 }
 
+/// The installation is licensed for this site (`license`): a `LicenseAuthority`'s decision for the
+/// bundle, as a check. The licence server's, online, or a signed offline licence file's.
+public struct LicenseRequirement: VerifyCheck {
+    /// The check's title: how the licence is established.
+    public var title: String
+    /// The authority's decision.
+    public var decision: LicenseDecision
+
+    /// The check reporting `decision` under `title`.
+    public init(title: String, decision: LicenseDecision) {
+        self.title = title
+        self.decision = decision
+    }
+
+    public var ids: [CheckID] { [.license] }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { [check] }
+
+    /// The `license` check.
+    public var check: Check {
+        switch decision {
+        case .licensed(let evidence):
+            return Check(.license, title: title, status: .pass, evidence: evidence)
+        case .refused(let details, let evidence):
+            return Check(.license, title: title, status: .fail, details: details, evidence: evidence)
+        }
+    }
+}
+
 /// Checks of what the manifest records about versions.
 enum VersionChecks {
     /// Every piece of version evidence names the manifest's version; every versioned kind has evidence.
@@ -256,12 +314,13 @@ enum VersionChecks {
             return Check(.versionMinimum, status: .pass,
                          details: ["the trust policy sets no minimum version for \(m.product.name)"], evidence: [("version", m.version)])
         }
-        guard let order = VersionOrder.compare(m.version, minimum) else {
+        guard let version = ReleaseVersion(m.version), let lowest = ReleaseVersion(minimum) else {
             return Check(.versionMinimum, status: .fail,
                          details: ["the bundle's version \(m.version) cannot be compared with the minimum \(minimum)"])
         }
-        return Check(.versionMinimum, status: order < 0 ? .fail : .pass,
-                     details: order < 0 ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
+        let below = !VersionRange(minimum: lowest, maximum: nil).contains(version)
+        return Check(.versionMinimum, status: below ? .fail : .pass,
+                     details: below ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
                      evidence: [("version", m.version), ("minimum", minimum)])
     }
 }

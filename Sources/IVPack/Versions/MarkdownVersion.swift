@@ -20,8 +20,8 @@ extension VersionReaders {
         static let maxIndentation = 128
 
         struct FrontMatter {
-            /// The YAML text between the delimiter lines.
-            var text: String
+            /// The YAML lines between the delimiter lines.
+            var lines: [String]
             /// The file line number of the YAML text's first line.
             var firstLine: Int
         }
@@ -74,7 +74,7 @@ extension VersionReaders {
                     utf8Lines.append(s)
                 }
                 try checkNesting(utf8Lines, firstLine: 2, displayPath: displayPath, what: "front matter")
-                head.frontMatter = FrontMatter(text: utf8Lines.joined(separator: "\n"), firstLine: 2)
+                head.frontMatter = FrontMatter(lines: utf8Lines, firstLine: 2)
                 bodyStart = close + 1
             }
             var i = bodyStart
@@ -147,7 +147,7 @@ extension VersionReaders {
                 return VersionReading(format: format, file: displayPath,
                                       location: "front matter key \"\(key)\" (the file has no front matter)", found: nil)
             }
-            let result = try YAMLKey.value(of: key, in: frontMatter.text, lineOffset: frontMatter.firstLine - 1,
+            let result = try YAMLKey.value(of: key, in: frontMatter.lines, lineOffset: frontMatter.firstLine - 1,
                                            displayPath: displayPath, what: "front matter")
             let location = result.line.map { "front matter key \"\(key)\" (line \($0))" } ?? "front matter key \"\(key)\""
             return VersionReading(format: format, file: displayPath, location: location, found: result.found)
@@ -189,13 +189,20 @@ extension VersionReaders {
 
     /// A top-level key of a YAML mapping, read with its line.
     enum YAMLKey {
-        static func value(of key: String, in text: String, lineOffset: Int, displayPath: String, what: String) throws -> (found: String?, line: Int?) {
+        /// The value of `key` in the YAML `lines`, whose first line is line `lineOffset + 1` of the file.
+        static func value(of key: String, in lines: [String], lineOffset: Int, displayPath: String, what: String) throws -> (found: String?, line: Int?) {
             let hint = "Fix the YAML; a version is written as: \(key): \"2.3.1\""
             let root: Yams.Node?
             do {
-                root = try Yams.compose(yaml: text)
-            } catch let error as YamlError {
+                root = try YAMLText.compose(lines: lines, firstLine: lineOffset + 1, displayPath: displayPath, what: what)
+            } catch {
+                let yaml: YamlError
                 switch error {
+                case .refused(_, let e): throw e
+                case .unexpected(let e): throw e
+                case .syntax(let e): yaml = e
+                }
+                switch yaml {
                 case .scanner(let context, let problem, let mark, _),
                      .parser(let context, let problem, let mark, _),
                      .composer(let context, let problem, let mark, _):
@@ -210,7 +217,7 @@ extension VersionReaders {
                     throw fail(displayPath, at: offset.map { "byte \($0) of the \(what)" } ?? "the \(what)",
                                "\(what) cannot be read: \(problem)", hint: "Save the file as UTF-8.")
                 default:
-                    throw fail(displayPath, at: "line \(lineOffset + 1)", "\(what) is not valid YAML: \(error)", hint: hint)
+                    throw fail(displayPath, at: "line \(lineOffset + 1)", "\(what) is not valid YAML: \(yaml)", hint: hint)
                 }
             }
             guard let root else { return (nil, nil) }

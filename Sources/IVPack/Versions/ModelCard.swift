@@ -47,8 +47,7 @@ extension VersionReaders {
                     throw fail(displayPath, at: "byte 0", "model card is not valid UTF-8", hint: "Save the file as UTF-8.")
                 }
                 let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                try Markdown.checkNesting(lines, firstLine: 1, displayPath: displayPath, what: "model card")
-                let result = try YAMLKey.value(of: key, in: text, lineOffset: 0, displayPath: displayPath, what: "model card")
+                let result = try YAMLKey.value(of: key, in: lines, lineOffset: 0, displayPath: displayPath, what: "model card")
                 let location = result.line.map { "top-level key \"\(key)\" (line \($0))" } ?? "top-level key \"\(key)\""
                 return VersionReading(format: .modelCard, file: displayPath, location: location, found: result.found)
             }
