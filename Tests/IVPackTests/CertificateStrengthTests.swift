@@ -134,7 +134,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
     func policyCannotLowerTheSecurityLevelBelow2(value: String) throws {
         let s = try SignedRelease(signedBy: [])
         let text = DevelopmentPKI.trustPolicyText + "minimumSecurityLevel: \(value)\n"
-        let error = #expect(throws: YAMLInputError.self) {
+        let error = #expect(throws: InputError.self) {
             try TrustPolicy.parse(bytes: Array(text.utf8), file: "weak-policy.yaml", folder: s.pki.directory)
         }
         #expect(error?.exitStatus == .badInput)

@@ -157,7 +157,7 @@ import Testing
     /// message names no raw control character, and a `byte N` location lies inside the input.
     static func expectCleanReaderError(_ error: any Error, input: (name: String, path: String, bytes: [UInt8])) {
         #expect(isDisplaySafe("\(error)"), "\(input.name): \("\(error)".debugDescription)")
-        if let e = error as? VersionReadError, e.detail.hasPrefix("byte ") {
+        if let e = error as? InputError, e.kind == .versionSource, e.detail.hasPrefix("byte ") {
             let offset = Int(e.detail.dropFirst(5).prefix { $0.isNumber })
             #expect(offset.map { $0 <= input.bytes.count } ?? false, "\(input.name): \(e.detail)")
         }
@@ -288,7 +288,7 @@ import Testing
     /// the terminal or CI log of whoever builds the release. They now go through `Display`.
     @Test func pdfErrorShowsAHostileByteEscaped() throws {
         let path = Self.fuzzFolder + "/regressions/FuzzPDFInfo/raw-byte-in-hex-string-error.pdf"
-        let e = try #require(throws: VersionReadError.self) {
+        let e = try #require(throws: InputError.self) {
             try VersionReaders.read(.pdfInfo, path: path, displayPath: "manual.pdf")
         }
         #expect(e.problem.contains("holds byte 0x"), "\(e)")
@@ -297,7 +297,7 @@ import Testing
 
     @Test func safetensorsErrorShowsAHostileKeyEscaped() throws {
         let path = Self.fuzzFolder + "/regressions/FuzzSafetensors/nul-in-json-key-error.safetensors"
-        let e = try #require(throws: VersionReadError.self) {
+        let e = try #require(throws: InputError.self) {
             try VersionReaders.read(.safetensors, path: path, displayPath: "model.safetensors")
         }
         #expect(e.problem.contains("_metad\\u{0}"), "\(e)")
@@ -308,7 +308,7 @@ import Testing
     /// escape" error put the byte after the backslash raw into the message (here 0x91, a C1 control).
     @Test func safetensorsErrorShowsAHostileEscapeByteEscaped() throws {
         let path = Self.fuzzFolder + "/regressions/FuzzSafetensors/raw-byte-in-json-escape-error.safetensors"
-        let e = try #require(throws: VersionReadError.self) {
+        let e = try #require(throws: InputError.self) {
             try VersionReaders.read(.safetensors, path: path, displayPath: "model.safetensors")
         }
         #expect(e.problem.contains("invalid escape: a backslash followed by byte 0x91"), "\(e)")
@@ -357,7 +357,7 @@ import Testing
         }
         // What ivpack does not read, it says so: an /Info inside a compressed object stream.
         for name in ["object-stream.pdf", "object-stream-flate.pdf"] {
-            let e = try #require(throws: VersionReadError.self, "FuzzPDFInfo/\(name)") {
+            let e = try #require(throws: InputError.self, "FuzzPDFInfo/\(name)") {
                 try Self.pdf(try bytes("FuzzPDFInfo/" + name))
             }
             #expect(e.problem.contains("object stream"), "\(e)")

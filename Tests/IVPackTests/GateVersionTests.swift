@@ -141,7 +141,8 @@ import IVPackTestSupport
         ("apiVersion: ivpack.dev/v1\nkind: GatePolicy\npreset: semver\nchangeTypes:\n  rebuild: build\n", 5, "not a level of the semver scheme"),
     ])
     func badPolicyFilesNameLineAndProblem(text: String, line: Int, problem: String) throws {
-        let error = try #require(throws: YAMLInputError.self) { try GatePolicy.parse(text: text, file: "gate.yaml") }
+        let error = try #require(throws: InputError.self) { try GatePolicy.parse(text: text, file: "gate.yaml") }
+        #expect(error.kind == .yaml)
         #expect(error.line == line, "\(error)")
         #expect(error.description.contains(problem), "\(error)")
         #expect(error.exitStatus == .badInput)

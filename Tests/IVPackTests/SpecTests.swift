@@ -38,7 +38,8 @@ import IVPackTestSupport
         case "product.name": text = text.replacingOccurrences(of: line, with: "  name: [a, b]")
         default: text = text.replacingOccurrences(of: line, with: "version: V2.3 .1")
         }
-        let error = #expect(throws: YAMLInputError.self) { try parse(text) }
+        let error = #expect(throws: InputError.self) { try parse(text) }
+        #expect(error?.kind == .yaml)
         let expectedField = field == "components[0].version" ? "components[4].version" : field
         #expect(error?.field == expectedField, "\(String(describing: error))")
         #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")
@@ -47,7 +48,8 @@ import IVPackTestSupport
 
     @Test func duplicateKeyIsRefused() {
         let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(of: "version: V1.0.0.1", with: "version: V1.0.0.1\nversion: V1.0.0.2")
-        let error = #expect(throws: YAMLInputError.self) { try parse(text) }
+        let error = #expect(throws: InputError.self) { try parse(text) }
+        #expect(error?.kind == .yaml)
         #expect(error?.problem.contains("appears twice") == true, "\(String(describing: error))")
         #expect(error?.problem.contains("\"version\"") == true)
         #expect((error?.line ?? 0) > 0)
@@ -56,13 +58,14 @@ import IVPackTestSupport
     @Test(arguments: ["~", "null", "true"])
     func yamlNullsAndBooleansAreNotVersions(value: String) {
         let text = ReleaseFixture.spec(version: value)
-        let error = #expect(throws: YAMLInputError.self) { try parse(text) }
+        let error = #expect(throws: InputError.self) { try parse(text) }
+        #expect(error?.kind == .yaml)
         #expect(error?.field == "version")
     }
 
     @Test func aliasesAreRefused() {
         let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(of: "  model: PS-AI", with: "  model: &m PS-AI\nreleaseNotesAlias: *m")
-        #expect(throws: YAMLInputError.self) { try parse(text) }
+        #expect(throws: InputError.self) { try parse(text) }
     }
 
     @Test(arguments: ["a/./b//c/", "a/x/../b"])

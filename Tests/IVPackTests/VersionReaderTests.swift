@@ -21,12 +21,14 @@ import IVPackTestSupport
         try read(format, name, Array(text.utf8), key: key)
     }
 
-    /// The `VersionReadError` that reading `bytes` as `format` throws.
-    func readError(_ format: VersionFormat, _ name: String, _ bytes: [UInt8], key: String? = nil) throws -> VersionReadError {
-        try #require(throws: VersionReadError.self) { try read(format, name, bytes, key: key) }
+    /// The `InputError` (kind `.versionSource`) that reading `bytes` as `format` throws.
+    func readError(_ format: VersionFormat, _ name: String, _ bytes: [UInt8], key: String? = nil) throws -> InputError {
+        let e = try #require(throws: InputError.self) { try read(format, name, bytes, key: key) }
+        #expect(e.kind == .versionSource)
+        return e
     }
 
-    func readError(_ format: VersionFormat, _ name: String, _ text: String, key: String? = nil) throws -> VersionReadError {
+    func readError(_ format: VersionFormat, _ name: String, _ text: String, key: String? = nil) throws -> InputError {
         try readError(format, name, Array(text.utf8), key: key)
     }
 
@@ -543,7 +545,7 @@ import IVPackTestSupport
         let other = folder.write("c.json", "{\"name\": \"x\"}")
         #expect(try VersionReaders.detectFormat(path: cdx, componentKind: "dependency-manifest") == .cycloneDX)
         #expect(try VersionReaders.detectFormat(path: spdx, componentKind: "dependency-manifest") == .spdx)
-        let e = try #require(throws: VersionReadError.self) { try VersionReaders.detectFormat(path: other, componentKind: "dependency-manifest") }
+        let e = try #require(throws: InputError.self) { try VersionReaders.detectFormat(path: other, componentKind: "dependency-manifest") }
         #expect(e.problem.contains("neither a CycloneDX SBOM"))
     }
 
@@ -624,7 +626,7 @@ import IVPackTestSupport
     // MARK: Errors
 
     @Test func errorDescriptionSaysFileProblemWhereAndHint() {
-        let e = VersionReadError(file: "m.gguf", detail: "byte 0", problem: "bad magic", hint: "Export it again.")
+        let e = InputError.versionSource(file: "m.gguf", detail: "byte 0", problem: "bad magic", hint: "Export it again.")
         #expect(e.description == "m.gguf: bad magic at byte 0. Export it again.")
         #expect(e.exitStatus == .badInput)
     }

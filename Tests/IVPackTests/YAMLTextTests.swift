@@ -30,7 +30,7 @@ struct YAMLTextTests {
     }
 
     @Test func everyReaderRefusesAnAnchorInItsOwnWords() throws {
-        let input = #expect(throws: YAMLInputError.self) { try YAMLReader(file: "p.yaml").root(of: "a: 1\nb: &x 2\n") }
+        let input = #expect(throws: InputError.self) { try YAMLReader(file: "p.yaml").root(of: "a: 1\nb: &x 2\n") }
         #expect(input?.line == 2)
         let notes = try ReleaseNotesDocument.parse(text: "---\nversion: &v 1\n---\n# Notes\n", file: "notes.md")
         #expect(notes.frontMatterProblem?.line == 2)

@@ -134,7 +134,7 @@ public func fuzzCheckReaderError(_ error: any Error, size: Int, file: StaticStri
     fuzzCheck(!text.isEmpty, "empty error", file: file, line: line)
     fuzzCheck(isDisplaySafe(text), "error message holds a raw control character: \(text.debugDescription)",
               file: file, line: line)
-    if let e = error as? VersionReadError, e.detail.hasPrefix("byte ") {
+    if let e = error as? InputError, e.kind == .versionSource, e.detail.hasPrefix("byte ") {
         let digits = e.detail.dropFirst(5).prefix { $0.isNumber }
         fuzzCheck(Int(digits).map { $0 >= 0 && $0 <= size } ?? false,
                   "error location \(e.detail.debugDescription) is outside the \(size)-byte input",

@@ -89,7 +89,7 @@ public struct ReleaseSpec: Sendable {
     /// Validates spec bytes; `file` names the spec in messages, `root` is its folder.
     public static func parse(bytes: [UInt8], file: String, root: String) throws -> ReleaseSpec {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw YAMLInputError(file: file, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+            throw InputError.yaml(file: file, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
         }
         let reader = YAMLReader(file: file)
         let top = try reader.root(of: text)

@@ -1,36 +1,18 @@
 import Yams
 
-/// An error in a YAML input file (a release spec, a policy), naming the file, line, column and field.
-public struct YAMLInputError: IVPackError, Equatable {
-    /// The file, as the user named it.
-    public let file: String
-    /// 1-based line and column; 0 when the position is unknown.
-    public let line: Int
-    public let column: Int
-    /// The field, as a path from the document root (`components[2].kind`); empty for the document.
-    public let field: String
-    /// What is wrong.
-    public let problem: String
-    /// What to do about it.
-    public let hint: String
-
-    public var exitStatus: ExitStatus { .badInput }
-
-    public var description: String {
-        var s = file
-        if line > 0 { s += ":\(line):\(column)" }
-        s += ": "
-        if !field.isEmpty { s += "\(field): " }
-        s += problem
-        if !hint.isEmpty { s += ". " + hint }
-        return s
+extension InputError {
+    /// An error in a YAML input file (a release spec, a policy, a server configuration) at a 1-based
+    /// line and column (0 when unknown) and a field given as a path from the document root
+    /// (`components[2].kind`, empty for the document).
+    public static func yaml(file: String, line: Int, column: Int, field: String, problem: String, hint: String) -> InputError {
+        InputError(.yaml, Diagnostic(file: file, location: .line(line, column: column, field: field), problem: problem, hint: hint))
     }
 }
 
 /// Why YAML text could not be composed.
 package enum YAMLTextProblem: Error {
     /// The pre-scan refused the text (an anchor, nesting beyond the limits); `line` is the file's.
-    case refused(line: Int, VersionReadError)
+    case refused(line: Int, InputError)
     /// Yams could not compose it.
     case syntax(YamlError)
     /// Yams failed in a way it does not describe.
@@ -40,7 +22,7 @@ package enum YAMLTextProblem: Error {
 /// The one way ivpack turns YAML text into nodes: the pre-scan first, because Yams resolves aliases
 /// while composing (an alias can make a small file stand for an exponentially large tree) and
 /// recurses once per nesting level, then Yams' composer. Each reader turns a `YAMLTextProblem` into
-/// its own error (`YAMLReader.convert` for input files, `VersionReadError` for version readers).
+/// its own error (`YAMLReader.convert` for input files, an `InputError` of kind `.versionSource` for version readers).
 package enum YAMLText {
     /// The single root node of `lines` (joined by line feeds), nil for an empty document.
     /// `firstLine` is the file's line number of `lines[0]`; `what` and `displayPath` name the text
@@ -49,7 +31,7 @@ package enum YAMLText {
                                 what: String) throws(YAMLTextProblem) -> Node? {
         do {
             try VersionReaders.Markdown.checkNesting(lines, firstLine: firstLine, displayPath: displayPath, what: what)
-        } catch let e as VersionReadError {
+        } catch let e as InputError {
             throw .refused(line: Int(e.detail.split(separator: " ").last ?? "") ?? firstLine, e)
         } catch {
             throw .unexpected(error)
@@ -83,7 +65,7 @@ package struct YAMLReader {
         } catch {
             switch error {
             case .refused(let line, let e):
-                throw YAMLInputError(file: file, line: line, column: 1, field: "", problem: e.problem, hint: e.hint)
+                throw InputError.yaml(file: file, line: line, column: 1, field: "", problem: e.problem, hint: e.hint)
             case .syntax(let e):
                 throw Self.convert(e, file: file)
             case .unexpected(let e):
@@ -91,32 +73,32 @@ package struct YAMLReader {
             }
         }
         guard let node else {
-            throw YAMLInputError(file: file, line: 1, column: 1, field: "", problem: "the document is empty", hint: "")
+            throw InputError.yaml(file: file, line: 1, column: 1, field: "", problem: "the document is empty", hint: "")
         }
         return node
     }
 
-    static func convert(_ error: YamlError, file: String) -> YAMLInputError {
+    static func convert(_ error: YamlError, file: String) -> InputError {
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
             let prefix = context.map { "\($0.text): " } ?? ""
-            return YAMLInputError(file: file, line: mark.line, column: mark.column, field: "",
+            return InputError.yaml(file: file, line: mark.line, column: mark.column, field: "",
                                   problem: "not valid YAML: \(prefix)\(problem)", hint: "Fix the YAML syntax at that position")
         case let .duplicatedKeysInMapping(duplicates, context):
             let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
-            return YAMLInputError(file: file, line: context.mark.line, column: context.mark.column, field: "",
+            return InputError.yaml(file: file, line: context.mark.line, column: context.mark.column, field: "",
                                   problem: "key \(keys) appears twice in the mapping that starts here", hint: "Keep one of them")
         case let .reader(problem, offset, _, _):
-            return YAMLInputError(file: file, line: 0, column: 0, field: "",
+            return InputError.yaml(file: file, line: 0, column: 0, field: "",
                                   problem: "cannot read the file as UTF-8 YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
                                   hint: "Save the file as UTF-8")
         default:
-            return YAMLInputError(file: file, line: 0, column: 0, field: "", problem: "not valid YAML: \(error)", hint: "")
+            return InputError.yaml(file: file, line: 0, column: 0, field: "", problem: "not valid YAML: \(error)", hint: "")
         }
     }
 
-    package func error(_ node: Node?, _ field: String, _ problem: String, hint: String = "") -> YAMLInputError {
-        YAMLInputError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0,
+    package func error(_ node: Node?, _ field: String, _ problem: String, hint: String = "") -> InputError {
+        InputError.yaml(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0,
                        field: field, problem: problem, hint: hint)
     }
 

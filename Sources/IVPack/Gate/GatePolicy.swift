@@ -297,7 +297,7 @@ extension GatePolicy {
     public static func load(path: String) throws -> GatePolicy {
         let bytes = try InputFile.readAll(path: path, limit: YAMLReader.maxBytes)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw YAMLInputError(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+            throw InputError.yaml(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
         }
         return try parse(text: text, file: path)
     }

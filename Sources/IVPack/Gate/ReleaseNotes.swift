@@ -154,15 +154,15 @@ public struct ReleaseNotesDocument: Sendable {
     /// The lines after the front matter.
     public var bodyLines: [Line] { Array(lines.dropFirst(bodyStart - 1)) }
 
-    /// Reads notes from bytes. Throws `ReleaseNotesError` for text that is not UTF-8 or too large.
+    /// Reads notes from bytes. Throws an `InputError` (kind `.releaseNotes`) for text that is not UTF-8 or too large.
     public static func parse(bytes: [UInt8], file: String) throws -> ReleaseNotesDocument {
         guard bytes.count <= maxBytes else {
-            throw ReleaseNotesError(file: file, problem: "is \(bytes.count) bytes, more than the limit of \(maxBytes)")
+            throw InputError.releaseNotes(file: file, problem: "is \(bytes.count) bytes, more than the limit of \(maxBytes)")
         }
         var data = bytes[...]
         if data.starts(with: [0xEF, 0xBB, 0xBF]) { data = data.dropFirst(3) }
         guard let text = String(validating: data, as: UTF8.self) else {
-            throw ReleaseNotesError(file: file, problem: "is not valid UTF-8; save it as UTF-8")
+            throw InputError.releaseNotes(file: file, problem: "is not valid UTF-8; save it as UTF-8")
         }
         return try parse(text: text, file: file)
     }
@@ -174,7 +174,7 @@ public struct ReleaseNotesDocument: Sendable {
         }
         if raw.last == "" { raw.removeLast() }
         guard raw.count <= maxLines else {
-            throw ReleaseNotesError(file: file, problem: "has \(raw.count) lines, more than the limit of \(maxLines)")
+            throw InputError.releaseNotes(file: file, problem: "has \(raw.count) lines, more than the limit of \(maxLines)")
         }
         let lines = raw.enumerated().map { Line(number: $0.offset + 1, text: $0.element) }
         var doc = ReleaseNotesDocument(file: file, lines: lines, frontMatter: [], frontMatterProblem: nil, hasFrontMatter: false,
@@ -262,16 +262,11 @@ public struct ReleaseNotesDocument: Sendable {
     }
 }
 
-/// Release notes that cannot be read at all (not UTF-8, too large): the gate cannot run on them.
-public struct ReleaseNotesError: IVPackError, Equatable {
-    /// The notes as named.
-    public var file: String
-    /// What is wrong with them.
-    public var problem: String
-    /// Bad input: exit status 2.
-    public var exitStatus: ExitStatus { .badInput }
-    /// `file: problem`.
-    public var description: String { "\(file): the release notes \(problem)" }
+extension InputError {
+    /// Release notes that cannot be read as text: `FILE: the release notes PROBLEM`.
+    static func releaseNotes(file: String, problem: String) -> InputError {
+        InputError(.releaseNotes, Diagnostic(file: file, problem: "the release notes \(problem)"))
+    }
 }
 
 extension StringProtocol {

@@ -105,9 +105,19 @@ public struct InputError: IVPackError, Equatable {
         case .none, .at: return ""
         }
     }
+    /// The 1-based line of a text input; 0 when unknown or not a line.
+    public var line: Int {
+        if case .line(let line, _, _) = diagnostic.location { return line }
+        return 0
+    }
+    /// The 1-based column of a text input; 0 when unknown or not a line.
+    public var column: Int {
+        if case .line(_, let column, _) = diagnostic.location { return column }
+        return 0
+    }
     /// The position told in words (`byte 8`); empty when the location is not of that sort.
-    public var place: String {
-        if case .at(let place) = diagnostic.location { return place }
+    public var detail: String {
+        if case .at(let detail) = diagnostic.location { return detail }
         return ""
     }
 }

@@ -62,7 +62,7 @@ public struct TrustPolicy: Sendable {
     /// certificate and CRL paths are taken from (the policy file's folder).
     public static func parse(bytes: [UInt8], file path: String, folder: String) throws -> TrustPolicy {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw YAMLInputError(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+            throw InputError.yaml(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
         }
         let reader = YAMLReader(file: path)
         let top = try reader.root(of: text)

@@ -51,7 +51,7 @@ extension VersionReaders {
                 self.end = min(file.size, GGUF.maxMetadataBytes)
             }
 
-            private func beyond(_ count: UInt64, _ what: String) -> VersionReadError {
+            private func beyond(_ count: UInt64, _ what: String) -> InputError {
                 if UInt64(file.size - position) < count {
                     return fail(displayPath, at: "byte \(position)",
                                 "file ends at byte \(file.size) inside \(what), which needs \(count) bytes",

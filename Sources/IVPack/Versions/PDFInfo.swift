@@ -95,12 +95,12 @@ extension VersionReaders {
 
             var offset: Int64 { base + Int64(position) }
 
-            func error(_ problem: String, at position: Int? = nil) -> VersionReadError {
+            func error(_ problem: String, at position: Int? = nil) -> InputError {
                 fail(displayPath, at: "byte \(base + Int64(position ?? self.position))", problem,
                      hint: "The PDF is damaged or unusual; check it with qpdf --check and export it again.")
             }
 
-            func endError(_ what: String) -> VersionReadError {
+            func endError(_ what: String) -> InputError {
                 reachesEnd
                     ? error("file ends inside \(what)")
                     : error("\(what) is not finished within the limit of \(kibibytes(maxObjectBytes))")
@@ -631,7 +631,7 @@ extension VersionReaders {
                        hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
         }
 
-        static func objectStreamError(_ displayPath: String, what: String, number: Int64, generation: Int64, detail: String, stream: Int64?) -> VersionReadError {
+        static func objectStreamError(_ displayPath: String, what: String, number: Int64, generation: Int64, detail: String, stream: Int64?) -> InputError {
             let whereText = stream.map { "is stored in compressed object stream \($0)" }
                 ?? "is not stored as a plain object in the file, so it is probably inside a compressed object stream"
             return fail(displayPath, at: detail, "\(what) (object \(number) \(generation)) \(whereText)",

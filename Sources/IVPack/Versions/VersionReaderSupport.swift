@@ -37,8 +37,8 @@ extension VersionReaders {
         return String(path[path.index(after: slash)...])
     }
 
-    static func fail(_ file: String, at detail: String, _ problem: String, hint: String) -> VersionReadError {
-        VersionReadError(file: file, detail: detail, problem: problem, hint: hint)
+    static func fail(_ file: String, at detail: String, _ problem: String, hint: String) -> InputError {
+        InputError.versionSource(file: file, detail: detail, problem: problem, hint: hint)
     }
 
     /// Reads `count` bytes at `offset`, fewer at the end of the file, never past `file.size`.
@@ -49,12 +49,12 @@ extension VersionReaders {
         return try file.readBytes(count: n, at: offset)
     }
 
-    /// Reads a whole file of at most `limit` bytes, refusing a larger one with a `VersionReadError`.
+    /// Reads a whole file of at most `limit` bytes, refusing a larger one with a `InputError` (kind `.versionSource`).
     static func readWhole(path: String, displayPath: String, limit: Int, what: String) throws -> [UInt8] {
         try readWhole(InputFile(path: path), displayPath: displayPath, limit: limit, what: what)
     }
 
-    /// Reads all of `file` when it holds at most `limit` bytes, refusing a larger one with a `VersionReadError`.
+    /// Reads all of `file` when it holds at most `limit` bytes, refusing a larger one with a `InputError` (kind `.versionSource`).
     static func readWhole(_ file: any ByteSource, displayPath: String, limit: Int, what: String) throws -> [UInt8] {
         if file.size > Int64(limit) {
             throw fail(displayPath, at: "byte 0",
@@ -102,8 +102,8 @@ extension VersionReaders {
     static func kibibytes(_ n: Int) -> String { n % 1024 == 0 ? "\(n / 1024) KiB" : "\(n) bytes" }
     static func mebibytes(_ n: Int) -> String { n % (1 << 20) == 0 ? "\(n >> 20) MiB" : "\(n) bytes" }
 
-    /// Turns a JSON parse error into a `VersionReadError`, offsetting byte positions by `base`.
-    static func jsonError(_ e: JSONParseError, file: String, what: String, base: Int = 0, hint: String) -> VersionReadError {
+    /// Turns a JSON parse error into a `InputError` (kind `.versionSource`), offsetting byte positions by `base`.
+    static func jsonError(_ e: JSONParseError, file: String, what: String, base: Int = 0, hint: String) -> InputError {
         fail(file, at: "byte \(base + e.offset) (line \(e.line), column \(e.column)\(base == 0 ? "" : " of the header"))",
              "\(what) is not valid JSON: \(e.problem)", hint: hint)
     }

@@ -54,32 +54,12 @@ public struct VersionReading: Sendable, Equatable {
     }
 }
 
-/// A file whose header or metadata is malformed, or that cannot carry a version the way it was asked to.
-/// Commands stop with exit status bad input (2).
-public struct VersionReadError: IVPackError, Equatable {
-    /// The file, as the caller's display path.
-    public let file: String
-    /// Where in the file: a byte offset (`byte 8`) or a line (`line 3`), with context where useful.
-    public let detail: String
-    /// What is wrong, in words.
-    public let problem: String
-    /// What to do about it.
-    public let hint: String
-
-    /// An error about `file` at `detail`.
-    public init(file: String, detail: String, problem: String, hint: String) {
-        self.file = file
-        self.detail = detail
-        self.problem = problem
-        self.hint = hint
-    }
-
-    /// Always `.badInput`: the file is the problem, not the environment.
-    public var exitStatus: ExitStatus { .badInput }
-
-    /// `FILE: PROBLEM at WHERE. HINT`
-    public var description: String {
-        hint.isEmpty ? "\(file): \(problem) at \(detail)." : "\(file): \(problem) at \(detail). \(hint)"
+extension InputError {
+    /// A file a version is read from whose header or metadata is malformed, or that cannot carry a
+    /// version the way it was asked to: `FILE: PROBLEM at WHERE. HINT`, where `detail` is a byte
+    /// offset (`byte 8`) or a line (`line 3`), with context where useful.
+    public static func versionSource(file: String, detail: String, problem: String, hint: String) -> InputError {
+        InputError(.versionSource, Diagnostic(file: file, location: .at(detail), problem: problem, hint: hint))
     }
 }
 
@@ -107,7 +87,7 @@ public struct RequirementProblem: Sendable, Equatable {
 ///
 /// Every reader treats its file as untrusted: it reads only the part it needs (a header, the start of a
 /// document, the end of a PDF), within named limits, checks every length field before using it, and reports
-/// a malformed file as a `VersionReadError` naming the file, the byte offset or line, and what to do.
+/// a malformed file as a `InputError` (kind `.versionSource`) naming the file, the byte offset or line, and what to do.
 /// A file that cannot be opened or read gives a `FileSystemError`.
 public enum VersionReaders {
     /// The format to read for a file of a component of `componentKind` (`model`, `document`,
