@@ -51,13 +51,12 @@ struct Audit: ParsableCommand {
         @Argument(help: "The audit log (JSON Lines).")
         var log: String
 
-        @Flag(name: .long, help: "Print the result as JSON.")
-        var json = false
+        @OptionGroup var outputOptions: JSONOutputOptions
 
         mutating func run() throws {
             try reportingErrors {
                 let result = try AuditLog.verify(path: log)
-                if json {
+                if outputOptions.json {
                     printJSON(result.json)
                 } else if let problem = result.problem {
                     print("\(log): broken at line \(problem.line): \(problem.kind.rawValue): \(problem.message)")

@@ -26,11 +26,9 @@ struct Build: ParsableCommand {
     @Option(name: .long, help: "Seconds since 1970 for every header time (default: $SOURCE_DATE_EPOCH, else the commit time of the code).")
     var sourceDateEpoch: Int64?
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var outputOptions: JSONOutputOptions
 
-    @Flag(name: .long, help: "No progress line on the terminal.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
 
     mutating func run() throws {
         try reportingErrors {
@@ -43,9 +41,9 @@ struct Build: ParsableCommand {
                 epoch = value
             }
             let result = try BundleBuilder.build(specPath: spec, outputPath: output, sourceDateEpoch: epoch,
-                                                 progress: terminalProgress("build", quiet: quiet, machineOutput: json))
+                                                 progress: progressOptions.progress("build", machineOutput: outputOptions.json))
             let m = result.manifest
-            if json {
+            if outputOptions.json {
                 printJSON(.object([
                     ("bundle", .string(result.outputPath)), ("product", .string(m.product.name)), ("version", .string(m.version)),
                     ("bundleSize", .integer(result.bundleSize)), ("files", .integer(m.allFiles.count)),

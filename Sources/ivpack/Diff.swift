@@ -24,8 +24,7 @@ struct Diff: ParsableCommand {
     @Option(name: .long, help: "The gate policy whose version scheme names the step: nmpa, semver or a file.")
     var policy: String = "nmpa"
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var outputOptions: JSONOutputOptions
 
     mutating func run() throws {
         try reportingErrors {
@@ -35,7 +34,7 @@ struct Diff: ParsableCommand {
             let diff = try ReleaseDiff.compute(old: a.kind == .spec ? try ReleaseUnderCheck.loadSpec(path: a.path, hashAll: true) : a,
                                                new: b.kind == .spec ? try ReleaseUnderCheck.loadSpec(path: b.path, hashAll: true) : b,
                                                policy: gatePolicy)
-            if json {
+            if outputOptions.json {
                 printJSON(diff.json)
                 return
             }

@@ -40,8 +40,7 @@ extension Keys {
         @Option(name: .long, help: "Days every certificate and CRL stays valid, from now.")
         var validityDays: Int = DevelopmentPKI.defaultValidityDays
 
-        @Flag(name: .long, help: "Print the result as JSON.")
-        var json = false
+        @OptionGroup var outputOptions: JSONOutputOptions
 
         func validate() throws {
             guard DevelopmentPKI.validityDaysRange.contains(validityDays) else {
@@ -54,7 +53,7 @@ extension Keys {
                 let now = Int64(Date().timeIntervalSince1970)
                 let layout = try DevelopmentPKI.create(in: directory, now: now, validityDays: validityDays)
                 let files = DevelopmentPKILayout.files
-                if json {
+                if outputOptions.json {
                     printJSON(.object([
                         ("directory", .string(layout.directory)), ("development", .bool(true)),
                         ("validityDays", .integer(Int64(validityDays))), ("trustPolicy", .string(layout.trustPolicy)),

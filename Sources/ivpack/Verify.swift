@@ -59,8 +59,7 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
-    @Flag(name: .long, help: "No progress line on the terminal.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
 
     @Option(name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.")
     var report: String?
@@ -90,7 +89,7 @@ struct Verify: AsyncParsableCommand {
             let policy = try TrustPolicy.load(path: options.trust)
             let started = Timestamp.now()
             var report = try BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: started,
-                                                   progress: terminalProgress("verify", quiet: options.quiet, machineOutput: options.json))
+                                                   progress: options.progressOptions.progress("verify", machineOutput: options.json))
             if let digest = report.manifestDigest, let product = report.product, let version = report.version, let site = options.site {
                 if let server = options.licenseServer, let cert = options.clientCert, let key = options.clientKey {
                     let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map { Array($0.utf8) }
