@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Audit: ParsableCommand {
+struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Check the hash-chained audit log that ivpack commands append to.",
         discussion: """
         Each ivpack command appends one event (time, operator, host, command, parameters without \

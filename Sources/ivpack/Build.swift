@@ -2,8 +2,9 @@ import ArgumentParser
 import IVPack
 import Foundation
 
-struct Build: ParsableCommand {
+struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "build",
         abstract: "Assemble a reproducible bundle from a release spec, refusing an inconsistent version.",
         discussion: """
         Reads the release spec, checks that every component carries the one version of the \

@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Diff: ParsableCommand {
+struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Show what changed between two releases: components added, removed, changed (with digests), and the version step.",
         discussion: """
         Compares two bundles (or specs) file by file by SHA-256. A file whose bytes differ only where \

@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Inspect: ParsableCommand {
+struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Show what a bundle holds: product, version, components, files, digests, signatures.",
         discussion: """
         Reads the manifest and the entry headers; it does not check digests or signatures \

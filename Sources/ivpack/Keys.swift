@@ -2,8 +2,9 @@ import ArgumentParser
 import IVPack
 import Foundation
 
-struct Keys: ParsableCommand {
+struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keys",
         abstract: "Create and manage signing keys and certificates.",
         discussion: """
         Production keys and roots come from the vendor's own PKI (or an HSM) and never from ivpack. \
@@ -16,7 +17,7 @@ struct Keys: ParsableCommand {
     )
 }
 
-extension Keys {
+extension KeysCommand {
     struct InitDev: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "init-dev",

@@ -3,7 +3,7 @@ import Foundation
 import IVPack
 import IVPackLicense
 
-struct License: AsyncParsableCommand {
+struct LicenseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "license",
         abstract: "The reference licence server and its operator commands.",

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import IVPack
 
-struct Sign: ParsableCommand {
+struct SignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sign",
         abstract: "Add a CMS/X.509 signature for one role to a bundle, without rewriting its payload.",
         discussion: """
         Signs the bundle's manifest (CMS SignedData, DER, detached, SHA-256, with the signer's \

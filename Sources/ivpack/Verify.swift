@@ -3,8 +3,9 @@ import Foundation
 import IVPack
 import IVPackLicense
 
-struct Verify: AsyncParsableCommand {
+struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check a bundle on site: entries, digests, signatures and chains against the site's trust policy, roles, versions.",
         discussion: """
         Reads the bundle once, front to back, with memory that does not depend on its size. \
