@@ -30,7 +30,7 @@ struct LicenseCommand: AsyncParsableCommand {
 
         mutating func run() async throws {
             let path = config
-            try await reportingErrorsAsync {
+            try await reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: path)
                 let server = try LicenseServer(config: configuration)
                 try await server.run(handleSignals: true) { port in

@@ -86,7 +86,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let options = self
-        try await reportingErrorsAsync {
+        try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
             let started = Timestamp.now()
             var report = try BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: started,
