@@ -121,9 +121,7 @@ public final class LicenseServer: Sendable {
         self.config = config
         self.logger = logger
         store = try LicenseStore(path: config.database)
-        let grantCertificates = try Certificate.load(file: config.grantCertificate)
-        signer = try GrantSigner(certificate: grantCertificates[0], key: try PrivateKey.load(file: config.grantKey, passphrase: nil),
-                                 chain: Array(grantCertificates.dropFirst()) + (try config.grantChain.flatMap { try Certificate.load(file: $0) }))
+        signer = try GrantSigner(identity: try config.grantSigningIdentity())
         authenticator = try InstallerAuthenticator(config: config, logger: logger)
         // Read through ivpack's own loaders first, so that a missing or malformed file is named.
         _ = try Certificate.load(file: config.certificate)

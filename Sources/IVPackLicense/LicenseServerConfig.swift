@@ -120,3 +120,11 @@ public struct LicenseServerConfig: Sendable {
         """
     }
 }
+
+extension LicenseServerConfig {
+    /// The licence-signing identity of `grants` (key, certificate, chain), for `GrantSigner`. The key
+    /// file must not be encrypted: the server and `license export` run with no passphrase to give.
+    public func grantSigningIdentity() throws -> SigningIdentity {
+        try SigningIdentity.load(key: .file(path: grantKey, passphrase: nil), certificateFile: grantCertificate, chainFiles: grantChain)
+    }
+}

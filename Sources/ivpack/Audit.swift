@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Audit: ParsableCommand {
+struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Check the hash-chained audit log that ivpack commands append to.",
         discussion: """
         Each ivpack command appends one event (time, operator, host, command, parameters without \
@@ -51,13 +52,12 @@ struct Audit: ParsableCommand {
         @Argument(help: "The audit log (JSON Lines).")
         var log: String
 
-        @Flag(name: .long, help: "Print the result as JSON.")
-        var json = false
+        @OptionGroup var outputOptions: JSONOutputOptions
 
         mutating func run() throws {
             try reportingErrors {
                 let result = try AuditLog.verify(path: log)
-                if json {
+                if outputOptions.json {
                     printJSON(result.json)
                 } else if let problem = result.problem {
                     print("\(log): broken at line \(problem.line): \(problem.kind.rawValue): \(problem.message)")

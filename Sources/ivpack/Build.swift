@@ -2,8 +2,9 @@ import ArgumentParser
 import IVPack
 import Foundation
 
-struct Build: ParsableCommand {
+struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "build",
         abstract: "Assemble a reproducible bundle from a release spec, refusing an inconsistent version.",
         discussion: """
         Reads the release spec, checks that every component carries the one version of the \
@@ -26,11 +27,9 @@ struct Build: ParsableCommand {
     @Option(name: .long, help: "Seconds since 1970 for every header time (default: $SOURCE_DATE_EPOCH, else the commit time of the code).")
     var sourceDateEpoch: Int64?
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var outputOptions: JSONOutputOptions
 
-    @Flag(name: .long, help: "No progress line on the terminal.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
 
     mutating func run() throws {
         try reportingErrors {
@@ -43,9 +42,9 @@ struct Build: ParsableCommand {
                 epoch = value
             }
             let result = try BundleBuilder.build(specPath: spec, outputPath: output, sourceDateEpoch: epoch,
-                                                 progress: terminalProgress("build", quiet: quiet, machineOutput: json))
+                                                 progress: progressOptions.progress("build", machineOutput: outputOptions.json))
             let m = result.manifest
-            if json {
+            if outputOptions.json {
                 printJSON(.object([
                     ("bundle", .string(result.outputPath)), ("product", .string(m.product.name)), ("version", .string(m.version)),
                     ("bundleSize", .integer(result.bundleSize)), ("files", .integer(m.allFiles.count)),

@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Check: ParsableCommand {
+struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Release gate: check a spec or bundle against a version and release-notes policy (nmpa, semver or a file).",
         discussion: """
         Checks the version name (VER-xxx), the release notes (NOTES-xxx), and, with --previous, \

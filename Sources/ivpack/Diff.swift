@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Diff: ParsableCommand {
+struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Show what changed between two releases: components added, removed, changed (with digests), and the version step.",
         discussion: """
         Compares two bundles (or specs) file by file by SHA-256. A file whose bytes differ only where \
@@ -24,8 +25,7 @@ struct Diff: ParsableCommand {
     @Option(name: .long, help: "The gate policy whose version scheme names the step: nmpa, semver or a file.")
     var policy: String = "nmpa"
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var outputOptions: JSONOutputOptions
 
     mutating func run() throws {
         try reportingErrors {
@@ -35,7 +35,7 @@ struct Diff: ParsableCommand {
             let diff = try ReleaseDiff.compute(old: a.kind == .spec ? try ReleaseUnderCheck.loadSpec(path: a.path, hashAll: true) : a,
                                                new: b.kind == .spec ? try ReleaseUnderCheck.loadSpec(path: b.path, hashAll: true) : b,
                                                policy: gatePolicy)
-            if json {
+            if outputOptions.json {
                 printJSON(diff.json)
                 return
             }

@@ -35,6 +35,7 @@ struct IVPackCommand: AsyncParsableCommand {
         64 command-line usage.
         """,
         version: IVPackVersion.current,
-        subcommands: [Build.self, Inspect.self, Keys.self, Sign.self, Verify.self, License.self, Check.self, Diff.self, Audit.self, SignReportCommand.self, VerifyReportCommand.self]
+        subcommands: [BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self, LicenseCommand.self,
+                      CheckCommand.self, DiffCommand.self, AuditCommand.self, SignReportCommand.self, VerifyReportCommand.self]
     )
 }

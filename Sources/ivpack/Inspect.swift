@@ -1,8 +1,9 @@
 import ArgumentParser
 import IVPack
 
-struct Inspect: ParsableCommand {
+struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Show what a bundle holds: product, version, components, files, digests, signatures.",
         discussion: """
         Reads the manifest and the entry headers; it does not check digests or signatures \
@@ -16,14 +17,13 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The bundle.")
     var bundle: String
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var outputOptions: JSONOutputOptions
 
     mutating func run() throws {
         try reportingErrors {
             let i = try BundleInspector.inspect(path: bundle)
             let m = i.manifest
-            if json {
+            if outputOptions.json {
                 printJSON(.object([
                     ("bundle", .string(i.path)), ("manifestSHA256", .string(i.manifestDigest.hex)),
                     ("manifest", m.json),

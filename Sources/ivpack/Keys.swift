@@ -2,8 +2,9 @@ import ArgumentParser
 import IVPack
 import Foundation
 
-struct Keys: ParsableCommand {
+struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keys",
         abstract: "Create and manage signing keys and certificates.",
         discussion: """
         Production keys and roots come from the vendor's own PKI (or an HSM) and never from ivpack. \
@@ -16,7 +17,7 @@ struct Keys: ParsableCommand {
     )
 }
 
-extension Keys {
+extension KeysCommand {
     struct InitDev: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "init-dev",
@@ -40,8 +41,7 @@ extension Keys {
         @Option(name: .long, help: "Days every certificate and CRL stays valid, from now.")
         var validityDays: Int = DevelopmentPKI.defaultValidityDays
 
-        @Flag(name: .long, help: "Print the result as JSON.")
-        var json = false
+        @OptionGroup var outputOptions: JSONOutputOptions
 
         func validate() throws {
             guard DevelopmentPKI.validityDaysRange.contains(validityDays) else {
@@ -54,7 +54,7 @@ extension Keys {
                 let now = Int64(Date().timeIntervalSince1970)
                 let layout = try DevelopmentPKI.create(in: directory, now: now, validityDays: validityDays)
                 let files = DevelopmentPKILayout.files
-                if json {
+                if outputOptions.json {
                     printJSON(.object([
                         ("directory", .string(layout.directory)), ("development", .bool(true)),
                         ("validityDays", .integer(Int64(validityDays))), ("trustPolicy", .string(layout.trustPolicy)),

@@ -3,7 +3,7 @@ import Foundation
 import IVPack
 import IVPackLicense
 
-struct License: AsyncParsableCommand {
+struct LicenseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "license",
         abstract: "The reference licence server and its operator commands.",
@@ -30,7 +30,7 @@ struct License: AsyncParsableCommand {
 
         mutating func run() async throws {
             let path = config
-            try await reportingErrorsAsync {
+            try await reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: path)
                 let server = try LicenseServer(config: configuration)
                 try await server.run(handleSignals: true) { port in
@@ -106,7 +106,7 @@ struct License: AsyncParsableCommand {
             try reportingErrors {
                 let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
                 let now = Timestamp.now()
-                let license = IVPackLicense.License(id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
+                let license = License(id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
                                                     notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
                 try store.issue(license, actor: "operator \(NSUserName())")
                 print("Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))")
@@ -202,9 +202,7 @@ struct License: AsyncParsableCommand {
                     printError("error: cannot export \(id): " + problems.joined(separator: "; "))
                     throw ExitCode(ExitStatus.checkFailed.rawValue)
                 }
-                let certificates = try Certificate.load(file: configuration.grantCertificate)
-                let signer = try GrantSigner(certificate: certificates[0], key: try PrivateKey.load(file: configuration.grantKey, passphrase: nil),
-                                             chain: Array(certificates.dropFirst()) + (try configuration.grantChain.flatMap { try Certificate.load(file: $0) }))
+                let signer = try GrantSigner(identity: try configuration.grantSigningIdentity())
                 let grant = LicenseGrant(licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
                                          maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: inspection.manifestDigest.hex,
                                          nonce: "", installerSubject: "", installerFingerprint: "", activationID: 0, issuedAt: now,

@@ -24,43 +24,27 @@ struct SignReportCommand: ParsableCommand {
     @Argument(help: "The IQ report (JSON) to sign.")
     var report: String
 
-    @Option(name: .long, help: "The signer's private key (PEM, PKCS#8, possibly encrypted).")
-    var key: String
-
-    @Option(name: .long, help: "The signer's certificate (PEM).")
-    var cert: String
-
-    @Option(name: .long, help: "Intermediate certificates to include (PEM).")
-    var chain: String?
-
-    @Option(name: .long, help: "A file whose first line is the key's passphrase.")
-    var passphraseFile: String?
+    @OptionGroup var identity: SigningIdentityOptions<KeyFile>
 
     @Option(name: .long, help: "Where to write the signature (default: REPORT.p7s beside the report).")
     var output: String?
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var outputOptions: JSONOutputOptions
 
     mutating func run() throws {
         try reportingErrors {
             let bytes = try InputFile.readAll(path: report, limit: IQReport.maxBytes)
-            let privateKey = try PrivateKey.load(file: key, passphrase: try readPassphrase(file: passphraseFile))
-            let certificates = try Certificate.load(file: cert)
-            let chainCertificates = try chain.map { try Certificate.load(file: $0) } ?? []
-            // Here rather than in IQReportSignature.sign while Report/IQReport.swift is being reworked.
-            try SigningIdentityCheck.require(certificates[0], chain: Array(certificates.dropFirst()) + chainCertificates)
-            let signed = try IQReportSignature.sign(reportBytes: bytes, reportPath: report, certificate: certificates[0], key: privateKey,
-                                                    chain: Array(certificates.dropFirst()) + chainCertificates)
+            let signer = try identity.load()
+            let signed = try IQReportSignature.sign(reportBytes: bytes, reportPath: report, identity: signer)
             let path = output ?? IQReportSignature.defaultSignaturePath(for: report)
             try writeOutput(path: path, bytes: signed.der).commit()
             let digest = SHA256Digest.of(bytes).hex
-            if json {
-                printJSON(.object([("report", .string(report)), ("signature", .string(path)), ("signer", .string(certificates[0].subject)),
+            if outputOptions.json {
+                printJSON(.object([("report", .string(report)), ("signature", .string(path)), ("signer", .string(signer.certificate.subject)),
                                    ("reportSHA256", .string(digest))]))
             } else {
                 print("Signed \(report): \(path)")
-                print("  signer \(certificates[0].subject)")
+                print("  signer \(signer.certificate.subject)")
                 print("  report sha256 \(digest)")
             }
         }

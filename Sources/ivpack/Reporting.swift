@@ -3,45 +3,46 @@ import IVPack
 import Foundation
 
 /// Runs a command body, printing ivpack errors to standard error and turning them into the
-/// documented exit codes. Anything unexpected is an environment failure (3), never a crash.
+/// documented exit codes; the command's event goes to the audit log either way. Anything
+/// unexpected is an environment failure (3), never a crash. The async twin below differs only in
+/// `await`; both leave the outcome to `CommandRun` (Swift has no `reasync` to make them one).
 func reportingErrors(_ body: () throws -> Void) throws {
-    let started = DispatchTime.now().uptimeNanoseconds
-    var status = ExitStatus.success.rawValue
-    defer { audit(status: status, started: started) }
-    do {
-        try body()
-    } catch let error as IVPackError {
-        printError("error: \(error)")
-        status = error.exitStatus.rawValue
-        throw ExitCode(status)
-    } catch let error as ExitCode {
-        status = error.rawValue
-        throw error
-    } catch {
-        printError("error: \(error)")
-        status = ExitStatus.environment.rawValue
-        throw ExitCode(status)
-    }
+    let run = CommandRun()
+    do { try body() } catch { throw run.failed(error) }
+    run.succeeded()
 }
 
 /// `reportingErrors` for async command bodies.
-func reportingErrorsAsync(_ body: () async throws -> Void) async throws {
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    let run = CommandRun()
+    do { try await body() } catch { throw run.failed(error) }
+    run.succeeded()
+}
+
+/// One run of a command body: how it ended becomes the exit code and the audit log's event.
+private struct CommandRun {
     let started = DispatchTime.now().uptimeNanoseconds
-    var status = ExitStatus.success.rawValue
-    defer { audit(status: status, started: started) }
-    do {
-        try await body()
-    } catch let error as IVPackError {
-        printError("error: \(error)")
-        status = error.exitStatus.rawValue
-        throw ExitCode(status)
-    } catch let error as ExitCode {
-        status = error.rawValue
-        throw error
-    } catch {
-        printError("error: \(error)")
-        status = ExitStatus.environment.rawValue
-        throw ExitCode(status)
+
+    func succeeded() {
+        audit(status: ExitStatus.success.rawValue, started: started)
+    }
+
+    /// Prints `error` (an `ExitCode` was printed by whoever threw it) and returns its exit code:
+    /// an ivpack error's own status, anything else 3.
+    func failed(_ error: any Error) -> ExitCode {
+        let code: ExitCode
+        switch error {
+        case let error as any IVPackError:
+            printError("error: \(error)")
+            code = ExitCode(error.exitStatus.rawValue)
+        case let error as ExitCode:
+            code = error
+        default:
+            printError("error: \(error)")
+            code = ExitCode(ExitStatus.environment.rawValue)
+        }
+        audit(status: code.rawValue, started: started)
+        return code
     }
 }
 

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import IVPack
 
-struct Sign: ParsableCommand {
+struct SignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sign",
         abstract: "Add a CMS/X.509 signature for one role to a bundle, without rewriting its payload.",
         discussion: """
         Signs the bundle's manifest (CMS SignedData, DER, detached, SHA-256, with the signer's \
@@ -36,20 +37,10 @@ struct Sign: ParsableCommand {
     @Argument(help: "The bundle to sign (changed in place).")
     var bundle: String
 
-    @Option(name: .long, help: "The signer's private key: a PEM file (PKCS#8, possibly encrypted), or a pkcs11: URI for a key in an HSM.")
-    var key: String
-
-    @Option(name: .long, help: "The signer's certificate (PEM).")
-    var cert: String
-
-    @Option(name: .long, help: "Intermediate certificates to include (PEM).")
-    var chain: String?
+    @OptionGroup var identity: SigningIdentityOptions<KeyFileOrHSM>
 
     @Option(name: .long, help: "The role this signature stands for, e.g. release-manager or quality.")
     var role: String
-
-    @Option(name: .long, help: "A file whose first line is the key's passphrase.")
-    var passphraseFile: String?
 
     @Option(name: .long, help: "An RFC 3161 time-stamping authority (http:// or https://) to time-stamp the signature.")
     var tsa: String?
@@ -60,37 +51,23 @@ struct Sign: ParsableCommand {
     @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.")
     var pinFile: String?
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
-
-    /// Whether --key names a key in an HSM.
-    private var keyIsPKCS11: Bool { key.hasPrefix("pkcs11:") }
+    @OptionGroup var outputOptions: JSONOutputOptions
 
     func validate() throws {
-        if keyIsPKCS11, passphraseFile != nil {
+        if identity.keyIsPKCS11, identity.passphraseFile != nil {
             throw ValidationError("--passphrase-file is for a key file; a pkcs11: key takes --pin-file")
         }
-        if !keyIsPKCS11, pinFile != nil {
+        if !identity.keyIsPKCS11, pinFile != nil {
             throw ValidationError("--pin-file is for a pkcs11: key; a key file takes --passphrase-file")
         }
     }
 
     mutating func run() throws {
         try reportingErrors {
-            let privateKey: PrivateKey
-            if keyIsPKCS11 {
-                privateKey = try PrivateKey.loadPKCS11(uri: key, pin: try readSecret(file: pinFile, variable: "IVPACK_PKCS11_PIN"))
-            } else {
-                let passphrase = try readPassphrase(file: passphraseFile)
-                if let warning = SecretFileAccess.groupAccessWarning(path: key, what: "private key") { printError("warning: \(warning)") }
-                privateKey = try PrivateKey.load(file: key, passphrase: passphrase)
-            }
-            let certificates = try Certificate.load(file: cert)
-            let chainCertificates = try chain.map { try Certificate.load(file: $0) } ?? []
-            let result = try BundleSigner.sign(bundlePath: bundle, certificate: certificates[0], key: privateKey,
-                                               chain: Array(certificates.dropFirst()) + chainCertificates, role: role, now: Timestamp.now(),
+            let signer = try identity.load(pinFile: pinFile)
+            let result = try BundleSigner.sign(bundlePath: bundle, identity: signer, role: role, now: Timestamp.now(),
                                                timestampAuthority: tsa, timestampTimeout: tsaTimeout)
-            if json {
+            if outputOptions.json {
                 printJSON(.object([("bundle", .string(bundle)), ("entry", .string(result.entry)), ("role", .string(result.role)),
                                    ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),
                                    ("signatures", .integer(result.signatureCount))]))
@@ -101,22 +78,4 @@ struct Sign: ParsableCommand {
             }
         }
     }
-}
-
-/// The key passphrase from --passphrase-file or $IVPACK_KEY_PASSPHRASE; nil when neither is set.
-func readPassphrase(file: String?) throws -> [UInt8]? {
-    try readSecret(file: file, variable: "IVPACK_KEY_PASSPHRASE")
-}
-
-/// A secret from the first line of `file`, else from the environment `variable`; nil when neither is set.
-func readSecret(file: String?, variable: String) throws -> [UInt8]? {
-    if let file {
-        let input = try InputFile(path: file)
-        try SecretFileAccess.refuseIfOpenToOthers(input, what: variable == "IVPACK_PKCS11_PIN" ? "PIN" : "passphrase")
-        var bytes = try input.readBytes(count: Int(min(input.size, 4096)), at: 0)
-        if let newline = bytes.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) { bytes.removeSubrange(newline...) }
-        return bytes
-    }
-    if let value = ProcessInfo.processInfo.environment[variable] { return Array(value.utf8) }
-    return nil
 }

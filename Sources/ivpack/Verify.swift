@@ -3,8 +3,9 @@ import Foundation
 import IVPack
 import IVPackLicense
 
-struct Verify: AsyncParsableCommand {
+struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check a bundle on site: entries, digests, signatures and chains against the site's trust policy, roles, versions.",
         discussion: """
         Reads the bundle once, front to back, with memory that does not depend on its size. \
@@ -59,8 +60,7 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
-    @Flag(name: .long, help: "No progress line on the terminal.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
 
     @Option(name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.")
     var report: String?
@@ -86,7 +86,7 @@ struct Verify: AsyncParsableCommand {
 
     mutating func run() async throws {
         let options = self
-        try await reportingErrorsAsync {
+        try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
             let started = Timestamp.now()
             var license: (any LicenseAuthority)?
@@ -101,7 +101,7 @@ struct Verify: AsyncParsableCommand {
                 }
             }
             let report = try await BundleVerifier.verify(bundlePath: options.bundle, policy: policy, now: started, license: license,
-                                                         progress: terminalProgress("verify", quiet: options.quiet, machineOutput: options.json))
+                                                         progress: options.progressOptions.progress("verify", machineOutput: options.json))
             if options.report != nil || options.html != nil {
                 let context = IQReport.Context.live(for: report, purpose: options.purpose, siteID: options.site, startTime: started, endTime: Timestamp.now())
                 let iq = IQReport(verification: report, context: context)

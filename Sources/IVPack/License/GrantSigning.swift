@@ -48,6 +48,11 @@ public struct GrantSigner: Sendable {
         self.chain = chain
     }
 
+    /// A signer for `identity`, with the same checks as `init(certificate:key:chain:)`.
+    public init(identity: SigningIdentity) throws {
+        try self.init(certificate: identity.certificate, key: identity.key, chain: identity.chain)
+    }
+
     public func sign(_ grant: LicenseGrant) throws -> SignedGrant {
         let bytes = grant.canonicalBytes
         let signature = try SignedData.sign(content: bytes, certificate: certificate, key: key, chain: chain)

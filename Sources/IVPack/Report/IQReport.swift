@@ -407,6 +407,14 @@ public enum IQReportSignature {
         return try SignedData.sign(content: reportBytes, certificate: certificate, key: key, chain: chain)
     }
 
+    /// Signs `reportBytes` with `identity` once its certificate has passed `SigningIdentityCheck`
+    /// (an end entity, strong enough) and the bytes are a valid report.
+    public static func sign(reportBytes: [UInt8], reportPath: String, identity: SigningIdentity) throws -> SignedData {
+        try SigningIdentityCheck.require(identity.certificate, chain: identity.chain)
+        return try sign(reportBytes: reportBytes, reportPath: reportPath, certificate: identity.certificate, key: identity.key,
+                        chain: identity.chain)
+    }
+
     /// Checks the signature `signatureDER` over `reportBytes` (the CMS mathematics, the signer's path
     /// to a root of `policy` with its CRLs at `now`, and a signer certificate carrying the installer
     /// policy or the code-signing usage) and the report against `IQReportRules`.

@@ -31,19 +31,24 @@ public struct SignResult: Sendable {
 /// stop at the zero block), so a kill at any moment leaves the payload and earlier signatures
 /// intact; the next `sign` overwrites whatever was left after the marker.
 public enum BundleSigner {
-    /// Signs the manifest of the bundle at `bundlePath` as `role`.
+    /// Signs the manifest of the bundle at `bundlePath` as `role`, with the identity of these parts
+    /// (`SigningIdentity.init(certificate:key:chain:)` refuses a key that does not belong to `certificate`).
     public static func sign(bundlePath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate],
                             role: String, now: Int64, timestampAuthority: String? = nil,
+                            timestampTimeout: Int = RFC3161.defaultTimeoutSeconds) throws -> SignResult {
+        try sign(bundlePath: bundlePath, identity: try SigningIdentity(certificate: certificate, key: key, chain: chain), role: role,
+                 now: now, timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
+    }
+
+    /// Signs the manifest of the bundle at `bundlePath` as `role`, with `identity`.
+    public static func sign(bundlePath: String, identity: SigningIdentity, role: String, now: Int64, timestampAuthority: String? = nil,
                             timestampTimeout: Int = RFC3161.defaultTimeoutSeconds) throws -> SignResult {
         guard SignatureEntryName.isValidRole(role) else {
             throw SignError(bundle: bundlePath, problem: "\"\(role)\" is not a role name", hint: "Use lower-case letters, digits and '-', e.g. release-manager", status: .badInput)
         }
-        guard key.matches(certificate) else {
-            throw CryptoInputError(file: key.source, problem: "the private key does not belong to the certificate \"\(certificate.subject)\"",
-                                   hint: "Give the key that was certified, or the certificate issued for this key")
-        }
+        let certificate = identity.certificate
         // What can be told without a trust policy: an end entity, strong enough (verify would refuse it).
-        try SigningIdentityCheck.require(certificate, chain: chain)
+        try SigningIdentityCheck.require(certificate, chain: identity.chain)
         if now < certificate.notBefore {
             throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "is not valid yet (valid from \(Timestamp.iso8601(certificate.notBefore)))",
                                    hint: "Check the system clock, or use a certificate that is already valid")
@@ -64,7 +69,7 @@ public enum BundleSigner {
                                 hint: "Each certificate signs a bundle once; a second approver signs with their own certificate", status: .checkFailed)
             }
         }
-        var signature = try SignedData.sign(content: layout.manifestBytes, certificate: certificate, key: key, chain: chain)
+        var signature = try SignedData.sign(content: layout.manifestBytes, certificate: certificate, key: identity.key, chain: identity.chain)
         if let url = timestampAuthority { signature = try RFC3161.timestamp(signature, authority: url, timeout: timestampTimeout) }
         let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
         // The header's time is the release's, like every other entry's: its bytes follow from the manifest.
