@@ -26,7 +26,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
     func expectSignRefused(_ s: SignedRelease, _ identity: DevelopmentPKILayout.Signer, reason: String,
                            sourceLocation: SourceLocation = #_sourceLocation) throws {
         let before = FileManager.default.contents(atPath: s.bundle)
-        let error = #expect(throws: CryptoInputError.self, sourceLocation: sourceLocation) {
+        let error = #expect(throws: InputError.self, sourceLocation: sourceLocation) {
             try s.sign(role: "quality", identity: identity)
         }
         #expect(error?.exitStatus == .badInput, sourceLocation: sourceLocation)
@@ -294,7 +294,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
             issuer: s.pki.intermediate)
         let certificate = try Certificate.load(file: weak.certificate)[0]
         let key = try PrivateKey.load(file: weak.key, passphrase: nil)
-        let error = #expect(throws: CryptoInputError.self) {
+        let error = #expect(throws: InputError.self) {
             try GrantSigner(certificate: certificate, key: key, chain: try Certificate.load(file: weak.chain))
         }
         #expect(error?.description.contains("licence-signing certificate: certificate \"CN=license-signing-sha1") == true, "\(String(describing: error))")

@@ -282,7 +282,7 @@ import IVPackTestSupport
         #expect(a.stdout == b.stdout && !a.stdout.isEmpty)
         let key = try PrivateKey.load(file: path, passphrase: Array("development-only".utf8))
         #expect(key.matches(try certificate(layout.releaseManager.certificate)))
-        #expect(throws: CryptoInputError.self) { try PrivateKey.load(file: path, passphrase: Array("wrong".utf8)) }
+        #expect(throws: InputError.self) { try PrivateKey.load(file: path, passphrase: Array("wrong".utf8)) }
     }
 
     // MARK: - Refusals

@@ -119,7 +119,7 @@ import IVPackTestSupport
     }
 
     @Test func libraryRefusesAPINInTheURIWithoutEchoingIt() throws {
-        let error = #expect(throws: CryptoInputError.self) {
+        let error = #expect(throws: InputError.self) {
             try PrivateKey.loadPKCS11(uri: "pkcs11:token=ivpack-test;object=rm?pin-value=31337", pin: nil)
         }
         #expect(error?.exitStatus == .badInput)
@@ -135,14 +135,14 @@ import IVPackTestSupport
         ("file:key.pem", "not a PKCS#11 URI"),
     ])
     func libraryRejectsMalformedURIs(uri: String, message: String) throws {
-        let error = #expect(throws: CryptoInputError.self) { try PrivateKey.loadPKCS11(uri: uri, pin: Array(SoftHSM.userPIN.utf8)) }
+        let error = #expect(throws: InputError.self) { try PrivateKey.loadPKCS11(uri: uri, pin: Array(SoftHSM.userPIN.utf8)) }
         #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
     }
 
     @Test func libraryNamesTheURIOfAKeyThatIsNotInTheToken() throws {
         let hsm = try SoftHSM.shared()
         let uri = hsm.uri(label: "absent-key")
-        let error = #expect(throws: CryptoInputError.self) { try PrivateKey.loadPKCS11(uri: uri, pin: Array(SoftHSM.userPIN.utf8)) }
+        let error = #expect(throws: InputError.self) { try PrivateKey.loadPKCS11(uri: uri, pin: Array(SoftHSM.userPIN.utf8)) }
         #expect(error?.description.hasPrefix("\(uri): no private key matches this URI") == true, "\(error?.description ?? "")")
     }
 }

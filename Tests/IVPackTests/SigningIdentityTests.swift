@@ -38,7 +38,7 @@ import Testing
         let folder = TemporaryFolder()
         let pki = try makePKI(folder)
         let subject = try Certificate.load(file: pki.releaseManager.certificate)[0].subject
-        let error = #expect(throws: CryptoInputError.self) {
+        let error = #expect(throws: InputError.self) {
             try SigningIdentity.load(key: .file(path: pki.quality.key, passphrase: nil), certificateFile: pki.releaseManager.certificate,
                                      chainFiles: [pki.releaseManager.chain])
         }
@@ -46,7 +46,7 @@ import Testing
         #expect(error?.problem == "the private key does not belong to the certificate \"\(subject)\"")
         #expect(error?.exitStatus == .badInput)
         // The same refusal for parts loaded elsewhere.
-        #expect(throws: CryptoInputError.self) {
+        #expect(throws: InputError.self) {
             try SigningIdentity(certificate: try Certificate.load(file: pki.releaseManager.certificate)[0],
                                 key: try PrivateKey.load(file: pki.quality.key, passphrase: nil), chain: [])
         }
@@ -59,7 +59,7 @@ import Testing
     func encryptedKeyWithoutItsPassphraseIsRefused(passphrase: String?, problem: String) throws {
         let folder = TemporaryFolder()
         let pki = try makePKI(folder)
-        let error = #expect(throws: CryptoInputError.self) {
+        let error = #expect(throws: InputError.self) {
             try SigningIdentity.load(key: .file(path: pki.releaseManagerEncryptedKey, passphrase: passphrase.map { Array($0.utf8) }),
                                      certificateFile: pki.releaseManager.certificate, chainFiles: [pki.releaseManager.chain])
         }
@@ -115,7 +115,7 @@ import Testing
         _ = try GrantSigner(identity: grants)
         let releaseManager = try SigningIdentity.load(key: .file(path: pki.releaseManager.key, passphrase: nil),
                                                       certificateFile: pki.releaseManager.certificate, chainFiles: [pki.releaseManager.chain])
-        let error = #expect(throws: CryptoInputError.self) { try GrantSigner(identity: releaseManager) }
+        let error = #expect(throws: InputError.self) { try GrantSigner(identity: releaseManager) }
         #expect(error?.problem.contains("licence-signing extended key usage") == true)
     }
 }

@@ -24,7 +24,7 @@ public final class SignedData: @unchecked Sendable {
     /// Signs `content` (detached): the signature holds the signer certificate and `chain`.
     public static func sign(content: [UInt8], certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws -> SignedData {
         guard key.matches(certificate) else {
-            throw CryptoInputError(file: key.source, problem: "the private key does not belong to the certificate \(certificate.subject)",
+            throw InputError.credential(file: key.source, problem: "the private key does not belong to the certificate \(certificate.subject)",
                                    hint: "Give the key that was certified, or the certificate issued for this key")
         }
         let stack = ivpack_sk_X509_new()!
@@ -50,7 +50,7 @@ public final class SignedData: @unchecked Sendable {
     /// Parses DER SignedData; refuses anything else, and more or fewer than one signer.
     public static func parse(der: [UInt8], source: String) throws -> SignedData {
         guard der.count <= maxBytes else {
-            throw CryptoInputError(file: source, problem: "the signature is \(der.count) bytes, more than the limit of \(maxBytes)", hint: "")
+            throw InputError.credential(file: source, problem: "the signature is \(der.count) bytes, more than the limit of \(maxBytes)", hint: "")
         }
         ERR_clear_error()
         let cms = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
@@ -59,14 +59,14 @@ public final class SignedData: @unchecked Sendable {
         }
         guard let cms else {
             let e = OpenSSLError.drain("parse")
-            throw CryptoInputError(file: source, problem: "not a DER CMS structure (\(e.reasons.joined(separator: "; ")))", hint: "")
+            throw InputError.credential(file: source, problem: "not a DER CMS structure (\(e.reasons.joined(separator: "; ")))", hint: "")
         }
         let signed = SignedData(cms: cms, der: der)
         guard OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed else {
-            throw CryptoInputError(file: source, problem: "the CMS structure is not SignedData", hint: "")
+            throw InputError.credential(file: source, problem: "the CMS structure is not SignedData", hint: "")
         }
         guard let infos = CMS_get0_SignerInfos(cms), ivpack_sk_CMS_SignerInfo_num(infos) == 1 else {
-            throw CryptoInputError(file: source, problem: "the signature must have exactly one signer", hint: "")
+            throw InputError.credential(file: source, problem: "the signature must have exactly one signer", hint: "")
         }
         return signed
     }

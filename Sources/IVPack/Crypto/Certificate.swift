@@ -3,21 +3,12 @@ internal import CLibCrypto
 import Glibc
 #endif
 
-/// A malformed or unusable certificate, key or CRL file: bad input (exit 2).
-public struct CryptoInputError: IVPackError, Equatable {
-    /// The file concerned.
-    public let file: String
-    public let problem: String
-    public let hint: String
-
-    public init(file: String, problem: String, hint: String) {
-        self.file = file
-        self.problem = problem
-        self.hint = hint
+extension InputError {
+    /// A key, certificate or HSM object ivpack cannot use: `FILE: PROBLEM. HINT`, where FILE may
+    /// also name a certificate by subject or an HSM object by URI.
+    public static func credential(file: String, problem: String, hint: String) -> InputError {
+        InputError(.credential, Diagnostic(file: file, problem: problem, hint: hint))
     }
-
-    public var exitStatus: ExitStatus { .badInput }
-    public var description: String { "\(file): \(problem)\(hint.isEmpty ? "" : ". \(hint)")" }
 }
 
 /// Reads all of a memory BIO.
@@ -76,7 +67,7 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
             return d2i_X509(nil, &p, buffer.count)
         }
         guard let x else {
-            throw CryptoInputError(file: source, problem: "not a DER X.509 certificate (\(OpenSSLError.drain("parse").reasons.joined(separator: "; ")))", hint: "")
+            throw InputError.credential(file: source, problem: "not a DER X.509 certificate (\(OpenSSLError.drain("parse").reasons.joined(separator: "; ")))", hint: "")
         }
         self.init(owning: x)
     }
@@ -91,7 +82,7 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         // PEM_read at the end of input leaves a "no start line" error: expected once certificates were read.
         let error = OpenSSLError.drain("read PEM certificates")
         if out.isEmpty {
-            throw CryptoInputError(file: source, problem: "holds no PEM certificate (\(error.reasons.joined(separator: "; ")))",
+            throw InputError.credential(file: source, problem: "holds no PEM certificate (\(error.reasons.joined(separator: "; ")))",
                                    hint: "Give a file with one or more -----BEGIN CERTIFICATE----- blocks")
         }
         return out
@@ -231,7 +222,7 @@ public final class RevocationList: @unchecked Sendable {
         }
         _ = OpenSSLError.drain("read CRL")
         guard !out.isEmpty else {
-            throw CryptoInputError(file: file, problem: "holds no CRL in PEM or DER form", hint: "Give the CA's CRL file (-----BEGIN X509 CRL-----)")
+            throw InputError.credential(file: file, problem: "holds no CRL in PEM or DER form", hint: "Give the CA's CRL file (-----BEGIN X509 CRL-----)")
         }
         return out
     }

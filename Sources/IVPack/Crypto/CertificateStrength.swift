@@ -113,19 +113,19 @@ extension Certificate {
 /// The checks `sign`, `sign-report` and the licence server make of their own signing identity
 /// before using it: what can be told without a trust policy.
 public enum SigningIdentityCheck {
-    /// Throws `CryptoInputError` (exit 2) when `certificate` is a CA certificate, or when it or a
+    /// Throws `InputError` (kind `.credential`) (exit 2) when `certificate` is a CA certificate, or when it or a
     /// certificate of `chain` is too weak for `level`. `what` names the identity in the message
     /// ("signing certificate", "licence server certificate").
     public static func require(_ certificate: Certificate, chain: [Certificate], level: SecurityLevel = .minimum,
                                what: String = "signing certificate") throws {
         if certificate.hasCABasicConstraint {
-            throw CryptoInputError(file: "\(what) \"\(certificate.subject)\"",
+            throw InputError.credential(file: "\(what) \"\(certificate.subject)\"",
                                    problem: "is a CA certificate (basicConstraints CA:TRUE), not an end entity",
                                    hint: "Sign with an end-entity certificate (CA:FALSE) issued for this purpose")
         }
         for c in [certificate] + chain {
             if let weakness = c.weakness(at: level) {
-                throw CryptoInputError(file: what, problem: weakness,
+                throw InputError.credential(file: what, problem: weakness,
                                        hint: "Have the CA issue a certificate with a P-256 key (or RSA of 2048 bits or more), "
                                            + "signed with SHA-256")
             }

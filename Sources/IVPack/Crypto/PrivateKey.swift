@@ -32,13 +32,13 @@ public final class PrivateKey: @unchecked Sendable {
         let input = try InputFile(path: file)
         try SecretFileAccess.refuseIfOpenToOthers(input, what: "private key")
         guard input.size <= 1 << 20 else {
-            throw CryptoInputError(file: file, problem: "\(input.size) bytes is too large for a PEM private key", hint: "Give the key file, not a bundle or archive")
+            throw InputError.credential(file: file, problem: "\(input.size) bytes is too large for a PEM private key", hint: "Give the key file, not a bundle or archive")
         }
         let bytes = try input.readBytes(count: Int(input.size), at: 0)
         let text = String(decoding: bytes, as: UTF8.self)
         let encrypted = text.contains("ENCRYPTED")
         if encrypted && passphrase == nil {
-            throw CryptoInputError(file: file, problem: "the key is encrypted and no passphrase was given",
+            throw InputError.credential(file: file, problem: "the key is encrypted and no passphrase was given",
                                    hint: "Set IVPACK_KEY_PASSPHRASE or pass --passphrase-file FILE (never on the command line)")
         }
         ERR_clear_error()
@@ -55,9 +55,9 @@ public final class PrivateKey: @unchecked Sendable {
             let error = OpenSSLError.drain("read the private key")
             let reasons = error.reasons.joined(separator: "; ")
             if encrypted && (reasons.contains("bad decrypt") || reasons.contains("maybe wrong password") || reasons.contains("unsupported")) {
-                throw CryptoInputError(file: file, problem: "the passphrase does not decrypt this key", hint: "Check the passphrase source")
+                throw InputError.credential(file: file, problem: "the passphrase does not decrypt this key", hint: "Check the passphrase source")
             }
-            throw CryptoInputError(file: file, problem: "not a PEM private key (\(reasons))",
+            throw InputError.credential(file: file, problem: "not a PEM private key (\(reasons))",
                                    hint: "Give a PEM key (-----BEGIN PRIVATE KEY----- or ENCRYPTED PRIVATE KEY)")
         }
         return PrivateKey(owning: key, source: file)
@@ -98,7 +98,7 @@ public enum SecretFileAccess {
     /// Throws when users other than the owner and group may read or write the file.
     public static func refuseIfOpenToOthers(_ input: InputFile, what: String) throws {
         guard let mode = mode(input), mode & 0o006 != 0 else { return }
-        throw CryptoInputError(
+        throw InputError.credential(
             file: input.path,
             problem: "the \(what) file can be \(mode & 0o004 != 0 ? "read" : "written") by every user of this machine (mode \(String(mode, radix: 8)))",
             hint: "Treat the \(what) as exposed; restrict the file with chmod 600 (or keep the key in an HSM) and try again")

@@ -25,11 +25,11 @@ public struct SigningIdentity: Sendable {
         public static func isPKCS11(_ key: String) -> Bool { key.hasPrefix("pkcs11:") }
     }
 
-    /// An identity of parts already loaded. Throws `CryptoInputError` (exit 2) when `key` does not
+    /// An identity of parts already loaded. Throws `InputError` (kind `.credential`) (exit 2) when `key` does not
     /// belong to `certificate`.
     public init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
         guard key.matches(certificate) else {
-            throw CryptoInputError(file: key.source, problem: "the private key does not belong to the certificate \"\(certificate.subject)\"",
+            throw InputError.credential(file: key.source, problem: "the private key does not belong to the certificate \"\(certificate.subject)\"",
                                    hint: "Give the key that was certified, or the certificate issued for this key")
         }
         self.certificate = certificate
@@ -41,7 +41,7 @@ public struct SigningIdentity: Sendable {
     /// join the chain), then every file of `chainFiles`. Every failure is a typed error naming its
     /// file: unreadable or missing (`FileSystemError`), not PEM, encrypted without a passphrase or
     /// with a wrong one, open to every user, the HSM or its PIN, a key that does not belong to the
-    /// certificate (`CryptoInputError`).
+    /// certificate (`InputError` (kind `.credential`)).
     public static func load(key: KeySource, certificateFile: String, chainFiles: [String]) throws -> SigningIdentity {
         let privateKey: PrivateKey
         switch key {

@@ -16,7 +16,7 @@ public final class TimestampResponder: @unchecked Sendable {
     /// `certificate` must carry the critical time-stamping extended key usage.
     public init(certificate: Certificate, key: PrivateKey, chain: [Certificate], policyOID: String, fixedTime: Int64? = nil) throws {
         guard key.matches(certificate) else {
-            throw CryptoInputError(file: key.source, problem: "the key does not belong to the time-stamping certificate", hint: "")
+            throw InputError.credential(file: key.source, problem: "the key does not belong to the time-stamping certificate", hint: "")
         }
         self.certificate = certificate
         self.key = key

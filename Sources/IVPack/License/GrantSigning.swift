@@ -40,7 +40,7 @@ public struct GrantSigner: Sendable {
     public init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
         try SigningIdentityCheck.require(certificate, chain: chain, what: "licence-signing certificate")
         guard certificate.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
-            throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "lacks the licence-signing extended key usage (\(WellKnownOID.licenseSigning))",
+            throw InputError.credential(file: "certificate \"\(certificate.subject)\"", problem: "lacks the licence-signing extended key usage (\(WellKnownOID.licenseSigning))",
                                    hint: "Use the licence-signing certificate")
         }
         self.certificate = certificate

@@ -50,11 +50,11 @@ public enum BundleSigner {
         // What can be told without a trust policy: an end entity, strong enough (verify would refuse it).
         try SigningIdentityCheck.require(certificate, chain: identity.chain)
         if now < certificate.notBefore {
-            throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "is not valid yet (valid from \(Timestamp.iso8601(certificate.notBefore)))",
+            throw InputError.credential(file: "certificate \"\(certificate.subject)\"", problem: "is not valid yet (valid from \(Timestamp.iso8601(certificate.notBefore)))",
                                    hint: "Check the system clock, or use a certificate that is already valid")
         }
         if now > certificate.notAfter {
-            throw CryptoInputError(file: "certificate \"\(certificate.subject)\"", problem: "expired on \(Timestamp.iso8601(certificate.notAfter))",
+            throw InputError.credential(file: "certificate \"\(certificate.subject)\"", problem: "expired on \(Timestamp.iso8601(certificate.notAfter))",
                                    hint: "Renew the signing certificate")
         }
         let file = try UpdatableFile(path: bundlePath)
