@@ -35,6 +35,6 @@ struct IVPackCommand: AsyncParsableCommand {
         64 command-line usage.
         """,
         version: IVPackVersion.current,
-        subcommands: [Build.self, Inspect.self, Keys.self, Sign.self, Verify.self, License.self, Check.self, Diff.self, Audit.self, SignReportCommand.self, VerifyReportCommand.self]
+        subcommands: [Build.self, Inspect.self, Keys.self, Sign.self, Verify.self, Install.self, Rollback.self, Status.self, License.self, Check.self, Diff.self, Audit.self, SignReportCommand.self, VerifyReportCommand.self]
     )
 }
