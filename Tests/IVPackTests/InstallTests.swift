@@ -262,6 +262,39 @@ import IVPackTestSupport
         #expect(state.previous == first.release.name && state.active == second.release.name)
     }
 
+    @Test func leftoversAndUnrecordedFoldersAreRemovedByTheNextRun() throws {
+        let f = try InstallFixture()
+        let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
+        // What interrupted runs leave: a staging folder, a release renamed into place but never
+        // recorded, a temporary link and a temporary state file.
+        f.work.write("root/releases/V2.4.0.1101-0123456789ab.staging/service/app.py", "half")
+        f.work.write("root/releases/V2.4.0.1101-0123456789ab/service/app.py", "complete but unrecorded")
+        f.work.write("root/releases/V2.4.0.1101-0123456789ab.manifest.json", "{}")
+        f.work.write("root/.ivpack/state.json.tmp-999", "{")
+        try FileManager.default.createSymbolicLink(atPath: f.root + "/.current.tmp-999", withDestinationPath: "releases/x")
+        let status = try Installer.status(root: f.root, check: false)
+        #expect(status.notes.contains { $0.contains("V2.4.0.1101-0123456789ab.staging") }, "\(status.notes)")
+        let second = try Installer.install(try f.request(try f.bundle(version: Self.v2, big: false)))
+        #expect(second.reconciled.contains { $0.contains("removed releases/V2.4.0.1101-0123456789ab.staging") }, "\(second.reconciled)")
+        #expect(second.reconciled.contains { $0.contains("removed releases/V2.4.0.1101-0123456789ab:") }, "\(second.reconciled)")
+        #expect(f.releaseFolderNames() == [first.release.name, first.release.name + ".manifest.json",
+                                           second.release.name, second.release.name + ".manifest.json"].sorted())
+        #expect(!FileManager.default.fileExists(atPath: f.root + "/.ivpack/state.json.tmp-999"))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: f.root + "/.current.tmp-999")) == nil)
+        try Self.expectConsistent(f, active: Self.v2)
+    }
+
+    @Test func aStateFileThatBreaksItsSchemaIsBadInputNamingTheMember() throws {
+        let f = try InstallFixture()
+        _ = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
+        let text = String(decoding: f.stateBytes, as: UTF8.self).replacingOccurrences(of: "\"installedBy\"", with: "\"installedVia\"")
+        f.work.write("root/.ivpack/state.json", text)
+        let r = ivpack(["status", "--root", f.root])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(f.root)/.ivpack/state.json: state member /releases/0/installedVia is not a known member"), "\(r.stderr)")
+        #expect(r.stderr.contains("restore it from a backup"))
+    }
+
     // MARK: - Hostile bundles and bad roots
 
     @Test func hostileBundlesWriteNothingOutsideTheRoot() throws {
@@ -309,6 +342,35 @@ import IVPackTestSupport
         let none = ivpack(["status", "--root", elsewhere.path])
         #expect(none.status == 2)
         #expect(none.stderr.contains("nothing is installed here"), "\(none.stderr)")
+    }
+
+    @Test func linksPlantedInTheRootAreNeverFollowed() throws {
+        let f = try InstallFixture()
+        let bundle = try f.bundle(version: Self.v1, big: true)
+        let elsewhere = TemporaryFolder("ivpack-elsewhere")
+        elsewhere.write("keep.txt", "mine\n")
+        // releases/ (or .ivpack/) as a link to another folder: refused, nothing written there.
+        for planted in ["releases", ".ivpack"] {
+            try? FileManager.default.removeItem(atPath: f.root)
+            try FileManager.default.createDirectory(atPath: f.root, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: f.root + "/" + planted, withDestinationPath: elsewhere.path)
+            let r = ivpack(["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
+            #expect(r.status == 3, "\(planted): \(r.stderr)")
+            #expect(r.stderr.contains("\(f.root)/\(planted): cannot open it as a folder (it is a symbolic link)"), "\(r.stderr)")
+            #expect(InstallFixture.listing(elsewhere.path) == ["keep.txt"], "\(planted)")
+        }
+        // A staging folder that is a link to elsewhere: removed as a link, its target untouched,
+        // and the install writes into a folder of its own.
+        try FileManager.default.removeItem(atPath: f.root)
+        let digest = try BundleInspector.inspect(path: bundle).manifestDigest
+        let name = ReleaseName.make(version: Self.v1, manifestDigest: digest)
+        _ = try Installer.install(try f.request(try f.bundle(version: "V2.3.0.1013", big: false)))
+        try FileManager.default.createSymbolicLink(atPath: f.root + "/releases/\(name).staging", withDestinationPath: elsewhere.path)
+        let r = ivpack(["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(InstallFixture.listing(elsewhere.path) == ["keep.txt"])
+        #expect(elsewhere.read("keep.txt") == Array("mine\n".utf8))
+        try Self.expectConsistent(f, active: Self.v1)
     }
 
     @Test func anUnwritableRootIsAnEnvironmentFailure() throws {
