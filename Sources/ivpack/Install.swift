@@ -31,8 +31,8 @@ struct Install: ParsableCommand {
         2 bad input; 3 environment (I/O, full disk, the root locked).
 
         Example:
-          ivpack install out/pulmoscan-V2.3.1.1024.ivp --trust /etc/ivpack/trust-policy.yaml \\
-            --root /opt/example-medical/pulmoscan
+          ivpack install out/pulmoscan-V2.3.1.1024.ivp \\
+            --trust /etc/ivpack/trust-policy.yaml --root /opt/example-medical/pulmoscan
         """
     )
 

@@ -395,6 +395,24 @@ import IVPackTestSupport
         #expect(InstallFixture.listing(f.root).isEmpty)
     }
 
+    @Test(.enabled(if: FaultTests.canMount, "needs permission to mount a tmpfs"))
+    func aFullDiskFailsCleanlyAndLeavesTheActiveRelease() throws {
+        let f = try InstallFixture()
+        try FileManager.default.createDirectory(atPath: f.root, withIntermediateDirectories: true)
+        #expect(run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", f.root]).status == 0)
+        defer { run("/bin/umount", [f.root]) }
+        let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
+        let before = f.stateBytes
+        // 2 MiB do not fit in what is left of 1 MiB.
+        let r = ivpack(["install", try f.bundle(version: Self.v2, big: true), "--trust", f.signed.pki.trustPolicy, "--root", f.root])
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains(".staging/"), "\(r.stderr)")
+        #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
+        #expect(f.stateBytes == before)
+        #expect(f.releaseFolderNames() == [first.release.name, first.release.name + ".manifest.json"])
+        try Self.expectConsistent(f, active: Self.v1)
+    }
+
     // MARK: - Drift
 
     @Test func statusCheckNamesChangedAddedAndMissingFiles() throws {
