@@ -16,6 +16,7 @@ test: deps
 
 bench: deps
 	bash Benchmarks/bench.sh
+	bash Benchmarks/install.sh
 
 # Fuzzing (docs/fuzzing.md): every target for FUZZ_SECONDS (default 600) each, or only FUZZ_TARGETS.
 fuzz: deps

@@ -10,7 +10,11 @@
 #   6. ivpack check: the release gate (version naming, release notes, approvals);
 #   7. ivpack inspect and tar -tf on the bundle;
 #   8. ivpack license serve: a development licence server on 127.0.0.1, with a licence;
-#   9. ivpack verify against the development trust policy, with the licence check over mutual TLS.
+#   9. ivpack verify against the development trust policy, with the licence check over mutual TLS;
+#  10. ivpack install into a temporary install root, then ivpack status --check;
+#  11. a second release V2.4.0.1101 built from the same example (the version replaced in place,
+#      same length, so the model and PDF stay valid), signed, installed; status; ivpack rollback
+#      to V2.3.1.1024 with a reason; status again.
 #
 # The commit and tag dates and identities are fixed, so every run gives a byte-identical bundle.
 # Works from any current directory; the temporary folder is removed on exit, whatever happens.
@@ -133,5 +137,54 @@ step "ivpack verify $bundle --trust $pki/trust-policy.yaml --license-server $url
     --license-server "$url" --site SITE-DEMO \
     --client-cert "$pki/installers/installer-1.pem" --client-key "$pki/installers/installer-1.key"
 
+# 10. Install on site: verify-while-extract into a release folder of a fresh install root, the
+#     atomic switch of ROOT/current, the installed state; then status with a drift check.
+root="$work/install-root"
+step "ivpack install $bundle --trust $pki/trust-policy.yaml --root $root"
+"$ivpack" install "$bundle" --trust "$pki/trust-policy.yaml" --root "$root" --quiet
+step "ivpack status --root $root --check"
+"$ivpack" status --root "$root" --check
+echo "current -> $(readlink "$root/current")"
+
+# 11. A second release, V2.4.0.1101: the example with its version replaced everywhere (the new
+#     version has the same length, so the safetensors header and the PDF's offsets stay valid),
+#     committed and tagged, built, signed; installed, then rolled back to V2.3.1.1024.
+version2="V2.4.0.1101"
+bundle2="$out/pulmoscan-$version2.ivp"
+release2="$work/pulmoscan-$version2"
+step "Preparing $version2 in $release2"
+cp -R "$example" "$release2"
+find "$release2" \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {} +
+grep -rl --null "$version" "$release2" | LC_ALL=C xargs -0 sed -i "s/$version/$version2/g"
+mv "$release2/release-notes/$version.md" "$release2/release-notes/$version2.md"
+(
+    cd "$release2"
+    export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+    export GIT_AUTHOR_DATE="$commit_date" GIT_COMMITTER_DATE="$commit_date"
+    git init -q -b main .
+    git config user.name "PulmoScan Release Pipeline"
+    git config user.email "release@example.com"
+    git config commit.gpgsign false
+    git config tag.gpgsign false
+    git add -A
+    git commit -q -m "Release $version2"
+    git tag -a "$version2" -m "PulmoScan AI $version2"
+)
+(cd "$release2" && "$ivpack" build --spec ivpack.yaml --output "$bundle2")
+"$ivpack" sign "$bundle2" --role release-manager \
+    --key "$pki/signers/release-manager.key" --cert "$pki/signers/release-manager.pem" --chain "$pki/intermediate-ca.pem"
+"$ivpack" sign "$bundle2" --role quality \
+    --key "$pki/signers/quality.key" --cert "$pki/signers/quality.pem" --chain "$pki/intermediate-ca.pem"
+step "ivpack install $bundle2 --trust $pki/trust-policy.yaml --root $root"
+"$ivpack" install "$bundle2" --trust "$pki/trust-policy.yaml" --root "$root" --quiet
+step "ivpack status --root $root"
+"$ivpack" status --root "$root"
+step "ivpack rollback --root $root --reason ..."
+"$ivpack" rollback --root "$root" --reason "demo: back to $version after the site acceptance test"
+step "ivpack status --root $root --check"
+"$ivpack" status --root "$root" --check
+echo "current -> $(readlink "$root/current")"
+
 step "Done"
 echo "Bundle: $bundle ($(wc -c <"$bundle") bytes, sha256 $(sha256sum "$bundle" | cut -d' ' -f1))"
+echo "Bundle: $bundle2 ($(wc -c <"$bundle2") bytes, sha256 $(sha256sum "$bundle2" | cut -d' ' -f1))"

@@ -35,7 +35,8 @@ struct IVPackCommand: AsyncParsableCommand {
         64 command-line usage.
         """,
         version: IVPackVersion.current,
-        subcommands: [BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self, LicenseCommand.self,
-                      CheckCommand.self, DiffCommand.self, AuditCommand.self, SignReportCommand.self, VerifyReportCommand.self]
+        subcommands: [BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self, InstallCommand.self,
+                      RollbackCommand.self, StatusCommand.self, LicenseCommand.self, CheckCommand.self, DiffCommand.self, AuditCommand.self,
+                      SignReportCommand.self, VerifyReportCommand.self]
     )
 }

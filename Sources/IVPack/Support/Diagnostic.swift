@@ -78,6 +78,8 @@ public struct InputError: IVPackError, Equatable {
         case credential
         /// An IQ report given to `sign-report` or `verify-report`.
         case report
+        /// An install root's installed-state record (`.ivpack/state.json`) or what it names.
+        case installState
     }
 
     public var kind: Kind

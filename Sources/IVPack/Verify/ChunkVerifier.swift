@@ -1,5 +1,13 @@
 import Foundation
 
+/// Where the bytes a worker has just hashed go next: `install` writes each piece at its offset in
+/// the staging file from the very buffer the worker read and hashed (one read of the bundle, no
+/// second copy, no second hasher). Called from worker threads, each piece once.
+protocol ChunkSink: AnyObject, Sendable {
+    /// Writes all of `bytes` at `offset` of the destination; throws the system's error.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+}
+
 /// Checks files' chunk digests on several threads while the archive's headers are read on one.
 ///
 /// Two ways in, chosen per file by its size:
@@ -40,6 +48,8 @@ final class ChunkVerifier: @unchecked Sendable {
     private var pool: WorkerPool { engine.queues[0] }
     private let lock = NSLock()
     private var problems: [(file: Int, chunk: Int, text: String)] = []
+    /// The first error of a sink: the check could not run (a full disk), not a mismatch.
+    private var firstSinkFailure: (any Error)?
     private var order = 0
     private var hashedBytes: Int64 = 0
     private let onProgress: ((Int64) -> Void)?
@@ -70,6 +80,12 @@ final class ChunkVerifier: @unchecked Sendable {
         lock.unlock()
     }
 
+    private func recordSinkFailure(_ error: any Error) {
+        lock.lock()
+        if firstSinkFailure == nil { firstSinkFailure = error }
+        lock.unlock()
+    }
+
     private func hashed(_ count: Int) {
         lock.lock()
         hashedBytes += Int64(count)
@@ -92,10 +108,26 @@ final class ChunkVerifier: @unchecked Sendable {
     /// Whether `verify(_:in:dataOffset:)` should be used for a file of this size.
     func readsDirectly(size: Int64) -> Bool { size >= Int64(Self.directThreshold) }
 
+    /// Whether a mismatch or a sink failure has been seen so far (a caller may stop early).
+    var hasProblems: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !problems.isEmpty || firstSinkFailure != nil
+    }
+
+    /// The first error a sink threw, once `finish()` returned.
+    var sinkFailure: (any Error)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return firstSinkFailure
+    }
+
     /// Checks a file whose `expected.size` bytes of data start at `dataOffset` in `bundle`: one job
     /// per chunk, each read and hashed by a worker. Returns at once when every job is queued;
-    /// mismatches and a file that ends early are returned by `finish()`.
-    func verify(_ expected: Manifest.FileEntry, in bundle: InputFile, dataOffset: Int64) {
+    /// mismatches and a file that ends early are returned by `finish()`. With a `sink`, every piece
+    /// is also handed to it at its offset in the file, after it was hashed; a chunk that does not
+    /// match may already be written (the caller discards the whole destination on any problem).
+    func verify(_ expected: Manifest.FileEntry, in bundle: InputFile, dataOffset: Int64, sink: (any ChunkSink)? = nil) {
         let fileOrder = nextFileOrder()
         let size = expected.size
         let count = Manifest.chunkCount(size: size, chunkSize: chunkSize)
@@ -123,6 +155,14 @@ final class ChunkVerifier: @unchecked Sendable {
                         return
                     }
                     hasher.update(UnsafeRawBufferPointer(piece))
+                    if let sink {
+                        do {
+                            try sink.write(UnsafeRawBufferPointer(piece), at: start + done)
+                        } catch {
+                            recordSinkFailure(error)
+                            return
+                        }
+                    }
                     done += Int64(n)
                     hashed(n)
                 }

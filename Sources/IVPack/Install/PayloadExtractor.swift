@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Install's two reads of a bundle: first verify's checks on everything but the payload's bytes
+/// (manifest, every entry and header byte, signatures and roles against the site's trust policy,
+/// versions, environment), reading only headers and signature entries; then, only if all passed,
+/// the payload in one front-to-back read in which every byte is hashed against its chunk digest
+/// and written into the staging folder from the same buffer (verify-while-extract). Nothing of an
+/// untrusted bundle is written, and the bytes written are the bytes hashed: no time-of-check /
+/// time-of-use gap between a `verify` and a `tar -x`.
+enum PayloadExtractor {
+    /// What the first read established.
+    struct Verified {
+        var report: VerifyReport
+        var bundle: VerifiedBundle
+    }
+
+    /// Verify's checks, without hashing the payload (that is done while extracting). Throws
+    /// `verificationFailed` with the report when any check fails; nothing is written.
+    static func verifyFirst(bundlePath: String, policy: TrustPolicy, now: Int64, probe: any SystemProbe) throws(InstallError) -> Verified {
+        var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
+        let reader: BundleReader
+        do {
+            // Headers only: large files' data is skipped by seeking.
+            reader = try BundleReader(path: bundlePath, blockSize: 64 << 10)
+        } catch {
+            if case .file(let e) = error { throw .file(e) }
+            report.checks.append(Check(.manifest, status: .fail, details: [error.problem]))
+            throw .verificationFailed(report)
+        }
+        report.manifestDigest = reader.manifestDigest
+        report.product = reader.manifest.product.name
+        report.version = reader.manifest.version
+        report.checks.append(Check(.manifest, status: .pass,
+                                   evidence: [("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
+                                              ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count))]))
+        var signatures: [SignatureEntry] = []
+        var sizeProblems: [String] = []
+        do {
+            while let entry = try reader.next() {
+                switch entry.kind {
+                case .unexpected: continue
+                case .signature(let name):
+                    signatures.append(SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
+                case .payload(_, let expected):
+                    if entry.tar.size != expected.size {
+                        sizeProblems.append("\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest")
+                    }
+                }
+            }
+        } catch {
+            // Recorded by the reader as a problem of the entries.
+        }
+        let entryProblems = reader.problems.map(\.description)
+        report.checks.append(Check(.entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
+                                   evidence: [("entries", String(reader.manifest.allFiles.count + signatures.count + 1))]))
+        if !sizeProblems.isEmpty {
+            report.checks.append(Check(.payload, status: .fail, details: BundleVerifier.capped(sizeProblems)))
+        }
+        let bundle = VerifiedBundle(path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
+                                    manifestDigest: reader.manifestDigest, signatures: signatures)
+        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now)
+        guard report.passed else { throw .verificationFailed(report) }
+        if ReleaseName.isSafeVersion(reader.manifest.version) == false {
+            throw .input(InputError(.manifest, Diagnostic(file: bundlePath, location: .member(of: "manifest", pointer: "/version"),
+                                                          problem: "\"\(Display.name(reader.manifest.version))\" cannot name a release folder",
+                                                          hint: "A version to install has letters, digits and . _ + - only")))
+        }
+        return Verified(report: report, bundle: bundle)
+    }
+
+    /// Reads the bundle again, front to back, and writes every payload file into `staging` while
+    /// its chunks are hashed on every core: small files by the reading thread from the archive
+    /// reader's blocks (which the hasher copies into its batch), large files by the hashing
+    /// workers, each chunk `pread` from the bundle, hashed and `pwrite`n from the same buffer.
+    /// Throws `payloadMismatch` naming every file and chunk that differ (the caller removes
+    /// `staging`); returns the check that passed.
+    static func extract(_ verified: Verified, into staging: Directory, hashWorkers: Int,
+                        progress: ProgressHandler?) throws(InstallError) -> Check {
+        let path = verified.bundle.path
+        let reader: BundleReader
+        do {
+            reader = try BundleReader(path: path)
+        } catch {
+            if case .file(let e) = error { throw .file(e) }
+            throw .payloadMismatch(bundle: path, problems: ["the bundle changed since it was checked: \(error.problem)"])
+        }
+        guard reader.manifestDigest == verified.bundle.manifestDigest else {
+            throw .payloadMismatch(bundle: path, problems: ["the manifest changed since it was checked (SHA-256 \(reader.manifestDigest.hex), checked \(verified.bundle.manifestDigest.hex))"])
+        }
+        let files = reader.manifest.allFiles
+        let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
+        let hasher = ChunkVerifier(chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
+        defer { hasher.waitUntilIdle() }
+        let tree = StagingTree(root: staging)
+        var problems: [String] = []
+        var written = 0
+        var bytes: Int64 = 0
+        var signatureIndex = 0
+        let halfway = max(1, files.count / 2)
+        do {
+            reading: while let entry = try reader.next() {
+                switch entry.kind {
+                case .unexpected:
+                    break reading
+                case .signature(let name):
+                    let der = try reader.readAll(limit: SignedData.maxBytes)
+                    let checked = signatureIndex < verified.bundle.signatures.count ? verified.bundle.signatures[signatureIndex] : nil
+                    if checked?.path != name.path || checked?.der != der {
+                        problems.append("signature entry \(name.path) changed since it was checked")
+                    }
+                    signatureIndex += 1
+                case .payload(_, let expected):
+                    guard entry.tar.size == expected.size else {
+                        problems.append("\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest")
+                        break reading
+                    }
+                    let relative = String(expected.path.dropFirst(Manifest.payloadPrefix.count))
+                    let out = try tree.create(relative, mode: expected.mode == "0755" ? 0o755 : 0o644)
+                    if hasher.readsDirectly(size: expected.size) {
+                        try out.setSize(expected.size)
+                        hasher.verify(expected, in: reader.file, dataOffset: entry.tar.dataOffset, sink: out)
+                    } else if let problem = try hasher.verify(expected, read: { body in
+                        try reader.readData { block in
+                            try out.append(block)
+                            try body(block)
+                        }
+                    }) {
+                        problems.append(problem)
+                    }
+                    written += 1
+                    bytes += expected.size
+                    if written == halfway { Failpoint.reach("install-staging-half") }
+                    // A mismatch already found: stop reading, the staging folder is discarded.
+                    if !problems.isEmpty || hasher.hasProblems { break reading }
+                }
+            }
+        } catch let error as FileSystemError where !error.isInput {
+            throw .file(error)
+        } catch let error as InstallError {
+            throw error
+        } catch {
+            // The reader recorded why the archive cannot be read further.
+        }
+        problems += hasher.finish()
+        if let failure = hasher.sinkFailure {
+            throw (failure as? FileSystemError).map { InstallError.file($0) } ?? .file(FileSystemError(operation: "write", path: staging.path, code: EIO, isInput: false))
+        }
+        problems += reader.problems.map(\.description)
+        if problems.isEmpty && (written != files.count || signatureIndex != verified.bundle.signatures.count) {
+            problems.append("the bundle changed since it was checked: \(written) of \(files.count) files and \(signatureIndex) of \(verified.bundle.signatures.count) signatures read")
+        }
+        guard problems.isEmpty else { throw .payloadMismatch(bundle: path, problems: problems) }
+        return Check(.payload, status: .pass, evidence: [("files", String(written)), ("bytes", String(bytes)),
+                                                           ("chunkSize", String(reader.manifest.chunkSize)), ("checked while extracting", "yes")])
+    }
+}
+
+/// The staging folder being filled: folders created as files need them (mode 0755), each file
+/// created new (`O_EXCL`, `O_NOFOLLOW`) relative to its folder's descriptor, with the manifest's
+/// mode. The folder of the previous file is kept open: a manifest lists a folder's files together.
+final class StagingTree {
+    let root: Directory
+    private var lastParent: (path: Substring, folder: Directory)?
+
+    init(root: Directory) { self.root = root }
+
+    /// Creates the file at `relative` (a canonical manifest path without `payload/`).
+    func create(_ relative: String, mode: mode_t) throws(InstallError) -> OutputDescriptor {
+        let slash = relative.lastIndex(of: "/")
+        let name = slash.map { String(relative[relative.index(after: $0)...]) } ?? relative
+        let parent = slash.map { relative[..<$0] } ?? ""
+        let folder: Directory
+        do {
+            if parent.isEmpty {
+                folder = root
+            } else if let last = lastParent, last.path == parent {
+                folder = last.folder
+            } else {
+                var f = root
+                for component in parent.split(separator: "/") { f = try f.folder(String(component), create: true) }
+                lastParent = (parent, f)
+                folder = f
+            }
+            return try folder.newFile(name, mode: mode)
+        } catch {
+            throw .file(error)
+        }
+    }
+}
