@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test deps build bench fuzz
+.PHONY: demo test deps build bench fuzz lint
 
 deps:
 	@bash scripts/install-deps.sh
@@ -10,9 +10,13 @@ build: deps
 demo: deps
 	bash scripts/demo.sh
 
-test: deps
+# Style first (swift-format, configured in .swift-format, ships with the toolchain): seconds.
+test: deps lint
 	swift build --build-tests
 	swift test
+
+lint:
+	swift format lint --strict --recursive --parallel Sources Tests Benchmarks/LicenseLoad Fuzz/Sources
 
 bench: deps
 	bash Benchmarks/bench.sh

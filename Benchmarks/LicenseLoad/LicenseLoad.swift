@@ -21,7 +21,8 @@ struct LicenseLoad {
         let concurrency = argument("--concurrency", 200)
         let bundles = argument("--bundles", 2_000)
 
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ivpack-license-load-\(getpid())").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ivpack-license-load-\(getpid())")
+            .path
         try? FileManager.default.removeItem(atPath: folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -29,24 +30,34 @@ struct LicenseLoad {
         let now = Timestamp.now()
         let pki = try DevelopmentPKI.create(in: folder + "/pki", now: now - 3600)
         let configPath = folder + "/server.yaml"
-        try LicenseServerConfig.developmentText(pkiDirectory: pki.directory, port: 0, database: folder + "/licenses.sqlite")
-            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        try LicenseServerConfig.developmentText(
+            pkiDirectory: pki.directory, port: 0, database: folder + "/licenses.sqlite"
+        )
+        .write(toFile: configPath, atomically: true, encoding: .utf8)
         let server = try LicenseServer(config: try LicenseServerConfig.load(path: configPath))
-        try server.store.issue(License(id: "LIC-LOAD", siteID: "SITE-LOAD", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
-                                       maximumVersion: "V2.999.999.999999", notBefore: now - 60, notAfter: now + 86_400, seats: bundles,
-                                       createdAt: now), actor: "benchmark")
+        try server.store.issue(
+            License(
+                id: "LIC-LOAD", siteID: "SITE-LOAD", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
+                maximumVersion: "V2.999.999.999999", notBefore: now - 60, notAfter: now + 86_400, seats: bundles,
+                createdAt: now), actor: "benchmark")
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let serverTask = Task { try await server.run(onRunning: { continuation.yield($0) }) }
         var port = 0
-        for await p in stream { port = p; break }
+        for await p in stream {
+            port = p
+            break
+        }
 
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
-        let options = LicenseClientOptions(serverURL: "https://127.0.0.1:\(port)", clientCertificate: pki.installer.certificate,
-                                           clientKey: pki.installer.key, siteID: "SITE-LOAD", timeoutSeconds: 30, attempts: 1)
+        let options = LicenseClientOptions(
+            serverURL: "https://127.0.0.1:\(port)", clientCertificate: pki.installer.certificate,
+            clientKey: pki.installer.key, siteID: "SITE-LOAD", timeoutSeconds: 30, attempts: 1)
         let client = LicenseClient(options: options, policy: policy)
         let digests = (0..<bundles).map { SHA256Digest.of(Array("bundle-\($0)".utf8)).hex }
 
-        print("licence server load: \(checks) checks, \(concurrency) concurrent installers, \(bundles) distinct bundles, server on 127.0.0.1:\(port)")
+        print(
+            "licence server load: \(checks) checks, \(concurrency) concurrent installers, \(bundles) distinct bundles, server on 127.0.0.1:\(port)"
+        )
         let started = DispatchTime.now().uptimeNanoseconds
         let results = await withTaskGroup(of: [(Double, String?)].self) { group in
             for worker in 0..<concurrency {
@@ -55,7 +66,8 @@ struct LicenseLoad {
                     var i = worker
                     while i < checks {
                         let t0 = DispatchTime.now().uptimeNanoseconds
-                        let r = await client.activate(product: "PulmoScan AI", version: "V2.3.1.1024", manifestSHA256: digests[i % bundles])
+                        let r = await client.activate(
+                            product: "PulmoScan AI", version: "V2.3.1.1024", manifestSHA256: digests[i % bundles])
                         let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
                         switch r {
                         case .success: out.append((ms, nil))
@@ -73,15 +85,25 @@ struct LicenseLoad {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let latencies = results.map(\.0).sorted()
         let errors = results.compactMap(\.1)
-        func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        print(String(format: "checks %d  errors %d  wall %.2f s  throughput %.0f checks/s", results.count, errors.count, seconds, Double(results.count) / seconds))
-        print(String(format: "latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", percentile(0.5), percentile(0.9), percentile(0.99), latencies.last ?? 0))
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
+        print(
+            String(
+                format: "checks %d  errors %d  wall %.2f s  throughput %.0f checks/s", results.count, errors.count,
+                seconds, Double(results.count) / seconds))
+        print(
+            String(
+                format: "latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f", percentile(0.5), percentile(0.9),
+                percentile(0.99), latencies.last ?? 0))
         for e in Set(errors).prefix(5) { print("error: \(e)") }
 
         let activations = try server.store.activations()
         let distinct = Set(activations.map(\.manifestSHA256)).count
         let expected = min(bundles, checks)
-        print("database: \(activations.count) activations, \(distinct) distinct bundles (expected \(expected)); licence seats used \(try server.store.activationCount(licenseID: "LIC-LOAD"))")
+        print(
+            "database: \(activations.count) activations, \(distinct) distinct bundles (expected \(expected)); licence seats used \(try server.store.activationCount(licenseID: "LIC-LOAD"))"
+        )
         serverTask.cancel()
         _ = try? await serverTask.value
         let ok = errors.isEmpty && activations.count == expected && distinct == expected

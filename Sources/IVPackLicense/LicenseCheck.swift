@@ -18,11 +18,15 @@ public struct LicenseServerAuthority: LicenseAuthority {
     /// Asks for a grant for the bundle (taking a seat on first activation) and verifies it.
     public func decide(_ subject: LicenseSubject) async -> LicenseDecision {
         let client = LicenseClient(options: options, policy: policy)
-        switch await client.activate(product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex) {
+        switch await client.activate(
+            product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex)
+        {
         case .success(let (grant, signer)):
             return .licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("server", options.serverURL)])
         case .failure(let failure):
-            return .refused(details: ["\(failure.code): \(failure.message)"], evidence: [("server", options.serverURL), ("site", options.siteID)])
+            return .refused(
+                details: ["\(failure.code): \(failure.message)"],
+                evidence: [("server", options.serverURL), ("site", options.siteID)])
         }
     }
 }
@@ -39,7 +43,9 @@ public struct LicenseFileAuthority: LicenseAuthority {
     public var clock: @Sendable () -> Int64
 
     /// The licence file `file` for site `siteID`, judged by `policy` at `clock()`.
-    public init(file: String, siteID: String, policy: TrustPolicy, clock: @escaping @Sendable () -> Int64 = Timestamp.now) {
+    public init(
+        file: String, siteID: String, policy: TrustPolicy, clock: @escaping @Sendable () -> Int64 = Timestamp.now
+    ) {
         self.file = file
         self.siteID = siteID
         self.policy = policy
@@ -59,11 +65,14 @@ public struct LicenseFileAuthority: LicenseAuthority {
             return .refused(details: ["\(error)"], evidence: [])
         }
         guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
-              value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value) else {
-            return .refused(details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"], evidence: [])
+            value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value)
+        else {
+            return .refused(
+                details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"], evidence: [])
         }
-        let expectation = GrantExpectation(product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex,
-                                           siteID: siteID, nonce: nil)
+        let expectation = GrantExpectation(
+            product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex,
+            siteID: siteID, nonce: nil)
         switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: clock()) {
         case .success(let (grant, signer)):
             return .licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("file", file)])
@@ -78,26 +87,34 @@ public struct LicenseFileAuthority: LicenseAuthority {
 public enum LicenseCheck {
 
     /// Online: asks the licence server (mutual TLS) and verifies the signed grant.
-    public static func online(options: LicenseClientOptions, policy: TrustPolicy, product: String, version: String,
-                              manifestSHA256: SHA256Digest) async -> Check {
+    public static func online(
+        options: LicenseClientOptions, policy: TrustPolicy, product: String, version: String,
+        manifestSHA256: SHA256Digest
+    ) async -> Check {
         let authority = LicenseServerAuthority(options: options, policy: policy)
         let subject = LicenseSubject(product: product, version: version, manifestSHA256: manifestSHA256)
         return LicenseRequirement(title: authority.checkTitle, decision: await authority.decide(subject)).check
     }
 
     /// Offline: checks a signed licence file (for an air-gapped site) the same way, but for the nonce.
-    public static func offline(file: String, siteID: String, policy: TrustPolicy, product: String, version: String,
-                               manifestSHA256: SHA256Digest, now: Int64) -> Check {
+    public static func offline(
+        file: String, siteID: String, policy: TrustPolicy, product: String, version: String,
+        manifestSHA256: SHA256Digest, now: Int64
+    ) -> Check {
         let authority = LicenseFileAuthority(file: file, siteID: siteID, policy: policy, clock: { now })
         let subject = LicenseSubject(product: product, version: version, manifestSHA256: manifestSHA256)
         return LicenseRequirement(title: authority.checkTitle, decision: authority.decideNow(subject)).check
     }
 
     static func evidence(_ g: LicenseGrant, signer: String) -> [(key: String, value: String)] {
-        [("licenseID", g.licenseID), ("site", g.siteID), ("versions", "\(g.minimumVersion) to \(g.maximumVersion)"),
-         ("licenseValidUntil", Timestamp.iso8601(g.licenseNotAfter)), ("grantIssuedAt", Timestamp.iso8601(g.issuedAt)),
-         ("grantValidUntil", Timestamp.iso8601(g.notAfter)), ("installer", g.installerSubject),
-         ("installerCertificateSHA256", g.installerFingerprint), ("activation", g.activationID == 0 ? "offline" : String(g.activationID)),
-         ("grantSigner", signer)]
+        [
+            ("licenseID", g.licenseID), ("site", g.siteID), ("versions", "\(g.minimumVersion) to \(g.maximumVersion)"),
+            ("licenseValidUntil", Timestamp.iso8601(g.licenseNotAfter)),
+            ("grantIssuedAt", Timestamp.iso8601(g.issuedAt)),
+            ("grantValidUntil", Timestamp.iso8601(g.notAfter)), ("installer", g.installerSubject),
+            ("installerCertificateSHA256", g.installerFingerprint),
+            ("activation", g.activationID == 0 ? "offline" : String(g.activationID)),
+            ("grantSigner", signer),
+        ]
     }
 }

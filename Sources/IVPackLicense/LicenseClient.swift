@@ -19,8 +19,11 @@ public struct LicenseClientOptions: Sendable {
     /// Attempts in all (1 = no retry); waits 0.5 s, 1 s, 2 s, … between them.
     public var attempts: Int
 
-    public init(serverURL: String, clientCertificate: String, clientKey: String, clientKeyPassphrase: [UInt8]? = nil, siteID: String,
-                timeoutSeconds: Int64 = 10, attempts: Int = 3) {
+    public init(
+        serverURL: String, clientCertificate: String, clientKey: String, clientKeyPassphrase: [UInt8]? = nil,
+        siteID: String,
+        timeoutSeconds: Int64 = 10, attempts: Int = 3
+    ) {
         self.serverURL = serverURL
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
@@ -60,35 +63,48 @@ public struct LicenseClient: Sendable {
         } catch let error as IVPackError {
             context = .failure(LicenseCheckFailure(code: "client-credential", message: "\(error)", retryable: false))
         } catch {
-            context = .failure(LicenseCheckFailure(code: "client-credential", message: "cannot use the client certificate or key: \(error)", retryable: false))
+            context = .failure(
+                LicenseCheckFailure(
+                    code: "client-credential", message: "cannot use the client certificate or key: \(error)",
+                    retryable: false))
         }
     }
 
     /// A fresh random nonce: 32 bytes as hex.
     public static func makeNonce() -> String {
         var rng = SystemRandomNumberGenerator()
-        return (0..<LicenseProtocol.nonceBytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+        return (0..<LicenseProtocol.nonceBytes).map { _ in
+            String(format: "%02x", UInt8.random(in: 0...255, using: &rng))
+        }.joined()
     }
 
     /// Asks for a grant for the bundle and verifies it. Network trouble is retried with backoff;
     /// a definite answer (a refusal, an untrusted server) is not.
-    public func activate(product: String, version: String, manifestSHA256: String, now: @Sendable () -> Int64 = Timestamp.now) async
-        -> Result<(LicenseGrant, signer: String), LicenseCheckFailure> {
+    public func activate(
+        product: String, version: String, manifestSHA256: String, now: @Sendable () -> Int64 = Timestamp.now
+    ) async
+        -> Result<(LicenseGrant, signer: String), LicenseCheckFailure>
+    {
         var last = LicenseCheckFailure(code: "unreachable", message: "no attempt was made", retryable: true)
         for attempt in 0..<max(1, options.attempts) {
             if attempt > 0 { try? await Task.sleep(nanoseconds: UInt64(500_000_000) << UInt64(attempt - 1)) }
             let nonce = Self.makeNonce()
-            let request = ActivationRequest(product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce)
+            let request = ActivationRequest(
+                product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce
+            )
             let outcome = await exchange(request)
             switch outcome {
             case .failure(let failure):
                 last = failure
                 if !failure.retryable { return .failure(failure) }
             case .success(let signed):
-                let expectation = GrantExpectation(product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce)
+                let expectation = GrantExpectation(
+                    product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID,
+                    nonce: nonce)
                 switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: now()) {
                 case .success(let value): return .success(value)
-                case .failure(let e): return .failure(LicenseCheckFailure(code: e.code, message: e.message, retryable: false))
+                case .failure(let e):
+                    return .failure(LicenseCheckFailure(code: e.code, message: e.message, retryable: false))
                 }
             }
         }
@@ -97,8 +113,12 @@ public struct LicenseClient: Sendable {
 
     /// One request and its signed grant, or why not.
     public func exchange(_ request: ActivationRequest) async -> Result<SignedGrant, LicenseCheckFailure> {
-        guard let components = URLComponents(string: options.serverURL), components.scheme == "https", let host = components.host, !host.isEmpty else {
-            return .failure(LicenseCheckFailure(code: "bad-url", message: "\(options.serverURL) is not an https:// URL", retryable: false))
+        guard let components = URLComponents(string: options.serverURL), components.scheme == "https",
+            let host = components.host, !host.isEmpty
+        else {
+            return .failure(
+                LicenseCheckFailure(
+                    code: "bad-url", message: "\(options.serverURL) is not an https:// URL", retryable: false))
         }
         let port = components.port ?? 443
         let context: NIOSSLContext
@@ -111,10 +131,16 @@ public struct LicenseClient: Sendable {
         let timeout = options.timeoutSeconds
         do {
             return try await withThrowingTaskGroup(of: Result<SignedGrant, LicenseCheckFailure>.self) { group in
-                group.addTask { try await Self.post(host: host, port: port, body: body, context: context, verifier: verifier, timeout: timeout) }
+                group.addTask {
+                    try await Self.post(
+                        host: host, port: port, body: body, context: context, verifier: verifier, timeout: timeout)
+                }
                 group.addTask {
                     try await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
-                    return .failure(LicenseCheckFailure(code: "timeout", message: "no answer from \(host):\(port) within \(timeout) s", retryable: true))
+                    return .failure(
+                        LicenseCheckFailure(
+                            code: "timeout", message: "no answer from \(host):\(port) within \(timeout) s",
+                            retryable: true))
                 }
                 let first = try await group.next()!
                 group.cancelAll()
@@ -128,30 +154,40 @@ public struct LicenseClient: Sendable {
     private static func makeContext(_ options: LicenseClientOptions) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
-        configuration.cipherSuites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
+        configuration.cipherSuites =
+            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
         let certificates = try NIOSSLCertificate.fromPEMFile(options.clientCertificate)
         configuration.certificateChain = certificates.map { .certificate($0) }
         // The key goes through ivpack's own loader (passphrase handling, clear errors), then to NIOSSL as PEM in memory.
         let key = try PrivateKey.load(file: options.clientKey, passphrase: options.clientKeyPassphrase)
-        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(try key.pkcs8PEM(passphrase: nil).utf8), format: .pem))
+        configuration.privateKey = .privateKey(
+            try NIOSSLPrivateKey(bytes: Array(try key.pkcs8PEM(passphrase: nil).utf8), format: .pem))
         configuration.certificateVerification = .noHostnameVerification
         configuration.trustRoots = .certificates([])
         return try NIOSSLContext(configuration: configuration)
     }
 
-    private static func classify(_ error: any Error, host: String, port: Int, verifier: ServerVerifier) -> LicenseCheckFailure {
+    private static func classify(_ error: any Error, host: String, port: Int, verifier: ServerVerifier)
+        -> LicenseCheckFailure
+    {
         if let reason = verifier.refusal {
-            return LicenseCheckFailure(code: "tls-server-untrusted", message: "the licence server's certificate is not trusted: \(reason)", retryable: false)
+            return LicenseCheckFailure(
+                code: "tls-server-untrusted", message: "the licence server's certificate is not trusted: \(reason)",
+                retryable: false)
         }
         if let ssl = error as? NIOSSLError {
-            return LicenseCheckFailure(code: "tls-handshake-refused",
-                                       message: "the TLS handshake with \(host):\(port) failed (\(ssl)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
-                                       retryable: false)
+            return LicenseCheckFailure(
+                code: "tls-handshake-refused",
+                message:
+                    "the TLS handshake with \(host):\(port) failed (\(ssl)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
+                retryable: false)
         }
         if let ssl = error as? BoringSSLError {
-            return LicenseCheckFailure(code: "tls-handshake-refused",
-                                       message: "the TLS handshake with \(host):\(port) failed (\(ssl)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
-                                       retryable: false)
+            return LicenseCheckFailure(
+                code: "tls-handshake-refused",
+                message:
+                    "the TLS handshake with \(host):\(port) failed (\(ssl)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
+                retryable: false)
         }
         if let failure = error as? LicenseCheckFailure { return failure }
         // With TLS 1.3 the client finishes its handshake before the server judges the client
@@ -159,28 +195,35 @@ public struct LicenseClient: Sendable {
         // may be "I/O on closed channel". The alert, recorded as it passed, says what happened
         // (seen under load in LicenseTests.clientCertificateFromAnotherCAIsRefused).
         if let tls = verifier.tlsError { return refusedHandshake(tls, host: host, port: port) }
-        return LicenseCheckFailure(code: "unreachable", message: "cannot reach \(host):\(port): \(error)", retryable: true)
+        return LicenseCheckFailure(
+            code: "unreachable", message: "cannot reach \(host):\(port): \(error)", retryable: true)
     }
 
     static func refusedHandshake(_ tls: any Error, host: String, port: Int) -> LicenseCheckFailure {
-        LicenseCheckFailure(code: "tls-handshake-refused",
-                            message: "the TLS handshake with \(host):\(port) failed (\(tls)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
-                            retryable: false)
+        LicenseCheckFailure(
+            code: "tls-handshake-refused",
+            message:
+                "the TLS handshake with \(host):\(port) failed (\(tls)); the server may have refused the installer certificate (expired, revoked, or from another CA)",
+            retryable: false)
     }
 
-    private static func post(host: String, port: Int, body: [UInt8], context: NIOSSLContext, verifier: ServerVerifier,
-                             timeout: Int64) async throws -> Result<SignedGrant, LicenseCheckFailure> {
+    private static func post(
+        host: String, port: Int, body: [UInt8], context: NIOSSLContext, verifier: ServerVerifier,
+        timeout: Int64
+    ) async throws -> Result<SignedGrant, LicenseCheckFailure> {
         let isIPAddress = (try? SocketAddress(ipAddress: host, port: port)) != nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(timeout))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let tls = try NIOSSLClientHandler(context: context, serverHostname: isIPAddress ? nil : host,
-                                                      customVerificationCallback: verifier.callback)
+                    let tls = try NIOSSLClientHandler(
+                        context: context, serverHostname: isIPAddress ? nil : host,
+                        customVerificationCallback: verifier.callback)
                     try channel.pipeline.syncOperations.addHandler(tls)
                     try channel.pipeline.syncOperations.addHandler(TLSErrorRecorder(verifier: verifier))
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                        wrappingChannelSynchronously: channel)
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
@@ -200,23 +243,36 @@ public struct LicenseClient: Sendable {
                 case .body(let buffer):
                     collected.append(contentsOf: buffer.readableBytesView)
                     if collected.count > LicenseProtocol.maxResponseBytes {
-                        return .failure(LicenseCheckFailure(code: "bad-response", message: "the reply exceeds \(LicenseProtocol.maxResponseBytes) bytes", retryable: false))
+                        return .failure(
+                            LicenseCheckFailure(
+                                code: "bad-response",
+                                message: "the reply exceeds \(LicenseProtocol.maxResponseBytes) bytes", retryable: false
+                            ))
                     }
                 case .end: break
                 }
             }
             guard let status else {
                 if let tls = verifier.tlsError { return .failure(Self.refusedHandshake(tls, host: host, port: port)) }
-                return .failure(LicenseCheckFailure(code: "bad-response", message: "the server closed the connection without a reply", retryable: true))
+                return .failure(
+                    LicenseCheckFailure(
+                        code: "bad-response", message: "the server closed the connection without a reply",
+                        retryable: true))
             }
-            let value = try? JSONParser.parse(collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))
+            let value = try? JSONParser.parse(
+                collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))
             if status == .ok, let value, let signed = SignedGrant.parse(value) { return .success(signed) }
             if let code = value?["error"]?.stringValue {
                 let message = value?["message"]?.stringValue ?? ""
-                return .failure(LicenseCheckFailure(code: code, message: "the licence server refused: \(message) (\(status.code))",
-                                                    retryable: status.code >= 500))
+                return .failure(
+                    LicenseCheckFailure(
+                        code: code, message: "the licence server refused: \(message) (\(status.code))",
+                        retryable: status.code >= 500))
             }
-            return .failure(LicenseCheckFailure(code: "bad-response", message: "unexpected reply \(status.code) from the licence server", retryable: status.code >= 500))
+            return .failure(
+                LicenseCheckFailure(
+                    code: "bad-response", message: "unexpected reply \(status.code) from the licence server",
+                    retryable: status.code >= 500))
         }
     }
 }
@@ -264,7 +320,8 @@ final class ServerVerifier: @unchecked Sendable {
         { [self] certificates, promise in
             var chain: [Certificate] = []
             for c in certificates {
-                guard let der = try? c.toDERBytes(), let cert = try? Certificate(der: der, source: "server certificate") else {
+                guard let der = try? c.toDERBytes(), let cert = try? Certificate(der: der, source: "server certificate")
+                else {
                     self.refuse("the server sent a certificate that cannot be parsed")
                     promise.succeed(.failed)
                     return
@@ -276,14 +333,18 @@ final class ServerVerifier: @unchecked Sendable {
                 promise.succeed(.failed)
                 return
             }
-            let result = ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + self.policy.intermediates, roots: self.policy.trustedRoots,
-                                                 crls: self.policy.crls, revocation: self.policy.revocation, at: Timestamp.now(),
-                                                 securityLevel: self.policy.minimumSecurityLevel)
+            let result = ChainValidator.validate(
+                leaf, untrusted: Array(chain.dropFirst()) + self.policy.intermediates, roots: self.policy.trustedRoots,
+                crls: self.policy.crls, revocation: self.policy.revocation, at: Timestamp.now(),
+                securityLevel: self.policy.minimumSecurityLevel)
             if case .invalid(let reason, _, _) = result {
                 self.refuse(reason)
                 promise.succeed(.failed)
-            } else if !self.policy.development, let root = result.chain.last, root.subject.contains(WellKnownOID.developmentMarker) {
-                self.refuse("the certificate chains to a development root (\(root.subject)), which this policy does not accept")
+            } else if !self.policy.development, let root = result.chain.last,
+                root.subject.contains(WellKnownOID.developmentMarker)
+            {
+                self.refuse(
+                    "the certificate chains to a development root (\(root.subject)), which this policy does not accept")
                 promise.succeed(.failed)
             } else if !leaf.matchesHost(self.host) {
                 self.refuse("the certificate \"\(leaf.subject)\" is not for \(self.host)")

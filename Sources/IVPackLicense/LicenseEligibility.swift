@@ -36,9 +36,11 @@ public enum LicenseIneligibility: Sendable, Equatable, CustomStringConvertible {
         case .revoked: return "the licence is revoked"
         case .notYetValid(let from): return "the licence is not valid before \(Timestamp.iso8601(from))"
         case .expired: return "the licence has expired"
-        case let .otherProduct(licensed, requested): return "the licence is for \(licensed), the bundle is \(requested)"
-        case let .otherSite(licensed, requested): return "the licence is for site \(licensed), not \(requested)"
-        case let .versionNotCovered(minimum, maximum, version): return "the licence covers \(minimum) to \(maximum), not \(version)"
+        case .otherProduct(let licensed, let requested):
+            return "the licence is for \(licensed), the bundle is \(requested)"
+        case .otherSite(let licensed, let requested): return "the licence is for site \(licensed), not \(requested)"
+        case .versionNotCovered(let minimum, let maximum, let version):
+            return "the licence covers \(minimum) to \(maximum), not \(version)"
         case .seatsExhausted(let seats): return "every seat of the licence is in use (\(seats))"
         }
     }
@@ -56,8 +58,10 @@ extension License {
     /// `siteID` nil leaves the site out (an offline file is made for the licence's own site);
     /// `seatsInUse` nil leaves the seats out (a retry of an existing activation, or an offline
     /// file, takes no seat).
-    public func ineligibilities(product: String, version: String, siteID: String?, seatsInUse: Int?,
-                                at now: Int64) -> [LicenseIneligibility] {
+    public func ineligibilities(
+        product: String, version: String, siteID: String?, seatsInUse: Int?,
+        at now: Int64
+    ) -> [LicenseIneligibility] {
         var out: [LicenseIneligibility] = []
         if revokedAt != nil { out.append(.revoked) }
         if now < notBefore { out.append(.notYetValid(from: notBefore)) }

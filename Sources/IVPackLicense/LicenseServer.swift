@@ -41,8 +41,9 @@ final class InstallerAuthenticator: Sendable {
     func decide(_ chain: [Certificate], now: Int64) -> String? {
         guard let leaf = chain.first else { return "no client certificate" }
         func validate(requiredPolicy: String?) -> ChainValidation {
-            ChainValidator.validate(leaf, untrusted: Array(chain.dropFirst()) + intermediates, roots: roots, crls: crls,
-                                    revocation: revocation, at: now, requiredPolicy: requiredPolicy)
+            ChainValidator.validate(
+                leaf, untrusted: Array(chain.dropFirst()) + intermediates, roots: roots, crls: crls,
+                revocation: revocation, at: now, requiredPolicy: requiredPolicy)
         }
         if case .invalid(let reason, _, _) = validate(requiredPolicy: nil) {
             return "client certificate \"\(leaf.subject)\" refused: \(reason)"
@@ -51,11 +52,13 @@ final class InstallerAuthenticator: Sendable {
             return "client certificate \"\(leaf.subject)\" refused: it lacks the TLS client-authentication usage"
         }
         if !leaf.certificatePolicies.contains(installerPolicy) {
-            return "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate (certificate policy \(installerPolicy) missing)"
+            return
+                "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate (certificate policy \(installerPolicy) missing)"
         }
         // The installer policy must hold along the whole path, not only in the leaf.
         if case .invalid(let reason, _, _) = validate(requiredPolicy: installerPolicy) {
-            return "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate along its path: \(reason)"
+            return
+                "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate along its path: \(reason)"
         }
         return nil
     }
@@ -64,7 +67,8 @@ final class InstallerAuthenticator: Sendable {
         { [self] certificates, promise in
             var chain: [Certificate] = []
             for c in certificates {
-                guard let der = try? c.toDERBytes(), let cert = try? Certificate(der: der, source: "client certificate") else {
+                guard let der = try? c.toDERBytes(), let cert = try? Certificate(der: der, source: "client certificate")
+                else {
                     self.refused("a client certificate could not be parsed")
                     promise.succeed(.failed)
                     return
@@ -135,7 +139,8 @@ public final class LicenseServer: Sendable {
         tls.minimumTLSVersion = config.allowTLS12 ? .tlsv12 : .tlsv13
         if config.allowTLS12 {
             // Forward-secret AEAD suites only (TLS 1.3 suites are always AEAD).
-            tls.cipherSuites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
+            tls.cipherSuites =
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
         }
         // Require a client certificate; the custom callback makes the decision.
         tls.certificateVerification = .noHostnameVerification
@@ -148,21 +153,28 @@ public final class LicenseServer: Sendable {
     public var refusedHandshakes: [String] { authenticator.refusals.all }
 
     /// Runs until the task is cancelled (or SIGTERM/SIGINT when `handleSignals`); `onRunning` gets the bound port.
-    public func run(handleSignals: Bool = false, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public func run(handleSignals: Bool = false, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        async throws
+    {
         let router = Router(context: LicenseRequestContext.self)
         let server = self
         router.post(RouterPath(stringLiteral: LicenseProtocol.activationsPath)) { request, context -> Response in
             await server.activate(request: request, context: context)
         }
         router.get("/v1/health") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
         }
         let app = Application(
             router: router,
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(config.requestTimeoutSeconds))),
-                             configuration: TLSChannelConfiguration(tlsConfiguration: tlsConfiguration,
-                                                                    customVerificationCallback: authenticator.callback)),
-            configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: "ivpack-license-server"),
+            server: try .tls(
+                .http1(configuration: .init(idleTimeout: .seconds(config.requestTimeoutSeconds))),
+                configuration: TLSChannelConfiguration(
+                    tlsConfiguration: tlsConfiguration,
+                    customVerificationCallback: authenticator.callback)),
+            configuration: ApplicationConfiguration(
+                address: .hostname(config.host, port: config.port), serverName: "ivpack-license-server"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
@@ -179,51 +191,77 @@ public final class LicenseServer: Sendable {
         let now = Timestamp.now()
         // The installer, from the certificate the handshake validated; never from the body.
         guard let peer = try? await context.channel.nioSSL_peerCertificate().get(), let der = try? peer.toDERBytes(),
-              let installer = try? Certificate(der: der, source: "client certificate") else {
-            return json(.unauthorized, ProtocolError(code: "no-client-certificate", message: "no validated client certificate").json)
+            let installer = try? Certificate(der: der, source: "client certificate")
+        else {
+            return json(
+                .unauthorized,
+                ProtocolError(code: "no-client-certificate", message: "no validated client certificate").json)
         }
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: LicenseProtocol.maxRequestBytes)
         } catch {
-            logger.notice("request refused", metadata: ["installer": .string(installer.subject), "reason": "body too large"])
-            return json(.contentTooLarge, ProtocolError(code: "body-too-large", message: "the request body exceeds \(LicenseProtocol.maxRequestBytes) bytes").json)
+            logger.notice(
+                "request refused", metadata: ["installer": .string(installer.subject), "reason": "body too large"])
+            return json(
+                .contentTooLarge,
+                ProtocolError(
+                    code: "body-too-large", message: "the request body exceeds \(LicenseProtocol.maxRequestBytes) bytes"
+                ).json)
         }
         let parsed = ActivationRequest.parse(Array(buffer: body))
         guard case .success(let req) = parsed else {
             if case .failure(let e) = parsed {
-                logger.notice("request refused", metadata: ["installer": .string(installer.subject), "reason": .string(e.code)])
+                logger.notice(
+                    "request refused", metadata: ["installer": .string(installer.subject), "reason": .string(e.code)])
                 return json(.badRequest, e.json)
             }
             return json(.badRequest, ProtocolError(code: "malformed-request", message: "").json)
         }
         let outcome: Result<(License, Activation), LicenseRefusal>
         do {
-            outcome = try store.activate(siteID: req.siteID, product: req.product, version: req.version, manifestSHA256: req.manifestSHA256,
-                                         installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex, now: now)
+            outcome = try store.activate(
+                siteID: req.siteID, product: req.product, version: req.version, manifestSHA256: req.manifestSHA256,
+                installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex, now: now)
         } catch {
             logger.error("licence store failure", metadata: ["error": .string("\(error)")])
-            return json(.serviceUnavailable, ProtocolError(code: "store-unavailable", message: "the licence database is unavailable; try again later").json)
+            return json(
+                .serviceUnavailable,
+                ProtocolError(
+                    code: "store-unavailable", message: "the licence database is unavailable; try again later"
+                ).json)
         }
         switch outcome {
         case .failure(let refusal):
-            logger.notice("licence refused", metadata: ["installer": .string(installer.subject), "site": .string(req.siteID),
-                                                         "product": .string(req.product), "version": .string(req.version), "reason": .string(refusal.rawValue)])
+            logger.notice(
+                "licence refused",
+                metadata: [
+                    "installer": .string(installer.subject), "site": .string(req.siteID),
+                    "product": .string(req.product), "version": .string(req.version),
+                    "reason": .string(refusal.rawValue),
+                ])
             return json(.forbidden, refusal.protocolError.json)
         case .success(let (license, activation)):
-            let grant = LicenseGrant(licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
-                                     maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: req.manifestSHA256,
-                                     nonce: req.nonce, installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex,
-                                     activationID: activation.id, issuedAt: now,
-                                     notAfter: min(now + config.grantValiditySeconds, license.notAfter), licenseNotAfter: license.notAfter)
+            let grant = LicenseGrant(
+                licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
+                maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: req.manifestSHA256,
+                nonce: req.nonce, installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex,
+                activationID: activation.id, issuedAt: now,
+                notAfter: min(now + config.grantValiditySeconds, license.notAfter), licenseNotAfter: license.notAfter)
             do {
                 let signed = try signer.sign(grant)
-                logger.info("licence granted", metadata: ["installer": .string(installer.subject), "license": .string(license.id),
-                                                          "activation": .string("\(activation.id)"), "new": .string("\(activation.isNew)")])
+                logger.info(
+                    "licence granted",
+                    metadata: [
+                        "installer": .string(installer.subject), "license": .string(license.id),
+                        "activation": .string("\(activation.id)"), "new": .string("\(activation.isNew)"),
+                    ])
                 return json(.ok, signed.json())
             } catch {
                 logger.error("grant signing failed", metadata: ["error": .string("\(error)")])
-                return json(.internalServerError, ProtocolError(code: "signing-failed", message: "the server could not sign the grant").json)
+                return json(
+                    .internalServerError,
+                    ProtocolError(code: "signing-failed", message: "the server could not sign the grant").json)
             }
         }
     }

@@ -38,36 +38,55 @@ public struct LicenseServerConfig: Sendable {
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : folder + "/" + p }
         let r = YAMLReader(file: path)
-        let top = try r.mapping(try r.root(of: text), "", allowed: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database", "limits"],
-                                required: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database"])
+        let top = try r.mapping(
+            try r.root(of: text), "",
+            allowed: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database", "limits"],
+            required: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database"])
         guard try r.string(top["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
-            throw r.error(top["apiVersion"], "apiVersion", "is not supported", hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
+            throw r.error(
+                top["apiVersion"], "apiVersion", "is not supported",
+                hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
         }
-        guard try r.string(top["kind"]!, "kind") == "LicenseServer" else { throw r.error(top["kind"], "kind", "must be LicenseServer") }
+        guard try r.string(top["kind"]!, "kind") == "LicenseServer" else {
+            throw r.error(top["kind"], "kind", "must be LicenseServer")
+        }
         let listen = try r.mapping(top["listen"]!, "listen", allowed: ["host", "port"], required: ["host", "port"])
-        let tls = try r.mapping(top["tls"]!, "tls", allowed: ["certificate", "key", "chain", "minimumVersion"], required: ["certificate", "key"])
+        let tls = try r.mapping(
+            top["tls"]!, "tls", allowed: ["certificate", "key", "chain", "minimumVersion"],
+            required: ["certificate", "key"])
         var allow12 = false
         if let v = tls["minimumVersion"] {
             switch try r.string(v, "tls.minimumVersion") {
             case "1.3": allow12 = false
             case "1.2": allow12 = true
-            default: throw r.error(v, "tls.minimumVersion", "must be \"1.3\" or \"1.2\"", hint: "Older TLS versions are never allowed")
+            default:
+                throw r.error(
+                    v, "tls.minimumVersion", "must be \"1.3\" or \"1.2\"", hint: "Older TLS versions are never allowed")
             }
         }
-        let client = try r.mapping(top["clientAuthentication"]!, "clientAuthentication",
-                                   allowed: ["trustedRoots", "intermediates", "crls", "revocation", "installerPolicy"],
-                                   required: ["trustedRoots", "installerPolicy"])
+        let client = try r.mapping(
+            top["clientAuthentication"]!, "clientAuthentication",
+            allowed: ["trustedRoots", "intermediates", "crls", "revocation", "installerPolicy"],
+            required: ["trustedRoots", "installerPolicy"])
         var revocation = RevocationMode.require
         if let v = client["revocation"] {
             let t = try r.string(v, "clientAuthentication.revocation")
-            guard let m = RevocationMode(rawValue: t) else { throw r.error(v, "clientAuthentication.revocation", "unknown mode \"\(t)\"", hint: "Use require, if-available or none") }
+            guard let m = RevocationMode(rawValue: t) else {
+                throw r.error(
+                    v, "clientAuthentication.revocation", "unknown mode \"\(t)\"",
+                    hint: "Use require, if-available or none")
+            }
             revocation = m
         }
-        let grants = try r.mapping(top["grants"]!, "grants", allowed: ["certificate", "key", "chain", "validitySeconds"], required: ["certificate", "key"])
+        let grants = try r.mapping(
+            top["grants"]!, "grants", allowed: ["certificate", "key", "chain", "validitySeconds"],
+            required: ["certificate", "key"])
         var limitsTimeout: Int64 = 10
         if let l = top["limits"] {
             let lm = try r.mapping(l, "limits", allowed: ["requestTimeoutSeconds"])
-            if let t = lm["requestTimeoutSeconds"] { limitsTimeout = try r.integer(t, "limits.requestTimeoutSeconds", range: 1...300) }
+            if let t = lm["requestTimeoutSeconds"] {
+                limitsTimeout = try r.integer(t, "limits.requestTimeoutSeconds", range: 1...300)
+            }
         }
         func paths(_ m: [String: Node], _ key: String, _ field: String) throws -> [String] {
             try m[key].map { try r.strings($0, field, nonEmpty: false).map(resolve) } ?? []
@@ -88,7 +107,9 @@ public struct LicenseServerConfig: Sendable {
             grantCertificate: resolve(try r.string(grants["certificate"]!, "grants.certificate")),
             grantKey: resolve(try r.string(grants["key"]!, "grants.key")),
             grantChain: try paths(grants, "chain", "grants.chain"),
-            grantValiditySeconds: try grants["validitySeconds"].map { try r.integer($0, "grants.validitySeconds", range: 60...86_400 * 30) } ?? 3600,
+            grantValiditySeconds: try grants["validitySeconds"].map {
+                try r.integer($0, "grants.validitySeconds", range: 60...86_400 * 30)
+            } ?? 3600,
             database: resolve(try r.string(top["database"]!, "database")),
             requestTimeoutSeconds: limitsTimeout)
     }
@@ -125,6 +146,7 @@ extension LicenseServerConfig {
     /// The licence-signing identity of `grants` (key, certificate, chain), for `GrantSigner`. The key
     /// file must not be encrypted: the server and `license export` run with no passphrase to give.
     public func grantSigningIdentity() throws -> SigningIdentity {
-        try SigningIdentity.load(key: .file(path: grantKey, passphrase: nil), certificateFile: grantCertificate, chainFiles: grantChain)
+        try SigningIdentity.load(
+            key: .file(path: grantKey, passphrase: nil), certificateFile: grantCertificate, chainFiles: grantChain)
     }
 }

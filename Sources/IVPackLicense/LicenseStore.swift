@@ -20,8 +20,10 @@ public struct License: Sendable, Equatable {
     public var revokedAt: Int64?
     public var createdAt: Int64
 
-    public init(id: String, siteID: String, product: String, minimumVersion: String, maximumVersion: String,
-                notBefore: Int64, notAfter: Int64, seats: Int, revokedAt: Int64? = nil, createdAt: Int64) {
+    public init(
+        id: String, siteID: String, product: String, minimumVersion: String, maximumVersion: String,
+        notBefore: Int64, notAfter: Int64, seats: Int, revokedAt: Int64? = nil, createdAt: Int64
+    ) {
         self.id = id
         self.siteID = siteID
         self.product = product
@@ -127,16 +129,27 @@ public final class LicenseStore: Sendable {
     public func issue(_ license: License, actor: String) throws {
         try wrap {
             try pool.write { db in
-                if try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM licenses WHERE id = ?", arguments: [license.id]) ?? 0 > 0 {
-                    throw LicenseStoreError(path: path, problem: "a licence \(license.id) exists already; choose another ID", status: .badInput)
+                if try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM licenses WHERE id = ?", arguments: [license.id])
+                    ?? 0 > 0
+                {
+                    throw LicenseStoreError(
+                        path: path, problem: "a licence \(license.id) exists already; choose another ID",
+                        status: .badInput)
                 }
-                try db.execute(sql: """
-                    INSERT INTO licenses (id, site_id, product, min_version, max_version, not_before, not_after, seats, revoked_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
-                    """, arguments: [license.id, license.siteID, license.product, license.minimumVersion, license.maximumVersion,
-                                     license.notBefore, license.notAfter, license.seats, license.createdAt])
-                try Self.audit(db, at: license.createdAt, actor: actor, action: "issue", result: "ok",
-                               detail: "\(license.id) site=\(license.siteID) product=\(license.product) versions=\(license.minimumVersion)..\(license.maximumVersion) seats=\(license.seats)")
+                try db.execute(
+                    sql: """
+                        INSERT INTO licenses (id, site_id, product, min_version, max_version, not_before, not_after, seats, revoked_at, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                        """,
+                    arguments: [
+                        license.id, license.siteID, license.product, license.minimumVersion, license.maximumVersion,
+                        license.notBefore, license.notAfter, license.seats, license.createdAt,
+                    ])
+                try Self.audit(
+                    db, at: license.createdAt, actor: actor, action: "issue", result: "ok",
+                    detail:
+                        "\(license.id) site=\(license.siteID) product=\(license.product) versions=\(license.minimumVersion)..\(license.maximumVersion) seats=\(license.seats)"
+                )
             }
         }
     }
@@ -146,22 +159,29 @@ public final class LicenseStore: Sendable {
     public func revoke(id: String, at time: Int64, actor: String) throws -> Bool {
         try wrap {
             try pool.write { db in
-                try db.execute(sql: "UPDATE licenses SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [time, id])
+                try db.execute(
+                    sql: "UPDATE licenses SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    arguments: [time, id])
                 let changed = db.changesCount > 0
-                try Self.audit(db, at: time, actor: actor, action: "revoke", result: changed ? "ok" : "no-change", detail: id)
+                try Self.audit(
+                    db, at: time, actor: actor, action: "revoke", result: changed ? "ok" : "no-change", detail: id)
                 return changed
             }
         }
     }
 
     /// Records an offline licence file export (or a refused one) in the audit trail.
-    public func recordExport(licenseID: String, manifestSHA256: String, notAfter: Int64?, at time: Int64, actor: String,
-                             refusal: String? = nil) throws {
+    public func recordExport(
+        licenseID: String, manifestSHA256: String, notAfter: Int64?, at time: Int64, actor: String,
+        refusal: String? = nil
+    ) throws {
         try wrap {
             try pool.write { db in
-                try Self.audit(db, at: time, actor: actor, action: "export-offline", result: refusal == nil ? "ok" : "refused",
-                               detail: "\(licenseID) bundle=\(manifestSHA256)" + (notAfter.map { " notAfter=\(Timestamp.iso8601($0))" } ?? "")
-                                   + (refusal.map { " reason=\($0)" } ?? ""))
+                try Self.audit(
+                    db, at: time, actor: actor, action: "export-offline", result: refusal == nil ? "ok" : "refused",
+                    detail: "\(licenseID) bundle=\(manifestSHA256)"
+                        + (notAfter.map { " notAfter=\(Timestamp.iso8601($0))" } ?? "")
+                        + (refusal.map { " reason=\($0)" } ?? ""))
             }
         }
     }
@@ -188,7 +208,8 @@ public final class LicenseStore: Sendable {
     public func activationCount(licenseID: String) throws -> Int {
         try wrap {
             try pool.read { db in
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [licenseID]) ?? 0
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [licenseID]) ?? 0
             }
         }
     }
@@ -198,9 +219,11 @@ public final class LicenseStore: Sendable {
         try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM activations ORDER BY id").map { row in
-                    Activation(id: row["id"], licenseID: row["license_id"], siteID: row["site_id"], manifestSHA256: row["manifest_sha256"],
-                               installerSubject: row["installer_subject"], installerFingerprint: row["installer_fingerprint"],
-                               createdAt: row["created_at"], isNew: false)
+                    Activation(
+                        id: row["id"], licenseID: row["license_id"], siteID: row["site_id"],
+                        manifestSHA256: row["manifest_sha256"],
+                        installerSubject: row["installer_subject"], installerFingerprint: row["installer_fingerprint"],
+                        createdAt: row["created_at"], isNew: false)
                 }
             }
         }
@@ -210,39 +233,57 @@ public final class LicenseStore: Sendable {
     public func auditTrail() throws -> [(at: Int64, actor: String, action: String, result: String, detail: String)] {
         try wrap {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id").map { ($0["at"], $0["actor"], $0["action"], $0["result"], $0["detail"]) }
+                try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id").map {
+                    ($0["at"], $0["actor"], $0["action"], $0["result"], $0["detail"])
+                }
             }
         }
     }
 
     private static func license(_ row: Row) -> License {
-        License(id: row["id"], siteID: row["site_id"], product: row["product"], minimumVersion: row["min_version"],
-                maximumVersion: row["max_version"], notBefore: row["not_before"], notAfter: row["not_after"], seats: row["seats"],
-                revokedAt: row["revoked_at"], createdAt: row["created_at"])
+        License(
+            id: row["id"], siteID: row["site_id"], product: row["product"], minimumVersion: row["min_version"],
+            maximumVersion: row["max_version"], notBefore: row["not_before"], notAfter: row["not_after"],
+            seats: row["seats"],
+            revokedAt: row["revoked_at"], createdAt: row["created_at"])
     }
 
     static func audit(_ db: Database, at: Int64, actor: String, action: String, result: String, detail: String) throws {
-        try db.execute(sql: "INSERT INTO audit (at, actor, action, result, detail) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [at, actor, action, result, detail])
+        try db.execute(
+            sql: "INSERT INTO audit (at, actor, action, result, detail) VALUES (?, ?, ?, ?, ?)",
+            arguments: [at, actor, action, result, detail])
     }
 
     /// The licence decision and activation, in one transaction: finds the site's licence for the
     /// product that covers the version, checks validity, revocation and seats, and records the
     /// activation once per site and bundle (a retry returns the same activation and takes no seat).
-    public func activate(siteID: String, product: String, version: String, manifestSHA256: String,
-                         installerSubject: String, installerFingerprint: String, now: Int64) throws -> Result<(License, Activation), LicenseRefusal> {
+    public func activate(
+        siteID: String, product: String, version: String, manifestSHA256: String,
+        installerSubject: String, installerFingerprint: String, now: Int64
+    ) throws -> Result<(License, Activation), LicenseRefusal> {
         try wrap {
             try pool.write { db -> Result<(License, Activation), LicenseRefusal> in
                 let actor = "installer \(installerSubject)"
-                func refuse(_ r: LicenseRefusal, _ licenseID: String?) throws -> Result<(License, Activation), LicenseRefusal> {
-                    try Self.audit(db, at: now, actor: actor, action: "activate", result: r.rawValue,
-                                   detail: "site=\(siteID) product=\(product) version=\(version) manifest=\(manifestSHA256)\(licenseID.map { " license=\($0)" } ?? "")")
+                func refuse(_ r: LicenseRefusal, _ licenseID: String?) throws -> Result<
+                    (License, Activation), LicenseRefusal
+                > {
+                    try Self.audit(
+                        db, at: now, actor: actor, action: "activate", result: r.rawValue,
+                        detail:
+                            "site=\(siteID) product=\(product) version=\(version) manifest=\(manifestSHA256)\(licenseID.map { " license=\($0)" } ?? "")"
+                    )
                     return .failure(r)
                 }
-                let forProduct = try Row.fetchAll(db, sql: "SELECT * FROM licenses WHERE product = ? ORDER BY id", arguments: [product]).map(Self.license)
+                let forProduct = try Row.fetchAll(
+                    db, sql: "SELECT * FROM licenses WHERE product = ? ORDER BY id", arguments: [product]
+                ).map(Self.license)
                 // Seats are counted below, once a licence is otherwise good and the bundle is not already activated.
                 let judged = forProduct.map {
-                    (license: $0, problems: $0.ineligibilities(product: product, version: version, siteID: siteID, seatsInUse: nil, at: now))
+                    (
+                        license: $0,
+                        problems: $0.ineligibilities(
+                            product: product, version: version, siteID: siteID, seatsInUse: nil, at: now)
+                    )
                 }
                 let forSite = judged.filter { !$0.problems.contains { $0.refusal == .wrongSite } }
                 if forSite.isEmpty { return try refuse(forProduct.isEmpty ? .noLicense : .wrongSite, nil) }
@@ -251,29 +292,50 @@ public final class LicenseStore: Sendable {
                 guard !covering.isEmpty else { return try refuse(.versionNotCovered, forSite.first?.license.id) }
                 var lastRefusal = LicenseRefusal.noLicense
                 for (license, problems) in covering {
-                    if let first = problems.first { lastRefusal = first.refusal; continue }
-                    if let row = try Row.fetchOne(db, sql: "SELECT * FROM activations WHERE license_id = ? AND site_id = ? AND manifest_sha256 = ?",
-                                                  arguments: [license.id, siteID, manifestSHA256]) {
-                        let existing = Activation(id: row["id"], licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
-                                                  installerSubject: row["installer_subject"], installerFingerprint: row["installer_fingerprint"],
-                                                  createdAt: row["created_at"], isNew: false)
-                        try Self.audit(db, at: now, actor: actor, action: "activate", result: "ok-existing",
-                                       detail: "license=\(license.id) activation=\(existing.id) manifest=\(manifestSHA256)")
+                    if let first = problems.first {
+                        lastRefusal = first.refusal
+                        continue
+                    }
+                    if let row = try Row.fetchOne(
+                        db,
+                        sql: "SELECT * FROM activations WHERE license_id = ? AND site_id = ? AND manifest_sha256 = ?",
+                        arguments: [license.id, siteID, manifestSHA256])
+                    {
+                        let existing = Activation(
+                            id: row["id"], licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
+                            installerSubject: row["installer_subject"],
+                            installerFingerprint: row["installer_fingerprint"],
+                            createdAt: row["created_at"], isNew: false)
+                        try Self.audit(
+                            db, at: now, actor: actor, action: "activate", result: "ok-existing",
+                            detail: "license=\(license.id) activation=\(existing.id) manifest=\(manifestSHA256)")
                         return .success((license, existing))
                     }
-                    let used = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [license.id]) ?? 0
-                    if let full = license.ineligibilities(product: product, version: version, siteID: siteID, seatsInUse: used, at: now).first {
+                    let used =
+                        try Int.fetchOne(
+                            db, sql: "SELECT COUNT(*) FROM activations WHERE license_id = ?", arguments: [license.id])
+                        ?? 0
+                    if let full = license.ineligibilities(
+                        product: product, version: version, siteID: siteID, seatsInUse: used, at: now
+                    ).first {
                         lastRefusal = full.refusal
                         continue
                     }
-                    try db.execute(sql: """
-                        INSERT INTO activations (license_id, site_id, manifest_sha256, installer_subject, installer_fingerprint, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """, arguments: [license.id, siteID, manifestSHA256, installerSubject, installerFingerprint, now])
-                    let activation = Activation(id: db.lastInsertedRowID, licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
-                                                installerSubject: installerSubject, installerFingerprint: installerFingerprint, createdAt: now, isNew: true)
-                    try Self.audit(db, at: now, actor: actor, action: "activate", result: "ok",
-                                   detail: "license=\(license.id) activation=\(activation.id) manifest=\(manifestSHA256) seat=\(used + 1)/\(license.seats)")
+                    try db.execute(
+                        sql: """
+                            INSERT INTO activations (license_id, site_id, manifest_sha256, installer_subject, installer_fingerprint, created_at)
+                            VALUES (?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [license.id, siteID, manifestSHA256, installerSubject, installerFingerprint, now])
+                    let activation = Activation(
+                        id: db.lastInsertedRowID, licenseID: license.id, siteID: siteID, manifestSHA256: manifestSHA256,
+                        installerSubject: installerSubject, installerFingerprint: installerFingerprint, createdAt: now,
+                        isNew: true)
+                    try Self.audit(
+                        db, at: now, actor: actor, action: "activate", result: "ok",
+                        detail:
+                            "license=\(license.id) activation=\(activation.id) manifest=\(manifestSHA256) seat=\(used + 1)/\(license.seats)"
+                    )
                     return .success((license, activation))
                 }
                 return try refuse(lastRefusal, covering.first?.license.id)

@@ -6,14 +6,14 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Check the hash-chained audit log that ivpack commands append to.",
         discussion: """
-        Each ivpack command appends one event (time, operator, host, command, parameters without \
-        secrets, result, duration) to the log named by $IVPACK_AUDIT_LOG. Every line \
-        carries the SHA-256 of the line before it, so an edited, deleted, inserted or reordered line \
-        breaks the chain. See docs/audit-log.md.
+            Each ivpack command appends one event (time, operator, host, command, parameters without \
+            secrets, result, duration) to the log named by $IVPACK_AUDIT_LOG. Every line \
+            carries the SHA-256 of the line before it, so an edited, deleted, inserted or reordered line \
+            breaks the chain. See docs/audit-log.md.
 
-        Example:
-          ivpack audit verify /var/log/ivpack/audit.jsonl
-        """,
+            Example:
+              ivpack audit verify /var/log/ivpack/audit.jsonl
+            """,
         subcommands: [VerifyLog.self, AppendTest.self]
     )
 
@@ -26,8 +26,11 @@ struct AuditCommand: ParsableCommand {
         mutating func run() throws {
             try reportingErrors {
                 for i in 0..<count {
-                    _ = try AuditLog.append(path: log, event: AuditEvent(command: "ivpack audit append-test", parameters: ["\(i)"],
-                                                                         result: 0, durationMs: 0))
+                    _ = try AuditLog.append(
+                        path: log,
+                        event: AuditEvent(
+                            command: "ivpack audit append-test", parameters: ["\(i)"],
+                            result: 0, durationMs: 0))
                 }
             }
         }
@@ -38,15 +41,15 @@ struct AuditCommand: ParsableCommand {
             commandName: "verify",
             abstract: "Check that an audit log is intact, and name its first broken line.",
             discussion: """
-            Exit status: 0 the log is intact; 1 it is broken (the first broken line, and whether it was \
-            edited, deleted, inserted, reordered or is malformed, are printed); 2 the log cannot be read.
+                Exit status: 0 the log is intact; 1 it is broken (the first broken line, and whether it was \
+                edited, deleted, inserted, reordered or is malformed, are printed); 2 the log cannot be read.
 
-            The chain cannot show that the newest events were removed from the end: compare the event \
-            count or the head hash with a copy kept elsewhere (the IQ report records them).
+                The chain cannot show that the newest events were removed from the end: compare the event \
+                count or the head hash with a copy kept elsewhere (the IQ report records them).
 
-            Example:
-              ivpack audit verify /var/log/ivpack/audit.jsonl --json
-            """
+                Example:
+                  ivpack audit verify /var/log/ivpack/audit.jsonl --json
+                """
         )
 
         @Argument(help: "The audit log (JSON Lines).")
@@ -63,7 +66,9 @@ struct AuditCommand: ParsableCommand {
                     print("\(log): broken at line \(problem.line): \(problem.kind.rawValue): \(problem.message)")
                     print("\(result.intactLines) of \(result.lineCount) lines verified before the break.")
                 } else if let head = result.headSHA256 {
-                    print("\(log): intact, \(result.lineCount) event\(result.lineCount == 1 ? "" : "s"); head sha256 \(head)")
+                    print(
+                        "\(log): intact, \(result.lineCount) event\(result.lineCount == 1 ? "" : "s"); head sha256 \(head)"
+                    )
                 } else {
                     print("\(log): intact, empty")
                 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import IVPack
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -31,12 +31,16 @@ struct IVPackCommand: AsyncParsableCommand {
         commandName: "ivpack",
         abstract: "Build, sign, gate and verify installation bundles of AI medical-device software.",
         discussion: """
-        Exit codes: 0 success; 1 a check failed; 2 bad input; 3 environment or I/O failure; \
-        64 command-line usage.
-        """,
+            Exit codes: 0 success; 1 a check failed; 2 bad input; 3 environment or I/O failure; \
+            64 command-line usage.
+            """,
         version: IVPackVersion.current,
-        subcommands: [BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self, InstallCommand.self,
-                      RollbackCommand.self, StatusCommand.self, LicenseCommand.self, CheckCommand.self, DiffCommand.self, AuditCommand.self,
-                      SignReportCommand.self, VerifyReportCommand.self]
+        subcommands: [
+            BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self,
+            InstallCommand.self,
+            RollbackCommand.self, StatusCommand.self, LicenseCommand.self, CheckCommand.self, DiffCommand.self,
+            AuditCommand.self,
+            SignReportCommand.self, VerifyReportCommand.self,
+        ]
     )
 }

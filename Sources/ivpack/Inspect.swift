@@ -6,12 +6,12 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show what a bundle holds: product, version, components, files, digests, signatures.",
         discussion: """
-        Reads the manifest and the entry headers; it does not check digests or signatures \
-        (that is `ivpack verify`).
+            Reads the manifest and the entry headers; it does not check digests or signatures \
+            (that is `ivpack verify`).
 
-        Example:
-          ivpack inspect out/pulmoscan-V2.3.1.1024.ivp --json
-        """
+            Example:
+              ivpack inspect out/pulmoscan-V2.3.1.1024.ivp --json
+            """
     )
 
     @Argument(help: "The bundle.")
@@ -24,23 +24,32 @@ struct InspectCommand: ParsableCommand {
             let i = try BundleInspector.inspect(path: bundle)
             let m = i.manifest
             if outputOptions.json {
-                printJSON(.object([
-                    ("bundle", .string(i.path)), ("manifestSHA256", .string(i.manifestDigest.hex)),
-                    ("manifest", m.json),
-                    ("signatures", .array(i.signatures.map { .object([("path", .string($0.path)), ("size", .integer($0.size))]) })),
-                    ("unexpectedEntries", .array(i.unexpected.map { .string($0.path) })),
-                    ("missingEntries", .array(i.missing.map { .string($0) })),
-                    ("problems", .array(i.problems.map { .string($0) })),
-                ]))
+                printJSON(
+                    .object([
+                        ("bundle", .string(i.path)), ("manifestSHA256", .string(i.manifestDigest.hex)),
+                        ("manifest", m.json),
+                        (
+                            "signatures",
+                            .array(
+                                i.signatures.map { .object([("path", .string($0.path)), ("size", .integer($0.size))]) })
+                        ),
+                        ("unexpectedEntries", .array(i.unexpected.map { .string($0.path) })),
+                        ("missingEntries", .array(i.missing.map { .string($0) })),
+                        ("problems", .array(i.problems.map { .string($0) })),
+                    ]))
                 return
             }
             print("Bundle:    \(i.path)")
             print("Product:   \(m.product.name) (\(m.product.model)), \(m.product.vendor)")
             print("Version:   \(m.version)")
             print("Manifest:  sha256 \(i.manifestDigest.hex)")
-            print("Built by:  \(m.provenance.tool), SOURCE_DATE_EPOCH=\(m.provenance.sourceDateEpoch), spec sha256 \(m.provenance.specSHA256.hex)")
+            print(
+                "Built by:  \(m.provenance.tool), SOURCE_DATE_EPOCH=\(m.provenance.sourceDateEpoch), spec sha256 \(m.provenance.specSHA256.hex)"
+            )
             for g in m.provenance.git {
-                print("Git:       \(g.component): tag \(g.tag)\(g.annotatedTag ? " (annotated)" : "") on commit \(g.commit)")
+                print(
+                    "Git:       \(g.component): tag \(g.tag)\(g.annotatedTag ? " (annotated)" : "") on commit \(g.commit)"
+                )
             }
             for c in m.components {
                 print("")
@@ -60,7 +69,9 @@ struct InspectCommand: ParsableCommand {
             for p in i.missing { print("warning: manifest file missing from the archive: \(Display.name(p))") }
             let listed = i.unexpected.count + i.missing.count
             if i.problems.count > listed {
-                print("warning: \(i.problems.count) problem\(i.problems.count == 1 ? "" : "s") with the bundle's structure; `ivpack verify` fails on them:")
+                print(
+                    "warning: \(i.problems.count) problem\(i.problems.count == 1 ? "" : "s") with the bundle's structure; `ivpack verify` fails on them:"
+                )
                 for p in i.problems.prefix(20) { print("  \(p)") }
             }
         }
@@ -68,5 +79,7 @@ struct InspectCommand: ParsableCommand {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

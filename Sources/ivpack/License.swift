@@ -8,12 +8,12 @@ struct LicenseCommand: AsyncParsableCommand {
         commandName: "license",
         abstract: "The reference licence server and its operator commands.",
         discussion: """
-        Example:
-          ivpack license dev-config /tmp/dev-pki --output /tmp/license-server.yaml
-          ivpack license issue --config /tmp/license-server.yaml --id LIC-0001 --site SITE-001 \\
-            --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
-          ivpack license serve --config /tmp/license-server.yaml
-        """,
+            Example:
+              ivpack license dev-config /tmp/dev-pki --output /tmp/license-server.yaml
+              ivpack license issue --config /tmp/license-server.yaml --id LIC-0001 --site SITE-001 \\
+                --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
+              ivpack license serve --config /tmp/license-server.yaml
+            """,
         subcommands: [Serve.self, DevConfig.self, Issue.self, Revoke.self, List.self, Export.self]
     )
 
@@ -21,9 +21,9 @@ struct LicenseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the licence server (HTTPS, mutual TLS, SQLite) until SIGTERM or SIGINT.",
             discussion: """
-            Example:
-              ivpack license serve --config /etc/ivpack/license-server.yaml
-            """)
+                Example:
+                  ivpack license serve --config /etc/ivpack/license-server.yaml
+                """)
 
         @Option(name: .long, help: "The server configuration (YAML).")
         var config: String
@@ -35,7 +35,8 @@ struct LicenseCommand: AsyncParsableCommand {
                 let server = try LicenseServer(config: configuration)
                 try await server.run(handleSignals: true) { port in
                     // Written unbuffered: scripts wait for this line to know the port.
-                    let line = "ivpack licence server listening on https://\(configuration.host):\(port) (database \(configuration.database))\n"
+                    let line =
+                        "ivpack licence server listening on https://\(configuration.host):\(port) (database \(configuration.database))\n"
                     FileHandle.standardOutput.write(Data(line.utf8))
                 }
             }
@@ -47,9 +48,9 @@ struct LicenseCommand: AsyncParsableCommand {
             commandName: "dev-config",
             abstract: "Write a DEVELOPMENT server configuration for a PKI made by `ivpack keys init-dev`.",
             discussion: """
-            Example:
-              ivpack license dev-config /tmp/dev-pki --port 8443 --database /tmp/licenses.sqlite --output /tmp/license-server.yaml
-            """)
+                Example:
+                  ivpack license dev-config /tmp/dev-pki --port 8443 --database /tmp/licenses.sqlite --output /tmp/license-server.yaml
+                """)
 
         @Argument(help: "The development PKI folder.")
         var pki: String
@@ -80,10 +81,10 @@ struct LicenseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a licence to the server's database.",
             discussion: """
-            Example:
-              ivpack license issue --config server.yaml --id LIC-0001 --site SITE-001 --product "PulmoScan AI" \\
-                --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
-            """)
+                Example:
+                  ivpack license issue --config server.yaml --id LIC-0001 --site SITE-001 --product "PulmoScan AI" \\
+                    --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
+                """)
 
         @Option(name: .long, help: "The server configuration (its database is used).") var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
@@ -98,7 +99,8 @@ struct LicenseCommand: AsyncParsableCommand {
             guard seats >= 1, seats <= 100_000 else { throw ValidationError("--seats is 1 to 100000") }
             guard validDays >= 1, validDays <= 36_500 else { throw ValidationError("--valid-days is 1 to 36500") }
             guard let range = VersionRange(minimum: minVersion, maximum: maxVersion), !range.isEmpty else {
-                throw ValidationError("--min-version and --max-version must be numeric versions, the minimum not above the maximum")
+                throw ValidationError(
+                    "--min-version and --max-version must be numeric versions, the minimum not above the maximum")
             }
         }
 
@@ -106,16 +108,21 @@ struct LicenseCommand: AsyncParsableCommand {
             try reportingErrors {
                 let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
                 let now = Timestamp.now()
-                let license = License(id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
-                                                    notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
+                let license = License(
+                    id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
+                    notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
                 try store.issue(license, actor: "operator \(NSUserName())")
-                print("Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))")
+                print(
+                    "Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))"
+                )
             }
         }
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a licence.", discussion: "Example:\n  ivpack license revoke --config server.yaml --id LIC-0001")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a licence.",
+            discussion: "Example:\n  ivpack license revoke --config server.yaml --id LIC-0001")
         @Option(name: .long, help: "The server configuration.") var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
 
@@ -132,7 +139,9 @@ struct LicenseCommand: AsyncParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List licences and their activations.", discussion: "Example:\n  ivpack license list --config server.yaml --json")
+        static let configuration = CommandConfiguration(
+            abstract: "List licences and their activations.",
+            discussion: "Example:\n  ivpack license list --config server.yaml --json")
         @Option(name: .long, help: "The server configuration.") var config: String
         @Flag(name: .long, help: "Print JSON.") var json = false
 
@@ -141,17 +150,28 @@ struct LicenseCommand: AsyncParsableCommand {
                 let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
                 let licenses = try store.licenses()
                 if json {
-                    printJSON(.array(try licenses.map { l in
-                        .object([("id", .string(l.id)), ("site", .string(l.siteID)), ("product", .string(l.product)),
-                                 ("minimumVersion", .string(l.minimumVersion)), ("maximumVersion", .string(l.maximumVersion)),
-                                 ("notBefore", .string(Timestamp.iso8601(l.notBefore))), ("notAfter", .string(Timestamp.iso8601(l.notAfter))),
-                                 ("seats", .integer(l.seats)), ("activations", .integer(try store.activationCount(licenseID: l.id))),
-                                 ("revoked", l.revokedAt.map { .string(Timestamp.iso8601($0)) } ?? .null)])
-                    }))
+                    printJSON(
+                        .array(
+                            try licenses.map { l in
+                                .object([
+                                    ("id", .string(l.id)), ("site", .string(l.siteID)), ("product", .string(l.product)),
+                                    ("minimumVersion", .string(l.minimumVersion)),
+                                    ("maximumVersion", .string(l.maximumVersion)),
+                                    ("notBefore", .string(Timestamp.iso8601(l.notBefore))),
+                                    ("notAfter", .string(Timestamp.iso8601(l.notAfter))),
+                                    ("seats", .integer(l.seats)),
+                                    ("activations", .integer(try store.activationCount(licenseID: l.id))),
+                                    ("revoked", l.revokedAt.map { .string(Timestamp.iso8601($0)) } ?? .null),
+                                ])
+                            }))
                 } else {
                     for l in licenses {
-                        let state = l.revokedAt.map { "REVOKED \(Timestamp.iso8601($0))" } ?? "valid until \(Timestamp.iso8601(l.notAfter))"
-                        print("\(l.id)  site \(l.siteID)  \(l.product) \(l.minimumVersion)..\(l.maximumVersion)  seats \(try store.activationCount(licenseID: l.id))/\(l.seats)  \(state)")
+                        let state =
+                            l.revokedAt.map { "REVOKED \(Timestamp.iso8601($0))" }
+                            ?? "valid until \(Timestamp.iso8601(l.notAfter))"
+                        print(
+                            "\(l.id)  site \(l.siteID)  \(l.product) \(l.minimumVersion)..\(l.maximumVersion)  seats \(try store.activationCount(licenseID: l.id))/\(l.seats)  \(state)"
+                        )
                     }
                     if licenses.isEmpty { print("No licences.") }
                 }
@@ -163,12 +183,12 @@ struct LicenseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a signed offline licence file for one bundle at an air-gapped site.",
             discussion: """
-            The file binds the licence to the bundle's manifest digest and the site; the site runs \
-            `ivpack verify ... --license-file FILE --site SITE`.
+                The file binds the licence to the bundle's manifest digest and the site; the site runs \
+                `ivpack verify ... --license-file FILE --site SITE`.
 
-            Example:
-              ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.3.1.1024.ivp --output licence.json
-            """)
+                Example:
+                  ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.3.1.1024.ivp --output licence.json
+                """)
         @Option(name: .long, help: "The server configuration (database and licence-signing key).") var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
         @Option(name: .long, help: "The bundle the file is for.") var bundle: String
@@ -178,7 +198,9 @@ struct LicenseCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard offline else { throw ValidationError("export writes offline licence files only; say --offline") }
-            guard (1...366).contains(validDays) else { throw ValidationError("--valid-days is 1 to 366 for an offline licence file") }
+            guard (1...366).contains(validDays) else {
+                throw ValidationError("--valid-days is 1 to 366 for an offline licence file")
+            }
         }
 
         mutating func run() throws {
@@ -193,26 +215,36 @@ struct LicenseCommand: AsyncParsableCommand {
                 let m = inspection.manifest
                 let now = Timestamp.now()
                 // The file is for the licence's own site and takes no seat.
-                let problems = license.ineligibilities(product: m.product.name, version: m.version, siteID: nil, seatsInUse: nil, at: now)
-                    .map(\.description)
+                let problems = license.ineligibilities(
+                    product: m.product.name, version: m.version, siteID: nil, seatsInUse: nil, at: now
+                )
+                .map(\.description)
                 let actor = "operator \(NSUserName())"
                 if !problems.isEmpty {
-                    try store.recordExport(licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now, actor: actor,
-                                           refusal: problems.joined(separator: "; "))
+                    try store.recordExport(
+                        licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now,
+                        actor: actor,
+                        refusal: problems.joined(separator: "; "))
                     printError("error: cannot export \(id): " + problems.joined(separator: "; "))
                     throw ExitCode(ExitStatus.checkFailed.rawValue)
                 }
                 let signer = try GrantSigner(identity: try configuration.grantSigningIdentity())
-                let grant = LicenseGrant(licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
-                                         maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: inspection.manifestDigest.hex,
-                                         nonce: "", installerSubject: "", installerFingerprint: "", activationID: 0, issuedAt: now,
-                                         notAfter: min(now + Int64(validDays) * 86_400, license.notAfter), licenseNotAfter: license.notAfter)
+                let grant = LicenseGrant(
+                    licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
+                    maximumVersion: license.maximumVersion, siteID: license.siteID,
+                    manifestSHA256: inspection.manifestDigest.hex,
+                    nonce: "", installerSubject: "", installerFingerprint: "", activationID: 0, issuedAt: now,
+                    notAfter: min(now + Int64(validDays) * 86_400, license.notAfter), licenseNotAfter: license.notAfter)
                 let bytes = CanonicalJSON.encode(try signer.sign(grant).json(format: SignedGrant.licenseFileFormat))
                 let file = try AtomicOutputFile(path: output)
                 try bytes.withUnsafeBytes { try file.write($0) }
                 try file.commit()
-                try store.recordExport(licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: grant.notAfter, at: now, actor: actor)
-                print("Wrote offline licence file \(output): \(id) for site \(license.siteID), bundle \(m.product.name) \(m.version), valid until \(Timestamp.iso8601(grant.notAfter))")
+                try store.recordExport(
+                    licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: grant.notAfter, at: now,
+                    actor: actor)
+                print(
+                    "Wrote offline licence file \(output): \(id) for site \(license.siteID), bundle \(m.product.name) \(m.version), valid until \(Timestamp.iso8601(grant.notAfter))"
+                )
             }
         }
     }

@@ -5,20 +5,21 @@ import IVPack
 struct SignReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sign-report",
-        abstract: "Sign an IQ report: a detached CMS signature over the report's exact bytes, written to REPORT.json.p7s.",
+        abstract:
+            "Sign an IQ report: a detached CMS signature over the report's exact bytes, written to REPORT.json.p7s.",
         discussion: """
-        The report must be an IQ report as `ivpack verify --report` wrote it (canonical JSON, \
-        format ivpack-iq-report/1, its conclusion agreeing with its checks); it is not changed. \
-        The signature (CMS SignedData, DER, SHA-256, with the signer's certificate chain and \
-        signing time) goes to REPORT.json.p7s, or --output. Sign with the installer's \
-        certificate (installer certificate policy) or a code-signing certificate the site's \
-        trust policy trusts. A passphrase for an encrypted key comes from \
-        $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
+            The report must be an IQ report as `ivpack verify --report` wrote it (canonical JSON, \
+            format ivpack-iq-report/1, its conclusion agreeing with its checks); it is not changed. \
+            The signature (CMS SignedData, DER, SHA-256, with the signer's certificate chain and \
+            signing time) goes to REPORT.json.p7s, or --output. Sign with the installer's \
+            certificate (installer certificate policy) or a code-signing certificate the site's \
+            trust policy trusts. A passphrase for an encrypted key comes from \
+            $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
 
-        Example:
-          ivpack sign-report iq/IQ-pulmoscan.json --key installer.key --cert installer.pem \\
-            --chain intermediate-ca.pem
-        """
+            Example:
+              ivpack sign-report iq/IQ-pulmoscan.json --key installer.key --cert installer.pem \\
+                --chain intermediate-ca.pem
+            """
     )
 
     @Argument(help: "The IQ report (JSON) to sign.")
@@ -40,8 +41,12 @@ struct SignReportCommand: ParsableCommand {
             try writeOutput(path: path, bytes: signed.der).commit()
             let digest = SHA256Digest.of(bytes).hex
             if outputOptions.json {
-                printJSON(.object([("report", .string(report)), ("signature", .string(path)), ("signer", .string(signer.certificate.subject)),
-                                   ("reportSHA256", .string(digest))]))
+                printJSON(
+                    .object([
+                        ("report", .string(report)), ("signature", .string(path)),
+                        ("signer", .string(signer.certificate.subject)),
+                        ("reportSHA256", .string(digest)),
+                    ]))
             } else {
                 print("Signed \(report): \(path)")
                 print("  signer \(signer.certificate.subject)")
@@ -54,19 +59,20 @@ struct SignReportCommand: ParsableCommand {
 struct VerifyReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-report",
-        abstract: "Check a signed IQ report: its signature against the site's trust policy, and its content against the report's rules.",
+        abstract:
+            "Check a signed IQ report: its signature against the site's trust policy, and its content against the report's rules.",
         discussion: """
-        Checks that the detached signature (REPORT.json.p7s, or --signature) matches the report's \
-        exact bytes; that the signer's certificate chains to a root of the trust policy (its \
-        intermediates and CRLs, at the current time) and carries the installer certificate policy \
-        or the code-signing usage; and that the report is a canonical ivpack-iq-report/1 document \
-        whose summary, problems and conclusion agree with its checks. Prints who signed, when. \
-        Exit 0 when all of that holds, 1 when any does not, 2 when a file is missing or the \
-        policy is invalid.
+            Checks that the detached signature (REPORT.json.p7s, or --signature) matches the report's \
+            exact bytes; that the signer's certificate chains to a root of the trust policy (its \
+            intermediates and CRLs, at the current time) and carries the installer certificate policy \
+            or the code-signing usage; and that the report is a canonical ivpack-iq-report/1 document \
+            whose summary, problems and conclusion agree with its checks. Prints who signed, when. \
+            Exit 0 when all of that holds, 1 when any does not, 2 when a file is missing or the \
+            policy is invalid.
 
-        Example:
-          ivpack verify-report iq/IQ-pulmoscan.json --trust /etc/ivpack/trust-policy.yaml
-        """
+            Example:
+              ivpack verify-report iq/IQ-pulmoscan.json --trust /etc/ivpack/trust-policy.yaml
+            """
     )
 
     @Argument(help: "The IQ report (JSON).")
@@ -87,8 +93,9 @@ struct VerifyReportCommand: ParsableCommand {
             let signaturePath = signature ?? IQReportSignature.defaultSignaturePath(for: report)
             let bytes = try InputFile.readAll(path: report, limit: IQReport.maxBytes)
             let der = try InputFile.readAll(path: signaturePath, limit: SignedData.maxBytes)
-            let outcome = IQReportSignature.verify(reportBytes: bytes, signatureDER: der, reportPath: report, signaturePath: signaturePath,
-                                                   policy: policy, now: Timestamp.now())
+            let outcome = IQReportSignature.verify(
+                reportBytes: bytes, signatureDER: der, reportPath: report, signaturePath: signaturePath,
+                policy: policy, now: Timestamp.now())
             if json {
                 printJSON(outcome.json)
             } else {
@@ -123,7 +130,9 @@ func printReportVerification(_ outcome: IQReportVerification) {
         print("Result: PASS (signed by \(outcome.signer ?? "?")\(when))")
     } else {
         // The signer named by a signature that does not hold is only a claim.
-        print("Result: FAIL (" + (outcome.signer.map { "the signature names \($0)\(when); " } ?? "") + "the signature or the report does not hold)")
+        print(
+            "Result: FAIL (" + (outcome.signer.map { "the signature names \($0)\(when); " } ?? "")
+                + "the signature or the report does not hold)")
     }
 }
 

@@ -1,6 +1,6 @@
 import ArgumentParser
-import IVPack
 import Foundation
+import IVPack
 
 /// Runs a command body, printing ivpack errors to standard error and turning them into the
 /// documented exit codes; the command's event goes to the audit log either way. Anything
@@ -63,8 +63,11 @@ func audit(status: Int32, started: UInt64) {
     let command = (["ivpack"] + words).joined(separator: " ")
     let elapsed = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
     do {
-        _ = try AuditLog.append(path: path, event: AuditEvent(command: command, parameters: AuditLog.redact(arguments),
-                                                              result: status, durationMs: elapsed))
+        _ = try AuditLog.append(
+            path: path,
+            event: AuditEvent(
+                command: command, parameters: AuditLog.redact(arguments),
+                result: status, durationMs: elapsed))
     } catch {
         printError("warning: the audit log \(path) could not be appended to: \(error)")
     }
@@ -91,7 +94,8 @@ func terminalProgress(_ label: String, quiet: Bool, machineOutput: Bool) -> Prog
         let rate = seconds > 0 ? Double(done) / seconds : 0
         let left = rate > 0 ? Double(total - done) / rate : 0
         func size(_ bytes: Double) -> String {
-            bytes >= 1_073_741_824 ? String(format: "%.2f GiB", bytes / 1_073_741_824) : String(format: "%.1f MiB", bytes / 1_048_576)
+            bytes >= 1_073_741_824
+                ? String(format: "%.2f GiB", bytes / 1_073_741_824) : String(format: "%.1f MiB", bytes / 1_048_576)
         }
         var line = "\r\(label) \(size(Double(done))) of \(size(Double(total))), \(size(rate))/s"
         line += done >= total ? ", done\u{1B}[K\n" : String(format: ", %.0f s left\u{1B}[K", left)

@@ -7,19 +7,19 @@ struct RollbackCommand: ParsableCommand {
         commandName: "rollback",
         abstract: "Make a kept release active again: one step back, or --to a kept version.",
         discussion: """
-        Switches ROOT/current back to the previous release (or, with --to, to the most recently \
-        installed kept release of that version) with one rename(2): a switch, not a copy, so it \
-        takes the same time whatever the release's size. The reason is recorded in the installed \
-        state with who rolled back and when. Rolling back twice returns to where you started. \
-        --root is required for now.
+            Switches ROOT/current back to the previous release (or, with --to, to the most recently \
+            installed kept release of that version) with one rename(2): a switch, not a copy, so it \
+            takes the same time whatever the release's size. The reason is recorded in the installed \
+            state with who rolled back and when. Rolling back twice returns to where you started. \
+            --root is required for now.
 
-        Exit: 0 rolled back; 1 nothing to roll back to; 2 bad input (no installation there); \
-        3 environment (I/O, the root locked).
+            Exit: 0 rolled back; 1 nothing to roll back to; 2 bad input (no installation there); \
+            3 environment (I/O, the root locked).
 
-        Example:
-          ivpack rollback --root /opt/example-medical/pulmoscan \\
-            --reason "CR-2026-118: V2.4.0.1101 rejects the site's PACS certificates"
-        """
+            Example:
+              ivpack rollback --root /opt/example-medical/pulmoscan \\
+                --reason "CR-2026-118: V2.4.0.1101 rejects the site's PACS certificates"
+            """
     )
 
     @OptionGroup var location: InstallRootOptions
@@ -37,7 +37,8 @@ struct RollbackCommand: ParsableCommand {
     mutating func run() throws {
         let options = self
         try reportingErrors {
-            let outcome = try Installer.rollback(root: options.location.root, toVersion: options.to, reason: options.reason)
+            let outcome = try Installer.rollback(
+                root: options.location.root, toVersion: options.to, reason: options.reason)
             for note in outcome.reconciled { print("Mended:  \(note)") }
             print("Rolled back: \(outcome.from.name) -> \(outcome.to.name)")
             print("Active:  \(outcome.to.name) (\(outcome.to.product) \(outcome.to.version))")

@@ -7,31 +7,31 @@ struct SignCommand: ParsableCommand {
         commandName: "sign",
         abstract: "Add a CMS/X.509 signature for one role to a bundle, without rewriting its payload.",
         discussion: """
-        Signs the bundle's manifest (CMS SignedData, DER, detached, SHA-256, with the signer's \
-        certificate chain and signing time) and appends it as ivpack/signatures/NNN-ROLE.p7s. \
-        Several roles may sign at different times; one certificate signs a bundle once. The cost \
-        does not depend on the bundle's size. A passphrase for an encrypted key comes from \
-        $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
+            Signs the bundle's manifest (CMS SignedData, DER, detached, SHA-256, with the signer's \
+            certificate chain and signing time) and appends it as ivpack/signatures/NNN-ROLE.p7s. \
+            Several roles may sign at different times; one certificate signs a bundle once. The cost \
+            does not depend on the bundle's size. A passphrase for an encrypted key comes from \
+            $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
 
-        A --key starting with pkcs11: is a PKCS#11 URI (RFC 7512) naming a key inside an HSM; \
-        the key never leaves it. The module is the URI's ?module-path=, else \
-        $IVPACK_PKCS11_MODULE, else SoftHSM2 (/usr/lib/softhsm/libsofthsm2.so). The PIN comes \
-        from $IVPACK_PKCS11_PIN or --pin-file, never from the command line: a URI with \
-        pin-value= is refused.
+            A --key starting with pkcs11: is a PKCS#11 URI (RFC 7512) naming a key inside an HSM; \
+            the key never leaves it. The module is the URI's ?module-path=, else \
+            $IVPACK_PKCS11_MODULE, else SoftHSM2 (/usr/lib/softhsm/libsofthsm2.so). The PIN comes \
+            from $IVPACK_PKCS11_PIN or --pin-file, never from the command line: a URI with \
+            pin-value= is refused.
 
-        Example:
-          ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
-            --key keys/signers/release-manager.key --cert keys/signers/release-manager.pem \\
-            --chain keys/intermediate-ca.pem
+            Example:
+              ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
+                --key keys/signers/release-manager.key --cert keys/signers/release-manager.pem \\
+                --chain keys/intermediate-ca.pem
 
-        With --tsa URL, an RFC 3161 time-stamp token from that authority is embedded in the \
-        signature, so that the signature stays verifiable after the signing certificate expires.
+            With --tsa URL, an RFC 3161 time-stamp token from that authority is embedded in the \
+            signature, so that the signature stays verifiable after the signing certificate expires.
 
-        Example with the key in an HSM:
-          IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
-            --key 'pkcs11:token=release-signing;object=release-manager' \\
-            --cert keys/signers/release-manager.pem --chain keys/intermediate-ca.pem
-        """
+            Example with the key in an HSM:
+              IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
+                --key 'pkcs11:token=release-signing;object=release-manager' \\
+                --cert keys/signers/release-manager.pem --chain keys/intermediate-ca.pem
+            """
     )
 
     @Argument(help: "The bundle to sign (changed in place).")
@@ -65,16 +65,22 @@ struct SignCommand: ParsableCommand {
     mutating func run() throws {
         try reportingErrors {
             let signer = try identity.load(pinFile: pinFile)
-            let result = try BundleSigner.sign(bundlePath: bundle, identity: signer, role: role, now: Timestamp.now(),
-                                               timestampAuthority: tsa, timestampTimeout: tsaTimeout)
+            let result = try BundleSigner.sign(
+                bundlePath: bundle, identity: signer, role: role, now: Timestamp.now(),
+                timestampAuthority: tsa, timestampTimeout: tsaTimeout)
             if outputOptions.json {
-                printJSON(.object([("bundle", .string(bundle)), ("entry", .string(result.entry)), ("role", .string(result.role)),
-                                   ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),
-                                   ("signatures", .integer(result.signatureCount))]))
+                printJSON(
+                    .object([
+                        ("bundle", .string(bundle)), ("entry", .string(result.entry)), ("role", .string(result.role)),
+                        ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),
+                        ("signatures", .integer(result.signatureCount)),
+                    ]))
             } else {
                 print("Signed \(bundle) as \(result.role): \(result.entry)")
                 print("  signer \(result.signer)")
-                print("  manifest sha256 \(result.manifestDigest.hex); \(result.signatureCount) signature\(result.signatureCount == 1 ? "" : "s") in the bundle")
+                print(
+                    "  manifest sha256 \(result.manifestDigest.hex); \(result.signatureCount) signature\(result.signatureCount == 1 ? "" : "s") in the bundle"
+                )
             }
         }
     }

@@ -12,7 +12,8 @@ protocol SigningKeyForms {
 
 /// A PEM key file or a key in an HSM (`sign`).
 enum KeyFileOrHSM: SigningKeyForms {
-    static let keyHelp = "The signer's private key: a PEM file (PKCS#8, possibly encrypted), or a pkcs11: URI for a key in an HSM."
+    static let keyHelp =
+        "The signer's private key: a PEM file (PKCS#8, possibly encrypted), or a pkcs11: URI for a key in an HSM."
     static let allowsPKCS11 = true
 }
 
@@ -49,7 +50,9 @@ struct SigningIdentityOptions<Forms: SigningKeyForms>: ParsableArguments {
             source = .pkcs11(uri: key, pin: try readSecret(file: pinFile, variable: "IVPACK_PKCS11_PIN"))
         } else {
             let passphrase = try readPassphrase(file: passphraseFile)
-            if let warning = SecretFileAccess.groupAccessWarning(path: key, what: "private key") { printError("warning: \(warning)") }
+            if let warning = SecretFileAccess.groupAccessWarning(path: key, what: "private key") {
+                printError("warning: \(warning)")
+            }
             source = .file(path: key, passphrase: passphrase)
         }
         return try SigningIdentity.load(key: source, certificateFile: cert, chainFiles: chain.map { [$0] } ?? [])

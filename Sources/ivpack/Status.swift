@@ -6,18 +6,18 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show what is installed under a root: active, previous and kept releases; --check for drift.",
         discussion: """
-        Reads the installed state (ROOT/.ivpack/state.json) and the ROOT/current link without \
-        changing anything. With --check, every file of the active release is hashed again \
-        against the manifest kept beside it, on every core, and every file changed (to the \
-        chunk), added or missing since install is named; exit 1 on any drift. --root is \
-        required for now.
+            Reads the installed state (ROOT/.ivpack/state.json) and the ROOT/current link without \
+            changing anything. With --check, every file of the active release is hashed again \
+            against the manifest kept beside it, on every core, and every file changed (to the \
+            chunk), added or missing since install is named; exit 1 on any drift. --root is \
+            required for now.
 
-        Exit: 0 shown (and no drift); 1 drift found; 2 bad input (no installation there); \
-        3 environment.
+            Exit: 0 shown (and no drift); 1 drift found; 2 bad input (no installation there); \
+            3 environment.
 
-        Example:
-          ivpack status --root /opt/example-medical/pulmoscan --check
-        """
+            Example:
+              ivpack status --root /opt/example-medical/pulmoscan --check
+            """
     )
 
     @OptionGroup var location: InstallRootOptions
@@ -48,12 +48,18 @@ struct StatusCommand: ParsableCommand {
             "\(r.name)  \(r.product) \(r.version), installed \(r.installedAt) by \(r.installedBy)"
                 + (r.downgradeReason.map { " (downgrade: \($0))" } ?? "")
         }
-        if let active = state.activeRelease { print("Active:   \(line(active))") } else { print("Active:   none (nothing installed)") }
+        if let active = state.activeRelease {
+            print("Active:   \(line(active))")
+        } else {
+            print("Active:   none (nothing installed)")
+        }
         if let previous = state.previousRelease { print("Previous: \(line(previous))") }
         let kept = state.releases.filter { $0.name != state.active && $0.name != state.previous }
         for r in kept { print("Kept:     \(line(r))") }
         if let last = state.history.last {
-            print("Last:     \(last.action) of \(last.release) at \(last.at) by \(last.by)" + (last.reason.map { ": \($0)" } ?? ""))
+            print(
+                "Last:     \(last.action) of \(last.release) at \(last.at) by \(last.by)"
+                    + (last.reason.map { ": \($0)" } ?? ""))
         }
         for note in status.notes { print("Note:     \(note)") }
         guard let drift = status.drift else { return }

@@ -18,7 +18,8 @@ public enum BundleSurgery {
 
         /// The entry as ivpack writes it: its exact headers, data and padding.
         public var ivpackBytes: [UInt8] {
-            TarHeaderFormat.headers(path: Array(path.utf8), size: Int64(data.count), mode: permissions, mtime: modificationTime)!
+            TarHeaderFormat.headers(
+                path: Array(path.utf8), size: Int64(data.count), mode: permissions, mtime: modificationTime)!
                 + data + [UInt8](repeating: 0, count: TarHeaderFormat.paddingCount(Int64(data.count)))
         }
     }
@@ -28,8 +29,10 @@ public enum BundleSurgery {
         let reader = try TarReader(path: bundle)
         var out: [Entry] = []
         while let e = try reader.next() {
-            out.append(Entry(path: e.path ?? "", data: try reader.readAll(limit: 1 << 30), permissions: e.permissions,
-                             modificationTime: e.modificationTime))
+            out.append(
+                Entry(
+                    path: e.path ?? "", data: try reader.readAll(limit: 1 << 30), permissions: e.permissions,
+                    modificationTime: e.modificationTime))
         }
         return out
     }
@@ -40,7 +43,9 @@ public enum BundleSurgery {
         let output = try AtomicOutputFile(path: path)
         let writer = TarStreamWriter(name: path) { try output.write($0) }
         for e in entries {
-            try writer.beginFile(path: e.path, size: Int64(e.data.count), permissions: e.permissions, modificationTime: e.modificationTime)
+            try writer.beginFile(
+                path: e.path, size: Int64(e.data.count), permissions: e.permissions,
+                modificationTime: e.modificationTime)
             try e.data.withUnsafeBytes { try writer.write($0) }
             try writer.finishEntry()
         }

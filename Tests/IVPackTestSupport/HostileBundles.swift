@@ -38,15 +38,21 @@ public struct HostileBundles: Sendable {
     /// A bundle whose manifest is `manifest` (any bytes), signed by both development roles, with
     /// the real payload entries.
     public func withManifest(_ manifest: [UInt8]) throws -> [UInt8] {
-        var out = BundleSurgery.Entry(path: Manifest.entryPath, data: manifest, modificationTime: manifestEntry.modificationTime).ivpackBytes
+        var out = BundleSurgery.Entry(
+            path: Manifest.entryPath, data: manifest, modificationTime: manifestEntry.modificationTime
+        ).ivpackBytes
         for e in payloadEntries { out += Self.raw(e) }
         for (i, role) in ["release-manager", "quality"].enumerated() {
             let id = signed.signer(role)
-            let cms = try SignedData.sign(content: manifest, certificate: try Certificate.load(file: id.certificate)[0],
-                                          key: try PrivateKey.load(file: id.key, passphrase: nil),
-                                          chain: try Certificate.load(file: id.chain))
-            out += BundleSurgery.Entry(path: SignatureEntryName.make(index: i + 1, role: role), data: cms.der,
-                                       modificationTime: manifestEntry.modificationTime).ivpackBytes
+            let cms = try SignedData.sign(
+                content: manifest, certificate: try Certificate.load(file: id.certificate)[0],
+                key: try PrivateKey.load(file: id.key, passphrase: nil),
+                chain: try Certificate.load(file: id.chain))
+            out +=
+                BundleSurgery.Entry(
+                    path: SignatureEntryName.make(index: i + 1, role: role), data: cms.der,
+                    modificationTime: manifestEntry.modificationTime
+                ).ivpackBytes
         }
         return out + RawTar.end
     }
@@ -73,19 +79,23 @@ public struct MeasuredRun: Sendable {
 /// `ulimit -f 64;`) in `directory`, under GNU time for its peak memory. (A spawned child's own
 /// `ru_maxrss` would include the test process's memory: Linux carries the peak across `exec` of a
 /// child that shared its parent's address space.)
-public func runMeasured(_ executable: String, _ arguments: [String], in directory: String, prefix: String = "",
-                        environment: [String: String] = [:]) -> MeasuredRun {
+public func runMeasured(
+    _ executable: String, _ arguments: [String], in directory: String, prefix: String = "",
+    environment: [String: String] = [:]
+) -> MeasuredRun {
     func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
     let logs = TemporaryFolder("ivpack-measured")
-    let command = "\(prefix) cd \(quote(directory)) && exec /usr/bin/time -f '%M %e %x' -o \(quote(logs.url("time"))) \(quote(executable)) "
+    let command =
+        "\(prefix) cd \(quote(directory)) && exec /usr/bin/time -f '%M %e %x' -o \(quote(logs.url("time"))) \(quote(executable)) "
         + "\(arguments.map(quote).joined(separator: " ")) </dev/null >\(quote(logs.url("out"))) 2>\(quote(logs.url("err")))"
     let r = run("/bin/sh", ["-c", command], environment: environment)
     // The last line of GNU time's output: peak KiB, seconds, exit status (other lines say why it
     // ended, e.g. "Command terminated by signal 11").
     let lines = String(decoding: logs.read("time"), as: UTF8.self).split(separator: "\n")
     let fields = lines.last?.split(separator: " ") ?? []
-    return MeasuredRun(status: r.status, stdout: String(decoding: logs.read("out"), as: UTF8.self),
-                       stderr: String(decoding: logs.read("err"), as: UTF8.self) + r.stderr,
-                       maxRSSKiB: fields.count > 0 ? Int(fields[0]) ?? -1 : -1,
-                       seconds: fields.count > 1 ? Double(fields[1]) ?? -1 : -1)
+    return MeasuredRun(
+        status: r.status, stdout: String(decoding: logs.read("out"), as: UTF8.self),
+        stderr: String(decoding: logs.read("err"), as: UTF8.self) + r.stderr,
+        maxRSSKiB: fields.count > 0 ? Int(fields[0]) ?? -1 : -1,
+        seconds: fields.count > 1 ? Double(fields[1]) ?? -1 : -1)
 }

@@ -34,7 +34,11 @@ public final class InstallFixture: @unchecked Sendable {
     /// `work/NAME.ivp`, signed by both development roles.
     public func bundle(version: String, big: Bool = true, name: String? = nil) throws -> String {
         let release = ReleaseFixture(version: version)
-        if big { release.folder.write(Self.bigFile, Self.pattern(Self.bigSize, seed: version.utf8.reduce(UInt32(7)) { $0 &* 31 &+ UInt32($1) })) }
+        if big {
+            release.folder.write(
+                Self.bigFile,
+                Self.pattern(Self.bigSize, seed: version.utf8.reduce(UInt32(7)) { $0 &* 31 &+ UInt32($1) }))
+        }
         releases.append(release)
         let path = work.url((name ?? version) + ".ivp")
         _ = try release.build(to: path)
@@ -56,7 +60,9 @@ public final class InstallFixture: @unchecked Sendable {
     }
 
     /// The bytes of the state file (empty when absent).
-    public var stateBytes: [UInt8] { Array(FileManager.default.contents(atPath: root + "/.ivpack/state.json") ?? Data()) }
+    public var stateBytes: [UInt8] {
+        Array(FileManager.default.contents(atPath: root + "/.ivpack/state.json") ?? Data())
+    }
 
     /// Every path under `folder` (relative, sorted), links not followed.
     public static func listing(_ folder: String) -> [String] {

@@ -11,8 +11,12 @@ public final class LicenseServerFixture: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     /// `edit` may change the configuration text (another server certificate, TLS 1.2, ...).
-    public init(pki: DevelopmentPKILayout, folder: TemporaryFolder, name: String = "server", edit: (String) -> String = { $0 }) async throws {
-        let text = edit(LicenseServerConfig.developmentText(pkiDirectory: pki.directory, port: 0, database: folder.url("\(name).sqlite")))
+    public init(
+        pki: DevelopmentPKILayout, folder: TemporaryFolder, name: String = "server", edit: (String) -> String = { $0 }
+    ) async throws {
+        let text = edit(
+            LicenseServerConfig.developmentText(
+                pkiDirectory: pki.directory, port: 0, database: folder.url("\(name).sqlite")))
         configPath = folder.write("\(name).yaml", text)
         let config = try LicenseServerConfig.load(path: configPath)
         let server = try LicenseServer(config: config)
@@ -37,12 +41,16 @@ public final class LicenseServerFixture: @unchecked Sendable {
 
     /// Adds a licence for `site`, covering V2.x by default, valid for a year.
     @discardableResult
-    public func issue(id: String = "LIC-0001", site: String = "SITE-001", product: String = "PulmoScan AI",
-                      minimum: String = "V2.0.0.1", maximum: String = "V2.999.999.999999", seats: Int = 2,
-                      notBefore: Int64? = nil, notAfter: Int64? = nil) throws -> License {
+    public func issue(
+        id: String = "LIC-0001", site: String = "SITE-001", product: String = "PulmoScan AI",
+        minimum: String = "V2.0.0.1", maximum: String = "V2.999.999.999999", seats: Int = 2,
+        notBefore: Int64? = nil, notAfter: Int64? = nil
+    ) throws -> License {
         let now = Timestamp.now()
-        let license = License(id: id, siteID: site, product: product, minimumVersion: minimum, maximumVersion: maximum,
-                              notBefore: notBefore ?? now - 86_400, notAfter: notAfter ?? now + 365 * 86_400, seats: seats, createdAt: now)
+        let license = License(
+            id: id, siteID: site, product: product, minimumVersion: minimum, maximumVersion: maximum,
+            notBefore: notBefore ?? now - 86_400, notAfter: notAfter ?? now + 365 * 86_400, seats: seats, createdAt: now
+        )
         try server.store.issue(license, actor: "test")
         return license
     }
@@ -51,9 +59,13 @@ public final class LicenseServerFixture: @unchecked Sendable {
     /// Client options for a test. The timeout is generous on purpose: with every suite running
     /// at once on 2 cores, a handshake that the server refuses took over 5 s twice, and the test
     /// then saw `timeout` instead of the refusal it checks. Tests of timeouts set their own.
-    public func clientOptions(pki: DevelopmentPKILayout, certificate: String? = nil, key: String? = nil, site: String = "SITE-001",
-                              attempts: Int = 1, timeout: Int64 = 20) -> LicenseClientOptions {
-        LicenseClientOptions(serverURL: url, clientCertificate: certificate ?? pki.installer.certificate, clientKey: key ?? pki.installer.key,
-                             siteID: site, timeoutSeconds: timeout, attempts: attempts)
+    public func clientOptions(
+        pki: DevelopmentPKILayout, certificate: String? = nil, key: String? = nil, site: String = "SITE-001",
+        attempts: Int = 1, timeout: Int64 = 20
+    ) -> LicenseClientOptions {
+        LicenseClientOptions(
+            serverURL: url, clientCertificate: certificate ?? pki.installer.certificate,
+            clientKey: key ?? pki.installer.key,
+            siteID: site, timeoutSeconds: timeout, attempts: attempts)
     }
 }

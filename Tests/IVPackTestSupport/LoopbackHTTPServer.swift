@@ -1,13 +1,15 @@
 import Foundation
 import IVPack
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A small real HTTP/1.0 server on 127.0.0.1 for tests (a local time-stamping authority): one
 /// thread, one request per connection, bounded request size. Stops when released.
 public final class LoopbackHTTPServer: @unchecked Sendable {
-    public typealias Handler = @Sendable (_ path: String, _ body: [UInt8]) -> (status: Int, contentType: String, body: [UInt8])
+    public typealias Handler =
+        @Sendable (_ path: String, _ body: [UInt8]) -> (status: Int, contentType: String, body: [UInt8])
 
     public let port: UInt16
     private let listener: Int32
@@ -28,7 +30,9 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         precondition(bound == 0 && listen(fd, 16) == 0, "bind/listen failed")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -88,20 +92,24 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
                 headerEnd = range.upperBound
                 let head = String(decoding: data[..<range.lowerBound], as: UTF8.self).lowercased()
                 for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
-                    contentLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                    contentLength =
+                        Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
                 }
             }
             if let end = headerEnd, data.count >= end + contentLength { break }
         }
         guard let end = headerEnd else { return }
-        let requestLine = String(decoding: data[..<(data.firstRange(of: Array("\r\n".utf8))?.lowerBound ?? end)], as: UTF8.self)
+        let requestLine = String(
+            decoding: data[..<(data.firstRange(of: Array("\r\n".utf8))?.lowerBound ?? end)], as: UTF8.self)
         let path = requestLine.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
         let body = Array(data[end..<min(data.count, end + contentLength)])
         lock.lock()
         requestCount += 1
         lock.unlock()
         let reply = handler(path, body)
-        var response = Array("HTTP/1.0 \(reply.status) \(reply.status == 200 ? "OK" : "Error")\r\nContent-Type: \(reply.contentType)\r\nContent-Length: \(reply.body.count)\r\nConnection: close\r\n\r\n".utf8)
+        var response = Array(
+            "HTTP/1.0 \(reply.status) \(reply.status == 200 ? "OK" : "Error")\r\nContent-Type: \(reply.contentType)\r\nContent-Length: \(reply.body.count)\r\nConnection: close\r\n\r\n"
+                .utf8)
         response.append(contentsOf: reply.body)
         var sent = 0
         while sent < response.count {
@@ -119,12 +127,17 @@ public final class LocalTimestampAuthority: @unchecked Sendable {
 
     /// Starts an authority with the development PKI's TSA identity; `time` fixes its clock.
     public init(certificate: String, key: String, chain: String, time: Int64? = nil) throws {
-        let box = IVPackResponderBox(try IVPack.TimestampResponder(
-            certificate: try IVPack.Certificate.load(file: certificate)[0], key: try IVPack.PrivateKey.load(file: key, passphrase: nil),
-            chain: try IVPack.Certificate.load(file: chain), policyOID: IVPack.WellKnownOID.developmentTimestampPolicy, fixedTime: time))
+        let box = IVPackResponderBox(
+            try IVPack.TimestampResponder(
+                certificate: try IVPack.Certificate.load(file: certificate)[0],
+                key: try IVPack.PrivateKey.load(file: key, passphrase: nil),
+                chain: try IVPack.Certificate.load(file: chain),
+                policyOID: IVPack.WellKnownOID.developmentTimestampPolicy, fixedTime: time))
         responder = box
         server = try LoopbackHTTPServer { _, body in
-            guard let reply = try? box.responder.respond(to: body) else { return (500, "text/plain", Array("responder failed".utf8)) }
+            guard let reply = try? box.responder.respond(to: body) else {
+                return (500, "text/plain", Array("responder failed".utf8))
+            }
             return (200, "application/timestamp-reply", reply)
         }
     }

@@ -27,14 +27,21 @@ public enum FormatFixtures {
     public static func safetensors(metadata: [String: String]?, tensorBytes: Int = 64) -> [UInt8] {
         precondition(tensorBytes >= 0 && tensorBytes % 4 == 0, "an F32 tensor has a multiple of 4 bytes")
         var members: [(key: String, value: JSONValue)] = [
-            ("weight", .object([
-                ("dtype", .string("F32")),
-                ("shape", .array([.integer(tensorBytes / 4)])),
-                ("data_offsets", .array([.integer(0), .integer(tensorBytes)])),
-            ])),
+            (
+                "weight",
+                .object([
+                    ("dtype", .string("F32")),
+                    ("shape", .array([.integer(tensorBytes / 4)])),
+                    ("data_offsets", .array([.integer(0), .integer(tensorBytes)])),
+                ])
+            )
         ]
         if let metadata {
-            members.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))
+            members.append(
+                (
+                    "__metadata__",
+                    .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })
+                ))
         }
         var header = CanonicalJSON.encode(.object(members))
         while (8 + header.count) % 8 != 0 { header.append(0x20) }
@@ -82,9 +89,11 @@ public enum FormatFixtures {
         case .bool(let v): return littleEndian(UInt32(7)) + [v ? 1 : 0]
         case .string(let s): return littleEndian(UInt32(8)) + ggufString(s)
         case .stringArray(let items):
-            return littleEndian(UInt32(9)) + littleEndian(UInt32(8)) + littleEndian(UInt64(items.count)) + items.flatMap(ggufString)
+            return littleEndian(UInt32(9)) + littleEndian(UInt32(8)) + littleEndian(UInt64(items.count))
+                + items.flatMap(ggufString)
         case .uint32Array(let items):
-            return littleEndian(UInt32(9)) + littleEndian(UInt32(4)) + littleEndian(UInt64(items.count)) + items.flatMap { littleEndian($0) }
+            return littleEndian(UInt32(9)) + littleEndian(UInt32(4)) + littleEndian(UInt64(items.count))
+                + items.flatMap { littleEndian($0) }
         case .raw(let type, let bytes): return littleEndian(type) + bytes
         }
     }
@@ -125,8 +134,10 @@ public enum FormatFixtures {
     /// the cross-reference section is an uncompressed cross-reference stream (PDF 1.5); with
     /// `infoInObjectStream` as well, object 5 is stored in an (uncompressed) object stream. `extraObjects`
     /// are written verbatim as objects 6, 7, ... before the cross-reference section.
-    public static func pdf(infoDictionary: String?, useXRefStream: Bool = false, infoInObjectStream: Bool = false,
-                           extraObjects: [String] = []) -> [UInt8] {
+    public static func pdf(
+        infoDictionary: String?, useXRefStream: Bool = false, infoInObjectStream: Bool = false,
+        extraObjects: [String] = []
+    ) -> [UInt8] {
         precondition(!infoInObjectStream || useXRefStream, "object streams need a cross-reference stream")
         var out: [UInt8] = Array("%PDF-\(useXRefStream ? "1.5" : "1.4")\n%".utf8) + [0xE2, 0xE3, 0xCF, 0xD3, 0x0A]
         var offsets: [Int: Int] = [:]
@@ -139,7 +150,8 @@ public enum FormatFixtures {
         }
         object(1, Array("<< /Type /Catalog /Pages 2 0 R >>".utf8))
         object(2, Array("<< /Type /Pages /Kids [3 0 R] /Count 1 >>".utf8))
-        object(3, Array("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << >> >>".utf8))
+        object(
+            3, Array("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Resources << >> >>".utf8))
         object(4, stream("", Array("0 0 m 100 100 l S".utf8)))
         if let infoDictionary, !infoInObjectStream { object(5, Array(infoDictionary.utf8)) }
         var next = 6
@@ -210,16 +222,22 @@ public enum FormatFixtures {
     public static func cycloneDX(version: String?, name: String = "PulmoScan AI") -> [UInt8] {
         var component: [(key: String, value: JSONValue)] = [("type", .string("application")), ("name", .string(name))]
         if let version { component.append(("version", .string(version))) }
-        return CanonicalJSON.encode(.object([
-            ("bomFormat", .string("CycloneDX")),
-            ("specVersion", .string("1.5")),
-            ("version", .integer(1)),
-            ("metadata", .object([("component", .object(component))])),
-            ("components", .array([.object([
-                ("type", .string("library")), ("name", .string("numpy")), ("version", .string("1.26.4")),
-                ("purl", .string("pkg:pypi/numpy@1.26.4")),
-            ])])),
-        ]))
+        return CanonicalJSON.encode(
+            .object([
+                ("bomFormat", .string("CycloneDX")),
+                ("specVersion", .string("1.5")),
+                ("version", .integer(1)),
+                ("metadata", .object([("component", .object(component))])),
+                (
+                    "components",
+                    .array([
+                        .object([
+                            ("type", .string("library")), ("name", .string("numpy")), ("version", .string("1.26.4")),
+                            ("purl", .string("pkg:pypi/numpy@1.26.4")),
+                        ])
+                    ])
+                ),
+            ]))
     }
 
     /// An SPDX 2.3 JSON document with a package `productName` at `version` (no `versionInfo` when nil) that
@@ -231,29 +249,45 @@ public enum FormatFixtures {
             ("downloadLocation", .string("NOASSERTION")),
         ]
         if let version { product.append(("versionInfo", .string(version))) }
-        var relationships: [JSONValue] = [.object([
-            ("spdxElementId", .string("SPDXRef-Product")), ("relationshipType", .string("DEPENDS_ON")),
-            ("relatedSpdxElement", .string("SPDXRef-numpy")),
-        ])]
+        var relationships: [JSONValue] = [
+            .object([
+                ("spdxElementId", .string("SPDXRef-Product")), ("relationshipType", .string("DEPENDS_ON")),
+                ("relatedSpdxElement", .string("SPDXRef-numpy")),
+            ])
+        ]
         if describes {
-            relationships.insert(.object([
-                ("spdxElementId", .string("SPDXRef-DOCUMENT")), ("relationshipType", .string("DESCRIBES")),
-                ("relatedSpdxElement", .string("SPDXRef-Product")),
-            ]), at: 0)
+            relationships.insert(
+                .object([
+                    ("spdxElementId", .string("SPDXRef-DOCUMENT")), ("relationshipType", .string("DESCRIBES")),
+                    ("relatedSpdxElement", .string("SPDXRef-Product")),
+                ]), at: 0)
         }
-        return CanonicalJSON.encode(.object([
-            ("spdxVersion", .string("SPDX-2.3")),
-            ("dataLicense", .string("CC0-1.0")),
-            ("SPDXID", .string("SPDXRef-DOCUMENT")),
-            ("name", .string("\(productName) SBOM")),
-            ("documentNamespace", .string("https://example.invalid/spdx/product")),
-            ("creationInfo", .object([("created", .string("2026-11-01T00:00:00Z")), ("creators", .array([.string("Tool: ivpack-tests")]))])),
-            ("packages", .array([
-                .object(product),
-                .object([("SPDXID", .string("SPDXRef-numpy")), ("name", .string("numpy")), ("versionInfo", .string("1.26.4")),
-                         ("downloadLocation", .string("NOASSERTION"))]),
-            ])),
-            ("relationships", .array(relationships)),
-        ]))
+        return CanonicalJSON.encode(
+            .object([
+                ("spdxVersion", .string("SPDX-2.3")),
+                ("dataLicense", .string("CC0-1.0")),
+                ("SPDXID", .string("SPDXRef-DOCUMENT")),
+                ("name", .string("\(productName) SBOM")),
+                ("documentNamespace", .string("https://example.invalid/spdx/product")),
+                (
+                    "creationInfo",
+                    .object([
+                        ("created", .string("2026-11-01T00:00:00Z")),
+                        ("creators", .array([.string("Tool: ivpack-tests")])),
+                    ])
+                ),
+                (
+                    "packages",
+                    .array([
+                        .object(product),
+                        .object([
+                            ("SPDXID", .string("SPDXRef-numpy")), ("name", .string("numpy")),
+                            ("versionInfo", .string("1.26.4")),
+                            ("downloadLocation", .string("NOASSERTION")),
+                        ]),
+                    ])
+                ),
+                ("relationships", .array(relationships)),
+            ]))
     }
 }

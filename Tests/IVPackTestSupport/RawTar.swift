@@ -5,20 +5,22 @@ import Foundation
 public enum RawTar {
     /// Tar type flags.
     public enum TypeFlag: UInt8 {
-        case regular = 0x30      // '0'
-        case hardLink = 0x31     // '1'
+        case regular = 0x30 // '0'
+        case hardLink = 0x31 // '1'
         case symbolicLink = 0x32 // '2'
         case characterDevice = 0x33
         case blockDevice = 0x34
         case directory = 0x35
         case fifo = 0x36
-        case paxExtended = 0x78  // 'x'
-        case gnuSparse = 0x53    // 'S'
+        case paxExtended = 0x78 // 'x'
+        case gnuSparse = 0x53 // 'S'
     }
 
     /// One 512-byte ustar header. `sizeField` replaces the octal size (for lies and base-256).
-    public static func header(name: [UInt8], size: Int64, type: TypeFlag = .regular, linkName: [UInt8] = [],
-                              mode: Int = 0o644, sizeField: [UInt8]? = nil) -> [UInt8] {
+    public static func header(
+        name: [UInt8], size: Int64, type: TypeFlag = .regular, linkName: [UInt8] = [],
+        mode: Int = 0o644, sizeField: [UInt8]? = nil
+    ) -> [UInt8] {
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ bytes: [UInt8], at offset: Int, max: Int) {
             for (i, b) in bytes.prefix(max).enumerated() { h[offset + i] = b }
@@ -63,7 +65,7 @@ public enum RawTar {
     public static func pax(_ records: [(String, [UInt8])]) -> [UInt8] {
         var body: [UInt8] = []
         for (key, value) in records {
-            let rest = 1 + key.utf8.count + 1 + value.count + 1  // " key=value\n"
+            let rest = 1 + key.utf8.count + 1 + value.count + 1 // " key=value\n"
             var length = rest + String(rest).count
             if String(length).count != String(rest).count { length = rest + String(length).count }
             body += Array("\(length) \(key)=".utf8) + value + [0x0A]
@@ -73,7 +75,8 @@ public enum RawTar {
 
     /// A regular entry whose name is given in a pax `path` record (any length, any bytes).
     public static func file(_ name: [UInt8], _ data: [UInt8], extraRecords: [(String, [UInt8])] = []) -> [UInt8] {
-        pax([("path", name)] + extraRecords) + header(name: Array(name.prefix(99)), size: Int64(data.count)) + padded(data)
+        pax([("path", name)] + extraRecords) + header(name: Array(name.prefix(99)), size: Int64(data.count))
+            + padded(data)
     }
 
     public static func file(_ name: String, _ data: [UInt8]) -> [UInt8] { file(Array(name.utf8), data) }

@@ -1,7 +1,8 @@
 internal import CLibArchive
 import IVPack
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libarchive's restricted pax writer, as ivpack used it to write bundles before it wrote its own
@@ -45,7 +46,9 @@ public final class ReferenceTarWriter {
         let previous = Self.utf8Locale.map { uselocale($0) }
         defer { if let previous { uselocale(previous) } }
         (path + [0]).withUnsafeBufferPointer { p in
-            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { _ = archive_entry_update_pathname_utf8(entry, $0) }
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) {
+                _ = archive_entry_update_pathname_utf8(entry, $0)
+            }
         }
         archive_entry_set_filetype(entry, UInt32(ivpack_ae_ifreg))
         archive_entry_set_perm(entry, mode_t(permissions & 0o7777))

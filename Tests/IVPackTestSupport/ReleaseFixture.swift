@@ -11,7 +11,8 @@ public final class ReleaseFixture: @unchecked Sendable {
     public var specPath: String { folder.url("ivpack.yaml") }
 
     public static let defaultVersion = "V2.3.1.1024"
-    public static let longModuleName = "very_long_module_name_for_nodule_candidate_filtering_and_ranking_by_malignancy_score.py"
+    public static let longModuleName =
+        "very_long_module_name_for_nodule_candidate_filtering_and_ranking_by_malignancy_score.py"
 
     public static func spec(version: String, extraComponents: String = "") -> String {
         """
@@ -61,11 +62,15 @@ public final class ReleaseFixture: @unchecked Sendable {
         folder.write("service/lib/pipeline_stages/postprocessing/" + Self.longModuleName, "RANK = 3\n")
         folder.write("service/locale/zh_CN/说明.txt", "肺结节检测\n")
         writeModel(version: version)
-        folder.write("docs/manual.md", "---\ntitle: Installation manual\nversion: \(version)\n---\n# Installation manual \(version)\n\nInstall with ivpack.\n")
+        folder.write(
+            "docs/manual.md",
+            "---\ntitle: Installation manual\nversion: \(version)\n---\n# Installation manual \(version)\n\nInstall with ivpack.\n"
+        )
         folder.write("docs/guide.pdf", FormatFixtures.pdf(info: ["Title": "User guide", "Version": version]))
         folder.write("sbom/bom.cdx.json", FormatFixtures.cycloneDX(version: version))
         folder.write("deps/requirements.txt", "numpy==1.26.4\npydicom==2.4.4 ; python_version >= \"3.9\"\n")
-        folder.write("release-notes.md", "# PulmoScan AI \(version) release notes\n\n## Changes\n- PS-101 corrective: fix\n")
+        folder.write(
+            "release-notes.md", "# PulmoScan AI \(version) release notes\n\n## Changes\n- PS-101 corrective: fix\n")
         folder.write("LICENSE.txt", "Example licence text.\n")
         git(["init", "-q", "-b", "main"], in: root)
         git(["add", "-A"], in: root)
@@ -75,7 +80,10 @@ public final class ReleaseFixture: @unchecked Sendable {
 
     /// Rewrites the model with `version` in its metadata (nil: no version metadata).
     public func writeModel(version: String?) {
-        folder.write("models/detector.safetensors", FormatFixtures.safetensors(metadata: version.map { ["version": $0, "arch": "unet"] } ?? ["arch": "unet"], tensorBytes: 4096))
+        folder.write(
+            "models/detector.safetensors",
+            FormatFixtures.safetensors(
+                metadata: version.map { ["version": $0, "arch": "unet"] } ?? ["arch": "unet"], tensorBytes: 4096))
     }
 
     /// Builds the bundle to `output` (relative to a fresh folder when nil) through the library.

@@ -27,21 +27,27 @@ public final class SignedRelease: @unchecked Sendable {
     }
 
     /// Signs `bundle` (default: the built one) as `role` with `identity` (default: the role's signer).
-    public func sign(role: String, identity: DevelopmentPKILayout.Signer? = nil, bundle path: String? = nil, at time: Int64? = nil,
-                     timestampAuthority: String? = nil, timestampTimeout: Int = 10) throws {
+    public func sign(
+        role: String, identity: DevelopmentPKILayout.Signer? = nil, bundle path: String? = nil, at time: Int64? = nil,
+        timestampAuthority: String? = nil, timestampTimeout: Int = 10
+    ) throws {
         let id = identity ?? signer(role)
         let certs = try Certificate.load(file: id.certificate)
-        _ = try BundleSigner.sign(bundlePath: path ?? bundle, certificate: certs[0],
-                                  key: try PrivateKey.load(file: id.key, passphrase: nil),
-                                  chain: try Certificate.load(file: id.chain), role: role, now: time ?? now,
-                                  timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
+        _ = try BundleSigner.sign(
+            bundlePath: path ?? bundle, certificate: certs[0],
+            key: try PrivateKey.load(file: id.key, passphrase: nil),
+            chain: try Certificate.load(file: id.chain), role: role, now: time ?? now,
+            timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
     }
 
     /// A local RFC 3161 authority with this PKI's TSA identity, its clock fixed at `time`.
-    public func timestampAuthority(at time: Int64? = nil, pki other: DevelopmentPKILayout? = nil) throws -> LocalTimestampAuthority {
+    public func timestampAuthority(at time: Int64? = nil, pki other: DevelopmentPKILayout? = nil) throws
+        -> LocalTimestampAuthority
+    {
         let layout = other ?? pki
-        return try LocalTimestampAuthority(certificate: layout.timestampAuthority.certificate, key: layout.timestampAuthority.key,
-                                           chain: layout.intermediateCertificate, time: time)
+        return try LocalTimestampAuthority(
+            certificate: layout.timestampAuthority.certificate, key: layout.timestampAuthority.key,
+            chain: layout.intermediateCertificate, time: time)
     }
 
     /// The development trust policy, optionally with extra YAML lines replacing `minimumVersions: {}`.
@@ -57,8 +63,10 @@ public final class SignedRelease: @unchecked Sendable {
     }
 
     /// Verifies `path` (default: the bundle) with the development policy.
-    public func verify(_ path: String? = nil, policy: TrustPolicy? = nil, at time: Int64? = nil) throws -> VerifyReport {
-        try BundleVerifier.verify(bundlePath: path ?? bundle, policy: policy ?? self.policy(), now: time ?? Timestamp.now())
+    public func verify(_ path: String? = nil, policy: TrustPolicy? = nil, at time: Int64? = nil) throws -> VerifyReport
+    {
+        try BundleVerifier.verify(
+            bundlePath: path ?? bundle, policy: policy ?? self.policy(), now: time ?? Timestamp.now())
     }
 }
 

@@ -36,7 +36,9 @@ public final class SoftHSM: @unchecked Sendable {
     private let lock = NSLock()
     private var nextNumber = 1
 
-    private static let sharedResult: Result<SoftHSM, SoftHSMSetupError> = Result { () throws(SoftHSMSetupError) -> SoftHSM in try SoftHSM() }
+    private static let sharedResult: Result<SoftHSM, SoftHSMSetupError> = Result {
+        () throws(SoftHSMSetupError) -> SoftHSM in try SoftHSM()
+    }
 
     /// The process's token, created (and `SOFTHSM2_CONF` set for this process) on first use.
     /// Throws, naming `scripts/install-deps.sh`, when SoftHSM2 or the OpenSSL engine is missing.
@@ -44,14 +46,20 @@ public final class SoftHSM: @unchecked Sendable {
 
     private init() throws(SoftHSMSetupError) {
         let install = "run scripts/install-deps.sh (it installs softhsm2 and libengine-pkcs11-openssl)"
-        guard FileManager.default.isExecutableFile(atPath: Self.utility), FileManager.default.fileExists(atPath: Self.modulePath) else {
-            throw SoftHSMSetupError(description: "SoftHSM2 is not installed (\(Self.utility) or \(Self.modulePath) is missing): \(install)")
+        guard FileManager.default.isExecutableFile(atPath: Self.utility),
+            FileManager.default.fileExists(atPath: Self.modulePath)
+        else {
+            throw SoftHSMSetupError(
+                description: "SoftHSM2 is not installed (\(Self.utility) or \(Self.modulePath) is missing): \(install)")
         }
         let engines = run("/usr/bin/openssl", ["version", "-e"]).stdout
-        if let quote = engines.firstIndex(of: "\""), let end = engines[engines.index(after: quote)...].firstIndex(of: "\"") {
+        if let quote = engines.firstIndex(of: "\""),
+            let end = engines[engines.index(after: quote)...].firstIndex(of: "\"")
+        {
             let engine = String(engines[engines.index(after: quote)..<end]) + "/pkcs11.so"
             guard FileManager.default.fileExists(atPath: engine) else {
-                throw SoftHSMSetupError(description: "OpenSSL's PKCS#11 engine is not installed (\(engine) is missing): \(install)")
+                throw SoftHSMSetupError(
+                    description: "OpenSSL's PKCS#11 engine is not installed (\(engine) is missing): \(install)")
             }
         }
         let template = FileManager.default.temporaryDirectory.appendingPathComponent("ivpack-softhsm-XXXXXX").path
@@ -64,7 +72,8 @@ public final class SoftHSM: @unchecked Sendable {
         let tokens = folder + "/tokens"
         do {
             try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: false)
-            try "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
+            try
+                "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
                 .write(toFile: configurationPath, atomically: true, encoding: .utf8)
         } catch {
             throw SoftHSMSetupError(description: "cannot write the SoftHSM configuration in \(folder): \(error)")
@@ -73,10 +82,16 @@ public final class SoftHSM: @unchecked Sendable {
         atexit { SoftHSM.removeFolder() }
         // For the PKCS#11 module this process loads; children get it through `environment`.
         setenv("SOFTHSM2_CONF", configurationPath, 1)
-        let result = run(Self.utility, ["--init-token", "--free", "--label", Self.tokenLabel, "--pin", Self.userPIN, "--so-pin", Self.securityOfficerPIN],
-                         environment: ["SOFTHSM2_CONF": configurationPath])
+        let result = run(
+            Self.utility,
+            [
+                "--init-token", "--free", "--label", Self.tokenLabel, "--pin", Self.userPIN, "--so-pin",
+                Self.securityOfficerPIN,
+            ],
+            environment: ["SOFTHSM2_CONF": configurationPath])
         guard result.status == 0 else {
-            throw SoftHSMSetupError(description: "softhsm2-util --init-token failed (\(result.status)): \(result.stderr)\(result.stdout)")
+            throw SoftHSMSetupError(
+                description: "softhsm2-util --init-token failed (\(result.status)): \(result.stderr)\(result.stdout)")
         }
     }
 
@@ -107,11 +122,17 @@ public final class SoftHSM: @unchecked Sendable {
     @discardableResult
     public func importKey(file keyFile: String, label: String) throws -> String {
         let id = String(takeNumber(), radix: 16)
-        let result = run(Self.utility, ["--import", keyFile, "--token", Self.tokenLabel, "--label", label,
-                                        "--id", id.count % 2 == 0 ? id : "0" + id, "--pin", Self.userPIN],
-                         environment: environment)
+        let result = run(
+            Self.utility,
+            [
+                "--import", keyFile, "--token", Self.tokenLabel, "--label", label,
+                "--id", id.count % 2 == 0 ? id : "0" + id, "--pin", Self.userPIN,
+            ],
+            environment: environment)
         guard result.status == 0 else {
-            throw SoftHSMSetupError(description: "softhsm2-util --import \(keyFile) failed (\(result.status)): \(result.stderr)\(result.stdout)")
+            throw SoftHSMSetupError(
+                description:
+                    "softhsm2-util --import \(keyFile) failed (\(result.status)): \(result.stderr)\(result.stdout)")
         }
         return uri(label: label)
     }

@@ -52,8 +52,10 @@ public struct ProcessResult: Sendable {
 
 /// Runs a program to completion with the given environment additions; standard input is empty.
 @discardableResult
-public func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
-                environment: [String: String] = [:]) -> ProcessResult {
+public func run(
+    _ executable: String, _ arguments: [String], in directory: String? = nil,
+    environment: [String: String] = [:]
+) -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -72,25 +74,36 @@ public func run(_ executable: String, _ arguments: [String], in directory: Strin
     nonisolated(unsafe) var outData = Data()
     nonisolated(unsafe) var errData = Data()
     group.enter()
-    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async {
+        outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
     group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
     group.wait()
     process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// Runs `git` in `directory` with an isolated configuration (no user or system config).
 @discardableResult
 public func git(_ arguments: [String], in directory: String) -> ProcessResult {
-    let result = run("/usr/bin/git", arguments, in: directory, environment: [
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": directory,
-        "GIT_AUTHOR_NAME": "Release Manager", "GIT_AUTHOR_EMAIL": "rm@example.invalid",
-        "GIT_COMMITTER_NAME": "Release Manager", "GIT_COMMITTER_EMAIL": "rm@example.invalid",
-        "GIT_AUTHOR_DATE": "2026-11-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-11-01T10:00:00Z",
-    ])
-    precondition(result.status == 0 || arguments.first == "status", "git \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+    let result = run(
+        "/usr/bin/git", arguments, in: directory,
+        environment: [
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": directory,
+            "GIT_AUTHOR_NAME": "Release Manager", "GIT_AUTHOR_EMAIL": "rm@example.invalid",
+            "GIT_COMMITTER_NAME": "Release Manager", "GIT_COMMITTER_EMAIL": "rm@example.invalid",
+            "GIT_AUTHOR_DATE": "2026-11-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-11-01T10:00:00Z",
+        ])
+    precondition(
+        result.status == 0 || arguments.first == "status",
+        "git \(arguments.joined(separator: " ")) failed: \(result.stderr)")
     return result
 }
 
@@ -107,14 +120,18 @@ public var ivpackExecutable: String {
 
 /// Runs the built `ivpack` with `arguments`.
 @discardableResult
-public func ivpack(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) -> ProcessResult {
+public func ivpack(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:])
+    -> ProcessResult
+{
     run(ivpackExecutable, arguments, in: directory, environment: environment)
 }
 
 /// `run` for async tests: the child is waited for on a Dispatch thread, never on the cooperative
 /// pool (which a server under test may need to answer that very child).
-public func runDetached(_ executable: String, _ arguments: [String], in directory: String? = nil,
-                        environment: [String: String] = [:]) async -> ProcessResult {
+public func runDetached(
+    _ executable: String, _ arguments: [String], in directory: String? = nil,
+    environment: [String: String] = [:]
+) async -> ProcessResult {
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async {
             continuation.resume(returning: run(executable, arguments, in: directory, environment: environment))
@@ -147,7 +164,9 @@ public func runForStatus(_ executable: String, _ arguments: [String]) async -> I
 /// Runs the built `ivpack` with `IVPACK_FAILPOINT=failpoint` until it stops at that point, then
 /// kills it with SIGKILL, for crash tests. Returns what it wrote to standard error before the kill
 /// (it says "failpoint reached") and whether it died of the signal.
-public func ivpackKilledAtFailpoint(_ arguments: [String], failpoint: String) throws -> (stderr: String, killedBySignal: Bool) {
+public func ivpackKilledAtFailpoint(_ arguments: [String], failpoint: String) throws -> (
+    stderr: String, killedBySignal: Bool
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ivpackExecutable)
     process.arguments = arguments
@@ -164,8 +183,12 @@ public func ivpackKilledAtFailpoint(_ arguments: [String], failpoint: String) th
 
 /// Verifies the bundle at `path` against `policy` twice at one time, with one hashing worker and
 /// with eight: for the tests that the verdict does not depend on the number of workers.
-public func verifyWithOneAndEightWorkers(_ path: String, policy: TrustPolicy) throws -> (one: VerifyReport, many: VerifyReport) {
+public func verifyWithOneAndEightWorkers(_ path: String, policy: TrustPolicy) throws -> (
+    one: VerifyReport, many: VerifyReport
+) {
     let now = Timestamp.now()
-    return (try BundleVerifier.verify(bundlePath: path, policy: policy, now: now, hashWorkers: 1),
-            try BundleVerifier.verify(bundlePath: path, policy: policy, now: now, hashWorkers: 8))
+    return (
+        try BundleVerifier.verify(bundlePath: path, policy: policy, now: now, hashWorkers: 1),
+        try BundleVerifier.verify(bundlePath: path, policy: policy, now: now, hashWorkers: 8)
+    )
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// The audit log as the commands write it: real processes, real concurrency.
 @Suite struct AuditIntegrationTests {
@@ -10,7 +10,9 @@ import IVPackTestSupport
         let log = folder.url("audit.jsonl")
         let results = await withTaskGroup(of: Int32.self) { group in
             for _ in 0..<8 {
-                group.addTask { await runForStatus(ivpackExecutable, ["audit", "append-test", "--log", log, "--count", "1000"]) }
+                group.addTask {
+                    await runForStatus(ivpackExecutable, ["audit", "append-test", "--log", log, "--count", "1000"])
+                }
             }
             var all: [Int32] = []
             for await r in group { all.append(r) }
@@ -27,9 +29,12 @@ import IVPackTestSupport
         let log = s.folder.url("audit.jsonl")
         s.folder.write("pass.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n", mode: 0o600)
         let env = ["IVPACK_AUDIT_LOG": log]
-        let signed = ivpack(["sign", s.bundle, "--role", "release-manager", "--key", s.pki.releaseManagerEncryptedKey,
-                             "--cert", s.pki.releaseManager.certificate, "--chain", s.pki.intermediateCertificate,
-                             "--passphrase-file", s.folder.url("pass.txt")], environment: env)
+        let signed = ivpack(
+            [
+                "sign", s.bundle, "--role", "release-manager", "--key", s.pki.releaseManagerEncryptedKey,
+                "--cert", s.pki.releaseManager.certificate, "--chain", s.pki.intermediateCertificate,
+                "--passphrase-file", s.folder.url("pass.txt"),
+            ], environment: env)
         #expect(signed.status == 0, "\(signed.stderr)")
         let refused = ivpack(["verify", s.bundle, "--trust", s.pki.trustPolicy], environment: env)
         #expect(refused.status == 1)

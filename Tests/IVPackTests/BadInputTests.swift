@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Bad input ends with exit 2, a precise message, no output left behind, and the input untouched.
 @Suite struct BadInputTests {
@@ -12,7 +12,8 @@ import IVPackTestSupport
         while let p = e.nextObject() as? String {
             let full = root + "/" + p
             if (try? FileManager.default.attributesOfItem(atPath: full)[.type] as? FileAttributeType) == .typeRegular,
-               let data = FileManager.default.contents(atPath: full) {
+                let data = FileManager.default.contents(atPath: full)
+            {
                 out[p] = SHA256Digest.of(Array(data))
             }
         }
@@ -20,13 +21,19 @@ import IVPackTestSupport
     }
 
     /// Runs the CLI build, expecting exit 2 and a message containing every fragment.
-    func expectBadInput(_ release: ReleaseFixture, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectBadInput(
+        _ release: ReleaseFixture, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let before = snapshot(release.root)
         let out = TemporaryFolder()
         let r = ivpack(["build", "--spec", release.specPath, "--output", out.url("b.ivp")])
         #expect(r.status == 2, "exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
-        for f in fragments { #expect(r.stderr.contains(f), "message lacks \"\(f)\": \(r.stderr)", sourceLocation: sourceLocation) }
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: out.path))?.isEmpty == true, "output left behind", sourceLocation: sourceLocation)
+        for f in fragments {
+            #expect(r.stderr.contains(f), "message lacks \"\(f)\": \(r.stderr)", sourceLocation: sourceLocation)
+        }
+        #expect(
+            (try? FileManager.default.contentsOfDirectory(atPath: out.path))?.isEmpty == true, "output left behind",
+            sourceLocation: sourceLocation)
         #expect(snapshot(release.root) == before, "input changed", sourceLocation: sourceLocation)
     }
 
@@ -61,14 +68,16 @@ import IVPackTestSupport
 
     @Test func oneFileReachedThroughALinkedFolderIsRefused() throws {
         let release = ReleaseFixture()
-        try FileManager.default.createSymbolicLink(atPath: release.folder.url("manuals-latest"), withDestinationPath: "docs")
+        try FileManager.default.createSymbolicLink(
+            atPath: release.folder.url("manuals-latest"), withDestinationPath: "docs")
         editSpec(release, "paths: [LICENSE.txt]", "paths: [LICENSE.txt, manuals-latest]")
         expectBadInput(release, ["manuals-latest/manual.md: is the same file as docs/manual.md"])
     }
 
     @Test func symbolicLinkLeavingTheReleaseIsRefused() throws {
         let release = ReleaseFixture()
-        try FileManager.default.createSymbolicLink(atPath: release.folder.url("passwd-link"), withDestinationPath: "/etc/passwd")
+        try FileManager.default.createSymbolicLink(
+            atPath: release.folder.url("passwd-link"), withDestinationPath: "/etc/passwd")
         editSpec(release, "paths: [LICENSE.txt]", "paths: [LICENSE.txt, passwd-link]")
         expectBadInput(release, ["passwd-link", "outside the release folder"])
     }
@@ -94,7 +103,12 @@ import IVPackTestSupport
     @Test func unknownKeyNamesLineColumnAndField() {
         let release = ReleaseFixture()
         editSpec(release, "    kind: file", "    kind: file\n    checksum: none")
-        expectBadInput(release, ["ivpack.yaml:24:5: components[4].checksum: unknown key \"checksum\"", "Allowed keys here: name, kind, paths, version"])
+        expectBadInput(
+            release,
+            [
+                "ivpack.yaml:24:5: components[4].checksum: unknown key \"checksum\"",
+                "Allowed keys here: name, kind, paths, version",
+            ])
     }
 
     @Test func unknownKindIsNamed() {
@@ -139,9 +153,13 @@ import IVPackTestSupport
         let release = ReleaseFixture()
         let out = TemporaryFolder()
         for time in ["9999999999", "-1"] {
-            let r = ivpack(["build", "--spec", release.folder.url("ivpack.yaml"), "--output", out.url("b.ivp"), "--source-date-epoch=\(time)"])
+            let r = ivpack([
+                "build", "--spec", release.folder.url("ivpack.yaml"), "--output", out.url("b.ivp"),
+                "--source-date-epoch=\(time)",
+            ])
             #expect(r.status == 2, "\(time): \(r.stderr)")
-            #expect(r.stderr.contains("SOURCE_DATE_EPOCH (or --source-date-epoch) is \(time) s since 1970"), "\(r.stderr)")
+            #expect(
+                r.stderr.contains("SOURCE_DATE_EPOCH (or --source-date-epoch) is \(time) s since 1970"), "\(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: out.url("b.ivp")))
         }
     }

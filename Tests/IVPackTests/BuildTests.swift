@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 @Suite struct BuildTests {
     @Test func buildWritesTarWithManifestFirstAndEveryFile() throws {
@@ -15,7 +15,10 @@ import IVPackTestSupport
         #expect(names == [Manifest.entryPath] + result.manifest.allFiles.map(\.path))
         #expect(names.contains("payload/service/lib/util.py"))
         #expect(names.contains("payload/release-notes.md"))
-        #expect(result.manifest.components.map(\.name) == ["inference-service", "nodule-detector", "manuals", "sbom", "licences", "release-notes"])
+        #expect(
+            result.manifest.components.map(\.name) == [
+                "inference-service", "nodule-detector", "manuals", "sbom", "licences", "release-notes",
+            ])
         // Payload bytes in the tar are the files' bytes.
         let extracted = run("/usr/bin/tar", ["-xOf", out.url("b.ivp"), "payload/service/app.py"])
         #expect(extracted.stdout == String(decoding: release.folder.read("service/app.py"), as: UTF8.self))
@@ -63,14 +66,23 @@ import IVPackTestSupport
         #expect(first.status == 0, "\(first.stderr)")
         // The same release in another folder, files created in the reverse order, other umask and locale.
         let copy = TemporaryFolder("ivpack-copy")
-        let files = run("/usr/bin/git", ["ls-files", "-z"], in: release.root).stdout.split(separator: "\0").map(String.init)
+        let files = run("/usr/bin/git", ["ls-files", "-z"], in: release.root).stdout.split(separator: "\0").map(
+            String.init)
         for file in files.reversed() {
-            let mode = (try FileManager.default.attributesOfItem(atPath: release.folder.url(file))[.posixPermissions] as? Int) ?? 0o644
+            let mode =
+                (try FileManager.default.attributesOfItem(atPath: release.folder.url(file))[.posixPermissions] as? Int)
+                ?? 0o644
             copy.write(file, release.folder.read(file), mode: mode & 0o100 != 0 ? 0o700 : 0o600)
         }
         run("/bin/cp", ["-a", release.folder.url(".git"), copy.url(".git")])
-        let second = run("/bin/sh", ["-c", "umask 077; exec \"$0\" build --spec ivpack.yaml --output \"$1\"", ivpackExecutable, out.url("two.ivp")],
-                         in: copy.path, environment: epoch.merging(["LC_ALL": "C", "LANG": "tr_TR.UTF-8", "TZ": "Pacific/Kiritimati"]) { $1 })
+        let second = run(
+            "/bin/sh",
+            [
+                "-c", "umask 077; exec \"$0\" build --spec ivpack.yaml --output \"$1\"", ivpackExecutable,
+                out.url("two.ivp"),
+            ],
+            in: copy.path,
+            environment: epoch.merging(["LC_ALL": "C", "LANG": "tr_TR.UTF-8", "TZ": "Pacific/Kiritimati"]) { $1 })
         #expect(second.status == 0, "\(second.stderr)")
         let a = out.read("one.ivp")
         let b = out.read("two.ivp")
@@ -116,7 +128,9 @@ import IVPackTestSupport
         #expect(tty.status == 0, "\(tty.stdout)")
         #expect(tty.stdout.contains("build "), "\(tty.stdout)")
         #expect(tty.stdout.contains(", done"), "\(tty.stdout)")
-        let quiet = run("/usr/bin/script", ["-qec", command.replacingOccurrences(of: "b.ivp", with: "c.ivp") + " --quiet", "/dev/null"])
+        let quiet = run(
+            "/usr/bin/script",
+            ["-qec", command.replacingOccurrences(of: "b.ivp", with: "c.ivp") + " --quiet", "/dev/null"])
         #expect(quiet.status == 0)
         #expect(!quiet.stdout.contains(", done"), "\(quiet.stdout)")
     }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Each rule of version consistency, failed with a real mismatched file.
 @Suite struct ConsistencyTests {
@@ -81,25 +81,37 @@ import IVPackTestSupport
         #expect(e.mismatches.first?.hint.contains("modelCard") == true)
         // With a model card that states the version, the same model is accepted.
         release.folder.write("models/MODEL_CARD.md", "---\nversion: \(release.version)\n---\n# Detector\n")
-        release.folder.write("ivpack.yaml", String(decoding: release.folder.read("ivpack.yaml"), as: UTF8.self).replacingOccurrences(
-            of: "paths: [models/detector.safetensors]", with: "paths: [models/detector.safetensors, models/MODEL_CARD.md]\n    version: {modelCard: models/MODEL_CARD.md}"))
+        release.folder.write(
+            "ivpack.yaml",
+            String(decoding: release.folder.read("ivpack.yaml"), as: UTF8.self).replacingOccurrences(
+                of: "paths: [models/detector.safetensors]",
+                with:
+                    "paths: [models/detector.safetensors, models/MODEL_CARD.md]\n    version: {modelCard: models/MODEL_CARD.md}"
+            ))
         let out = TemporaryFolder()
         let result = try release.build(to: out.url("b.ivp"))
-        #expect(result.manifest.components.first { $0.name == "nodule-detector" }?.versionEvidence.map(\.source) == ["model-card"])
+        #expect(
+            result.manifest.components.first { $0.name == "nodule-detector" }?.versionEvidence.map(\.source) == [
+                "model-card"
+            ])
     }
 
     @Test func manualWithAnotherVersionIsNamed() throws {
         let release = ReleaseFixture()
         release.folder.write("docs/manual.md", "---\nversion: V2.2.0.900\n---\n# Installation manual V2.2.0.900\n")
         let e = try refusal(release)
-        #expect(e.mismatches.allSatisfy { $0.component == "manuals" && $0.file == "docs/manual.md" && $0.found == "\"V2.2.0.900\"" })
+        #expect(
+            e.mismatches.allSatisfy {
+                $0.component == "manuals" && $0.file == "docs/manual.md" && $0.found == "\"V2.2.0.900\""
+            })
         #expect(e.mismatches.contains { $0.location.contains("front matter") })
         #expect(e.mismatches.contains { $0.location.contains("title") })
     }
 
     @Test func pdfManualWithAnotherVersionIsNamed() throws {
         let release = ReleaseFixture()
-        release.folder.write("docs/guide.pdf", FormatFixtures.pdf(info: ["Title": "User guide", "Version": "V2.3.0.1013"]))
+        release.folder.write(
+            "docs/guide.pdf", FormatFixtures.pdf(info: ["Title": "User guide", "Version": "V2.3.0.1013"]))
         let e = try refusal(release)
         let m = try #require(e.mismatches.first)
         #expect(m.file == "docs/guide.pdf")

@@ -1,14 +1,16 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// The development PKI and the certificate builder, checked against the `openssl` command-line tool.
 @Suite struct DevelopmentPKITests {
     static let openssl = "/usr/bin/openssl"
 
     /// A fresh PKI in `folder`/pki, valid from now.
-    func makePKI(_ folder: TemporaryFolder, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> DevelopmentPKILayout {
+    func makePKI(_ folder: TemporaryFolder, now: Int64 = Int64(Date().timeIntervalSince1970)) throws
+        -> DevelopmentPKILayout
+    {
         try DevelopmentPKI.create(in: folder.url("pki"), now: now)
     }
 
@@ -16,7 +18,9 @@ import IVPackTestSupport
 
     /// `openssl verify` of `certificate` against the PKI's root, with its intermediate as untrusted.
     func verify(_ layout: DevelopmentPKILayout, _ certificate: String, _ extra: [String] = []) -> ProcessResult {
-        openssl(["verify", "-x509_strict", "-CAfile", layout.rootCertificate, "-untrusted", layout.intermediateCertificate] + extra + [certificate])
+        openssl(
+            ["verify", "-x509_strict", "-CAfile", layout.rootCertificate, "-untrusted", layout.intermediateCertificate]
+                + extra + [certificate])
     }
 
     func withCRLs(_ layout: DevelopmentPKILayout) -> [String] {
@@ -26,9 +30,12 @@ import IVPackTestSupport
     func certificate(_ path: String) throws -> Certificate { try #require(try Certificate.load(file: path).first) }
 
     func allCertificates(_ layout: DevelopmentPKILayout) -> [String] {
-        [layout.rootCertificate, layout.intermediateCertificate, layout.releaseManager.certificate, layout.quality.certificate,
-         layout.installer.certificate, layout.licenseServer.certificate, layout.licenseSigning.certificate,
-         layout.timestampAuthority.certificate]
+        [
+            layout.rootCertificate, layout.intermediateCertificate, layout.releaseManager.certificate,
+            layout.quality.certificate,
+            layout.installer.certificate, layout.licenseServer.certificate, layout.licenseSigning.certificate,
+            layout.timestampAuthority.certificate,
+        ]
     }
 
     // MARK: - Chains
@@ -36,8 +43,10 @@ import IVPackTestSupport
     @Test func everyEndEntityCertificateVerifiesWithOpenSSL() throws {
         let folder = TemporaryFolder()
         let layout = try makePKI(folder)
-        for path in [layout.releaseManager.certificate, layout.quality.certificate, layout.installer.certificate,
-                     layout.licenseServer.certificate, layout.licenseSigning.certificate, layout.timestampAuthority.certificate] {
+        for path in [
+            layout.releaseManager.certificate, layout.quality.certificate, layout.installer.certificate,
+            layout.licenseServer.certificate, layout.licenseSigning.certificate, layout.timestampAuthority.certificate,
+        ] {
             let r = verify(layout, path)
             #expect(r.status == 0, "\(path): \(r.stdout) \(r.stderr)")
             #expect(r.stdout.contains("\(path): OK"))
@@ -67,7 +76,10 @@ import IVPackTestSupport
             let chain = try Certificate.load(file: signer.chain)
             #expect(chain.count == 1)
             #expect(chain[0].sameCertificate(as: try certificate(layout.intermediateCertificate)))
-            let r = openssl(["verify", "-x509_strict", "-CAfile", layout.rootCertificate, "-untrusted", signer.chain, signer.certificate])
+            let r = openssl([
+                "verify", "-x509_strict", "-CAfile", layout.rootCertificate, "-untrusted", signer.chain,
+                signer.certificate,
+            ])
             #expect(r.status == 0, "\(r.stderr)")
         }
     }
@@ -75,9 +87,13 @@ import IVPackTestSupport
     @Test func policyCheckingAcceptsTheRolePolicyThroughTheCAs() throws {
         let folder = TemporaryFolder()
         let layout = try makePKI(folder)
-        let ok = verify(layout, layout.quality.certificate, ["-policy_check", "-explicit_policy", "-policy", WellKnownOID.roleQuality])
+        let ok = verify(
+            layout, layout.quality.certificate,
+            ["-policy_check", "-explicit_policy", "-policy", WellKnownOID.roleQuality])
         #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
-        let wrong = verify(layout, layout.releaseManager.certificate, ["-policy_check", "-explicit_policy", "-policy", WellKnownOID.roleQuality])
+        let wrong = verify(
+            layout, layout.releaseManager.certificate,
+            ["-policy_check", "-explicit_policy", "-policy", WellKnownOID.roleQuality])
         #expect(wrong.status != 0)
     }
 
@@ -153,7 +169,9 @@ import IVPackTestSupport
         #expect(installer.contains("TLS Web Client Authentication"))
         #expect(installer.contains("Policy: \(WellKnownOID.roleInstaller)"))
         #expect(ext(layout.licenseSigning.certificate).contains(WellKnownOID.licenseSigning))
-        #expect(ext(layout.timestampAuthority.certificate).contains("X509v3 Extended Key Usage: critical\n    Time Stamping"))
+        #expect(
+            ext(layout.timestampAuthority.certificate).contains(
+                "X509v3 Extended Key Usage: critical\n    Time Stamping"))
         let server = ext(layout.licenseServer.certificate, "extendedKeyUsage,subjectAltName")
         #expect(server.contains("TLS Web Server Authentication"))
         #expect(server.contains("DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"))
@@ -175,15 +193,22 @@ import IVPackTestSupport
         let iso = ISO8601DateFormatter()
         for path in allCertificates(layout) {
             let c = try certificate(path)
-            let r = openssl(["x509", "-in", path, "-noout", "-serial", "-subject", "-nameopt", "RFC2253", "-dates", "-dateopt", "iso_8601",
-                             "-ext", "basicConstraints"])
+            let r = openssl([
+                "x509", "-in", path, "-noout", "-serial", "-subject", "-nameopt", "RFC2253", "-dates", "-dateopt",
+                "iso_8601",
+                "-ext", "basicConstraints",
+            ])
             #expect(r.status == 0, "\(r.stderr)")
             let lines = r.stdout.split(separator: "\n").map(String.init)
-            func value(_ prefix: String) -> String? { lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } }
+            func value(_ prefix: String) -> String? {
+                lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            }
             #expect(value("serial=") == c.serialHex, "\(path)")
             #expect(value("subject=") == c.subject, "\(path)")
-            let notBefore = try #require(value("notBefore=").flatMap { iso.date(from: $0.replacingOccurrences(of: " ", with: "T")) })
-            let notAfter = try #require(value("notAfter=").flatMap { iso.date(from: $0.replacingOccurrences(of: " ", with: "T")) })
+            let notBefore = try #require(
+                value("notBefore=").flatMap { iso.date(from: $0.replacingOccurrences(of: " ", with: "T")) })
+            let notAfter = try #require(
+                value("notAfter=").flatMap { iso.date(from: $0.replacingOccurrences(of: " ", with: "T")) })
             #expect(Int64(notBefore.timeIntervalSince1970) == c.notBefore)
             #expect(Int64(notAfter.timeIntervalSince1970) == c.notAfter)
             #expect(c.notBefore == now)
@@ -230,7 +255,9 @@ import IVPackTestSupport
         for path in allCertificates(layout) {
             let c = try certificate(path)
             #expect(c.subjectValues("O") == ["ivpack DEVELOPMENT PKI - NOT FOR PRODUCTION"], "\(path)")
-            #expect(c.subjectValues("CN").allSatisfy { $0.contains(WellKnownOID.developmentMarker) } && !c.subjectValues("CN").isEmpty, "\(path)")
+            #expect(
+                c.subjectValues("CN").allSatisfy { $0.contains(WellKnownOID.developmentMarker) }
+                    && !c.subjectValues("CN").isEmpty, "\(path)")
         }
     }
 
@@ -251,11 +278,15 @@ import IVPackTestSupport
         let ca = try FileManager.default.attributesOfItem(atPath: layout.directory + "/ca")
         #expect((ca[.posixPermissions] as? Int) == 0o700)
         // Each key belongs to its certificate.
-        let pairs: [(String, String)] = [(layout.rootKey, layout.rootCertificate), (layout.intermediateKey, layout.intermediateCertificate),
-                                         (layout.releaseManager.key, layout.releaseManager.certificate), (layout.quality.key, layout.quality.certificate),
-                                         (layout.installer.key, layout.installer.certificate), (layout.licenseServer.key, layout.licenseServer.certificate),
-                                         (layout.licenseSigning.key, layout.licenseSigning.certificate),
-                                         (layout.timestampAuthority.key, layout.timestampAuthority.certificate)]
+        let pairs: [(String, String)] = [
+            (layout.rootKey, layout.rootCertificate), (layout.intermediateKey, layout.intermediateCertificate),
+            (layout.releaseManager.key, layout.releaseManager.certificate),
+            (layout.quality.key, layout.quality.certificate),
+            (layout.installer.key, layout.installer.certificate),
+            (layout.licenseServer.key, layout.licenseServer.certificate),
+            (layout.licenseSigning.key, layout.licenseSigning.certificate),
+            (layout.timestampAuthority.key, layout.timestampAuthority.certificate),
+        ]
         for (key, cert) in pairs {
             #expect(try PrivateKey.load(file: key, passphrase: nil).matches(certificate(cert)), "\(key)")
             let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: key)), as: UTF8.self)
@@ -330,24 +361,25 @@ import IVPackTestSupport
         let folder = TemporaryFolder()
         let layout = try makePKI(folder)
         let text = String(decoding: folder.read("pki/trust-policy.yaml"), as: UTF8.self)
-        #expect(text == """
-        # ivpack trust policy: DEVELOPMENT ONLY. Trusts the development root in this folder.
-        apiVersion: ivpack.dev/v1
-        kind: TrustPolicy
-        development: true
-        trustedRoots: [root-ca.pem]
-        intermediates: [intermediate-ca.pem]
-        crls: [root-crl.pem, crl.pem]
-        revocation: require
-        roles:
-          release-manager:
-            certificatePolicy: "\(WellKnownOID.roleReleaseManager)"
-          quality:
-            certificatePolicy: "\(WellKnownOID.roleQuality)"
-        requiredRoles: [release-manager, quality]
-        minimumVersions: {}
+        #expect(
+            text == """
+                # ivpack trust policy: DEVELOPMENT ONLY. Trusts the development root in this folder.
+                apiVersion: ivpack.dev/v1
+                kind: TrustPolicy
+                development: true
+                trustedRoots: [root-ca.pem]
+                intermediates: [intermediate-ca.pem]
+                crls: [root-crl.pem, crl.pem]
+                revocation: require
+                roles:
+                  release-manager:
+                    certificatePolicy: "\(WellKnownOID.roleReleaseManager)"
+                  quality:
+                    certificatePolicy: "\(WellKnownOID.roleQuality)"
+                requiredRoles: [release-manager, quality]
+                minimumVersions: {}
 
-        """)
+                """)
         #expect(text.contains("certificatePolicy: \"2.25.37909035778985983080828668243002308620\""))
         #expect(text.contains("certificatePolicy: \"2.25.261145825710450062598460754844276917613\""))
         #expect(layout.trustPolicy == folder.url("pki/trust-policy.yaml"))
@@ -381,8 +413,9 @@ import IVPackTestSupport
         let now = Int64(Date().timeIntervalSince1970)
         let layout = try makePKI(folder, now: now)
 
-        let expired = try DevelopmentPKI.issueSigner(role: "release-manager", policyOID: WellKnownOID.roleReleaseManager, in: layout,
-                                                     name: "expired-release-manager", notBefore: now - 20 * 86_400, notAfter: now - 86_400)
+        let expired = try DevelopmentPKI.issueSigner(
+            role: "release-manager", policyOID: WellKnownOID.roleReleaseManager, in: layout,
+            name: "expired-release-manager", notBefore: now - 20 * 86_400, notAfter: now - 86_400)
         #expect(expired.certificate == layout.directory + "/signers/expired-release-manager.pem")
         let r = verify(layout, expired.certificate)
         #expect(r.status != 0)
@@ -392,30 +425,38 @@ import IVPackTestSupport
         let keyMode = try FileManager.default.attributesOfItem(atPath: expired.key)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
 
-        let noCodeSigning = try DevelopmentPKI.issueSigner(role: "quality", policyOID: WellKnownOID.roleQuality, in: layout, name: "quality-tls",
-                                                           notBefore: now, notAfter: now + 86_400, extendedKeyUsage: [WellKnownOID.clientAuth])
+        let noCodeSigning = try DevelopmentPKI.issueSigner(
+            role: "quality", policyOID: WellKnownOID.roleQuality, in: layout, name: "quality-tls",
+            notBefore: now, notAfter: now + 86_400, extendedKeyUsage: [WellKnownOID.clientAuth])
         #expect(verify(layout, noCodeSigning.certificate).status == 0)
         #expect(try certificate(noCodeSigning.certificate).extendedKeyUsages == [WellKnownOID.clientAuth])
 
-        let wrongRole = try DevelopmentPKI.issueSigner(role: "release-manager", policyOID: WellKnownOID.roleQuality, in: layout,
-                                                       name: "rm-with-quality-oid", notBefore: now, notAfter: now + 86_400)
+        let wrongRole = try DevelopmentPKI.issueSigner(
+            role: "release-manager", policyOID: WellKnownOID.roleQuality, in: layout,
+            name: "rm-with-quality-oid", notBefore: now, notAfter: now + 86_400)
         let c = try certificate(wrongRole.certificate)
         #expect(c.certificatePolicies == [WellKnownOID.roleQuality])
         #expect(c.extendedKeyUsages == [WellKnownOID.codeSigning])
         #expect(c.subjectValues("CN") == ["rm-with-quality-oid (DEVELOPMENT)"])
 
-        let noPolicy = try DevelopmentPKI.issueSigner(role: "outsider", policyOID: nil, in: layout, name: "no-policy", notBefore: now,
-                                                      notAfter: now + 86_400, extendedKeyUsage: [])
+        let noPolicy = try DevelopmentPKI.issueSigner(
+            role: "outsider", policyOID: nil, in: layout, name: "no-policy", notBefore: now,
+            notAfter: now + 86_400, extendedKeyUsage: [])
         #expect(try certificate(noPolicy.certificate).certificatePolicies.isEmpty)
         #expect(try certificate(noPolicy.certificate).extendedKeyUsages.isEmpty)
-        #expect(try Certificate.load(file: noPolicy.chain).first?.sameCertificate(as: certificate(layout.intermediateCertificate)) == true)
+        #expect(
+            try Certificate.load(file: noPolicy.chain).first?.sameCertificate(
+                as: certificate(layout.intermediateCertificate)) == true)
 
         #expect(throws: DevelopmentPKIError.signerExists(expired.certificate)) {
-            try DevelopmentPKI.issueSigner(role: "quality", policyOID: nil, in: layout, name: "expired-release-manager", notBefore: now, notAfter: now + 1)
+            try DevelopmentPKI.issueSigner(
+                role: "quality", policyOID: nil, in: layout, name: "expired-release-manager", notBefore: now,
+                notAfter: now + 1)
         }
         for name in ["../escape", "", ".hidden", "a/b", "-flag"] {
             #expect(throws: DevelopmentPKIError.invalidSignerName(name)) {
-                try DevelopmentPKI.issueSigner(role: "quality", policyOID: nil, in: layout, name: name, notBefore: now, notAfter: now + 1)
+                try DevelopmentPKI.issueSigner(
+                    role: "quality", policyOID: nil, in: layout, name: name, notBefore: now, notAfter: now + 1)
             }
         }
         // The default signers are still there, unchanged.
@@ -427,18 +468,22 @@ import IVPackTestSupport
     @Test func certificateAuthorityRefusesBadRequests() throws {
         let key = try PrivateKey.generateP256()
         let other = try PrivateKey.generateP256()
-        let base = CertificateRequest(subject: [("CN", "Test CA (DEVELOPMENT)")], notBefore: 1_790_000_000, notAfter: 1_790_086_400, isCA: true)
+        let base = CertificateRequest(
+            subject: [("CN", "Test CA (DEVELOPMENT)")], notBefore: 1_790_000_000, notAfter: 1_790_086_400, isCA: true)
         let ca = try CertificateAuthority.issue(base, publicKeyOf: key, issuer: nil)
         #expect(ca.isSelfSigned && ca.isCA)
 
         var badOID = base
         badOID.extendedKeyUsage = ["codeSigning"]
-        #expect(throws: CertificateIssueError.invalidObjectIdentifier(field: "extendedKeyUsage", value: "codeSigning")) {
+        #expect(throws: CertificateIssueError.invalidObjectIdentifier(field: "extendedKeyUsage", value: "codeSigning"))
+        {
             try CertificateAuthority.issue(badOID, publicKeyOf: key, issuer: nil)
         }
         var injected = base
         injected.subjectAltNames = ["DNS:a.example,DNS:b.example"]
-        #expect(throws: CertificateIssueError.self) { try CertificateAuthority.issue(injected, publicKeyOf: key, issuer: nil) }
+        #expect(throws: CertificateIssueError.self) {
+            try CertificateAuthority.issue(injected, publicKeyOf: key, issuer: nil)
+        }
         var reversed = base
         reversed.notAfter = reversed.notBefore
         #expect(throws: CertificateIssueError.invalidValidity(notBefore: 1_790_000_000, notAfter: 1_790_000_000)) {
@@ -446,16 +491,23 @@ import IVPackTestSupport
         }
         var unknownUsage = base
         unknownUsage.keyUsage = ["signEverything"]
-        #expect(throws: CertificateIssueError.self) { try CertificateAuthority.issue(unknownUsage, publicKeyOf: key, issuer: nil) }
+        #expect(throws: CertificateIssueError.self) {
+            try CertificateAuthority.issue(unknownUsage, publicKeyOf: key, issuer: nil)
+        }
         var zeroSerial = base
         zeroSerial.serial = [0, 0]
-        #expect(throws: CertificateIssueError.self) { try CertificateAuthority.issue(zeroSerial, publicKeyOf: key, issuer: nil) }
+        #expect(throws: CertificateIssueError.self) {
+            try CertificateAuthority.issue(zeroSerial, publicKeyOf: key, issuer: nil)
+        }
         var badName = base
         badName.subject = [("NoSuchAttribute", "x")]
-        #expect(throws: CertificateIssueError.self) { try CertificateAuthority.issue(badName, publicKeyOf: key, issuer: nil) }
+        #expect(throws: CertificateIssueError.self) {
+            try CertificateAuthority.issue(badName, publicKeyOf: key, issuer: nil)
+        }
 
-        let leafRequest = CertificateRequest(subject: [("CN", "Leaf (DEVELOPMENT)")], notBefore: 1_790_000_000, notAfter: 1_790_086_400,
-                                             serial: [0x01, 0x02, 0x03])
+        let leafRequest = CertificateRequest(
+            subject: [("CN", "Leaf (DEVELOPMENT)")], notBefore: 1_790_000_000, notAfter: 1_790_086_400,
+            serial: [0x01, 0x02, 0x03])
         #expect(throws: CertificateIssueError.issuerKeyMismatch(issuer: ca.subject)) {
             try CertificateAuthority.issue(leafRequest, publicKeyOf: other, issuer: (ca, other))
         }
@@ -466,14 +518,17 @@ import IVPackTestSupport
             try CertificateAuthority.issue(leafRequest, publicKeyOf: key, issuer: (leaf, other))
         }
         #expect(throws: CertificateIssueError.issuerNotCA(issuer: leaf.subject)) {
-            try CertificateAuthority.revocationList(issuer: leaf, key: other, revoked: [], lastUpdate: 1, nextUpdate: 2, number: 1)
+            try CertificateAuthority.revocationList(
+                issuer: leaf, key: other, revoked: [], lastUpdate: 1, nextUpdate: 2, number: 1)
         }
         #expect(throws: CertificateIssueError.invalidSerial("XYZ")) {
-            try CertificateAuthority.revocationList(issuer: ca, key: key, revoked: [("XYZ", 1)], lastUpdate: 1_790_000_000,
-                                                    nextUpdate: 1_790_086_400, number: 1)
+            try CertificateAuthority.revocationList(
+                issuer: ca, key: key, revoked: [("XYZ", 1)], lastUpdate: 1_790_000_000,
+                nextUpdate: 1_790_086_400, number: 1)
         }
-        let crl = try CertificateAuthority.revocationList(issuer: ca, key: key, revoked: [("010203", 1_790_000_100)],
-                                                          lastUpdate: 1_790_000_000, nextUpdate: 1_790_086_400, number: 7)
+        let crl = try CertificateAuthority.revocationList(
+            issuer: ca, key: key, revoked: [("010203", 1_790_000_100)],
+            lastUpdate: 1_790_000_000, nextUpdate: 1_790_086_400, number: 7)
         #expect(crl.revokedCertificates == [RevocationList.Revoked(serialHex: "010203", revokedAt: 1_790_000_100)])
         #expect(crl.crlNumber == 7)
         #expect(crl.isSigned(by: ca))
@@ -482,10 +537,11 @@ import IVPackTestSupport
     @Test func dnsAndURIExtensionsRoundTripThroughOpenSSL() throws {
         let folder = TemporaryFolder()
         let key = try PrivateKey.generateP256()
-        let request = CertificateRequest(subject: [("C", "DE"), ("O", "Example"), ("CN", "Grüße (DEVELOPMENT)")],
-                                         notBefore: 1_790_000_000, notAfter: 1_790_086_400,
-                                         subjectAltNames: ["DNS:example.invalid", "URI:https://example.invalid/x"],
-                                         crlDistributionPoint: "http://crl.example.invalid/dev.crl")
+        let request = CertificateRequest(
+            subject: [("C", "DE"), ("O", "Example"), ("CN", "Grüße (DEVELOPMENT)")],
+            notBefore: 1_790_000_000, notAfter: 1_790_086_400,
+            subjectAltNames: ["DNS:example.invalid", "URI:https://example.invalid/x"],
+            crlDistributionPoint: "http://crl.example.invalid/dev.crl")
         let c = try CertificateAuthority.issue(request, publicKeyOf: key, issuer: nil)
         #expect(c.subjectValues("CN") == ["Grüße (DEVELOPMENT)"])
         let path = folder.write("c.pem", c.pem)

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import IVPack
 import IVPackTestSupport
+import Testing
+
+@testable import IVPack
 
 /// The bundle is written with direct I/O where the file system allows (DirectAppender): staged in
 /// aligned buffers, written by a thread of its own, the unaligned tail buffered. These tests append

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Environment requirements (IQ protocol, clause 4.1.1) checked against a machine: a fake root
 /// describes CPU, memory, OS and kernel; disk, tools and nvidia-smi use real probes and programs.
@@ -14,12 +14,16 @@ import IVPackTestSupport
         var root: String { folder.url("root") }
         var bin: String { folder.url("bin") }
 
-        init(cores: Int = 4, flags: [String] = ["fpu", "sse4_2", "avx2"], memTotalKB: UInt64 = 16_303_412,
-             osRelease: String = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
-             kernel: String = "6.1.0-28-amd64") {
+        init(
+            cores: Int = 4, flags: [String] = ["fpu", "sse4_2", "avx2"], memTotalKB: UInt64 = 16_303_412,
+            osRelease: String =
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
+            kernel: String = "6.1.0-28-amd64"
+        ) {
             var cpuinfo = ""
             for i in 0..<cores {
-                cpuinfo += "processor\t: \(i)\nvendor_id\t: GenuineIntel\nmodel name\t: Test CPU\nflags\t\t: \(flags.joined(separator: " "))\n\n"
+                cpuinfo +=
+                    "processor\t: \(i)\nvendor_id\t: GenuineIntel\nmodel name\t: Test CPU\nflags\t\t: \(flags.joined(separator: " "))\n\n"
             }
             folder.write("root/proc/cpuinfo", cpuinfo)
             folder.write("root/proc/meminfo", "MemTotal:       \(memTotalKB) kB\nMemFree:         1000000 kB\n")
@@ -33,11 +37,15 @@ import IVPackTestSupport
             folder.write("bin/\(name)", "#!/bin/sh\n" + script + "\n", mode: 0o755)
         }
 
-        func probe(timeoutSeconds: Int = 10) -> LiveSystem { LiveSystem(root: root, searchPath: bin, timeoutSeconds: timeoutSeconds) }
+        func probe(timeoutSeconds: Int = 10) -> LiveSystem {
+            LiveSystem(root: root, searchPath: bin, timeoutSeconds: timeoutSeconds)
+        }
     }
 
     /// Parses a YAML-free JSON requirements text.
-    func requirements(_ json: String) -> EnvironmentRequirements { EnvironmentRequirements(json: try! JSONParser.parse(Array(json.utf8))) }
+    func requirements(_ json: String) -> EnvironmentRequirements {
+        EnvironmentRequirements(json: try! JSONParser.parse(Array(json.utf8)))
+    }
 
     func only(_ checks: [Check], _ id: CheckID, sourceLocation: SourceLocation = #_sourceLocation) -> Check? {
         let matching = checks.filter { $0.id == id }
@@ -49,9 +57,13 @@ import IVPackTestSupport
 
     // MARK: Versions
 
-    @Test(arguments: [("5.10", "5.15"), ("5.15", "6.1"), ("5.9", "5.10"), ("3.9.18", "3.11"), ("9", "10"), ("535.104.05", "535.129.03"), ("1.2", "1.2.1")])
+    @Test(arguments: [
+        ("5.10", "5.15"), ("5.15", "6.1"), ("5.9", "5.10"), ("3.9.18", "3.11"), ("9", "10"),
+        ("535.104.05", "535.129.03"), ("1.2", "1.2.1"),
+    ])
     func dottedVersionsCompareNumberByNumber(lower: String, higher: String) throws {
-        let a = try #require(DottedVersion(lower)), b = try #require(DottedVersion(higher))
+        let a = try #require(DottedVersion(lower))
+        let b = try #require(DottedVersion(higher))
         #expect(a < b)
         #expect(!(b < a))
         #expect(a != b)
@@ -65,7 +77,9 @@ import IVPackTestSupport
         #expect(DottedVersion("5..1") == nil)
     }
 
-    @Test(arguments: [("6.1.0-28-amd64", "6.1.0"), ("6.18.44-fc-v669", "6.18.44"), ("5.15.0+", "5.15.0"), ("4.19.0.", "4.19.0")])
+    @Test(arguments: [
+        ("6.1.0-28-amd64", "6.1.0"), ("6.18.44-fc-v669", "6.18.44"), ("5.15.0+", "5.15.0"), ("4.19.0.", "4.19.0"),
+    ])
     func kernelReleasesGiveTheirLeadingVersion(release: String, version: String) {
         #expect(DottedVersion.leading(in: release)?.description == version)
     }
@@ -107,24 +121,35 @@ import IVPackTestSupport
 
     @Test func anUnknownRequirementKindFails() {
         let m = FakeMachine()
-        let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"fpga": {"model": "x"}}"#), probe: m.probe())
+        let checks = EnvironmentCheck.evaluate(
+            requirements: requirements(#"{"fpga": {"model": "x"}}"#), probe: m.probe())
         let c = only(checks, .environment("fpga"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("cannot check the requirement \"fpga\"") == true)
     }
 
     @Test func requirementsAreReadOnceIntoTypedValuesAndKeepTheirJSON() throws {
-        let text = #"{"cpu":{"flags":["avx2"],"minCores":4},"fpga":{"model":"x"},"kernel":{"minimum":"5.x"},"tools":[{"minimum":"3.9","name":"python3"},{"exact":"1.0"}]}"#
+        let text =
+            #"{"cpu":{"flags":["avx2"],"minCores":4},"fpga":{"model":"x"},"kernel":{"minimum":"5.x"},"tools":[{"minimum":"3.9","name":"python3"},{"exact":"1.0"}]}"#
         let r = requirements(text)
         #expect(r.cpu?.value.minCores == 4)
         #expect(r.cpu?.value.flags == ["avx2"])
         #expect(r.cpu?.isReadable == true)
         #expect(r.kernel?.value.minimum == nil)
-        #expect(r.kernel?.problems == [#"requirements.kernel.minimum in the manifest "5.x" is not a dotted version; the bundle is damaged or was not made by ivpack"#])
-        guard case .list(let tools) = r.tools else { Issue.record("tools should be a list"); return }
+        #expect(
+            r.kernel?.problems == [
+                #"requirements.kernel.minimum in the manifest "5.x" is not a dotted version; the bundle is damaged or was not made by ivpack"#
+            ])
+        guard case .list(let tools) = r.tools else {
+            Issue.record("tools should be a list")
+            return
+        }
         #expect(tools.map(\.value.displayName) == ["python3", "#2"])
         #expect(tools[0].value.minimum == DottedVersion("3.9"))
-        #expect(tools[1].problems == ["requirements.tools[1].name in the manifest is missing; the bundle is damaged or was not made by ivpack"])
+        #expect(
+            tools[1].problems == [
+                "requirements.tools[1].name in the manifest is missing; the bundle is damaged or was not made by ivpack"
+            ])
         #expect(r.unknownKinds == ["fpga"])
         // The JSON travels as signed, unknown kind included, so the manifest bytes round-trip.
         #expect(CanonicalJSON.encode(r.json) == Array(text.utf8))
@@ -133,9 +158,14 @@ import IVPackTestSupport
 
     @Test func aMalformedRequirementFailsWithoutReadingTheMachine() {
         let m = FakeMachine()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": "four"}}"#), probe: m.probe()), .environment("cpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": "four"}}"#), probe: m.probe()),
+            .environment("cpu"))
         #expect(c?.status == .fail)
-        #expect(c?.details == ["requirements.cpu.minCores in the manifest is a string, not a whole number; the bundle is damaged or was not made by ivpack"])
+        #expect(
+            c?.details == [
+                "requirements.cpu.minCores in the manifest is a string, not a whole number; the bundle is damaged or was not made by ivpack"
+            ])
         #expect(evidence(c, "found.cores") == nil)
     }
 
@@ -143,7 +173,11 @@ import IVPackTestSupport
 
     @Test func cpuCoresAndFlagsMet() {
         let m = FakeMachine(cores: 4, flags: ["fpu", "sse4_2", "avx2"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4, "recommendedCores": 4, "flags": ["avx2", "sse4_2"]}}"#), probe: m.probe()), .environment("cpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(
+                    #"{"cpu": {"minCores": 4, "recommendedCores": 4, "flags": ["avx2", "sse4_2"]}}"#), probe: m.probe()),
+            .environment("cpu"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.cores") == "4")
         #expect(evidence(c, "required.minCores") == "4")
@@ -153,21 +187,29 @@ import IVPackTestSupport
 
     @Test func cpuWithTooFewCoresFails() {
         let m = FakeMachine(cores: 2)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4}}"#), probe: m.probe()), .environment("cpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4}}"#), probe: m.probe()),
+            .environment("cpu"))
         #expect(c?.status == .fail)
         #expect(c?.details == ["2 processors, at least 4 required"])
     }
 
     @Test func cpuBelowTheRecommendedCoresWarns() {
         let m = FakeMachine(cores: 4)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 2, "recommendedCores": 8}}"#), probe: m.probe()), .environment("cpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"cpu": {"minCores": 2, "recommendedCores": 8}}"#), probe: m.probe()),
+            .environment("cpu"))
         #expect(c?.status == .warn)
         #expect(c?.details.first?.contains("8 recommended") == true)
     }
 
     @Test func cpuMissingAFlagFails() {
         let m = FakeMachine(cores: 8, flags: ["fpu", "sse4_2"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 2, "flags": ["sse4_2", "avx512f"]}}"#), probe: m.probe()), .environment("cpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"cpu": {"minCores": 2, "flags": ["sse4_2", "avx512f"]}}"#),
+                probe: m.probe()), .environment("cpu"))
         #expect(c?.status == .fail)
         #expect(evidence(c, "found.missingFlags") == "avx512f")
         #expect(c?.details.contains { $0.contains("CPU flag missing") && $0.contains("avx512f") } == true)
@@ -177,7 +219,10 @@ import IVPackTestSupport
 
     @Test func memoryMet() {
         let m = FakeMachine(memTotalKB: 16 << 20) // 16 GiB
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#), probe: m.probe()), .environment("memory"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#),
+                probe: m.probe()), .environment("memory"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.memTotal") == "17179869184 (16.0 GiB)")
         #expect(evidence(c, "required.minimum") == "4294967296 (4.0 GiB)")
@@ -185,21 +230,29 @@ import IVPackTestSupport
 
     @Test func memoryBelowTheMinimumFails() {
         let m = FakeMachine(memTotalKB: 2 << 20) // 2 GiB
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296}}"#), probe: m.probe()), .environment("memory"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"memory": {"minimum": 4294967296}}"#), probe: m.probe()),
+            .environment("memory"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.hasPrefix("2.0 GiB of memory (MemTotal), at least 4.0 GiB required") == true)
     }
 
     @Test func memoryBelowTheRecommendationWarns() {
         let m = FakeMachine(memTotalKB: 6 << 20)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#), probe: m.probe()), .environment("memory"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"memory": {"minimum": 4294967296, "recommended": 8589934592}}"#),
+                probe: m.probe()), .environment("memory"))
         #expect(c?.status == .warn)
     }
 
     @Test func unreadableMemoryFails() throws {
         let m = FakeMachine()
         try FileManager.default.removeItem(atPath: m.root + "/proc/meminfo")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 1}}"#), probe: m.probe()), .environment("memory"))
+        let c = only(
+            EnvironmentCheck.evaluate(requirements: requirements(#"{"memory": {"minimum": 1}}"#), probe: m.probe()),
+            .environment("memory"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("cannot read \(m.root)/proc/meminfo") == true)
     }
@@ -208,7 +261,10 @@ import IVPackTestSupport
 
     @Test func operatingSystemMet() {
         let m = FakeMachine()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian", "versions": ["11", "12"]}}"#), probe: m.probe()), .environment("os"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"os": {"id": "debian", "versions": ["11", "12"]}}"#), probe: m.probe()),
+            .environment("os"))
         #expect(c?.status == .pass)
         #expect(evidence(c, "found.id") == "debian")
         #expect(evidence(c, "found.versionID") == "12")
@@ -217,14 +273,19 @@ import IVPackTestSupport
 
     @Test func anotherOperatingSystemFails() {
         let m = FakeMachine(osRelease: "ID=ubuntu\nID_LIKE=debian\nVERSION_ID='22.04'\n")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian"}}"#), probe: m.probe()), .environment("os"))
+        let c = only(
+            EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian"}}"#), probe: m.probe()),
+            .environment("os"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("ID=ubuntu") == true)
     }
 
     @Test func anUnlistedOperatingSystemVersionFails() {
         let m = FakeMachine(osRelease: "ID=debian\nVERSION_ID=\"11\"\n")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian", "versions": ["12"]}}"#), probe: m.probe()), .environment("os"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"os": {"id": "debian", "versions": ["12"]}}"#), probe: m.probe()),
+            .environment("os"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("VERSION_ID=11") == true)
     }
@@ -233,14 +294,20 @@ import IVPackTestSupport
         let m = FakeMachine()
         try FileManager.default.removeItem(atPath: m.root + "/etc/os-release")
         m.folder.write("root/usr/lib/os-release", "ID=rocky\nVERSION_ID=\"9.3\"\n")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "rocky", "versions": ["9.3"]}}"#), probe: m.probe()), .environment("os"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"os": {"id": "rocky", "versions": ["9.3"]}}"#), probe: m.probe()),
+            .environment("os"))
         #expect(c?.status == .pass)
         #expect(evidence(c, "source") == m.root + "/usr/lib/os-release")
     }
 
     @Test func kernelMet() {
         let m = FakeMachine(kernel: "6.1.0-28-amd64")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()), .environment("kernel"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()),
+            .environment("kernel"))
         #expect(c?.status == .pass)
         #expect(evidence(c, "found.release") == "6.1.0-28-amd64")
     }
@@ -248,7 +315,10 @@ import IVPackTestSupport
     @Test func anOlderKernelFails() {
         // 5.4 < 5.10 numerically, although "5.4" > "5.10" as text.
         let m = FakeMachine(kernel: "5.4.0-150-generic")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()), .environment("kernel"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"kernel": {"minimum": "5.10"}}"#), probe: m.probe()),
+            .environment("kernel"))
         #expect(c?.status == .fail)
         #expect(c?.details == ["kernel 5.4.0-150-generic (version 5.4.0), at least 5.10 required"])
     }
@@ -256,26 +326,39 @@ import IVPackTestSupport
     // MARK: Disk (real file system)
 
     @Test func diskWithOneByteFreeIsMetAtTmp() {
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1}}"#), probe: LiveSystem()), .environment("disk"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1}}"#), probe: LiveSystem()),
+            .environment("disk"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.measuredAt") == "/tmp")
     }
 
     @Test func diskWithOnePebibyteFreeIsNotMetAtTmp() {
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1125899906842624}}"#), probe: LiveSystem()), .environment("disk"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1125899906842624}}"#),
+                probe: LiveSystem()), .environment("disk"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("at least 1.0 PiB required") == true)
     }
 
     @Test func diskBelowTheRecommendationWarns() {
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1, "recommendedFree": 1125899906842624}}"#), probe: LiveSystem()), .environment("disk"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(
+                    #"{"disk": {"path": "/tmp", "minimumFree": 1, "recommendedFree": 1125899906842624}}"#),
+                probe: LiveSystem()), .environment("disk"))
         #expect(c?.status == .warn)
     }
 
     @Test func aPathNotYetCreatedIsMeasuredAtItsNearestExistingParent() {
         let t = TemporaryFolder()
         let path = t.url("opt/pulmoscan/releases")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"disk": {"path": "\#(path)", "minimumFree": 1}}"#), probe: LiveSystem()), .environment("disk"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"disk": {"path": "\#(path)", "minimumFree": 1}}"#), probe: LiveSystem()),
+            .environment("disk"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.measuredAt") == t.path)
         #expect(c?.details.first?.contains("nearest existing folder of \(path)") == true)
@@ -285,16 +368,20 @@ import IVPackTestSupport
 
     func nvidiaSMI(_ m: FakeMachine, _ lines: [String]) {
         // Answers only the query ivpack makes, so a changed query fails the test.
-        m.tool("nvidia-smi", """
-        [ "$1" = "--query-gpu=name,memory.total,driver_version" ] && [ "$2" = "--format=csv,noheader,nounits" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
-        \(lines.map { "echo '\($0)'" }.joined(separator: "\n"))
-        """)
+        m.tool(
+            "nvidia-smi",
+            """
+            [ "$1" = "--query-gpu=name,memory.total,driver_version" ] && [ "$2" = "--format=csv,noheader,nounits" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
+            \(lines.map { "echo '\($0)'" }.joined(separator: "\n"))
+            """)
     }
 
     @Test func gpuMet() {
         let m = FakeMachine()
         nvidiaSMI(m, ["NVIDIA A100-SXM4-80GB, 81920, 535.104.05", "NVIDIA A100-SXM4-80GB, 81920, 535.104.05"])
-        let r = requirements(#"{"gpu": {"vendor": "nvidia", "model": "A100", "minCount": 2, "minMemory": 42949672960, "minDriver": "535.54"}}"#)
+        let r = requirements(
+            #"{"gpu": {"vendor": "nvidia", "model": "A100", "minCount": 2, "minMemory": 42949672960, "minDriver": "535.54"}}"#
+        )
         let c = only(EnvironmentCheck.evaluate(requirements: r, probe: m.probe()), .environment("gpu"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.driver") == "535.104.05")
@@ -314,22 +401,32 @@ import IVPackTestSupport
     @Test func anOldGPUDriverFails() {
         let m = FakeMachine()
         nvidiaSMI(m, ["Tesla T4, 15360, 470.82.01"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minDriver": "535.54"}}"#), probe: m.probe()), .environment("gpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"gpu": {"minDriver": "535.54"}}"#), probe: m.probe()), .environment("gpu")
+        )
         #expect(c?.status == .fail)
         #expect(c?.details.contains("GPU driver 470.82.01, at least 535.54 required") == true)
     }
 
     @Test func aFailingNvidiaSMIFails() {
         let m = FakeMachine()
-        m.tool("nvidia-smi", "echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'; exit 9")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minCount": 1}}"#), probe: m.probe()), .environment("gpu"))
+        m.tool(
+            "nvidia-smi",
+            "echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'; exit 9")
+        let c = only(
+            EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"minCount": 1}}"#), probe: m.probe()),
+            .environment("gpu"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("exited with status 9: NVIDIA-SMI has failed") == true)
     }
 
     @Test func gpuWithoutNvidiaSMIIsNotCheckableAndWarns() {
         let m = FakeMachine() // an empty tool folder
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"vendor": "nvidia", "minCount": 1}}"#), probe: m.probe()), .environment("gpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"gpu": {"vendor": "nvidia", "minCount": 1}}"#), probe: m.probe()),
+            .environment("gpu"))
         #expect(c?.status == .warn)
         #expect(evidence(c, "found.gpus") == "not checkable")
         #expect(c?.details.first?.hasPrefix("GPU not checkable: nvidia-smi was not found on the search path") == true)
@@ -338,7 +435,10 @@ import IVPackTestSupport
     @Test func aGPUOfAnotherVendorIsNotCheckableAndWarns() {
         let m = FakeMachine()
         nvidiaSMI(m, ["Tesla T4, 15360, 535.104.05"])
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"gpu": {"vendor": "AMD", "minCount": 1}}"#), probe: m.probe()), .environment("gpu"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"gpu": {"vendor": "AMD", "minCount": 1}}"#), probe: m.probe()),
+            .environment("gpu"))
         #expect(c?.status == .warn)
         #expect(c?.details.first?.contains("ivpack reads only NVIDIA GPUs") == true)
     }
@@ -346,7 +446,8 @@ import IVPackTestSupport
     // MARK: Tools
 
     @Test func python3OnThisMachineMeetsAnOldMinimum() throws {
-        let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "python3", "minimum": "3.0"}]}"#), probe: LiveSystem())
+        let checks = EnvironmentCheck.evaluate(
+            requirements: requirements(#"{"tools": [{"name": "python3", "minimum": "3.0"}]}"#), probe: LiveSystem())
         let c = try #require(only(checks, .environment("tool.python3")))
         #expect(c.status == .pass, "\(c.details)")
         let found = try #require(evidence(c, "found.version").flatMap(DottedVersion.init))
@@ -355,7 +456,10 @@ import IVPackTestSupport
     }
 
     @Test func python3OnThisMachineFailsAFutureMinimumAndAnotherExactVersion() {
-        let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "python3", "minimum": "99.1"}, {"name": "python3", "exact": "2.7"}]}"#), probe: LiveSystem())
+        let checks = EnvironmentCheck.evaluate(
+            requirements: requirements(
+                #"{"tools": [{"name": "python3", "minimum": "99.1"}, {"name": "python3", "exact": "2.7"}]}"#),
+            probe: LiveSystem())
         #expect(checks.map(\.id) == [.environment("tool.python3"), .environment("tool.python3.2")])
         #expect(checks.map(\.status) == [.fail, .fail])
         #expect(checks.first?.details.first?.contains("version 99.1 or later required") == true)
@@ -363,18 +467,26 @@ import IVPackTestSupport
     }
 
     @Test func aToolThatDoesNotExistFailsWithAClearMessage() {
-        let checks = EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "ivpack-no-such-tool", "minimum": "1.2"}]}"#), probe: LiveSystem())
+        let checks = EnvironmentCheck.evaluate(
+            requirements: requirements(#"{"tools": [{"name": "ivpack-no-such-tool", "minimum": "1.2"}]}"#),
+            probe: LiveSystem())
         let c = only(checks, .environment("tool.ivpack-no-such-tool"))
         #expect(c?.status == .fail)
         #expect(evidence(c, "found.version") == "not found")
         #expect(c?.details.first?.hasPrefix("ivpack-no-such-tool was not found on the search path (") == true)
-        #expect(c?.details.first?.hasSuffix("install ivpack-no-such-tool version 1.2 or later, or put it on the PATH of the installing user") == true)
+        #expect(
+            c?.details.first?.hasSuffix(
+                "install ivpack-no-such-tool version 1.2 or later, or put it on the PATH of the installing user")
+                == true)
     }
 
     @Test func javaIsAskedWithDashVersionAndAnswersOnStandardError() {
         let m = FakeMachine()
         m.tool("java", #"[ "$1" = "-version" ] || exit 3; echo 'openjdk version "17.0.9" 2023-10-17' >&2"#)
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "java", "exact": "17"}]}"#), probe: m.probe()), .environment("tool.java"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"tools": [{"name": "java", "exact": "17"}]}"#), probe: m.probe()),
+            .environment("tool.java"))
         #expect(c?.status == .pass, "\(c?.details ?? [])")
         #expect(evidence(c, "found.version") == "17.0.9")
         #expect(evidence(c, "found.path") == m.bin + "/java")
@@ -383,7 +495,10 @@ import IVPackTestSupport
     @Test func aToolWithoutAVersionInItsOutputFails() {
         let m = FakeMachine()
         m.tool("mytool", "echo 'mytool (no version)'")
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "mytool", "minimum": "1.0"}]}"#), probe: m.probe()), .environment("tool.mytool"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"tools": [{"name": "mytool", "minimum": "1.0"}]}"#), probe: m.probe()),
+            .environment("tool.mytool"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("printed no version number (N.N): mytool (no version)") == true)
     }
@@ -392,7 +507,10 @@ import IVPackTestSupport
         let m = FakeMachine()
         m.tool("slowtool", "sleep 30; echo 'slowtool 1.0'")
         let started = Date()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "slowtool", "minimum": "1.0"}]}"#), probe: m.probe(timeoutSeconds: 1)), .environment("tool.slowtool"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"tools": [{"name": "slowtool", "minimum": "1.0"}]}"#),
+                probe: m.probe(timeoutSeconds: 1)), .environment("tool.slowtool"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("did not finish within 1 s") == true)
         #expect(Date().timeIntervalSince(started) < 10)
@@ -400,7 +518,10 @@ import IVPackTestSupport
 
     @Test func aToolNameWithAPathIsRefusedWithoutRunningIt() {
         let m = FakeMachine()
-        let c = only(EnvironmentCheck.evaluate(requirements: requirements(#"{"tools": [{"name": "../bin/sh", "minimum": "1.0"}]}"#), probe: m.probe()), .environment("tool.../bin/sh"))
+        let c = only(
+            EnvironmentCheck.evaluate(
+                requirements: requirements(#"{"tools": [{"name": "../bin/sh", "minimum": "1.0"}]}"#), probe: m.probe()),
+            .environment("tool.../bin/sh"))
         #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("is not a program name") == true)
     }
@@ -410,12 +531,17 @@ import IVPackTestSupport
     @Test func checksComeOutInTheDocumentedOrder() {
         let m = FakeMachine()
         m.tool("docker", #"[ "$1" = "--version" ] || exit 3; echo 'Docker version 24.0.7, build afdd53b'"#)
-        let r = requirements(#"""
-        {"tools": [{"name": "docker", "minimum": "20.10"}], "gpu": {"minCount": 1}, "kernel": {"minimum": "5.10"},
-         "os": {"id": "debian"}, "disk": {"path": "/", "minimumFree": 1}, "memory": {"minimum": 1}, "cpu": {"minCores": 1}}
-        """#)
+        let r = requirements(
+            #"""
+            {"tools": [{"name": "docker", "minimum": "20.10"}], "gpu": {"minCount": 1}, "kernel": {"minimum": "5.10"},
+             "os": {"id": "debian"}, "disk": {"path": "/", "minimumFree": 1}, "memory": {"minimum": 1}, "cpu": {"minCores": 1}}
+            """#)
         let checks = EnvironmentCheck.evaluate(requirements: r, probe: m.probe())
-        #expect(checks.map(\.id) == [.environment("cpu"), .environment("memory"), .environment("disk"), .environment("os"), .environment("kernel"), .environment("gpu"), .environment("tool.docker")])
+        #expect(
+            checks.map(\.id) == [
+                .environment("cpu"), .environment("memory"), .environment("disk"), .environment("os"),
+                .environment("kernel"), .environment("gpu"), .environment("tool.docker"),
+            ])
         #expect(checks.map(\.status) == [.pass, .pass, .pass, .pass, .pass, .warn, .pass])
     }
 

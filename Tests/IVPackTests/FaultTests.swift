@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Faults (issue 8, clauses 5.2 and 6.3.1): full disk, file-size limit, read-only output, kill -9,
 /// truncation at every block boundary, a licence server that never answers. Each ends with a clear
@@ -10,7 +10,9 @@ import IVPackTestSupport
     /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, as in CI).
     static let canMount: Bool = {
         let probe = TemporaryFolder("ivpack-mount-probe")
-        guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe.path]).status == 0 else { return false }
+        guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe.path]).status == 0 else {
+            return false
+        }
         run("/bin/umount", [probe.path])
         return true
     }()
@@ -36,14 +38,20 @@ import IVPackTestSupport
 
     /// Runs `ivpack build` into `output` (a folder), after `prefix` shell commands; checks exit 3,
     /// the message, an empty output folder and unchanged input.
-    func expectBuildFails(_ release: ReleaseFixture, into output: String, prefix: String = "", message: String,
-                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectBuildFails(
+        _ release: ReleaseFixture, into output: String, prefix: String = "", message: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let before = try Self.snapshot(release.root)
-        let r = runMeasured(ivpackExecutable, ["build", "--spec", release.specPath, "-o", output + "/b.ivp"], in: release.root, prefix: prefix)
+        let r = runMeasured(
+            ivpackExecutable, ["build", "--spec", release.specPath, "-o", output + "/b.ivp"], in: release.root,
+            prefix: prefix)
         #expect(r.status == 3, "exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
         #expect(r.stderr.contains(message), "lacks “\(message)”: \(r.stderr)", sourceLocation: sourceLocation)
         #expect(r.stderr.contains(output), "the message names the output: \(r.stderr)", sourceLocation: sourceLocation)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: output).isEmpty, "something was left in \(output)", sourceLocation: sourceLocation)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: output).isEmpty, "something was left in \(output)",
+            sourceLocation: sourceLocation)
         #expect(try Self.snapshot(release.root) == before, "the input changed", sourceLocation: sourceLocation)
     }
 
@@ -82,10 +90,12 @@ import IVPackTestSupport
         let out = TemporaryFolder("ivpack-fault-kill")
         let before = try Self.snapshot(release.root)
         // Everything is written, the manifest too; only the commit is missing. Kill it for real.
-        let killed = try ivpackKilledAtFailpoint(["build", "--spec", release.specPath, "-o", out.url("b.ivp")], failpoint: "build-before-commit")
+        let killed = try ivpackKilledAtFailpoint(
+            ["build", "--spec", release.specPath, "-o", out.url("b.ivp")], failpoint: "build-before-commit")
         #expect(killed.stderr.contains("failpoint reached"), "\(killed.stderr)")
         #expect(killed.killedBySignal)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [], "a partial or temporary file was left")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: out.path) == [], "a partial or temporary file was left")
         #expect(try Self.snapshot(release.root) == before)
         let again = ivpack(["build", "--spec", release.specPath, "-o", out.url("b.ivp")])
         #expect(again.status == 0, "\(again.stderr)")
@@ -107,14 +117,20 @@ import IVPackTestSupport
             #expect(!report.passed, "cut at \(cut) of \(bytes.count) passed")
             // Cut anywhere before the second signature's end: some check names what is missing.
             let text = report.failureText
-            #expect(text.contains("is in the manifest but not in the archive") || text.contains("cannot be read to its end")
-                        || text.contains("the archive is empty") || text.contains("not a readable tar archive")
-                        || text.contains("the bundle ends inside") || text.contains("has no valid signature")
-                        || text.contains("without an end-of-archive marker") || text.contains("manifest"), "cut at \(cut): \(text.prefix(600))")
+            #expect(
+                text.contains("is in the manifest but not in the archive") || text.contains("cannot be read to its end")
+                    || text.contains("the archive is empty") || text.contains("not a readable tar archive")
+                    || text.contains("the bundle ends inside") || text.contains("has no valid signature")
+                    || text.contains("without an end-of-archive marker") || text.contains("manifest"),
+                "cut at \(cut): \(text.prefix(600))")
             // Signing a cut bundle is refused and changes nothing.
             let cutBytes = [UInt8](FileManager.default.contents(atPath: path)!)
-            #expect(throws: (any Error).self, "sign accepted the bundle cut at \(cut)") { try s.sign(role: "quality", bundle: path) }
-            #expect([UInt8](FileManager.default.contents(atPath: path)!) == cutBytes, "sign changed the bundle cut at \(cut)")
+            #expect(throws: (any Error).self, "sign accepted the bundle cut at \(cut)") {
+                try s.sign(role: "quality", bundle: path)
+            }
+            #expect(
+                [UInt8](FileManager.default.contents(atPath: path)!) == cutBytes,
+                "sign changed the bundle cut at \(cut)")
             cut += 512
         }
     }
@@ -123,11 +139,14 @@ import IVPackTestSupport
         let s = try SignedRelease()
         let listener = try SilentListener()
         defer { listener.close() }
-        let r = runMeasured(ivpackExecutable, [
-            "verify", s.bundle, "--trust", s.pki.trustPolicy, "--license-server", "https://127.0.0.1:\(listener.port)",
-            "--site", "SITE-1", "--client-cert", s.pki.installer.certificate, "--client-key", s.pki.installer.key,
-            "--license-timeout", "1", "--license-attempts", "2",
-        ], in: s.folder.path)
+        let r = runMeasured(
+            ivpackExecutable,
+            [
+                "verify", s.bundle, "--trust", s.pki.trustPolicy, "--license-server",
+                "https://127.0.0.1:\(listener.port)",
+                "--site", "SITE-1", "--client-cert", s.pki.installer.certificate, "--client-key", s.pki.installer.key,
+                "--license-timeout", "1", "--license-attempts", "2",
+            ], in: s.folder.path)
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("no answer from 127.0.0.1:\(listener.port) within 1 s"), "\(r.stdout)\(r.stderr)")
         #expect(r.seconds < 20, "took \(r.seconds) s")
@@ -155,10 +174,16 @@ final class SilentListener: @unchecked Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard bound == 0, listen(sock, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &length) }
+        }
         fd = sock
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread { [self] in acceptForever() }.start()

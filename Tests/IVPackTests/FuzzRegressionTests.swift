@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import IVPack
 
 /// The fuzzing corpus replayed by `swift test` (docs/fuzzing.md): every committed seed
@@ -29,19 +30,27 @@ import Testing
         var out: [(name: String, path: String, bytes: [UInt8])] = []
         for folder in ["corpus", "regressions"] {
             let dir = fuzzFolder + "/" + folder + "/" + target
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+                !$0.hasPrefix(".")
+            }.sorted()
             for name in names {
                 let path = dir + "/" + name
-                if let data = FileManager.default.contents(atPath: path) { out.append((folder + "/" + name, path, [UInt8](data))) }
+                if let data = FileManager.default.contents(atPath: path) {
+                    out.append((folder + "/" + name, path, [UInt8](data)))
+                }
             }
         }
         return out
     }
 
-    @Test(arguments: ["FuzzManifest", "FuzzSpec", "FuzzReleaseNotes", "FuzzBundleReader", "FuzzTrustPolicy",
-                      "FuzzLicenseGrant", "FuzzPDFInfo", "FuzzGGUF", "FuzzSafetensors", "FuzzPipRequirements"])
+    @Test(arguments: [
+        "FuzzManifest", "FuzzSpec", "FuzzReleaseNotes", "FuzzBundleReader", "FuzzTrustPolicy",
+        "FuzzLicenseGrant", "FuzzPDFInfo", "FuzzGGUF", "FuzzSafetensors", "FuzzPipRequirements",
+    ])
     func everyTargetHasSeeds(target: String) {
-        #expect(Self.inputs(target).filter { $0.name.hasPrefix("corpus/") }.count >= 3, "Fuzz/corpus/\(target) has too few seeds")
+        #expect(
+            Self.inputs(target).filter { $0.name.hasPrefix("corpus/") }.count >= 3,
+            "Fuzz/corpus/\(target) has too few seeds")
     }
 
     // MARK: - Replays, one per fuzz target
@@ -52,7 +61,9 @@ import Testing
             if let value = try? JSONParser.parse(input.bytes, limits: .metadata) {
                 let canonical = CanonicalJSON.encode(value)
                 let again = try? JSONParser.parse(canonical, limits: .metadata)
-                #expect(again.map(CanonicalJSON.encode) == canonical, "\(input.name): canonical JSON does not parse to itself")
+                #expect(
+                    again.map(CanonicalJSON.encode) == canonical,
+                    "\(input.name): canonical JSON does not parse to itself")
                 _ = PrettyJSON.render(value)
             }
             guard let manifest = try? Manifest.decode(input.bytes, source: input.name) else { continue }
@@ -66,7 +77,10 @@ import Testing
 
     @Test func specInputs() {
         for input in Self.inputs("FuzzSpec") {
-            guard let spec = try? ReleaseSpec.parse(bytes: input.bytes, file: "ivpack.yaml", root: "/nonexistent/ivpack-fuzz") else { continue }
+            guard
+                let spec = try? ReleaseSpec.parse(
+                    bytes: input.bytes, file: "ivpack.yaml", root: "/nonexistent/ivpack-fuzz")
+            else { continue }
             #expect(ReleaseSpec.chunkSizeRange.contains(spec.chunkSize), "\(input.name)")
             if let requirements = spec.requirements {
                 #expect(requirements.json.hasOnlyIntegerNumbers, "\(input.name)")
@@ -74,7 +88,9 @@ import Testing
             }
             for policy in [GatePolicy.nmpa, GatePolicy.semver] {
                 for channel in policy.channels {
-                    _ = VersionNaming.check(spec.version, policy: policy, channel: channel, file: spec.file, line: 1, what: "the release version")
+                    _ = VersionNaming.check(
+                        spec.version, policy: policy, channel: channel, file: spec.file, line: 1,
+                        what: "the release version")
                 }
             }
         }
@@ -86,12 +102,18 @@ import Testing
             guard (try? ReleaseNotesDocument.parse(bytes: input.bytes, file: notesPath)) != nil else { continue }
             for (policy, version) in [(GatePolicy.nmpa, "V2.3.1.1024"), (GatePolicy.semver, "2.3.1")] {
                 let release = ReleaseUnderCheck(
-                    kind: .bundle, path: "pulmoscan.ivp", product: ProductSpec(name: "PulmoScan AI", vendor: "Example Medical AI Co.", model: "PS-AI"),
-                    version: version, versionLine: nil, notesPath: notesPath, notesDisplay: notesPath, notesBytes: input.bytes, notesProblem: nil,
-                    files: [ReleaseFileInfo(component: ReleaseNotesComponent.name, kind: .document, path: notesPath, sha256: nil)],
+                    kind: .bundle, path: "pulmoscan.ivp",
+                    product: ProductSpec(name: "PulmoScan AI", vendor: "Example Medical AI Co.", model: "PS-AI"),
+                    version: version, versionLine: nil, notesPath: notesPath, notesDisplay: notesPath,
+                    notesBytes: input.bytes, notesProblem: nil,
+                    files: [
+                        ReleaseFileInfo(
+                            component: ReleaseNotesComponent.name, kind: .document, path: notesPath, sha256: nil)
+                    ],
                     manifest: nil, manifestDigest: nil, signatures: [], root: nil)
                 for channel in policy.channels {
-                    let report = ReleaseGate.run(try GateContext(policy: policy, channel: channel, release: release, now: Self.now))
+                    let report = ReleaseGate.run(
+                        try GateContext(policy: policy, channel: channel, release: release, now: Self.now))
                     _ = report.text
                     _ = CanonicalJSON.encode(report.sarif(toolVersion: "test"))
                 }
@@ -101,7 +123,10 @@ import Testing
 
     @Test func trustPolicyInputs() {
         for input in Self.inputs("FuzzTrustPolicy") {
-            guard let policy = try? TrustPolicy.parse(bytes: input.bytes, file: "trust-policy.yaml", folder: Self.fuzzFolder + "/pki") else { continue }
+            guard
+                let policy = try? TrustPolicy.parse(
+                    bytes: input.bytes, file: "trust-policy.yaml", folder: Self.fuzzFolder + "/pki")
+            else { continue }
             #expect(!policy.trustedRoots.isEmpty, "\(input.name)")
             for role in policy.requiredRoles { #expect(policy.roles[role] != nil, "\(input.name)") }
         }
@@ -111,11 +136,14 @@ import Testing
         let policy = try Self.policy()
         for input in Self.inputs("FuzzBundleReader") {
             // verify throws only when the file cannot be opened; these files exist.
-            let report = try BundleVerifier.verify(bundlePath: input.path, policy: policy, now: Self.now, probe: FixedProbe(), hashWorkers: 1)
+            let report = try BundleVerifier.verify(
+                bundlePath: input.path, policy: policy, now: Self.now, probe: FixedProbe(), hashWorkers: 1)
             _ = CanonicalJSON.encode(report.json)
             _ = try? BundleInspector.inspect(path: input.path)
             if let release = try? ReleaseUnderCheck.loadBundle(path: input.path),
-               let context = try? GateContext(policy: .nmpa, channel: GatePolicy.nmpa.channels[0], release: release, trust: policy, now: Self.now) {
+                let context = try? GateContext(
+                    policy: .nmpa, channel: GatePolicy.nmpa.channels[0], release: release, trust: policy, now: Self.now)
+            {
                 _ = ReleaseGate.run(context).text
             }
         }
@@ -128,10 +156,13 @@ import Testing
                 #expect(grant.canonicalBytes == input.bytes, "\(input.name)")
             }
             if case .success(let request) = ActivationRequest.parse(input.bytes) {
-                #expect((try? ActivationRequest.parse(CanonicalJSON.encode(request.json)).get()) == request, "\(input.name)")
+                #expect(
+                    (try? ActivationRequest.parse(CanonicalJSON.encode(request.json)).get()) == request, "\(input.name)"
+                )
             }
             guard let value = try? JSONParser.parse(input.bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
-                  let signed = SignedGrant.parse(value) else { continue }
+                let signed = SignedGrant.parse(value)
+            else { continue }
             _ = GrantVerifier.verify(signed, expected: Self.licenceExpectation, policy: policy, now: Self.now)
         }
     }
@@ -222,9 +253,11 @@ import Testing
     }
 
     static var licenceExpectation: GrantExpectation {
-        let digest = (try? String(contentsOfFile: fuzzFolder + "/pki/licence-manifest-sha256", encoding: .utf8))?
+        let digest =
+            (try? String(contentsOfFile: fuzzFolder + "/pki/licence-manifest-sha256", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        return GrantExpectation(product: "PulmoScan AI", version: "V2.3.1.1024", manifestSHA256: digest, siteID: "SITE-FUZZ", nonce: nil)
+        return GrantExpectation(
+            product: "PulmoScan AI", version: "V2.3.1.1024", manifestSHA256: digest, siteID: "SITE-FUZZ", nonce: nil)
     }
 
     // MARK: - Findings
@@ -239,9 +272,13 @@ import Testing
         let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
         let signed = try #require(SignedGrant.parse(try JSONParser.parse(bytes, limits: .metadata)))
         #expect(throws: ProtocolError.self) {
-            try GrantVerifier.verify(signed, expected: Self.licenceExpectation, policy: try Self.policy(), now: Self.now).get()
+            try GrantVerifier.verify(
+                signed, expected: Self.licenceExpectation, policy: try Self.policy(), now: Self.now
+            ).get()
         }
-        if case .failure(let e) = GrantVerifier.verify(signed, expected: Self.licenceExpectation, policy: try Self.policy(), now: Self.now) {
+        if case .failure(let e) = GrantVerifier.verify(
+            signed, expected: Self.licenceExpectation, policy: try Self.policy(), now: Self.now)
+        {
             #expect(e.code == "grant-signature-invalid", "\(e)")
         }
         let cms = try SignedData.parse(der: signed.signature, source: "grant signature")
@@ -251,10 +288,12 @@ import Testing
     /// The same signature flaw in a bundle's signature entry: verify reports that signature as failed.
     @Test func bundleSignatureWithUnknownDigestFails() throws {
         let path = Self.fuzzFolder + "/regressions/FuzzBundleReader/leak-cms-verify-unknown-digest"
-        let report = try BundleVerifier.verify(bundlePath: path, policy: try Self.policy(), now: Self.now, probe: FixedProbe(), hashWorkers: 1)
+        let report = try BundleVerifier.verify(
+            bundlePath: path, policy: try Self.policy(), now: Self.now, probe: FixedProbe(), hashWorkers: 1)
         #expect(!report.passed)
-        #expect(report.checks.contains { $0.id.rawValue.hasPrefix("signature.") && $0.status == .fail },
-                "\(report.checks.map { "\($0.id) \($0.status)" })")
+        #expect(
+            report.checks.contains { $0.id.rawValue.hasPrefix("signature.") && $0.status == .fail },
+            "\(report.checks.map { "\($0.id) \($0.status)" })")
     }
 
     /// A manifest may declare a file of any size up to Int64.max; Manifest.chunkCount overflowed for
@@ -275,7 +314,8 @@ import Testing
     /// The same manifest as the first entry of a bundle: verify and inspect refuse it cleanly.
     @Test func bundleWithHugeFileSizeIsRefused() throws {
         let path = Self.fuzzFolder + "/regressions/FuzzBundleReader/manifest-size-overflow"
-        let report = try BundleVerifier.verify(bundlePath: path, policy: try Self.policy(), now: Self.now, probe: FixedProbe(), hashWorkers: 1)
+        let report = try BundleVerifier.verify(
+            bundlePath: path, policy: try Self.policy(), now: Self.now, probe: FixedProbe(), hashWorkers: 1)
         #expect(report.checks.first { $0.id == .manifest }?.status == .fail)
         let error = #expect(throws: InputError.self) { try BundleInspector.inspect(path: path) }
         #expect(error?.kind == .manifest)
@@ -328,20 +368,29 @@ import Testing
     @Test func validSeedsAreAccepted() throws {
         let corpus = Self.fuzzFolder + "/corpus"
         func bytes(_ relative: String) throws -> [UInt8] {
-            [UInt8](try #require(FileManager.default.contents(atPath: corpus + "/" + relative), "Fuzz/corpus/\(relative) is missing"))
+            [UInt8](
+                try #require(
+                    FileManager.default.contents(atPath: corpus + "/" + relative), "Fuzz/corpus/\(relative) is missing")
+            )
         }
         for name in ["minimal.json", "with-sbom.json", "pulmoscan.json"] {
             _ = try Manifest.decode(try bytes("FuzzManifest/" + name), source: "Fuzz/corpus/FuzzManifest/" + name)
         }
         for name in ["minimal.yaml", "with-sbom.yaml", "pulmoscan.yaml"] {
-            _ = try ReleaseSpec.parse(bytes: try bytes("FuzzSpec/" + name), file: "Fuzz/corpus/FuzzSpec/" + name, root: "/nonexistent")
+            _ = try ReleaseSpec.parse(
+                bytes: try bytes("FuzzSpec/" + name), file: "Fuzz/corpus/FuzzSpec/" + name, root: "/nonexistent")
         }
-        _ = try TrustPolicy.parse(bytes: try bytes("FuzzTrustPolicy/full.yaml"), file: "Fuzz/corpus/FuzzTrustPolicy/full.yaml",
-                                  folder: Self.fuzzFolder + "/pki")
+        _ = try TrustPolicy.parse(
+            bytes: try bytes("FuzzTrustPolicy/full.yaml"), file: "Fuzz/corpus/FuzzTrustPolicy/full.yaml",
+            folder: Self.fuzzFolder + "/pki")
         for name in ["minimal-signed", "with-sbom-signed"] {
-            let report = try BundleVerifier.verify(bundlePath: corpus + "/FuzzBundleReader/" + name, policy: try Self.policy(), now: Self.now,
-                                                   probe: FixedProbe(), hashWorkers: 1)
-            #expect(report.passed, "FuzzBundleReader/\(name): \(report.checks.filter { $0.status == .fail }.map { "\($0.id): \($0.details)" })")
+            let report = try BundleVerifier.verify(
+                bundlePath: corpus + "/FuzzBundleReader/" + name, policy: try Self.policy(), now: Self.now,
+                probe: FixedProbe(), hashWorkers: 1)
+            #expect(
+                report.passed,
+                "FuzzBundleReader/\(name): \(report.checks.filter { $0.status == .fail }.map { "\($0.id): \($0.details)" })"
+            )
         }
         let pdfs = [
             ("example-user-manual.pdf", "V2.3.1.1024"), ("classic.pdf", "V2.3.1.1024"),
@@ -362,8 +411,10 @@ import Testing
             }
             #expect(e.problem.contains("object stream"), "\(e)")
         }
-        let ggufs = [("v3-full.gguf", "V2.3.1.1024"), ("v3-version-first.gguf", "2.3.1"), ("v2.gguf", "2.3.1"),
-                     ("big-endian.gguf", "2.3.1")]
+        let ggufs = [
+            ("v3-full.gguf", "V2.3.1.1024"), ("v3-version-first.gguf", "2.3.1"), ("v2.gguf", "2.3.1"),
+            ("big-endian.gguf", "2.3.1"),
+        ]
         for (name, version) in ggufs {
             #expect(try Self.gguf(try bytes("FuzzGGUF/" + name)).found == version, "FuzzGGUF/\(name)")
         }
@@ -379,22 +430,34 @@ import Testing
         _ = try ActivationRequest.parse(try bytes("FuzzLicenseGrant/activation-request.json")).get()
         let file = try JSONParser.parse(try bytes("FuzzLicenseGrant/licence-file.json"), limits: .metadata)
         let signed = try #require(SignedGrant.parse(file))
-        _ = try GrantVerifier.verify(signed, expected: Self.licenceExpectation, policy: try Self.policy(), now: Self.now).get()
+        _ = try GrantVerifier.verify(
+            signed, expected: Self.licenceExpectation, policy: try Self.policy(), now: Self.now
+        ).get()
     }
 }
 
 /// Fixed readings of a machine that meets the seeds' requirements (the same as Fuzz/Sources/FuzzSupport).
 private struct FixedProbe: SystemProbe {
-    func processors() throws(ProbeError) -> ProcessorReading { ProcessorReading(count: 8, flags: ["sse4_2", "avx", "avx2", "fma"], source: "fuzz") }
+    func processors() throws(ProbeError) -> ProcessorReading {
+        ProcessorReading(count: 8, flags: ["sse4_2", "avx", "avx2", "fma"], source: "fuzz")
+    }
     func memory() throws(ProbeError) -> MemoryReading { MemoryReading(totalBytes: 32 << 30, source: "fuzz") }
     func freeSpace(at path: String) throws(ProbeError) -> DiskReading {
         if path.contains("nospace") { throw ProbeError("fuzz: no such file system") }
         return DiskReading(measuredPath: "/", freeBytes: 100 << 30)
     }
-    func operatingSystem() throws(ProbeError) -> OSReading { OSReading(id: "ubuntu", versionID: "22.04", prettyName: "Ubuntu 22.04.4 LTS", source: "fuzz") }
-    func kernelRelease() throws(ProbeError) -> KernelReading { KernelReading(release: "5.15.0-105-generic", source: "fuzz") }
+    func operatingSystem() throws(ProbeError) -> OSReading {
+        OSReading(id: "ubuntu", versionID: "22.04", prettyName: "Ubuntu 22.04.4 LTS", source: "fuzz")
+    }
+    func kernelRelease() throws(ProbeError) -> KernelReading {
+        KernelReading(release: "5.15.0-105-generic", source: "fuzz")
+    }
     func gpus(vendor: String?) throws(ProbeError) -> GPUReading {
-        .found([GPUInfo(vendor: "NVIDIA", name: "NVIDIA A100-SXM4-40GB", memoryBytes: 40 << 30, driverVersion: "535.161.07")], source: "fuzz")
+        .found(
+            [
+                GPUInfo(
+                    vendor: "NVIDIA", name: "NVIDIA A100-SXM4-40GB", memoryBytes: 40 << 30, driverVersion: "535.161.07")
+            ], source: "fuzz")
     }
     func toolVersion(_ name: String) throws(ProbeError) -> ToolReading {
         guard name == "python3" || name == "docker" else { throw ProbeError("fuzz: \(name) is not installed") }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Conforming bilingual release notes for a `ReleaseFixture`, with every section of REGULATORY.md
 /// 5.5, which tests then break one thing at a time.
@@ -9,11 +9,14 @@ enum GateNotes {
     /// A change item row: ID, Keep a Changelog type, change_type, description.
     typealias Item = (id: String, kac: String, type: String, text: String)
 
-    static func text(version: String, previous: String = "V2.3.0.1013", level: String = "Z",
-                     items: [Item] = [("CR-812", "Fixed", "corrective", "diameter under-reported with non-square pixels")],
-                     sbomSHA256: String) -> String {
+    static func text(
+        version: String, previous: String = "V2.3.0.1013", level: String = "Z",
+        items: [Item] = [("CR-812", "Fixed", "corrective", "diameter under-reported with non-square pixels")],
+        sbomSHA256: String
+    ) -> String {
         let fields = version.dropFirst().split(separator: ".")
-        let semver = fields.count == 4 ? "\(fields[0]).\(fields[1]).\(fields[2])+\(fields[3])" : String(version.dropFirst())
+        let semver =
+            fields.count == 4 ? "\(fields[0]).\(fields[1]).\(fields[2])+\(fields[3])" : String(version.dropFirst())
         func table(_ kac: String) -> String {
             let rows = items.filter { $0.kac == kac }
             guard !rows.isEmpty else { return "无 / None" }
@@ -21,103 +24,103 @@ enum GateNotes {
                 + rows.map { "| \($0.id) | \($0.kac) | `\($0.type)` | \($0.text) |" }.joined(separator: "\n")
         }
         return """
-        ---
-        title: PulmoScan AI 发布说明 / Release Notes
-        model_spec: PS-AI
-        release_version: V\(fields.first ?? "")
-        version: \(version)
-        semver: \(semver)
-        update_level: \(level)
-        previous_released_version: \(previous)
-        release_date: "2026-11-20"
-        safety_level: 严重 (C)
-        udi_di: "09520000000011"
-        udi_pi: \(version)
-        naming_rule_doc_id: QMS-WI-006
-        naming_rule_doc_version: C/2
-        sbom_file: sbom/bom.cdx.json
-        sbom_sha256: \(sbomSHA256)
-        ---
+            ---
+            title: PulmoScan AI 发布说明 / Release Notes
+            model_spec: PS-AI
+            release_version: V\(fields.first ?? "")
+            version: \(version)
+            semver: \(semver)
+            update_level: \(level)
+            previous_released_version: \(previous)
+            release_date: "2026-11-20"
+            safety_level: 严重 (C)
+            udi_di: "09520000000011"
+            udi_pi: \(version)
+            naming_rule_doc_id: QMS-WI-006
+            naming_rule_doc_version: C/2
+            sbom_file: sbom/bom.cdx.json
+            sbom_sha256: \(sbomSHA256)
+            ---
 
-        # PulmoScan AI \(version) 发布说明 / Release Notes
+            # PulmoScan AI \(version) 发布说明 / Release Notes
 
-        ## 1 版本信息 / Version Information
+            ## 1 版本信息 / Version Information
 
-        PulmoScan AI (PS-AI), release V\(fields.first ?? ""), full version \(version), previous \(previous).
+            PulmoScan AI (PS-AI), release V\(fields.first ?? ""), full version \(version), previous \(previous).
 
-        ## 2 更新概述与更新类型判定 / Release Summary and Update Classification
+            ## 2 更新概述与更新类型判定 / Release Summary and Update Classification
 
-        风险从高 Highest level: \(level).
+            风险从高 Highest level: \(level).
 
-        ## 3 监管影响评估 / Regulatory Impact Assessment
+            ## 3 监管影响评估 / Regulatory Impact Assessment
 
-        CN: no change registration (RA-2026-031).
+            CN: no change registration (RA-2026-031).
 
-        ## 4 变更内容 / Changes
+            ## 4 变更内容 / Changes
 
-        ### 新增 Added
-        \(table("Added"))
-        ### 变更 Changed
-        \(table("Changed"))
-        ### 弃用 Deprecated
-        \(table("Deprecated"))
-        ### 移除 Removed
-        \(table("Removed"))
-        ### 修复 Fixed
-        \(table("Fixed"))
-        ### 安全 Security
-        \(table("Security"))
+            ### 新增 Added
+            \(table("Added"))
+            ### 变更 Changed
+            \(table("Changed"))
+            ### 弃用 Deprecated
+            \(table("Deprecated"))
+            ### 移除 Removed
+            \(table("Removed"))
+            ### 修复 Fixed
+            \(table("Fixed"))
+            ### 安全 Security
+            \(table("Security"))
 
-        ## 5 算法与模型更新 / Algorithm and Model Updates
+            ## 5 算法与模型更新 / Algorithm and Model Updates
 
-        无 / None
+            无 / None
 
-        ## 6 性能评估与验证确认摘要 / Performance Evaluation and V&V Summary
+            ## 6 性能评估与验证确认摘要 / Performance Evaluation and V&V Summary
 
-        412 tests run, 412 passed (TR-2026-311).
+            412 tests run, 412 passed (TR-2026-311).
 
-        ## 7 已知剩余缺陷 / Known Residual Anomalies
+            ## 7 已知剩余缺陷 / Known Residual Anomalies
 
-        已知缺陷总数 Known total: 41; 剩余缺陷数 Remaining: 1.
+            已知缺陷总数 Known total: 41; 剩余缺陷数 Remaining: 1.
 
-        | ID | 描述 Description | 影响 Impact | 规避 Workaround |
-        |---|---|---|---|
-        | AN-233 | Small juxtapleural nodules: lower sensitivity | Possible miss | Review pleural regions |
+            | ID | 描述 Description | 影响 Impact | 规避 Workaround |
+            |---|---|---|---|
+            | AN-233 | Small juxtapleural nodules: lower sensitivity | Possible miss | Review pleural regions |
 
-        ## 8 网络安全 / Cybersecurity
+            ## 8 网络安全 / Cybersecurity
 
-        - SBOM: `sbom/bom.cdx.json`, SHA-256 \(sbomSHA256).
+            - SBOM: `sbom/bom.cdx.json`, SHA-256 \(sbomSHA256).
 
-        ## 9 运行环境与兼容性 / Operating Environment and Compatibility
+            ## 9 运行环境与兼容性 / Operating Environment and Compatibility
 
-        | 项目 Item | 版本 Version |
-        |---|---|
-        | Operating system | Debian 12.8 |
-        | Python | 3.11.2 |
+            | 项目 Item | 版本 Version |
+            |---|---|
+            | Operating system | Debian 12.8 |
+            | Python | 3.11.2 |
 
-        ## 10 安装、升级、数据迁移与回滚 / Installation, Upgrade, Data Migration and Rollback
+            ## 10 安装、升级、数据迁移与回滚 / Installation, Upgrade, Data Migration and Rollback
 
-        Rollback to \(previous), tested (TR-ROLLBACK-77).
+            Rollback to \(previous), tested (TR-ROLLBACK-77).
 
-        ## 11 用户告知与说明书变更 / User Communication and Labeling (IFU) Changes
+            ## 11 用户告知与说明书变更 / User Communication and Labeling (IFU) Changes
 
-        无 / None
+            无 / None
 
-        ## 12 更新历史 / Update History
+            ## 12 更新历史 / Update History
 
-        | 完整版本 | 日期 | 类型 |
-        |---|---|---|
-        | \(version) | 2026-11-20 | 轻微 minor |
+            | 完整版本 | 日期 | 类型 |
+            |---|---|---|
+            | \(version) | 2026-11-20 | 轻微 minor |
 
-        ## 13 发布批准 / Release Approval
+            ## 13 发布批准 / Release Approval
 
-        Release manager and quality sign the bundle manifest.
+            Release manager and quality sign the bundle manifest.
 
-        ## 14 参考文件 / References
+            ## 14 参考文件 / References
 
-        RMF-PS-AI rev 9.
+            RMF-PS-AI rev 9.
 
-        """
+            """
     }
 
     /// The SHA-256 of the fixture's SBOM, as the notes must state it.
@@ -128,20 +131,24 @@ enum GateNotes {
     /// Writes conforming notes into `release` (its spec names release-notes.md).
     @discardableResult
     static func write(_ release: ReleaseFixture, text: String? = nil) -> String {
-        release.folder.write("release-notes.md", text ?? Self.text(version: release.version, sbomSHA256: sbomDigest(release)))
+        release.folder.write(
+            "release-notes.md", text ?? Self.text(version: release.version, sbomSHA256: sbomDigest(release)))
     }
 
     /// Runs the gate on the fixture's spec.
-    static func gate(_ release: ReleaseFixture, policy: GatePolicy = .nmpa, channel: String = "market",
-                     previous: ReleaseUnderCheck? = nil) throws -> GateReport {
+    static func gate(
+        _ release: ReleaseFixture, policy: GatePolicy = .nmpa, channel: String = "market",
+        previous: ReleaseUnderCheck? = nil
+    ) throws -> GateReport {
         var current = try ReleaseUnderCheck.load(path: release.specPath)
         var diff: ReleaseDiff?
         if let previous {
             current = try ReleaseUnderCheck.loadSpec(path: release.specPath, hashAll: true)
             diff = try ReleaseDiff.compute(old: previous, new: current, policy: policy)
         }
-        let context = try GateContext(policy: policy, channel: policy.channel(channel)!, release: current, previous: previous,
-                                      diff: diff, now: Timestamp.now())
+        let context = try GateContext(
+            policy: policy, channel: policy.channel(channel)!, release: current, previous: previous,
+            diff: diff, now: Timestamp.now())
         return ReleaseGate.run(context)
     }
 }
@@ -171,8 +178,10 @@ enum GateNotes {
     func eachMissingSectionIsReported(id: String) throws {
         let release = ReleaseFixture()
         let section = try #require(Self.sections.first { $0.id == id })
-        var lines = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release)).components(separatedBy: "\n")
-        let start = try #require(lines.firstIndex { $0.hasPrefix("## ") && $0.contains(section.zh[0]) && $0.contains(section.en.last!) })
+        var lines = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release)).components(
+            separatedBy: "\n")
+        let start = try #require(
+            lines.firstIndex { $0.hasPrefix("## ") && $0.contains(section.zh[0]) && $0.contains(section.en.last!) })
         let end = lines[(start + 1)...].firstIndex { $0.hasPrefix("## ") } ?? lines.count
         lines.removeSubrange(start..<end)
         GateNotes.write(release, text: lines.joined(separator: "\n"))
@@ -210,7 +219,9 @@ enum GateNotes {
     @Test func emptySectionMustSayNone() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
-            .replacingOccurrences(of: "## 5 算法与模型更新 / Algorithm and Model Updates\n\n无 / None\n", with: "## 5 算法与模型更新 / Algorithm and Model Updates\n\n")
+            .replacingOccurrences(
+                of: "## 5 算法与模型更新 / Algorithm and Model Updates\n\n无 / None\n",
+                with: "## 5 算法与模型更新 / Algorithm and Model Updates\n\n")
         GateNotes.write(release, text: text)
         let report = try GateNotes.gate(release)
         #expect(report.ruleIDs == ["NOTES-003"], "\(report.text)")
@@ -232,7 +243,8 @@ enum GateNotes {
     @Test func wordsContainingAPlaceholderAreNotPlaceholders() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
-            .replacingOccurrences(of: "RMF-PS-AI rev 9.", with: "RMF-PS-AI rev 9; see the TODOLIST-7 and TBDX records, Toronto dolorem.")
+            .replacingOccurrences(
+                of: "RMF-PS-AI rev 9.", with: "RMF-PS-AI rev 9; see the TODOLIST-7 and TBDX records, Toronto dolorem.")
         GateNotes.write(release, text: text)
         #expect(try GateNotes.gate(release).findings.isEmpty)
     }
@@ -256,8 +268,10 @@ enum GateNotes {
         #expect(try GateNotes.gate(release).ruleIDs == ["NOTES-016"])
     }
 
-    @Test(arguments: ["| Python | 3.11 or later |", "| Python | >=3.11 |", "| 操作系统 | Windows 10 以上版本 |", "| Python | 3.11+ |",
-                      "| Browser | Chrome 120 or higher |"])
+    @Test(arguments: [
+        "| Python | 3.11 or later |", "| Python | >=3.11 |", "| 操作系统 | Windows 10 以上版本 |", "| Python | 3.11+ |",
+        "| Browser | Chrome 120 or higher |",
+    ])
     func inexactEnvironmentVersionIsReported(row: String) throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
@@ -288,10 +302,14 @@ enum GateNotes {
 
     @Test func changeItemsNeedAKnownChangeType() throws {
         let release = ReleaseFixture()
-        let text = GateNotes.text(version: release.version, items: [("CR-1", "Fixed", "corrective", "a"), ("CR-2", "Fixed", "bugfix", "b"),
-                                                                    ("CR-3", "Fixed", "", "c"), ("", "Fixed", "corrective", "d"),
-                                                                    ("CR-1", "Fixed", "corrective", "e")],
-                                  sbomSHA256: GateNotes.sbomDigest(release))
+        let text = GateNotes.text(
+            version: release.version,
+            items: [
+                ("CR-1", "Fixed", "corrective", "a"), ("CR-2", "Fixed", "bugfix", "b"),
+                ("CR-3", "Fixed", "", "c"), ("", "Fixed", "corrective", "d"),
+                ("CR-1", "Fixed", "corrective", "e"),
+            ],
+            sbomSHA256: GateNotes.sbomDigest(release))
         GateNotes.write(release, text: text)
         let report = try GateNotes.gate(release)
         #expect(report.ruleIDs == ["NOTES-004", "NOTES-004", "NOTES-004", "NOTES-004"], "\(report.text)")
@@ -312,9 +330,10 @@ enum GateNotes {
 
     @Test func classificationMustMatchTheHighestChangeType() throws {
         let release = ReleaseFixture()
-        let text = GateNotes.text(version: release.version, level: "Z",
-                                  items: [("CR-1", "Fixed", "corrective", "a"), ("CR-2", "Changed", "minor_perfective", "b")],
-                                  sbomSHA256: GateNotes.sbomDigest(release))
+        let text = GateNotes.text(
+            version: release.version, level: "Z",
+            items: [("CR-1", "Fixed", "corrective", "a"), ("CR-2", "Changed", "minor_perfective", "b")],
+            sbomSHA256: GateNotes.sbomDigest(release))
         GateNotes.write(release, text: text)
         let report = try GateNotes.gate(release)
         #expect(report.ruleIDs == ["NOTES-005"], "\(report.text)")
@@ -370,23 +389,24 @@ enum GateNotes {
     }
 
     @Test func notesParserFindsSectionsTablesAndSkipsCodeBlocks() throws {
-        let doc = try ReleaseNotesDocument.parse(text: """
-        ---
-        version: V1.0.0.1
-        ---
-        # Title V1.0.0.1
-        ## A / Alpha
-        ```
-        ## not a heading
-        ```
-        ### Sub
-        | ID | change_type |
-        |:---|---:|
-        | CR-1 | `corrective` |
-        | CR-2 \\| x | minor_adaptive |
-        ## B ##
-        text
-        """, file: "n.md")
+        let doc = try ReleaseNotesDocument.parse(
+            text: """
+                ---
+                version: V1.0.0.1
+                ---
+                # Title V1.0.0.1
+                ## A / Alpha
+                ```
+                ## not a heading
+                ```
+                ### Sub
+                | ID | change_type |
+                |:---|---:|
+                | CR-1 | `corrective` |
+                | CR-2 \\| x | minor_adaptive |
+                ## B ##
+                text
+                """, file: "n.md")
         #expect(doc.frontMatter("version")?.value == "V1.0.0.1")
         #expect(doc.frontMatter("version")?.line == 2)
         #expect(doc.sections.map(\.heading.text) == ["A / Alpha", "B"])
@@ -405,6 +425,9 @@ extension GateNotes {
     /// Runs the gate on the spec at `path`.
     static func gate(path: String, policy: GatePolicy = .nmpa) throws -> GateReport {
         let release = try ReleaseUnderCheck.load(path: path)
-        return ReleaseGate.run(try GateContext(policy: policy, channel: policy.channel(policy.defaultChannel)!, release: release, now: Timestamp.now()))
+        return ReleaseGate.run(
+            try GateContext(
+                policy: policy, channel: policy.channel(policy.defaultChannel)!, release: release, now: Timestamp.now())
+        )
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Version naming under the nmpa and semver presets: the strings of REGULATORY.md section 6, each
 /// invalid one with the rule it breaks, and policy files that change the defaults.
@@ -17,7 +17,8 @@ import IVPackTestSupport
     @Test(arguments: [
         ("V1.0.0.1", "V1", "1.0.0+1"), ("V1.0.1.15", "V1", "1.0.1+15"), ("V1.1.0.42", "V1", "1.1.0+42"),
         ("V2.0.0.118", "V2", "2.0.0+118"), ("V2.3.1.1024", "V2", "2.3.1+1024"), ("V2.3.2.1031", "V2", "2.3.2+1031"),
-        ("V2.4.0.1101", "V2", "2.4.0+1101"), ("V3.0.0.5120", "V3", "3.0.0+5120"), ("V10.2.0.20481", "V10", "10.2.0+20481"),
+        ("V2.4.0.1101", "V2", "2.4.0+1101"), ("V3.0.0.5120", "V3", "3.0.0+5120"),
+        ("V10.2.0.20481", "V10", "10.2.0+20481"),
         ("V1.2.3.999999", "V1", "1.2.3+999999"),
     ])
     func validMarketVersionsPass(version: String, release: String, semver: String) throws {
@@ -39,14 +40,22 @@ import IVPackTestSupport
         ("2.3.1.1024", "VER-001"), ("v2.3.1.1024", "VER-001"), ("V2.3.1", "VER-001"), ("V2.03.1.1024", "VER-001"),
         ("V2.3.1.1024-rc.1", "VER-006"), ("V2.3.1.1024+g3f9c2e", "VER-007"), ("V0.9.0.311", "VER-005"),
         ("V1.0.0.081015release", "VER-004"), ("V２.３.１.１０２４", "VER-004"), ("V1.0.0.0", "VER-003"),
-        ("V2.3.1.1024\n", "VER-004"), ("V2.3.1.1024 ", "VER-004"), (" V2.3.1.1024", "VER-004"), ("V2.3.1.1O24", "VER-004"),
-        ("V2.3.1.1024.7", "VER-007"), ("V1000.0.0.1", "VER-003"), ("V1.0.0.1234567", "VER-003"), ("V2..1.1024", "VER-001"),
+        ("V2.3.1.1024\n", "VER-004"), ("V2.3.1.1024 ", "VER-004"), (" V2.3.1.1024", "VER-004"),
+        ("V2.3.1.1O24", "VER-004"),
+        ("V2.3.1.1024.7", "VER-007"), ("V1000.0.0.1", "VER-003"), ("V1.0.0.1234567", "VER-003"),
+        ("V2..1.1024", "VER-001"),
         ("V2.3.1.1024-beta", "VER-001"), ("V2.3.1.1024-rc.01", "VER-001"), ("", "VER-001"),
     ])
     func invalidVersionsReportTheirRule(version: String, rule: String) {
         let result = Self.check(version)
-        #expect(result.ruleIDs.contains(rule), "\(version.debugDescription): \(result.findings.map { "\($0.ruleID) \($0.message)" })")
-        #expect(result.findings.allSatisfy { $0.severity == .block && $0.file == "ivpack.yaml" && $0.line == 7 && !$0.hint.isEmpty && !$0.clause.isEmpty })
+        #expect(
+            result.ruleIDs.contains(rule),
+            "\(version.debugDescription): \(result.findings.map { "\($0.ruleID) \($0.message)" })")
+        #expect(
+            result.findings.allSatisfy {
+                $0.severity == .block && $0.file == "ivpack.yaml" && $0.line == 7 && !$0.hint.isEmpty
+                    && !$0.clause.isEmpty
+            })
     }
 
     @Test func fullWidthDigitsAreNamedInTheMessage() {
@@ -66,15 +75,20 @@ import IVPackTestSupport
         #expect(Self.check("V0.9.0.0", channel: "internal").ruleIDs == ["VER-003"])
     }
 
-    @Test(arguments: [("1.2.3", true), ("0.1.0", true), ("1.0.0-rc.1", true), ("1.0.0-0.3.7", true), ("1.0.0+20130313144700", true),
-                      ("1.0.0-alpha+001", true), ("01.2.3", false), ("1.2", false), ("1.2.3-", false), ("1.2.3-01", false),
-                      ("1.2.3+", false), ("1.2.3.4", false), ("１.2.3", false), ("v1.2.3", false)])
+    @Test(arguments: [
+        ("1.2.3", true), ("0.1.0", true), ("1.0.0-rc.1", true), ("1.0.0-0.3.7", true), ("1.0.0+20130313144700", true),
+        ("1.0.0-alpha+001", true), ("01.2.3", false), ("1.2", false), ("1.2.3-", false), ("1.2.3-01", false),
+        ("1.2.3+", false), ("1.2.3.4", false), ("１.2.3", false), ("v1.2.3", false),
+    ])
     func semverPatternMatchesTheOfficialGrammar(text: String, valid: Bool) {
         #expect(SemVer.isValid(text) == valid)
     }
 
-    @Test(arguments: [("1.2.3", [String]()), ("0.9.1", []), ("V1.2.3", ["VER-001"]), ("1.2.3.4", ["VER-007"]), ("1.02.3", ["VER-001"]),
-                      ("1.2.3-rc.1", ["VER-006"]), ("1.2.3+build.5", ["VER-007"])])
+    @Test(arguments: [
+        ("1.2.3", [String]()), ("0.9.1", []), ("V1.2.3", ["VER-001"]), ("1.2.3.4", ["VER-007"]),
+        ("1.02.3", ["VER-001"]),
+        ("1.2.3-rc.1", ["VER-006"]), ("1.2.3+build.5", ["VER-007"]),
+    ])
     func semverPresetNamesVersionsWithoutPrefix(text: String, rules: [String]) {
         #expect(Self.check(text, policy: .semver).ruleIDs == rules)
     }
@@ -92,29 +106,31 @@ import IVPackTestSupport
 
     @Test func policyFileOverridesPresetValues() throws {
         let folder = TemporaryFolder()
-        let path = folder.write("gate.yaml", """
-        apiVersion: ivpack.dev/v1
-        kind: GatePolicy
-        preset: nmpa
-        version:
-          digits: {major: 2, build: 8}
-          reserved: {build: []}
-        channels:
-          market: {preRelease: false, reservedMajor: false}
-          clinical-trial: {preRelease: true, reservedMajor: false}
-        defaultChannel: clinical-trial
-        changeTypes:
-          fix: patch
-          feature: Y
-          breaking: major
-          rebuild: B
-        modelChangeTypes: [feature]
-        releaseNotes:
-          headings: either
-          placeholders: [TODO]
-        approvals:
-          requiredRoles: [release-manager, quality, regulatory]
-        """)
+        let path = folder.write(
+            "gate.yaml",
+            """
+            apiVersion: ivpack.dev/v1
+            kind: GatePolicy
+            preset: nmpa
+            version:
+              digits: {major: 2, build: 8}
+              reserved: {build: []}
+            channels:
+              market: {preRelease: false, reservedMajor: false}
+              clinical-trial: {preRelease: true, reservedMajor: false}
+            defaultChannel: clinical-trial
+            changeTypes:
+              fix: patch
+              feature: Y
+              breaking: major
+              rebuild: B
+            modelChangeTypes: [feature]
+            releaseNotes:
+              headings: either
+              placeholders: [TODO]
+            approvals:
+              requiredRoles: [release-manager, quality, regulatory]
+            """)
         let policy = try GatePolicy.load(path: path)
         #expect(policy.name == path)
         #expect(policy.digits[.major] == 2 && policy.digits[.build] == 8 && policy.digits[.minor] == 3)
@@ -124,11 +140,18 @@ import IVPackTestSupport
         #expect(policy.notes.sections == GatePolicy.nmpa.notes.sections)
         #expect(policy.requiredRoles == ["release-manager", "quality", "regulatory"])
         let trial = try #require(policy.channel("clinical-trial"))
-        #expect(VersionNaming.check("V100.0.0.1", policy: policy, channel: trial, file: "x", line: nil).ruleIDs == ["VER-003"])
+        #expect(
+            VersionNaming.check("V100.0.0.1", policy: policy, channel: trial, file: "x", line: nil).ruleIDs == [
+                "VER-003"
+            ])
         #expect(VersionNaming.check("V1.0.0.0", policy: policy, channel: trial, file: "x", line: nil).findings.isEmpty)
-        #expect(VersionNaming.check("V1.0.0.12345678-rc.1", policy: policy, channel: trial, file: "x", line: nil).findings.isEmpty)
-        let r = run("/usr/bin/env", ["python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py", "--gate-policy", path],
-                    in: SchemaTests.repositoryRoot)
+        #expect(
+            VersionNaming.check("V1.0.0.12345678-rc.1", policy: policy, channel: trial, file: "x", line: nil).findings
+                .isEmpty)
+        let r = run(
+            "/usr/bin/env",
+            ["python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py", "--gate-policy", path],
+            in: SchemaTests.repositoryRoot)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     }
 
@@ -138,7 +161,10 @@ import IVPackTestSupport
         ("apiVersion: ivpack.dev/v1\nkind: GatePolicy\nchangeTypes:\n  fix: tiny\n", 4, "is not a level"),
         ("apiVersion: ivpack.dev/v1\nkind: GatePolicy\ndefaultChannel: beta\n", 3, "is not one of the channels"),
         ("apiVersion: ivpack.dev/v1\nkind: GatePolicy\nversion:\n  digits: {major: 0}\n", 4, "out of range"),
-        ("apiVersion: ivpack.dev/v1\nkind: GatePolicy\npreset: semver\nchangeTypes:\n  rebuild: build\n", 5, "not a level of the semver scheme"),
+        (
+            "apiVersion: ivpack.dev/v1\nkind: GatePolicy\npreset: semver\nchangeTypes:\n  rebuild: build\n", 5,
+            "not a level of the semver scheme"
+        ),
     ])
     func badPolicyFilesNameLineAndProblem(text: String, line: Int, problem: String) throws {
         let error = try #require(throws: InputError.self) { try GatePolicy.parse(text: text, file: "gate.yaml") }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Issue 14: a signed bundle's tar headers, padding and end marker are bound byte for byte. Each
 /// hostile case is made outside ivpack's writer (raw header edits, headers made by Python's
@@ -34,7 +34,9 @@ import IVPackTestSupport
     /// The views of `file` by Python's tarfile and by a ustar-only reader, as JSON text.
     static func views(_ file: String) -> (tarfile: String, ustar: String) {
         let r = run("/usr/bin/env", ["python3", "-c", python, file])
-        guard r.status == 0, let value = try? JSONParser.parse(Array(r.stdout.utf8)) else { return ("error: \(r.stderr)", "error") }
+        guard r.status == 0, let value = try? JSONParser.parse(Array(r.stdout.utf8)) else {
+            return ("error: \(r.stderr)", "error")
+        }
         return ("\(value["tarfile"] ?? .null)", "\(value["ustar"] ?? .null)")
     }
 
@@ -56,7 +58,10 @@ import IVPackTestSupport
         let reader = try TarReader(path: bundle)
         var out: [Layout] = []
         while let e = try reader.next() {
-            out.append(Layout(name: e.path ?? "", headerStart: Int(e.dataOffset) - 512, dataOffset: Int(e.dataOffset), size: Int(e.size)))
+            out.append(
+                Layout(
+                    name: e.path ?? "", headerStart: Int(e.dataOffset) - 512, dataOffset: Int(e.dataOffset),
+                    size: Int(e.size)))
         }
         return out
     }
@@ -84,14 +89,20 @@ import IVPackTestSupport
         let license = try #require(entries.first { $0.name == "payload/LICENSE.txt" })
         let signature = try #require(entries.first { $0.name.hasPrefix("ivpack/signatures/001") })
         var out: [Case] = []
-        func edit(_ name: String, _ entry: Layout, _ offset: Int, _ value: String, _ message: [String], reader: String = "tarfile") {
+        func edit(
+            _ name: String, _ entry: Layout, _ offset: Int, _ value: String, _ message: [String],
+            reader: String = "tarfile"
+        ) {
             var b = bundle
             setField(&b, header: entry.headerStart, offset: offset, Array(value.utf8) + [0])
             // The first byte of the field that changed: where verify must point.
             let at = (entry.headerStart + offset..<entry.headerStart + 512).first { b[$0] != bundle[$0] }!
-            out.append(Case(name: name, bytes: b, message: message + ["\"\(entry.name)\"", "byte \(at):"], reader: reader))
+            out.append(
+                Case(name: name, bytes: b, message: message + ["\"\(entry.name)\"", "byte \(at):"], reader: reader))
         }
-        edit("mode 0777", license, 100, "000777 ", ["field mode of the file's ustar header is \"000777 \", ivpack writes \"000644 \""])
+        edit(
+            "mode 0777", license, 100, "000777 ",
+            ["field mode of the file's ustar header is \"000777 \", ivpack writes \"000644 \""])
         edit("setuid 04755", script, 100, "004755 ", ["field mode", "\"004755 \", ivpack writes \"000755 \""])
         edit("mode 0000", license, 100, "000000 ", ["field mode", "\"000000 \""])
         edit("uid 1000", license, 108, "001750 ", ["field uid", "\"001750 \", ivpack writes \"000000 \""])
@@ -99,31 +110,50 @@ import IVPackTestSupport
         edit("uname root", license, 265, "root", ["field uname", "\"root\", ivpack writes \"\""])
         edit("gname wheel", license, 297, "wheel", ["field gname"])
         edit("mtime", license, 136, "00000000001", ["field mtime"])
-        edit("signature entry mode 0600", signature, 100, "000600 ", ["field mode", "\"000600 \", ivpack writes \"000644 \""])
+        edit(
+            "signature entry mode 0600", signature, 100, "000600 ",
+            ["field mode", "\"000600 \", ivpack writes \"000644 \""])
 
-        func insert(_ name: String, before entry: Layout, _ header: [UInt8], _ message: [String], reader: String = "tarfile") {
+        func insert(
+            _ name: String, before entry: Layout, _ header: [UInt8], _ message: [String], reader: String = "tarfile"
+        ) {
             let b = Array(bundle[..<entry.headerStart]) + header + Array(bundle[entry.headerStart...])
-            out.append(Case(name: name, bytes: b, message: message + ["\"\(entry.name)\"", "byte \(entry.headerStart)"], reader: reader))
+            out.append(
+                Case(
+                    name: name, bytes: b, message: message + ["\"\(entry.name)\"", "byte \(entry.headerStart)"],
+                    reader: reader))
         }
-        insert("global pax header with path", before: license,
-               try pythonHeader(#"tarfile.TarInfo.create_pax_global_header({"path": "../../ivpack-global-escape"})"#),
-               ["a global pax header ('g'), which ivpack does not write here"])
-        for (key, value) in [("SCHILY.xattr.security.capability", "\\x01\\x00\\x00\\x02"), ("LIBARCHIVE.xattr.user.evil", "eA=="),
-                             ("SCHILY.acl.access", "user::rwx,group::rwx,other::rwx"), ("uid", "1000"), ("uname", "root")] {
+        insert(
+            "global pax header with path", before: license,
+            try pythonHeader(#"tarfile.TarInfo.create_pax_global_header({"path": "../../ivpack-global-escape"})"#),
+            ["a global pax header ('g'), which ivpack does not write here"])
+        for (key, value) in [
+            ("SCHILY.xattr.security.capability", "\\x01\\x00\\x00\\x02"), ("LIBARCHIVE.xattr.user.evil", "eA=="),
+            ("SCHILY.acl.access", "user::rwx,group::rwx,other::rwx"), ("uid", "1000"), ("uname", "root"),
+        ] {
             // The 'x' header and its records only: the file's own header follows.
-            let header = try pythonHeader(#"tarfile.TarInfo._create_pax_generic_header({"\#(key)": "\#(value)"}, tarfile.XHDTYPE, "utf-8")"#)
-            insert("pax record \(key)", before: license, header, ["a pax extended header ('x'), which ivpack does not write here"])
+            let header = try pythonHeader(
+                #"tarfile.TarInfo._create_pax_generic_header({"\#(key)": "\#(value)"}, tarfile.XHDTYPE, "utf-8")"#)
+            insert(
+                "pax record \(key)", before: license, header,
+                ["a pax extended header ('x'), which ivpack does not write here"])
         }
         // A pax size that agrees with the data, while the ustar field says otherwise: libarchive
         // reads the right bytes (the digests match), a ustar-only reader another member.
         do {
             var b = bundle
-            setField(&b, header: license.headerStart, offset: 124, Array(String(format: "%011o ", license.size + 512).utf8))
-            let pax = try pythonHeader(#"tarfile.TarInfo._create_pax_generic_header({"size": "\#(license.size)"}, tarfile.XHDTYPE, "utf-8")"#)
+            setField(
+                &b, header: license.headerStart, offset: 124, Array(String(format: "%011o ", license.size + 512).utf8))
+            let pax = try pythonHeader(
+                #"tarfile.TarInfo._create_pax_generic_header({"size": "\#(license.size)"}, tarfile.XHDTYPE, "utf-8")"#)
             b = Array(b[..<license.headerStart]) + pax + Array(b[license.headerStart...])
-            out.append(Case(name: "pax size differs from the ustar size", bytes: b,
-                            message: ["\"payload/LICENSE.txt\"", "a pax extended header ('x'), which ivpack does not write here",
-                                      "byte \(license.headerStart)"], reader: "ustar"))
+            out.append(
+                Case(
+                    name: "pax size differs from the ustar size", bytes: b,
+                    message: [
+                        "\"payload/LICENSE.txt\"", "a pax extended header ('x'), which ivpack does not write here",
+                        "byte \(license.headerStart)",
+                    ], reader: "ustar"))
         }
         do {
             var label = [UInt8](repeating: 0, count: 512)
@@ -131,13 +161,20 @@ import IVPackTestSupport
             label[156] = UInt8(ascii: "V")
             setField(&label, header: 0, offset: 100, Array("000644 ".utf8) + [0])
             setField(&label, header: 0, offset: 124, Array("00000000000 ".utf8))
-            insert("GNU volume label", before: license, label, ["a GNU volume label ('V'), which ivpack does not write here"])
+            insert(
+                "GNU volume label", before: license, label,
+                ["a GNU volume label ('V'), which ivpack does not write here"])
         }
         // An entry after the end-of-archive marker: `tar --ignore-zeros` extracts it.
         do {
-            let extra = BundleSurgery.Entry(path: "payload/extra.sh", data: Array("echo owned\n".utf8), permissions: 0o755).ivpackBytes
-            out.append(Case(name: "entry after the end marker", bytes: bundle + extra + TarHeaderFormat.endOfArchive,
-                            message: ["bytes follow the end-of-archive marker at byte \(bundle.count - 1024)"], reader: "gnu-ignore-zeros"))
+            let extra = BundleSurgery.Entry(
+                path: "payload/extra.sh", data: Array("echo owned\n".utf8), permissions: 0o755
+            ).ivpackBytes
+            out.append(
+                Case(
+                    name: "entry after the end marker", bytes: bundle + extra + TarHeaderFormat.endOfArchive,
+                    message: ["bytes follow the end-of-archive marker at byte \(bundle.count - 1024)"],
+                    reader: "gnu-ignore-zeros"))
         }
         return out
     }
@@ -170,11 +207,16 @@ import IVPackTestSupport
                 #expect(!v.ustar.hasPrefix("error") && v.ustar != originalViews.ustar, "\(c.name)")
                 let busybox = run("/bin/busybox", ["tar", "-tvf", file])
                 let busyboxOriginal = run("/bin/busybox", ["tar", "-tvf", s.bundle])
-                #expect(busyboxOriginal.status == 0, "busybox tar is needed (scripts/install-deps.sh): \(busyboxOriginal.stderr)")
-                #expect(busybox.stdout + busybox.stderr != busyboxOriginal.stdout + busyboxOriginal.stderr, "\(c.name): busybox tar sees the same")
+                #expect(
+                    busyboxOriginal.status == 0,
+                    "busybox tar is needed (scripts/install-deps.sh): \(busyboxOriginal.stderr)")
+                #expect(
+                    busybox.stdout + busybox.stderr != busyboxOriginal.stdout + busyboxOriginal.stderr,
+                    "\(c.name): busybox tar sees the same")
             default:
                 let v = Self.views(file)
-                #expect(v.tarfile != originalViews.tarfile, "\(c.name): Python's tarfile sees the same tree\n\(v.tarfile)")
+                #expect(
+                    v.tarfile != originalViews.tarfile, "\(c.name): Python's tarfile sees the same tree\n\(v.tarfile)")
             }
         }
     }
@@ -190,13 +232,14 @@ import IVPackTestSupport
         var offsets: [Int] = []
         var previousEnd = 0
         for e in entries {
-            offsets += Array(previousEnd..<e.dataOffset)  // the previous entry's padding, then this entry's headers
+            offsets += Array(previousEnd..<e.dataOffset) // the previous entry's padding, then this entry's headers
             previousEnd = e.dataOffset + e.size
         }
-        offsets += Array(previousEnd..<original.count)  // the last padding and the end-of-archive marker
+        offsets += Array(previousEnd..<original.count) // the last padding and the end-of-archive marker
         #expect(offsets.count > entries.count * 512)
         // In memory where the machine has /dev/shm: 10,000 rewrites of the file on disk cost more than the checks.
-        let shm = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/ivpack-flip-\(UUID().uuidString).ivp" : nil
+        let shm =
+            FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/ivpack-flip-\(UUID().uuidString).ivp" : nil
         let file = shm ?? s.folder.url("flipped.ivp")
         defer { if let shm { try? FileManager.default.removeItem(atPath: shm) } }
         var accepted: [Int] = []
@@ -229,7 +272,8 @@ import IVPackTestSupport
         let cut = s.folder.url("cut.ivp")
         _ = FileManager.default.createFile(atPath: cut, contents: Data(original.dropLast(512)))
         let report = try s.verify(cut)
-        #expect(report.failureText.contains("is cut short (512 of its 1024 zero bytes are there)"), "\(report.failureText)")
+        #expect(
+            report.failureText.contains("is cut short (512 of its 1024 zero bytes are there)"), "\(report.failureText)")
         let error = #expect(throws: InputError.self) { try s.sign(role: "quality", bundle: cut) }
         #expect(error?.kind == .bundle)
         #expect([UInt8](FileManager.default.contents(atPath: cut)!) == Array(original.dropLast(512)))

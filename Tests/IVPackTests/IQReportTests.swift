@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackLicense
 import IVPackTestSupport
+import Testing
 
 /// The installation-qualification report (clause 3.5, annex C): built from a real verification,
 /// valid against its schema, rendered to HTML that a real browser prints, safe against a hostile
@@ -10,20 +10,32 @@ import IVPackTestSupport
 @Suite(.serialized) struct IQReportTests {
     /// The IQ report of `report` in this process's context.
     func iqReport(_ report: VerifyReport, purpose: String? = nil, site: String? = nil) -> IQReport {
-        IQReport(verification: report, context: .live(for: report, purpose: purpose, siteID: site, startTime: report.time, endTime: Timestamp.now()))
+        IQReport(
+            verification: report,
+            context: .live(
+                for: report, purpose: purpose, siteID: site, startTime: report.time, endTime: Timestamp.now()))
     }
 
     /// Runs scripts/check-schemas.py on IQ reports.
     func checkSchemas(_ reports: [String]) -> ProcessResult {
-        run("/usr/bin/env", ["python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py"] + reports.flatMap { ["--iq-report", $0] },
+        run(
+            "/usr/bin/env",
+            ["python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py"]
+                + reports.flatMap { ["--iq-report", $0] },
             in: SchemaTests.repositoryRoot)
     }
 
     /// Prints `html` to PDF with headless Chromium and returns the PDF's text (pdftotext). Records
     /// an issue, failing the test, when Chromium or pdftotext is missing or fails.
     func printedText(of html: String, in folder: TemporaryFolder) -> String? {
-        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            Issue.record("chromium is not installed: run scripts/install-deps.sh (Debian packages chromium, poppler-utils, fonts-wqy-microhei)")
+        guard
+            let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else {
+            Issue.record(
+                "chromium is not installed: run scripts/install-deps.sh (Debian packages chromium, poppler-utils, fonts-wqy-microhei)"
+            )
             return nil
         }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext") else {
@@ -31,9 +43,13 @@ import IVPackTestSupport
             return nil
         }
         let pdf = folder.url("printed-\(UUID().uuidString).pdf")
-        let r = run("/usr/bin/timeout", ["120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                                         "--user-data-dir=\(folder.url("chromium-profile"))", "--print-to-pdf=\(pdf)", "file://\(html)"],
-                    environment: ["HOME": folder.path])
+        let r = run(
+            "/usr/bin/timeout",
+            [
+                "120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                "--user-data-dir=\(folder.url("chromium-profile"))", "--print-to-pdf=\(pdf)", "file://\(html)",
+            ],
+            environment: ["HOME": folder.path])
         guard r.status == 0, FileManager.default.fileExists(atPath: pdf) else {
             Issue.record("chromium could not print \(html) (status \(r.status)): \(r.stderr.suffix(2000))")
             return nil
@@ -49,17 +65,26 @@ import IVPackTestSupport
     func value(_ bytes: [UInt8]) throws -> JSONValue { try JSONParser.parse(bytes) }
 
     /// Text without any whitespace, so that a line wrapped by the printer still matches.
-    func squeezed(_ s: String) -> String { String(s.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map(Character.init)) }
+    func squeezed(_ s: String) -> String {
+        String(s.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map(Character.init))
+    }
 
     @Test func reportsOfARealPassingAndFailingVerificationValidateAgainstTheSchema() throws {
         let s = try SignedRelease()
         let passed = iqReport(try s.verify(), purpose: "IQ of the CT reading room server", site: "SITE-001")
         #expect(passed.conclusion == .pass)
-        #expect(passed.conclusionStatement.hasPrefix("PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001"))
+        #expect(
+            passed.conclusionStatement.hasPrefix(
+                "PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001"))
         let size = try InputFile(path: s.bundle).size
-        #expect(passed.object == IQReport.Object(product: "PulmoScan AI", version: "V2.3.1.1024", vendor: "Example Medical AI Co.",
-                                                 manifestSHA256: s.built.manifestDigest.hex, bundleFile: "b.ivp", bundleBytes: size))
-        #expect(passed.reportID.hasPrefix("IQ-") && passed.reportID.hasSuffix("-" + String(s.built.manifestDigest.hex.prefix(8))))
+        #expect(
+            passed.object
+                == IQReport.Object(
+                    product: "PulmoScan AI", version: "V2.3.1.1024", vendor: "Example Medical AI Co.",
+                    manifestSHA256: s.built.manifestDigest.hex, bundleFile: "b.ivp", bundleBytes: size))
+        #expect(
+            passed.reportID.hasPrefix("IQ-")
+                && passed.reportID.hasSuffix("-" + String(s.built.manifestDigest.hex.prefix(8))))
         #expect(passed.purpose == "IQ of the CT reading room server")
         #expect(passed.people.installerSource == .osUser && passed.people.installer == passed.people.operatorUser)
         // The development policy's warning is a problem found, and the IQ still passes.
@@ -69,19 +94,28 @@ import IVPackTestSupport
         let failed = iqReport(try s.verify(policy: try s.policy(minimumVersions: "\"PulmoScan AI\": V2.4.0.0")))
         #expect(failed.conclusion == .fail)
         #expect(failed.purpose == "Installation qualification of PulmoScan AI V2.3.1.1024")
-        #expect(failed.problems.contains { $0.check == CheckID.versionMinimum.rawValue && $0.status == .fail && $0.details.first?.contains("downgrade") == true })
-        #expect(failed.conclusionStatement.hasPrefix("FAIL:") && failed.conclusionStatement.contains(CheckID.versionMinimum.rawValue))
+        #expect(
+            failed.problems.contains {
+                $0.check == CheckID.versionMinimum.rawValue && $0.status == .fail
+                    && $0.details.first?.contains("downgrade") == true
+            })
+        #expect(
+            failed.conclusionStatement.hasPrefix("FAIL:")
+                && failed.conclusionStatement.contains(CheckID.versionMinimum.rawValue))
 
         let out = TemporaryFolder()
         let files = [out.write("pass.json", passed.canonicalBytes), out.write("fail.json", failed.canonicalBytes)]
         let r = checkSchemas(files)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("ok   IQ report \(files[0])") && r.stdout.contains("conclusion fail"), "\(r.stdout)")
-        #expect(IQReportRules.problems(passed.canonicalBytes).isEmpty && IQReportRules.problems(failed.canonicalBytes).isEmpty)
+        #expect(
+            IQReportRules.problems(passed.canonicalBytes).isEmpty
+                && IQReportRules.problems(failed.canonicalBytes).isEmpty)
 
         // A report edited to claim a pass it did not have breaks the schema and the rules.
-        let edited = Array(String(decoding: failed.canonicalBytes, as: UTF8.self)
-            .replacingOccurrences(of: "\"result\":\"fail\"", with: "\"result\":\"pass\"").utf8)
+        let edited = Array(
+            String(decoding: failed.canonicalBytes, as: UTF8.self)
+                .replacingOccurrences(of: "\"result\":\"fail\"", with: "\"result\":\"pass\"").utf8)
         let bad = checkSchemas([out.write("edited.json", edited)])
         #expect(bad.status == 1, "\(bad.stdout)\(bad.stderr)")
         #expect(IQReportRules.problems(edited).contains { $0.hasPrefix("/conclusion/result is \"pass\"") })
@@ -92,14 +126,18 @@ import IVPackTestSupport
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue()
         var report = try s.verify()
-        report.checks.append(await LicenseCheck.online(options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
-                                                       version: s.release.version, manifestSHA256: s.built.manifestDigest))
+        report.checks.append(
+            await LicenseCheck.online(
+                options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
+                version: s.release.version, manifestSHA256: s.built.manifestDigest))
         await server.stop()
         let iq = iqReport(report, site: "SITE-001")
         #expect(iq.conclusion == .pass, "\(iq.problems)")
         #expect(iq.people.installerSource == .licenseClientCertificate)
         #expect(iq.people.installer.contains("CN=Installer 1"), "\(iq.people.installer)")
-        #expect(iq.people.installerCertificateSHA256 == (try Certificate.load(file: s.pki.installer.certificate)[0].fingerprint.hex))
+        #expect(
+            iq.people.installerCertificateSHA256
+                == (try Certificate.load(file: s.pki.installer.certificate)[0].fingerprint.hex))
         #expect(iq.people.operatorUser != iq.people.installer)
         let file = s.folder.write("iq-licensed.json", iq.canonicalBytes)
         let r = checkSchemas([file])
@@ -110,8 +148,11 @@ import IVPackTestSupport
     @Test func verifyWritesReportsThatChromiumPrintsWithTheConclusionAndVersion() throws {
         let s = try SignedRelease()
         let out = TemporaryFolder("ivpack-iq")
-        let r = ivpack(["verify", s.bundle, "--trust", s.pki.trustPolicy, "--site", "SITE-001", "--purpose", "Annual re-qualification",
-                        "--report", out.url("iq.json"), "--html", out.url("iq.html")])
+        let r = ivpack([
+            "verify", s.bundle, "--trust", s.pki.trustPolicy, "--site", "SITE-001", "--purpose",
+            "Annual re-qualification",
+            "--report", out.url("iq.json"), "--html", out.url("iq.html"),
+        ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("IQ report: \(out.url("iq.json"))"))
         let report = try value(out.read("iq.json"))
@@ -128,9 +169,13 @@ import IVPackTestSupport
         let flat = squeezed(text)
         #expect(flat.contains("PulmoScanAIV2.3.1.1024"), "\(text.prefix(600))")
         #expect(flat.contains("结论Conclusion:通过PASS"), "\(text.prefix(600))")
-        #expect(flat.contains(squeezed("PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001")))
-        for heading in ["报告信息/Reportinformation", "评估对象/Object", "评估目的/Purpose", "评估时间与地点/Timeandplace", "评估人员/People",
-                        "安装环境/Environment", "检查项目与结果/Checks", "发现的问题/Problemsfound", "评估结论/Conclusion", "签发/Signatures"] {
+        #expect(
+            flat.contains(squeezed("PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001"))
+        )
+        for heading in [
+            "报告信息/Reportinformation", "评估对象/Object", "评估目的/Purpose", "评估时间与地点/Timeandplace", "评估人员/People",
+            "安装环境/Environment", "检查项目与结果/Checks", "发现的问题/Problemsfound", "评估结论/Conclusion", "签发/Signatures",
+        ] {
             #expect(flat.contains(heading), "heading \(heading) missing from the printed report")
         }
     }
@@ -138,7 +183,10 @@ import IVPackTestSupport
     @Test func verifyWritesTheReportOfAFailedIQAndKeepsItsExitStatus() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let out = TemporaryFolder("ivpack-iq")
-        let r = ivpack(["verify", s.bundle, "--trust", s.pki.trustPolicy, "--json", "--report", out.url("iq.json"), "--html", out.url("iq.html")])
+        let r = ivpack([
+            "verify", s.bundle, "--trust", s.pki.trustPolicy, "--json", "--report", out.url("iq.json"), "--html",
+            out.url("iq.html"),
+        ])
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         // --json keeps standard output to the verify report alone.
         #expect(try JSONParser.parse(Array(r.stdout.utf8))["format"]?.stringValue == "ivpack-verify-report/1")
@@ -154,20 +202,27 @@ import IVPackTestSupport
         // A real bundle whose manifest names the product with markup.
         let hostile = "<script>alert('iq')</script><img src=x onerror=alert(2)>PulmoScan"
         let release = ReleaseFixture()
-        release.folder.write("ivpack.yaml", ReleaseFixture.spec(version: release.version)
-            .replacingOccurrences(of: "name: PulmoScan AI", with: "name: \"\(hostile)\"")
-            .replacingOccurrences(of: "vendor: Example Medical AI Co.", with: "vendor: \"Evil & Co. <b>bold</b>\""))
+        release.folder.write(
+            "ivpack.yaml",
+            ReleaseFixture.spec(version: release.version)
+                .replacingOccurrences(of: "name: PulmoScan AI", with: "name: \"\(hostile)\"")
+                .replacingOccurrences(of: "vendor: Example Medical AI Co.", with: "vendor: \"Evil & Co. <b>bold</b>\""))
         git(["commit", "-q", "-am", "Hostile name"], in: release.root)
         git(["tag", "-f", "-a", release.version, "-m", "Release \(release.version)"], in: release.root)
         let out = TemporaryFolder("ivpack-iq")
         _ = try release.build(to: out.url("hostile.ivp"))
         let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
-        var report = try BundleVerifier.verify(bundlePath: out.url("hostile.ivp"), policy: try TrustPolicy.load(path: pki.trustPolicy), now: Timestamp.now())
+        var report = try BundleVerifier.verify(
+            bundlePath: out.url("hostile.ivp"), policy: try TrustPolicy.load(path: pki.trustPolicy),
+            now: Timestamp.now())
         #expect(report.product == hostile)
         // And findings carrying markup, as a hostile bundle's entry names would.
-        report.checks.append(Check(CheckID(rawValue: "entries-hostile"), title: "</td></tr></table><script>alert(3)</script>", status: .fail,
-                                   details: ["entry \"<iframe src=javascript:alert(4)>\" is not in the manifest"],
-                                   evidence: [("<svg onload=alert(5)>", "\"'><script>alert(6)</script>")]))
+        report.checks.append(
+            Check(
+                CheckID(rawValue: "entries-hostile"), title: "</td></tr></table><script>alert(3)</script>",
+                status: .fail,
+                details: ["entry \"<iframe src=javascript:alert(4)>\" is not in the manifest"],
+                evidence: [("<svg onload=alert(5)>", "\"'><script>alert(6)</script>")]))
         let iq = iqReport(report, purpose: "<style>body{display:none}</style>")
         #expect(iq.object.vendor == "Evil & Co. <b>bold</b>")
         let html = IQReportHTML.render(iq)
@@ -176,7 +231,9 @@ import IVPackTestSupport
             #expect(!lower.contains(tag), "unescaped \(tag) in the HTML")
         }
         #expect(lower.components(separatedBy: "<style>").count == 2, "only ivpack's own style element")
-        #expect(html.contains("&lt;script&gt;alert(&#39;iq&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;PulmoScan"))
+        #expect(
+            html.contains("&lt;script&gt;alert(&#39;iq&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;PulmoScan")
+        )
         #expect(html.contains("Evil &amp; Co. &lt;b&gt;bold&lt;/b&gt;"))
         let file = out.write("hostile.html", html)
         let text = try #require(printedText(of: file, in: out))
@@ -191,7 +248,10 @@ import IVPackTestSupport
         let out = TemporaryFolder("ivpack-iq")
         let report = out.write("iq.json", iqReport(try s.verify(), site: "SITE-001").canonicalBytes)
         let installerChain = s.pki.intermediateCertificate
-        let sign = ivpack(["sign-report", report, "--key", s.pki.installer.key, "--cert", s.pki.installer.certificate, "--chain", installerChain])
+        let sign = ivpack([
+            "sign-report", report, "--key", s.pki.installer.key, "--cert", s.pki.installer.certificate, "--chain",
+            installerChain,
+        ])
         #expect(sign.status == 0, "\(sign.stdout)\(sign.stderr)")
         #expect(out.exists("iq.json.p7s"))
 
@@ -209,43 +269,63 @@ import IVPackTestSupport
         #expect(IQReportRules.problems(bytes).isEmpty)
         let changed = ivpack(["verify-report", flipped, "--signature", report + ".p7s", "--trust", s.pki.trustPolicy])
         #expect(changed.status == 1, "\(changed.stdout)\(changed.stderr)")
-        #expect(changed.stdout.contains("FAIL  signature") && changed.stdout.contains("does not match this report"), "\(changed.stdout)")
+        #expect(
+            changed.stdout.contains("FAIL  signature") && changed.stdout.contains("does not match this report"),
+            "\(changed.stdout)")
         #expect(changed.stdout.contains("PASS  report"))
 
         // Signed by the installer of another PKI: not trusted by this site's policy.
         let other = try DevelopmentPKI.create(in: out.url("other-pki"), now: Timestamp.now() - 3600)
-        let foreign = ivpack(["sign-report", report, "--output", out.url("foreign.p7s"), "--key", other.installer.key,
-                              "--cert", other.installer.certificate, "--chain", other.intermediateCertificate])
+        let foreign = ivpack([
+            "sign-report", report, "--output", out.url("foreign.p7s"), "--key", other.installer.key,
+            "--cert", other.installer.certificate, "--chain", other.intermediateCertificate,
+        ])
         #expect(foreign.status == 0, "\(foreign.stderr)")
-        let untrusted = ivpack(["verify-report", report, "--signature", out.url("foreign.p7s"), "--trust", s.pki.trustPolicy])
+        let untrusted = ivpack([
+            "verify-report", report, "--signature", out.url("foreign.p7s"), "--trust", s.pki.trustPolicy,
+        ])
         #expect(untrusted.status == 1, "\(untrusted.stdout)\(untrusted.stderr)")
         #expect(untrusted.stdout.contains("not trusted by the policy"), "\(untrusted.stdout)")
         #expect(!untrusted.stdout.contains("signed by"))
 
         // A certificate of this PKI that is neither an installer's nor a code-signing one (the licence server's TLS certificate).
-        _ = ivpack(["sign-report", report, "--output", out.url("server.p7s"), "--key", s.pki.licenseServer.key,
-                    "--cert", s.pki.licenseServer.certificate, "--chain", s.pki.intermediateCertificate])
-        let wrongKind = ivpack(["verify-report", report, "--signature", out.url("server.p7s"), "--trust", s.pki.trustPolicy, "--json"])
+        _ = ivpack([
+            "sign-report", report, "--output", out.url("server.p7s"), "--key", s.pki.licenseServer.key,
+            "--cert", s.pki.licenseServer.certificate, "--chain", s.pki.intermediateCertificate,
+        ])
+        let wrongKind = ivpack([
+            "verify-report", report, "--signature", out.url("server.p7s"), "--trust", s.pki.trustPolicy, "--json",
+        ])
         #expect(wrongKind.status == 1, "\(wrongKind.stdout)\(wrongKind.stderr)")
         let outcome = try JSONParser.parse(Array(wrongKind.stdout.utf8))
         #expect(outcome["result"]?.stringValue == "fail")
-        #expect(outcome["checks"]?.arrayValue?.first?["details"]?.arrayValue?.first?.stringValue?.contains("neither an installer certificate") == true)
+        #expect(
+            outcome["checks"]?.arrayValue?.first?["details"]?.arrayValue?.first?.stringValue?.contains(
+                "neither an installer certificate") == true)
 
         // A report that breaks its rules is not signed (bad input), and no signature is left behind.
-        let inconsistent = out.write("inconsistent.json", Array(String(decoding: out.read("iq.json"), as: UTF8.self)
-            .replacingOccurrences(of: "\"warned\":1", with: "\"warned\":0").utf8))
-        let refused = ivpack(["sign-report", inconsistent, "--key", s.pki.installer.key, "--cert", s.pki.installer.certificate])
+        let inconsistent = out.write(
+            "inconsistent.json",
+            Array(
+                String(decoding: out.read("iq.json"), as: UTF8.self)
+                    .replacingOccurrences(of: "\"warned\":1", with: "\"warned\":0").utf8))
+        let refused = ivpack([
+            "sign-report", inconsistent, "--key", s.pki.installer.key, "--cert", s.pki.installer.certificate,
+        ])
         #expect(refused.status == 2, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("/summary/warned"), "\(refused.stderr)")
         #expect(!out.exists("inconsistent.json.p7s"))
 
         // A missing signature file is bad input.
-        let missing = ivpack(["verify-report", report, "--signature", out.url("none.p7s"), "--trust", s.pki.trustPolicy])
+        let missing = ivpack([
+            "verify-report", report, "--signature", out.url("none.p7s"), "--trust", s.pki.trustPolicy,
+        ])
         #expect(missing.status == 2, "\(missing.stderr)")
     }
 
     @Test func escapeReplacesEveryMarkupCharacter() {
-        #expect(IQReportHTML.escape("<a href=\"x\" title='y'>&amp;</a>\u{0}\u{1B}ok\n")
-            == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;\u{FFFD}\u{FFFD}ok\n")
+        #expect(
+            IQReportHTML.escape("<a href=\"x\" title='y'>&amp;</a>\u{0}\u{1B}ok\n")
+                == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;\u{FFFD}\u{FFFD}ok\n")
     }
 }

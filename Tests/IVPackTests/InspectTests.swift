@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 @Suite struct InspectTests {
     @Test func inspectPrintsProductVersionFilesAndNoSignatures() throws {
@@ -61,8 +61,11 @@ import IVPackTestSupport
         _ = FileManager.default.createFile(atPath: path, contents: Data(hostile.inserting(RawTar.file(name, [1]))))
         let r = ivpack(["inspect", path])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(!r.stdout.contains("\u{1B}") && !r.stdout.contains("\u{07}"), "a control character reached the terminal")
-        #expect(r.stdout.contains("warning: entry not in the manifest: payload/\\u{1b}[2J\\u{1b}]0;owned\\u{7}"), "\(r.stdout)")
+        #expect(
+            !r.stdout.contains("\u{1B}") && !r.stdout.contains("\u{07}"), "a control character reached the terminal")
+        #expect(
+            r.stdout.contains("warning: entry not in the manifest: payload/\\u{1b}[2J\\u{1b}]0;owned\\u{7}"),
+            "\(r.stdout)")
         let json = ivpack(["inspect", "--json", path])
         let value = try JSONParser.parse(Array(json.stdout.utf8))
         #expect(value["problems"]?.arrayValue?.isEmpty == false)

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Installation on the target (issue 15): verify-while-extract, the atomic switch of `current`,
 /// the installed state, anti-downgrade, rollback, status and drift, crash safety at every
@@ -12,15 +12,20 @@ import IVPackTestSupport
 
     /// `current`, the state and the tree agree: `current` names the state's active release, whose
     /// every file matches its manifest, and nothing is left in staging.
-    static func expectConsistent(_ f: InstallFixture, active version: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectConsistent(
+        _ f: InstallFixture, active version: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let status = try Installer.status(root: f.root, check: true)
         #expect(status.notes.isEmpty, "\(status.notes)", sourceLocation: sourceLocation)
         #expect(status.current == status.state.active, sourceLocation: sourceLocation)
         #expect(status.state.activeRelease?.version == version, sourceLocation: sourceLocation)
         #expect(f.currentTarget == "releases/\(status.state.active ?? "-")", sourceLocation: sourceLocation)
         #expect(status.drift?.clean == true, "\(String(describing: status.drift))", sourceLocation: sourceLocation)
-        #expect(!f.releaseFolderNames().contains { $0.hasSuffix(".staging") || $0.hasSuffix(".discard") || $0.contains(".tmp-") },
-                "\(f.releaseFolderNames())", sourceLocation: sourceLocation)
+        #expect(
+            !f.releaseFolderNames().contains {
+                $0.hasSuffix(".staging") || $0.hasSuffix(".discard") || $0.contains(".tmp-")
+            },
+            "\(f.releaseFolderNames())", sourceLocation: sourceLocation)
     }
 
     // MARK: - Install, status, rollback
@@ -42,9 +47,11 @@ import IVPackTestSupport
         let tree = f.root + "/releases/" + name
         #expect(FileManager.default.contents(atPath: tree + "/service/locale/zh_CN/说明.txt") == Data("肺结节检测\n".utf8))
         #expect(FileManager.default.contents(atPath: tree + "/LICENSE.txt")?.count == InstallFixture.bigSize)
-        let runMode = try FileManager.default.attributesOfItem(atPath: tree + "/service/run.sh")[.posixPermissions] as? Int
+        let runMode =
+            try FileManager.default.attributesOfItem(atPath: tree + "/service/run.sh")[.posixPermissions] as? Int
         #expect(runMode == 0o755)
-        let appMode = try FileManager.default.attributesOfItem(atPath: tree + "/service/app.py")[.posixPermissions] as? Int
+        let appMode =
+            try FileManager.default.attributesOfItem(atPath: tree + "/service/app.py")[.posixPermissions] as? Int
         #expect(appMode == 0o644)
         // The manifest kept beside it is the signed one.
         #expect(SHA256Digest.of(Array(FileManager.default.contents(atPath: tree + ".manifest.json")!)) == digest)
@@ -82,13 +89,18 @@ import IVPackTestSupport
         _ = try Installer.install(downgrade)
         _ = try Installer.rollback(root: f.root, toVersion: nil, reason: "test")
         let schema = SchemaTests.repositoryRoot + "/Schemas/installed-state.schema.json"
-        let r = run("/usr/bin/env", ["python3", "-c", """
-            import json, sys, jsonschema
-            schema = json.load(open(sys.argv[1]))
-            jsonschema.Draft202012Validator.check_schema(schema)
-            jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
-            print("ok")
-            """, schema, f.root + "/.ivpack/state.json"])
+        let r = run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import json, sys, jsonschema
+                schema = json.load(open(sys.argv[1]))
+                jsonschema.Draft202012Validator.check_schema(schema)
+                jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
+                print("ok")
+                """, schema, f.root + "/.ivpack/state.json",
+            ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     }
 
@@ -169,15 +181,21 @@ import IVPackTestSupport
         let before = f.stateBytes
         let error = #expect(throws: InstallError.self) { try Installer.install(try f.request(older)) }
         #expect(error?.exitStatus == .checkFailed)
-        #expect(error?.description.contains("version \(Self.v1) is below the active version \(Self.v2): a downgrade is refused") == true)
+        #expect(
+            error?.description.contains(
+                "version \(Self.v1) is below the active version \(Self.v2): a downgrade is refused") == true)
         #expect(f.stateBytes == before)
         let cli = ivpack(["install", older, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
         #expect(cli.status == 1)
         #expect(cli.stderr.contains("--allow-downgrade --reason TEXT"), "\(cli.stderr)")
-        #expect(ivpack(["install", older, "--trust", f.signed.pki.trustPolicy, "--root", f.root, "--allow-downgrade"]).status == 64)
+        #expect(
+            ivpack(["install", older, "--trust", f.signed.pki.trustPolicy, "--root", f.root, "--allow-downgrade"])
+                .status == 64)
 
-        let allowed = ivpack(["install", older, "--trust", f.signed.pki.trustPolicy, "--root", f.root,
-                              "--allow-downgrade", "--reason", "CAPA-42: V2.4 withdrawn by the vendor"])
+        let allowed = ivpack([
+            "install", older, "--trust", f.signed.pki.trustPolicy, "--root", f.root,
+            "--allow-downgrade", "--reason", "CAPA-42: V2.4 withdrawn by the vendor",
+        ])
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(allowed.stdout.contains("Downgrade allowed: CAPA-42"), "\(allowed.stdout)")
         let state = try Installer.status(root: f.root, check: false).state
@@ -222,7 +240,8 @@ import IVPackTestSupport
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1)))
         let b2 = try f.bundle(version: Self.v2)
-        let killed = try ivpackKilledAtFailpoint(["install", b2, "--trust", f.signed.pki.trustPolicy, "--root", f.root], failpoint: failpoint)
+        let killed = try ivpackKilledAtFailpoint(
+            ["install", b2, "--trust", f.signed.pki.trustPolicy, "--root", f.root], failpoint: failpoint)
         #expect(killed.stderr.contains("failpoint reached"), "\(killed.stderr)")
         #expect(killed.killedBySignal)
         // Right after the kill: `current` names one complete release that matches its manifest.
@@ -230,7 +249,8 @@ import IVPackTestSupport
         let current = try #require(status.current)
         #expect(status.drift?.clean == true, "\(String(describing: status.drift))")
         #expect(status.state.release(named: current) != nil, "current names an unrecorded release")
-        #expect(current == (failpoint == "install-after-switch" ? status.state.releases.last!.name : first.release.name))
+        #expect(
+            current == (failpoint == "install-after-switch" ? status.state.releases.last!.name : first.release.name))
         if failpoint == "install-staging-half" {
             #expect(f.releaseFolderNames().contains { $0.hasSuffix(".staging") })
             #expect(status.notes.contains { $0.contains("left by an interrupted install") })
@@ -248,7 +268,8 @@ import IVPackTestSupport
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
         let second = try Installer.install(try f.request(try f.bundle(version: Self.v2, big: false)))
-        let killed = try ivpackKilledAtFailpoint(["rollback", "--root", f.root, "--reason", "x"], failpoint: "rollback-after-switch")
+        let killed = try ivpackKilledAtFailpoint(
+            ["rollback", "--root", f.root, "--reason", "x"], failpoint: "rollback-after-switch")
         #expect(killed.killedBySignal, "\(killed.stderr)")
         let status = try Installer.status(root: f.root, check: true)
         #expect(status.current == first.release.name)
@@ -271,14 +292,23 @@ import IVPackTestSupport
         f.work.write("root/releases/V2.4.0.1101-0123456789ab/service/app.py", "complete but unrecorded")
         f.work.write("root/releases/V2.4.0.1101-0123456789ab.manifest.json", "{}")
         f.work.write("root/.ivpack/state.json.tmp-999", "{")
-        try FileManager.default.createSymbolicLink(atPath: f.root + "/.current.tmp-999", withDestinationPath: "releases/x")
+        try FileManager.default.createSymbolicLink(
+            atPath: f.root + "/.current.tmp-999", withDestinationPath: "releases/x")
         let status = try Installer.status(root: f.root, check: false)
         #expect(status.notes.contains { $0.contains("V2.4.0.1101-0123456789ab.staging") }, "\(status.notes)")
         let second = try Installer.install(try f.request(try f.bundle(version: Self.v2, big: false)))
-        #expect(second.reconciled.contains { $0.contains("removed releases/V2.4.0.1101-0123456789ab.staging") }, "\(second.reconciled)")
-        #expect(second.reconciled.contains { $0.contains("removed releases/V2.4.0.1101-0123456789ab:") }, "\(second.reconciled)")
-        #expect(f.releaseFolderNames() == [first.release.name, first.release.name + ".manifest.json",
-                                           second.release.name, second.release.name + ".manifest.json"].sorted())
+        #expect(
+            second.reconciled.contains { $0.contains("removed releases/V2.4.0.1101-0123456789ab.staging") },
+            "\(second.reconciled)")
+        #expect(
+            second.reconciled.contains { $0.contains("removed releases/V2.4.0.1101-0123456789ab:") },
+            "\(second.reconciled)")
+        #expect(
+            f.releaseFolderNames()
+                == [
+                    first.release.name, first.release.name + ".manifest.json",
+                    second.release.name, second.release.name + ".manifest.json",
+                ].sorted())
         #expect(!FileManager.default.fileExists(atPath: f.root + "/.ivpack/state.json.tmp-999"))
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: f.root + "/.current.tmp-999")) == nil)
         try Self.expectConsistent(f, active: Self.v2)
@@ -287,11 +317,15 @@ import IVPackTestSupport
     @Test func aStateFileThatBreaksItsSchemaIsBadInputNamingTheMember() throws {
         let f = try InstallFixture()
         _ = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
-        let text = String(decoding: f.stateBytes, as: UTF8.self).replacingOccurrences(of: "\"installedBy\"", with: "\"installedVia\"")
+        let text = String(decoding: f.stateBytes, as: UTF8.self).replacingOccurrences(
+            of: "\"installedBy\"", with: "\"installedVia\"")
         f.work.write("root/.ivpack/state.json", text)
         let r = ivpack(["status", "--root", f.root])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("\(f.root)/.ivpack/state.json: state member /releases/0/installedVia is not a known member"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains(
+                "\(f.root)/.ivpack/state.json: state member /releases/0/installedVia is not a known member"),
+            "\(r.stderr)")
         #expect(r.stderr.contains("restore it from a backup"))
     }
 
@@ -335,9 +369,12 @@ import IVPackTestSupport
         #expect(linked.stderr.contains("the install root is a symbolic link"), "\(linked.stderr)")
         #expect(InstallFixture.listing(elsewhere.path).isEmpty)
 
-        let orphan = ivpack(["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.work.url("no/such/root")])
+        let orphan = ivpack([
+            "install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.work.url("no/such/root"),
+        ])
         #expect(orphan.status == 2)
-        #expect(orphan.stderr.contains("cannot create the install root (its parent folder must exist"), "\(orphan.stderr)")
+        #expect(
+            orphan.stderr.contains("cannot create the install root (its parent folder must exist"), "\(orphan.stderr)")
 
         let none = ivpack(["status", "--root", elsewhere.path])
         #expect(none.status == 2)
@@ -353,10 +390,13 @@ import IVPackTestSupport
         for planted in ["releases", ".ivpack"] {
             try? FileManager.default.removeItem(atPath: f.root)
             try FileManager.default.createDirectory(atPath: f.root, withIntermediateDirectories: true)
-            try FileManager.default.createSymbolicLink(atPath: f.root + "/" + planted, withDestinationPath: elsewhere.path)
+            try FileManager.default.createSymbolicLink(
+                atPath: f.root + "/" + planted, withDestinationPath: elsewhere.path)
             let r = ivpack(["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
             #expect(r.status == 3, "\(planted): \(r.stderr)")
-            #expect(r.stderr.contains("\(f.root)/\(planted): cannot open it as a folder (it is a symbolic link)"), "\(r.stderr)")
+            #expect(
+                r.stderr.contains("\(f.root)/\(planted): cannot open it as a folder (it is a symbolic link)"),
+                "\(r.stderr)")
             #expect(InstallFixture.listing(elsewhere.path) == ["keep.txt"], "\(planted)")
         }
         // A staging folder that is a link to elsewhere: removed as a link, its target untouched,
@@ -365,7 +405,8 @@ import IVPackTestSupport
         let digest = try BundleInspector.inspect(path: bundle).manifestDigest
         let name = ReleaseName.make(version: Self.v1, manifestDigest: digest)
         _ = try Installer.install(try f.request(try f.bundle(version: "V2.3.0.1013", big: false)))
-        try FileManager.default.createSymbolicLink(atPath: f.root + "/releases/\(name).staging", withDestinationPath: elsewhere.path)
+        try FileManager.default.createSymbolicLink(
+            atPath: f.root + "/releases/\(name).staging", withDestinationPath: elsewhere.path)
         let r = ivpack(["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(InstallFixture.listing(elsewhere.path) == ["keep.txt"])
@@ -404,7 +445,9 @@ import IVPackTestSupport
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
         let before = f.stateBytes
         // 2 MiB do not fit in what is left of 1 MiB.
-        let r = ivpack(["install", try f.bundle(version: Self.v2, big: true), "--trust", f.signed.pki.trustPolicy, "--root", f.root])
+        let r = ivpack([
+            "install", try f.bundle(version: Self.v2, big: true), "--trust", f.signed.pki.trustPolicy, "--root", f.root,
+        ])
         #expect(r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains(".staging/"), "\(r.stderr)")
         #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
@@ -428,7 +471,9 @@ import IVPackTestSupport
         #expect(!drift.clean)
         #expect(drift.added == ["service/extra.py"])
         #expect(drift.missing == ["docs/manual.md"])
-        #expect(drift.changed.contains { $0.hasPrefix("LICENSE.txt: chunk 3 (bytes 196608 to 262143) does not match") }, "\(drift.changed)")
+        #expect(
+            drift.changed.contains { $0.hasPrefix("LICENSE.txt: chunk 3 (bytes 196608 to 262143) does not match") },
+            "\(drift.changed)")
         #expect(drift.changed.contains("service/app.py: mode 0666, the manifest says 0644"), "\(drift.changed)")
         let r = ivpack(["status", "--root", f.root, "--check"])
         #expect(r.status == 1, "\(r.stderr)")
@@ -457,14 +502,18 @@ import IVPackTestSupport
         let f = try InstallFixture()
         _ = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
         let b2 = try f.bundle(version: Self.v2, big: false)
-        let holder = try Self.pausedAtFailpoint(["install", b2, "--trust", f.signed.pki.trustPolicy, "--root", f.root], failpoint: "install-before-switch")
+        let holder = try Self.pausedAtFailpoint(
+            ["install", b2, "--trust", f.signed.pki.trustPolicy, "--root", f.root], failpoint: "install-before-switch")
         let started = Date()
         let second = ivpack(["install", b2, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
         let waited = Date().timeIntervalSince(started)
         kill(holder.processIdentifier, SIGKILL)
         holder.waitUntilExit()
         #expect(second.status == 3, "\(second.stderr)")
-        #expect(second.stderr.contains("\(f.root)/.ivpack/lock: another ivpack (install, rollback) is working on this install root; waited 5 s"), "\(second.stderr)")
+        #expect(
+            second.stderr.contains(
+                "\(f.root)/.ivpack/lock: another ivpack (install, rollback) is working on this install root; waited 5 s"
+            ), "\(second.stderr)")
         #expect(waited >= 4.5 && waited < 30, "waited \(waited) s")
         let again = ivpack(["install", b2, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
         #expect(again.status == 0, "\(again.stderr)")
@@ -479,7 +528,9 @@ import IVPackTestSupport
         let results = await withTaskGroup(of: ProcessResult.self) { group in
             for i in 0..<4 {
                 let bundle = bundles[i % 2]
-                group.addTask { await runDetached(ivpackExecutable, ["install", bundle, "--trust", policy, "--root", root]) }
+                group.addTask {
+                    await runDetached(ivpackExecutable, ["install", bundle, "--trust", policy, "--root", root])
+                }
             }
             var out: [ProcessResult] = []
             for await r in group { out.append(r) }

@@ -1,5 +1,5 @@
-import Testing
 import IVPack
+import Testing
 
 @Suite struct JSONTests {
     @Test(arguments: [
@@ -27,9 +27,13 @@ import IVPack
 
     @Test func parserEnforcesDepthAndSizeLimits() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        let e1 = #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(deep.utf8), limits: JSONLimits(maxBytes: 1000, maxDepth: 64)) }
+        let e1 = #expect(throws: JSONParseError.self) {
+            try JSONParser.parse(Array(deep.utf8), limits: JSONLimits(maxBytes: 1000, maxDepth: 64))
+        }
         #expect(e1?.problem.contains("nesting deeper") == true)
-        let e2 = #expect(throws: JSONParseError.self) { try JSONParser.parse(Array("[1,2,3]".utf8), limits: JSONLimits(maxBytes: 4)) }
+        let e2 = #expect(throws: JSONParseError.self) {
+            try JSONParser.parse(Array("[1,2,3]".utf8), limits: JSONLimits(maxBytes: 4))
+        }
         #expect(e2?.problem.contains("limit") == true)
     }
 
@@ -40,7 +44,8 @@ import IVPack
     }
 
     @Test func canonicalFormSortsKeysAndEscapesMinimally() throws {
-        let value = try JSONParser.parse(Array("{ \"b\": [1, \"\\u00e9\\n\\u0001\\/\"], \"a\": {\"z\": true, \"A\": null}, \"\\u00e9\": -0 }".utf8))
+        let value = try JSONParser.parse(
+            Array("{ \"b\": [1, \"\\u00e9\\n\\u0001\\/\"], \"a\": {\"z\": true, \"A\": null}, \"\\u00e9\": -0 }".utf8))
         let canonical = String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
         #expect(canonical == "{\"a\":{\"A\":null,\"z\":true},\"b\":[1,\"é\\n\\u0001/\"],\"é\":0}")
     }

@@ -1,61 +1,84 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackLicense
 import IVPackTestSupport
+import Testing
 
 /// The one licence rule, as the server's activation and `license export` apply it, and the typed
 /// refusals of grants.
 struct LicenseRuleTests {
     static let now: Int64 = 1_800_000_000
 
-    static func license(revokedAt: Int64? = nil, notBefore: Int64 = now - 86_400, notAfter: Int64 = now + 86_400,
-                        minimum: String = "V2.0.0.1", maximum: String = "V2.999.999.999999", seats: Int = 2) -> License {
-        License(id: "LIC-0001", siteID: "SITE-001", product: "PulmoScan AI", minimumVersion: minimum, maximumVersion: maximum,
-                notBefore: notBefore, notAfter: notAfter, seats: seats, revokedAt: revokedAt, createdAt: now - 86_400)
+    static func license(
+        revokedAt: Int64? = nil, notBefore: Int64 = now - 86_400, notAfter: Int64 = now + 86_400,
+        minimum: String = "V2.0.0.1", maximum: String = "V2.999.999.999999", seats: Int = 2
+    ) -> License {
+        License(
+            id: "LIC-0001", siteID: "SITE-001", product: "PulmoScan AI", minimumVersion: minimum,
+            maximumVersion: maximum,
+            notBefore: notBefore, notAfter: notAfter, seats: seats, revokedAt: revokedAt, createdAt: now - 86_400)
     }
 
     @Test func aGoodLicenceCoversItsProductSiteAndRange() {
-        let problems = Self.license().ineligibilities(product: "PulmoScan AI", version: "V2.3.1.1024", siteID: "SITE-001",
-                                                      seatsInUse: 1, at: Self.now)
+        let problems = Self.license().ineligibilities(
+            product: "PulmoScan AI", version: "V2.3.1.1024", siteID: "SITE-001",
+            seatsInUse: 1, at: Self.now)
         #expect(problems.isEmpty)
     }
 
     @Test func everyBrokenTermIsNamedInOrder() {
         let l = Self.license(revokedAt: Self.now - 10, notAfter: Self.now - 1, seats: 1)
-        let problems = l.ineligibilities(product: "CardioScan", version: "V3.0.0.1", siteID: "SITE-002", seatsInUse: 1, at: Self.now)
-        #expect(problems == [.revoked, .expired(at: Self.now - 1), .otherProduct(licensed: "PulmoScan AI", requested: "CardioScan"),
-                             .otherSite(licensed: "SITE-001", requested: "SITE-002"),
-                             .versionNotCovered(minimum: "V2.0.0.1", maximum: "V2.999.999.999999", version: "V3.0.0.1"),
-                             .seatsExhausted(seats: 1)])
-        #expect(problems.map(\.refusal) == [.revoked, .expired, .noLicense, .wrongSite, .versionNotCovered, .seatsExhausted])
+        let problems = l.ineligibilities(
+            product: "CardioScan", version: "V3.0.0.1", siteID: "SITE-002", seatsInUse: 1, at: Self.now)
+        #expect(
+            problems == [
+                .revoked, .expired(at: Self.now - 1), .otherProduct(licensed: "PulmoScan AI", requested: "CardioScan"),
+                .otherSite(licensed: "SITE-001", requested: "SITE-002"),
+                .versionNotCovered(minimum: "V2.0.0.1", maximum: "V2.999.999.999999", version: "V3.0.0.1"),
+                .seatsExhausted(seats: 1),
+            ])
+        #expect(
+            problems.map(\.refusal) == [
+                .revoked, .expired, .noLicense, .wrongSite, .versionNotCovered, .seatsExhausted,
+            ])
     }
 
     @Test func siteAndSeatsAreLeftOutWhenNotGiven() {
-        let problems = Self.license(seats: 1).ineligibilities(product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil,
-                                                              seatsInUse: nil, at: Self.now)
+        let problems = Self.license(seats: 1).ineligibilities(
+            product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil,
+            seatsInUse: nil, at: Self.now)
         #expect(problems.isEmpty)
     }
 
     @Test func validityBoundsAreInclusive() {
         let l = Self.license(notBefore: Self.now, notAfter: Self.now)
-        #expect(l.ineligibilities(product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil, seatsInUse: nil, at: Self.now).isEmpty)
-        #expect(l.ineligibilities(product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil, seatsInUse: nil, at: Self.now - 1)
+        #expect(
+            l.ineligibilities(
+                product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil, seatsInUse: nil, at: Self.now
+            ).isEmpty)
+        #expect(
+            l.ineligibilities(
+                product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil, seatsInUse: nil, at: Self.now - 1)
                 == [.notYetValid(from: Self.now)])
     }
 
     @Test func aLicenceWithUnreadableBoundsCoversNoVersion() {
         let l = Self.license(maximum: "latest")
         #expect(l.versionRange == nil)
-        #expect(l.ineligibilities(product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil, seatsInUse: nil, at: Self.now)
+        #expect(
+            l.ineligibilities(
+                product: "PulmoScan AI", version: "V2.3.1.1024", siteID: nil, seatsInUse: nil, at: Self.now)
                 == [.versionNotCovered(minimum: "V2.0.0.1", maximum: "latest", version: "V2.3.1.1024")])
     }
 
     @Test func exportWordsAreTheOperatorsMessages() {
         #expect(LicenseIneligibility.revoked.description == "the licence is revoked")
         #expect(LicenseIneligibility.expired(at: 0).description == "the licence has expired")
-        #expect(LicenseIneligibility.otherProduct(licensed: "A", requested: "B").description == "the licence is for A, the bundle is B")
-        #expect(LicenseIneligibility.versionNotCovered(minimum: "V1", maximum: "V2", version: "V3").description
+        #expect(
+            LicenseIneligibility.otherProduct(licensed: "A", requested: "B").description
+                == "the licence is for A, the bundle is B")
+        #expect(
+            LicenseIneligibility.versionNotCovered(minimum: "V1", maximum: "V2", version: "V3").description
                 == "the licence covers V1 to V2, not V3")
     }
 
@@ -64,10 +87,14 @@ struct LicenseRuleTests {
         let folder = TemporaryFolder()
         let store = try LicenseStore(path: folder.url("licences.sqlite"))
         let now = Self.now
-        func activate(site: String = "SITE-001", product: String = "PulmoScan AI", version: String = "V2.3.1.1024",
-                      manifest: String = String(repeating: "a", count: 64)) throws -> LicenseRefusal? {
-            switch try store.activate(siteID: site, product: product, version: version, manifestSHA256: manifest,
-                                      installerSubject: "CN=Installer", installerFingerprint: "00", now: now) {
+        func activate(
+            site: String = "SITE-001", product: String = "PulmoScan AI", version: String = "V2.3.1.1024",
+            manifest: String = String(repeating: "a", count: 64)
+        ) throws -> LicenseRefusal? {
+            switch try store.activate(
+                siteID: site, product: product, version: version, manifestSHA256: manifest,
+                installerSubject: "CN=Installer", installerFingerprint: "00", now: now)
+            {
             case .success: return nil
             case .failure(let refusal): return refusal
             }
@@ -100,11 +127,13 @@ struct LicenseRuleTests {
     }
 
     @Test(arguments: [
-        (GrantRefusal.signatureUnreadable, "grant-signature-invalid"), (.signatureMismatch(problem: "x"), "grant-signature-invalid"),
+        (GrantRefusal.signatureUnreadable, "grant-signature-invalid"),
+        (.signatureMismatch(problem: "x"), "grant-signature-invalid"),
         (.signerUntrusted(reason: "x"), "grant-signer-untrusted"), (.signerDevelopmentRoot, "grant-signer-untrusted"),
         (.signerNotLicenseSigning, "grant-signer-untrusted"), (.malformed(problem: "x"), "malformed-grant"),
         (.replayed(grantNonce: "a", expectedNonce: "b"), "grant-replayed"), (.notOffline, "grant-not-offline"),
-        (.wrongBundle(granted: "a", expected: "b"), "grant-wrong-bundle"), (.wrongSite(granted: "a", expected: "b"), "grant-wrong-site"),
+        (.wrongBundle(granted: "a", expected: "b"), "grant-wrong-bundle"),
+        (.wrongSite(granted: "a", expected: "b"), "grant-wrong-site"),
         (.wrongProduct(granted: "a", expected: "b"), "grant-wrong-product"),
         (.versionNotCovered(minimum: "1", maximum: "2", version: "3"), "grant-version-not-covered"),
         (.notYetValid(issuedAt: 0), "grant-not-yet-valid"), (.grantExpired(notAfter: 0), "grant-expired"),
@@ -124,8 +153,12 @@ struct LicenseRuleTests {
         await server.stop()
         try server.issue(notBefore: Timestamp.now() + 86_400)
         let out = s.folder.url("early.json")
-        let early = await runDetached(ivpackExecutable, ["license", "export", "--offline", "--config", server.configPath, "--id", "LIC-0001",
-                                                         "--bundle", s.bundle, "--output", out])
+        let early = await runDetached(
+            ivpackExecutable,
+            [
+                "license", "export", "--offline", "--config", server.configPath, "--id", "LIC-0001",
+                "--bundle", s.bundle, "--output", out,
+            ])
         #expect(early.status == 1, "\(early.stderr)")
         #expect(early.stderr.contains("cannot export LIC-0001: the licence is not valid before"), "\(early.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
@@ -135,7 +168,11 @@ struct LicenseRuleTests {
 extension LicenseRuleTests {
     @Test func refusalsHaveTheirWireForm() {
         let grant = GrantRefusal.wrongSite(granted: "SITE-001", expected: "SITE-002")
-        #expect(grant.protocolError == ProtocolError(code: "grant-wrong-site", message: "the grant is for site SITE-001, not SITE-002"))
-        #expect(LicenseRefusal.seatsExhausted.protocolError == ProtocolError(code: "seats-exhausted", message: "every seat of the licence is in use"))
+        #expect(
+            grant.protocolError
+                == ProtocolError(code: "grant-wrong-site", message: "the grant is for site SITE-001, not SITE-002"))
+        #expect(
+            LicenseRefusal.seatsExhausted.protocolError
+                == ProtocolError(code: "seats-exhausted", message: "every seat of the licence is in use"))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IVPack
+import Testing
 
 /// The one user and host identity.
 struct LocalIdentityTests {

@@ -1,6 +1,6 @@
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 @Suite struct ManifestTests {
     func sample() throws -> (Manifest, [UInt8]) {
@@ -58,7 +58,9 @@ import IVPackTestSupport
         let fast = Manifest.readCanonical(bytes)
         let general = try? Manifest.decodeGeneral(bytes, source: "test")
         if let fast {
-            #expect(general == fast, "one-pass reader accepted what the general reader refused or read differently: \(what())")
+            #expect(
+                general == fast,
+                "one-pass reader accepted what the general reader refused or read differently: \(what())")
         }
         if general != nil {
             #expect(fast != nil, "one-pass reader refused a valid canonical manifest: \(what())")
@@ -83,7 +85,10 @@ import IVPackTestSupport
         #expect(Manifest.readCanonical(quoted.canonicalBytes) == quoted)
         // Escapes the canonical form does not write are refused by both.
         let quotedText = String(decoding: quoted.canonicalBytes, as: UTF8.self)
-        for (canonical, other) in [(#"\u0001"#, #"\u0001"#.uppercased()), (#"\""#, #"\u0022"#), (#"\n"#, #"\u000a"#), ("payload/", #"payload\/"#)] {
+        for (canonical, other) in [
+            (#"\u0001"#, #"\u0001"#.uppercased()), (#"\""#, #"\u0022"#), (#"\n"#, #"\u000a"#),
+            ("payload/", #"payload\/"#),
+        ] {
             let changed = Array(quotedText.replacingOccurrences(of: canonical, with: other).utf8)
             #expect(!expectReadersAgree(changed, "\(canonical) written as \(other)"), "\(other) was accepted")
         }
@@ -109,7 +114,11 @@ import IVPackTestSupport
         var bare = manifest
         bare.requirements = nil
         bare.provenance.git = []
-        bare.components = bare.components.map { var c = $0; c.versionEvidence = []; return c }
+        bare.components = bare.components.map {
+            var c = $0
+            c.versionEvidence = []
+            return c
+        }
         variants.append(bare)
         var manyChunks = manifest
         manyChunks.components[0].files[0].size = 5 * 65536 + 1

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// Build and verify hash on several threads (whole-file digests on one queue, chunk digests on
 /// others; verify reads large files in place from worker threads). These tests check the digests
@@ -12,7 +12,9 @@ import IVPackTestSupport
         var out = [UInt8](repeating: 0, count: count)
         var x = seed | 1
         for i in out.indices {
-            x ^= x << 13; x ^= x >> 17; x ^= x << 5
+            x ^= x << 13
+            x ^= x >> 17
+            x ^= x << 5
             out[i] = UInt8(truncatingIfNeeded: x)
         }
         return out
@@ -23,7 +25,8 @@ import IVPackTestSupport
         let release = ReleaseFixture()
         var spec = String(decoding: release.folder.read("ivpack.yaml"), as: UTF8.self)
         spec = spec.replacingOccurrences(of: "chunkSize: 64KiB", with: "chunkSize: \(chunkSize)")
-        spec = spec.replacingOccurrences(of: "paths: [LICENSE.txt]", with: "paths: [\(files.map(\.0).joined(separator: ", "))]")
+        spec = spec.replacingOccurrences(
+            of: "paths: [LICENSE.txt]", with: "paths: [\(files.map(\.0).joined(separator: ", "))]")
         release.folder.write("ivpack.yaml", spec)
         for (name, bytes) in files { release.folder.write(name, bytes) }
         return release
@@ -68,7 +71,8 @@ import IVPackTestSupport
         let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
         for workers in [1, 4] {
-            let report = try BundleVerifier.verify(bundlePath: out.url("b.ivp"), policy: policy, now: Timestamp.now(), hashWorkers: workers)
+            let report = try BundleVerifier.verify(
+                bundlePath: out.url("b.ivp"), policy: policy, now: Timestamp.now(), hashWorkers: workers)
             let payload = try #require(report.checks.first { $0.id == .payload })
             #expect(payload.status == .pass, "\(payload.details)")
         }
@@ -140,11 +144,12 @@ import IVPackTestSupport
         #expect(one.checks == many.checks)
         let payload = try #require(one.checks.first { $0.id == .payload })
         let lastChunkB = (fb.count - 1) / 65536
-        #expect(payload.details == [
-            "payload/small/f\(a).bin: chunk 2 (bytes 131072 to \(min(fa.count, 3 * 65536) - 1)) does not match its SHA-256 in the manifest",
-            "payload/small/f\(b).bin: chunk \(lastChunkB) (bytes \(lastChunkB * 65536) to \(fb.count - 1)) does not match its SHA-256 in the manifest",
-            "payload/small/f119.bin: chunk 0 (bytes 0 to \(min(fz.count, 65536) - 1)) does not match its SHA-256 in the manifest",
-        ], "\(payload.details)")
+        #expect(
+            payload.details == [
+                "payload/small/f\(a).bin: chunk 2 (bytes 131072 to \(min(fa.count, 3 * 65536) - 1)) does not match its SHA-256 in the manifest",
+                "payload/small/f\(b).bin: chunk \(lastChunkB) (bytes \(lastChunkB * 65536) to \(fb.count - 1)) does not match its SHA-256 in the manifest",
+                "payload/small/f119.bin: chunk 0 (bytes 0 to \(min(fz.count, 65536) - 1)) does not match its SHA-256 in the manifest",
+            ], "\(payload.details)")
         #expect(built.manifest.allFiles.count > 120)
     }
 }

@@ -1,6 +1,6 @@
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// The one release-version type: what it reads, how it orders, and the range licences and the
 /// trust policy's minimum use.
@@ -17,7 +17,9 @@ struct ReleaseVersionTests {
         #expect(version.text == text)
     }
 
-    @Test(arguments: ["", "V", "2..1", "2.3.", ".2", "V2.x.1", "release-2", "2.3.1a", "1234567890.1", "２.3", " 2.3", "2.-1"])
+    @Test(arguments: [
+        "", "V", "2..1", "2.3.", ".2", "V2.x.1", "release-2", "2.3.1a", "1234567890.1", "２.3", " 2.3", "2.-1",
+    ])
     func refusesAnythingElse(text: String) {
         #expect(ReleaseVersion(text) == nil)
     }
@@ -28,7 +30,8 @@ struct ReleaseVersionTests {
         ("2.3.1-rc.2", "2.3.1-rc.10"), ("2.3.1-rc", "2.3.1-rc.1"), ("2.3.1-1", "2.3.1-rc"),
     ])
     func ordersByFieldsThenPreRelease(lower: String, higher: String) throws {
-        let a = try #require(ReleaseVersion(lower)), b = try #require(ReleaseVersion(higher))
+        let a = try #require(ReleaseVersion(lower))
+        let b = try #require(ReleaseVersion(higher))
         #expect(a < b)
         #expect(!(b < a))
         #expect(a != b)
@@ -36,7 +39,8 @@ struct ReleaseVersionTests {
     }
 
     @Test func missingFieldsCountAsZeroAndSpellingDoesNotMatter() throws {
-        let a = try #require(ReleaseVersion("V2.3.1")), b = try #require(ReleaseVersion("2.3.1.0"))
+        let a = try #require(ReleaseVersion("V2.3.1"))
+        let b = try #require(ReleaseVersion("2.3.1.0"))
         #expect(a == b)
         #expect(a.hashValue == b.hashValue)
         #expect(Set([a, b]).count == 1)
@@ -45,7 +49,8 @@ struct ReleaseVersionTests {
     }
 
     @Test func preReleaseOrderStaysTotalForIdentifiersSemVerRefuses() throws {
-        let a = try #require(ReleaseVersion("2.3.1-rc.01")), b = try #require(ReleaseVersion("2.3.1-rc.1"))
+        let a = try #require(ReleaseVersion("2.3.1-rc.01"))
+        let b = try #require(ReleaseVersion("2.3.1-rc.1"))
         #expect((a < b) != (b < a))
         #expect(a != b)
     }
@@ -53,8 +58,10 @@ struct ReleaseVersionTests {
     // MARK: Ranges
 
     @Test(arguments: [
-        ("V2.0.0.1", true), ("V2.999.999.999999", true), ("V2.3.1.1024", true), ("V2.0.0.0", false), ("V3.0.0.0", false),
-        ("V2.0.0.1-rc.1", true), ("V2.999.999.999999-rc.1", true), ("2.0.0.1", true), ("V2.0.0", false), ("not a version", false),
+        ("V2.0.0.1", true), ("V2.999.999.999999", true), ("V2.3.1.1024", true), ("V2.0.0.0", false),
+        ("V3.0.0.0", false),
+        ("V2.0.0.1-rc.1", true), ("V2.999.999.999999-rc.1", true), ("2.0.0.1", true), ("V2.0.0", false),
+        ("not a version", false),
     ])
     func rangeIncludesBothEndsAndCountsAPreReleaseAsItsRelease(version: String, inside: Bool) throws {
         let range = try #require(VersionRange(minimum: "V2.0.0.1", maximum: "V2.999.999.999999"))
@@ -89,7 +96,8 @@ struct ReleaseVersionTests {
         let s = try SignedRelease()
         let below = try s.verify(policy: try s.policy(minimumVersions: "PulmoScan AI: V2.3.1.1025"))
         #expect(below.failedIDs == [.versionMinimum])
-        let preReleaseOfIt = try s.verify(policy: try s.policy(minimumVersions: "PulmoScan AI: \(s.release.version)-rc.1"))
+        let preReleaseOfIt = try s.verify(
+            policy: try s.policy(minimumVersions: "PulmoScan AI: \(s.release.version)-rc.1"))
         #expect(preReleaseOfIt.passed, "\(preReleaseOfIt.failureText)")
         let same = try s.verify(policy: try s.policy(minimumVersions: "PulmoScan AI: \(s.release.version)"))
         #expect(same.passed, "\(same.failureText)")

@@ -1,14 +1,19 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 @Suite struct SignVerifyTests {
     @Test func bundleSignedByBothRolesVerifies() throws {
         let s = try SignedRelease()
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
-        #expect(report.checks.map(\.id) == [.manifest, .entries, .payload, .signature(1), .signature(2), .roles, .trustDevelopment, .versionConsistency, .versionMinimum, .environment("cpu"), .environment("memory"), .environment("tool.python3")])
+        #expect(
+            report.checks.map(\.id) == [
+                .manifest, .entries, .payload, .signature(1), .signature(2), .roles, .trustDevelopment,
+                .versionConsistency, .versionMinimum, .environment("cpu"), .environment("memory"),
+                .environment("tool.python3"),
+            ])
         #expect(report.checks.first { $0.id == .trustDevelopment }?.status == .warn)
         let sig = try #require(report.checks.first { $0.id == .signature(2) })
         #expect(sig.evidence.first { $0.key == "roles" }?.value == "quality")
@@ -32,16 +37,33 @@ import IVPackTestSupport
     @Test func opensslCMSVerifyAcceptsTheSignature() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let out = s.folder
-        #expect(run("/bin/sh", ["-c", "tar -xOf \"$0\" ivpack/manifest.json > \"$1\"", s.bundle, out.url("m.json")]).status == 0)
-        #expect(run("/bin/sh", ["-c", "tar -xOf \"$0\" ivpack/signatures/001-release-manager.p7s > \"$1\"", s.bundle, out.url("s.p7s")]).status == 0)
-        let ok = run("/usr/bin/openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", out.url("s.p7s"), "-content", out.url("m.json"),
-                                          "-CAfile", s.pki.rootCertificate, "-purpose", "any", "-out", "/dev/null"])
+        #expect(
+            run("/bin/sh", ["-c", "tar -xOf \"$0\" ivpack/manifest.json > \"$1\"", s.bundle, out.url("m.json")]).status
+                == 0)
+        #expect(
+            run(
+                "/bin/sh",
+                [
+                    "-c", "tar -xOf \"$0\" ivpack/signatures/001-release-manager.p7s > \"$1\"", s.bundle,
+                    out.url("s.p7s"),
+                ]
+            ).status == 0)
+        let ok = run(
+            "/usr/bin/openssl",
+            [
+                "cms", "-verify", "-binary", "-inform", "DER", "-in", out.url("s.p7s"), "-content", out.url("m.json"),
+                "-CAfile", s.pki.rootCertificate, "-purpose", "any", "-out", "/dev/null",
+            ])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stderr.contains("Verification successful"))
         // The same signature over one changed byte of the manifest: openssl refuses too.
         BundleSurgery.flipByte(in: out.url("m.json"), at: 10)
-        let bad = run("/usr/bin/openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", out.url("s.p7s"), "-content", out.url("m.json"),
-                                           "-CAfile", s.pki.rootCertificate, "-purpose", "any", "-out", "/dev/null"])
+        let bad = run(
+            "/usr/bin/openssl",
+            [
+                "cms", "-verify", "-binary", "-inform", "DER", "-in", out.url("s.p7s"), "-content", out.url("m.json"),
+                "-CAfile", s.pki.rootCertificate, "-purpose", "any", "-out", "/dev/null",
+            ])
         #expect(bad.status != 0)
     }
 
@@ -69,8 +91,10 @@ import IVPackTestSupport
         #expect(report.failureText.contains("does not match this manifest"))
     }
 
-    @Test(arguments: ["payload/service/app.py", "payload/models/detector.safetensors", "payload/docs/guide.pdf",
-                      "payload/sbom/bom.cdx.json", "payload/LICENSE.txt", "payload/release-notes.md"])
+    @Test(arguments: [
+        "payload/service/app.py", "payload/models/detector.safetensors", "payload/docs/guide.pdf",
+        "payload/sbom/bom.cdx.json", "payload/LICENSE.txt", "payload/release-notes.md",
+    ])
     func flippedByteInEachComponentIsNamed(path: String) throws {
         let s = try SignedRelease()
         let relative = String(path.dropFirst("payload/".count))
@@ -86,7 +110,7 @@ import IVPackTestSupport
         let release = ReleaseFixture()
         // A file of 12 chunks of 64 KiB with an uneven tail, then bytes flipped in chunks 2, 7 and 11.
         var big = [UInt8](repeating: 0, count: 12 * 65536 - 1000)
-        for i in big.indices { big[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        for i in big.indices { big[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
         release.folder.write("LICENSE.txt", big)
         let out = TemporaryFolder()
         let built = try release.build(to: out.url("b.ivp"))
@@ -119,12 +143,38 @@ import IVPackTestSupport
     @Test func appendedRemovedRenamedAndDuplicatedEntriesAreNamed() throws {
         let s = try SignedRelease()
         let cases: [(String, (inout [BundleSurgery.Entry]) -> Void, String)] = [
-            ("appended", { $0.insert(.init(path: "payload/extra.sh", data: Array("rm -rf /\n".utf8)), at: 3) }, "entry \"payload/extra.sh\" is not in the manifest"),
-            ("removed", { $0.removeAll { $0.path == "payload/LICENSE.txt" } }, "payload/LICENSE.txt is in the manifest but not in the archive"),
-            ("renamed", { e in if let i = e.firstIndex(where: { $0.path == "payload/LICENSE.txt" }) { e[i].path = "payload/LICENCE.txt" } }, "entry \"payload/LICENCE.txt\" is not in the manifest"),
-            ("duplicated", { e in if let i = e.firstIndex(where: { $0.path == "payload/LICENSE.txt" }) { e.insert(e[i], at: i + 1) } }, "entry \"payload/LICENSE.txt\" appears twice"),
+            (
+                "appended", { $0.insert(.init(path: "payload/extra.sh", data: Array("rm -rf /\n".utf8)), at: 3) },
+                "entry \"payload/extra.sh\" is not in the manifest"
+            ),
+            (
+                "removed", { $0.removeAll { $0.path == "payload/LICENSE.txt" } },
+                "payload/LICENSE.txt is in the manifest but not in the archive"
+            ),
+            (
+                "renamed",
+                { e in
+                    if let i = e.firstIndex(where: { $0.path == "payload/LICENSE.txt" }) {
+                        e[i].path = "payload/LICENCE.txt"
+                    }
+                }, "entry \"payload/LICENCE.txt\" is not in the manifest"
+            ),
+            (
+                "duplicated",
+                { e in
+                    if let i = e.firstIndex(where: { $0.path == "payload/LICENSE.txt" }) { e.insert(e[i], at: i + 1) }
+                }, "entry \"payload/LICENSE.txt\" appears twice"
+            ),
             ("reordered", { e in e.swapAt(1, 2) }, "is out of order"),
-            ("after signatures", { e in if let i = e.firstIndex(where: { $0.path == "payload/LICENSE.txt" }) { let x = e.remove(at: i); e.append(x) } }, "comes after the signatures"),
+            (
+                "after signatures",
+                { e in
+                    if let i = e.firstIndex(where: { $0.path == "payload/LICENSE.txt" }) {
+                        let x = e.remove(at: i)
+                        e.append(x)
+                    }
+                }, "comes after the signatures"
+            ),
         ]
         for (name, change, message) in cases {
             let out = s.folder.url("\(name).ivp")
@@ -148,7 +198,8 @@ import IVPackTestSupport
         let s = try SignedRelease(signedBy: ["release-manager"])
         // A policy under which the release manager's certificate proves both roles (by its OU).
         let text = String(decoding: FileManager.default.contents(atPath: s.pki.trustPolicy)!, as: UTF8.self)
-        let lenient = text.replacingOccurrences(of: "    certificatePolicy: \"\(WellKnownOID.roleQuality)\"", with: "    subjectOU: Release Management")
+        let lenient = text.replacingOccurrences(
+            of: "    certificatePolicy: \"\(WellKnownOID.roleQuality)\"", with: "    subjectOU: Release Management")
         #expect(lenient != text)
         let path = s.pki.directory + "/lenient.yaml"
         _ = FileManager.default.createFile(atPath: path, contents: Data(lenient.utf8))
@@ -200,8 +251,9 @@ import IVPackTestSupport
 
     @Test func expiredSignerWithoutTimestampIsRejected() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
-        let old = try DevelopmentPKI.issueSigner(role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-expired",
-                                                 notBefore: s.now - 3000, notAfter: s.now - 1000)
+        let old = try DevelopmentPKI.issueSigner(
+            role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-expired",
+            notBefore: s.now - 3000, notAfter: s.now - 1000)
         // Signed while the certificate was valid, verified after it expired, with no timestamp.
         try s.sign(role: "quality", identity: old, at: s.now - 2000)
         let report = try s.verify()
@@ -211,8 +263,9 @@ import IVPackTestSupport
 
     @Test func signerWithoutCodeSigningUsageIsRejected() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
-        let noEKU = try DevelopmentPKI.issueSigner(role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-client",
-                                                   notBefore: s.now - 3000, notAfter: s.now + 3000, extendedKeyUsage: [WellKnownOID.clientAuth])
+        let noEKU = try DevelopmentPKI.issueSigner(
+            role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-client",
+            notBefore: s.now - 3000, notAfter: s.now + 3000, extendedKeyUsage: [WellKnownOID.clientAuth])
         try s.sign(role: "quality", identity: noEKU)
         let report = try s.verify()
         #expect(report.failedIDs.contains(.signature(2)))
@@ -254,13 +307,18 @@ import IVPackTestSupport
         let s = try SignedRelease(signedBy: ["release-manager"])
         let before = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
         // Wait until it has written the tail and stopped before its commit, then kill it for real.
-        let killed = try ivpackKilledAtFailpoint(["sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key,
-                                                  "--cert", s.pki.quality.certificate, "--chain", s.pki.quality.chain],
-                                                 failpoint: "sign-before-commit")
+        let killed = try ivpackKilledAtFailpoint(
+            [
+                "sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key,
+                "--cert", s.pki.quality.certificate, "--chain", s.pki.quality.chain,
+            ],
+            failpoint: "sign-before-commit")
         #expect(killed.stderr.contains("failpoint reached"), "\(killed.stderr)")
         #expect(killed.killedBySignal)
         let after = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
-        #expect(Array(after.prefix(before.count - 512)) == Array(before.prefix(before.count - 512)), "payload or first signature changed")
+        #expect(
+            Array(after.prefix(before.count - 512)) == Array(before.prefix(before.count - 512)),
+            "payload or first signature changed")
         let interrupted = try s.verify(policy: try TrustPolicy.load(path: s.pki.trustPolicy))
         // Bytes after the end marker's first block are not part of what was signed (issue 14):
         // verify fails until the next sign finishes the job.

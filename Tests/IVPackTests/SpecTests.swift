@@ -1,6 +1,6 @@
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 @Suite struct SpecTests {
     func parse(_ text: String) throws -> ReleaseSpec {
@@ -33,7 +33,8 @@ import IVPackTestSupport
         switch field {
         case "apiVersion": text = text.replacingOccurrences(of: replacements[line]!, with: line)
         case "chunkSize": text = text.replacingOccurrences(of: line, with: "chunkSize: 3000")
-        case "components[0].version": text = text.replacingOccurrences(of: "    kind: file", with: "    kind: file\n    version: {key: version}")
+        case "components[0].version":
+            text = text.replacingOccurrences(of: "    kind: file", with: "    kind: file\n    version: {key: version}")
         case "components[0].paths[0]": text = text.replacingOccurrences(of: line, with: "    paths: [service/../../x]")
         case "product.name": text = text.replacingOccurrences(of: line, with: "  name: [a, b]")
         default: text = text.replacingOccurrences(of: line, with: "version: V2.3 .1")
@@ -47,7 +48,8 @@ import IVPackTestSupport
     }
 
     @Test func duplicateKeyIsRefused() {
-        let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(of: "version: V1.0.0.1", with: "version: V1.0.0.1\nversion: V1.0.0.2")
+        let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(
+            of: "version: V1.0.0.1", with: "version: V1.0.0.1\nversion: V1.0.0.2")
         let error = #expect(throws: InputError.self) { try parse(text) }
         #expect(error?.kind == .yaml)
         #expect(error?.problem.contains("appears twice") == true, "\(String(describing: error))")
@@ -64,7 +66,8 @@ import IVPackTestSupport
     }
 
     @Test func aliasesAreRefused() {
-        let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(of: "  model: PS-AI", with: "  model: &m PS-AI\nreleaseNotesAlias: *m")
+        let text = ReleaseFixture.spec(version: "V1.0.0.1").replacingOccurrences(
+            of: "  model: PS-AI", with: "  model: &m PS-AI\nreleaseNotesAlias: *m")
         #expect(throws: InputError.self) { try parse(text) }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// ivpack writes its own tar headers (TarHeaderFormat). Where libarchive's restricted pax writer
 /// needs no extension header, the bytes must be libarchive's (bundles built before are unchanged);
@@ -20,7 +20,9 @@ import IVPackTestSupport
                 out.append(String(p))
             }
         }
-        return out + ["payload/models/detector.safetensors", Manifest.entryPath, "ivpack/signatures/001-release-manager.p7s"]
+        return out + [
+            "payload/models/detector.safetensors", Manifest.entryPath, "ivpack/signatures/001-release-manager.p7s",
+        ]
     }
 
     @Test func headersAreLibarchivesWhereNoExtensionIsNeeded() throws {
@@ -28,11 +30,16 @@ import IVPackTestSupport
         for path in Self.asciiPaths {
             for size: Int64 in [0, 1, 511, 512, 513, 4 << 20, (1 << 33) - 1] {
                 for (mode, mtime): (UInt32, Int64) in [(0o644, 0), (0o755, 1_700_000_000), (0o644, 0x7FFF_FFFE)] {
-                    let ours = try #require(TarHeaderFormat.headers(path: Array(path.utf8), size: size, mode: mode, mtime: mtime))
-                    guard ours.count == 512 else { continue }  // an extension header: not libarchive's format
+                    let ours = try #require(
+                        TarHeaderFormat.headers(path: Array(path.utf8), size: size, mode: mode, mtime: mtime))
+                    guard ours.count == 512 else { continue } // an extension header: not libarchive's format
                     let reference = ReferenceTarWriter()
-                    #expect(reference.beginFile(path: Array(path.utf8), size: size, permissions: mode, modificationTime: mtime))
-                    #expect(reference.bytes == ours, "\(path.count)-byte path \(path), size \(size), mode \(String(mode, radix: 8)), mtime \(mtime)")
+                    #expect(
+                        reference.beginFile(
+                            path: Array(path.utf8), size: size, permissions: mode, modificationTime: mtime))
+                    #expect(
+                        reference.bytes == ours,
+                        "\(path.count)-byte path \(path), size \(size), mode \(String(mode, radix: 8)), mtime \(mtime)")
                     compared += 1
                 }
             }
@@ -45,13 +52,17 @@ import IVPackTestSupport
     @Test func extensionHeadersReadBackExactly() throws {
         let folder = TemporaryFolder()
         let long = "payload/" + String(repeating: "d", count: 120) + "/" + String(repeating: "f", count: 130) + ".bin"
-        let names = ["payload/使用说明书/操作手册 V2.3.1.pdf", "payload/ü/" + String(repeating: "x", count: 120) + ".bin", long,
-                     "payload/" + String(repeating: "é", count: 70) + ".txt"]
+        let names = [
+            "payload/使用说明书/操作手册 V2.3.1.pdf", "payload/ü/" + String(repeating: "x", count: 120) + ".bin", long,
+            "payload/" + String(repeating: "é", count: 70) + ".txt",
+        ]
         var bytes: [UInt8] = []
         for (i, name) in names.enumerated() {
             let data = Array("file \(i)\n".utf8)
-            bytes += try #require(TarHeaderFormat.headers(path: Array(name.utf8), size: Int64(data.count), mode: i % 2 == 0 ? 0o644 : 0o755,
-                                                          mtime: i == 3 ? 0x8000_0000 : 1_700_000_000))
+            bytes += try #require(
+                TarHeaderFormat.headers(
+                    path: Array(name.utf8), size: Int64(data.count), mode: i % 2 == 0 ? 0o644 : 0o755,
+                    mtime: i == 3 ? 0x8000_0000 : 1_700_000_000))
             bytes += data + [UInt8](repeating: 0, count: TarHeaderFormat.paddingCount(Int64(data.count)))
         }
         bytes += TarHeaderFormat.endOfArchive
@@ -68,19 +79,26 @@ import IVPackTestSupport
         let gnu = run("/usr/bin/tar", ["-tf", file], environment: ["LC_ALL": "C.UTF-8"])
         #expect(gnu.status == 0, "\(gnu.stderr)")
         #expect(gnu.stdout.split(separator: "\n").map(String.init) == names)
-        let python = run("/usr/bin/env", ["python3", "-c", """
-            import tarfile, sys, json
-            t = tarfile.open(sys.argv[1])
-            print(json.dumps([[m.name, m.mode, int(m.mtime), m.size, m.uid, m.gid, m.uname, m.gname] for m in t.getmembers()]))
-            """, file])
+        let python = run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import tarfile, sys, json
+                t = tarfile.open(sys.argv[1])
+                print(json.dumps([[m.name, m.mode, int(m.mtime), m.size, m.uid, m.gid, m.uname, m.gname] for m in t.getmembers()]))
+                """, file,
+            ])
         #expect(python.status == 0, "\(python.stderr)")
         let members = try JSONParser.parse(Array(python.stdout.utf8)).arrayValue ?? []
         #expect(members.compactMap { $0.arrayValue?.first?.stringValue } == names)
-        #expect(members.allSatisfy { $0.arrayValue?.suffix(4) == [.integer(0), .integer(0), .string(""), .string("")] })
+        #expect(
+            members.allSatisfy { $0.arrayValue?.suffix(4) == [.integer(0), .integer(0), .string(""), .string("")] })
 
         // A size beyond the ustar octal field: a pax `size` record and the 12-digit field.
         for size: Int64 in [1 << 33, (1 << 36) + 5] {
-            let header = try #require(TarHeaderFormat.headers(path: Array("payload/big.bin".utf8), size: size, mode: 0o644, mtime: 0))
+            let header = try #require(
+                TarHeaderFormat.headers(path: Array("payload/big.bin".utf8), size: size, mode: 0o644, mtime: 0))
             let big = folder.url("big-\(size).tar")
             _ = FileManager.default.createFile(atPath: big, contents: Data(header))
             let entry = try #require(try TarReader(path: big).next())
@@ -94,6 +112,7 @@ import IVPackTestSupport
         #expect(TarHeaderFormat.headers(path: Array("a\0b".utf8), size: 1, mode: 0o644, mtime: 0) == nil)
         #expect(TarHeaderFormat.headers(path: Array("a".utf8), size: 1, mode: 0o644, mtime: -1) == nil)
         #expect(TarHeaderFormat.headers(path: Array("a".utf8), size: -1, mode: 0o644, mtime: 0) == nil)
-        #expect(TarHeaderFormat.headers(path: [UInt8](repeating: 0x61, count: 4097), size: 1, mode: 0o644, mtime: 0) == nil)
+        #expect(
+            TarHeaderFormat.headers(path: [UInt8](repeating: 0x61, count: 4097), size: 1, mode: 0o644, mtime: 0) == nil)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
 
 /// RFC 3161 time-stamps from a real local authority (OpenSSL's TS API behind a loopback HTTP server).
 @Suite struct TimestampTests {
@@ -19,8 +19,9 @@ import IVPackTestSupport
 
     @Test func expiredSignerWithATimestampInsideItsValidityIsAccepted() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
-        let old = try DevelopmentPKI.issueSigner(role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-2025",
-                                                 notBefore: s.now - 3000, notAfter: s.now - 1000)
+        let old = try DevelopmentPKI.issueSigner(
+            role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-2025",
+            notBefore: s.now - 3000, notAfter: s.now - 1000)
         let tsa = try s.timestampAuthority(at: s.now - 2000)
         try s.sign(role: "quality", identity: old, at: s.now - 2000, timestampAuthority: tsa.url)
         let report = try s.verify()
@@ -31,8 +32,9 @@ import IVPackTestSupport
 
     @Test func timestampAfterTheSignerExpiredDoesNotHelp() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
-        let old = try DevelopmentPKI.issueSigner(role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-late",
-                                                 notBefore: s.now - 3000, notAfter: s.now - 1000)
+        let old = try DevelopmentPKI.issueSigner(
+            role: "quality", policyOID: WellKnownOID.roleQuality, in: s.pki, name: "quality-late",
+            notBefore: s.now - 3000, notAfter: s.now - 1000)
         let tsa = try s.timestampAuthority(at: s.now - 500)
         try s.sign(role: "quality", identity: old, at: s.now - 2000, timestampAuthority: tsa.url)
         let report = try s.verify()
@@ -55,12 +57,30 @@ import IVPackTestSupport
         let tsa = try s.timestampAuthority()
         try s.sign(role: "release-manager", timestampAuthority: tsa.url)
         let out = s.folder
-        #expect(run("/bin/sh", ["-c", "tar -xOf \"$0\" ivpack/manifest.json > \"$1\"", s.bundle, out.url("m.json")]).status == 0)
-        #expect(run("/bin/sh", ["-c", "tar -xOf \"$0\" ivpack/signatures/001-release-manager.p7s > \"$1\"", s.bundle, out.url("s.p7s")]).status == 0)
-        let cat = run("/bin/sh", ["-c", "cat \"$0\" \"$1\" > \"$2\"", s.pki.rootCertificate, s.pki.intermediateCertificate, out.url("cas.pem")])
+        #expect(
+            run("/bin/sh", ["-c", "tar -xOf \"$0\" ivpack/manifest.json > \"$1\"", s.bundle, out.url("m.json")]).status
+                == 0)
+        #expect(
+            run(
+                "/bin/sh",
+                [
+                    "-c", "tar -xOf \"$0\" ivpack/signatures/001-release-manager.p7s > \"$1\"", s.bundle,
+                    out.url("s.p7s"),
+                ]
+            ).status == 0)
+        let cat = run(
+            "/bin/sh",
+            [
+                "-c", "cat \"$0\" \"$1\" > \"$2\"", s.pki.rootCertificate, s.pki.intermediateCertificate,
+                out.url("cas.pem"),
+            ])
         #expect(cat.status == 0)
-        let ok = run("/usr/bin/openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", out.url("s.p7s"), "-content", out.url("m.json"),
-                                          "-CAfile", out.url("cas.pem"), "-purpose", "any", "-out", "/dev/null"])
+        let ok = run(
+            "/usr/bin/openssl",
+            [
+                "cms", "-verify", "-binary", "-inform", "DER", "-in", out.url("s.p7s"), "-content", out.url("m.json"),
+                "-CAfile", out.url("cas.pem"), "-purpose", "any", "-out", "/dev/null",
+            ])
         #expect(ok.status == 0, "\(ok.stderr)")
         // The token is in the signature, as an unsigned attribute.
         let dump = run("/usr/bin/openssl", ["cms", "-cmsout", "-print", "-inform", "DER", "-in", out.url("s.p7s")])
@@ -70,8 +90,10 @@ import IVPackTestSupport
     @Test func signCommandTimestampsWithTSA() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let tsa = try s.timestampAuthority()
-        let r = ivpack(["sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key, "--cert", s.pki.quality.certificate,
-                        "--chain", s.pki.intermediateCertificate, "--tsa", tsa.url])
+        let r = ivpack([
+            "sign", s.bundle, "--role", "quality", "--key", s.pki.quality.key, "--cert", s.pki.quality.certificate,
+            "--chain", s.pki.intermediateCertificate, "--tsa", tsa.url,
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(tsa.server.requestCount == 1)
         let report = try s.verify()
@@ -86,7 +108,9 @@ import IVPackTestSupport
         let gone = try LoopbackHTTPServer { _, _ in (200, "text/plain", []) }
         let url = gone.url("/tsa")
         gone.stop()
-        let error = #expect(throws: TimestampAuthorityError.self) { try s.sign(role: "release-manager", timestampAuthority: url, timestampTimeout: 2) }
+        let error = #expect(throws: TimestampAuthorityError.self) {
+            try s.sign(role: "release-manager", timestampAuthority: url, timestampTimeout: 2)
+        }
         #expect(error?.exitStatus == .environment)
         #expect(FileManager.default.contents(atPath: s.bundle) == before)
     }

@@ -1,18 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import Testing
 import IVPack
 import IVPackTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The version readers: one format at a time, found, absent, wrong and malformed.
 @Suite struct VersionReaderTests {
     let folder = TemporaryFolder("ivpack-versions")
 
     /// Writes `bytes` as `name` in the test's folder and reads it as `format`.
-    func read(_ format: VersionFormat, _ name: String, _ bytes: [UInt8], key: String? = nil, productName: String? = nil) throws -> VersionReading {
+    func read(_ format: VersionFormat, _ name: String, _ bytes: [UInt8], key: String? = nil, productName: String? = nil)
+        throws -> VersionReading
+    {
         let path = folder.write(name, bytes)
         return try VersionReaders.read(format, path: path, displayPath: name, key: key, productName: productName)
     }
@@ -35,9 +38,14 @@ import IVPackTestSupport
     // MARK: safetensors
 
     @Test func safetensorsVersionIsReadFromMetadata() throws {
-        let r = try read(.safetensors, "m.safetensors", FormatFixtures.safetensors(metadata: ["version": "V2.3.1.1024", "arch": "unet"]))
-        #expect(r == VersionReading(format: .safetensors, file: "m.safetensors",
-                                    location: "safetensors header __metadata__[\"version\"]", found: "V2.3.1.1024"))
+        let r = try read(
+            .safetensors, "m.safetensors",
+            FormatFixtures.safetensors(metadata: ["version": "V2.3.1.1024", "arch": "unet"]))
+        #expect(
+            r
+                == VersionReading(
+                    format: .safetensors, file: "m.safetensors",
+                    location: "safetensors header __metadata__[\"version\"]", found: "V2.3.1.1024"))
     }
 
     @Test(arguments: [nil, ["arch": "unet"]] as [[String: String]?])
@@ -76,7 +84,8 @@ import IVPackTestSupport
     }
 
     @Test func safetensorsHeaderThatIsNotJSONIsRejected() throws {
-        let e = try readError(.safetensors, "m.safetensors", FormatFixtures.safetensors(rawHeader: Array("{\"a\": nope}".utf8)))
+        let e = try readError(
+            .safetensors, "m.safetensors", FormatFixtures.safetensors(rawHeader: Array("{\"a\": nope}".utf8)))
         #expect(e.problem.contains("not valid JSON"))
         #expect(e.detail.hasPrefix("byte 14 "))
     }
@@ -116,7 +125,10 @@ import IVPackTestSupport
             ("general.version", .string("V2.3.1.1024")),
         ])
         let r = try read(.gguf, "m.gguf", bytes)
-        #expect(r == VersionReading(format: .gguf, file: "m.gguf", location: "GGUF metadata \"general.version\"", found: "V2.3.1.1024"))
+        #expect(
+            r
+                == VersionReading(
+                    format: .gguf, file: "m.gguf", location: "GGUF metadata \"general.version\"", found: "V2.3.1.1024"))
     }
 
     @Test func ggufWithoutVersionFindsNothing() throws {
@@ -125,7 +137,9 @@ import IVPackTestSupport
     }
 
     @Test func ggufKeyCanBeChosen() throws {
-        let bytes = FormatFixtures.gguf(metadata: [("general.version", .string("1")), ("vendor.release", .string("2.3.1"))])
+        let bytes = FormatFixtures.gguf(metadata: [
+            ("general.version", .string("1")), ("vendor.release", .string("2.3.1")),
+        ])
         #expect(try read(.gguf, "m.gguf", bytes, key: "vendor.release").found == "2.3.1")
     }
 
@@ -143,7 +157,9 @@ import IVPackTestSupport
     }
 
     @Test func ggufTruncatedKeyValueIsRejected() throws {
-        let bytes = FormatFixtures.gguf(metadata: [("general.name", .string("detector")), ("general.version", .string("1.0"))])
+        let bytes = FormatFixtures.gguf(metadata: [
+            ("general.name", .string("detector")), ("general.version", .string("1.0")),
+        ])
         let cut = Array(bytes[0..<(24 + 8 + 12 + 4 + 4)])
         let e = try readError(.gguf, "m.gguf", cut)
         #expect(e.problem.contains("file ends at byte \(cut.count)"))
@@ -164,19 +180,22 @@ import IVPackTestSupport
 
     @Test(arguments: ["general.version", "general.name"])
     func ggufAbsurdStringLengthIsRejected(key: String) throws {
-        let absurd = FormatFixtures.GGUFValue.raw(type: 8, bytes: FormatFixtures.littleEndian(UInt64(1) << 60) + Array("x".utf8))
+        let absurd = FormatFixtures.GGUFValue.raw(
+            type: 8, bytes: FormatFixtures.littleEndian(UInt64(1) << 60) + Array("x".utf8))
         let e = try readError(.gguf, "m.gguf", FormatFixtures.gguf(metadata: [(key, absurd)]))
         #expect(e.problem.contains("\(UInt64(1) << 60) bytes"))
     }
 
     @Test func ggufAbsurdArrayCountIsRejected() throws {
-        let absurd = FormatFixtures.GGUFValue.raw(type: 9, bytes: FormatFixtures.littleEndian(UInt32(12)) + FormatFixtures.littleEndian(UInt64(1) << 62))
+        let absurd = FormatFixtures.GGUFValue.raw(
+            type: 9, bytes: FormatFixtures.littleEndian(UInt32(12)) + FormatFixtures.littleEndian(UInt64(1) << 62))
         let e = try readError(.gguf, "m.gguf", FormatFixtures.gguf(metadata: [("tokenizer.scores", absurd)]))
         #expect(e.problem.contains("more than the limit"))
     }
 
     @Test func ggufArrayLongerThanTheFileIsRejected() throws {
-        let absurd = FormatFixtures.GGUFValue.raw(type: 9, bytes: FormatFixtures.littleEndian(UInt32(12)) + FormatFixtures.littleEndian(UInt64(1) << 25))
+        let absurd = FormatFixtures.GGUFValue.raw(
+            type: 9, bytes: FormatFixtures.littleEndian(UInt32(12)) + FormatFixtures.littleEndian(UInt64(1) << 25))
         let e = try readError(.gguf, "m.gguf", FormatFixtures.gguf(metadata: [("tokenizer.scores", absurd)]))
         #expect(e.problem.contains("file ends at byte"))
     }
@@ -190,20 +209,29 @@ import IVPackTestSupport
     }
 
     @Test func ggufUnknownValueTypeIsRejected() throws {
-        let e = try readError(.gguf, "m.gguf", FormatFixtures.gguf(metadata: [("x", .raw(type: 99, bytes: [])), ("general.version", .string("1"))]))
+        let e = try readError(
+            .gguf, "m.gguf",
+            FormatFixtures.gguf(metadata: [("x", .raw(type: 99, bytes: [])), ("general.version", .string("1"))]))
         #expect(e.problem.contains("unknown type 99"))
     }
 
     @Test func ggufRepeatedVersionKeyIsRejected() throws {
-        let e = try readError(.gguf, "m.gguf", FormatFixtures.gguf(metadata: [("general.version", .string("1")), ("general.version", .string("2"))]))
+        let e = try readError(
+            .gguf, "m.gguf",
+            FormatFixtures.gguf(metadata: [("general.version", .string("1")), ("general.version", .string("2"))]))
         #expect(e.problem.contains("appears twice"))
     }
 
     // MARK: Markdown
 
     @Test func frontMatterVersionIsReadWithItsLine() throws {
-        let r = try read(.frontMatter, "manual.md", "---\ntitle: Manual\nversion: \"V2.3.1.1024\"\n---\n# Manual V9.9\n")
-        #expect(r == VersionReading(format: .frontMatter, file: "manual.md", location: "front matter key \"version\" (line 3)", found: "V2.3.1.1024"))
+        let r = try read(
+            .frontMatter, "manual.md", "---\ntitle: Manual\nversion: \"V2.3.1.1024\"\n---\n# Manual V9.9\n")
+        #expect(
+            r
+                == VersionReading(
+                    format: .frontMatter, file: "manual.md", location: "front matter key \"version\" (line 3)",
+                    found: "V2.3.1.1024"))
     }
 
     @Test func frontMatterPlainVersionWithSeveralDotsIsText() throws {
@@ -211,7 +239,8 @@ import IVPackTestSupport
     }
 
     @Test func frontMatterWithByteOrderMarkAndCRLFIsRead() throws {
-        let r = try read(.frontMatter, "manual.md", [0xEF, 0xBB, 0xBF] + Array("---\r\nversion: '2.3.1'\r\n---\r\n".utf8))
+        let r = try read(
+            .frontMatter, "manual.md", [0xEF, 0xBB, 0xBF] + Array("---\r\nversion: '2.3.1'\r\n---\r\n".utf8))
         #expect(r.found == "2.3.1")
         #expect(r.location == "front matter key \"version\" (line 2)")
     }
@@ -270,7 +299,8 @@ import IVPackTestSupport
     }
 
     @Test func frontMatterTextThatOnlyLooksLikeYAMLSyntaxIsAccepted() throws {
-        let text = "---\ntitle: Q &A, it's [[[ not nested\nnote: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"\nversion: '2.3.1'\n---\n"
+        let text =
+            "---\ntitle: Q &A, it's [[[ not nested\nnote: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"\nversion: '2.3.1'\n---\n"
         #expect(try read(.frontMatter, "manual.md", text).found == "2.3.1")
     }
 
@@ -285,14 +315,18 @@ import IVPackTestSupport
         #expect(try read(.titleLine, "manual.md", line + "\n\nBody 9.9.9\n").found == token)
     }
 
-    @Test(arguments: ["# Release 10", "Guide for model X2.3.1", "Version 2.3.1a", "Ends with 2.3.1.", "# Manual", "Section 1.2.3.4.x"])
+    @Test(arguments: [
+        "# Release 10", "Guide for model X2.3.1", "Version 2.3.1a", "Ends with 2.3.1.", "# Manual", "Section 1.2.3.4.x",
+    ])
     func titleLineWithoutWholeVersionTokenFindsNothing(line: String) throws {
         #expect(try read(.titleLine, "manual.md", line + "\n").found == nil)
     }
 
     @Test func titleLineIsFirstNonEmptyLineAfterFrontMatter() throws {
-        let r = try read(.titleLine, "manual.md", "---\nversion: '1.0.0'\n---\n\n   \n# Manual V2.3.1.1024\nText 9.9.9\n")
-        #expect(r == VersionReading(format: .titleLine, file: "manual.md", location: "title line 6", found: "V2.3.1.1024"))
+        let r = try read(
+            .titleLine, "manual.md", "---\nversion: '1.0.0'\n---\n\n   \n# Manual V2.3.1.1024\nText 9.9.9\n")
+        #expect(
+            r == VersionReading(format: .titleLine, file: "manual.md", location: "title line 6", found: "V2.3.1.1024"))
     }
 
     @Test func documentIsReadBothWays() throws {
@@ -337,13 +371,20 @@ import IVPackTestSupport
 
     @Test(arguments: [false, true])
     func pdfVersionIsReadFromInfo(useXRefStream: Bool) throws {
-        let r = try read(.pdfInfo, "guide.pdf", FormatFixtures.pdf(info: ["Title": "Guide", "Version": "V2.3.1.1024"], useXRefStream: useXRefStream))
-        #expect(r == VersionReading(format: .pdfInfo, file: "guide.pdf", location: "PDF /Info /Version", found: "V2.3.1.1024"))
+        let r = try read(
+            .pdfInfo, "guide.pdf",
+            FormatFixtures.pdf(info: ["Title": "Guide", "Version": "V2.3.1.1024"], useXRefStream: useXRefStream))
+        #expect(
+            r
+                == VersionReading(
+                    format: .pdfInfo, file: "guide.pdf", location: "PDF /Info /Version", found: "V2.3.1.1024"))
     }
 
     @Test(arguments: [false, true])
     func pdfWithoutInfoFindsNothing(useXRefStream: Bool) throws {
-        #expect(try read(.pdfInfo, "guide.pdf", FormatFixtures.pdf(infoDictionary: nil, useXRefStream: useXRefStream)).found == nil)
+        #expect(
+            try read(.pdfInfo, "guide.pdf", FormatFixtures.pdf(infoDictionary: nil, useXRefStream: useXRefStream)).found
+                == nil)
     }
 
     @Test func pdfInfoWithoutVersionFindsNothing() throws {
@@ -382,7 +423,8 @@ import IVPackTestSupport
     }
 
     @Test func pdfInfoInObjectStreamIsRejectedWithAWayOut() throws {
-        let bytes = FormatFixtures.pdf(infoDictionary: "<< /Version (2.3.1) >>", useXRefStream: true, infoInObjectStream: true)
+        let bytes = FormatFixtures.pdf(
+            infoDictionary: "<< /Version (2.3.1) >>", useXRefStream: true, infoInObjectStream: true)
         let e = try readError(.pdfInfo, "guide.pdf", bytes)
         #expect(e.problem.contains("compressed object stream"))
         #expect(e.hint.contains("without object streams"))
@@ -405,7 +447,8 @@ import IVPackTestSupport
 
     @Test(arguments: [false, true])
     func pdfInfoIsLocatedThroughTheCrossReferenceSection(useXRefStream: Bool) throws {
-        let bytes = FormatFixtures.pdf(infoDictionary: "<< /Version (2.3.1) >>", useXRefStream: useXRefStream, extraObjects: [Self.decoy])
+        let bytes = FormatFixtures.pdf(
+            infoDictionary: "<< /Version (2.3.1) >>", useXRefStream: useXRefStream, extraObjects: [Self.decoy])
         #expect(try read(.pdfInfo, "guide.pdf", bytes).found == "2.3.1")
     }
 
@@ -418,8 +461,11 @@ import IVPackTestSupport
         bytes += Array("6 0 obj\n\(Self.decoy)\nendobj\n".utf8)
         let xref = bytes.count
         let offset = String(object6)
-        bytes += Array("xref\n0 1\n0000000000 65535 f \n6 1\n\(String(repeating: "0", count: 10 - offset.count) + offset) 00000 n \n".utf8)
-        bytes += Array("trailer\n<< /Size 7 /Root 1 0 R /Info 5 0 R /Prev \(previous) >>\nstartxref\n\(xref)\n%%EOF\n".utf8)
+        bytes += Array(
+            "xref\n0 1\n0000000000 65535 f \n6 1\n\(String(repeating: "0", count: 10 - offset.count) + offset) 00000 n \n"
+                .utf8)
+        bytes += Array(
+            "trailer\n<< /Size 7 /Root 1 0 R /Info 5 0 R /Prev \(previous) >>\nstartxref\n\(xref)\n%%EOF\n".utf8)
         #expect(try read(.pdfInfo, "guide.pdf", bytes).found == "2.3.1")
     }
 
@@ -473,7 +519,11 @@ import IVPackTestSupport
 
     @Test func cycloneDXComponentVersionIsRead() throws {
         let r = try read(.cycloneDX, "bom.cdx.json", FormatFixtures.cycloneDX(version: "V2.3.1.1024"))
-        #expect(r == VersionReading(format: .cycloneDX, file: "bom.cdx.json", location: "CycloneDX metadata.component.version", found: "V2.3.1.1024"))
+        #expect(
+            r
+                == VersionReading(
+                    format: .cycloneDX, file: "bom.cdx.json", location: "CycloneDX metadata.component.version",
+                    found: "V2.3.1.1024"))
         #expect(try read(.cycloneDX, "bom.cdx.json", FormatFixtures.cycloneDX(version: nil)).found == nil)
     }
 
@@ -483,12 +533,14 @@ import IVPackTestSupport
     }
 
     @Test func cycloneDXNonStringVersionIsRejected() throws {
-        let e = try readError(.cycloneDX, "bom.cdx.json", #"{"bomFormat":"CycloneDX","metadata":{"component":{"version":2}}}"#)
+        let e = try readError(
+            .cycloneDX, "bom.cdx.json", #"{"bomFormat":"CycloneDX","metadata":{"component":{"version":2}}}"#)
         #expect(e.problem.contains("is a number, not a string"))
     }
 
     @Test func spdxDescribedPackageVersionIsRead() throws {
-        let r = try read(.spdx, "bom.spdx.json", FormatFixtures.spdx(productName: "PulmoScan AI", version: "V2.3.1.1024"))
+        let r = try read(
+            .spdx, "bom.spdx.json", FormatFixtures.spdx(productName: "PulmoScan AI", version: "V2.3.1.1024"))
         #expect(r.found == "V2.3.1.1024")
         #expect(r.location == "SPDX package \"PulmoScan AI\" (SPDXRef-Product) versionInfo")
     }
@@ -502,9 +554,9 @@ import IVPackTestSupport
 
     @Test func spdxDocumentDescribesFieldIsHonoured() throws {
         let doc = """
-        {"spdxVersion":"SPDX-2.2","SPDXID":"SPDXRef-DOCUMENT","documentDescribes":["SPDXRef-B"],
-         "packages":[{"SPDXID":"SPDXRef-A","name":"PulmoScan AI","versionInfo":"1.0"},{"SPDXID":"SPDXRef-B","name":"core","versionInfo":"2.3.1"}]}
-        """
+            {"spdxVersion":"SPDX-2.2","SPDXID":"SPDXRef-DOCUMENT","documentDescribes":["SPDXRef-B"],
+             "packages":[{"SPDXID":"SPDXRef-A","name":"PulmoScan AI","versionInfo":"1.0"},{"SPDXID":"SPDXRef-B","name":"core","versionInfo":"2.3.1"}]}
+            """
         #expect(try read(.spdx, "bom.spdx.json", Array(doc.utf8), productName: "PulmoScan AI").found == "2.3.1")
     }
 
@@ -521,20 +573,21 @@ import IVPackTestSupport
 
     // MARK: Format detection
 
-    @Test(arguments: [
-        ("models/m.safetensors", "model", VersionFormat.safetensors),
-        ("models/M.GGUF", "model", .gguf),
-        ("models/config.json", "model", nil),
-        ("docs/manual.md", "document", .frontMatter),
-        ("docs/readme.markdown", "document", .frontMatter),
-        ("docs/guide.pdf", "document", .pdfInfo),
-        ("docs/figure.png", "document", nil),
-        ("sbom/bom.cdx.json", "dependency-manifest", .cycloneDX),
-        ("sbom/bom.spdx.json", "dependency-manifest", .spdx),
-        ("deps/requirements.txt", "dependency-manifest", nil),
-        ("sbom/notes.txt", "dependency-manifest", nil),
-        ("service/app.py", "code", nil),
-    ] as [(String, String, VersionFormat?)])
+    @Test(
+        arguments: [
+            ("models/m.safetensors", "model", VersionFormat.safetensors),
+            ("models/M.GGUF", "model", .gguf),
+            ("models/config.json", "model", nil),
+            ("docs/manual.md", "document", .frontMatter),
+            ("docs/readme.markdown", "document", .frontMatter),
+            ("docs/guide.pdf", "document", .pdfInfo),
+            ("docs/figure.png", "document", nil),
+            ("sbom/bom.cdx.json", "dependency-manifest", .cycloneDX),
+            ("sbom/bom.spdx.json", "dependency-manifest", .spdx),
+            ("deps/requirements.txt", "dependency-manifest", nil),
+            ("sbom/notes.txt", "dependency-manifest", nil),
+            ("service/app.py", "code", nil),
+        ] as [(String, String, VersionFormat?)])
     func formatIsDetectedFromTheName(path: String, kind: String, expected: VersionFormat?) throws {
         #expect(try VersionReaders.detectFormat(path: path, componentKind: kind) == expected)
     }
@@ -545,7 +598,9 @@ import IVPackTestSupport
         let other = folder.write("c.json", "{\"name\": \"x\"}")
         #expect(try VersionReaders.detectFormat(path: cdx, componentKind: "dependency-manifest") == .cycloneDX)
         #expect(try VersionReaders.detectFormat(path: spdx, componentKind: "dependency-manifest") == .spdx)
-        let e = try #require(throws: InputError.self) { try VersionReaders.detectFormat(path: other, componentKind: "dependency-manifest") }
+        let e = try #require(throws: InputError.self) {
+            try VersionReaders.detectFormat(path: other, componentKind: "dependency-manifest")
+        }
         #expect(e.problem.contains("neither a CycloneDX SBOM"))
     }
 
@@ -558,21 +613,21 @@ import IVPackTestSupport
 
     @Test func pinnedRequirementsHaveNoProblems() throws {
         let text = """
-        # Validated with these exact versions.
-        --index-url https://pypi.example.invalid/simple
-        --require-hashes
+            # Validated with these exact versions.
+            --index-url https://pypi.example.invalid/simple
+            --require-hashes
 
-        numpy==1.26.4
-        requests[socks,security]==2.31.0 ; python_version >= "3.8"
-        torch===2.1.0+cpu
-        Pillow == 10.2.0  # inline comment
-        scipy==1.11.4 \\
-            --hash=sha256:aaaa \\
-            --hash=sha256:bbbb
-        six==1.16.0 --hash sha256:cccc
-        legacy (==0.9.1)
+            numpy==1.26.4
+            requests[socks,security]==2.31.0 ; python_version >= "3.8"
+            torch===2.1.0+cpu
+            Pillow == 10.2.0  # inline comment
+            scipy==1.11.4 \\
+                --hash=sha256:aaaa \\
+                --hash=sha256:bbbb
+            six==1.16.0 --hash sha256:cccc
+            legacy (==0.9.1)
 
-        """
+            """
         #expect(try problems(text) == [])
     }
 
@@ -626,7 +681,8 @@ import IVPackTestSupport
     // MARK: Errors
 
     @Test func errorDescriptionSaysFileProblemWhereAndHint() {
-        let e = InputError.versionSource(file: "m.gguf", detail: "byte 0", problem: "bad magic", hint: "Export it again.")
+        let e = InputError.versionSource(
+            file: "m.gguf", detail: "byte 0", problem: "bad magic", hint: "Export it again.")
         #expect(e.description == "m.gguf: bad magic at byte 0. Export it again.")
         #expect(e.exitStatus == .badInput)
     }

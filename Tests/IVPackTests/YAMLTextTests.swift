@@ -1,4 +1,5 @@
 import Testing
+
 @testable import IVPack
 
 /// The one YAML entry point: the pre-scan, then the composer, each failure with the file's line.
@@ -8,7 +9,10 @@ struct YAMLTextTests {
             _ = try YAMLText.compose(lines: ["a: 1", "b: &x 2"], firstLine: 5, displayPath: "f.yaml", what: "the YAML")
             Issue.record("an anchor was composed")
         } catch {
-            guard case .refused(let line, let e) = error else { Issue.record("\(error)"); return }
+            guard case .refused(let line, let e) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(e.detail == "line 6")
             #expect(line == 6)
             #expect(e.problem.contains("uses a YAML anchor"))
@@ -20,7 +24,10 @@ struct YAMLTextTests {
             _ = try YAMLText.compose(lines: ["a: [1, 2"], firstLine: 1, displayPath: "f.yaml", what: "the YAML")
             Issue.record("an unclosed list was composed")
         } catch {
-            guard case .syntax = error else { Issue.record("\(error)"); return }
+            guard case .syntax = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
     }
 

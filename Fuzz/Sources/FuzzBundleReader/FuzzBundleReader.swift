@@ -1,3 +1,5 @@
+import FuzzSupport
+
 // Fuzz target: the bundle reader, from a tar stream to verified entries. The input is written to
 // one file in a private temporary folder and read as `verify`, `inspect` and `check` read a
 // bundle: BundleVerifier.verify (TarReader through libarchive, the manifest, every entry and chunk
@@ -9,7 +11,6 @@
 // Invariant: verify throws only when the file cannot be opened (documented); for an existing file
 // any byte string gives a report.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzBundleReaderMain {
     static func main() { runFuzzer(fuzzBundle) }
@@ -21,7 +22,8 @@ func fuzzBundle(_ bytes: [UInt8]) {
     scratch.write(bytes)
     let path = scratch.path
     do {
-        let report = try BundleVerifier.verify(bundlePath: path, policy: fuzzTrustPolicy, now: fuzzNow, probe: FixedProbe(), hashWorkers: 1)
+        let report = try BundleVerifier.verify(
+            bundlePath: path, policy: fuzzTrustPolicy, now: fuzzNow, probe: FixedProbe(), hashWorkers: 1)
         _ = CanonicalJSON.encode(report.json)
         _ = report.passed
     } catch {
@@ -37,7 +39,8 @@ func fuzzBundle(_ bytes: [UInt8]) {
         let release = try ReleaseUnderCheck.loadBundle(path: path)
         // Without a trust policy the gate checks signature entry names only: verify above has
         // already checked every signature, and a second check would halve the executions.
-        let context = try GateContext(policy: .nmpa, channel: GatePolicy.nmpa.channels[0], release: release, now: fuzzNow)
+        let context = try GateContext(
+            policy: .nmpa, channel: GatePolicy.nmpa.channels[0], release: release, now: fuzzNow)
         let report = ReleaseGate.run(context)
         _ = report.text
     } catch {

@@ -1,3 +1,5 @@
+import FuzzSupport
+
 // Fuzz target: the licence protocol's parsers, on both sides:
 //   - LicenseGrant.parse (the grant bytes the installer receives, signed or in a licence file);
 //   - ActivationRequest.parse (the body the licence server receives from any authenticated client);
@@ -6,29 +8,32 @@
 //     fuzzing PKI's trust policy at the fixed time, expecting the seed licence's bundle and site.
 // Invariant: a grant that parses is in canonical form and parses again to itself.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzLicenseGrantMain {
     static func main() { runFuzzer(fuzzLicense) }
 }
 
 /// What the seed licence file (corpus/FuzzLicenseGrant/licence-file.json) was issued for.
-let expectation = GrantExpectation(product: "PulmoScan AI", version: "V2.3.1.1024",
-                                   manifestSHA256: (try? String(contentsOfFile: fuzzDirectory + "/pki/licence-manifest-sha256", encoding: .utf8))?
-                                       .trimmingCharacters(in: .whitespacesAndNewlines) ?? String(repeating: "0", count: 64),
-                                   siteID: "SITE-FUZZ", nonce: nil)
+let expectation = GrantExpectation(
+    product: "PulmoScan AI", version: "V2.3.1.1024",
+    manifestSHA256: (try? String(contentsOfFile: fuzzDirectory + "/pki/licence-manifest-sha256", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines) ?? String(repeating: "0", count: 64),
+    siteID: "SITE-FUZZ", nonce: nil)
 
 func fuzzLicense(_ bytes: [UInt8]) {
     switch LicenseGrant.parse(bytes) {
     case .success(let grant):
         fuzzCheck(grant.canonicalBytes == bytes, "a parsed grant is not its canonical bytes")
-        fuzzCheck((try? LicenseGrant.parse(grant.canonicalBytes).get()) == grant, "a grant does not parse again to itself")
+        fuzzCheck(
+            (try? LicenseGrant.parse(grant.canonicalBytes).get()) == grant, "a grant does not parse again to itself")
     case .failure(let e):
         _ = e.json
     }
     switch ActivationRequest.parse(bytes) {
     case .success(let request):
-        fuzzCheck((try? ActivationRequest.parse(CanonicalJSON.encode(request.json)).get()) == request, "a request does not parse again to itself")
+        fuzzCheck(
+            (try? ActivationRequest.parse(CanonicalJSON.encode(request.json)).get()) == request,
+            "a request does not parse again to itself")
     case .failure(let e):
         _ = e.json
     }

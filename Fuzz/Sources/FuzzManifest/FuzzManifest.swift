@@ -1,3 +1,5 @@
+import FuzzSupport
+
 // Fuzz target: the bundle manifest (ivpack/manifest.json), as `verify`, `inspect` and `check`
 // read it: the strict JSON parser, the canonical encoder, then Manifest.decode and the checks
 // `verify` runs on a decoded manifest (version consistency, minimum version, environment).
@@ -8,7 +10,6 @@
 //   - the one-pass reader (Manifest.readCanonical) and the general reader (decodeGeneral) agree:
 //     same manifest, or both refuse.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzManifestMain {
     static func main() { runFuzzer(fuzzManifest) }
@@ -39,7 +40,9 @@ func fuzzManifest(_ bytes: [UInt8]) {
         fuzzCheck(fast == nil, "the one-pass manifest reader accepted what the general reader refuses: \(error)")
         return
     }
-    fuzzCheck(fast == manifest, "the one-pass manifest reader refused or read differently a manifest the general reader accepts")
+    fuzzCheck(
+        fast == manifest,
+        "the one-pass manifest reader refused or read differently a manifest the general reader accepts")
     fuzzCheck(manifest.canonicalBytes == bytes, "a decoded manifest is not its own canonical form")
     do {
         let again = try Manifest.decode(manifest.canonicalBytes, source: "fuzz.ivp")

@@ -1,3 +1,5 @@
+import FuzzSupport
+
 // Fuzz target: the PDF document information reader, as `build` reads a document component's
 // `.pdf` file: VersionReaders.PDF.read on the file's bytes (the path-based reader opens the file
 // and calls the same function): the header, startxref, classic cross-reference tables and
@@ -8,7 +10,6 @@
 // Invariants: an error names a byte inside the input and no raw control character; a version
 // found is at most PDF.maxStringBytes characters.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzPDFInfoMain {
     static func main() { runFuzzer(fuzzPDFInfo) }
@@ -20,8 +21,9 @@ func fuzzPDFInfo(_ bytes: [UInt8]) {
             InMemorySource(bytes: bytes), displayPath: "manual.pdf", key: "Version")
         fuzzCheck(reading.format == .pdfInfo && reading.file == "manual.pdf", "reading names another format or file")
         if let found = reading.found {
-            fuzzCheck(found.unicodeScalars.count <= VersionReaders.PDF.maxStringBytes,
-                      "version of \(found.unicodeScalars.count) characters accepted")
+            fuzzCheck(
+                found.unicodeScalars.count <= VersionReaders.PDF.maxStringBytes,
+                "version of \(found.unicodeScalars.count) characters accepted")
         }
     } catch {
         fuzzCheckReaderError(error, size: bytes.count)

@@ -1,3 +1,5 @@
+import FuzzSupport
+
 // Fuzz target: the pip requirements checker, as `build` checks a dependency-manifest component's
 // `requirements.txt`: VersionReaders.Requirements.check on the file's bytes (the path-based
 // checker opens the file and calls the same function): UTF-8, a byte-order mark, CRLF,
@@ -7,7 +9,6 @@
 // (continuations join lines, never invent them), holds a requirement that is not empty and a
 // problem text with no raw control character; problems come in file order.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzPipRequirementsMain {
     static func main() { runFuzzer(fuzzPipRequirements) }
@@ -21,11 +22,13 @@ func fuzzPipRequirements(_ bytes: [UInt8]) {
         var previous = 0
         for p in problems {
             fuzzCheck(p.file == "requirements.txt", "problem names another file")
-            fuzzCheck(p.line > previous && p.line <= lines,
-                      "problem on line \(p.line) of \(lines), after line \(previous)")
+            fuzzCheck(
+                p.line > previous && p.line <= lines,
+                "problem on line \(p.line) of \(lines), after line \(previous)")
             fuzzCheck(!p.requirement.isEmpty, "problem with an empty requirement on line \(p.line)")
-            fuzzCheck(isDisplaySafe(p.problem),
-                      "problem text holds a raw control character: \(p.problem.debugDescription)")
+            fuzzCheck(
+                isDisplaySafe(p.problem),
+                "problem text holds a raw control character: \(p.problem.debugDescription)")
             previous = p.line
         }
     } catch {

@@ -1,9 +1,10 @@
+import FuzzSupport
+
 // Fuzz target: the release notes (Markdown with YAML front matter), as `check` reads them:
 // ReleaseNotesDocument.parse, then every rule of the release gate on a bundle whose notes are the
 // input, for both presets (nmpa, semver) and each of their channels, and the gate report's text
 // (and, for nmpa's first channel, its JSON and SARIF forms).
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzReleaseNotesMain {
     static func main() { runFuzzer(fuzzReleaseNotes) }
@@ -12,9 +13,11 @@ import FuzzSupport
 let notesPath = "release-notes/V2.3.1.1024.md"
 let files: [ReleaseFileInfo] = [
     ReleaseFileInfo(component: "inference-service", kind: .code, path: "service/app.py", sha256: nil),
-    ReleaseFileInfo(component: "nodule-detector", kind: .model, path: "models/nodule-detector.safetensors", sha256: nil),
-    ReleaseFileInfo(component: "sbom", kind: .dependencyManifest, path: "sbom/pulmoscan.cdx.json",
-                    sha256: SHA256Digest(hex: "03451d9a8a6e2b2d6393707f12daef0d3ed7be0ebec28ef2005f5907c2c2ba18")),
+    ReleaseFileInfo(
+        component: "nodule-detector", kind: .model, path: "models/nodule-detector.safetensors", sha256: nil),
+    ReleaseFileInfo(
+        component: "sbom", kind: .dependencyManifest, path: "sbom/pulmoscan.cdx.json",
+        sha256: SHA256Digest(hex: "03451d9a8a6e2b2d6393707f12daef0d3ed7be0ebec28ef2005f5907c2c2ba18")),
     ReleaseFileInfo(component: "licences", kind: .file, path: "LICENSES.txt", sha256: nil),
     ReleaseFileInfo(component: ReleaseNotesComponent.name, kind: .document, path: notesPath, sha256: nil),
 ]
@@ -30,8 +33,10 @@ func fuzzReleaseNotes(_ bytes: [UInt8]) {
     }
     for (policy, version) in [(GatePolicy.nmpa, "V2.3.1.1024"), (GatePolicy.semver, "2.3.1")] {
         let release = ReleaseUnderCheck(
-            kind: .bundle, path: "pulmoscan-\(version).ivp", product: ProductSpec(name: "PulmoScan AI", vendor: "Example Medical AI Co.", model: "PS-AI"),
-            version: version, versionLine: nil, notesPath: notesPath, notesDisplay: notesPath, notesBytes: bytes, notesProblem: nil,
+            kind: .bundle, path: "pulmoscan-\(version).ivp",
+            product: ProductSpec(name: "PulmoScan AI", vendor: "Example Medical AI Co.", model: "PS-AI"),
+            version: version, versionLine: nil, notesPath: notesPath, notesDisplay: notesPath, notesBytes: bytes,
+            notesProblem: nil,
             files: files, manifest: nil, manifestDigest: nil, signatures: [], root: nil)
         for (i, channel) in policy.channels.enumerated() {
             let context: GateContext

@@ -1,9 +1,10 @@
+import FuzzSupport
+
 // Fuzz target: the release spec (ivpack.yaml), as `build` and `check` read it: YAML through
 // Yams and YAMLReader, ReleaseSpec.parse (components, paths, version sources, requirements),
 // then the version-naming rules and the environment check on the normalised requirements.
 // Parsing touches no file: the spec's folder is a path that does not exist.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzSpecMain {
     static func main() { runFuzzer(fuzzSpec) }
@@ -17,10 +18,14 @@ func fuzzSpec(_ bytes: [UInt8]) {
         _ = "\(error)"
         return
     }
-    fuzzCheck(spec.chunkSize >= ReleaseSpec.chunkSizeRange.lowerBound && spec.chunkSize <= ReleaseSpec.chunkSizeRange.upperBound,
-              "chunk size \(spec.chunkSize) accepted outside the range")
+    fuzzCheck(
+        spec.chunkSize >= ReleaseSpec.chunkSizeRange.lowerBound
+            && spec.chunkSize <= ReleaseSpec.chunkSizeRange.upperBound,
+        "chunk size \(spec.chunkSize) accepted outside the range")
     for c in spec.components {
-        for p in c.paths { fuzzCheck(!p.hasPrefix("/") && !p.split(separator: "/").contains(".."), "unsafe path \(p) accepted") }
+        for p in c.paths {
+            fuzzCheck(!p.hasPrefix("/") && !p.split(separator: "/").contains(".."), "unsafe path \(p) accepted")
+        }
     }
     if let requirements = spec.requirements {
         // The normalised requirements go into the manifest, which must stay canonical JSON.
@@ -29,7 +34,8 @@ func fuzzSpec(_ bytes: [UInt8]) {
     }
     for policy in [GatePolicy.nmpa, GatePolicy.semver] {
         for channel in policy.channels {
-            _ = VersionNaming.check(spec.version, policy: policy, channel: channel, file: spec.file, line: 1, what: "the release version")
+            _ = VersionNaming.check(
+                spec.version, policy: policy, channel: channel, file: spec.file, line: 1, what: "the release version")
         }
     }
 }

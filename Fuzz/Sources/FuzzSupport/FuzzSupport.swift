@@ -3,6 +3,7 @@
 // the check that turns a broken invariant into a crash libFuzzer records.
 import CFuzzerDriver
 import Foundation
+
 @testable import IVPack
 
 /// The target's function for one input, set once by `runFuzzer` before libFuzzer starts.
@@ -38,7 +39,9 @@ public let fuzzDirectory: String = {
 /// (Fuzz/pki, made by Fuzz/make-seeds.sh), so a run's results do not depend on the day.
 public let fuzzNow: Int64 = {
     let file = fuzzDirectory + "/pki/now"
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8), let t = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+        let t = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    else {
         fatalError("fuzz setup: cannot read the fixed time from \(file)")
     }
     return t
@@ -54,7 +57,9 @@ public let fuzzTrustPolicy: TrustPolicy = {
 }()
 
 /// A crash with a message when an invariant does not hold: libFuzzer saves the input.
-public func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String, file: StaticString = #file, line: UInt = #line) {
+public func fuzzCheck(
+    _ condition: Bool, _ message: @autoclosure () -> String, file: StaticString = #file, line: UInt = #line
+) {
     if !condition {
         fatalError("fuzz invariant broken: \(message())", file: file, line: line)
     }
@@ -116,9 +121,15 @@ public struct FixedProbe: SystemProbe {
     public func operatingSystem() throws(ProbeError) -> OSReading {
         OSReading(id: "ubuntu", versionID: "22.04", prettyName: "Ubuntu 22.04.4 LTS", source: "fuzz")
     }
-    public func kernelRelease() throws(ProbeError) -> KernelReading { KernelReading(release: "5.15.0-105-generic", source: "fuzz") }
+    public func kernelRelease() throws(ProbeError) -> KernelReading {
+        KernelReading(release: "5.15.0-105-generic", source: "fuzz")
+    }
     public func gpus(vendor: String?) throws(ProbeError) -> GPUReading {
-        .found([GPUInfo(vendor: "NVIDIA", name: "NVIDIA A100-SXM4-40GB", memoryBytes: 40 << 30, driverVersion: "535.161.07")], source: "fuzz")
+        .found(
+            [
+                GPUInfo(
+                    vendor: "NVIDIA", name: "NVIDIA A100-SXM4-40GB", memoryBytes: 40 << 30, driverVersion: "535.161.07")
+            ], source: "fuzz")
     }
     public func toolVersion(_ name: String) throws(ProbeError) -> ToolReading {
         guard name == "python3" || name == "docker" else { throw ProbeError("fuzz: \(name) is not installed") }
@@ -132,13 +143,15 @@ public struct FixedProbe: SystemProbe {
 public func fuzzCheckReaderError(_ error: any Error, size: Int, file: StaticString = #file, line: UInt = #line) {
     let text = "\(error)"
     fuzzCheck(!text.isEmpty, "empty error", file: file, line: line)
-    fuzzCheck(isDisplaySafe(text), "error message holds a raw control character: \(text.debugDescription)",
-              file: file, line: line)
+    fuzzCheck(
+        isDisplaySafe(text), "error message holds a raw control character: \(text.debugDescription)",
+        file: file, line: line)
     if let e = error as? InputError, e.kind == .versionSource, e.detail.hasPrefix("byte ") {
         let digits = e.detail.dropFirst(5).prefix { $0.isNumber }
-        fuzzCheck(Int(digits).map { $0 >= 0 && $0 <= size } ?? false,
-                  "error location \(e.detail.debugDescription) is outside the \(size)-byte input",
-                  file: file, line: line)
+        fuzzCheck(
+            Int(digits).map { $0 >= 0 && $0 <= size } ?? false,
+            "error location \(e.detail.debugDescription) is outside the \(size)-byte input",
+            file: file, line: line)
     }
 }
 

@@ -1,10 +1,11 @@
+import FuzzSupport
+
 // Fuzz target: the site trust policy (YAML), as `verify`, `check` and the licence client read it:
 // TrustPolicy.parse (the step of TrustPolicy.load after reading the file). Certificate and CRL
 // paths are taken from Fuzz/pki, which holds the public part of the fuzzing PKI, so a policy
 // naming root-ca.pem, intermediate-ca.pem or crl/*.pem loads them; a policy that parses is then
 // asked which roles each signer certificate proves.
 @testable import IVPack
-import FuzzSupport
 
 @main enum FuzzTrustPolicyMain {
     static func main() { runFuzzer(fuzzTrustPolicyInput) }
@@ -14,7 +15,9 @@ let pkiFolder = fuzzDirectory + "/pki"
 let signerCertificates: [Certificate] = {
     var out: [Certificate] = []
     for name in ["signers/release-manager.pem", "signers/quality.pem"] {
-        guard let certs = try? Certificate.load(file: pkiFolder + "/" + name) else { fatalError("fuzz setup: cannot load \(pkiFolder)/\(name)") }
+        guard let certs = try? Certificate.load(file: pkiFolder + "/" + name) else {
+            fatalError("fuzz setup: cannot load \(pkiFolder)/\(name)")
+        }
         out += certs
     }
     return out

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libarchive converts names between the locale's multibyte charset and UTF-8 (pax `path`

@@ -37,7 +37,8 @@ public enum TarHeaderFormat {
     /// `maxPathBytes`, a negative size or a time outside 0...`maxModificationTime`).
     public static func headers(path: [UInt8], size: Int64, mode: UInt32, mtime: Int64) -> [UInt8]? {
         guard !path.isEmpty, path.count <= maxPathBytes, !path.contains(0), size >= 0,
-              mtime >= 0, mtime <= maxModificationTime else { return nil }
+            mtime >= 0, mtime <= maxModificationTime
+        else { return nil }
         let mode = mode & 0o7777
         var records: [UInt8] = []
         var name: ArraySlice<UInt8> = path[...]
@@ -55,8 +56,9 @@ public enum TarHeaderFormat {
         var out: [UInt8] = []
         out.reserveCapacity(records.isEmpty ? 512 : 1024 + records.count + 511)
         if !records.isEmpty {
-            appendBlock(&out, name: paxHeaderName[...], prefix: [], mode: mode, size: Int64(records.count),
-                        mtime: min(mtime, 0x7FFF_FFFF), typeflag: UInt8(ascii: "x"))
+            appendBlock(
+                &out, name: paxHeaderName[...], prefix: [], mode: mode, size: Int64(records.count),
+                mtime: min(mtime, 0x7FFF_FFFF), typeflag: UInt8(ascii: "x"))
             out += records
             out += repeatElement(0, count: paddingCount(Int64(records.count)))
         }
@@ -101,8 +103,10 @@ public enum TarHeaderFormat {
 
     /// Appends one ustar header block to `out` (owner and group 0, empty user and group names,
     /// no link), written in place: verify makes one per entry.
-    static func appendBlock(_ out: inout [UInt8], name: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>, mode: UInt32,
-                            size: Int64, mtime: Int64, typeflag: UInt8) {
+    static func appendBlock(
+        _ out: inout [UInt8], name: ArraySlice<UInt8>, prefix: ArraySlice<UInt8>, mode: UInt32,
+        size: Int64, mtime: Int64, typeflag: UInt8
+    ) {
         let base = out.count
         out.append(contentsOf: repeatElement(0, count: 512))
         out.withUnsafeMutableBufferPointer { whole in
@@ -142,8 +146,10 @@ public enum TarHeaderFormat {
     }
 
     /// `value` as `digits` octal digits with leading zeros at `offset`, then the terminator bytes.
-    static func octal(_ b: UnsafeMutableBufferPointer<UInt8>, _ offset: Int, _ digits: Int, _ value: Int64,
-                      _ terminator: UInt8...) {
+    static func octal(
+        _ b: UnsafeMutableBufferPointer<UInt8>, _ offset: Int, _ digits: Int, _ value: Int64,
+        _ terminator: UInt8...
+    ) {
         var v = value
         for i in stride(from: offset + digits - 1, through: offset, by: -1) {
             b[i] = UInt8(ascii: "0") + UInt8(v & 7)

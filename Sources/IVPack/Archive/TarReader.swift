@@ -1,6 +1,7 @@
 internal import CLibArchive
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One entry header of a tar stream, as read; nothing in it has been checked against a manifest.
@@ -82,17 +83,17 @@ public final class TarReader {
         // two blocks), so that the raw header bytes libarchive parsed can be compared without
         // reading them again: one pread per entry cost ~4% of verifying 20,000 small files.
         guard lseek(file.fd, 0, SEEK_SET) == 0,
-              archive_read_open2(
-                  archive, Unmanaged.passUnretained(source).toOpaque(), nil,
-                  { _, client, buffer in
-                      let source = Unmanaged<BlockSource>.fromOpaque(client!).takeUnretainedValue()
-                      return source.read(buffer)
-                  },
-                  { _, client, request in
-                      let source = Unmanaged<BlockSource>.fromOpaque(client!).takeUnretainedValue()
-                      return source.skip(request)
-                  },
-                  nil) == ARCHIVE_OK
+            archive_read_open2(
+                archive, Unmanaged.passUnretained(source).toOpaque(), nil,
+                { _, client, buffer in
+                    let source = Unmanaged<BlockSource>.fromOpaque(client!).takeUnretainedValue()
+                    return source.read(buffer)
+                },
+                { _, client, request in
+                    let source = Unmanaged<BlockSource>.fromOpaque(client!).takeUnretainedValue()
+                    return source.skip(request)
+                },
+                nil) == ARCHIVE_OK
         else {
             throw ArchiveError.from(archive, operation: "open the bundle as a tar archive", path: path, isInput: true)
         }
@@ -124,11 +125,13 @@ public final class TarReader {
             return nil
         }
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let raw else {
-            throw ArchiveError.from(archive, operation: "read the entry header at byte \(position)", path: path, isInput: true)
+            throw ArchiveError.from(
+                archive, operation: "read the entry header at byte \(position)", path: path, isInput: true)
         }
         var rawPath: [UInt8] = []
         if let p = archive_entry_pathname(raw) {
-            rawPath = Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+            rawPath = Array(
+                UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
         }
         let kind: TarEntry.Kind
         var linkTarget: String?
@@ -173,11 +176,13 @@ public final class TarReader {
             let status = archive_read_data_block(archive, &buffer, &size, &offset)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
-                throw ArchiveError.from(archive, operation: "read the data of \(current?.path ?? "an entry")", path: path, isInput: true)
+                throw ArchiveError.from(
+                    archive, operation: "read the data of \(current?.path ?? "an entry")", path: path, isInput: true)
             }
             if Int64(offset) != expected {
-                throw ArchiveError(operation: "read the data of \(current?.path ?? "an entry")", path: path,
-                                   reason: "the entry has a hole at byte \(expected) (sparse data is not allowed)", isInput: true)
+                throw ArchiveError(
+                    operation: "read the data of \(current?.path ?? "an entry")", path: path,
+                    reason: "the entry has a hole at byte \(expected) (sparse data is not allowed)", isInput: true)
             }
             if size > 0, let buffer { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
             expected += Int64(size)
@@ -187,14 +192,16 @@ public final class TarReader {
     /// The current entry's whole data, refused when its declared size is above `limit`.
     public func readAll(limit: Int) throws -> [UInt8] {
         if let current, current.size > Int64(limit) {
-            throw ArchiveError(operation: "read \(current.path ?? "an entry")", path: path,
-                               reason: "it declares \(current.size) bytes, more than the limit of \(limit)", isInput: true)
+            throw ArchiveError(
+                operation: "read \(current.path ?? "an entry")", path: path,
+                reason: "it declares \(current.size) bytes, more than the limit of \(limit)", isInput: true)
         }
         var out: [UInt8] = []
         try readData { (block) throws in
             if out.count + block.count > limit {
-                throw ArchiveError(operation: "read \(self.current?.path ?? "an entry")", path: self.path,
-                                   reason: "more than the limit of \(limit) bytes", isInput: true)
+                throw ArchiveError(
+                    operation: "read \(self.current?.path ?? "an entry")", path: self.path,
+                    reason: "more than the limit of \(limit) bytes", isInput: true)
             }
             out.append(contentsOf: block)
         }
@@ -217,7 +224,9 @@ final class BlockSource {
     init(fd: Int32, blockSize: Int) {
         self.fd = fd
         self.blockSize = max(4096, blockSize)
-        buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, blockSize), alignment: 4096) }
+        buffers = (0..<2).map { _ in
+            UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, blockSize), alignment: 4096)
+        }
     }
 
     deinit { for b in buffers { b.deallocate() } }

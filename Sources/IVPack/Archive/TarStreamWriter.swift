@@ -26,13 +26,16 @@ public final class TarStreamWriter {
     /// Starts a regular-file entry; exactly `size` bytes must follow through `write(_:)`.
     public func beginFile(path: String, size: Int64, permissions: UInt32, modificationTime: Int64) throws {
         precondition(current == nil, "beginFile while an entry is open")
-        guard let header = TarHeaderFormat.headers(path: Array(path.utf8), size: size, mode: permissions & 0o777,
-                                                   mtime: modificationTime)
+        guard
+            let header = TarHeaderFormat.headers(
+                path: Array(path.utf8), size: size, mode: permissions & 0o777,
+                mtime: modificationTime)
         else {
-            throw ArchiveError(operation: "write the tar header of \(Display.name(path))", path: outputName,
-                               reason: "a bundle entry needs a path of 1 to \(TarHeaderFormat.maxPathBytes) bytes without NUL, "
-                                   + "and a modification time from 1970 to \(TarHeaderFormat.maxModificationTime) s "
-                                   + "(got \(modificationTime); check SOURCE_DATE_EPOCH)", isInput: false)
+            throw ArchiveError(
+                operation: "write the tar header of \(Display.name(path))", path: outputName,
+                reason: "a bundle entry needs a path of 1 to \(TarHeaderFormat.maxPathBytes) bytes without NUL, "
+                    + "and a modification time from 1970 to \(TarHeaderFormat.maxModificationTime) s "
+                    + "(got \(modificationTime); check SOURCE_DATE_EPOCH)", isInput: false)
         }
         try emit(header)
         current = (path, size, TarHeaderFormat.paddingCount(size))
@@ -42,8 +45,9 @@ public final class TarStreamWriter {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
         guard let entry = current, Int64(bytes.count) <= entry.remaining else {
-            throw ArchiveError(operation: "write entry data", path: outputName,
-                               reason: "more data than the entry's declared size", isInput: false)
+            throw ArchiveError(
+                operation: "write entry data", path: outputName,
+                reason: "more data than the entry's declared size", isInput: false)
         }
         try sink(bytes)
         offset += Int64(bytes.count)
@@ -54,8 +58,9 @@ public final class TarStreamWriter {
     public func finishEntry() throws {
         guard let entry = current else { return }
         guard entry.remaining == 0 else {
-            throw ArchiveError(operation: "finish the entry \(Display.name(entry.path))", path: outputName,
-                               reason: "\(entry.remaining) of its declared bytes were not written", isInput: false)
+            throw ArchiveError(
+                operation: "finish the entry \(Display.name(entry.path))", path: outputName,
+                reason: "\(entry.remaining) of its declared bytes were not written", isInput: false)
         }
         if entry.padding > 0 { try emit([UInt8](repeating: 0, count: entry.padding)) }
         current = nil
@@ -69,10 +74,13 @@ public final class TarStreamWriter {
 
     /// One regular-file entry followed by the end-of-archive marker, as bytes: what is appended
     /// to a bundle in place of its old end marker.
-    public static func entryWithEndMarker(path: String, data: [UInt8], permissions: UInt32, modificationTime: Int64) throws -> [UInt8] {
+    public static func entryWithEndMarker(path: String, data: [UInt8], permissions: UInt32, modificationTime: Int64)
+        throws -> [UInt8]
+    {
         var bytes: [UInt8] = []
         let writer = TarStreamWriter(name: path) { bytes.append(contentsOf: $0) }
-        try writer.beginFile(path: path, size: Int64(data.count), permissions: permissions, modificationTime: modificationTime)
+        try writer.beginFile(
+            path: path, size: Int64(data.count), permissions: permissions, modificationTime: modificationTime)
         try data.withUnsafeBytes { try writer.write($0) }
         try writer.close()
         return bytes

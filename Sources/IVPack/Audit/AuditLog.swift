@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One action to record in the audit log (IQ draft, clause 5.4.1: time, operator, device, key
@@ -23,9 +23,11 @@ public struct AuditEvent: Sendable, Equatable {
     public var host: String
 
     /// An event; time, operator and host default to now, the current user and this machine.
-    public init(command: String, parameters: [String], result: Int32, durationMs: Int64,
-                timeMilliseconds: Int64 = AuditLog.nowMilliseconds(),
-                operatorName: String = AuditLog.currentOperator(), host: String = AuditLog.currentHost()) {
+    public init(
+        command: String, parameters: [String], result: Int32, durationMs: Int64,
+        timeMilliseconds: Int64 = AuditLog.nowMilliseconds(),
+        operatorName: String = AuditLog.currentOperator(), host: String = AuditLog.currentHost()
+    ) {
         self.command = command
         self.parameters = parameters
         self.result = result
@@ -104,9 +106,14 @@ public struct AuditVerification: Sendable, Equatable {
         ]
         if let headSHA256 { members.append(("headSHA256", .string(headSHA256))) }
         if let problem {
-            members.append(("problem", .object([
-                ("line", .integer(problem.line)), ("kind", .string(problem.kind.rawValue)), ("message", .string(problem.message)),
-            ])))
+            members.append(
+                (
+                    "problem",
+                    .object([
+                        ("line", .integer(problem.line)), ("kind", .string(problem.kind.rawValue)),
+                        ("message", .string(problem.message)),
+                    ])
+                ))
         }
         return .object(members)
     }
@@ -124,10 +131,12 @@ public enum AuditLogError: IVPackError, Equatable {
     public var exitStatus: ExitStatus { .environment }
 
     public var description: String {
-        let hint = "Keep the log as evidence, run `ivpack audit verify` on it, and start a new log (--audit-log or IVPACK_AUDIT_LOG)."
+        let hint =
+            "Keep the log as evidence, run `ivpack audit verify` on it, and start a new log (--audit-log or IVPACK_AUDIT_LOG)."
         switch self {
         case .lastLineIncomplete(let path):
-            return "\(path): cannot append to the audit log: its last line has no newline (a write was cut short). \(hint)"
+            return
+                "\(path): cannot append to the audit log: its last line has no newline (a write was cut short). \(hint)"
         case .lastLineMalformed(let path, let problem):
             return "\(path): cannot append to the audit log: its last line is not an audit event (\(problem)). \(hint)"
         case .notARegularFile(let path):
@@ -159,7 +168,9 @@ public enum AuditLog {
     /// What replaces a secret in the recorded parameters.
     public static let redactedMarker = "[redacted]"
     /// The members of an event, in the order of the schema.
-    static let members = ["seq", "time", "operator", "host", "command", "parameters", "result", "durationMs", "prev", "hash"]
+    static let members = [
+        "seq", "time", "operator", "host", "command", "parameters", "result", "durationMs", "prev", "hash",
+    ]
 
     // MARK: Writing
 
@@ -171,14 +182,19 @@ public enum AuditLog {
     @discardableResult
     public static func append(path: String, event: AuditEvent) throws -> AuditRecord {
         let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw FileSystemError(operation: "open the audit log for appending", path: path, code: errno, isInput: false) }
+        guard fd >= 0 else {
+            throw FileSystemError(
+                operation: "open the audit log for appending", path: path, code: errno, isInput: false)
+        }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
             if errno == EINTR { continue }
             throw FileSystemError(operation: "lock the audit log", path: path, code: errno, isInput: false)
         }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw FileSystemError(operation: "read the audit log's status", path: path, code: errno, isInput: false) }
+        guard fstat(fd, &st) == 0 else {
+            throw FileSystemError(operation: "read the audit log's status", path: path, code: errno, isInput: false)
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw AuditLogError.notARegularFile(path: path) }
         let size = Int64(st.st_size)
 
@@ -186,7 +202,9 @@ public enum AuditLog {
         var prev = zeroHash
         if size > 0 {
             let last = try lastLine(fd: fd, size: size, path: path)
-            guard let value = try? JSONParser.parse(last, limits: lineLimits), let s = value["seq"]?.int64Value, s >= 1, s < maxSeq else {
+            guard let value = try? JSONParser.parse(last, limits: lineLimits), let s = value["seq"]?.int64Value, s >= 1,
+                s < maxSeq
+            else {
                 throw AuditLogError.lastLineMalformed(path: path, problem: "no seq")
             }
             seq = s + 1
@@ -200,13 +218,17 @@ public enum AuditLog {
 
         // One write(2) on an O_APPEND descriptor under the lock: the line lands whole or not at all.
         var written: Int
-        repeat { written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } } while written < 0 && errno == EINTR
+        repeat {
+            written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        } while written < 0 && errno == EINTR
         if written != bytes.count {
             let code = written < 0 ? errno : ENOSPC
             _ = ftruncate(fd, off_t(size))
             throw FileSystemError(operation: "append to the audit log", path: path, code: code, isInput: false)
         }
-        guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush the audit log to disk", path: path, code: errno, isInput: false) }
+        guard fsync(fd) == 0 else {
+            throw FileSystemError(operation: "flush the audit log to disk", path: path, code: errno, isInput: false)
+        }
         if size == 0 { syncFolder(of: path) }
         return AuditRecord(seq: seq, line: line, lineSHA256: SHA256Digest.of(line).hex)
     }
@@ -215,7 +237,8 @@ public enum AuditLog {
     static func eventMembers(_ event: AuditEvent, seq: Int64, prev: String) -> [(key: String, value: JSONValue)] {
         [
             ("seq", .integer(seq)), ("time", .string(iso8601(milliseconds: event.timeMilliseconds))),
-            ("operator", .string(clip(event.operatorName, maxNameBytes))), ("host", .string(clip(event.host, maxNameBytes))),
+            ("operator", .string(clip(event.operatorName, maxNameBytes))),
+            ("host", .string(clip(event.host, maxNameBytes))),
             ("command", .string(clip(event.command, maxNameBytes))),
             ("parameters", .array(limited(redact(event.parameters)).map { .string($0) })),
             ("result", .integer(event.result)), ("durationMs", .integer(max(0, event.durationMs))),
@@ -238,7 +261,9 @@ public enum AuditLog {
                 return line
             }
             line.insert(contentsOf: end, at: 0)
-            guard line.count <= maxLineBytes else { throw AuditLogError.lastLineMalformed(path: path, problem: "longer than \(maxLineBytes) bytes") }
+            guard line.count <= maxLineBytes else {
+                throw AuditLogError.lastLineMalformed(path: path, problem: "longer than \(maxLineBytes) bytes")
+            }
             offset = start
         }
         return line
@@ -248,7 +273,9 @@ public enum AuditLog {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            let n = out.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(operation: "read the audit log", path: path, code: errno, isInput: false)
@@ -263,7 +290,10 @@ public enum AuditLog {
     private static func syncFolder(of path: String) {
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let dfd = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
     }
 
     // MARK: Secrets and limits
@@ -314,7 +344,9 @@ public enum AuditLog {
     /// `text` with the values of `pin-value=` and `pin-source=` replaced, up to the next `;`, `&` or `?`.
     private static func redactingURIAttributes(_ text: String) -> String {
         let lower = text.lowercased()
-        guard lower.contains("pin-value=") || lower.contains("pin-source="), lower.count == text.count else { return text }
+        guard lower.contains("pin-value=") || lower.contains("pin-source="), lower.count == text.count else {
+            return text
+        }
         var out = ""
         var rest = Substring(text)
         while !rest.isEmpty {
@@ -322,7 +354,9 @@ public enum AuditLog {
             let attribute = rest[..<separator]
             let lowered = attribute.lowercased()
             if let r = lowered.range(of: "pin-value=") ?? lowered.range(of: "pin-source=") {
-                out += String(attribute.prefix(lowered.distance(from: lowered.startIndex, to: r.upperBound))) + redactedMarker
+                out +=
+                    String(attribute.prefix(lowered.distance(from: lowered.startIndex, to: r.upperBound)))
+                    + redactedMarker
             } else {
                 out += attribute
             }
@@ -386,7 +420,8 @@ public enum AuditLog {
 
     // MARK: Verifying
 
-    private static let lineLimits = JSONLimits(maxBytes: maxLineBytes, maxDepth: 4, maxStringBytes: maxLineBytes, maxContainerCount: 4096)
+    private static let lineLimits = JSONLimits(
+        maxBytes: maxLineBytes, maxDepth: 4, maxStringBytes: maxLineBytes, maxContainerCount: 4096)
 
     /// One line that is a well-formed event whose content matches its own hash.
     struct Entry {
@@ -427,13 +462,17 @@ public enum AuditLog {
             let problem = try classify(path: path, line: entry, previous: previous, next: next)
             return try broken(path: path, problem: problem, reader: &reader, intact: problem.line - 1)
         }
-        return AuditVerification(path: path, lineCount: lines, intactLines: lines, headSHA256: previous?.digest, problem: nil)
+        return AuditVerification(
+            path: path, lineCount: lines, intactLines: lines, headSHA256: previous?.digest, problem: nil)
     }
 
-    private static func broken(path: String, problem: AuditProblem, reader: inout LineReader, intact: Int) throws -> AuditVerification {
+    private static func broken(path: String, problem: AuditProblem, reader: inout LineReader, intact: Int) throws
+        -> AuditVerification
+    {
         var count = reader.linesRead
         while try reader.next() != nil { count = reader.linesRead }
-        return AuditVerification(path: path, lineCount: count, intactLines: max(0, intact), headSHA256: nil, problem: problem)
+        return AuditVerification(
+            path: path, lineCount: count, intactLines: max(0, intact), headSHA256: nil, problem: problem)
     }
 
     /// Names the break at `line`, whose own content is intact but which does not follow `previous`.
@@ -442,43 +481,78 @@ public enum AuditLog {
         let expectedPrev = previous?.digest ?? zeroHash
         let n = k.number
         if k.prev == expectedPrev {
-            return AuditProblem(line: n, kind: .edited, message: "its seq is \(k.seq) where \(expectedSeq) follows the line before; it was changed after it was written")
+            return AuditProblem(
+                line: n, kind: .edited,
+                message:
+                    "its seq is \(k.seq) where \(expectedSeq) follows the line before; it was changed after it was written"
+            )
         }
         // Facts about the rest of the file, gathered in one more pass.
-        let facts = try scan(path: path, excluding: n, seq: k.seq, gap: expectedSeq..<max(expectedSeq, k.seq), digest: k.prev)
+        let facts = try scan(
+            path: path, excluding: n, seq: k.seq, gap: expectedSeq..<max(expectedSeq, k.seq), digest: k.prev)
 
         if let next, next.prev == expectedPrev, next.seq == expectedSeq {
             // Without this line the chain would continue: it was put here, either from nowhere
             // (inserted) or moved up from later in the log (reordered: its predecessor is still there).
             if facts.seqElsewhere == nil, k.seq > expectedSeq, let from = facts.lineWithDigest {
-                return AuditProblem(line: n, kind: .reordered, message: "it holds event \(k.seq), which follows line \(from); event \(expectedSeq) comes next here (line \(n + 1))")
+                return AuditProblem(
+                    line: n, kind: .reordered,
+                    message:
+                        "it holds event \(k.seq), which follows line \(from); event \(expectedSeq) comes next here (line \(n + 1))"
+                )
             }
-            return AuditProblem(line: n, kind: .inserted, message: "it holds event \(k.seq) and does not follow the line before; the chain continues without it at line \(n + 1)"
-                                + (facts.seqElsewhere.map { " (event \(k.seq) is also at line \($0))" } ?? ""))
+            return AuditProblem(
+                line: n, kind: .inserted,
+                message:
+                    "it holds event \(k.seq) and does not follow the line before; the chain continues without it at line \(n + 1)"
+                    + (facts.seqElsewhere.map { " (event \(k.seq) is also at line \($0))" } ?? ""))
         }
         if let previous, n > 1, k.prev == previous.prev {
             // Two lines claim the same predecessor: the one the chain does not continue from was inserted.
             let before = n == 2 ? "the start of the log" : "line \(n - 2)"
             if let next, next.prev == k.digest {
-                return AuditProblem(line: n - 1, kind: .inserted, message: "lines \(n - 1) and \(n) both follow \(before) (as events \(previous.seq) and \(k.seq)); the chain continues from line \(n), so line \(n - 1) was inserted")
+                return AuditProblem(
+                    line: n - 1, kind: .inserted,
+                    message:
+                        "lines \(n - 1) and \(n) both follow \(before) (as events \(previous.seq) and \(k.seq)); the chain continues from line \(n), so line \(n - 1) was inserted"
+                )
             }
-            return AuditProblem(line: n, kind: .inserted, message: "lines \(n - 1) and \(n) both follow \(before) (as events \(previous.seq) and \(k.seq)); line \(n) was inserted")
+            return AuditProblem(
+                line: n, kind: .inserted,
+                message:
+                    "lines \(n - 1) and \(n) both follow \(before) (as events \(previous.seq) and \(k.seq)); line \(n) was inserted"
+            )
         }
         if k.seq == expectedSeq {
             if n == 1 {
-                return AuditProblem(line: 1, kind: .edited, message: "the first event's prev is not 64 zeros; it was changed after it was written")
+                return AuditProblem(
+                    line: 1, kind: .edited,
+                    message: "the first event's prev is not 64 zeros; it was changed after it was written")
             }
-            return AuditProblem(line: n - 1, kind: .edited, message: "line \(n)'s prev does not match line \(n - 1): line \(n - 1) was changed after line \(n) was written")
+            return AuditProblem(
+                line: n - 1, kind: .edited,
+                message:
+                    "line \(n)'s prev does not match line \(n - 1): line \(n - 1) was changed after line \(n) was written"
+            )
         }
         if k.seq > expectedSeq {
             if let at = facts.gapLine {
-                return AuditProblem(line: n, kind: .reordered, message: "it holds event \(k.seq) where event \(expectedSeq) should be; event \(facts.gapSeq ?? expectedSeq) is at line \(at)")
+                return AuditProblem(
+                    line: n, kind: .reordered,
+                    message:
+                        "it holds event \(k.seq) where event \(expectedSeq) should be; event \(facts.gapSeq ?? expectedSeq) is at line \(at)"
+                )
             }
             let missing = k.seq - expectedSeq
-            let which = missing == 1 ? "event \(expectedSeq) is" : "events \(expectedSeq) to \(k.seq - 1) (\(missing)) are"
+            let which =
+                missing == 1 ? "event \(expectedSeq) is" : "events \(expectedSeq) to \(k.seq - 1) (\(missing)) are"
             return AuditProblem(line: n, kind: .deleted, message: "\(which) missing before this line")
         }
-        return AuditProblem(line: n, kind: .inserted, message: "it holds event \(k.seq), which the log already passed (line \(n - 1) holds event \(previous?.seq ?? 0))")
+        return AuditProblem(
+            line: n, kind: .inserted,
+            message:
+                "it holds event \(k.seq), which the log already passed (line \(n - 1) holds event \(previous?.seq ?? 0))"
+        )
     }
 
     private enum Examined {
@@ -494,15 +568,23 @@ public enum AuditLog {
     }
 
     /// Lines other than `excluding` holding `seq`, holding a seq in `gap`, and whose digest is `digest`.
-    private static func scan(path: String, excluding: Int, seq: Int64, gap: Range<Int64>, digest: String) throws -> Facts {
+    private static func scan(path: String, excluding: Int, seq: Int64, gap: Range<Int64>, digest: String) throws
+        -> Facts
+    {
         var facts = Facts()
         var reader = LineReader(file: try InputFile(path: path), limit: maxLineBytes)
         while let line = try reader.next() {
             guard line.number != excluding, line.terminated, !line.tooLong,
-                  let value = try? JSONParser.parse(line.bytes, limits: lineLimits), let s = value["seq"]?.int64Value else { continue }
+                let value = try? JSONParser.parse(line.bytes, limits: lineLimits), let s = value["seq"]?.int64Value
+            else { continue }
             if s == seq, facts.seqElsewhere == nil { facts.seqElsewhere = line.number }
-            if gap.contains(s), facts.gapLine == nil { facts.gapLine = line.number; facts.gapSeq = s }
-            if facts.lineWithDigest == nil, SHA256Digest.of(line.bytes).hex == digest { facts.lineWithDigest = line.number }
+            if gap.contains(s), facts.gapLine == nil {
+                facts.gapLine = line.number
+                facts.gapSeq = s
+            }
+            if facts.lineWithDigest == nil, SHA256Digest.of(line.bytes).hex == digest {
+                facts.lineWithDigest = line.number
+            }
         }
         return facts
     }
@@ -510,31 +592,55 @@ public enum AuditLog {
     /// The line as an event, or why it is not one (malformed, or edited when its content no longer
     /// matches its hash or its form is not the one ivpack writes).
     private static func examine(_ line: LineReader.Line) -> Examined {
-        func malformed(_ why: String) -> Examined { .problem(AuditProblem(line: line.number, kind: .malformed, message: why)) }
+        func malformed(_ why: String) -> Examined {
+            .problem(AuditProblem(line: line.number, kind: .malformed, message: why))
+        }
         if line.tooLong { return malformed("it is longer than \(maxLineBytes) bytes") }
         if !line.terminated { return malformed("it has no newline: the write of the last event was cut short") }
         if line.bytes.isEmpty { return malformed("it is empty") }
         let value: JSONValue
-        do { value = try JSONParser.parse(line.bytes, limits: lineLimits) } catch { return malformed("not JSON: \(error)") }
+        do { value = try JSONParser.parse(line.bytes, limits: lineLimits) } catch {
+            return malformed("not JSON: \(error)")
+        }
         guard let object = value.objectValue else { return malformed("it is \(value.typeName), not an event object") }
-        if let extra = object.first(where: { !members.contains($0.key) }) { return malformed("unknown member \"\(extra.key)\"") }
-        if let missing = members.first(where: { value[$0] == nil }) { return malformed("member \"\(missing)\" is missing") }
-        guard let seq = value["seq"]?.int64Value, seq >= 1, seq < maxSeq else { return malformed("seq is not a whole number from 1") }
-        for key in ["time", "operator", "host", "command"] where value[key]?.stringValue == nil { return malformed("\(key) is not a text") }
+        if let extra = object.first(where: { !members.contains($0.key) }) {
+            return malformed("unknown member \"\(extra.key)\"")
+        }
+        if let missing = members.first(where: { value[$0] == nil }) {
+            return malformed("member \"\(missing)\" is missing")
+        }
+        guard let seq = value["seq"]?.int64Value, seq >= 1, seq < maxSeq else {
+            return malformed("seq is not a whole number from 1")
+        }
+        for key in ["time", "operator", "host", "command"] where value[key]?.stringValue == nil {
+            return malformed("\(key) is not a text")
+        }
         guard isTime(value["time"]!.stringValue!) else { return malformed("time is not YYYY-MM-DDThh:mm:ss.sssZ") }
         guard let parameters = value["parameters"]?.arrayValue, parameters.allSatisfy({ $0.stringValue != nil }) else {
             return malformed("parameters is not a list of texts")
         }
         guard value["result"]?.int64Value != nil else { return malformed("result is not a whole number") }
-        guard let d = value["durationMs"]?.int64Value, d >= 0 else { return malformed("durationMs is not a whole number from 0") }
-        guard let prev = value["prev"]?.stringValue, isHex64(prev) else { return malformed("prev is not 64 lower-case hex digits") }
-        guard let hash = value["hash"]?.stringValue, isHex64(hash) else { return malformed("hash is not 64 lower-case hex digits") }
+        guard let d = value["durationMs"]?.int64Value, d >= 0 else {
+            return malformed("durationMs is not a whole number from 0")
+        }
+        guard let prev = value["prev"]?.stringValue, isHex64(prev) else {
+            return malformed("prev is not 64 lower-case hex digits")
+        }
+        guard let hash = value["hash"]?.stringValue, isHex64(hash) else {
+            return malformed("hash is not 64 lower-case hex digits")
+        }
         let body = object.filter { $0.key != "hash" }
         if SHA256Digest.of(CanonicalJSON.encode(.object(body))).hex != hash {
-            return .problem(AuditProblem(line: line.number, kind: .edited, message: "its content does not match its hash: it was changed after it was written"))
+            return .problem(
+                AuditProblem(
+                    line: line.number, kind: .edited,
+                    message: "its content does not match its hash: it was changed after it was written"))
         }
         if CanonicalJSON.encode(value) != line.bytes {
-            return .problem(AuditProblem(line: line.number, kind: .edited, message: "it is not in the form ivpack writes (canonical JSON): it was rewritten"))
+            return .problem(
+                AuditProblem(
+                    line: line.number, kind: .edited,
+                    message: "it is not in the form ivpack writes (canonical JSON): it was rewritten"))
         }
         return .entry(Entry(number: line.number, digest: SHA256Digest.of(line.bytes).hex, seq: seq, prev: prev))
     }
@@ -586,12 +692,18 @@ struct LineReader {
                 buffer = try file.readBytes(count: 1 << 20, at: offset)
                 offset += Int64(buffer.count)
                 position = 0
-                if buffer.isEmpty { atEnd = true; break }
+                if buffer.isEmpty {
+                    atEnd = true
+                    break
+                }
             }
             if let newline = buffer[position...].firstIndex(of: 0x0A) {
                 if !tooLong {
                     current.append(contentsOf: buffer[position..<newline])
-                    if current.count > limit { tooLong = true; current = [] }
+                    if current.count > limit {
+                        tooLong = true
+                        current = []
+                    }
                 }
                 position = newline + 1
                 linesRead += 1
@@ -599,7 +711,10 @@ struct LineReader {
             }
             if !tooLong {
                 current.append(contentsOf: buffer[position...])
-                if current.count > limit { tooLong = true; current = [] }
+                if current.count > limit {
+                    tooLong = true
+                    current = []
+                }
             }
             position = buffer.count
         }

@@ -24,15 +24,19 @@ public enum BundleBuilder {
     /// - Parameter sourceDateEpoch: the time written into every header; when nil, the commit time
     ///   of the first code component's HEAD, or 0 for a release without code.
     /// - Parameter progress: called with payload bytes written so far and the total.
-    public static func build(specPath: String, outputPath: String, sourceDateEpoch: Int64?,
-                             progress: ProgressHandler? = nil) throws -> BuildResult {
+    public static func build(
+        specPath: String, outputPath: String, sourceDateEpoch: Int64?,
+        progress: ProgressHandler? = nil
+    ) throws -> BuildResult {
         let spec = try ReleaseSpec.load(path: specPath)
         let tree = try ReleaseTree(root: spec.root)
 
         // 1. Input files, all problems at once.
         var problems: [InputProblem] = []
         var filesByComponent: [(ComponentSpec, [ReleaseFile])] = []
-        let notes = ComponentSpec(name: ReleaseNotesComponent.name, kind: .document, paths: [spec.releaseNotes], version: VersionSource(), line: 0)
+        let notes = ComponentSpec(
+            name: ReleaseNotesComponent.name, kind: .document, paths: [spec.releaseNotes], version: VersionSource(),
+            line: 0)
         for component in spec.components + [notes] {
             var files: [ReleaseFile] = []
             tree.collect(component: component.name, paths: component.paths, into: &files, problems: &problems)
@@ -70,14 +74,19 @@ public enum BundleBuilder {
                 Manifest.Component(
                     name: entry.0.name, kind: entry.0.kind,
                     files: entry.1.map { f in
-                        Manifest.FileEntry(path: Manifest.payloadPrefix + f.relativePath, size: f.size, mode: f.executable ? "0755" : "0644",
-                                           sha256: zero, chunks: Array(repeating: zero, count: Manifest.chunkCount(size: f.size, chunkSize: spec.chunkSize)))
+                        Manifest.FileEntry(
+                            path: Manifest.payloadPrefix + f.relativePath, size: f.size,
+                            mode: f.executable ? "0755" : "0644",
+                            sha256: zero,
+                            chunks: Array(
+                                repeating: zero, count: Manifest.chunkCount(size: f.size, chunkSize: spec.chunkSize)))
                     },
                     versionEvidence: result.evidence)
             },
             requirements: spec.requirements,
-            provenance: Manifest.Provenance(tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
-                                            git: results.compactMap(\.git)))
+            provenance: Manifest.Provenance(
+                tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
+                git: results.compactMap(\.git)))
         let reservedLength = manifest.canonicalBytes.count
 
         // 4. Stream the payload.
@@ -86,7 +95,8 @@ public enum BundleBuilder {
         let appender = DirectAppender(output: output)
         let writer = TarStreamWriter(name: output.path) { try appender.append($0) }
         let mtime = epoch ?? 0
-        try writer.beginFile(path: Manifest.entryPath, size: Int64(reservedLength), permissions: 0o644, modificationTime: mtime)
+        try writer.beginFile(
+            path: Manifest.entryPath, size: Int64(reservedLength), permissions: 0o644, modificationTime: mtime)
         let manifestOffset = writer.offset
         try [UInt8](repeating: 0x20, count: reservedLength).withUnsafeBytes { try writer.write($0) }
         try writer.finishEntry()
@@ -109,7 +119,9 @@ public enum BundleBuilder {
                 let input = try InputFile(path: file.diskPath)
                 guard input.size == file.size else { throw changedDuringBuild(file) }
                 input.adviseSequential()
-                try writer.beginFile(path: entry.path, size: entry.size, permissions: file.executable ? 0o755 : 0o644, modificationTime: mtime)
+                try writer.beginFile(
+                    path: entry.path, size: entry.size, permissions: file.executable ? 0o755 : 0o644,
+                    modificationTime: mtime)
                 let number = hasher.beginFile(size: file.size)
                 order.append((ci, fi))
                 var offset: Int64 = 0
@@ -118,7 +130,8 @@ public enum BundleBuilder {
                     let want = Int(min(Int64(hasher.pieceSize), file.size - offset))
                     let n: Int
                     do {
-                        n = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: piece.buffer[0..<want]), at: offset)
+                        n = try input.readFully(
+                            into: UnsafeMutableRawBufferPointer(rebasing: piece.buffer[0..<want]), at: offset)
                     } catch {
                         hasher.discard(piece)
                         throw error
@@ -160,13 +173,18 @@ public enum BundleBuilder {
         try output.write(bytes, at: manifestOffset)
         Failpoint.reach("build-before-commit")
         try output.commit()
-        return BuildResult(outputPath: outputPath, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), bundleSize: writer.offset)
+        return BuildResult(
+            outputPath: outputPath, manifest: manifest, manifestDigest: SHA256Digest.of(bytes),
+            bundleSize: writer.offset)
     }
 
     private static func changedDuringBuild(_ file: ReleaseFile) -> InputProblems {
-        InputProblems(problems: [InputProblem(path: file.relativePath, component: file.component,
-                                              problem: "changed while the bundle was being built",
-                                              hint: "Stop whatever writes to the release folder and build again")])
+        InputProblems(problems: [
+            InputProblem(
+                path: file.relativePath, component: file.component,
+                problem: "changed while the bundle was being built",
+                hint: "Stop whatever writes to the release folder and build again")
+        ])
     }
 }
 

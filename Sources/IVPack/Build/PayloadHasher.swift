@@ -66,13 +66,17 @@ final class PayloadHasher: @unchecked Sendable {
     }
 
     /// `lanes`: threads for chunk digests (the whole-file digest has its own).
-    init(chunkSize: Int, pieceSize: Int = defaultPieceSize, buffers: Int = 4,
-         lanes: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)) {
-        precondition(chunkSize > 0 && chunkSize & (chunkSize - 1) == 0 && pieceSize > 0 && pieceSize & (pieceSize - 1) == 0)
+    init(
+        chunkSize: Int, pieceSize: Int = defaultPieceSize, buffers: Int = 4,
+        lanes: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    ) {
+        precondition(
+            chunkSize > 0 && chunkSize & (chunkSize - 1) == 0 && pieceSize > 0 && pieceSize & (pieceSize - 1) == 0)
         self.chunkSize = chunkSize
         self.pieceSize = pieceSize
-        engine = HashingEngine(queues: [(1, "ivpack.build.whole")] + (0..<max(1, lanes)).map { (1, "ivpack.build.chunks.\($0)") },
-                               bufferSize: pieceSize, bufferCount: max(2, buffers))
+        engine = HashingEngine(
+            queues: [(1, "ivpack.build.whole")] + (0..<max(1, lanes)).map { (1, "ivpack.build.chunks.\($0)") },
+            bufferSize: pieceSize, bufferCount: max(2, buffers))
         wholeQueue = engine.queues[0]
         self.lanes = engine.queues.dropFirst().map(Lane.init)
     }
@@ -83,7 +87,8 @@ final class PayloadHasher: @unchecked Sendable {
         defer { lock.unlock() }
         wholeDigests.append(.zero)
         chunkBase.append(chunkDigests.count)
-        chunkDigests.append(contentsOf: repeatElement(.zero, count: Manifest.chunkCount(size: size, chunkSize: chunkSize)))
+        chunkDigests.append(
+            contentsOf: repeatElement(.zero, count: Manifest.chunkCount(size: size, chunkSize: chunkSize)))
         return wholeDigests.count - 1
     }
 
@@ -173,8 +178,11 @@ final class PayloadHasher: @unchecked Sendable {
                 var start = 0
                 repeat {
                     let end = min(start + chunkSize, length)
-                    results.append((Int((offset + Int64(start)) / Int64(chunkSize)),
-                                    SHA256Digest.of(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))))
+                    results.append(
+                        (
+                            Int((offset + Int64(start)) / Int64(chunkSize)),
+                            SHA256Digest.of(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                        ))
                     start = end
                 } while start < length
                 store(file: file, whole: nil, chunks: results.map { (index: $0.0, digest: $0.1) })

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file of the release folder that goes into the bundle.
@@ -63,7 +63,10 @@ public struct ReleaseTree {
         return String(cString: p)
     }
 
-    private struct FileID: Hashable { let device: UInt64; let inode: UInt64 }
+    private struct FileID: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
 
     /// Files already collected, by identity, so that one file reached by two names (a link, or
     /// a folder link that walks a folder twice) is refused rather than shipped twice.
@@ -73,7 +76,9 @@ public struct ReleaseTree {
     private let registry = Registry()
 
     /// The files of `paths` (relative to the root), each tagged with `component`.
-    public func collect(component: String, paths: [String], into files: inout [ReleaseFile], problems: inout [InputProblem]) {
+    public func collect(
+        component: String, paths: [String], into files: inout [ReleaseFile], problems: inout [InputProblem]
+    ) {
         for path in paths {
             // The folders above the named path count as ancestors: a link back up to one of them is a loop.
             var ancestors: Set<FileID> = []
@@ -82,7 +87,9 @@ public struct ReleaseTree {
             if stat(prefix, &st) == 0 { ancestors.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }
             for part in path.split(separator: "/").dropLast() {
                 prefix += "/" + part
-                if stat(prefix, &st) == 0 { ancestors.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) }
+                if stat(prefix, &st) == 0 {
+                    ancestors.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+                }
             }
             visit(relative: path, component: component, ancestors: ancestors, files: &files, problems: &problems)
         }
@@ -92,40 +99,55 @@ public struct ReleaseTree {
     public func resolve(_ relative: String) -> Result<String, InputProblem> {
         let full = root + "/" + relative
         guard let real = Self.realPath(full) else {
-            return .failure(InputProblem(path: relative, component: nil, problem: String(cString: strerror(errno)), hint: "Check the path in the spec"))
+            return .failure(
+                InputProblem(
+                    path: relative, component: nil, problem: String(cString: strerror(errno)),
+                    hint: "Check the path in the spec"))
         }
         guard real == root || real.hasPrefix(root + "/") else {
-            return .failure(InputProblem(path: relative, component: nil, problem: "resolves to \(real), outside the release folder \(root)",
-                                         hint: "Keep every file of the release inside the spec's folder"))
+            return .failure(
+                InputProblem(
+                    path: relative, component: nil, problem: "resolves to \(real), outside the release folder \(root)",
+                    hint: "Keep every file of the release inside the spec's folder"))
         }
         return .success(real)
     }
 
-    private func visit(relative: String, component: String, ancestors: Set<FileID>,
-                       files: inout [ReleaseFile], problems: inout [InputProblem]) {
+    private func visit(
+        relative: String, component: String, ancestors: Set<FileID>,
+        files: inout [ReleaseFile], problems: inout [InputProblem]
+    ) {
         func problem(_ text: String, _ hint: String = "") {
             problems.append(InputProblem(path: relative, component: component, problem: text, hint: hint))
         }
         if files.count > Self.maxFiles {
-            if problems.last?.problem.hasPrefix("more than") != true { problem("more than \(Self.maxFiles) files in the release") }
+            if problems.last?.problem.hasPrefix("more than") != true {
+                problem("more than \(Self.maxFiles) files in the release")
+            }
             return
         }
         let full = root + "/" + relative
         var st = stat()
         guard lstat(full, &st) == 0 else {
             let code = errno
-            problem(code == ENOENT ? "does not exist" : "cannot be read: \(String(cString: strerror(code)))",
-                    code == ENOENT ? "Check the path in the spec; it is relative to the spec's folder" : "Check its permissions")
+            problem(
+                code == ENOENT ? "does not exist" : "cannot be read: \(String(cString: strerror(code)))",
+                code == ENOENT
+                    ? "Check the path in the spec; it is relative to the spec's folder" : "Check its permissions")
             return
         }
         var diskPath = full
         if (st.st_mode & S_IFMT) == S_IFLNK {
             guard let real = Self.realPath(full) else {
-                problem("is a symbolic link that cannot be followed: \(String(cString: strerror(errno)))", "Fix or remove the link")
+                problem(
+                    "is a symbolic link that cannot be followed: \(String(cString: strerror(errno)))",
+                    "Fix or remove the link")
                 return
             }
             guard real == root || real.hasPrefix(root + "/") else {
-                problem("is a symbolic link to \(real), outside the release folder", "Copy the file into the release folder instead of linking to it")
+                problem(
+                    "is a symbolic link to \(real), outside the release folder",
+                    "Copy the file into the release folder instead of linking to it")
                 return
             }
             guard stat(real, &st) == 0 else {
@@ -143,21 +165,27 @@ public struct ReleaseTree {
             let id = FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
             if let first = registry.seen[id] {
                 if first.path != relative {
-                    problem("is the same file as \(first.path) (a link or a linked folder)", "Ship each file once: list one of the names, or remove the link")
+                    problem(
+                        "is the same file as \(first.path) (a link or a linked folder)",
+                        "Ship each file once: list one of the names, or remove the link")
                 } else if first.component != component {
-                    problem("is also part of component \(first.component)", "Every file belongs to exactly one component")
+                    problem(
+                        "is also part of component \(first.component)", "Every file belongs to exactly one component")
                 } else {
                     problem("is listed twice", "List each file once")
                 }
                 return
             }
             registry.seen[id] = (relative, component)
-            files.append(ReleaseFile(component: component, relativePath: relative, diskPath: diskPath,
-                                     size: Int64(st.st_size), executable: st.st_mode & 0o111 != 0))
+            files.append(
+                ReleaseFile(
+                    component: component, relativePath: relative, diskPath: diskPath,
+                    size: Int64(st.st_size), executable: st.st_mode & 0o111 != 0))
         case S_IFDIR:
             let id = FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
             if ancestors.contains(id) {
-                problem("is a directory loop (a symbolic link back to one of its own parent folders)", "Remove the link")
+                problem(
+                    "is a directory loop (a symbolic link back to one of its own parent folders)", "Remove the link")
                 return
             }
             guard let dir = opendir(diskPath) else {
@@ -178,20 +206,26 @@ public struct ReleaseTree {
             inner.insert(id)
             for raw in names {
                 guard let name = String(validating: raw, as: UTF8.self) else {
-                    problems.append(InputProblem(path: relative + "/" + String(decoding: raw, as: UTF8.self), component: component,
-                                                 problem: "the file name is not valid UTF-8", hint: "Rename the file"))
+                    problems.append(
+                        InputProblem(
+                            path: relative + "/" + String(decoding: raw, as: UTF8.self), component: component,
+                            problem: "the file name is not valid UTF-8", hint: "Rename the file"))
                     continue
                 }
                 let child = relative + "/" + name
                 if case .failure(let p) = RelativePath.normalize(child) {
-                    problems.append(InputProblem(path: child, component: component, problem: "unusable file name: \(p)", hint: "Rename the file"))
+                    problems.append(
+                        InputProblem(
+                            path: child, component: component, problem: "unusable file name: \(p)",
+                            hint: "Rename the file"))
                     continue
                 }
                 visit(relative: child, component: component, ancestors: inner, files: &files, problems: &problems)
             }
         case S_IFIFO: problem("is a FIFO; only regular files can be bundled", "Remove it from the release folder")
         case S_IFSOCK: problem("is a socket; only regular files can be bundled", "Remove it from the release folder")
-        case S_IFCHR, S_IFBLK: problem("is a device node; only regular files can be bundled", "Remove it from the release folder")
+        case S_IFCHR, S_IFBLK:
+            problem("is a device node; only regular files can be bundled", "Remove it from the release folder")
         default: problem("is not a regular file")
         }
     }

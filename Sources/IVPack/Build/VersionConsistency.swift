@@ -60,16 +60,27 @@ public struct VersionConsistency {
         return result
     }
 
-    private func mismatch(_ c: ComponentSpec, _ file: String, _ location: String, found: String?, hint: String = "") -> VersionMismatch {
-        VersionMismatch(component: c.name, file: file, location: location, expected: spec.version, found: found ?? "nothing", hint: hint)
+    private func mismatch(_ c: ComponentSpec, _ file: String, _ location: String, found: String?, hint: String = "")
+        -> VersionMismatch
+    {
+        VersionMismatch(
+            component: c.name, file: file, location: location, expected: spec.version, found: found ?? "nothing",
+            hint: hint)
     }
 
     /// Adds a reading as evidence or as a mismatch.
-    private func record(_ reading: VersionReading, _ c: ComponentSpec, into result: inout ComponentVersionResult, hint: String) {
+    private func record(
+        _ reading: VersionReading, _ c: ComponentSpec, into result: inout ComponentVersionResult, hint: String
+    ) {
         if let found = reading.found, found == spec.version {
-            result.evidence.append(Manifest.Evidence(file: reading.file, source: reading.format.rawValue, location: reading.location, found: found))
+            result.evidence.append(
+                Manifest.Evidence(
+                    file: reading.file, source: reading.format.rawValue, location: reading.location, found: found))
         } else {
-            result.mismatches.append(mismatch(c, reading.file, reading.location, found: reading.found.map { "\"\(Display.name($0))\"" }, hint: hint))
+            result.mismatches.append(
+                mismatch(
+                    c, reading.file, reading.location, found: reading.found.map { "\"\(Display.name($0))\"" },
+                    hint: hint))
         }
     }
 
@@ -78,7 +89,10 @@ public struct VersionConsistency {
         let start: String
         switch tree.resolve(repoRelative) {
         case .success(let real): start = real
-        case .failure(let p): throw InputProblems(problems: [InputProblem(path: p.path, component: c.name, problem: p.problem, hint: p.hint)])
+        case .failure(let p):
+            throw InputProblems(problems: [
+                InputProblem(path: p.path, component: c.name, problem: p.problem, hint: p.hint)
+            ])
         }
         let repo = try GitRepository(discoveringFrom: start)
         var workdir = repo.workingDirectory
@@ -90,30 +104,46 @@ public struct VersionConsistency {
         let location = "git tag \"\(tagName)\""
         if let tag = try repo.tag(named: tagName) {
             if tag.commit == head {
-                result.git = Manifest.GitProvenance(component: c.name, commit: head, tag: tagName, annotatedTag: tag.annotated)
-                result.evidence.append(Manifest.Evidence(file: shown, source: "git-tag", location: "\(location) on commit \(head)", found: spec.version))
+                result.git = Manifest.GitProvenance(
+                    component: c.name, commit: head, tag: tagName, annotatedTag: tag.annotated)
+                result.evidence.append(
+                    Manifest.Evidence(
+                        file: shown, source: "git-tag", location: "\(location) on commit \(head)", found: spec.version))
             } else {
-                result.mismatches.append(VersionMismatch(
-                    component: c.name, file: shown, location: location, expected: "the tag on the commit built (HEAD \(Self.short(head)))",
-                    found: "the tag on commit \(Self.short(tag.commit))",
-                    hint: "Build from the tagged commit (git checkout \(tagName)), or tag the commit you mean to release"))
+                result.mismatches.append(
+                    VersionMismatch(
+                        component: c.name, file: shown, location: location,
+                        expected: "the tag on the commit built (HEAD \(Self.short(head)))",
+                        found: "the tag on commit \(Self.short(tag.commit))",
+                        hint:
+                            "Build from the tagged commit (git checkout \(tagName)), or tag the commit you mean to release"
+                    ))
             }
         } else {
             let onHead = try repo.tags(pointingAt: head)
-            result.mismatches.append(VersionMismatch(
-                component: c.name, file: shown, location: location, expected: "a tag \"\(tagName)\" on HEAD \(Self.short(head))",
-                found: onHead.isEmpty ? "no such tag (HEAD has no tags)" : "no such tag (tags on HEAD: \(onHead.joined(separator: ", ")))",
-                hint: "Tag the release commit: git tag -a \(tagName) -m \"Release \(spec.version)\""))
+            result.mismatches.append(
+                VersionMismatch(
+                    component: c.name, file: shown, location: location,
+                    expected: "a tag \"\(tagName)\" on HEAD \(Self.short(head))",
+                    found: onHead.isEmpty
+                        ? "no such tag (HEAD has no tags)"
+                        : "no such tag (tags on HEAD: \(onHead.joined(separator: ", ")))",
+                    hint: "Tag the release commit: git tag -a \(tagName) -m \"Release \(spec.version)\""))
         }
         // Paths of the component relative to the working tree, for a status limited to them.
         var specs: [String] = []
         for path in c.paths {
             guard case .success(let real) = tree.resolve(path) else { continue }
-            if real == workdir { specs.append("") ; continue }
+            if real == workdir {
+                specs.append("")
+                continue
+            }
             guard real.hasPrefix(workdir + "/") else {
-                result.mismatches.append(VersionMismatch(component: c.name, file: path, location: "git repository \(workdir)",
-                                                         expected: "inside the repository", found: "outside it",
-                                                         hint: "Code must be committed in the repository that carries the tag"))
+                result.mismatches.append(
+                    VersionMismatch(
+                        component: c.name, file: path, location: "git repository \(workdir)",
+                        expected: "inside the repository", found: "outside it",
+                        hint: "Code must be committed in the repository that carries the tag"))
                 continue
             }
             specs.append(String(real.dropFirst(workdir.count + 1)))
@@ -121,26 +151,39 @@ public struct VersionConsistency {
         let changes = try repo.changes(under: specs.contains("") ? [] : specs)
         let rootRelative = tree.root == workdir ? "" : String(tree.root.dropFirst(workdir.count + 1))
         for change in changes {
-            let shownPath = rootRelative.isEmpty ? change.path : (change.path.hasPrefix(rootRelative + "/") ? String(change.path.dropFirst(rootRelative.count + 1)) : change.path)
-            result.mismatches.append(VersionMismatch(
-                component: c.name, file: shownPath, location: "git working tree",
-                expected: "committed and unchanged since \(tagName)", found: change.states.joined(separator: ", "),
-                hint: change.states.contains("ignored") ? "Remove the ignored file or move it out of the component's folder"
-                    : "Commit or remove the change, then tag the new commit"))
+            let shownPath =
+                rootRelative.isEmpty
+                ? change.path
+                : (change.path.hasPrefix(rootRelative + "/")
+                    ? String(change.path.dropFirst(rootRelative.count + 1)) : change.path)
+            result.mismatches.append(
+                VersionMismatch(
+                    component: c.name, file: shownPath, location: "git working tree",
+                    expected: "committed and unchanged since \(tagName)", found: change.states.joined(separator: ", "),
+                    hint: change.states.contains("ignored")
+                        ? "Remove the ignored file or move it out of the component's folder"
+                        : "Commit or remove the change, then tag the new commit"))
         }
     }
 
     static func short(_ commit: String) -> String { String(commit.prefix(12)) }
 
-    private func checkModel(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult) throws {
+    private func checkModel(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult) throws
+    {
         let hasCard = c.version.modelCard != nil
         for file in files {
-            guard let format = try VersionReaders.detectFormat(path: file.diskPath, componentKind: c.kind.rawValue, displayPath: file.relativePath) else { continue }
-            let reading = try VersionReaders.read(format, path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
+            guard
+                let format = try VersionReaders.detectFormat(
+                    path: file.diskPath, componentKind: c.kind.rawValue, displayPath: file.relativePath)
+            else { continue }
+            let reading = try VersionReaders.read(
+                format, path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
             if reading.found == nil && hasCard { continue }
-            record(reading, c, into: &result, hint: format == .gguf
-                   ? "Write general.version into the GGUF metadata, or name a model card in version.modelCard"
-                   : "Store the version in the safetensors __metadata__, or name a model card in version.modelCard")
+            record(
+                reading, c, into: &result,
+                hint: format == .gguf
+                    ? "Write general.version into the GGUF metadata, or name a model card in version.modelCard"
+                    : "Store the version in the safetensors __metadata__, or name a model card in version.modelCard")
         }
         if let card = c.version.modelCard {
             switch tree.resolve(card) {
@@ -148,60 +191,93 @@ public struct VersionConsistency {
                 let reading = try VersionReaders.read(.modelCard, path: real, displayPath: card, key: nil)
                 record(reading, c, into: &result, hint: "State the release version in the model card")
             case .failure(let p):
-                throw InputProblems(problems: [InputProblem(path: card, component: c.name, problem: p.problem, hint: p.hint)])
+                throw InputProblems(problems: [
+                    InputProblem(path: card, component: c.name, problem: p.problem, hint: p.hint)
+                ])
             }
         }
         if result.evidence.isEmpty && result.mismatches.isEmpty {
-            result.mismatches.append(mismatch(c, c.paths.joined(separator: ", "), "model metadata", found: nil,
-                                              hint: "No file of this component is a safetensors or GGUF model; name a model card in version.modelCard"))
+            result.mismatches.append(
+                mismatch(
+                    c, c.paths.joined(separator: ", "), "model metadata", found: nil,
+                    hint:
+                        "No file of this component is a safetensors or GGUF model; name a model card in version.modelCard"
+                ))
         }
     }
 
-    private func checkDocuments(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult) throws {
+    private func checkDocuments(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult)
+        throws
+    {
         for file in files {
-            guard let format = try VersionReaders.detectFormat(path: file.diskPath, componentKind: ComponentKind.document.rawValue, displayPath: file.relativePath) else { continue }
+            guard
+                let format = try VersionReaders.detectFormat(
+                    path: file.diskPath, componentKind: ComponentKind.document.rawValue, displayPath: file.relativePath)
+            else { continue }
             let readings: [VersionReading]
             if format == .frontMatter || format == .titleLine {
-                readings = try VersionReaders.readDocument(path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
+                readings = try VersionReaders.readDocument(
+                    path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
             } else {
-                readings = [try VersionReaders.read(format, path: file.diskPath, displayPath: file.relativePath, key: c.version.key)]
+                readings = [
+                    try VersionReaders.read(
+                        format, path: file.diskPath, displayPath: file.relativePath, key: c.version.key)
+                ]
             }
             let found = readings.filter { $0.found != nil }
             if found.isEmpty {
                 let places = readings.map(\.location).joined(separator: " or ")
-                result.mismatches.append(mismatch(c, file.relativePath, places.isEmpty ? "document metadata" : places, found: nil,
-                                                  hint: format == .pdfInfo ? "Set the version in the PDF's document properties"
-                                                      : "Put the version in the front matter (version: \(spec.version)) or on the title line"))
+                result.mismatches.append(
+                    mismatch(
+                        c, file.relativePath, places.isEmpty ? "document metadata" : places, found: nil,
+                        hint: format == .pdfInfo
+                            ? "Set the version in the PDF's document properties"
+                            : "Put the version in the front matter (version: \(spec.version)) or on the title line"))
             }
             for reading in found {
                 record(reading, c, into: &result, hint: "Update the document to the release version")
             }
         }
         if result.evidence.isEmpty && result.mismatches.isEmpty {
-            result.mismatches.append(mismatch(c, c.paths.joined(separator: ", "), "document metadata", found: nil,
-                                              hint: "No file of this component is a Markdown or PDF document that can state a version"))
+            result.mismatches.append(
+                mismatch(
+                    c, c.paths.joined(separator: ", "), "document metadata", found: nil,
+                    hint: "No file of this component is a Markdown or PDF document that can state a version"))
         }
     }
 
-    private func checkDependencies(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult) throws {
+    private func checkDependencies(_ c: ComponentSpec, files: [ReleaseFile], into result: inout ComponentVersionResult)
+        throws
+    {
         var sawRequirements = false
         for file in files {
             if VersionReaders.isRequirementsFile(file.relativePath) {
                 sawRequirements = true
                 for p in try VersionReaders.unpinnedRequirements(path: file.diskPath, displayPath: file.relativePath) {
-                    result.mismatches.append(VersionMismatch(component: c.name, file: file.relativePath, location: "line \(p.line)",
-                                                             expected: "one exact version (name==X.Y.Z)", found: "\"\(Display.name(p.requirement))\": \(p.problem)",
-                                                             hint: "Pin every dependency to the exact version the release was validated with"))
+                    result.mismatches.append(
+                        VersionMismatch(
+                            component: c.name, file: file.relativePath, location: "line \(p.line)",
+                            expected: "one exact version (name==X.Y.Z)",
+                            found: "\"\(Display.name(p.requirement))\": \(p.problem)",
+                            hint: "Pin every dependency to the exact version the release was validated with"))
                 }
                 continue
             }
-            guard let format = try VersionReaders.detectFormat(path: file.diskPath, componentKind: c.kind.rawValue, displayPath: file.relativePath) else { continue }
-            let reading = try VersionReaders.read(format, path: file.diskPath, displayPath: file.relativePath, productName: spec.product.name)
+            guard
+                let format = try VersionReaders.detectFormat(
+                    path: file.diskPath, componentKind: c.kind.rawValue, displayPath: file.relativePath)
+            else { continue }
+            let reading = try VersionReaders.read(
+                format, path: file.diskPath, displayPath: file.relativePath, productName: spec.product.name)
             record(reading, c, into: &result, hint: "Regenerate the SBOM for version \(spec.version)")
         }
         if result.evidence.isEmpty && result.mismatches.isEmpty && !sawRequirements {
-            result.mismatches.append(mismatch(c, c.paths.joined(separator: ", "), "SBOM version", found: nil,
-                                              hint: "A dependency-manifest component needs a CycloneDX or SPDX JSON SBOM or a pinned requirements file"))
+            result.mismatches.append(
+                mismatch(
+                    c, c.paths.joined(separator: ", "), "SBOM version", found: nil,
+                    hint:
+                        "A dependency-manifest component needs a CycloneDX or SPDX JSON SBOM or a pinned requirements file"
+                ))
         }
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one way ivpack reads a bundle: verify, sign, inspect, check, diff and the IQ report all
@@ -155,7 +155,8 @@ public final class BundleReader {
         switch entry.kind {
         case .regular: break
         case .symbolicLink, .hardLink:
-            problems.append(.notRegular(shown: Display.name(path), what: "a link to \"\(Display.name(entry.linkTarget ?? ""))\""))
+            problems.append(
+                .notRegular(shown: Display.name(path), what: "a link to \"\(Display.name(entry.linkTarget ?? ""))\""))
             return .unexpected
         case .directory:
             problems.append(.notRegular(shown: Display.name(path), what: "a directory entry"))
@@ -235,17 +236,27 @@ public final class BundleReader {
     private func checkHeaders(of entry: TarEntry, name: String, mode: UInt32) {
         let padding = TarHeaderFormat.paddingCount(previousSize)
         var shown: String { Display.name(name) }
-        guard let header = TarHeaderFormat.headers(path: Array(name.utf8), size: entry.size, mode: mode,
-                                                   mtime: manifest.provenance.sourceDateEpoch)
+        guard
+            let header = TarHeaderFormat.headers(
+                path: Array(name.utf8), size: entry.size, mode: mode,
+                mtime: manifest.provenance.sourceDateEpoch)
         else {
-            problems.append(.header(shown: shown, offset: entry.headerOffset,
-                                    problem: "ivpack cannot write this entry's header (its time \(manifest.provenance.sourceDateEpoch) or name is out of range)"))
+            problems.append(
+                .header(
+                    shown: shown, offset: entry.headerOffset,
+                    problem:
+                        "ivpack cannot write this entry's header (its time \(manifest.provenance.sourceDateEpoch) or name is out of range)"
+                ))
             return
         }
         let length = entry.dataOffset - regionStart
         guard length >= 0, length <= Int64(Self.maxRegionBytes) else {
-            problems.append(.header(shown: shown, offset: regionStart,
-                                    problem: "\(length) bytes of headers and padding before its data, where ivpack writes \(padding + header.count)"))
+            problems.append(
+                .header(
+                    shown: shown, offset: regionStart,
+                    problem:
+                        "\(length) bytes of headers and padding before its data, where ivpack writes \(padding + header.count)"
+                ))
             return
         }
         // The bytes libarchive just parsed, from its last blocks; read from the file only when
@@ -258,7 +269,8 @@ public final class BundleReader {
             do {
                 found = try file.readBytes(count: Int(length), at: regionStart)
             } catch {
-                problems.append(.header(shown: shown, offset: regionStart, problem: "its headers cannot be read back: \(error)"))
+                problems.append(
+                    .header(shown: shown, offset: regionStart, problem: "its headers cannot be read back: \(error)"))
                 return
             }
             if found.withUnsafeBytes({ Self.matches($0, padding: padding, header: header) }) { return }
@@ -268,8 +280,9 @@ public final class BundleReader {
             problems.append(.padding(after: previousName, offset: regionStart + Int64(bad)))
             return
         }
-        let description = HeaderDifference.describe(found: Array(found.dropFirst(min(padding, found.count))),
-                                                    expected: header, at: regionStart + Int64(padding))
+        let description = HeaderDifference.describe(
+            found: Array(found.dropFirst(min(padding, found.count))),
+            expected: header, at: regionStart + Int64(padding))
         problems.append(.header(shown: shown, offset: description.offset, problem: description.text))
     }
 
@@ -291,7 +304,9 @@ public final class BundleReader {
         let padding = TarHeaderFormat.paddingCount(previousSize)
         if end - regionStart != Int64(padding) {
             problems.append(.end(.between(offset: regionStart, count: end - regionStart)))
-        } else if let tail = try? file.readBytes(count: padding, at: regionStart), let bad = tail.firstIndex(where: { $0 != 0 }) {
+        } else if let tail = try? file.readBytes(count: padding, at: regionStart),
+            let bad = tail.firstIndex(where: { $0 != 0 })
+        {
             problems.append(.padding(after: previousName, offset: regionStart + Int64(bad)))
         }
         let marker = (try? file.readBytes(count: 1024, at: end)) ?? []
@@ -300,7 +315,8 @@ public final class BundleReader {
         } else if marker.count < 1024 {
             problems.append(.end(.cutShort(offset: end, present: marker.count)))
         } else if let bad = marker.firstIndex(where: { $0 != 0 }) {
-            problems.append(.end(.leftovers(offset: end, firstNonZero: end + Int64(bad), following: file.size - end - 1024)))
+            problems.append(
+                .end(.leftovers(offset: end, firstNonZero: end + Int64(bad), following: file.size - end - 1024)))
         } else if file.size > end + 1024 {
             problems.append(.end(.leftovers(offset: end, firstNonZero: nil, following: file.size - end - 1024)))
         }
@@ -349,7 +365,8 @@ public enum BundleOpenError: IVPackError, Equatable {
         case .file(let e): return "\(e)"
         case .notTar(_, let reason): return "the file is not a readable tar archive: \(reason)"
         case .empty: return "the archive is empty; an ivpack bundle starts with \(Manifest.entryPath)"
-        case .notABundle(_, let first): return "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle"
+        case .notABundle(_, let first):
+            return "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle"
         case .manifest(let e): return "\(e)"
         }
     }
@@ -407,7 +424,8 @@ public enum BundleProblem: Sendable, Equatable, CustomStringConvertible {
             return "entry at byte \(offset) \"\(shown)\": unsafe name: \(why); bundle entries are plain relative paths"
         case .badSignatureName(let shown): return "entry \"\(shown)\": not a valid signature entry name (NNN-ROLE.p7s)"
         case .duplicate(let shown): return "entry \"\(shown)\" appears twice"
-        case .reusedSignatureNumber(let shown, let number): return "entry \"\(shown)\" reuses signature number \(number)"
+        case .reusedSignatureNumber(let shown, let number):
+            return "entry \"\(shown)\" reuses signature number \(number)"
         case .notInManifest(let shown): return "entry \"\(shown)\" is not in the manifest"
         case .afterSignatures(let shown):
             return "entry \"\(shown)\" comes after the signatures; the bundle was altered after signing"
@@ -421,10 +439,13 @@ public enum BundleProblem: Sendable, Equatable, CustomStringConvertible {
         case .end(.missing(let offset)):
             return "the archive ends at byte \(offset) without an end-of-archive marker; the bundle was cut short"
         case .end(.cutShort(let offset, let present)):
-            return "the end-of-archive marker at byte \(offset) is cut short (\(present) of its 1024 zero bytes are there); the bundle was cut short"
+            return
+                "the end-of-archive marker at byte \(offset) is cut short (\(present) of its 1024 zero bytes are there); the bundle was cut short"
         case .end(.leftovers(let offset, let nonZero, let following)):
             var what: [String] = []
-            if let nonZero { what.append("the end-of-archive marker at byte \(offset) has a non-zero byte at byte \(nonZero)") }
+            if let nonZero {
+                what.append("the end-of-archive marker at byte \(offset) has a non-zero byte at byte \(nonZero)")
+            }
             if following > 0 { what.append("\(following) bytes follow the end-of-archive marker at byte \(offset)") }
             return what.joined(separator: " and ")
                 + " (an interrupted `ivpack sign` leaves this: sign again to finish it); `tar --ignore-zeros` would read them"

@@ -21,7 +21,9 @@ enum HeaderDifference {
             let header = bytes[at..<(at + 512)]
             let type = header[header.startIndex + 156]
             var dataLength = 0
-            if metaTypes.contains(type), let size = octalValue(header[(header.startIndex + 124)..<(header.startIndex + 136)]) {
+            if metaTypes.contains(type),
+                let size = octalValue(header[(header.startIndex + 124)..<(header.startIndex + 136)])
+            {
                 dataLength = Int(min(size, Int64(bytes.count - at - 512)))
             }
             let dataEnd = at + 512 + dataLength
@@ -62,8 +64,10 @@ enum HeaderDifference {
         var out: [(String, [UInt8], Int)] = []
         var at = data.startIndex
         while at < data.endIndex {
-            guard let space = data[at...].firstIndex(of: 0x20), let length = Int(String(decoding: data[at..<space], as: UTF8.self)),
-                  length > 0, at + length <= data.endIndex, let equals = data[space..<(at + length)].firstIndex(of: UInt8(ascii: "="))
+            guard let space = data[at...].firstIndex(of: 0x20),
+                let length = Int(String(decoding: data[at..<space], as: UTF8.self)),
+                length > 0, at + length <= data.endIndex,
+                let equals = data[space..<(at + length)].firstIndex(of: UInt8(ascii: "="))
             else { break }
             let key = String(decoding: data[(space + 1)..<equals], as: UTF8.self)
             out.append((key, Array(data[(equals + 1)..<(at + length - 1)]), at - data.startIndex))
@@ -92,7 +96,9 @@ enum HeaderDifference {
                 if metaTypes.contains(fb.typeflag) {
                     return (base + Int64(fb.offset), "\(typeName(fb.typeflag)), which ivpack does not write here")
                 }
-                return (base + Int64(fb.offset), "\(typeName(fb.typeflag)) where ivpack writes \(typeName(eb.typeflag))")
+                return (
+                    base + Int64(fb.offset), "\(typeName(fb.typeflag)) where ivpack writes \(typeName(eb.typeflag))"
+                )
             case (let fb?, nil):
                 return (base + Int64(fb.offset), "\(typeName(fb.typeflag)), which ivpack does not write here")
             case (nil, let eb?):
@@ -110,7 +116,10 @@ enum HeaderDifference {
                     return (at, "pax record \"\(Display.name(r.key))\", which ivpack does not write")
                 }
                 if r.value != expectedValue {
-                    return (at, "pax record \(Display.name(r.key)) is \(shown(r.value)), ivpack writes \(shown(expectedValue))")
+                    return (
+                        at,
+                        "pax record \(Display.name(r.key)) is \(shown(r.value)), ivpack writes \(shown(expectedValue))"
+                    )
                 }
                 if i < er.count, er[i].key != r.key {
                     return (at, "pax records in another order than ivpack writes them")
@@ -128,16 +137,22 @@ enum HeaderDifference {
             let differs = (0..<512).filter { fh[$0] != eh[$0] }
             if let i = differs.first(where: { !(148..<156).contains($0) }) ?? differs.first {
                 let field = TarHeaderFormat.fields.first { $0.range.contains(i) }!
-                return (base + Int64(fb.offset + i),
-                        "field \(field.name) of \(typeName(fb.typeflag)) is \(shown(fh[field.range])), ivpack writes \(shown(eh[field.range]))")
+                return (
+                    base + Int64(fb.offset + i),
+                    "field \(field.name) of \(typeName(fb.typeflag)) is \(shown(fh[field.range])), ivpack writes \(shown(eh[field.range]))"
+                )
             }
-            if fb.data != eb.data, let i = zip(fb.data, eb.data).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+            if fb.data != eb.data,
+                let i = zip(fb.data, eb.data).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset
+            {
                 return (base + Int64(fb.offset + 512 + i), "the data of \(typeName(fb.typeflag)) differs")
             }
         }
         if found.count != expected.count {
-            return (base + Int64(min(found.count, expected.count)),
-                    "\(found.count) bytes of headers where ivpack writes \(expected.count)")
+            return (
+                base + Int64(min(found.count, expected.count)),
+                "\(found.count) bytes of headers where ivpack writes \(expected.count)"
+            )
         }
         let i = zip(found, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? 0
         return (base + Int64(i), "a byte differs (the padding of a pax header)")

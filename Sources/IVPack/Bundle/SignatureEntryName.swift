@@ -20,7 +20,8 @@ public struct SignatureEntryName: Sendable, Equatable {
         let digits = body[..<dash]
         let role = String(body[body.index(after: dash)...])
         guard digits.count == 3, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let index = Int(digits), index >= 1,
-              Self.isValidRole(role) else { return nil }
+            Self.isValidRole(role)
+        else { return nil }
         self.index = index
         self.role = role
     }

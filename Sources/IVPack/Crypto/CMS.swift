@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// CMS SignedData (RFC 5652) as ivpack uses it: detached, DER, one signer, SHA-256, with the
@@ -22,10 +23,13 @@ public final class SignedData: @unchecked Sendable {
     public static let maxBytes = 1 << 20
 
     /// Signs `content` (detached): the signature holds the signer certificate and `chain`.
-    public static func sign(content: [UInt8], certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws -> SignedData {
+    public static func sign(content: [UInt8], certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws
+        -> SignedData
+    {
         guard key.matches(certificate) else {
-            throw InputError.credential(file: key.source, problem: "the private key does not belong to the certificate \(certificate.subject)",
-                                   hint: "Give the key that was certified, or the certificate issued for this key")
+            throw InputError.credential(
+                file: key.source, problem: "the private key does not belong to the certificate \(certificate.subject)",
+                hint: "Give the key that was certified, or the certificate issued for this key")
         }
         let stack = ivpack_sk_X509_new()!
         defer { ivpack_sk_X509_free(stack) }
@@ -50,7 +54,9 @@ public final class SignedData: @unchecked Sendable {
     /// Parses DER SignedData; refuses anything else, and more or fewer than one signer.
     public static func parse(der: [UInt8], source: String) throws -> SignedData {
         guard der.count <= maxBytes else {
-            throw InputError.credential(file: source, problem: "the signature is \(der.count) bytes, more than the limit of \(maxBytes)", hint: "")
+            throw InputError.credential(
+                file: source, problem: "the signature is \(der.count) bytes, more than the limit of \(maxBytes)",
+                hint: "")
         }
         ERR_clear_error()
         let cms = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
@@ -59,7 +65,8 @@ public final class SignedData: @unchecked Sendable {
         }
         guard let cms else {
             let e = OpenSSLError.drain("parse")
-            throw InputError.credential(file: source, problem: "not a DER CMS structure (\(e.reasons.joined(separator: "; ")))", hint: "")
+            throw InputError.credential(
+                file: source, problem: "not a DER CMS structure (\(e.reasons.joined(separator: "; ")))", hint: "")
         }
         let signed = SignedData(cms: cms, der: der)
         guard OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed else {
@@ -75,7 +82,9 @@ public final class SignedData: @unchecked Sendable {
     public var certificates: [Certificate] {
         guard let stack = CMS_get1_certs(cms) else { return [] }
         defer { ivpack_sk_X509_pop_free(stack) }
-        return (0..<ivpack_sk_X509_num(stack)).compactMap { ivpack_sk_X509_value(stack, $0).map { Certificate(retaining: $0) } }
+        return (0..<ivpack_sk_X509_num(stack)).compactMap {
+            ivpack_sk_X509_value(stack, $0).map { Certificate(retaining: $0) }
+        }
     }
 
     private var signerInfo: OpaquePointer? {

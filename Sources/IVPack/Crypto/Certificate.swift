@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension InputError {
@@ -67,7 +68,10 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
             return d2i_X509(nil, &p, buffer.count)
         }
         guard let x else {
-            throw InputError.credential(file: source, problem: "not a DER X.509 certificate (\(OpenSSLError.drain("parse").reasons.joined(separator: "; ")))", hint: "")
+            throw InputError.credential(
+                file: source,
+                problem: "not a DER X.509 certificate (\(OpenSSLError.drain("parse").reasons.joined(separator: "; ")))",
+                hint: "")
         }
         self.init(owning: x)
     }
@@ -82,8 +86,9 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         // PEM_read at the end of input leaves a "no start line" error: expected once certificates were read.
         let error = OpenSSLError.drain("read PEM certificates")
         if out.isEmpty {
-            throw InputError.credential(file: source, problem: "holds no PEM certificate (\(error.reasons.joined(separator: "; ")))",
-                                   hint: "Give a file with one or more -----BEGIN CERTIFICATE----- blocks")
+            throw InputError.credential(
+                file: source, problem: "holds no PEM certificate (\(error.reasons.joined(separator: "; ")))",
+                hint: "Give a file with one or more -----BEGIN CERTIFICATE----- blocks")
         }
         return out
     }
@@ -135,7 +140,9 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         while true {
             index = X509_NAME_get_index_by_NID(name, nid, index)
             if index < 0 { break }
-            guard let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+            guard let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else {
+                continue
+            }
             var utf8: UnsafeMutablePointer<UInt8>?
             let n = ASN1_STRING_to_UTF8(&utf8, data)
             if n >= 0, let utf8 {
@@ -222,7 +229,9 @@ public final class RevocationList: @unchecked Sendable {
         }
         _ = OpenSSLError.drain("read CRL")
         guard !out.isEmpty else {
-            throw InputError.credential(file: file, problem: "holds no CRL in PEM or DER form", hint: "Give the CA's CRL file (-----BEGIN X509 CRL-----)")
+            throw InputError.credential(
+                file: file, problem: "holds no CRL in PEM or DER form",
+                hint: "Give the CA's CRL file (-----BEGIN X509 CRL-----)")
         }
         return out
     }

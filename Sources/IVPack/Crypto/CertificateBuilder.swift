@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a new X.509 v3 certificate says about its subject. The issuer, the public key and the
@@ -35,10 +36,12 @@ public struct CertificateRequest: Sendable {
     public var crlDistributionPoint: String?
 
     /// A request; `keyUsage` defaults to `keyCertSign, cRLSign` for a CA and `digitalSignature` otherwise.
-    public init(subject: [(String, String)], notBefore: Int64, notAfter: Int64, serial: [UInt8]? = nil,
-                isCA: Bool = false, pathLength: Int? = nil, keyUsage: [String]? = nil,
-                extendedKeyUsage: [String] = [], extendedKeyUsageIsCritical: Bool = false,
-                certificatePolicies: [String] = [], subjectAltNames: [String] = [], crlDistributionPoint: String? = nil) {
+    public init(
+        subject: [(String, String)], notBefore: Int64, notAfter: Int64, serial: [UInt8]? = nil,
+        isCA: Bool = false, pathLength: Int? = nil, keyUsage: [String]? = nil,
+        extendedKeyUsage: [String] = [], extendedKeyUsageIsCritical: Bool = false,
+        certificatePolicies: [String] = [], subjectAltNames: [String] = [], crlDistributionPoint: String? = nil
+    ) {
         self.subject = subject
         self.serial = serial
         self.notBefore = notBefore
@@ -81,20 +84,23 @@ public enum CertificateIssueError: IVPackError, Equatable {
         switch self {
         case .emptySubject:
             return "the certificate subject is empty. Give at least a CN"
-        case let .invalidSubjectAttribute(name, value, reason):
-            return "subject attribute \(name)=\"\(value)\" is not accepted (\(reason)). Use a known short name (C, O, OU, CN) and a value of allowed length"
-        case let .invalidObjectIdentifier(field, value):
+        case .invalidSubjectAttribute(let name, let value, let reason):
+            return
+                "subject attribute \(name)=\"\(value)\" is not accepted (\(reason)). Use a known short name (C, O, OU, CN) and a value of allowed length"
+        case .invalidObjectIdentifier(let field, let value):
             return "\(field): \"\(value)\" is not a dotted object identifier. Write it as e.g. 1.3.6.1.5.5.7.3.3"
-        case let .invalidExtensionValue(field, value, reason):
+        case .invalidExtensionValue(let field, let value, let reason):
             return "\(field): \"\(value)\" cannot be encoded (\(reason))"
-        case let .invalidSerial(serial):
+        case .invalidSerial(let serial):
             return "serial number \"\(serial)\" is not usable. Give 1 to 20 bytes (hex for a CRL entry), not zero"
-        case let .invalidValidity(notBefore, notAfter):
-            return "the period from \(notBefore) to \(notAfter) (seconds since 1970) is empty or cannot be encoded. The end must be after the start, both between 1950 and 9999"
-        case let .issuerKeyMismatch(issuer):
+        case .invalidValidity(let notBefore, let notAfter):
+            return
+                "the period from \(notBefore) to \(notAfter) (seconds since 1970) is empty or cannot be encoded. The end must be after the start, both between 1950 and 9999"
+        case .issuerKeyMismatch(let issuer):
             return "the signing key is not the key of the issuer \(issuer). Give the issuer's own private key"
-        case let .issuerNotCA(issuer):
-            return "\(issuer) is not a CA certificate and cannot issue certificates or CRLs. Use a CA (basicConstraints CA:TRUE)"
+        case .issuerNotCA(let issuer):
+            return
+                "\(issuer) is not a CA certificate and cannot issue certificates or CRLs. Use a CA (basicConstraints CA:TRUE)"
         }
     }
 }
@@ -110,12 +116,18 @@ public enum CertificateAuthority {
 
     /// Issues a certificate for the public half of `subjectKey`, signed by `issuer`'s key; self-signed
     /// (issuer name = subject, signed by `subjectKey`) when `issuer` is nil.
-    public static func issue(_ request: CertificateRequest, publicKeyOf subjectKey: PrivateKey,
-                             issuer: (certificate: Certificate, key: PrivateKey)?) throws -> Certificate {
+    public static func issue(
+        _ request: CertificateRequest, publicKeyOf subjectKey: PrivateKey,
+        issuer: (certificate: Certificate, key: PrivateKey)?
+    ) throws -> Certificate {
         try validate(request)
         if let issuer {
-            guard issuer.key.matches(issuer.certificate) else { throw CertificateIssueError.issuerKeyMismatch(issuer: issuer.certificate.subject) }
-            guard issuer.certificate.isCA else { throw CertificateIssueError.issuerNotCA(issuer: issuer.certificate.subject) }
+            guard issuer.key.matches(issuer.certificate) else {
+                throw CertificateIssueError.issuerKeyMismatch(issuer: issuer.certificate.subject)
+            }
+            guard issuer.certificate.isCA else {
+                throw CertificateIssueError.issuerNotCA(issuer: issuer.certificate.subject)
+            }
         }
         ERR_clear_error()
         guard let x = X509_new() else { throw OpenSSLError.drain("allocate a certificate") }
@@ -125,7 +137,8 @@ public enum CertificateAuthority {
         guard X509_set_version(x, 2) == 1 else { throw OpenSSLError.drain("set the certificate version") }
         try setSerial(x, request.serial ?? randomSerial())
         guard ASN1_TIME_set(X509_getm_notBefore(x), time_t(request.notBefore)) != nil,
-              ASN1_TIME_set(X509_getm_notAfter(x), time_t(request.notAfter)) != nil else {
+            ASN1_TIME_set(X509_getm_notAfter(x), time_t(request.notAfter)) != nil
+        else {
             _ = OpenSSLError.drain("set the validity")
             throw CertificateIssueError.invalidValidity(notBefore: request.notBefore, notAfter: request.notAfter)
         }
@@ -134,13 +147,15 @@ public enum CertificateAuthority {
         defer { X509_NAME_free(name) }
         for (field, value) in request.subject {
             let bytes = Array(value.utf8)
-            guard X509_NAME_add_entry_by_txt(name, field, ivpack_mbstring_utf8, bytes, Int32(bytes.count), -1, 0) == 1 else {
+            guard X509_NAME_add_entry_by_txt(name, field, ivpack_mbstring_utf8, bytes, Int32(bytes.count), -1, 0) == 1
+            else {
                 let reason = OpenSSLError.drain("add \(field)").reasons.joined(separator: "; ")
                 throw CertificateIssueError.invalidSubjectAttribute(name: field, value: value, reason: reason)
             }
         }
         guard X509_set_subject_name(x, name) == 1,
-              X509_set_issuer_name(x, issuer.map { X509_get_subject_name($0.certificate.x509) } ?? name) == 1 else {
+            X509_set_issuer_name(x, issuer.map { X509_get_subject_name($0.certificate.x509) } ?? name) == 1
+        else {
             throw OpenSSLError.drain("set the subject and issuer names")
         }
         guard X509_set_pubkey(x, subjectKey.pkey) == 1 else { throw OpenSSLError.drain("set the public key") }
@@ -156,23 +171,30 @@ public enum CertificateAuthority {
         if request.isCA, let pathLength = request.pathLength { constraints += ",pathlen:\(pathLength)" }
         try addExtension(x, &ctx, NID_basic_constraints, constraints, field: "basicConstraints")
         if !request.keyUsage.isEmpty {
-            try addExtension(x, &ctx, NID_key_usage, "critical," + request.keyUsage.joined(separator: ","), field: "keyUsage")
+            try addExtension(
+                x, &ctx, NID_key_usage, "critical," + request.keyUsage.joined(separator: ","), field: "keyUsage")
         }
         if !request.extendedKeyUsage.isEmpty {
-            let value = (request.extendedKeyUsageIsCritical ? "critical," : "") + request.extendedKeyUsage.joined(separator: ",")
+            let value =
+                (request.extendedKeyUsageIsCritical ? "critical," : "")
+                + request.extendedKeyUsage.joined(separator: ",")
             try addExtension(x, &ctx, NID_ext_key_usage, value, field: "extendedKeyUsage")
         }
         // The subject key identifier goes first: for a self-signed certificate the authority key
         // identifier is copied from it.
         try addExtension(x, &ctx, NID_subject_key_identifier, "hash", field: "subjectKeyIdentifier")
         let issuerHasKeyID = X509_get_ext_by_NID(issuer?.certificate.x509 ?? x, NID_subject_key_identifier, -1) >= 0
-        try addExtension(x, &ctx, NID_authority_key_identifier, issuerHasKeyID ? "keyid:always" : "keyid,issuer:always",
-                         field: "authorityKeyIdentifier")
+        try addExtension(
+            x, &ctx, NID_authority_key_identifier, issuerHasKeyID ? "keyid:always" : "keyid,issuer:always",
+            field: "authorityKeyIdentifier")
         if !request.certificatePolicies.isEmpty {
-            try addExtension(x, &ctx, NID_certificate_policies, request.certificatePolicies.joined(separator: ","), field: "certificatePolicies")
+            try addExtension(
+                x, &ctx, NID_certificate_policies, request.certificatePolicies.joined(separator: ","),
+                field: "certificatePolicies")
         }
         if !request.subjectAltNames.isEmpty {
-            try addExtension(x, &ctx, NID_subject_alt_name, request.subjectAltNames.joined(separator: ","), field: "subjectAltName")
+            try addExtension(
+                x, &ctx, NID_subject_alt_name, request.subjectAltNames.joined(separator: ","), field: "subjectAltName")
         }
         if let uri = request.crlDistributionPoint {
             try addExtension(x, &ctx, NID_crl_distribution_points, "URI:" + uri, field: "crlDistributionPoints")
@@ -186,13 +208,18 @@ public enum CertificateAuthority {
 
     /// Issues a v2 CRL signed by `issuer` listing `revoked` (serial numbers in hex, as
     /// `Certificate.serialHex` gives them), with a CRL number and an authority key identifier.
-    public static func revocationList(issuer: Certificate, key: PrivateKey, revoked: [(serialHex: String, revokedAt: Int64)],
-                                      lastUpdate: Int64, nextUpdate: Int64, number: Int) throws -> RevocationList {
+    public static func revocationList(
+        issuer: Certificate, key: PrivateKey, revoked: [(serialHex: String, revokedAt: Int64)],
+        lastUpdate: Int64, nextUpdate: Int64, number: Int
+    ) throws -> RevocationList {
         guard key.matches(issuer) else { throw CertificateIssueError.issuerKeyMismatch(issuer: issuer.subject) }
         guard issuer.isCA else { throw CertificateIssueError.issuerNotCA(issuer: issuer.subject) }
-        guard nextUpdate > lastUpdate else { throw CertificateIssueError.invalidValidity(notBefore: lastUpdate, notAfter: nextUpdate) }
+        guard nextUpdate > lastUpdate else {
+            throw CertificateIssueError.invalidValidity(notBefore: lastUpdate, notAfter: nextUpdate)
+        }
         guard number >= 0 else {
-            throw CertificateIssueError.invalidExtensionValue(field: "cRLNumber", value: String(number), reason: "a CRL number is not negative")
+            throw CertificateIssueError.invalidExtensionValue(
+                field: "cRLNumber", value: String(number), reason: "a CRL number is not negative")
         }
         ERR_clear_error()
         guard let crl = X509_CRL_new() else { throw OpenSSLError.drain("allocate a CRL") }
@@ -200,7 +227,8 @@ public enum CertificateAuthority {
         defer { if !owned { X509_CRL_free(crl) } }
 
         guard X509_CRL_set_version(crl, 1) == 1,
-              X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer.x509)) == 1 else {
+            X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer.x509)) == 1
+        else {
             throw OpenSSLError.drain("set the CRL version and issuer")
         }
         for (time, setter) in [(lastUpdate, X509_CRL_set1_lastUpdate), (nextUpdate, X509_CRL_set1_nextUpdate)] {
@@ -212,7 +240,9 @@ public enum CertificateAuthority {
             guard setter(crl, t) == 1 else { throw OpenSSLError.drain("set the CRL update times") }
         }
         for entry in revoked {
-            guard let serial = serialInteger(hex: entry.serialHex) else { throw CertificateIssueError.invalidSerial(entry.serialHex) }
+            guard let serial = serialInteger(hex: entry.serialHex) else {
+                throw CertificateIssueError.invalidSerial(entry.serialHex)
+            }
             defer { ASN1_INTEGER_free(serial) }
             guard let item = X509_REVOKED_new() else { throw OpenSSLError.drain("allocate a CRL entry") }
             guard let date = ASN1_TIME_set(nil, time_t(entry.revokedAt)) else {
@@ -222,23 +252,28 @@ public enum CertificateAuthority {
             }
             defer { ASN1_TIME_free(date) }
             guard X509_REVOKED_set_serialNumber(item, serial) == 1, X509_REVOKED_set_revocationDate(item, date) == 1,
-                  X509_CRL_add0_revoked(crl, item) == 1 else {
+                X509_CRL_add0_revoked(crl, item) == 1
+            else {
                 X509_REVOKED_free(item)
                 throw OpenSSLError.drain("add a CRL entry")
             }
         }
         guard let crlNumber = ASN1_INTEGER_new() else { throw OpenSSLError.drain("allocate the CRL number") }
         defer { ASN1_INTEGER_free(crlNumber) }
-        guard ASN1_INTEGER_set(crlNumber, number) == 1, X509_CRL_add1_ext_i2d(crl, NID_crl_number, crlNumber, 0, 0) == 1 else {
+        guard ASN1_INTEGER_set(crlNumber, number) == 1, X509_CRL_add1_ext_i2d(crl, NID_crl_number, crlNumber, 0, 0) == 1
+        else {
             throw OpenSSLError.drain("add the CRL number")
         }
         var ctx = X509V3_CTX()
         X509V3_set_ctx(&ctx, issuer.x509, nil, nil, crl, 0)
         guard let aki = X509V3_EXT_nconf_nid(nil, &ctx, NID_authority_key_identifier, "keyid:always") else {
-            throw OpenSSLError.drain("make the CRL's authority key identifier (the issuer needs a subject key identifier)")
+            throw OpenSSLError.drain(
+                "make the CRL's authority key identifier (the issuer needs a subject key identifier)")
         }
         defer { X509_EXTENSION_free(aki) }
-        guard X509_CRL_add_ext(crl, aki, -1) == 1 else { throw OpenSSLError.drain("add the CRL's authority key identifier") }
+        guard X509_CRL_add_ext(crl, aki, -1) == 1 else {
+            throw OpenSSLError.drain("add the CRL's authority key identifier")
+        }
         guard X509_CRL_sort(crl) == 1 else { throw OpenSSLError.drain("sort the CRL") }
         guard X509_CRL_sign(crl, key.pkey, EVP_sha256()) > 0 else { throw OpenSSLError.drain("sign the CRL") }
         owned = true
@@ -258,11 +293,13 @@ public enum CertificateAuthority {
             throw CertificateIssueError.invalidSerial(serial.map { String($0, radix: 16) }.joined())
         }
         if let pathLength = request.pathLength, pathLength < 0 {
-            throw CertificateIssueError.invalidExtensionValue(field: "basicConstraints", value: "pathlen:\(pathLength)", reason: "a path length is not negative")
+            throw CertificateIssueError.invalidExtensionValue(
+                field: "basicConstraints", value: "pathlen:\(pathLength)", reason: "a path length is not negative")
         }
         for usage in request.keyUsage where !keyUsageNames.contains(usage) {
-            throw CertificateIssueError.invalidExtensionValue(field: "keyUsage", value: usage,
-                                                              reason: "known usages: \(keyUsageNames.sorted().joined(separator: ", "))")
+            throw CertificateIssueError.invalidExtensionValue(
+                field: "keyUsage", value: usage,
+                reason: "known usages: \(keyUsageNames.sorted().joined(separator: ", "))")
         }
         for oid in request.extendedKeyUsage where !isDottedOID(oid) {
             throw CertificateIssueError.invalidObjectIdentifier(field: "extendedKeyUsage", value: oid)
@@ -271,13 +308,17 @@ public enum CertificateAuthority {
             throw CertificateIssueError.invalidObjectIdentifier(field: "certificatePolicies", value: oid)
         }
         for san in request.subjectAltNames {
-            guard subjectAltNamePrefixes.contains(where: { san.hasPrefix($0) && san.count > $0.count }), !san.contains(",") else {
-                throw CertificateIssueError.invalidExtensionValue(field: "subjectAltName", value: san,
-                                                                  reason: "write DNS:name, IP:address, URI:uri or email:address, without commas")
+            guard subjectAltNamePrefixes.contains(where: { san.hasPrefix($0) && san.count > $0.count }),
+                !san.contains(",")
+            else {
+                throw CertificateIssueError.invalidExtensionValue(
+                    field: "subjectAltName", value: san,
+                    reason: "write DNS:name, IP:address, URI:uri or email:address, without commas")
             }
         }
         if let uri = request.crlDistributionPoint, uri.isEmpty || uri.contains(",") {
-            throw CertificateIssueError.invalidExtensionValue(field: "crlDistributionPoints", value: uri, reason: "give one URI without commas")
+            throw CertificateIssueError.invalidExtensionValue(
+                field: "crlDistributionPoints", value: uri, reason: "give one URI without commas")
         }
     }
 
@@ -285,7 +326,8 @@ public enum CertificateAuthority {
     static func isDottedOID(_ text: String) -> Bool {
         let arcs = text.split(separator: ".", omittingEmptySubsequences: false)
         guard arcs.count >= 2, arcs.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }),
-              ["0", "1", "2"].contains(arcs[0]) else { return false }
+            ["0", "1", "2"].contains(arcs[0])
+        else { return false }
         guard let object = OBJ_txt2obj(text, 1) else {
             ERR_clear_error()
             return false
@@ -294,7 +336,9 @@ public enum CertificateAuthority {
         return true
     }
 
-    static func addExtension(_ x: OpaquePointer, _ ctx: inout X509V3_CTX, _ nid: Int32, _ value: String, field: String) throws {
+    static func addExtension(_ x: OpaquePointer, _ ctx: inout X509V3_CTX, _ nid: Int32, _ value: String, field: String)
+        throws
+    {
         guard let ext = X509V3_EXT_nconf_nid(ctx.db?.assumingMemoryBound(to: CONF.self), &ctx, nid, value) else {
             let reason = OpenSSLError.drain("encode \(field)").reasons.joined(separator: "; ")
             throw CertificateIssueError.invalidExtensionValue(field: field, value: value, reason: reason)
@@ -307,13 +351,17 @@ public enum CertificateAuthority {
     /// always 16 bytes long.
     static func randomSerial() throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 16)
-        guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else { throw OpenSSLError.drain("draw a random serial number") }
+        guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else {
+            throw OpenSSLError.drain("draw a random serial number")
+        }
         bytes[0] = (bytes[0] & 0x7F) | 0x40
         return bytes
     }
 
     static func setSerial(_ x: OpaquePointer, _ bytes: [UInt8]) throws {
-        guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else { throw OpenSSLError.drain("encode the serial number") }
+        guard let bn = BN_bin2bn(bytes, Int32(bytes.count), nil) else {
+            throw OpenSSLError.drain("encode the serial number")
+        }
         defer { BN_free(bn) }
         guard let integer = BN_to_ASN1_INTEGER(bn, nil) else { throw OpenSSLError.drain("encode the serial number") }
         defer { ASN1_INTEGER_free(integer) }
@@ -322,7 +370,8 @@ public enum CertificateAuthority {
 
     /// A positive serial number from hex (1 to 40 digits, not zero); nil when it is not one. The caller frees it.
     static func serialInteger(hex: String) -> UnsafeMutablePointer<ASN1_INTEGER>? {
-        guard (1...40).contains(hex.utf8.count), hex.allSatisfy({ $0.isHexDigit }), hex.contains(where: { $0 != "0" }) else { return nil }
+        guard (1...40).contains(hex.utf8.count), hex.allSatisfy({ $0.isHexDigit }), hex.contains(where: { $0 != "0" })
+        else { return nil }
         var bn: OpaquePointer?
         guard BN_hex2bn(&bn, hex) == Int32(hex.utf8.count), let bn else {
             ERR_clear_error()
@@ -369,8 +418,9 @@ extension RevocationList {
         guard let stack = X509_CRL_get_REVOKED(crl) else { return [] }
         return (0..<ivpack_sk_X509_REVOKED_num(stack)).compactMap { i in
             guard let item = ivpack_sk_X509_REVOKED_value(stack, i) else { return nil }
-            return Revoked(serialHex: hexString(X509_REVOKED_get0_serialNumber(item)),
-                           revokedAt: epochSeconds(X509_REVOKED_get0_revocationDate(item)) ?? 0)
+            return Revoked(
+                serialHex: hexString(X509_REVOKED_get0_serialNumber(item)),
+                revokedAt: epochSeconds(X509_REVOKED_get0_revocationDate(item)) ?? 0)
         }
     }
 

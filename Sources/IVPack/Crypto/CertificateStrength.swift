@@ -55,8 +55,10 @@ extension Certificate {
             var length = 0
             if EVP_PKEY_get_group_name(key, &buffer, buffer.count, &length) == 1 {
                 let name = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-                let nist = ["prime256v1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp224r1": "P-224",
-                            "prime192v1": "P-192"][name]
+                let nist = [
+                    "prime256v1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp224r1": "P-224",
+                    "prime192v1": "P-192",
+                ][name]
                 return "EC \(nist ?? name) (\(bits)-bit)"
             }
             ERR_clear_error()
@@ -98,7 +100,8 @@ extension Certificate {
         var securityBits: Int32 = 0
         guard X509_get_signature_info(x509, &digest, nil, &securityBits, nil) == 1 else {
             ERR_clear_error()
-            return "certificate \"\(subject)\" is signed with \(signatureAlgorithm), whose strength OpenSSL cannot tell: "
+            return
+                "certificate \"\(subject)\" is signed with \(signatureAlgorithm), whose strength OpenSSL cannot tell: "
                 + level.requirement
         }
         if Int(securityBits) < level.bits {
@@ -116,18 +119,22 @@ public enum SigningIdentityCheck {
     /// Throws `InputError` (kind `.credential`) (exit 2) when `certificate` is a CA certificate, or when it or a
     /// certificate of `chain` is too weak for `level`. `what` names the identity in the message
     /// ("signing certificate", "licence server certificate").
-    public static func require(_ certificate: Certificate, chain: [Certificate], level: SecurityLevel = .minimum,
-                               what: String = "signing certificate") throws {
+    public static func require(
+        _ certificate: Certificate, chain: [Certificate], level: SecurityLevel = .minimum,
+        what: String = "signing certificate"
+    ) throws {
         if certificate.hasCABasicConstraint {
-            throw InputError.credential(file: "\(what) \"\(certificate.subject)\"",
-                                   problem: "is a CA certificate (basicConstraints CA:TRUE), not an end entity",
-                                   hint: "Sign with an end-entity certificate (CA:FALSE) issued for this purpose")
+            throw InputError.credential(
+                file: "\(what) \"\(certificate.subject)\"",
+                problem: "is a CA certificate (basicConstraints CA:TRUE), not an end entity",
+                hint: "Sign with an end-entity certificate (CA:FALSE) issued for this purpose")
         }
         for c in [certificate] + chain {
             if let weakness = c.weakness(at: level) {
-                throw InputError.credential(file: what, problem: weakness,
-                                       hint: "Have the CA issue a certificate with a P-256 key (or RSA of 2048 bits or more), "
-                                           + "signed with SHA-256")
+                throw InputError.credential(
+                    file: what, problem: weakness,
+                    hint: "Have the CA issue a certificate with a P-256 key (or RSA of 2048 bits or more), "
+                        + "signed with SHA-256")
             }
         }
     }

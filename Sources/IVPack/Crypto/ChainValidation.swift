@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The outcome of validating one certificate path: a value, never a throw.
@@ -54,10 +55,12 @@ public enum ChainValidator {
     /// signs or authenticates something, none issues certificates. With `requiredPolicy` the path
     /// is validated with that certificate policy as the explicit initial policy set (RFC 5280 6.1,
     /// `X509_V_FLAG_EXPLICIT_POLICY`), so every CA below the root must carry it or anyPolicy.
-    public static func validate(_ leaf: Certificate, untrusted: [Certificate], roots: [Certificate],
-                                crls: [RevocationList], revocation: RevocationMode, at time: Int64,
-                                isPastTime: Bool = false, securityLevel: SecurityLevel = .minimum,
-                                requiredPolicy: String? = nil) -> ChainValidation {
+    public static func validate(
+        _ leaf: Certificate, untrusted: [Certificate], roots: [Certificate],
+        crls: [RevocationList], revocation: RevocationMode, at time: Int64,
+        isPastTime: Bool = false, securityLevel: SecurityLevel = .minimum,
+        requiredPolicy: String? = nil
+    ) -> ChainValidation {
         let store = X509_STORE_new()!
         defer { X509_STORE_free(store) }
         for root in roots { X509_STORE_add_cert(store, root.x509) }
@@ -129,7 +132,8 @@ public enum ChainValidator {
         // ivpack's own reasons first: they name the certificate and what is required, where
         // OpenSSL says "CA signature digest algorithm too weak" of a leaf signed with SHA-1.
         if leaf.hasCABasicConstraint {
-            let reason = "certificate \"\(leaf.subject)\" is a CA certificate (basicConstraints CA:TRUE); "
+            let reason =
+                "certificate \"\(leaf.subject)\" is a CA certificate (basicConstraints CA:TRUE); "
                 + "only an end-entity certificate (CA:FALSE) may sign or authenticate"
             return .invalid(reason: reason, path: chain, time: time)
         }
@@ -143,8 +147,9 @@ public enum ChainValidator {
             return .invalid(reason: policyReason(requiredPolicy, path: chain, openSSL: code), path: chain, time: time)
         }
         let reason = String(cString: X509_verify_cert_error_string(Int(code)))
-        return .invalid(reason: "\(reason) (certificate \(subject.isEmpty ? "at depth \(depth)" : "\"\(subject)\""))",
-                        path: chain, time: time)
+        return .invalid(
+            reason: "\(reason) (certificate \(subject.isEmpty ? "at depth \(depth)" : "\"\(subject)\""))",
+            path: chain, time: time)
     }
 
     /// Why `policy` does not hold along `path`: the CA nearest the root (the root itself excepted,
@@ -153,7 +158,8 @@ public enum ChainValidator {
         for ca in path.dropFirst().dropLast().reversed() {
             let policies = ca.certificatePolicies
             if !policies.contains(policy) && !policies.contains(anyPolicy) {
-                let carried = policies.isEmpty
+                let carried =
+                    policies.isEmpty
                     ? "no certificate policies" : "only certificate policies " + policies.joined(separator: ", ")
                 return "CA certificate \"\(ca.subject)\" carries \(carried), neither \(policy) nor anyPolicy "
                     + "(\(anyPolicy)), so certificates it issues cannot prove certificate policy \(policy) "

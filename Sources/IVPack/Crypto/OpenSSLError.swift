@@ -10,7 +10,8 @@ public struct OpenSSLError: IVPackError, Equatable {
     public var exitStatus: ExitStatus { .environment }
 
     public var description: String {
-        reasons.isEmpty ? "OpenSSL: \(operation) failed" : "OpenSSL: \(operation) failed: \(reasons.joined(separator: "; "))"
+        reasons.isEmpty
+            ? "OpenSSL: \(operation) failed" : "OpenSSL: \(operation) failed: \(reasons.joined(separator: "; "))"
     }
 
     /// Builds the error from, and empties, the calling thread's OpenSSL error queue.

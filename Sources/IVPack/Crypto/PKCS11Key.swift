@@ -1,8 +1,9 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension PrivateKey {
@@ -29,16 +30,21 @@ extension PrivateKey {
     /// in the same process find it logged in and do not present the PIN again.
     public static func loadPKCS11(uri: String, pin: [UInt8]?) throws -> PrivateKey {
         let parsed = try PKCS11URI(uri)
-        let module = parsed.modulePath ?? environmentValue(pkcs11ModuleVariable).flatMap { $0.isEmpty ? nil : $0 } ?? defaultPKCS11Module
+        let module =
+            parsed.modulePath ?? environmentValue(pkcs11ModuleVariable).flatMap { $0.isEmpty ? nil : $0 }
+            ?? defaultPKCS11Module
         guard access(module, R_OK) == 0 else {
             let reason = String(cString: strerror(errno))
-            let hint = module == defaultPKCS11Module
+            let hint =
+                module == defaultPKCS11Module
                 ? "Install SoftHSM2 (Debian package softhsm2), or name your HSM's PKCS#11 module with \(pkcs11ModuleVariable) or module-path= in the URI"
                 : "Check module-path= in the URI or \(pkcs11ModuleVariable); it names the HSM vendor's PKCS#11 library"
-            throw InputError.credential(file: uri, problem: "the PKCS#11 module \(module) cannot be read (\(reason))", hint: hint)
+            throw InputError.credential(
+                file: uri, problem: "the PKCS#11 module \(module) cannot be read (\(reason))", hint: hint)
         }
         if let pin, pin.contains(0) {
-            throw InputError.credential(file: uri, problem: "the PIN contains a NUL byte", hint: "Check IVPACK_PKCS11_PIN or the --pin-file")
+            throw InputError.credential(
+                file: uri, problem: "the PIN contains a NUL byte", hint: "Check IVPACK_PKCS11_PIN or the --pin-file")
         }
         return try PKCS11Engines.shared.load(uri: uri, engineURI: parsed.engineURI, module: module, pin: pin)
     }
@@ -63,19 +69,27 @@ struct PKCS11URI: Equatable {
     init(_ uri: String) throws {
         let lower = uri.lowercased()
         guard lower.hasPrefix("pkcs11:") else {
-            throw InputError.credential(file: uri, problem: "not a PKCS#11 URI", hint: "Write it as pkcs11:token=LABEL;object=KEY-LABEL (RFC 7512)")
+            throw InputError.credential(
+                file: uri, problem: "not a PKCS#11 URI",
+                hint: "Write it as pkcs11:token=LABEL;object=KEY-LABEL (RFC 7512)")
         }
         // Checked before anything is echoed: the message must not repeat a PIN.
         for attribute in ["pin-value", "pin-source"] where lower.contains(attribute + "=") {
-            throw InputError.credential(file: Self.redacted(uri), problem: "the PKCS#11 URI carries the PIN (\(attribute)=); ivpack never takes a PIN from the command line",
-                                   hint: "Remove \(attribute) from the URI and give the PIN in IVPACK_PKCS11_PIN or with --pin-file FILE")
+            throw InputError.credential(
+                file: Self.redacted(uri),
+                problem:
+                    "the PKCS#11 URI carries the PIN (\(attribute)=); ivpack never takes a PIN from the command line",
+                hint: "Remove \(attribute) from the URI and give the PIN in IVPACK_PKCS11_PIN or with --pin-file FILE")
         }
         guard uri.utf8.count <= Self.maxLength else {
-            throw InputError.credential(file: String(uri.prefix(80)) + "...", problem: "the PKCS#11 URI is longer than \(Self.maxLength) bytes", hint: "")
+            throw InputError.credential(
+                file: String(uri.prefix(80)) + "...", problem: "the PKCS#11 URI is longer than \(Self.maxLength) bytes",
+                hint: "")
         }
         guard uri.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw InputError.credential(file: uri, problem: "the PKCS#11 URI contains spaces, control or non-ASCII characters",
-                                   hint: "Percent-encode them as RFC 7512 requires, e.g. %20 for a space")
+            throw InputError.credential(
+                file: uri, problem: "the PKCS#11 URI contains spaces, control or non-ASCII characters",
+                hint: "Percent-encode them as RFC 7512 requires, e.g. %20 for a space")
         }
         guard let question = uri.firstIndex(of: "?") else {
             engineURI = uri
@@ -87,11 +101,16 @@ struct PKCS11URI: Equatable {
         for item in uri[uri.index(after: question)...].split(separator: "&", omittingEmptySubsequences: true) {
             let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard pair.count == 2, pair[0].lowercased() == "module-path" else {
-                throw InputError.credential(file: uri, problem: "the query attribute \"\(pair[0])\" is not supported",
-                                       hint: "Only module-path= is accepted after '?'; give the PIN in IVPACK_PKCS11_PIN or with --pin-file FILE")
+                throw InputError.credential(
+                    file: uri, problem: "the query attribute \"\(pair[0])\" is not supported",
+                    hint:
+                        "Only module-path= is accepted after '?'; give the PIN in IVPACK_PKCS11_PIN or with --pin-file FILE"
+                )
             }
             guard module == nil, let path = Self.percentDecoded(pair[1]), path.hasPrefix("/") else {
-                throw InputError.credential(file: uri, problem: "module-path must be given once, as an absolute path", hint: "e.g. ?module-path=/usr/lib/softhsm/libsofthsm2.so")
+                throw InputError.credential(
+                    file: uri, problem: "module-path must be given once, as an absolute path",
+                    hint: "e.g. ?module-path=/usr/lib/softhsm/libsofthsm2.so")
             }
             module = path
         }
@@ -122,8 +141,13 @@ struct PKCS11URI: Equatable {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
         while let byte = iterator.next() {
-            guard byte == 0x25 else { bytes.append(byte); continue }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+            guard byte == 0x25 else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                return nil
+            }
             bytes.append(high << 4 | low)
         }
         guard !bytes.contains(0) else { return nil }
@@ -178,11 +202,15 @@ private final class PKCS11Engines: @unchecked Sendable {
         if let engine = ivpack_pkcs11_engine_start(module, &stage) { return engine }
         let error = OpenSSLError.drain("start the pkcs11 engine")
         if stage == 1 {
-            throw InputError.credential(file: uri, problem: "OpenSSL's PKCS#11 engine (pkcs11) is not installed",
-                                   hint: "Install the Debian package libengine-pkcs11-openssl (scripts/install-deps.sh does)")
+            throw InputError.credential(
+                file: uri, problem: "OpenSSL's PKCS#11 engine (pkcs11) is not installed",
+                hint: "Install the Debian package libengine-pkcs11-openssl (scripts/install-deps.sh does)")
         }
-        throw InputError.credential(file: uri, problem: "OpenSSL's PKCS#11 engine would not start with the module \(module) (\(error.reasons.joined(separator: "; ")))",
-                               hint: "Check that libengine-pkcs11-openssl matches this OpenSSL")
+        throw InputError.credential(
+            file: uri,
+            problem:
+                "OpenSSL's PKCS#11 engine would not start with the module \(module) (\(error.reasons.joined(separator: "; ")))",
+            hint: "Check that libengine-pkcs11-openssl matches this OpenSSL")
     }
 
     /// The reason a load failed, from libp11's and the module's errors in OpenSSL's queue.
@@ -193,36 +221,51 @@ private final class PKCS11Engines: @unchecked Sendable {
         func has(_ needle: String) -> Bool { lowercased.contains(needle.lowercased()) }
         let pinSource = "IVPACK_PKCS11_PIN or the --pin-file"
         if has("PIN locked") {
-            return InputError.credential(file: uri, problem: "the token's user PIN is locked after too many wrong PINs",
-                                    hint: "Have the security officer reset it (pkcs11-tool --init-pin, or the HSM's own tool)")
+            return InputError.credential(
+                file: uri, problem: "the token's user PIN is locked after too many wrong PINs",
+                hint: "Have the security officer reset it (pkcs11-tool --init-pin, or the HSM's own tool)")
         }
         if !pinGiven && (has("PIN incorrect") || has("PIN len range") || has("PIN invalid") || has("UI_process")) {
-            return InputError.credential(file: uri, problem: "the token needs a PIN and none was given",
-                                    hint: "Set IVPACK_PKCS11_PIN or pass --pin-file FILE")
+            return InputError.credential(
+                file: uri, problem: "the token needs a PIN and none was given",
+                hint: "Set IVPACK_PKCS11_PIN or pass --pin-file FILE")
         }
         if has("PIN incorrect") || has("PIN len range") || has("PIN invalid") {
-            return InputError.credential(file: uri, problem: "the token refused the PIN (wrong PIN)",
-                                    hint: "Check \(pinSource); repeated wrong PINs can lock the token")
+            return InputError.credential(
+                file: uri, problem: "the token refused the PIN (wrong PIN)",
+                hint: "Check \(pinSource); repeated wrong PINs can lock the token")
         }
         // libp11 reports a module that fails to load or to initialise as the engine's "invalid parameter".
         if has("Unable to load PKCS#11 module") || has("pkcs11 engine::invalid parameter") {
             // The module's own reasons only, without the noise OpenSSL's DSO loader leaves for other engines.
             let own = reasons.filter { $0.contains("PKCS#11 module") || $0.contains("libp11") }
                 .map { $0.split(separator: ":", omittingEmptySubsequences: true).last.map(String.init) ?? $0 }
-            return InputError.credential(file: uri, problem: "the PKCS#11 module \(module) would not start (\(own.isEmpty ? text : own.joined(separator: "; ")))",
-                                    hint: module.contains("softhsm")
-                                        ? "Check that SOFTHSM2_CONF (or /etc/softhsm/softhsm2.conf) is readable and its directories.tokendir exists"
-                                        : "Check that it is the HSM vendor's PKCS#11 library and that the HSM's own configuration is in place")
+            return InputError.credential(
+                file: uri,
+                problem:
+                    "the PKCS#11 module \(module) would not start (\(own.isEmpty ? text : own.joined(separator: "; ")))",
+                hint: module.contains("softhsm")
+                    ? "Check that SOFTHSM2_CONF (or /etc/softhsm/softhsm2.conf) is readable and its directories.tokendir exists"
+                    : "Check that it is the HSM vendor's PKCS#11 library and that the HSM's own configuration is in place"
+            )
         }
         if has("invalid id") {
-            return InputError.credential(file: uri, problem: "the engine does not accept this PKCS#11 URI",
-                                    hint: "Write it as pkcs11:token=LABEL;object=KEY-LABEL or with id=%01 (RFC 7512)")
+            return InputError.credential(
+                file: uri, problem: "the engine does not accept this PKCS#11 URI",
+                hint: "Write it as pkcs11:token=LABEL;object=KEY-LABEL or with id=%01 (RFC 7512)")
         }
         if has("object not found") {
-            return InputError.credential(file: uri, problem: "no private key matches this URI in the module \(module): no initialized token matches its token attributes, or that token holds no private key with its object/id",
-                                    hint: "List tokens with `pkcs11-tool --module \(module) --list-token-slots` and keys with `pkcs11-tool --module \(module) --login --list-objects --type privkey`")
+            return InputError.credential(
+                file: uri,
+                problem:
+                    "no private key matches this URI in the module \(module): no initialized token matches its token attributes, or that token holds no private key with its object/id",
+                hint:
+                    "List tokens with `pkcs11-tool --module \(module) --list-token-slots` and keys with `pkcs11-tool --module \(module) --login --list-objects --type privkey`"
+            )
         }
-        return InputError.credential(file: uri, problem: "the private key could not be loaded from the HSM (\(text.isEmpty ? "no reason given" : text))",
-                                hint: "Check the token, the URI and \(pinSource)")
+        return InputError.credential(
+            file: uri,
+            problem: "the private key could not be loaded from the HSM (\(text.isEmpty ? "no reason given" : text))",
+            hint: "Check the token, the URI and \(pinSource)")
     }
 }

@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private key held by OpenSSL (`EVP_PKEY`): from a PEM file (PKCS#8, encrypted PKCS#8, or the
@@ -32,14 +33,17 @@ public final class PrivateKey: @unchecked Sendable {
         let input = try InputFile(path: file)
         try SecretFileAccess.refuseIfOpenToOthers(input, what: "private key")
         guard input.size <= 1 << 20 else {
-            throw InputError.credential(file: file, problem: "\(input.size) bytes is too large for a PEM private key", hint: "Give the key file, not a bundle or archive")
+            throw InputError.credential(
+                file: file, problem: "\(input.size) bytes is too large for a PEM private key",
+                hint: "Give the key file, not a bundle or archive")
         }
         let bytes = try input.readBytes(count: Int(input.size), at: 0)
         let text = String(decoding: bytes, as: UTF8.self)
         let encrypted = text.contains("ENCRYPTED")
         if encrypted && passphrase == nil {
-            throw InputError.credential(file: file, problem: "the key is encrypted and no passphrase was given",
-                                   hint: "Set IVPACK_KEY_PASSPHRASE or pass --passphrase-file FILE (never on the command line)")
+            throw InputError.credential(
+                file: file, problem: "the key is encrypted and no passphrase was given",
+                hint: "Set IVPACK_KEY_PASSPHRASE or pass --passphrase-file FILE (never on the command line)")
         }
         ERR_clear_error()
         var pass = passphrase ?? []
@@ -54,11 +58,17 @@ public final class PrivateKey: @unchecked Sendable {
         guard let key else {
             let error = OpenSSLError.drain("read the private key")
             let reasons = error.reasons.joined(separator: "; ")
-            if encrypted && (reasons.contains("bad decrypt") || reasons.contains("maybe wrong password") || reasons.contains("unsupported")) {
-                throw InputError.credential(file: file, problem: "the passphrase does not decrypt this key", hint: "Check the passphrase source")
+            if encrypted
+                && (reasons.contains("bad decrypt") || reasons.contains("maybe wrong password")
+                    || reasons.contains("unsupported"))
+            {
+                throw InputError.credential(
+                    file: file, problem: "the passphrase does not decrypt this key", hint: "Check the passphrase source"
+                )
             }
-            throw InputError.credential(file: file, problem: "not a PEM private key (\(reasons))",
-                                   hint: "Give a PEM key (-----BEGIN PRIVATE KEY----- or ENCRYPTED PRIVATE KEY)")
+            throw InputError.credential(
+                file: file, problem: "not a PEM private key (\(reasons))",
+                hint: "Give a PEM key (-----BEGIN PRIVATE KEY----- or ENCRYPTED PRIVATE KEY)")
         }
         return PrivateKey(owning: key, source: file)
     }
@@ -70,7 +80,9 @@ public final class PrivateKey: @unchecked Sendable {
         let ok: Int32
         if var pass = passphrase {
             ok = pass.withUnsafeMutableBytes { raw in
-                PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), raw.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(raw.count), nil, nil)
+                PEM_write_bio_PKCS8PrivateKey(
+                    bio, pkey, EVP_aes_256_cbc(), raw.baseAddress?.assumingMemoryBound(to: CChar.self),
+                    Int32(raw.count), nil, nil)
             }
             for i in pass.indices { pass[i] = 0 }
         } else {
@@ -100,13 +112,18 @@ public enum SecretFileAccess {
         guard let mode = mode(input), mode & 0o006 != 0 else { return }
         throw InputError.credential(
             file: input.path,
-            problem: "the \(what) file can be \(mode & 0o004 != 0 ? "read" : "written") by every user of this machine (mode \(String(mode, radix: 8)))",
-            hint: "Treat the \(what) as exposed; restrict the file with chmod 600 (or keep the key in an HSM) and try again")
+            problem:
+                "the \(what) file can be \(mode & 0o004 != 0 ? "read" : "written") by every user of this machine (mode \(String(mode, radix: 8)))",
+            hint:
+                "Treat the \(what) as exposed; restrict the file with chmod 600 (or keep the key in an HSM) and try again"
+        )
     }
 
     /// A warning when the file's group may read or write it (allowed, but worth saying), or nil.
     public static func groupAccessWarning(path: String, what: String) -> String? {
-        guard let input = try? InputFile(path: path), let mode = mode(input), mode & 0o060 != 0, mode & 0o006 == 0 else { return nil }
-        return "\(path): the \(what) file can be read by its group (mode \(String(mode, radix: 8))); chmod 600 unless the group is meant to use it"
+        guard let input = try? InputFile(path: path), let mode = mode(input), mode & 0o060 != 0, mode & 0o006 == 0
+        else { return nil }
+        return
+            "\(path): the \(what) file can be read by its group (mode \(String(mode, radix: 8))); chmod 600 unless the group is meant to use it"
     }
 }

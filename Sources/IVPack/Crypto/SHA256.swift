@@ -37,7 +37,9 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
         var digest = SHA256Digest.zero
         let valid = digest.withUnsafeMutableBytes { out -> Bool in
             for i in 0..<32 {
-                guard let hi = LowerHex.value(utf8[2 * i]), let lo = LowerHex.value(utf8[2 * i + 1]) else { return false }
+                guard let hi = LowerHex.value(utf8[2 * i]), let lo = LowerHex.value(utf8[2 * i + 1]) else {
+                    return false
+                }
                 out[i] = hi << 4 | lo
             }
             return true
@@ -56,8 +58,10 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         var bigEndian = (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)
         defer {
-            (w0, w1, w2, w3) = (UInt64(bigEndian: bigEndian.0), UInt64(bigEndian: bigEndian.1),
-                                UInt64(bigEndian: bigEndian.2), UInt64(bigEndian: bigEndian.3))
+            (w0, w1, w2, w3) = (
+                UInt64(bigEndian: bigEndian.0), UInt64(bigEndian: bigEndian.1),
+                UInt64(bigEndian: bigEndian.2), UInt64(bigEndian: bigEndian.3)
+            )
         }
         return try Swift.withUnsafeMutableBytes(of: &bigEndian) { try body($0) }
     }

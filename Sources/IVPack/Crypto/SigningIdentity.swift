@@ -29,8 +29,10 @@ public struct SigningIdentity: Sendable {
     /// belong to `certificate`.
     public init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
         guard key.matches(certificate) else {
-            throw InputError.credential(file: key.source, problem: "the private key does not belong to the certificate \"\(certificate.subject)\"",
-                                   hint: "Give the key that was certified, or the certificate issued for this key")
+            throw InputError.credential(
+                file: key.source,
+                problem: "the private key does not belong to the certificate \"\(certificate.subject)\"",
+                hint: "Give the key that was certified, or the certificate issued for this key")
         }
         self.certificate = certificate
         self.key = key
@@ -50,6 +52,7 @@ public struct SigningIdentity: Sendable {
         }
         let certificates = try Certificate.load(file: certificateFile)
         let chain = try chainFiles.flatMap { try Certificate.load(file: $0) }
-        return try SigningIdentity(certificate: certificates[0], key: privateKey, chain: Array(certificates.dropFirst()) + chain)
+        return try SigningIdentity(
+            certificate: certificates[0], key: privateKey, chain: Array(certificates.dropFirst()) + chain)
     }
 }

@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failure talking to a time-stamping authority: the environment (exit 3), since the
@@ -46,7 +47,10 @@ public enum RFC3161 {
         TS_REQ_set_cert_req(req, 1)
         var out: UnsafeMutablePointer<UInt8>?
         let n = i2d_TS_REQ(req, &out)
-        guard n > 0, let out else { TS_REQ_free(req); throw OpenSSLError.drain("encode the time-stamp request") }
+        guard n > 0, let out else {
+            TS_REQ_free(req)
+            throw OpenSSLError.drain("encode the time-stamp request")
+        }
         defer { ivpack_openssl_free(out) }
         return (Array(UnsafeBufferPointer(start: out, count: Int(n))), req)
     }
@@ -61,14 +65,22 @@ public enum RFC3161 {
             _ = OpenSSLError.drain("parse")
             throw TimestampAuthorityError(url: url, problem: "not an http:// or https:// URL")
         }
-        defer { ivpack_openssl_free(host); ivpack_openssl_free(port); ivpack_openssl_free(path) }
+        defer {
+            ivpack_openssl_free(host)
+            ivpack_openssl_free(port)
+            ivpack_openssl_free(path)
+        }
         return try withMemoryBIO(body) { requestBIO -> [UInt8] in
             ERR_clear_error()
-            guard let response = OSSL_HTTP_transfer(nil, host, port, path, ssl, nil, nil, nil, nil, nil, nil, 0, nil,
-                                                    "application/timestamp-query", requestBIO, "application/timestamp-reply",
-                                                    0, maxResponseBytes, Int32(clamping: timeout), 0) else {
+            guard
+                let response = OSSL_HTTP_transfer(
+                    nil, host, port, path, ssl, nil, nil, nil, nil, nil, nil, 0, nil,
+                    "application/timestamp-query", requestBIO, "application/timestamp-reply",
+                    0, maxResponseBytes, Int32(clamping: timeout), 0)
+            else {
                 let e = OpenSSLError.drain("post")
-                throw TimestampAuthorityError(url: url, problem: "no valid reply (\(e.reasons.joined(separator: "; ")))")
+                throw TimestampAuthorityError(
+                    url: url, problem: "no valid reply (\(e.reasons.joined(separator: "; ")))")
             }
             defer { BIO_free(response) }
             var out: [UInt8] = []
@@ -77,7 +89,10 @@ public enum RFC3161 {
                 let n = BIO_read(response, &buffer, Int32(buffer.count))
                 if n <= 0 { break }
                 out.append(contentsOf: buffer[0..<Int(n)])
-                if out.count > maxResponseBytes { throw TimestampAuthorityError(url: url, problem: "the reply is larger than \(maxResponseBytes) bytes") }
+                if out.count > maxResponseBytes {
+                    throw TimestampAuthorityError(
+                        url: url, problem: "the reply is larger than \(maxResponseBytes) bytes")
+                }
             }
             return out
         }
@@ -85,7 +100,9 @@ public enum RFC3161 {
 
     /// Obtains a token from the authority at `url` for `signature`'s signature value and returns
     /// the signature with the token embedded.
-    public static func timestamp(_ signature: SignedData, authority url: String, timeout: Int = defaultTimeoutSeconds) throws -> SignedData {
+    public static func timestamp(_ signature: SignedData, authority url: String, timeout: Int = defaultTimeoutSeconds)
+        throws -> SignedData
+    {
         let value = signature.signatureValue
         let (requestDER, request) = try self.request(for: value)
         defer { TS_REQ_free(request) }
@@ -100,16 +117,20 @@ public enum RFC3161 {
         }
         defer { TS_RESP_free(response) }
         guard let status = TS_RESP_get_status_info(response), let code = TS_STATUS_INFO_get0_status(status),
-              ASN1_INTEGER_get(code) == TS_STATUS_GRANTED || ASN1_INTEGER_get(code) == TS_STATUS_GRANTED_WITH_MODS else {
+            ASN1_INTEGER_get(code) == TS_STATUS_GRANTED || ASN1_INTEGER_get(code) == TS_STATUS_GRANTED_WITH_MODS
+        else {
             throw TimestampAuthorityError(url: url, problem: "the authority refused the request")
         }
         // The reply must answer this request: version, imprint of our signature value, our nonce.
-        guard let verify = TS_REQ_to_TS_VERIFY_CTX(request, nil) else { throw OpenSSLError.drain("check the time-stamp reply") }
+        guard let verify = TS_REQ_to_TS_VERIFY_CTX(request, nil) else {
+            throw OpenSSLError.drain("check the time-stamp reply")
+        }
         defer { TS_VERIFY_CTX_free(verify) }
         TS_VERIFY_CTX_set_flags(verify, Int32(ivpack_ts_vfy_response))
         guard TS_RESP_verify_response(verify, response) == 1 else {
             let e = OpenSSLError.drain("check")
-            throw TimestampAuthorityError(url: url, problem: "the reply does not answer the request (\(e.reasons.joined(separator: "; ")))")
+            throw TimestampAuthorityError(
+                url: url, problem: "the reply does not answer the request (\(e.reasons.joined(separator: "; ")))")
         }
         guard let token = TS_RESP_get_token(response) else {
             throw TimestampAuthorityError(url: url, problem: "the reply carries no token")
@@ -138,8 +159,10 @@ public enum RFC3161 {
     /// imprint, its signature, the authority's certificate path to one of `roots` (with the
     /// time-stamping usage) at `now` and at `securityLevel`, and that the token's time is not
     /// after `now` by more than `maxClockSkew` seconds.
-    public static func check(token: [UInt8], signatureValue: [UInt8], roots: [Certificate], untrusted: [Certificate], now: Int64,
-                             maxClockSkew: Int64 = defaultMaxClockSkewSeconds, securityLevel: SecurityLevel = .minimum) -> TokenCheck {
+    public static func check(
+        token: [UInt8], signatureValue: [UInt8], roots: [Certificate], untrusted: [Certificate], now: Int64,
+        maxClockSkew: Int64 = defaultMaxClockSkewSeconds, securityLevel: SecurityLevel = .minimum
+    ) -> TokenCheck {
         ERR_clear_error()
         let pkcs7: UnsafeMutablePointer<PKCS7>? = token.withUnsafeBufferPointer { buffer in
             var p: UnsafePointer<UInt8>? = buffer.baseAddress
@@ -209,9 +232,10 @@ public enum RFC3161 {
         // A token from the future would become the validation time and make a certificate that is
         // valid only from then pass today.
         if genTime > now + maxClockSkew {
-            return .invalid("the token's time \(Timestamp.iso8601(genTime)) is after this machine's clock (\(Timestamp.iso8601(now))) "
-                            + "by \(genTime - now) s, more than the \(maxClockSkew) s allowed; check the clocks of the "
-                            + "time-stamping authority and of this machine")
+            return .invalid(
+                "the token's time \(Timestamp.iso8601(genTime)) is after this machine's clock (\(Timestamp.iso8601(now))) "
+                    + "by \(genTime - now) s, more than the \(maxClockSkew) s allowed; check the clocks of the "
+                    + "time-stamping authority and of this machine")
         }
         return .valid(time: genTime, authority: authority)
     }
@@ -225,7 +249,8 @@ extension SignedData {
             throw OpenSSLError.drain("find the signer")
         }
         let added = token.withUnsafeBufferPointer { buffer in
-            CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, buffer.baseAddress, Int32(buffer.count))
+            CMS_unsigned_add1_attr_by_NID(
+                si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, buffer.baseAddress, Int32(buffer.count))
         }
         guard added == 1 else { throw OpenSSLError.drain("embed the time-stamp token") }
         return try SignedData.parse(der: try SignedData.encode(copy.cms), source: "signature")
@@ -234,8 +259,9 @@ extension SignedData {
     /// The embedded RFC 3161 token (DER), if any.
     public var timestampToken: [UInt8]? {
         guard let infos = CMS_get0_SignerInfos(cms), let si = ivpack_sk_CMS_SignerInfo_value(infos, 0),
-              let object = OBJ_nid2obj(NID_id_smime_aa_timeStampToken),
-              let raw = CMS_unsigned_get0_data_by_OBJ(si, object, -3, V_ASN1_SEQUENCE) else {
+            let object = OBJ_nid2obj(NID_id_smime_aa_timeStampToken),
+            let raw = CMS_unsigned_get0_data_by_OBJ(si, object, -3, V_ASN1_SEQUENCE)
+        else {
             ERR_clear_error()
             return nil
         }

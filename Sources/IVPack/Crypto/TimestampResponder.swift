@@ -1,6 +1,7 @@
 internal import CLibCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An RFC 3161 time-stamping responder on OpenSSL's TS API: turns a DER TimeStampReq into a
@@ -14,9 +15,12 @@ public final class TimestampResponder: @unchecked Sendable {
     public let fixedTime: Int64?
 
     /// `certificate` must carry the critical time-stamping extended key usage.
-    public init(certificate: Certificate, key: PrivateKey, chain: [Certificate], policyOID: String, fixedTime: Int64? = nil) throws {
+    public init(
+        certificate: Certificate, key: PrivateKey, chain: [Certificate], policyOID: String, fixedTime: Int64? = nil
+    ) throws {
         guard key.matches(certificate) else {
-            throw InputError.credential(file: key.source, problem: "the key does not belong to the time-stamping certificate", hint: "")
+            throw InputError.credential(
+                file: key.source, problem: "the key does not belong to the time-stamping certificate", hint: "")
         }
         self.certificate = certificate
         self.key = key
@@ -29,14 +33,17 @@ public final class TimestampResponder: @unchecked Sendable {
     public func respond(to request: [UInt8]) throws -> [UInt8] {
         guard let ctx = TS_RESP_CTX_new() else { throw OpenSSLError.drain("allocate a time-stamp responder") }
         defer { TS_RESP_CTX_free(ctx) }
-        guard TS_RESP_CTX_set_signer_cert(ctx, certificate.x509) == 1, TS_RESP_CTX_set_signer_key(ctx, key.pkey) == 1 else {
+        guard TS_RESP_CTX_set_signer_cert(ctx, certificate.x509) == 1, TS_RESP_CTX_set_signer_key(ctx, key.pkey) == 1
+        else {
             throw OpenSSLError.drain("set the time-stamping identity")
         }
         let stack = ivpack_sk_X509_new()!
         defer { ivpack_sk_X509_free(stack) }
         for c in chain { ivpack_sk_X509_push(stack, c.x509) }
         TS_RESP_CTX_set_certs(ctx, stack)
-        guard let policyObject = OBJ_txt2obj(policy, 1) else { throw OpenSSLError.drain("parse the policy OID \(policy)") }
+        guard let policyObject = OBJ_txt2obj(policy, 1) else {
+            throw OpenSSLError.drain("parse the policy OID \(policy)")
+        }
         defer { ASN1_OBJECT_free(policyObject) }
         TS_RESP_CTX_set_def_policy(ctx, policyObject)
         TS_RESP_CTX_add_md(ctx, EVP_sha256())

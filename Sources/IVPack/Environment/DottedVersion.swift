@@ -24,7 +24,8 @@ public struct DottedVersion: Sendable, Hashable, Comparable, CustomStringConvert
     public init?(_ text: String) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard !parts.isEmpty, parts.count <= Self.maxComponents,
-              parts.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxDigits && $0.utf8.allSatisfy(Self.isDigit) }) else { return nil }
+            parts.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxDigits && $0.utf8.allSatisfy(Self.isDigit) })
+        else { return nil }
         components = parts.map(String.init)
     }
 
@@ -96,7 +97,8 @@ public struct DottedVersion: Sendable, Hashable, Comparable, CustomStringConvert
     public func matches(exact required: DottedVersion) -> Bool {
         for (i, r) in required.components.enumerated() {
             let mine = i < components.count ? Substring(components[i]) : "0"
-            let a = mine.drop { $0 == "0" }, b = Substring(r).drop { $0 == "0" }
+            let a = mine.drop { $0 == "0" }
+            let b = Substring(r).drop { $0 == "0" }
             if Self.compare(a.isEmpty ? "0" : a, b.isEmpty ? "0" : b) != 0 { return false }
         }
         return true

@@ -17,8 +17,13 @@ public enum EnvironmentCheck {
     public static func evaluate(requirements: EnvironmentRequirements?, probe: SystemProbe) -> [Check] {
         guard let requirements else { return [] }
         if let typeName = requirements.notAnObject {
-            return [Check(.environment, status: .fail,
-                          details: ["the manifest's requirements are \(typeName), not an object; the bundle is damaged or was not made by ivpack"])]
+            return [
+                Check(
+                    .environment, status: .fail,
+                    details: [
+                        "the manifest's requirements are \(typeName), not an object; the bundle is damaged or was not made by ivpack"
+                    ])
+            ]
         }
         var checks: [Check] = []
         if let r = requirements.cpu { checks.append(cpu(r, probe)) }
@@ -29,15 +34,21 @@ public enum EnvironmentCheck {
         if let r = requirements.gpu { checks.append(gpu(r, probe)) }
         if let t = requirements.tools { checks.append(contentsOf: tools(t, probe)) }
         for kind in requirements.unknownKinds {
-            checks.append(Check(.environment(kind), title: "Requirement \(kind)", status: .fail,
-                                details: ["this version of ivpack cannot check the requirement \"\(kind)\"; verify with the ivpack version the release names, or check it by hand"]))
+            checks.append(
+                Check(
+                    .environment(kind), title: "Requirement \(kind)", status: .fail,
+                    details: [
+                        "this version of ivpack cannot check the requirement \"\(kind)\"; verify with the ivpack version the release names, or check it by hand"
+                    ]))
         }
         return checks
     }
 
     // MARK: Kinds
 
-    private static func cpu(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.CPU>, _ probe: SystemProbe) -> Check {
+    private static func cpu(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.CPU>, _ probe: SystemProbe)
+        -> Check
+    {
         var c = Builder(id: .environment("cpu"), title: "Processors and CPU flags", problems: r.problems)
         let (minCores, recommended, flags) = (r.value.minCores, r.value.recommendedCores, r.value.flags)
         if let minCores { c.required("minCores", String(minCores)) }
@@ -61,13 +72,17 @@ public enum EnvironmentCheck {
             if missing.isEmpty {
                 c.pass("CPU flags present: \(flags.joined(separator: " "))")
             } else {
-                c.fail("CPU flag\(missing.count == 1 ? "" : "s") missing from \(reading.source): \(missing.joined(separator: " ")); this processor cannot run the release")
+                c.fail(
+                    "CPU flag\(missing.count == 1 ? "" : "s") missing from \(reading.source): \(missing.joined(separator: " ")); this processor cannot run the release"
+                )
             }
         }
         return c.check
     }
 
-    private static func memory(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Memory>, _ probe: SystemProbe) -> Check {
+    private static func memory(
+        _ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Memory>, _ probe: SystemProbe
+    ) -> Check {
         var c = Builder(id: .environment("memory"), title: "Memory", problems: r.problems)
         let (minimum, recommended) = (r.value.minimum, r.value.recommended)
         if let minimum { c.required("minimum", bytes(minimum)) }
@@ -79,7 +94,9 @@ public enum EnvironmentCheck {
         c.source(reading.source)
         let total = reading.totalBytes
         if let minimum, total < UInt64(minimum) {
-            c.fail("\(size(total)) of memory (MemTotal), at least \(size(minimum)) required. MemTotal excludes what firmware and the kernel reserve, usually 1-3% of the installed memory")
+            c.fail(
+                "\(size(total)) of memory (MemTotal), at least \(size(minimum)) required. MemTotal excludes what firmware and the kernel reserve, usually 1-3% of the installed memory"
+            )
         } else if let recommended, total < UInt64(recommended) {
             c.warn("\(size(total)) of memory (MemTotal), \(size(recommended)) recommended (the minimum is met)")
         } else {
@@ -88,10 +105,15 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func disk(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Disk>, _ probe: SystemProbe) -> Check {
+    private static func disk(
+        _ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Disk>, _ probe: SystemProbe
+    ) -> Check {
         var c = Builder(id: .environment("disk"), title: "Free disk space", problems: r.problems)
         let (path, minimum, recommended) = (r.value.path, r.value.minimumFree, r.value.recommendedFree)
-        if let path { c.required("path", path); c.check.title = "Free disk space at \(path)" }
+        if let path {
+            c.required("path", path)
+            c.check.title = "Free disk space at \(path)"
+        }
         if let minimum { c.required("minimumFree", bytes(minimum)) }
         if let recommended { c.required("recommendedFree", bytes(recommended)) }
         guard c.readable, let path else { return c.check }
@@ -102,7 +124,9 @@ public enum EnvironmentCheck {
         let at = reading.measuredPath == path ? path : "\(reading.measuredPath) (nearest existing folder of \(path))"
         let free = reading.freeBytes
         if let minimum, free < UInt64(minimum) {
-            c.fail("\(size(free)) free at \(at), at least \(size(minimum)) required; free space on that file system or install elsewhere")
+            c.fail(
+                "\(size(free)) free at \(at), at least \(size(minimum)) required; free space on that file system or install elsewhere"
+            )
         } else if let recommended, free < UInt64(recommended) {
             c.warn("\(size(free)) free at \(at), \(size(recommended)) recommended (the minimum is met)")
         } else {
@@ -111,7 +135,9 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func os(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.OperatingSystem>, _ probe: SystemProbe) -> Check {
+    private static func os(
+        _ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.OperatingSystem>, _ probe: SystemProbe
+    ) -> Check {
         var c = Builder(id: .environment("os"), title: "Operating system", problems: r.problems)
         let (id, versions) = (r.value.id, r.value.versions)
         if let id { c.required("id", id) }
@@ -127,14 +153,18 @@ public enum EnvironmentCheck {
         if reading.id != id {
             c.fail("operating system is \(name) (ID=\(reading.id) in \(reading.source)), \(id) required")
         } else if let versions, !versions.contains(reading.versionID ?? "") {
-            c.fail("operating system is \(name) (VERSION_ID=\(reading.versionID ?? "none") in \(reading.source)), \(id) \(versions.joined(separator: " or ")) required")
+            c.fail(
+                "operating system is \(name) (VERSION_ID=\(reading.versionID ?? "none") in \(reading.source)), \(id) \(versions.joined(separator: " or ")) required"
+            )
         } else {
             c.pass("operating system is \(name)")
         }
         return c.check
     }
 
-    private static func kernel(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Kernel>, _ probe: SystemProbe) -> Check {
+    private static func kernel(
+        _ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.Kernel>, _ probe: SystemProbe
+    ) -> Check {
         var c = Builder(id: .environment("kernel"), title: "Kernel version", problems: r.problems)
         let minimum = r.value.minimum
         if let minimum { c.required("minimum", minimum.description) }
@@ -155,9 +185,13 @@ public enum EnvironmentCheck {
         return c.check
     }
 
-    private static func gpu(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.GPU>, _ probe: SystemProbe) -> Check {
+    private static func gpu(_ r: EnvironmentRequirements.Requirement<EnvironmentRequirements.GPU>, _ probe: SystemProbe)
+        -> Check
+    {
         var c = Builder(id: .environment("gpu"), title: "GPU", problems: r.problems)
-        let (vendor, model, minCount, minMemory, minDriver) = (r.value.vendor, r.value.model, r.value.minCount, r.value.minMemory, r.value.minDriver)
+        let (vendor, model, minCount, minMemory, minDriver) = (
+            r.value.vendor, r.value.model, r.value.minCount, r.value.minMemory, r.value.minDriver
+        )
         if let vendor { c.required("vendor", vendor) }
         if let model { c.required("model", model) }
         if let minCount { c.required("minCount", String(minCount)) }
@@ -166,7 +200,8 @@ public enum EnvironmentCheck {
         guard c.readable else { return c.check }
         let wanted = [vendor, model].compactMap { $0 }.joined(separator: " ")
         let count = minCount ?? 1
-        let described = "\(count) \(wanted.isEmpty ? "GPU" : wanted)\(count == 1 ? "" : "s")"
+        let described =
+            "\(count) \(wanted.isEmpty ? "GPU" : wanted)\(count == 1 ? "" : "s")"
             + (minMemory.map { " with at least \(size($0)) each" } ?? "")
         let reading: GPUReading
         do { reading = try probe.gpus(vendor: vendor) } catch { return c.unreadable(error) }
@@ -177,18 +212,26 @@ public enum EnvironmentCheck {
             return c.check
         case .found(let gpus, let source):
             c.source(source)
-            c.found("gpus", gpus.isEmpty ? "none" : gpus.map { g in
-                "\(g.name) (\(g.memoryBytes.map(size) ?? "memory unknown"), driver \(g.driverVersion))"
-            }.joined(separator: "; "))
+            c.found(
+                "gpus",
+                gpus.isEmpty
+                    ? "none"
+                    : gpus.map { g in
+                        "\(g.name) (\(g.memoryBytes.map(size) ?? "memory unknown"), driver \(g.driverVersion))"
+                    }.joined(separator: "; "))
             let ofKind = gpus.filter { g in
-                (vendor.map { g.vendor.lowercased().contains($0.lowercased()) || g.name.lowercased().contains($0.lowercased()) } ?? true)
+                (vendor.map {
+                    g.vendor.lowercased().contains($0.lowercased()) || g.name.lowercased().contains($0.lowercased())
+                } ?? true)
                     && (model.map { g.name.lowercased().contains($0.lowercased()) } ?? true)
             }
             let fitting = ofKind.filter { g in minMemory.map { m in (g.memoryBytes ?? 0) >= UInt64(m) } ?? true }
             if fitting.count < count {
                 var why = "\(fitting.count) of \(gpus.count) GPUs found fit, \(described) required"
                 let small = ofKind.count - fitting.count
-                if small > 0 { why += "; \(small) matching GPU\(small == 1 ? " has" : "s have") less memory or none reported" }
+                if small > 0 {
+                    why += "; \(small) matching GPU\(small == 1 ? " has" : "s have") less memory or none reported"
+                }
                 c.fail(why)
             } else {
                 c.pass("\(fitting.count) GPU\(fitting.count == 1 ? "" : "s") fit: \(described) required")
@@ -214,8 +257,11 @@ public enum EnvironmentCheck {
         switch tools {
         case .list(let list): items = list
         case .notAnArray(let typeName):
-            return [Check(.environment("tools"), title: "Tools", status: .fail,
-                          details: ["requirements.tools in the manifest is \(typeName), not an array"])]
+            return [
+                Check(
+                    .environment("tools"), title: "Tools", status: .fail,
+                    details: ["requirements.tools in the manifest is \(typeName), not an array"])
+            ]
         }
         var checks: [Check] = []
         var seen: [String: Int] = [:]
@@ -227,7 +273,10 @@ public enum EnvironmentCheck {
             let (exact, minimum) = (item.value.exact, item.value.minimum)
             if let exact { c.required("exact", exact.description) }
             if let minimum { c.required("minimum", minimum.description) }
-            guard c.readable, exact != nil || minimum != nil else { checks.append(c.check); continue }
+            guard c.readable, exact != nil || minimum != nil else {
+                checks.append(c.check)
+                continue
+            }
             let wanted = exact.map { "version \($0)" } ?? minimum.map { "version \($0) or later" } ?? ""
             let reading: ToolReading
             do {
@@ -245,7 +294,9 @@ public enum EnvironmentCheck {
                 if reading.version.matches(exact: exact) {
                     c.pass("\(name) \(reading.version) (\(reading.path)) is \(wanted)")
                 } else {
-                    c.fail("\(name) \(reading.version) (\(reading.path)), exactly \(exact) required: install the version the release was validated with")
+                    c.fail(
+                        "\(name) \(reading.version) (\(reading.path)), exactly \(exact) required: install the version the release was validated with"
+                    )
                 }
             } else if let minimum {
                 if reading.version < minimum {
@@ -267,7 +318,9 @@ public enum EnvironmentCheck {
     /// `16.0 GiB`, `512 bytes`.
     static func size<I: BinaryInteger>(_ n: I) -> String {
         let value = UInt64(clamping: n)
-        let units: [(String, UInt64)] = [("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        let units: [(String, UInt64)] = [
+            ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10),
+        ]
         for (name, unit) in units where value >= unit {
             let tenths = value / (unit / 10)
             return "\(tenths / 10).\(tenths % 10) \(name)"

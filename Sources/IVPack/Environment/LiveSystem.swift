@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The machine ivpack runs on, read from the kernel's files and the tools installed on it.
@@ -51,7 +51,9 @@ public struct LiveSystem: SystemProbe {
 
     public func memory() throws(ProbeError) -> MemoryReading {
         let path = rooted("/proc/meminfo")
-        guard let bytes = Self.parseMemTotal(try Self.readText(path)) else { throw ProbeError("\(path) has no MemTotal line") }
+        guard let bytes = Self.parseMemTotal(try Self.readText(path)) else {
+            throw ProbeError("\(path) has no MemTotal line")
+        }
         return MemoryReading(totalBytes: bytes, source: path)
     }
 
@@ -61,12 +63,18 @@ public struct LiveSystem: SystemProbe {
             var st = stat()
             if stat(current, &st) == 0 { break }
             let code = errno
-            guard code == ENOENT || code == ENOTDIR else { throw ProbeError("cannot examine \(current): \(ProgramRunner.errorText(code))") }
-            guard let parent = Self.parent(of: current) else { throw ProbeError("cannot examine \(current): \(ProgramRunner.errorText(code))") }
+            guard code == ENOENT || code == ENOTDIR else {
+                throw ProbeError("cannot examine \(current): \(ProgramRunner.errorText(code))")
+            }
+            guard let parent = Self.parent(of: current) else {
+                throw ProbeError("cannot examine \(current): \(ProgramRunner.errorText(code))")
+            }
             current = parent
         }
         var fs = statvfs()
-        guard statvfs(current, &fs) == 0 else { throw ProbeError("cannot measure the file system of \(current): \(ProgramRunner.errorText(errno))") }
+        guard statvfs(current, &fs) == 0 else {
+            throw ProbeError("cannot measure the file system of \(current): \(ProgramRunner.errorText(errno))")
+        }
         let free = UInt64(fs.f_bavail).multipliedReportingOverflow(by: UInt64(fs.f_frsize))
         return DiskReading(measuredPath: current, freeBytes: free.overflow ? .max : free.partialValue)
     }
@@ -88,7 +96,9 @@ public struct LiveSystem: SystemProbe {
         guard let text else { throw firstError ?? ProbeError("cannot read \(source)") }
         let fields = Self.parseOSRelease(text)
         // ID defaults to "linux" (os-release(5)).
-        return OSReading(id: fields["ID"] ?? "linux", versionID: fields["VERSION_ID"], prettyName: fields["PRETTY_NAME"], source: source)
+        return OSReading(
+            id: fields["ID"] ?? "linux", versionID: fields["VERSION_ID"], prettyName: fields["PRETTY_NAME"],
+            source: source)
     }
 
     public func kernelRelease() throws(ProbeError) -> KernelReading {
@@ -108,16 +118,24 @@ public struct LiveSystem: SystemProbe {
 
     public func gpus(vendor: String?) throws(ProbeError) -> GPUReading {
         if let vendor, !vendor.lowercased().contains("nvidia") {
-            return .notCheckable(reason: "ivpack reads only NVIDIA GPUs (with nvidia-smi); a \(vendor) GPU must be checked by hand")
+            return .notCheckable(
+                reason: "ivpack reads only NVIDIA GPUs (with nvidia-smi); a \(vendor) GPU must be checked by hand")
         }
         guard let smi = findProgram("nvidia-smi") else {
-            return .notCheckable(reason: "nvidia-smi was not found on the search path (\(searchPath)), so the GPUs cannot be read; check them by hand or install the NVIDIA driver utilities")
+            return .notCheckable(
+                reason:
+                    "nvidia-smi was not found on the search path (\(searchPath)), so the GPUs cannot be read; check them by hand or install the NVIDIA driver utilities"
+            )
         }
-        let outcome = try ProgramRunner.run(smi, ["--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
-                                            timeoutSeconds: timeoutSeconds)
+        let outcome = try ProgramRunner.run(
+            smi, ["--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
+            timeoutSeconds: timeoutSeconds)
         let text = String(decoding: outcome.output, as: UTF8.self)
         guard outcome.status == 0 else {
-            let why = outcome.timedOut ? "did not answer within \(timeoutSeconds) s" : outcome.status.map { "exited with status \($0)" } ?? "was killed"
+            let why =
+                outcome.timedOut
+                ? "did not answer within \(timeoutSeconds) s"
+                : outcome.status.map { "exited with status \($0)" } ?? "was killed"
             throw ProbeError("\(smi) \(why): \(Self.firstLine(text) ?? "no output"); the GPU driver is not working")
         }
         return .found(try Self.parseNvidiaSMI(text), source: smi)
@@ -125,7 +143,9 @@ public struct LiveSystem: SystemProbe {
 
     public func toolVersion(_ name: String) throws(ProbeError) -> ToolReading {
         guard Self.isProgramName(name) else {
-            throw ProbeError("\"\(name)\" is not a program name (letters, digits, '.', '_', '+', '-'; no '/'); ivpack runs only programs found on the search path")
+            throw ProbeError(
+                "\"\(name)\" is not a program name (letters, digits, '.', '_', '+', '-'; no '/'); ivpack runs only programs found on the search path"
+            )
         }
         guard let path = findProgram(name) else {
             throw ProbeError("\(name) was not found on the search path (\(searchPath))")
@@ -135,7 +155,9 @@ public struct LiveSystem: SystemProbe {
         let asked = "\(name) \(Self.versionArguments(for: name).joined(separator: " "))"
         if outcome.timedOut { throw ProbeError("`\(asked)` did not finish within \(timeoutSeconds) s") }
         guard let status = outcome.status else { throw ProbeError("`\(asked)` was killed by a signal") }
-        guard status == 0 else { throw ProbeError("`\(asked)` exited with status \(status): \(Self.firstLine(text) ?? "no output")") }
+        guard status == 0 else {
+            throw ProbeError("`\(asked)` exited with status \(status): \(Self.firstLine(text) ?? "no output")")
+        }
         for line in text.split(whereSeparator: \.isNewline) {
             if let version = DottedVersion.first(in: String(line)) {
                 return ToolReading(path: path, version: version, line: String(line.prefix(200)))
@@ -153,7 +175,9 @@ public struct LiveSystem: SystemProbe {
 
     /// A plain program name: no path separators, no leading dot or dash.
     static func isProgramName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, name.utf8.count <= 255, first != UInt8(ascii: "."), first != UInt8(ascii: "-") else { return false }
+        guard let first = name.utf8.first, name.utf8.count <= 255, first != UInt8(ascii: "."),
+            first != UInt8(ascii: "-")
+        else { return false }
         return name.utf8.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
                 || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
@@ -165,7 +189,9 @@ public struct LiveSystem: SystemProbe {
         for folder in searchPath.split(separator: ":") where folder.hasPrefix("/") {
             let candidate = folder.hasSuffix("/") ? "\(folder)\(name)" : "\(folder)/\(name)"
             var st = stat()
-            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
         }
         return nil
     }
@@ -197,7 +223,9 @@ public struct LiveSystem: SystemProbe {
             }
             if n == 0 { break }
             bytes.append(contentsOf: buffer[0..<n])
-            if bytes.count > maxSystemFileBytes { throw ProbeError("\(path) is larger than \(maxSystemFileBytes) bytes") }
+            if bytes.count > maxSystemFileBytes {
+                throw ProbeError("\(path) is larger than \(maxSystemFileBytes) bytes")
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -244,7 +272,14 @@ public struct LiveSystem: SystemProbe {
                     var out = ""
                     var escaped = false
                     for c in value {
-                        if escaped { out.append(c); escaped = false } else if c == "\\" { escaped = true } else { out.append(c) }
+                        if escaped {
+                            out.append(c)
+                            escaped = false
+                        } else if c == "\\" {
+                            escaped = true
+                        } else {
+                            out.append(c)
+                        }
                     }
                     fields[key] = out
                     continue
@@ -264,7 +299,9 @@ public struct LiveSystem: SystemProbe {
             if line.isEmpty { continue }
             // The name may hold commas; memory and driver are the last two fields.
             var fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.probeTrimmed }
-            guard fields.count >= 3 else { throw ProbeError("nvidia-smi printed an unexpected line: \(line.prefix(200))") }
+            guard fields.count >= 3 else {
+                throw ProbeError("nvidia-smi printed an unexpected line: \(line.prefix(200))")
+            }
             let driver = fields.removeLast()
             let memory = fields.removeLast()
             let name = fields.joined(separator: ",")
@@ -278,11 +315,13 @@ public struct LiveSystem: SystemProbe {
     }
 }
 
-private extension StringProtocol {
+extension StringProtocol {
     /// The text without leading and trailing spaces, tabs and carriage returns.
-    var probeTrimmed: String {
+    fileprivate var probeTrimmed: String {
         let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-        guard let start = firstIndex(where: { !isBlank($0) }), let end = lastIndex(where: { !isBlank($0) }) else { return "" }
+        guard let start = firstIndex(where: { !isBlank($0) }), let end = lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
         return String(self[start...end])
     }
 }

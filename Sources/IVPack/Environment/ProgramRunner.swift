@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs a program with a deadline and collects what it prints (standard output and standard error
@@ -57,8 +57,8 @@ enum ProgramRunner {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for p in argv { free(p) }
+            for p in envp { free(p) }
         }
         var pid: pid_t = 0
         // A program that was just written (or is being replaced) can be briefly busy for writing in
@@ -94,7 +94,10 @@ enum ProgramRunner {
             // After the child has exited, take only what is already in the pipe.
             var poller = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, exited == nil ? Int32(min(remaining, 20)) : 0)
-            if ready < 0, errno != EINTR { open = false; continue }
+            if ready < 0, errno != EINTR {
+                open = false
+                continue
+            }
             if ready <= 0 {
                 if exited != nil { break }
                 continue
@@ -105,8 +108,13 @@ enum ProgramRunner {
                 open = false
                 continue
             }
-            if n == 0 { open = false; continue }
-            if output.count < maxOutputBytes { output.append(contentsOf: buffer[0..<min(n, maxOutputBytes - output.count)]) }
+            if n == 0 {
+                open = false
+                continue
+            }
+            if output.count < maxOutputBytes {
+                output.append(contentsOf: buffer[0..<min(n, maxOutputBytes - output.count)])
+            }
         }
         if let exited {
             return Outcome(status: exitStatus(exited), timedOut: false, output: output)

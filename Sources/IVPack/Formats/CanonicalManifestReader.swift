@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads a manifest straight from its canonical bytes in one pass: no JSON tree, no re-encoding.
@@ -89,7 +89,8 @@ struct CanonicalManifestReader {
                 } else {
                     // Otherwise only \u00xx, for a control character without a short form.
                     guard b[i + 1] == UInt8(ascii: "u"), i + 5 < b.count, b[i + 2] == 0x30, b[i + 3] == 0x30,
-                          let hi = LowerHex.value(b[i + 4]), let lo = LowerHex.value(b[i + 5]) else { return nil }
+                        let hi = LowerHex.value(b[i + 4]), let lo = LowerHex.value(b[i + 5])
+                    else { return nil }
                     let value = hi << 4 | lo
                     guard value < 0x20, ![0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(value) else { return nil }
                     out.append(value)
@@ -158,79 +159,107 @@ struct CanonicalManifestReader {
 
     private mutating func manifest() -> Manifest? {
         guard take("{\"chunkSize\":"), let chunkSize64 = integer(),
-              ReleaseSpec.chunkSizeRange.contains(Int(clamping: chunkSize64)), chunkSize64 & (chunkSize64 - 1) == 0 else { return nil }
+            ReleaseSpec.chunkSizeRange.contains(Int(clamping: chunkSize64)), chunkSize64 & (chunkSize64 - 1) == 0
+        else { return nil }
         let chunkSize = Int(chunkSize64)
         guard take(",\"components\":") else { return nil }
         var components: [Manifest.Component] = []
         var seenPaths = Set<String>()
-        guard array({ r in
-            guard let c = r.component(chunkSize: chunkSize, seenPaths: &seenPaths) else { return false }
-            components.append(c)
-            return true
-        }) else { return nil }
+        guard
+            array({ r in
+                guard let c = r.component(chunkSize: chunkSize, seenPaths: &seenPaths) else { return false }
+                components.append(c)
+                return true
+            })
+        else { return nil }
         guard take(",\"format\":\"ivpack-manifest/1\",\"product\":{\"model\":"), let model = string(),
-              take(",\"name\":"), let name = string(), take(",\"vendor\":"), let vendor = string(),
-              take("},\"provenance\":{\"git\":") else { return nil }
+            take(",\"name\":"), let name = string(), take(",\"vendor\":"), let vendor = string(),
+            take("},\"provenance\":{\"git\":")
+        else { return nil }
         var git: [Manifest.GitProvenance] = []
-        guard array({ r in
-            guard r.take("{\"annotatedTag\":") else { return false }
-            let annotated: Bool
-            if r.take("true") { annotated = true } else if r.take("false") { annotated = false } else { return false }
-            guard r.take(",\"commit\":"), let commit = r.string(), r.take(",\"component\":"), let component = r.string(),
-                  r.take(",\"tag\":"), let tag = r.string(), r.take("}") else { return false }
-            git.append(Manifest.GitProvenance(component: component, commit: commit, tag: tag, annotatedTag: annotated))
-            return true
-        }) else { return nil }
+        guard
+            array({ r in
+                guard r.take("{\"annotatedTag\":") else { return false }
+                let annotated: Bool
+                if r.take("true") {
+                    annotated = true
+                } else if r.take("false") {
+                    annotated = false
+                } else {
+                    return false
+                }
+                guard r.take(",\"commit\":"), let commit = r.string(), r.take(",\"component\":"),
+                    let component = r.string(),
+                    r.take(",\"tag\":"), let tag = r.string(), r.take("}")
+                else { return false }
+                git.append(
+                    Manifest.GitProvenance(component: component, commit: commit, tag: tag, annotatedTag: annotated))
+                return true
+            })
+        else { return nil }
         guard take(",\"sourceDateEpoch\":"), let epoch = integer(), take(",\"specSHA256\":"), let specDigest = digest(),
-              take(",\"tool\":"), let tool = string(), take("},\"releaseNotes\":"), let releaseNotes = string(),
-              seenPaths.contains(releaseNotes) else { return nil }
+            take(",\"tool\":"), let tool = string(), take("},\"releaseNotes\":"), let releaseNotes = string(),
+            seenPaths.contains(releaseNotes)
+        else { return nil }
         var requirements: EnvironmentRequirements?
         if take(",\"requirements\":") {
             guard let value = requirementsValue() else { return nil }
             requirements = EnvironmentRequirements(json: value)
         }
         guard take(",\"version\":"), let version = string(), take("}") else { return nil }
-        return Manifest(product: ProductSpec(name: name, vendor: vendor, model: model), version: version, chunkSize: chunkSize,
-                        releaseNotes: releaseNotes, components: components, requirements: requirements,
-                        provenance: Manifest.Provenance(tool: tool, sourceDateEpoch: epoch, specSHA256: specDigest, git: git))
+        return Manifest(
+            product: ProductSpec(name: name, vendor: vendor, model: model), version: version, chunkSize: chunkSize,
+            releaseNotes: releaseNotes, components: components, requirements: requirements,
+            provenance: Manifest.Provenance(tool: tool, sourceDateEpoch: epoch, specSHA256: specDigest, git: git))
     }
 
     private mutating func component(chunkSize: Int, seenPaths: inout Set<String>) -> Manifest.Component? {
         guard take("{\"files\":") else { return nil }
         var files: [Manifest.FileEntry] = []
-        guard array({ r in
-            guard let f = r.file(chunkSize: chunkSize, seenPaths: &seenPaths) else { return false }
-            files.append(f)
-            return true
-        }) else { return nil }
+        guard
+            array({ r in
+                guard let f = r.file(chunkSize: chunkSize, seenPaths: &seenPaths) else { return false }
+                files.append(f)
+                return true
+            })
+        else { return nil }
         guard take(",\"kind\":"), let kindText = string(), let kind = ComponentKind(rawValue: kindText),
-              take(",\"name\":"), let name = string(), take(",\"versionEvidence\":") else { return nil }
+            take(",\"name\":"), let name = string(), take(",\"versionEvidence\":")
+        else { return nil }
         var evidence: [Manifest.Evidence] = []
-        guard array({ r in
-            guard r.take("{\"file\":"), let file = r.string(), r.take(",\"found\":"), let found = r.string(),
-                  r.take(",\"location\":"), let location = r.string(), r.take(",\"source\":"), let source = r.string(),
-                  r.take("}") else { return false }
-            evidence.append(Manifest.Evidence(file: file, source: source, location: location, found: found))
-            return true
-        }), take("}") else { return nil }
+        guard
+            array({ r in
+                guard r.take("{\"file\":"), let file = r.string(), r.take(",\"found\":"), let found = r.string(),
+                    r.take(",\"location\":"), let location = r.string(), r.take(",\"source\":"),
+                    let source = r.string(),
+                    r.take("}")
+                else { return false }
+                evidence.append(Manifest.Evidence(file: file, source: source, location: location, found: found))
+                return true
+            }), take("}")
+        else { return nil }
         return Manifest.Component(name: name, kind: kind, files: files, versionEvidence: evidence)
     }
 
     private mutating func file(chunkSize: Int, seenPaths: inout Set<String>) -> Manifest.FileEntry? {
         guard take("{\"chunks\":") else { return nil }
         var chunks: [SHA256Digest] = []
-        guard array({ r in
-            guard let d = r.digest() else { return false }
-            chunks.append(d)
-            return true
-        }) else { return nil }
+        guard
+            array({ r in
+                guard let d = r.digest() else { return false }
+                chunks.append(d)
+                return true
+            })
+        else { return nil }
         guard take(",\"mode\":") else { return nil }
         let mode: String
         if take("\"0644\"") { mode = "0644" } else if take("\"0755\"") { mode = "0755" } else { return nil }
-        guard take(",\"path\":"), let path = string(), path.hasPrefix(Manifest.payloadPrefix), RelativePath.isCanonical(path),
-              take(",\"sha256\":"), let sha256 = digest(), take(",\"size\":"), let size = integer(), take("}"),
-              chunks.count == Manifest.chunkCount(size: size, chunkSize: chunkSize),
-              seenPaths.insert(path).inserted else { return nil }
+        guard take(",\"path\":"), let path = string(), path.hasPrefix(Manifest.payloadPrefix),
+            RelativePath.isCanonical(path),
+            take(",\"sha256\":"), let sha256 = digest(), take(",\"size\":"), let size = integer(), take("}"),
+            chunks.count == Manifest.chunkCount(size: size, chunkSize: chunkSize),
+            seenPaths.insert(path).inserted
+        else { return nil }
         return Manifest.FileEntry(path: path, size: size, mode: mode, sha256: sha256, chunks: chunks)
     }
 
@@ -239,12 +268,15 @@ struct CanonicalManifestReader {
     private mutating func requirementsValue() -> JSONValue? {
         let start = p
         // The manifest object is depth 1, so the requirements object may nest 15 more levels.
-        let limits = JSONLimits(maxBytes: Manifest.maxBytes, maxDepth: 15, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000)
+        let limits = JSONLimits(
+            maxBytes: Manifest.maxBytes, maxDepth: 15, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000)
         guard let (value, length) = try? JSONParser.parsePrefix(Array(b[start...]), limits: limits),
-              value.objectValue != nil, value.hasOnlyIntegerNumbers else { return nil }
+            value.objectValue != nil, value.hasOnlyIntegerNumbers
+        else { return nil }
         let canonical = CanonicalJSON.encode(value)
         guard canonical.count == length,
-              canonical.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress! + start, length) == 0 }) else { return nil }
+            canonical.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress! + start, length) == 0 })
+        else { return nil }
         p = start + length
         return value
     }

@@ -93,55 +93,75 @@ public struct EnvironmentRequirements: Sendable, Equatable {
         self.json = json
         guard let members = json.objectValue else {
             notAnObject = json.typeName
-            cpu = nil; memory = nil; disk = nil; os = nil; kernel = nil; gpu = nil; tools = nil
+            cpu = nil
+            memory = nil
+            disk = nil
+            os = nil
+            kernel = nil
+            gpu = nil
+            tools = nil
             unknownKinds = []
             return
         }
         notAnObject = nil
         cpu = json["cpu"].map { v in
             Self.read(v, "requirements.cpu") { r in
-                CPU(minCores: r.integer("minCores"), recommendedCores: r.integer("recommendedCores"), flags: r.strings("flags"))
+                CPU(
+                    minCores: r.integer("minCores"), recommendedCores: r.integer("recommendedCores"),
+                    flags: r.strings("flags"))
             }
         }
         memory = json["memory"].map { v in
-            Self.read(v, "requirements.memory") { r in Memory(minimum: r.integer("minimum"), recommended: r.integer("recommended")) }
+            Self.read(v, "requirements.memory") { r in
+                Memory(minimum: r.integer("minimum"), recommended: r.integer("recommended"))
+            }
         }
         disk = json["disk"].map { v in
             Self.read(v, "requirements.disk") { r in
-                Disk(path: r.string("path", required: true), minimumFree: r.integer("minimumFree"), recommendedFree: r.integer("recommendedFree"))
+                Disk(
+                    path: r.string("path", required: true), minimumFree: r.integer("minimumFree"),
+                    recommendedFree: r.integer("recommendedFree"))
             }
         }
         os = json["os"].map { v in
-            Self.read(v, "requirements.os") { r in OperatingSystem(id: r.string("id", required: true), versions: r.strings("versions")) }
+            Self.read(v, "requirements.os") { r in
+                OperatingSystem(id: r.string("id", required: true), versions: r.strings("versions"))
+            }
         }
         kernel = json["kernel"].map { v in
             Self.read(v, "requirements.kernel") { r in Kernel(minimum: r.version("minimum", required: true)) }
         }
         gpu = json["gpu"].map { v in
             Self.read(v, "requirements.gpu") { r in
-                GPU(vendor: r.string("vendor"), model: r.string("model"), minCount: r.integer("minCount"),
+                GPU(
+                    vendor: r.string("vendor"), model: r.string("model"), minCount: r.integer("minCount"),
                     minMemory: r.integer("minMemory"), minDriver: r.version("minDriver"))
             }
         }
         tools = json["tools"].map { v in
             guard let items = v.arrayValue else { return .notAnArray(typeName: v.typeName) }
-            return .list(items.enumerated().map { i, item in
-                let field = "requirements.tools[\(i)]"
-                var tool = Self.read(item, field) { r in
-                    _ = r.string("name", required: true)
-                    return Tool(displayName: item["name"]?.stringValue ?? "#\(i + 1)", exact: r.version("exact"), minimum: r.version("minimum"))
-                }
-                if tool.isReadable, tool.value.exact == nil, tool.value.minimum == nil {
-                    tool.problems.append("\(field) in the manifest has neither \"exact\" nor \"minimum\"")
-                }
-                return tool
-            })
+            return .list(
+                items.enumerated().map { i, item in
+                    let field = "requirements.tools[\(i)]"
+                    var tool = Self.read(item, field) { r in
+                        _ = r.string("name", required: true)
+                        return Tool(
+                            displayName: item["name"]?.stringValue ?? "#\(i + 1)", exact: r.version("exact"),
+                            minimum: r.version("minimum"))
+                    }
+                    if tool.isReadable, tool.value.exact == nil, tool.value.minimum == nil {
+                        tool.problems.append("\(field) in the manifest has neither \"exact\" nor \"minimum\"")
+                    }
+                    return tool
+                })
         }
         unknownKinds = members.map(\.key).filter { !Self.kinds.contains($0) }
     }
 
     /// Reads one requirement object with `body`, collecting each malformed field as a problem.
-    private static func read<Value>(_ value: JSONValue, _ field: String, _ body: (inout FieldReader) -> Value) -> Requirement<Value> {
+    private static func read<Value>(_ value: JSONValue, _ field: String, _ body: (inout FieldReader) -> Value)
+        -> Requirement<Value>
+    {
         var reader = FieldReader(field: field, value: value)
         if value.objectValue == nil { reader.malformed("is \(value.typeName), not an object") }
         let result = body(&reader)
@@ -155,12 +175,17 @@ public struct EnvironmentRequirements: Sendable, Equatable {
         var problems: [String] = []
 
         mutating func malformed(_ problem: String, key: String? = nil) {
-            problems.append("\(field)\(key.map { ".\($0)" } ?? "") in the manifest \(problem); the bundle is damaged or was not made by ivpack")
+            problems.append(
+                "\(field)\(key.map { ".\($0)" } ?? "") in the manifest \(problem); the bundle is damaged or was not made by ivpack"
+            )
         }
 
         mutating func integer(_ key: String) -> Int64? {
             guard let v = value[key] else { return nil }
-            guard let i = v.int64Value, i >= 0 else { malformed("is \(v.typeName), not a whole number", key: key); return nil }
+            guard let i = v.int64Value, i >= 0 else {
+                malformed("is \(v.typeName), not a whole number", key: key)
+                return nil
+            }
             return i
         }
 
@@ -169,7 +194,10 @@ public struct EnvironmentRequirements: Sendable, Equatable {
                 if required, value.objectValue != nil { malformed("is missing", key: key) }
                 return nil
             }
-            guard let s = v.stringValue, !s.isEmpty else { malformed("is \(v.typeName), not a text", key: key); return nil }
+            guard let s = v.stringValue, !s.isEmpty else {
+                malformed("is \(v.typeName), not a text", key: key)
+                return nil
+            }
             return s
         }
 
@@ -184,7 +212,10 @@ public struct EnvironmentRequirements: Sendable, Equatable {
 
         mutating func version(_ key: String, required: Bool = false) -> DottedVersion? {
             guard let s = string(key, required: required) else { return nil }
-            guard let v = DottedVersion(s) else { malformed("\"\(s)\" is not a dotted version", key: key); return nil }
+            guard let v = DottedVersion(s) else {
+                malformed("\"\(s)\" is not a dotted version", key: key)
+                return nil
+            }
             return v
         }
     }

@@ -14,11 +14,11 @@ public enum JSONValue: Sendable, Equatable {
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
-        case let (.bool(a), .bool(b)): return a == b
-        case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return a == b
-        case let (.array(a), .array(b)): return a == b
-        case let (.object(a), .object(b)):
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.number(let a), .number(let b)): return a == b
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)):
             // Member order carries no meaning in JSON; keys are unique (the parser enforces it).
             guard a.count == b.count else { return false }
             return a.allSatisfy { m in b.contains { $0.key == m.key && $0.value == m.value } }
@@ -133,7 +133,9 @@ public struct JSONParser {
 
     /// Parses the one JSON value at the start of `bytes` (no whitespace before it) and returns it
     /// with its length in bytes; whatever follows the value is left alone.
-    public static func parsePrefix(_ bytes: [UInt8], limits: JSONLimits) throws(JSONParseError) -> (value: JSONValue, length: Int) {
+    public static func parsePrefix(_ bytes: [UInt8], limits: JSONLimits) throws(JSONParseError) -> (
+        value: JSONValue, length: Int
+    ) {
         var parser = JSONParser(bytes: bytes, limits: limits)
         let value = try parser.parseValue()
         return (value, parser.position)
@@ -150,7 +152,12 @@ public struct JSONParser {
         var i = 0
         let end = min(offset, bytes.count)
         while i < end {
-            if bytes[i] == 0x0A { line += 1; column = 1 } else { column += 1 }
+            if bytes[i] == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
             i += 1
         }
         return JSONParseError(offset: offset, line: line, column: column, problem: problem)
@@ -176,9 +183,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
         default: throw error("unexpected \(describeByte(bytes[position])); expected a value", at: position)
         }
@@ -216,7 +229,10 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-                throw error(position < bytes.count ? "expected a member name in double quotes" : "unexpected end of document inside an object", at: position)
+                throw error(
+                    position < bytes.count
+                        ? "expected a member name in double quotes" : "unexpected end of document inside an object",
+                    at: position)
             }
             let keyOffset = position
             let key = try parseString()
@@ -235,9 +251,17 @@ public struct JSONParser {
                 throw error("object has more than \(limits.maxContainerCount) members", at: position)
             }
             skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of document inside an object", at: position) }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "}") { position += 1; break }
+            guard position < bytes.count else {
+                throw error("unexpected end of document inside an object", at: position)
+            }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                break
+            }
             throw error("unexpected \(describeByte(bytes[position])); expected ',' or '}'", at: position)
         }
         depth -= 1
@@ -261,9 +285,17 @@ public struct JSONParser {
                 throw error("array has more than \(limits.maxContainerCount) elements", at: position)
             }
             skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of document inside an array", at: position) }
-            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-            if bytes[position] == UInt8(ascii: "]") { position += 1; break }
+            guard position < bytes.count else {
+                throw error("unexpected end of document inside an array", at: position)
+            }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                break
+            }
             throw error("unexpected \(describeByte(bytes[position])); expected ',' or ']'", at: position)
         }
         depth -= 1
@@ -274,7 +306,9 @@ public struct JSONParser {
         let start = position
         func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
-        guard position < bytes.count, isDigit(bytes[position]) else { throw error("invalid number: expected a digit", at: position) }
+        guard position < bytes.count, isDigit(bytes[position]) else {
+            throw error("invalid number: expected a digit", at: position)
+        }
         if bytes[position] == UInt8(ascii: "0") {
             position += 1
             if position < bytes.count, isDigit(bytes[position]) {
@@ -285,13 +319,19 @@ public struct JSONParser {
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             position += 1
-            guard position < bytes.count, isDigit(bytes[position]) else { throw error("invalid number: expected a digit after '.'", at: position) }
+            guard position < bytes.count, isDigit(bytes[position]) else {
+                throw error("invalid number: expected a digit after '.'", at: position)
+            }
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
             position += 1
-            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
-            guard position < bytes.count, isDigit(bytes[position]) else { throw error("invalid number: expected a digit in the exponent", at: position) }
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                position += 1
+            }
+            guard position < bytes.count, isDigit(bytes[position]) else {
+                throw error("invalid number: expected a digit in the exponent", at: position)
+            }
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
         if position - start > 400 { throw error("number longer than 400 characters", at: start) }
@@ -299,7 +339,9 @@ public struct JSONParser {
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt16 {
-        guard position + 4 <= bytes.count else { throw error("unexpected end of document in a \\u escape", at: position) }
+        guard position + 4 <= bytes.count else {
+            throw error("unexpected end of document in a \\u escape", at: position)
+        }
         var v: UInt16 = 0
         for _ in 0..<4 {
             let b = bytes[position]
@@ -322,17 +364,23 @@ public struct JSONParser {
         let unit = try parseHex4()
         var scalarValue = UInt32(unit)
         if unit >= 0xD800 && unit < 0xDC00 {
-            guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+            guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                bytes[position + 1] == UInt8(ascii: "u")
+            else {
                 throw error("lone high surrogate in a \\u escape", at: escapeStart)
             }
             position += 2
             let low = try parseHex4()
-            guard low >= 0xDC00 && low < 0xE000 else { throw error("high surrogate not followed by a low surrogate", at: escapeStart) }
+            guard low >= 0xDC00 && low < 0xE000 else {
+                throw error("high surrogate not followed by a low surrogate", at: escapeStart)
+            }
             scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
         } else if unit >= 0xDC00 && unit < 0xE000 {
             throw error("lone low surrogate in a \\u escape", at: escapeStart)
         }
-        guard let scalar = Unicode.Scalar(scalarValue) else { throw error("invalid code point in a \\u escape", at: escapeStart) }
+        guard let scalar = Unicode.Scalar(scalarValue) else {
+            throw error("invalid code point in a \\u escape", at: escapeStart)
+        }
         return Array(String(Character(scalar)).utf8)
     }
 
@@ -348,7 +396,9 @@ public struct JSONParser {
             }
             let from = position
             position = runEnd + 1
-            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[from..<runEnd]), as: UTF8.self) }
+            return bytes.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[from..<runEnd]), as: UTF8.self)
+            }
         }
         var out: [UInt8] = []
         out.append(contentsOf: bytes[position..<runEnd])
@@ -356,8 +406,13 @@ public struct JSONParser {
         while true {
             guard position < bytes.count else { throw error("unterminated string", at: start) }
             let b = bytes[position]
-            if b == UInt8(ascii: "\"") { position += 1; break }
-            if b < 0x20 { throw error("control character \(describeByte(b)) in a string; it must be escaped", at: position) }
+            if b == UInt8(ascii: "\"") {
+                position += 1
+                break
+            }
+            if b < 0x20 {
+                throw error("control character \(describeByte(b)) in a string; it must be escaped", at: position)
+            }
             if b == UInt8(ascii: "\\") {
                 position += 1
                 guard position < bytes.count else { throw error("unterminated escape", at: position) }
@@ -419,7 +474,8 @@ public struct JSONParser {
         case 0xF0 where cont(1, 0x90...0xBF) && cont(2) && cont(3): return 4
         case 0xF1...0xF3 where cont(1) && cont(2) && cont(3): return 4
         case 0xF4 where cont(1, 0x80...0x8F) && cont(2) && cont(3): return 4
-        default: throw error("invalid UTF-8 sequence starting with byte 0x\(String(b0, radix: 16, uppercase: true))", at: i)
+        default:
+            throw error("invalid UTF-8 sequence starting with byte 0x\(String(b0, radix: 16, uppercase: true))", at: i)
         }
     }
 }
@@ -464,7 +520,11 @@ public enum CanonicalJSON {
         case .number(let text):
             // Canonical documents hold integers only; other numbers keep their text, which a
             // reader comparing bytes will then refuse as not canonical.
-            if let i = Int64(text) { out.append(contentsOf: Array(String(i).utf8)) } else { out.append(contentsOf: Array(text.utf8)) }
+            if let i = Int64(text) {
+                out.append(contentsOf: Array(String(i).utf8))
+            } else {
+                out.append(contentsOf: Array(text.utf8))
+            }
         case .string(let s): writeString(s, into: &out)
         case .array(let elements):
             out.append(UInt8(ascii: "["))

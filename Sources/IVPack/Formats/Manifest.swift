@@ -87,7 +87,13 @@ extension Manifest {
     public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("format", .string(Self.format)),
-            ("product", .object([("name", .string(product.name)), ("vendor", .string(product.vendor)), ("model", .string(product.model))])),
+            (
+                "product",
+                .object([
+                    ("name", .string(product.name)), ("vendor", .string(product.vendor)),
+                    ("model", .string(product.model)),
+                ])
+            ),
             ("version", .string(version)),
             ("chunkSize", .integer(chunkSize)),
             ("releaseNotes", .string(releaseNotes)),
@@ -116,7 +122,8 @@ extension Manifest {
             out.withUnsafeMutableBytes { d.writeHex(into: UnsafeMutableRawBufferPointer(rebasing: $0[at..<(at + 64)])) }
             out.append(UInt8(ascii: "\""))
         }
-        raw("{\"chunkSize\":"); integer(chunkSize)
+        raw("{\"chunkSize\":")
+        integer(chunkSize)
         raw(",\"components\":[")
         for (ci, c) in components.enumerated() {
             raw(ci == 0 ? "{\"files\":[" : ",{\"files\":[")
@@ -126,46 +133,68 @@ extension Manifest {
                     if i > 0 { raw(",") }
                     digest(chunk)
                 }
-                raw("],\"mode\":"); string(f.mode)
-                raw(",\"path\":"); string(f.path)
-                raw(",\"sha256\":"); digest(f.sha256)
-                raw(",\"size\":"); integer(f.size)
+                raw("],\"mode\":")
+                string(f.mode)
+                raw(",\"path\":")
+                string(f.path)
+                raw(",\"sha256\":")
+                digest(f.sha256)
+                raw(",\"size\":")
+                integer(f.size)
                 raw("}")
             }
-            raw("],\"kind\":"); string(c.kind.rawValue)
-            raw(",\"name\":"); string(c.name)
+            raw("],\"kind\":")
+            string(c.kind.rawValue)
+            raw(",\"name\":")
+            string(c.name)
             raw(",\"versionEvidence\":[")
             for (ei, e) in c.versionEvidence.enumerated() {
-                raw(ei == 0 ? "{\"file\":" : ",{\"file\":"); string(e.file)
-                raw(",\"found\":"); string(e.found)
-                raw(",\"location\":"); string(e.location)
-                raw(",\"source\":"); string(e.source)
+                raw(ei == 0 ? "{\"file\":" : ",{\"file\":")
+                string(e.file)
+                raw(",\"found\":")
+                string(e.found)
+                raw(",\"location\":")
+                string(e.location)
+                raw(",\"source\":")
+                string(e.source)
                 raw("}")
             }
             raw("]}")
         }
-        raw("],\"format\":"); string(Self.format)
-        raw(",\"product\":{\"model\":"); string(product.model)
-        raw(",\"name\":"); string(product.name)
-        raw(",\"vendor\":"); string(product.vendor)
+        raw("],\"format\":")
+        string(Self.format)
+        raw(",\"product\":{\"model\":")
+        string(product.model)
+        raw(",\"name\":")
+        string(product.name)
+        raw(",\"vendor\":")
+        string(product.vendor)
         raw("},\"provenance\":{\"git\":[")
         for (gi, g) in provenance.git.enumerated() {
             raw(gi == 0 ? "{\"annotatedTag\":" : ",{\"annotatedTag\":")
             if g.annotatedTag { raw("true") } else { raw("false") }
-            raw(",\"commit\":"); string(g.commit)
-            raw(",\"component\":"); string(g.component)
-            raw(",\"tag\":"); string(g.tag)
+            raw(",\"commit\":")
+            string(g.commit)
+            raw(",\"component\":")
+            string(g.component)
+            raw(",\"tag\":")
+            string(g.tag)
             raw("}")
         }
-        raw("],\"sourceDateEpoch\":"); integer(provenance.sourceDateEpoch)
-        raw(",\"specSHA256\":"); digest(provenance.specSHA256)
-        raw(",\"tool\":"); string(provenance.tool)
-        raw("},\"releaseNotes\":"); string(releaseNotes)
+        raw("],\"sourceDateEpoch\":")
+        integer(provenance.sourceDateEpoch)
+        raw(",\"specSHA256\":")
+        digest(provenance.specSHA256)
+        raw(",\"tool\":")
+        string(provenance.tool)
+        raw("},\"releaseNotes\":")
+        string(releaseNotes)
         if let requirements {
             raw(",\"requirements\":")
             out.append(contentsOf: CanonicalJSON.encode(requirements.json))
         }
-        raw(",\"version\":"); string(version)
+        raw(",\"version\":")
+        string(version)
         raw("}")
         return out
     }
@@ -202,16 +231,28 @@ extension Manifest.FileEntry {
 
 extension Manifest.Evidence {
     var json: JSONValue {
-        .object([("file", .string(file)), ("source", .string(source)), ("location", .string(location)), ("found", .string(found))])
+        .object([
+            ("file", .string(file)), ("source", .string(source)), ("location", .string(location)),
+            ("found", .string(found)),
+        ])
     }
 }
 
 extension Manifest.Provenance {
     var json: JSONValue {
         .object([
-            ("tool", .string(tool)), ("sourceDateEpoch", .integer(sourceDateEpoch)), ("specSHA256", .string(specSHA256.hex)),
-            ("git", .array(git.map { .object([("component", .string($0.component)), ("commit", .string($0.commit)),
-                                               ("tag", .string($0.tag)), ("annotatedTag", .bool($0.annotatedTag))]) })),
+            ("tool", .string(tool)), ("sourceDateEpoch", .integer(sourceDateEpoch)),
+            ("specSHA256", .string(specSHA256.hex)),
+            (
+                "git",
+                .array(
+                    git.map {
+                        .object([
+                            ("component", .string($0.component)), ("commit", .string($0.commit)),
+                            ("tag", .string($0.tag)), ("annotatedTag", .bool($0.annotatedTag)),
+                        ])
+                    })
+            ),
         ])
     }
 }
@@ -222,8 +263,11 @@ extension InputError {
     /// A refused manifest: `source` (a bundle path), the JSON pointer of the offending member
     /// (`/components/2/files/0/sha256`, empty for the whole document) and what is wrong with it.
     static func manifest(_ source: String, pointer: String, _ problem: String) -> InputError {
-        InputError(.manifest, Diagnostic(file: source, location: .member(of: "manifest", pointer: pointer), problem: problem,
-                                         hint: "The bundle is damaged or was not made by ivpack; rebuild it or ask the vendor for a new copy"))
+        InputError(
+            .manifest,
+            Diagnostic(
+                file: source, location: .member(of: "manifest", pointer: pointer), problem: problem,
+                hint: "The bundle is damaged or was not made by ivpack; rebuild it or ask the vendor for a new copy"))
     }
 }
 
@@ -244,14 +288,18 @@ extension Manifest {
     public static func decodeGeneral(_ bytes: [UInt8], source: String) throws -> Manifest {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxBytes, maxDepth: 16, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000))
+            value = try JSONParser.parse(
+                bytes,
+                limits: JSONLimits(
+                    maxBytes: maxBytes, maxDepth: 16, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000))
         } catch {
             throw InputError.manifest(source, pointer: "", "is not valid JSON: \(error)")
         }
         let reader = JSONReader(source: source)
         let manifest = try reader.manifest(value)
         guard manifest.canonicalBytes == bytes else {
-            throw InputError.manifest(source, pointer: "", "is not in canonical form (keys sorted, no whitespace, integers only)")
+            throw InputError.manifest(
+                source, pointer: "", "is not in canonical form (keys sorted, no whitespace, integers only)")
         }
         return manifest
     }
@@ -265,11 +313,14 @@ private struct JSONReader {
         .manifest(source, pointer: pointer, problem)
     }
 
-    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue] {
+    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue]
+    {
         guard let members = v.objectValue else { throw fail(p, "must be an object, found \(v.typeName)") }
         var out: [String: JSONValue] = [:]
         for m in members {
-            guard required.contains(m.key) || optional.contains(m.key) else { throw fail("\(p)/\(m.key)", "is not a known member") }
+            guard required.contains(m.key) || optional.contains(m.key) else {
+                throw fail("\(p)/\(m.key)", "is not a known member")
+            }
             out[m.key] = m.value
         }
         for k in required where out[k] == nil { throw fail("\(p)/\(k)", "is missing") }
@@ -287,7 +338,9 @@ private struct JSONReader {
     }
 
     func digest(_ v: JSONValue?, _ p: String) throws -> SHA256Digest {
-        guard let s = v?.stringValue, let d = SHA256Digest(hex: s) else { throw fail(p, "must be 64 lower-case hex digits") }
+        guard let s = v?.stringValue, let d = SHA256Digest(hex: s) else {
+            throw fail(p, "must be 64 lower-case hex digits")
+        }
         return d
     }
 
@@ -297,12 +350,17 @@ private struct JSONReader {
     }
 
     func manifest(_ v: JSONValue) throws -> Manifest {
-        let m = try object(v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"], optional: ["requirements"])
+        let m = try object(
+            v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"],
+            optional: ["requirements"])
         let format = try string(m["format"], "/format")
-        guard format == Manifest.format else { throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"") }
+        guard format == Manifest.format else {
+            throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"")
+        }
         let pm = try object(m["product"]!, "/product", required: ["name", "vendor", "model"])
-        let product = ProductSpec(name: try string(pm["name"], "/product/name"), vendor: try string(pm["vendor"], "/product/vendor"),
-                                  model: try string(pm["model"], "/product/model"))
+        let product = ProductSpec(
+            name: try string(pm["name"], "/product/name"), vendor: try string(pm["vendor"], "/product/vendor"),
+            model: try string(pm["model"], "/product/model"))
         let chunkSize = try int(m["chunkSize"], "/chunkSize", min: 1)
         guard ReleaseSpec.chunkSizeRange.contains(Int(clamping: chunkSize)), chunkSize & (chunkSize - 1) == 0 else {
             throw fail("/chunkSize", "must be a power of two from 64 KiB to 64 MiB")
@@ -313,14 +371,17 @@ private struct JSONReader {
             let cp = "/components/\(ci)"
             let c = try object(cv, cp, required: ["name", "kind", "files", "versionEvidence"])
             let kindText = try string(c["kind"], "\(cp)/kind")
-            guard let kind = ComponentKind(rawValue: kindText) else { throw fail("\(cp)/kind", "\"\(kindText)\" is not a component kind") }
+            guard let kind = ComponentKind(rawValue: kindText) else {
+                throw fail("\(cp)/kind", "\"\(kindText)\" is not a component kind")
+            }
             var files: [Manifest.FileEntry] = []
             for (fi, fv) in try array(c["files"], "\(cp)/files").enumerated() {
                 let fp = "\(cp)/files/\(fi)"
                 let f = try object(fv, fp, required: ["path", "size", "mode", "sha256", "chunks"])
                 let path = try string(f["path"], "\(fp)/path")
                 guard path.hasPrefix(Manifest.payloadPrefix), RelativePath.isCanonical(path) else {
-                    throw fail("\(fp)/path", "\"\(path)\" is not a safe payload path (relative, normalised, under payload/)")
+                    throw fail(
+                        "\(fp)/path", "\"\(path)\" is not a safe payload path (relative, normalised, under payload/)")
                 }
                 guard seenPaths.insert(path).inserted else { throw fail("\(fp)/path", "\"\(path)\" is listed twice") }
                 let size = try int(f["size"], "\(fp)/size")
@@ -328,38 +389,60 @@ private struct JSONReader {
                 guard mode == "0644" || mode == "0755" else { throw fail("\(fp)/mode", "must be \"0644\" or \"0755\"") }
                 let chunkValues = try array(f["chunks"], "\(fp)/chunks")
                 guard chunkValues.count == Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)) else {
-                    throw fail("\(fp)/chunks", "has \(chunkValues.count) digests; a file of \(size) bytes in \(chunkSize)-byte chunks has \(Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)))")
+                    throw fail(
+                        "\(fp)/chunks",
+                        "has \(chunkValues.count) digests; a file of \(size) bytes in \(chunkSize)-byte chunks has \(Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)))"
+                    )
                 }
                 let chunks = try chunkValues.enumerated().map { try digest($1, "\(fp)/chunks/\($0)") }
-                files.append(Manifest.FileEntry(path: path, size: size, mode: mode, sha256: try digest(f["sha256"], "\(fp)/sha256"), chunks: chunks))
+                files.append(
+                    Manifest.FileEntry(
+                        path: path, size: size, mode: mode, sha256: try digest(f["sha256"], "\(fp)/sha256"),
+                        chunks: chunks))
             }
             var evidence: [Manifest.Evidence] = []
             for (ei, ev) in try array(c["versionEvidence"], "\(cp)/versionEvidence").enumerated() {
                 let ep = "\(cp)/versionEvidence/\(ei)"
                 let e = try object(ev, ep, required: ["file", "source", "location", "found"])
-                evidence.append(Manifest.Evidence(file: try string(e["file"], "\(ep)/file"), source: try string(e["source"], "\(ep)/source"),
-                                                  location: try string(e["location"], "\(ep)/location"), found: try string(e["found"], "\(ep)/found")))
+                evidence.append(
+                    Manifest.Evidence(
+                        file: try string(e["file"], "\(ep)/file"), source: try string(e["source"], "\(ep)/source"),
+                        location: try string(e["location"], "\(ep)/location"),
+                        found: try string(e["found"], "\(ep)/found")))
             }
-            components.append(Manifest.Component(name: try string(c["name"], "\(cp)/name"), kind: kind, files: files, versionEvidence: evidence))
+            components.append(
+                Manifest.Component(
+                    name: try string(c["name"], "\(cp)/name"), kind: kind, files: files, versionEvidence: evidence))
         }
         let releaseNotes = try string(m["releaseNotes"], "/releaseNotes")
-        guard seenPaths.contains(releaseNotes) else { throw fail("/releaseNotes", "\"\(releaseNotes)\" is not one of the bundle's files") }
-        let pv = try object(m["provenance"]!, "/provenance", required: ["tool", "sourceDateEpoch", "specSHA256", "git"])
+        guard seenPaths.contains(releaseNotes) else {
+            throw fail("/releaseNotes", "\"\(releaseNotes)\" is not one of the bundle's files")
+        }
+        let pv = try object(
+            m["provenance"]!, "/provenance", required: ["tool", "sourceDateEpoch", "specSHA256", "git"])
         var git: [Manifest.GitProvenance] = []
         for (gi, gv) in try array(pv["git"], "/provenance/git").enumerated() {
             let gp = "/provenance/git/\(gi)"
             let g = try object(gv, gp, required: ["component", "commit", "tag", "annotatedTag"])
-            guard let annotated = g["annotatedTag"]?.boolValue else { throw fail("\(gp)/annotatedTag", "must be a boolean") }
-            git.append(Manifest.GitProvenance(component: try string(g["component"], "\(gp)/component"), commit: try string(g["commit"], "\(gp)/commit"),
-                                              tag: try string(g["tag"], "\(gp)/tag"), annotatedTag: annotated))
+            guard let annotated = g["annotatedTag"]?.boolValue else {
+                throw fail("\(gp)/annotatedTag", "must be a boolean")
+            }
+            git.append(
+                Manifest.GitProvenance(
+                    component: try string(g["component"], "\(gp)/component"),
+                    commit: try string(g["commit"], "\(gp)/commit"),
+                    tag: try string(g["tag"], "\(gp)/tag"), annotatedTag: annotated))
         }
-        let provenance = Manifest.Provenance(tool: try string(pv["tool"], "/provenance/tool"),
-                                             sourceDateEpoch: try int(pv["sourceDateEpoch"], "/provenance/sourceDateEpoch"),
-                                             specSHA256: try digest(pv["specSHA256"], "/provenance/specSHA256"), git: git)
+        let provenance = Manifest.Provenance(
+            tool: try string(pv["tool"], "/provenance/tool"),
+            sourceDateEpoch: try int(pv["sourceDateEpoch"], "/provenance/sourceDateEpoch"),
+            specSHA256: try digest(pv["specSHA256"], "/provenance/specSHA256"), git: git)
         if let r = m["requirements"], r.objectValue == nil || !r.hasOnlyIntegerNumbers {
             throw fail("/requirements", "must be an object whose numbers are integers")
         }
-        return Manifest(product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
-                        releaseNotes: releaseNotes, components: components, requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), provenance: provenance)
+        return Manifest(
+            product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
+            releaseNotes: releaseNotes, components: components,
+            requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), provenance: provenance)
     }
 }

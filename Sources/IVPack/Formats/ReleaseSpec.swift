@@ -89,23 +89,33 @@ public struct ReleaseSpec: Sendable {
     /// Validates spec bytes; `file` names the spec in messages, `root` is its folder.
     public static func parse(bytes: [UInt8], file: String, root: String) throws -> ReleaseSpec {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw InputError.yaml(file: file, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+            throw InputError.yaml(
+                file: file, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8",
+                hint: "Save it as UTF-8")
         }
         let reader = YAMLReader(file: file)
         let top = try reader.root(of: text)
-        let doc = try reader.mapping(top, "", allowed: ["apiVersion", "product", "version", "releaseNotes", "chunkSize", "components", "requirements"],
-                                     required: ["apiVersion", "product", "version", "releaseNotes", "components"])
+        let doc = try reader.mapping(
+            top, "",
+            allowed: ["apiVersion", "product", "version", "releaseNotes", "chunkSize", "components", "requirements"],
+            required: ["apiVersion", "product", "version", "releaseNotes", "components"])
         let api = try reader.string(doc["apiVersion"]!, "apiVersion")
         guard api == apiVersion else {
-            throw reader.error(doc["apiVersion"], "apiVersion", "\"\(api)\" is not supported", hint: "This ivpack reads apiVersion: \(apiVersion)")
+            throw reader.error(
+                doc["apiVersion"], "apiVersion", "\"\(api)\" is not supported",
+                hint: "This ivpack reads apiVersion: \(apiVersion)")
         }
-        let productNode = try reader.mapping(doc["product"]!, "product", allowed: ["name", "vendor", "model"], required: ["name", "vendor", "model"])
-        let product = ProductSpec(name: try reader.string(productNode["name"]!, "product.name"),
-                                  vendor: try reader.string(productNode["vendor"]!, "product.vendor"),
-                                  model: try reader.string(productNode["model"]!, "product.model"))
+        let productNode = try reader.mapping(
+            doc["product"]!, "product", allowed: ["name", "vendor", "model"], required: ["name", "vendor", "model"])
+        let product = ProductSpec(
+            name: try reader.string(productNode["name"]!, "product.name"),
+            vendor: try reader.string(productNode["vendor"]!, "product.vendor"),
+            model: try reader.string(productNode["model"]!, "product.model"))
         let version = try reader.string(doc["version"]!, "version")
         guard version.utf8.count <= 64, version.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw reader.error(doc["version"], "version", "\"\(version)\" must be at most 64 printable ASCII characters without spaces")
+            throw reader.error(
+                doc["version"], "version", "\"\(version)\" must be at most 64 printable ASCII characters without spaces"
+            )
         }
         let releaseNotes = try path(reader, doc["releaseNotes"]!, "releaseNotes")
         var chunkSize = defaultChunkSize
@@ -125,22 +135,31 @@ public struct ReleaseSpec: Sendable {
         for (i, node) in componentNodes.enumerated() {
             let component = try parseComponent(reader, node, "components[\(i)]")
             guard names.insert(component.name).inserted else {
-                throw reader.error(node, "components[\(i)].name", "component name \"\(component.name)\" is used twice", hint: "Give every component its own name")
+                throw reader.error(
+                    node, "components[\(i)].name", "component name \"\(component.name)\" is used twice",
+                    hint: "Give every component its own name")
             }
             if component.name == ReleaseNotesComponent.name {
-                throw reader.error(node, "components[\(i)].name", "the component name \"\(ReleaseNotesComponent.name)\" is reserved for the release notes",
-                                   hint: "Rename the component; the release notes named by releaseNotes are added automatically")
+                throw reader.error(
+                    node, "components[\(i)].name",
+                    "the component name \"\(ReleaseNotesComponent.name)\" is reserved for the release notes",
+                    hint: "Rename the component; the release notes named by releaseNotes are added automatically")
             }
             components.append(component)
         }
-        let requirements = try doc["requirements"].map { EnvironmentRequirements(json: try Requirements.parse(reader, $0)) }
-        return ReleaseSpec(file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
-                           releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements)
+        let requirements = try doc["requirements"].map {
+            EnvironmentRequirements(json: try Requirements.parse(reader, $0))
+        }
+        return ReleaseSpec(
+            file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
+            releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements)
     }
 
     private static func namePattern(_ name: String) -> Bool {
         guard let first = name.utf8.first, name.utf8.count <= 64 else { return false }
-        let allowed: (UInt8) -> Bool = { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+        let allowed: (UInt8) -> Bool = {
+            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
+        }
         return allowed(first) && first != 0x2E && first != 0x2D && first != 0x5F && name.utf8.allSatisfy(allowed)
     }
 
@@ -149,21 +168,26 @@ public struct ReleaseSpec: Sendable {
         switch RelativePath.normalize(raw) {
         case .success(let normal): return normal
         case .failure(let problem):
-            throw reader.error(node, field, "\"\(raw)\": \(problem)", hint: "Paths are relative to the spec's folder and stay inside it")
+            throw reader.error(
+                node, field, "\"\(raw)\": \(problem)",
+                hint: "Paths are relative to the spec's folder and stay inside it")
         }
     }
 
     private static func parseComponent(_ reader: YAMLReader, _ node: Node, _ field: String) throws -> ComponentSpec {
-        let m = try reader.mapping(node, field, allowed: ["name", "kind", "paths", "version"], required: ["name", "kind", "paths"])
+        let m = try reader.mapping(
+            node, field, allowed: ["name", "kind", "paths", "version"], required: ["name", "kind", "paths"])
         let name = try reader.string(m["name"]!, "\(field).name")
         guard namePattern(name) else {
-            throw reader.error(m["name"], "\(field).name", "\"\(name)\" is not a valid component name",
-                               hint: "Use 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw reader.error(
+                m["name"], "\(field).name", "\"\(name)\" is not a valid component name",
+                hint: "Use 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         let kindText = try reader.string(m["kind"]!, "\(field).kind")
         guard let kind = ComponentKind(rawValue: kindText) else {
-            throw reader.error(m["kind"], "\(field).kind", "unknown kind \"\(kindText)\"",
-                               hint: "Use one of: \(ComponentKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw reader.error(
+                m["kind"], "\(field).kind", "unknown kind \"\(kindText)\"",
+                hint: "Use one of: \(ComponentKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let pathNodes = try reader.sequence(m["paths"]!, "\(field).paths")
         let paths = try pathNodes.enumerated().map { try path(reader, $1, "\(field).paths[\($0)]") }
@@ -175,8 +199,11 @@ public struct ReleaseSpec: Sendable {
                 let vm = try reader.mapping(v, vf, allowed: ["tag", "repository"])
                 source.tag = try vm["tag"].map { try reader.string($0, "\(vf).tag") }
                 if let tag = source.tag, !tag.contains("{version}") {
-                    throw reader.error(vm["tag"], "\(vf).tag", "the tag pattern \"\(tag)\" does not contain {version}",
-                                       hint: "Write the tag name with {version} where the release version goes, e.g. \"{version}\" or \"service-{version}\"")
+                    throw reader.error(
+                        vm["tag"], "\(vf).tag", "the tag pattern \"\(tag)\" does not contain {version}",
+                        hint:
+                            "Write the tag name with {version} where the release version goes, e.g. \"{version}\" or \"service-{version}\""
+                    )
                 }
                 source.repository = try vm["repository"].map { node in
                     // "." names the release folder itself, a common place for the repository.
@@ -191,8 +218,11 @@ public struct ReleaseSpec: Sendable {
                 let vm = try reader.mapping(v, vf, allowed: ["key"])
                 source.key = try vm["key"].map { try reader.string($0, "\(vf).key") }
             case .dependencyManifest, .file:
-                throw reader.error(v, vf, "a \(kind.rawValue) component takes no version settings",
-                                   hint: kind == .file ? "Plain files carry no version; use another kind if this one does" : "The version is read from the SBOM itself")
+                throw reader.error(
+                    v, vf, "a \(kind.rawValue) component takes no version settings",
+                    hint: kind == .file
+                        ? "Plain files carry no version; use another kind if this one does"
+                        : "The version is read from the SBOM itself")
             }
         }
         return ComponentSpec(name: name, kind: kind, paths: paths, version: source, line: node.mark?.line ?? 0)

@@ -4,8 +4,12 @@ extension InputError {
     /// An error in a YAML input file (a release spec, a policy, a server configuration) at a 1-based
     /// line and column (0 when unknown) and a field given as a path from the document root
     /// (`components[2].kind`, empty for the document).
-    public static func yaml(file: String, line: Int, column: Int, field: String, problem: String, hint: String) -> InputError {
-        InputError(.yaml, Diagnostic(file: file, location: .line(line, column: column, field: field), problem: problem, hint: hint))
+    public static func yaml(file: String, line: Int, column: Int, field: String, problem: String, hint: String)
+        -> InputError
+    {
+        InputError(
+            .yaml,
+            Diagnostic(file: file, location: .line(line, column: column, field: field), problem: problem, hint: hint))
     }
 }
 
@@ -27,8 +31,10 @@ package enum YAMLText {
     /// The single root node of `lines` (joined by line feeds), nil for an empty document.
     /// `firstLine` is the file's line number of `lines[0]`; `what` and `displayPath` name the text
     /// in the pre-scan's messages.
-    package static func compose(lines: [String], firstLine: Int, displayPath: String,
-                                what: String) throws(YAMLTextProblem) -> Node? {
+    package static func compose(
+        lines: [String], firstLine: Int, displayPath: String,
+        what: String
+    ) throws(YAMLTextProblem) -> Node? {
         do {
             try VersionReaders.Markdown.checkNesting(lines, firstLine: firstLine, displayPath: displayPath, what: what)
         } catch let e as InputError {
@@ -60,8 +66,9 @@ package struct YAMLReader {
     package func root(of text: String) throws -> Node {
         let node: Node?
         do {
-            node = try YAMLText.compose(lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
-                                        firstLine: 1, displayPath: file, what: "the YAML")
+            node = try YAMLText.compose(
+                lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                firstLine: 1, displayPath: file, what: "the YAML")
         } catch {
             switch error {
             case .refused(let line, let e):
@@ -80,26 +87,32 @@ package struct YAMLReader {
 
     static func convert(_ error: YamlError, file: String) -> InputError {
         switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
             let prefix = context.map { "\($0.text): " } ?? ""
-            return InputError.yaml(file: file, line: mark.line, column: mark.column, field: "",
-                                  problem: "not valid YAML: \(prefix)\(problem)", hint: "Fix the YAML syntax at that position")
-        case let .duplicatedKeysInMapping(duplicates, context):
+            return InputError.yaml(
+                file: file, line: mark.line, column: mark.column, field: "",
+                problem: "not valid YAML: \(prefix)\(problem)", hint: "Fix the YAML syntax at that position")
+        case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
-            return InputError.yaml(file: file, line: context.mark.line, column: context.mark.column, field: "",
-                                  problem: "key \(keys) appears twice in the mapping that starts here", hint: "Keep one of them")
-        case let .reader(problem, offset, _, _):
-            return InputError.yaml(file: file, line: 0, column: 0, field: "",
-                                  problem: "cannot read the file as UTF-8 YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
-                                  hint: "Save the file as UTF-8")
+            return InputError.yaml(
+                file: file, line: context.mark.line, column: context.mark.column, field: "",
+                problem: "key \(keys) appears twice in the mapping that starts here", hint: "Keep one of them")
+        case .reader(let problem, let offset, _, _):
+            return InputError.yaml(
+                file: file, line: 0, column: 0, field: "",
+                problem: "cannot read the file as UTF-8 YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
+                hint: "Save the file as UTF-8")
         default:
-            return InputError.yaml(file: file, line: 0, column: 0, field: "", problem: "not valid YAML: \(error)", hint: "")
+            return InputError.yaml(
+                file: file, line: 0, column: 0, field: "", problem: "not valid YAML: \(error)", hint: "")
         }
     }
 
     package func error(_ node: Node?, _ field: String, _ problem: String, hint: String = "") -> InputError {
-        InputError.yaml(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0,
-                       field: field, problem: problem, hint: hint)
+        InputError.yaml(
+            file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0,
+            field: field, problem: problem, hint: hint)
     }
 
     private func describe(_ node: Node) -> String {
@@ -112,8 +125,12 @@ package struct YAMLReader {
     }
 
     /// The members of a mapping, with unknown, duplicate and missing keys refused.
-    package func mapping(_ node: Node, _ field: String, allowed: [String], required: [String] = []) throws -> [String: Node] {
-        if case .alias = node { throw error(node, field, "anchors and aliases are not allowed", hint: "Write the value out in full") }
+    package func mapping(_ node: Node, _ field: String, allowed: [String], required: [String] = []) throws -> [String:
+        Node]
+    {
+        if case .alias = node {
+            throw error(node, field, "anchors and aliases are not allowed", hint: "Write the value out in full")
+        }
         guard case .mapping(let mapping) = node else {
             throw error(node, field, "expected a mapping, found \(describe(node))")
         }
@@ -125,13 +142,16 @@ package struct YAMLReader {
             let key = scalar.string
             let keyField = field.isEmpty ? key : "\(field).\(key)"
             guard allowed.contains(key) else {
-                throw error(keyNode, keyField, "unknown key \"\(key)\"",
-                            hint: "Allowed keys here: \(allowed.joined(separator: ", "))")
+                throw error(
+                    keyNode, keyField, "unknown key \"\(key)\"",
+                    hint: "Allowed keys here: \(allowed.joined(separator: ", "))")
             }
             guard result[key] == nil else {
                 throw error(keyNode, keyField, "key \"\(key)\" appears twice", hint: "Keep one of them")
             }
-            if case .alias = value { throw error(value, keyField, "anchors and aliases are not allowed", hint: "Write the value out in full") }
+            if case .alias = value {
+                throw error(value, keyField, "anchors and aliases are not allowed", hint: "Write the value out in full")
+            }
             result[key] = value
         }
         for key in required where result[key] == nil {
@@ -147,10 +167,16 @@ package struct YAMLReader {
         }
         let s = scalar.string
         if scalar.style == .plain, ["~", "null", "Null", "NULL", ""].contains(s) {
-            throw error(node, field, "expected a string, found nothing (null)", hint: "Write the value, in quotes if it looks like a YAML keyword")
+            throw error(
+                node, field, "expected a string, found nothing (null)",
+                hint: "Write the value, in quotes if it looks like a YAML keyword")
         }
-        if scalar.style == .plain, ["true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off"].contains(s) {
-            throw error(node, field, "expected a string, found the YAML boolean \(s)", hint: "Put the value in quotes if it is meant as text")
+        if scalar.style == .plain,
+            ["true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off"].contains(s)
+        {
+            throw error(
+                node, field, "expected a string, found the YAML boolean \(s)",
+                hint: "Put the value in quotes if it is meant as text")
         }
         if s.isEmpty { throw error(node, field, "must not be empty") }
         if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {

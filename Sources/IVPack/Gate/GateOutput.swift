@@ -14,7 +14,8 @@ extension GateReport {
 
     /// The report as text: a header, one block per finding, and the result line.
     public var text: String {
-        var out = "Release gate: \(product) \(version) (\(kind.rawValue) \(target)), policy \(policy), channel \(channel)\n"
+        var out =
+            "Release gate: \(product) \(version) (\(kind.rawValue) \(target)), policy \(policy), channel \(channel)\n"
         if let previous {
             out += "Previous:     \(previous.version) (\(previous.path))"
             if let actualLevel { out += ", step \(actualLevel.letter) (\(actualLevel.name))" }
@@ -31,8 +32,10 @@ extension GateReport {
         let blocking = findings.filter { $0.severity == .block }.count
         let warnings = findings.count - blocking
         if !findings.isEmpty { out += "\n" }
-        out += passed ? "Result: PASS (\(rulesChecked.count) rules, \(warnings) warning\(warnings == 1 ? "" : "s"))"
-                      : "Result: FAIL (\(blocking) blocking finding\(blocking == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s"))"
+        out +=
+            passed
+            ? "Result: PASS (\(rulesChecked.count) rules, \(warnings) warning\(warnings == 1 ? "" : "s"))"
+            : "Result: FAIL (\(blocking) blocking finding\(blocking == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s"))"
         return out
     }
 
@@ -40,14 +43,23 @@ extension GateReport {
     public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("format", .string(Self.jsonFormat)), ("target", .string(target)), ("kind", .string(kind.rawValue)),
-            ("product", .string(product)), ("version", .string(version)), ("policy", .string(policy)), ("channel", .string(channel)),
+            ("product", .string(product)), ("version", .string(version)), ("policy", .string(policy)),
+            ("channel", .string(channel)),
             ("result", .string(passed ? "pass" : "fail")),
-            ("summary", .object([("block", .integer(findings.filter { $0.severity == .block }.count)),
-                                 ("warn", .integer(findings.filter { $0.severity == .warn }.count))])),
+            (
+                "summary",
+                .object([
+                    ("block", .integer(findings.filter { $0.severity == .block }.count)),
+                    ("warn", .integer(findings.filter { $0.severity == .warn }.count)),
+                ])
+            ),
             ("rulesChecked", .array(rulesChecked.map { .string($0) })),
             ("findings", .array(sortedFindings.map(\.json))),
         ]
-        if let previous { members.append(("previous", .object([("path", .string(previous.path)), ("version", .string(previous.version))]))) }
+        if let previous {
+            members.append(
+                ("previous", .object([("path", .string(previous.path)), ("version", .string(previous.version))])))
+        }
         if let requiredLevel { members.append(("requiredLevel", .string(requiredLevel.name))) }
         if let actualLevel { members.append(("actualLevel", .string(actualLevel.name))) }
         return .object(members)
@@ -68,7 +80,9 @@ extension GateReport {
             ])
         }
         let results = sortedFindings.map { f -> JSONValue in
-            var physical: [(key: String, value: JSONValue)] = [("artifactLocation", .object([("uri", .string(f.file.sarifURI))]))]
+            var physical: [(key: String, value: JSONValue)] = [
+                ("artifactLocation", .object([("uri", .string(f.file.sarifURI))]))
+            ]
             if let line = f.line, line >= 1 { physical.append(("region", .object([("startLine", .integer(line))]))) }
             return .object([
                 ("ruleId", .string(f.ruleID)), ("ruleIndex", .integer(ids.firstIndex(of: f.ruleID) ?? 0)),
@@ -81,14 +95,27 @@ extension GateReport {
         return .object([
             ("$schema", .string("https://json.schemastore.org/sarif-2.1.0.json")),
             ("version", .string("2.1.0")),
-            ("runs", .array([.object([
-                ("tool", .object([("driver", .object([
-                    ("name", .string("ivpack")), ("version", .string(toolVersion)),
-                    ("informationUri", .string("https://ivpack.dev/docs/release-gate.md")),
-                    ("rules", .array(rules)),
-                ]))])),
-                ("results", .array(results)),
-            ])])),
+            (
+                "runs",
+                .array([
+                    .object([
+                        (
+                            "tool",
+                            .object([
+                                (
+                                    "driver",
+                                    .object([
+                                        ("name", .string("ivpack")), ("version", .string(toolVersion)),
+                                        ("informationUri", .string("https://ivpack.dev/docs/release-gate.md")),
+                                        ("rules", .array(rules)),
+                                    ])
+                                )
+                            ])
+                        ),
+                        ("results", .array(results)),
+                    ])
+                ])
+            ),
         ])
     }
 }
@@ -114,7 +141,8 @@ extension String {
         var out = hasPrefix("/") ? "file://" : ""
         for b in utf8 {
             switch b {
-            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E, 0x2F: out.append(Character(Unicode.Scalar(b)))
+            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E, 0x2F:
+                out.append(Character(Unicode.Scalar(b)))
             default:
                 let hex = String(b, radix: 16, uppercase: true)
                 out += "%" + (hex.count == 1 ? "0" : "") + hex

@@ -209,7 +209,9 @@ extension GatePolicy {
     ]
 
     /// The AI change types of table 5.2: a changed model needs one of them.
-    public static let aiChangeTypes = ["ai_algorithm_driven", "ai_retrain_replace_data", "ai_data_driven_significant", "ai_data_driven_nonsignificant"]
+    public static let aiChangeTypes = [
+        "ai_algorithm_driven", "ai_retrain_replace_data", "ai_data_driven_significant", "ai_data_driven_nonsignificant",
+    ]
 
     /// The fourteen sections of REGULATORY.md 5.5, with bilingual titles.
     public static let nmpaSections: [Section] = [
@@ -218,8 +220,12 @@ extension GatePolicy {
         .init(id: "regulatory-impact", zh: ["监管影响评估"], en: ["Regulatory Impact Assessment"]),
         .init(id: "changes", zh: ["变更内容"], en: ["Changes"]),
         .init(id: "algorithm-model", zh: ["算法与模型更新"], en: ["Algorithm and Model Updates"]),
-        .init(id: "verification", zh: ["性能评估与验证确认摘要"],
-              en: ["Performance Evaluation and Verification & Validation Summary", "Performance Evaluation and V&V Summary"]),
+        .init(
+            id: "verification", zh: ["性能评估与验证确认摘要"],
+            en: [
+                "Performance Evaluation and Verification & Validation Summary",
+                "Performance Evaluation and V&V Summary",
+            ]),
         .init(id: "anomalies", zh: ["已知剩余缺陷"], en: ["Known Residual Anomalies"]),
         .init(id: "cybersecurity", zh: ["网络安全"], en: ["Cybersecurity"]),
         .init(id: "environment", zh: ["运行环境与兼容性"], en: ["Operating Environment and Compatibility"]),
@@ -248,15 +254,20 @@ extension GatePolicy {
         name: "nmpa", scheme: .nmpa, prefix: "V",
         digits: [.major: 3, .minor: 3, .patch: 3, .build: 6], reservedMajor: [0], reservedBuild: [0],
         preReleaseLabels: ["alpha", "beta", "rc"],
-        channels: [Channel(name: "market", preRelease: false, reservedMajor: false),
-                   Channel(name: "internal", preRelease: true, reservedMajor: true)],
+        channels: [
+            Channel(name: "market", preRelease: false, reservedMajor: false),
+            Channel(name: "internal", preRelease: true, reservedMajor: true),
+        ],
         defaultChannel: "market", changeTypes: nmpaChangeTypes, modelChangeTypes: aiChangeTypes,
-        notes: Notes(headings: .both, sections: nmpaSections, changeSubsections: changelogSubsections,
-                     frontMatter: ["model_spec", "release_version", "version", "previous_released_version", "release_date",
-                                   "safety_level", "udi_di", "udi_pi", "naming_rule_doc_id", "naming_rule_doc_version",
-                                   "sbom_file", "sbom_sha256", "update_level"],
-                     placeholders: defaultPlaceholders, inexactVersionPhrases: defaultInexactPhrases,
-                     changelogTypes: defaultChangelogTypes),
+        notes: Notes(
+            headings: .both, sections: nmpaSections, changeSubsections: changelogSubsections,
+            frontMatter: [
+                "model_spec", "release_version", "version", "previous_released_version", "release_date",
+                "safety_level", "udi_di", "udi_pi", "naming_rule_doc_id", "naming_rule_doc_version",
+                "sbom_file", "sbom_sha256", "update_level",
+            ],
+            placeholders: defaultPlaceholders, inexactVersionPhrases: defaultInexactPhrases,
+            changelogTypes: defaultChangelogTypes),
         requiredRoles: ["release-manager", "quality"])
 
     /// SemVer preset: SemVer 2.0.0 `MAJOR.MINOR.PATCH` (no prefix, up to 9 digits a field, build
@@ -267,16 +278,21 @@ extension GatePolicy {
         name: "semver", scheme: .semver, prefix: "",
         digits: [.major: 9, .minor: 9, .patch: 9, .build: 9], reservedMajor: [], reservedBuild: [],
         preReleaseLabels: ["alpha", "beta", "rc"],
-        channels: [Channel(name: "market", preRelease: false, reservedMajor: false),
-                   Channel(name: "internal", preRelease: true, reservedMajor: true)],
+        channels: [
+            Channel(name: "market", preRelease: false, reservedMajor: false),
+            Channel(name: "internal", preRelease: true, reservedMajor: true),
+        ],
         defaultChannel: "market",
         changeTypes: nmpaChangeTypes.map { $0.level == .build ? ChangeType(name: $0.name, level: .patch) : $0 },
         modelChangeTypes: aiChangeTypes,
-        notes: Notes(headings: .either,
-                     sections: nmpaSections.filter { ["classification", "changes", "anomalies", "cybersecurity", "environment"].contains($0.id) },
-                     changeSubsections: [], frontMatter: ["version", "release_date", "update_level"],
-                     placeholders: defaultPlaceholders, inexactVersionPhrases: defaultInexactPhrases,
-                     changelogTypes: defaultChangelogTypes),
+        notes: Notes(
+            headings: .either,
+            sections: nmpaSections.filter {
+                ["classification", "changes", "anomalies", "cybersecurity", "environment"].contains($0.id)
+            },
+            changeSubsections: [], frontMatter: ["version", "release_date", "update_level"],
+            placeholders: defaultPlaceholders, inexactVersionPhrases: defaultInexactPhrases,
+            changelogTypes: defaultChangelogTypes),
         requiredRoles: ["release-manager", "quality"])
 }
 
@@ -297,7 +313,9 @@ extension GatePolicy {
     public static func load(path: String) throws -> GatePolicy {
         let bytes = try InputFile.readAll(path: path, limit: YAMLReader.maxBytes)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw InputError.yaml(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+            throw InputError.yaml(
+                file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8",
+                hint: "Save it as UTF-8")
         }
         return try parse(text: text, file: path)
     }
@@ -306,18 +324,26 @@ extension GatePolicy {
     public static func parse(text: String, file: String) throws -> GatePolicy {
         let r = YAMLReader(file: file)
         let top = try r.root(of: text)
-        let m = try r.mapping(top, "", allowed: ["apiVersion", "kind", "preset", "version", "channels", "defaultChannel",
-                                                 "changeTypes", "modelChangeTypes", "releaseNotes", "approvals"],
-                              required: ["apiVersion", "kind"])
+        let m = try r.mapping(
+            top, "",
+            allowed: [
+                "apiVersion", "kind", "preset", "version", "channels", "defaultChannel",
+                "changeTypes", "modelChangeTypes", "releaseNotes", "approvals",
+            ],
+            required: ["apiVersion", "kind"])
         guard try r.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
-            throw r.error(m["apiVersion"], "apiVersion", "is not supported", hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
+            throw r.error(
+                m["apiVersion"], "apiVersion", "is not supported",
+                hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
         }
         guard try r.string(m["kind"]!, "kind") == kind else { throw r.error(m["kind"], "kind", "must be \(kind)") }
         var p = nmpa
         if let node = m["preset"] {
             let name = try r.string(node, "preset")
             guard let base = preset(name) else {
-                throw r.error(node, "preset", "unknown preset \"\(name)\"", hint: "Use one of: \(presetNames.joined(separator: ", "))")
+                throw r.error(
+                    node, "preset", "unknown preset \"\(name)\"",
+                    hint: "Use one of: \(presetNames.joined(separator: ", "))")
             }
             p = base
         }
@@ -330,10 +356,18 @@ extension GatePolicy {
             var channels: [Channel] = []
             for (k, v) in map {
                 let name = try r.string(k, "channels")
-                guard isIdentifier(name) else { throw r.error(k, "channels.\(name)", "\"\(name)\" is not a channel name", hint: "Use lower-case letters, digits and '-'") }
-                let cm = try r.mapping(v, "channels.\(name)", allowed: ["preRelease", "reservedMajor"], required: ["preRelease", "reservedMajor"])
-                channels.append(Channel(name: name, preRelease: try boolean(r, cm["preRelease"]!, "channels.\(name).preRelease"),
-                                        reservedMajor: try boolean(r, cm["reservedMajor"]!, "channels.\(name).reservedMajor")))
+                guard isIdentifier(name) else {
+                    throw r.error(
+                        k, "channels.\(name)", "\"\(name)\" is not a channel name",
+                        hint: "Use lower-case letters, digits and '-'")
+                }
+                let cm = try r.mapping(
+                    v, "channels.\(name)", allowed: ["preRelease", "reservedMajor"],
+                    required: ["preRelease", "reservedMajor"])
+                channels.append(
+                    Channel(
+                        name: name, preRelease: try boolean(r, cm["preRelease"]!, "channels.\(name).preRelease"),
+                        reservedMajor: try boolean(r, cm["reservedMajor"]!, "channels.\(name).reservedMajor")))
             }
             p.channels = channels
             if p.channel(p.defaultChannel) == nil { p.defaultChannel = channels[0].name }
@@ -341,24 +375,32 @@ extension GatePolicy {
         if let node = m["defaultChannel"] {
             let name = try r.string(node, "defaultChannel")
             guard p.channel(name) != nil else {
-                throw r.error(node, "defaultChannel", "\"\(name)\" is not one of the channels", hint: "Channels: \(p.channels.map(\.name).joined(separator: ", "))")
+                throw r.error(
+                    node, "defaultChannel", "\"\(name)\" is not one of the channels",
+                    hint: "Channels: \(p.channels.map(\.name).joined(separator: ", "))")
             }
             p.defaultChannel = name
         }
         if let node = m["changeTypes"] {
             guard case .mapping(let map) = node, !map.isEmpty else {
-                throw r.error(node, "changeTypes", "expected a non-empty mapping of change type to level (major, minor, patch, build)")
+                throw r.error(
+                    node, "changeTypes",
+                    "expected a non-empty mapping of change type to level (major, minor, patch, build)")
             }
             var types: [ChangeType] = []
             for (k, v) in map {
                 let name = try r.string(k, "changeTypes")
                 guard isIdentifier(name, allowUnderscore: true) else {
-                    throw r.error(k, "changeTypes.\(name)", "\"\(name)\" is not a change type name", hint: "Use lower-case letters, digits and '_'")
+                    throw r.error(
+                        k, "changeTypes.\(name)", "\"\(name)\" is not a change type name",
+                        hint: "Use lower-case letters, digits and '_'")
                 }
                 let levelText = try r.string(v, "changeTypes.\(name)")
                 guard let level = BumpLevel(text: levelText), p.scheme == .nmpa || level != .build else {
-                    throw r.error(v, "changeTypes.\(name)", "\"\(levelText)\" is not a level of the \(p.scheme.rawValue) scheme",
-                                  hint: p.scheme == .nmpa ? "Use major, minor, patch or build (or X, Y, Z, B)" : "Use major, minor or patch")
+                    throw r.error(
+                        v, "changeTypes.\(name)", "\"\(levelText)\" is not a level of the \(p.scheme.rawValue) scheme",
+                        hint: p.scheme == .nmpa
+                            ? "Use major, minor, patch or build (or X, Y, Z, B)" : "Use major, minor or patch")
                 }
                 types.append(ChangeType(name: name, level: level))
             }
@@ -376,8 +418,10 @@ extension GatePolicy {
             let am = try r.mapping(node, "approvals", allowed: ["requiredRoles"], required: ["requiredRoles"])
             let roles = try r.strings(am["requiredRoles"]!, "approvals.requiredRoles", nonEmpty: false)
             for (i, role) in roles.enumerated() where !SignatureEntryName.isValidRole(role) {
-                throw r.error(am["requiredRoles"], "approvals.requiredRoles[\(i)]", "\"\(role)\" is not a role name a signature can carry",
-                              hint: "Use 1 to 32 lower-case letters, digits and '-', starting with a letter")
+                throw r.error(
+                    am["requiredRoles"], "approvals.requiredRoles[\(i)]",
+                    "\"\(role)\" is not a role name a signature can carry",
+                    hint: "Use 1 to 32 lower-case letters, digits and '-', starting with a letter")
             }
             p.requiredRoles = roles
         }
@@ -385,7 +429,8 @@ extension GatePolicy {
     }
 
     private static func parseVersion(_ r: YAMLReader, _ node: Node, into p: inout GatePolicy) throws {
-        let vm = try r.mapping(node, "version", allowed: ["scheme", "prefix", "digits", "reserved", "preReleaseLabels"])
+        let vm = try r.mapping(
+            node, "version", allowed: ["scheme", "prefix", "digits", "reserved", "preReleaseLabels"])
         if let n = vm["scheme"] {
             let text = try r.string(n, "version.scheme")
             guard let scheme = Scheme(rawValue: text) else {
@@ -394,7 +439,9 @@ extension GatePolicy {
             if scheme != p.scheme {
                 p.scheme = scheme
                 if scheme == .semver {
-                    p.changeTypes = p.changeTypes.map { $0.level == .build ? ChangeType(name: $0.name, level: .patch) : $0 }
+                    p.changeTypes = p.changeTypes.map {
+                        $0.level == .build ? ChangeType(name: $0.name, level: .patch) : $0
+                    }
                 }
             }
         }
@@ -430,19 +477,26 @@ extension GatePolicy {
         if let n = vm["preReleaseLabels"] {
             let labels = try r.strings(n, "version.preReleaseLabels", nonEmpty: false)
             for (i, label) in labels.enumerated() where !isIdentifier(label) || label.contains("-") {
-                throw r.error(n, "version.preReleaseLabels[\(i)]", "\"\(label)\" is not a label", hint: "Use lower-case ASCII letters and digits")
+                throw r.error(
+                    n, "version.preReleaseLabels[\(i)]", "\"\(label)\" is not a label",
+                    hint: "Use lower-case ASCII letters and digits")
             }
             p.preReleaseLabels = labels
         }
     }
 
     private static func parseNotes(_ r: YAMLReader, _ node: Node, into p: inout GatePolicy) throws {
-        let nm = try r.mapping(node, "releaseNotes", allowed: ["headings", "sections", "changeSubsections", "frontMatter",
-                                                               "placeholders", "inexactVersionPhrases", "changelogTypes"])
+        let nm = try r.mapping(
+            node, "releaseNotes",
+            allowed: [
+                "headings", "sections", "changeSubsections", "frontMatter",
+                "placeholders", "inexactVersionPhrases", "changelogTypes",
+            ])
         if let n = nm["headings"] {
             let text = try r.string(n, "releaseNotes.headings")
             guard let h = HeadingLanguage(rawValue: text) else {
-                throw r.error(n, "releaseNotes.headings", "unknown value \"\(text)\"", hint: "Use both, zh, en or either")
+                throw r.error(
+                    n, "releaseNotes.headings", "unknown value \"\(text)\"", hint: "Use both, zh, en or either")
             }
             p.notes.headings = h
         }
@@ -452,30 +506,49 @@ extension GatePolicy {
                 let f = "\(field)[\(i)]"
                 let sm = try r.mapping(item, f, allowed: ["id", "zh", "en"], required: ["id"])
                 let id = try r.string(sm["id"]!, "\(f).id")
-                guard isIdentifier(id) else { throw r.error(sm["id"], "\(f).id", "\"\(id)\" is not an ID", hint: "Use lower-case letters, digits and '-'") }
+                guard isIdentifier(id) else {
+                    throw r.error(
+                        sm["id"], "\(f).id", "\"\(id)\" is not an ID", hint: "Use lower-case letters, digits and '-'")
+                }
                 func titles(_ key: String) throws -> [String] {
                     guard let t = sm[key] else { return [] }
                     if case .sequence = t { return try r.strings(t, "\(f).\(key)") }
                     return [try r.string(t, "\(f).\(key)")]
                 }
                 let section = Section(id: id, zh: try titles("zh"), en: try titles("en"))
-                if section.zh.isEmpty && section.en.isEmpty { throw r.error(item, f, "a section needs a zh or an en title") }
-                if out.contains(where: { $0.id == id }) { throw r.error(sm["id"], "\(f).id", "the ID \"\(id)\" is used twice") }
+                if section.zh.isEmpty && section.en.isEmpty {
+                    throw r.error(item, f, "a section needs a zh or an en title")
+                }
+                if out.contains(where: { $0.id == id }) {
+                    throw r.error(sm["id"], "\(f).id", "the ID \"\(id)\" is used twice")
+                }
                 out.append(section)
             }
             return out
         }
         if let n = nm["sections"] { p.notes.sections = try sections(n, "releaseNotes.sections") }
-        if let n = nm["changeSubsections"] { p.notes.changeSubsections = try sections(n, "releaseNotes.changeSubsections") }
-        if let n = nm["frontMatter"] { p.notes.frontMatter = try r.strings(n, "releaseNotes.frontMatter", nonEmpty: false) }
-        if let n = nm["placeholders"] { p.notes.placeholders = try r.strings(n, "releaseNotes.placeholders", nonEmpty: false) }
-        if let n = nm["inexactVersionPhrases"] { p.notes.inexactVersionPhrases = try r.strings(n, "releaseNotes.inexactVersionPhrases", nonEmpty: false) }
+        if let n = nm["changeSubsections"] {
+            p.notes.changeSubsections = try sections(n, "releaseNotes.changeSubsections")
+        }
+        if let n = nm["frontMatter"] {
+            p.notes.frontMatter = try r.strings(n, "releaseNotes.frontMatter", nonEmpty: false)
+        }
+        if let n = nm["placeholders"] {
+            p.notes.placeholders = try r.strings(n, "releaseNotes.placeholders", nonEmpty: false)
+        }
+        if let n = nm["inexactVersionPhrases"] {
+            p.notes.inexactVersionPhrases = try r.strings(n, "releaseNotes.inexactVersionPhrases", nonEmpty: false)
+        }
         if let n = nm["changelogTypes"] { p.notes.changelogTypes = try r.strings(n, "releaseNotes.changelogTypes") }
         for section in p.notes.sections {
-            let missing = p.notes.headings == .both ? (section.zh.isEmpty || section.en.isEmpty)
+            let missing =
+                p.notes.headings == .both
+                ? (section.zh.isEmpty || section.en.isEmpty)
                 : p.notes.headings == .zh ? section.zh.isEmpty : p.notes.headings == .en ? section.en.isEmpty : false
             if missing {
-                throw r.error(nm["sections"] ?? node, "releaseNotes.sections", "section \"\(section.id)\" lacks the title that headings: \(p.notes.headings.rawValue) requires")
+                throw r.error(
+                    nm["sections"] ?? node, "releaseNotes.sections",
+                    "section \"\(section.id)\" lacks the title that headings: \(p.notes.headings.rawValue) requires")
             }
         }
     }
@@ -489,6 +562,8 @@ extension GatePolicy {
 
     static func isIdentifier(_ s: String, allowUnderscore: Bool = false) -> Bool {
         guard let first = s.utf8.first, s.utf8.count <= 64, first >= 0x61 && first <= 0x7A else { return false }
-        return s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || (allowUnderscore && $0 == 0x5F) }
+        return s.utf8.allSatisfy {
+            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || (allowUnderscore && $0 == 0x5F)
+        }
     }
 }

@@ -34,13 +34,17 @@ public struct ChangeItem: Sendable, Equatable {
         let subsectionHeadings = section?.subsections.map(\.heading) ?? notes.headings.filter { $0.level == 3 }
         var out: [ChangeItem] = []
         for table in ReleaseNotesDocument.Table.all(in: lines) {
-            guard let idColumn = table.column(idColumn), let typeColumn = table.column(changeTypeColumn) else { continue }
+            guard let idColumn = table.column(idColumn), let typeColumn = table.column(changeTypeColumn) else {
+                continue
+            }
             let kacColumn = table.column(changelogColumn)
             let subsection = subsectionHeadings.last { $0.line < table.line }?.text
             for row in table.rows {
                 func cell(_ i: Int) -> String { i < row.cells.count ? GateText.unquoted(row.cells[i]) : "" }
-                out.append(ChangeItem(id: cell(idColumn), changeType: cell(typeColumn), changelogType: kacColumn.map(cell),
-                                      subsection: subsection, line: row.line))
+                out.append(
+                    ChangeItem(
+                        id: cell(idColumn), changeType: cell(typeColumn), changelogType: kacColumn.map(cell),
+                        subsection: subsection, line: row.line))
             }
         }
         return out
@@ -71,7 +75,9 @@ enum GateText {
         let hay = Array((caseSensitive ? line : line.lowercased()).unicodeScalars)
         let pin = Array((caseSensitive ? needle : needle.lowercased()).unicodeScalars)
         guard !pin.isEmpty, hay.count >= pin.count else { return false }
-        func isWordScalar(_ s: Unicode.Scalar) -> Bool { s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "_" }
+        func isWordScalar(_ s: Unicode.Scalar) -> Bool {
+            s.properties.isAlphabetic || ("0"..."9").contains(s) || s == "_"
+        }
         let wordy = isWordScalar(pin.first!) || isWordScalar(pin.last!)
         for start in 0...(hay.count - pin.count) where Array(hay[start..<(start + pin.count)]) == pin {
             if !wordy { return true }
@@ -85,7 +91,9 @@ enum GateText {
     /// The first run of ASCII digits after `label` (ignoring case) on `line`.
     static func number(after label: String, in line: String) -> Int? {
         guard let range = line.caseInsensitiveRange(of: label) else { return nil }
-        let digits = line[range.upperBound...].drop(while: { !("0"..."9").contains($0) }).prefix(while: { ("0"..."9").contains($0) })
+        let digits = line[range.upperBound...].drop(while: { !("0"..."9").contains($0) }).prefix(while: {
+            ("0"..."9").contains($0)
+        })
         return digits.isEmpty || digits.count > 9 ? nil : Int(digits)
     }
 
@@ -94,7 +102,10 @@ enum GateText {
         var out: [String] = []
         var current = ""
         for c in line + " " {
-            if c.isHexDigit && c.isASCII { current.append(c); continue }
+            if c.isHexDigit && c.isASCII {
+                current.append(c)
+                continue
+            }
             if current.count == 64 { out.append(current.lowercased()) }
             current = ""
         }
@@ -129,7 +140,8 @@ public enum SectionMatcher {
         let text = String(heading.drop(while: { ("0"..."9").contains($0) || $0 == "." || $0 == " " }))
         var best: Match?
         for zh in [nil] + section.zh.map(Optional.some) {
-            for en in [nil] + section.en.sorted(by: { $0.count > $1.count }).map(Optional.some) where zh != nil || en != nil {
+            for en in [nil] + section.en.sorted(by: { $0.count > $1.count }).map(Optional.some)
+            where zh != nil || en != nil {
                 var rest = text
                 if let zh {
                     guard let r = rest.firstRange(of: zh) else { continue }
@@ -173,28 +185,42 @@ public struct NotesVersionRule: GateRule {
     public func check(_ context: GateContext) -> [Finding] {
         let version = context.release.version
         guard let notes = context.notes else {
-            return [Finding("NOTES-001", file: context.release.notesDisplay, "no release notes for \(version): \(context.release.notesProblem ?? "not found")",
-                            hint: "Write the release notes at \(context.release.notesPath), as releaseNotes in the spec names them")]
+            return [
+                Finding(
+                    "NOTES-001", file: context.release.notesDisplay,
+                    "no release notes for \(version): \(context.release.notesProblem ?? "not found")",
+                    hint:
+                        "Write the release notes at \(context.release.notesPath), as releaseNotes in the spec names them"
+                )
+            ]
         }
         var findings: [Finding] = []
         let titled = notes.headings.filter { $0.level == 1 }
         let tokens = titled.map { ($0, VersionReaders.Markdown.versionToken(in: Substring($0.text))) }
         if !tokens.contains(where: { $0.1 == version }) {
             if let (heading, token) = tokens.first(where: { $0.1 != nil }), let token {
-                findings.append(Finding("NOTES-001", file: notes.file, line: heading.line,
-                                        "the title heading names version \(token); the release is \(version)",
-                                        hint: "Write the release's exact full version in the title, e.g. # \(context.release.product.name) \(version) 发布说明 / Release Notes"))
+                findings.append(
+                    Finding(
+                        "NOTES-001", file: notes.file, line: heading.line,
+                        "the title heading names version \(token); the release is \(version)",
+                        hint:
+                            "Write the release's exact full version in the title, e.g. # \(context.release.product.name) \(version) 发布说明 / Release Notes"
+                    ))
             } else {
-                findings.append(Finding("NOTES-001", file: notes.file, line: titled.first?.line ?? notes.bodyStart,
-                                        "no title heading (#) names the exact version \(version)",
-                                        hint: "Start the notes with # \(context.release.product.name) \(version) 发布说明 / Release Notes"))
+                findings.append(
+                    Finding(
+                        "NOTES-001", file: notes.file, line: titled.first?.line ?? notes.bodyStart,
+                        "no title heading (#) names the exact version \(version)",
+                        hint: "Start the notes with # \(context.release.product.name) \(version) 发布说明 / Release Notes"))
             }
         }
         for key in ["version", "udi_pi"] {
             if let entry = notes.frontMatter(key), let value = entry.value, value != version {
-                findings.append(Finding("NOTES-016", file: notes.file, line: entry.line,
-                                        "front matter \(key) is \"\(VersionNaming.escaped(value))\"; the release's version is \(version)",
-                                        hint: "Write \(key): \(version); the notes, tag, manifest, UI and UDI-PI carry one version"))
+                findings.append(
+                    Finding(
+                        "NOTES-016", file: notes.file, line: entry.line,
+                        "front matter \(key) is \"\(VersionNaming.escaped(value))\"; the release's version is \(version)",
+                        hint: "Write \(key): \(version); the notes, tag, manifest, UI and UDI-PI carry one version"))
             }
         }
         return findings
@@ -214,33 +240,53 @@ public struct FrontMatterRule: GateRule {
         guard let notes = context.notes else { return [] }
         let required = context.policy.notes.frontMatter
         if let problem = notes.frontMatterProblem {
-            return [Finding("NOTES-002", file: notes.file, line: problem.line, "the front matter cannot be read: \(problem.problem)",
-                            hint: "Fix the YAML between the '---' lines")]
+            return [
+                Finding(
+                    "NOTES-002", file: notes.file, line: problem.line,
+                    "the front matter cannot be read: \(problem.problem)",
+                    hint: "Fix the YAML between the '---' lines")
+            ]
         }
         if !notes.hasFrontMatter {
             guard !required.isEmpty else { return [] }
-            return [Finding("NOTES-002", file: notes.file, line: 1, "the notes have no front matter; the policy requires \(required.joined(separator: ", "))",
-                            hint: "Open the notes with a YAML front matter block between '---' lines")]
+            return [
+                Finding(
+                    "NOTES-002", file: notes.file, line: 1,
+                    "the notes have no front matter; the policy requires \(required.joined(separator: ", "))",
+                    hint: "Open the notes with a YAML front matter block between '---' lines")
+            ]
         }
         var findings: [Finding] = []
         for key in required {
             guard let entry = notes.frontMatter(key), let value = entry.value, !value.trimmingWhitespace.isEmpty else {
-                findings.append(Finding("NOTES-002", file: notes.file, line: notes.frontMatter(key)?.line ?? 1,
-                                        "front matter key \(key) is missing or empty", hint: "Add \(key): <value> to the front matter"))
+                findings.append(
+                    Finding(
+                        "NOTES-002", file: notes.file, line: notes.frontMatter(key)?.line ?? 1,
+                        "front matter key \(key) is missing or empty", hint: "Add \(key): <value> to the front matter"))
                 continue
             }
         }
         if let entry = notes.frontMatter("release_date"), let value = entry.value, !Self.isISODate(value) {
-            findings.append(Finding("NOTES-002", file: notes.file, line: entry.line, "release_date \"\(value)\" is not an ISO 8601 date (YYYY-MM-DD)",
-                                    hint: "Write the date as \"2026-11-20\", in quotes"))
+            findings.append(
+                Finding(
+                    "NOTES-002", file: notes.file, line: entry.line,
+                    "release_date \"\(value)\" is not an ISO 8601 date (YYYY-MM-DD)",
+                    hint: "Write the date as \"2026-11-20\", in quotes"))
         }
         if let entry = notes.frontMatter("update_level"), let value = entry.value, BumpLevel(text: value) == nil {
-            findings.append(Finding("NOTES-002", file: notes.file, line: entry.line, "update_level \"\(value)\" is not a level",
-                                    hint: context.policy.scheme == .nmpa ? "Write X, Y, Z or B (major, minor, patch, build)" : "Write major, minor or patch"))
+            findings.append(
+                Finding(
+                    "NOTES-002", file: notes.file, line: entry.line, "update_level \"\(value)\" is not a level",
+                    hint: context.policy.scheme == .nmpa
+                        ? "Write X, Y, Z or B (major, minor, patch, build)" : "Write major, minor or patch"))
         }
-        if let entry = notes.frontMatter("sbom_sha256"), let value = entry.value, SHA256Digest(hex: value.lowercased()) == nil {
-            findings.append(Finding("NOTES-002", file: notes.file, line: entry.line, "sbom_sha256 is not 64 hexadecimal digits",
-                                    hint: "Write the SHA-256 of the SBOM file (sha256sum)"))
+        if let entry = notes.frontMatter("sbom_sha256"), let value = entry.value,
+            SHA256Digest(hex: value.lowercased()) == nil
+        {
+            findings.append(
+                Finding(
+                    "NOTES-002", file: notes.file, line: entry.line, "sbom_sha256 is not 64 hexadecimal digits",
+                    hint: "Write the SHA-256 of the SBOM file (sha256sum)"))
         }
         return findings
     }
@@ -248,8 +294,9 @@ public struct FrontMatterRule: GateRule {
     static func isISODate(_ s: String) -> Bool {
         let p = s.split(separator: "-", omittingEmptySubsequences: false)
         guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2,
-              p.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
-              let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m) else { return false }
+            p.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+            let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m)
+        else { return false }
         let days = [31, (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         return (1...days[m - 1]).contains(d)
     }
@@ -268,30 +315,49 @@ public struct RequiredSectionsRule: GateRule {
         guard let notes = context.notes else { return [] }
         let language = context.policy.notes.headings
         var findings: [Finding] = []
-        func verify(_ wanted: [GatePolicy.Section], among sections: [ReleaseNotesDocument.Section], level: Int, parent: String?, fallbackLine: Int) {
+        func verify(
+            _ wanted: [GatePolicy.Section], among sections: [ReleaseNotesDocument.Section], level: Int, parent: String?,
+            fallbackLine: Int
+        ) {
             for section in wanted {
                 let marks = String(repeating: "#", count: level)
-                let hint = "Add the heading \(marks) \(headingExample(section, language)) with its content, or 无 / None when there is nothing to say"
-                guard let (found, match) = sections.lazy.compactMap({ s in SectionMatcher.match(s.heading.text, section).map { (s, $0) } }).first else {
-                    findings.append(Finding("NOTES-003", file: notes.file, line: fallbackLine,
-                                            "the required \(parent.map { "subsection of \($0)" } ?? "section") \"\(section.display)\" is missing", hint: hint))
+                let hint =
+                    "Add the heading \(marks) \(headingExample(section, language)) with its content, or 无 / None when there is nothing to say"
+                guard
+                    let (found, match) = sections.lazy.compactMap({ s in
+                        SectionMatcher.match(s.heading.text, section).map { (s, $0) }
+                    }).first
+                else {
+                    findings.append(
+                        Finding(
+                            "NOTES-003", file: notes.file, line: fallbackLine,
+                            "the required \(parent.map { "subsection of \($0)" } ?? "section") \"\(section.display)\" is missing",
+                            hint: hint))
                     continue
                 }
                 if !SectionMatcher.satisfies(match, language) {
-                    findings.append(Finding("NOTES-003", file: notes.file, line: found.heading.line,
-                                            "the heading \"\(found.heading.text)\" lacks the \(match.hasZh ? "English" : "Chinese") title; the policy wants \(language == .both ? "both titles" : "the \(language.rawValue) title")",
-                                            hint: "Write \(marks) \(headingExample(section, language))"))
+                    findings.append(
+                        Finding(
+                            "NOTES-003", file: notes.file, line: found.heading.line,
+                            "the heading \"\(found.heading.text)\" lacks the \(match.hasZh ? "English" : "Chinese") title; the policy wants \(language == .both ? "both titles" : "the \(language.rawValue) title")",
+                            hint: "Write \(marks) \(headingExample(section, language))"))
                 }
                 if found.contentLines.isEmpty && found.subsections.isEmpty {
-                    findings.append(Finding("NOTES-003", file: notes.file, line: found.heading.line,
-                                            "the section \"\(found.heading.text)\" is empty", hint: "Write its content, or 无 / None when there is nothing to say"))
+                    findings.append(
+                        Finding(
+                            "NOTES-003", file: notes.file, line: found.heading.line,
+                            "the section \"\(found.heading.text)\" is empty",
+                            hint: "Write its content, or 无 / None when there is nothing to say"))
                 }
             }
         }
-        verify(context.policy.notes.sections, among: notes.sections, level: 2, parent: nil, fallbackLine: notes.bodyStart)
+        verify(
+            context.policy.notes.sections, among: notes.sections, level: 2, parent: nil, fallbackLine: notes.bodyStart)
         if !context.policy.notes.changeSubsections.isEmpty, let changes = context.section("changes") {
-            verify(context.policy.notes.changeSubsections, among: changes.subsections, level: 3, parent: changes.heading.text,
-                   fallbackLine: changes.heading.line)
+            verify(
+                context.policy.notes.changeSubsections, among: changes.subsections, level: 3,
+                parent: changes.heading.text,
+                fallbackLine: changes.heading.line)
         }
         return findings
     }
@@ -319,42 +385,63 @@ public struct ChangeListRule: GateRule {
         guard let notes = context.notes else { return [] }
         var findings: [Finding] = []
         let vocabulary = context.policy.changeTypes.map(\.name)
-        let tableHint = "List changes in a table with the columns | ID | KaC | change_type | ... | (docs/release-gate.md, Change items)"
+        let tableHint =
+            "List changes in a table with the columns | ID | KaC | change_type | ... | (docs/release-gate.md, Change items)"
         if context.changes.isEmpty {
-            findings.append(Finding("NOTES-004", file: notes.file, line: context.section("changes")?.heading.line ?? notes.bodyStart,
-                                    "the notes list no change items (no table with the columns ID and change_type)", hint: tableHint))
+            findings.append(
+                Finding(
+                    "NOTES-004", file: notes.file, line: context.section("changes")?.heading.line ?? notes.bodyStart,
+                    "the notes list no change items (no table with the columns ID and change_type)", hint: tableHint))
         }
         var seen: [String: Int] = [:]
         for item in context.changes {
             if item.id.isEmpty {
-                findings.append(Finding("NOTES-004", file: notes.file, line: item.line, "a change item has no ID", hint: "Write the change request ID, e.g. CR-812"))
+                findings.append(
+                    Finding(
+                        "NOTES-004", file: notes.file, line: item.line, "a change item has no ID",
+                        hint: "Write the change request ID, e.g. CR-812"))
             } else if let first = seen[item.id] {
-                findings.append(Finding("NOTES-004", file: notes.file, line: item.line, "change \(item.id) is listed twice (first at line \(first))",
-                                        hint: "List each change once"))
+                findings.append(
+                    Finding(
+                        "NOTES-004", file: notes.file, line: item.line,
+                        "change \(item.id) is listed twice (first at line \(first))",
+                        hint: "List each change once"))
             } else {
                 seen[item.id] = item.line
             }
             let name = item.id.isEmpty ? "a change item" : "change \(item.id)"
             if item.changeType.isEmpty {
-                findings.append(Finding("NOTES-004", file: notes.file, line: item.line, "\(name) has no change_type",
-                                        hint: "Write one of: \(vocabulary.joined(separator: ", "))"))
+                findings.append(
+                    Finding(
+                        "NOTES-004", file: notes.file, line: item.line, "\(name) has no change_type",
+                        hint: "Write one of: \(vocabulary.joined(separator: ", "))"))
             } else if context.policy.level(of: item.changeType) == nil {
-                findings.append(Finding("NOTES-004", file: notes.file, line: item.line,
-                                        "\(name) has change_type \"\(item.changeType)\", which is not in the vocabulary of policy \(context.policy.name)",
-                                        hint: "Write one of: \(vocabulary.joined(separator: ", "))"))
+                findings.append(
+                    Finding(
+                        "NOTES-004", file: notes.file, line: item.line,
+                        "\(name) has change_type \"\(item.changeType)\", which is not in the vocabulary of policy \(context.policy.name)",
+                        hint: "Write one of: \(vocabulary.joined(separator: ", "))"))
             }
             if let kac = item.changelogType, !context.policy.notes.changelogTypes.contains(kac) {
-                findings.append(Finding("NOTES-004", file: notes.file, line: item.line,
-                                        "\(name) has the Keep a Changelog type \"\(kac)\"", hint: "Write one of: \(context.policy.notes.changelogTypes.joined(separator: ", "))"))
+                findings.append(
+                    Finding(
+                        "NOTES-004", file: notes.file, line: item.line,
+                        "\(name) has the Keep a Changelog type \"\(kac)\"",
+                        hint: "Write one of: \(context.policy.notes.changelogTypes.joined(separator: ", "))"))
             }
         }
         if let changes = context.section("changes") {
             for sub in changes.subsections {
-                let hasItems = context.changes.contains { $0.line > sub.heading.line && $0.line <= (sub.lines.last?.number ?? sub.heading.line) }
+                let hasItems = context.changes.contains {
+                    $0.line > sub.heading.line && $0.line <= (sub.lines.last?.number ?? sub.heading.line)
+                }
                 let content = sub.contentLines
                 if !hasItems && !content.isEmpty && !content.allSatisfy({ GateText.isNone($0.text) }) {
-                    findings.append(Finding("NOTES-004", file: notes.file, line: sub.heading.line,
-                                            "the subsection \"\(sub.heading.text)\" describes changes without a change table", hint: tableHint + ", or write 无 / None"))
+                    findings.append(
+                        Finding(
+                            "NOTES-004", file: notes.file, line: sub.heading.line,
+                            "the subsection \"\(sub.heading.text)\" describes changes without a change table",
+                            hint: tableHint + ", or write 无 / None"))
                 }
             }
         }
@@ -374,19 +461,30 @@ public struct ClassificationRule: GateRule {
     public func check(_ context: GateContext) -> [Finding] {
         guard let notes = context.notes, let required = context.requiredLevel else { return [] }
         guard let entry = notes.frontMatter("update_level"), let value = entry.value else {
-            return [Finding("NOTES-005", file: notes.file, line: context.section("classification")?.heading.line ?? 1,
-                            "the notes do not state the update classification; the change items require \(describe(required, context.policy))",
-                            hint: "Add update_level: \(label(required, context.policy)) to the front matter")]
+            return [
+                Finding(
+                    "NOTES-005", file: notes.file, line: context.section("classification")?.heading.line ?? 1,
+                    "the notes do not state the update classification; the change items require \(describe(required, context.policy))",
+                    hint: "Add update_level: \(label(required, context.policy)) to the front matter")
+            ]
         }
         guard let stated = BumpLevel(text: value) else { return [] }
         guard stated != required else { return [] }
-        let highest = context.changes.filter { context.policy.level(of: $0.changeType) == required }.map(\.id).joined(separator: ", ")
-        return [Finding("NOTES-005", file: notes.file, line: entry.line,
-                        "the notes classify the update as \(describe(stated, context.policy)), but the change items require \(describe(required, context.policy)) (highest: \(highest))",
-                        hint: "Classify by the highest change type (风险从高): update_level: \(label(required, context.policy)), or correct the change types")]
+        let highest = context.changes.filter { context.policy.level(of: $0.changeType) == required }.map(\.id).joined(
+            separator: ", ")
+        return [
+            Finding(
+                "NOTES-005", file: notes.file, line: entry.line,
+                "the notes classify the update as \(describe(stated, context.policy)), but the change items require \(describe(required, context.policy)) (highest: \(highest))",
+                hint:
+                    "Classify by the highest change type (风险从高): update_level: \(label(required, context.policy)), or correct the change types"
+            )
+        ]
     }
 
-    func label(_ level: BumpLevel, _ policy: GatePolicy) -> String { policy.scheme == .nmpa ? level.letter : level.name }
+    func label(_ level: BumpLevel, _ policy: GatePolicy) -> String {
+        policy.scheme == .nmpa ? level.letter : level.name
+    }
     func describe(_ level: BumpLevel, _ policy: GatePolicy) -> String {
         policy.scheme == .nmpa ? "\(level.letter) (\(level.name))" : level.name
     }
@@ -408,28 +506,49 @@ public struct ResidualAnomaliesRule: GateRule {
     /// Findings about the counts and the table.
     public func check(_ context: GateContext) -> [Finding] {
         guard let notes = context.notes, let section = context.section("anomalies") else { return [] }
-        let hint = "State the counts as: 已知缺陷总数 Known total: N; 剩余缺陷数 Remaining: M, and list each remaining anomaly in a table with an ID column"
+        let hint =
+            "State the counts as: 已知缺陷总数 Known total: N; 剩余缺陷数 Remaining: M, and list each remaining anomaly in a table with an ID column"
         var total: (Int, Int)?
         var remaining: (Int, Int)?
         for line in section.lines {
-            if total == nil, let n = Self.totalLabels.lazy.compactMap({ GateText.number(after: $0, in: line.text) }).first { total = (n, line.number) }
-            if remaining == nil, let n = Self.remainingLabels.lazy.compactMap({ GateText.number(after: $0, in: line.text) }).first { remaining = (n, line.number) }
+            if total == nil,
+                let n = Self.totalLabels.lazy.compactMap({ GateText.number(after: $0, in: line.text) }).first
+            {
+                total = (n, line.number)
+            }
+            if remaining == nil,
+                let n = Self.remainingLabels.lazy.compactMap({ GateText.number(after: $0, in: line.text) }).first
+            {
+                remaining = (n, line.number)
+            }
         }
         guard let total, let remaining else {
-            if section.contentLines.allSatisfy({ GateText.isNone($0.text) }) && !section.contentLines.isEmpty { return [] }
-            return [Finding("NOTES-006", file: notes.file, line: section.heading.line,
-                            "the anomalies section does not state \(total == nil ? "the known total" : "the remaining count")", hint: hint)]
+            if section.contentLines.allSatisfy({ GateText.isNone($0.text) }) && !section.contentLines.isEmpty {
+                return []
+            }
+            return [
+                Finding(
+                    "NOTES-006", file: notes.file, line: section.heading.line,
+                    "the anomalies section does not state \(total == nil ? "the known total" : "the remaining count")",
+                    hint: hint)
+            ]
         }
         var findings: [Finding] = []
         if remaining.0 > total.0 {
-            findings.append(Finding("NOTES-006", file: notes.file, line: remaining.1,
-                                    "\(remaining.0) anomalies remain of a known total of \(total.0)", hint: hint))
+            findings.append(
+                Finding(
+                    "NOTES-006", file: notes.file, line: remaining.1,
+                    "\(remaining.0) anomalies remain of a known total of \(total.0)", hint: hint))
         }
         let rows = section.tables.filter { $0.column(["ID"]) != nil }.flatMap(\.rows)
         if rows.count != remaining.0 {
-            findings.append(Finding("NOTES-006", file: notes.file, line: rows.first?.line ?? remaining.1,
-                                    "the notes state \(remaining.0) remaining anomal\(remaining.0 == 1 ? "y" : "ies") but list \(rows.count)",
-                                    hint: "List each remaining anomaly with description, root cause, impact, evaluation, rationale and workaround"))
+            findings.append(
+                Finding(
+                    "NOTES-006", file: notes.file, line: rows.first?.line ?? remaining.1,
+                    "the notes state \(remaining.0) remaining anomal\(remaining.0 == 1 ? "y" : "ies") but list \(rows.count)",
+                    hint:
+                        "List each remaining anomaly with description, root cause, impact, evaluation, rationale and workaround"
+                ))
         }
         return findings
     }
@@ -450,26 +569,42 @@ public struct SBOMRule: GateRule {
         guard let fileEntry = notes.frontMatter("sbom_file"), let name = fileEntry.value else {
             let sboms = release.files.filter { $0.kind == .dependencyManifest && $0.path.hasSuffix(".json") }
             guard let sbom = sboms.first else { return [] }
-            return [Finding("NOTES-009", file: notes.file, line: 1, "the notes do not name the SBOM (\(sbom.path)) and its SHA-256",
-                            hint: "Add sbom_file: \(sbom.path) and sbom_sha256: <sha256> to the front matter")]
+            return [
+                Finding(
+                    "NOTES-009", file: notes.file, line: 1,
+                    "the notes do not name the SBOM (\(sbom.path)) and its SHA-256",
+                    hint: "Add sbom_file: \(sbom.path) and sbom_sha256: <sha256> to the front matter")
+            ]
         }
         guard let file = release.file(name) else {
-            return [Finding("NOTES-009", file: notes.file, line: fileEntry.line, "sbom_file \(name) is not a file of the release",
-                            hint: "Name the SBOM by its path in the release, e.g. \(release.files.first { $0.kind == .dependencyManifest }?.path ?? "sbom/bom.cdx.json")")]
+            return [
+                Finding(
+                    "NOTES-009", file: notes.file, line: fileEntry.line,
+                    "sbom_file \(name) is not a file of the release",
+                    hint:
+                        "Name the SBOM by its path in the release, e.g. \(release.files.first { $0.kind == .dependencyManifest }?.path ?? "sbom/bom.cdx.json")"
+                )
+            ]
         }
         guard let actual = file.sha256?.hex else { return [] }
         var findings: [Finding] = []
-        if let entry = notes.frontMatter("sbom_sha256"), let value = entry.value, SHA256Digest(hex: value.lowercased()) != nil, value.lowercased() != actual {
-            findings.append(Finding("NOTES-009", file: notes.file, line: entry.line,
-                                    "sbom_sha256 is \(value), but \(name) in the \(release.kind.rawValue) has SHA-256 \(actual)",
-                                    hint: "Write the digest of the SBOM that ships: sbom_sha256: \(actual)"))
+        if let entry = notes.frontMatter("sbom_sha256"), let value = entry.value,
+            SHA256Digest(hex: value.lowercased()) != nil, value.lowercased() != actual
+        {
+            findings.append(
+                Finding(
+                    "NOTES-009", file: notes.file, line: entry.line,
+                    "sbom_sha256 is \(value), but \(name) in the \(release.kind.rawValue) has SHA-256 \(actual)",
+                    hint: "Write the digest of the SBOM that ships: sbom_sha256: \(actual)"))
         }
         if let section = context.section("cybersecurity") {
             for line in section.lines where line.text.localizedSBOMMention {
                 for token in GateText.sha256Tokens(line.text) where token != actual {
-                    findings.append(Finding("NOTES-009", file: notes.file, line: line.number,
-                                            "the cybersecurity section gives the SBOM SHA-256 \(token), but \(name) has \(actual)",
-                                            hint: "Write the digest of the SBOM that ships: \(actual)"))
+                    findings.append(
+                        Finding(
+                            "NOTES-009", file: notes.file, line: line.number,
+                            "the cybersecurity section gives the SBOM SHA-256 \(token), but \(name) has \(actual)",
+                            hint: "Write the digest of the SBOM that ships: \(actual)"))
                 }
             }
         }
@@ -498,9 +633,13 @@ public struct ExactEnvironmentRule: GateRule {
             var phrase = context.policy.notes.inexactVersionPhrases.first { lower.contains($0.lowercased()) }
             if phrase == nil, Self.hasTrailingPlus(line.text) { phrase = "+" }
             if let phrase {
-                findings.append(Finding("NOTES-010", file: notes.file, line: line.number,
-                                        "the operating environment gives an inexact version (\"\(phrase)\"): \(line.text.trimmingWhitespace.prefix(120))",
-                                        hint: "List the exact versions validated, e.g. Python 3.11.2, Debian 12.8; a range is not a compatibility statement"))
+                findings.append(
+                    Finding(
+                        "NOTES-010", file: notes.file, line: line.number,
+                        "the operating environment gives an inexact version (\"\(phrase)\"): \(line.text.trimmingWhitespace.prefix(120))",
+                        hint:
+                            "List the exact versions validated, e.g. Python 3.11.2, Debian 12.8; a range is not a compatibility statement"
+                    ))
             }
         }
         return findings
@@ -510,7 +649,9 @@ public struct ExactEnvironmentRule: GateRule {
     static func hasTrailingPlus(_ s: String) -> Bool {
         let chars = Array(s)
         for i in chars.indices.dropFirst() where chars[i] == "+" && chars[i - 1].isASCII && chars[i - 1].isNumber {
-            if i + 1 == chars.count || chars[i + 1].isWhitespace || chars[i + 1] == "|" || chars[i + 1] == "," { return true }
+            if i + 1 == chars.count || chars[i + 1].isWhitespace || chars[i + 1] == "|" || chars[i + 1] == "," {
+                return true
+            }
         }
         return false
     }
@@ -529,9 +670,11 @@ public struct PlaceholderRule: GateRule {
         var findings: [Finding] = []
         for line in notes.lines {
             if let word = context.policy.notes.placeholders.first(where: { GateText.containsWord(line.text, $0) }) {
-                findings.append(Finding("NOTES-018", file: notes.file, line: line.number,
-                                        "placeholder text \"\(word)\": \(line.text.trimmingWhitespace.prefix(120))",
-                                        hint: "Write the real content, or 无 / None when there is nothing to say"))
+                findings.append(
+                    Finding(
+                        "NOTES-018", file: notes.file, line: line.number,
+                        "placeholder text \"\(word)\": \(line.text.trimmingWhitespace.prefix(120))",
+                        hint: "Write the real content, or 无 / None when there is nothing to say"))
             }
         }
         return findings

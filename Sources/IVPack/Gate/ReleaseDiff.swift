@@ -49,15 +49,18 @@ public struct ReleaseDiff: Sendable {
     public var actualLevel: BumpLevel?
 
     /// Compares `old` and `new`; reads every payload file of both to tell re-stamps from changes.
-    public static func compute(old: ReleaseUnderCheck, new: ReleaseUnderCheck, policy: GatePolicy) throws -> ReleaseDiff {
+    public static func compute(old: ReleaseUnderCheck, new: ReleaseUnderCheck, policy: GatePolicy) throws -> ReleaseDiff
+    {
         let oldPrints = try VersionNeutralDigests.of(old)
         let newPrints = try VersionNeutralDigests.of(new)
         var components: [ComponentChange] = []
         var names = new.componentNames
         for name in old.componentNames where !names.contains(name) { names.append(name) }
         for name in names {
-            let oldFiles = Dictionary(old.files.filter { $0.component == name }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-            let newFiles = Dictionary(new.files.filter { $0.component == name }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+            let oldFiles = Dictionary(
+                old.files.filter { $0.component == name }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+            let newFiles = Dictionary(
+                new.files.filter { $0.component == name }.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
             let kind = newFiles.values.first?.kind ?? oldFiles.values.first?.kind ?? .file
             var changes: [FileChange] = []
             for path in (Set(oldFiles.keys).union(newFiles.keys)).sorted() {
@@ -68,26 +71,39 @@ public struct ReleaseDiff: Sendable {
                 case (nil, _): status = .added
                 case (_, nil): status = .removed
                 default:
-                    if o == n { status = .unchanged }
-                    else if let a = oldPrints[path], let b = newPrints[path], a == b { status = .restamped }
-                    else { status = .changed }
+                    if o == n {
+                        status = .unchanged
+                    } else if let a = oldPrints[path], let b = newPrints[path], a == b {
+                        status = .restamped
+                    } else {
+                        status = .changed
+                    }
                 }
-                if status != .unchanged { changes.append(FileChange(path: path, status: status, oldSHA256: o, newSHA256: n)) }
+                if status != .unchanged {
+                    changes.append(FileChange(path: path, status: status, oldSHA256: o, newSHA256: n))
+                }
             }
             let status: Status
-            if oldFiles.isEmpty { status = .added }
-            else if newFiles.isEmpty { status = .removed }
-            else if changes.contains(where: { $0.status != .restamped }) { status = .changed }
-            else if !changes.isEmpty { status = .restamped }
-            else { status = .unchanged }
+            if oldFiles.isEmpty {
+                status = .added
+            } else if newFiles.isEmpty {
+                status = .removed
+            } else if changes.contains(where: { $0.status != .restamped }) {
+                status = .changed
+            } else if !changes.isEmpty {
+                status = .restamped
+            } else {
+                status = .unchanged
+            }
             components.append(ComponentChange(name: name, kind: kind, status: status, files: changes))
         }
         // The channel does not matter here: a version that parses is returned with its channel findings.
         let channel = policy.channels[0]
         let a = VersionNaming.check(old.version, policy: policy, channel: channel, file: old.path, line: nil).parsed
         let b = VersionNaming.check(new.version, policy: policy, channel: channel, file: new.path, line: nil).parsed
-        return ReleaseDiff(oldVersion: old.version, newVersion: new.version, components: components,
-                           actualLevel: a.flatMap { a in b.flatMap { level(from: a, to: $0, policy: policy) } })
+        return ReleaseDiff(
+            oldVersion: old.version, newVersion: new.version, components: components,
+            actualLevel: a.flatMap { a in b.flatMap { level(from: a, to: $0, policy: policy) } })
     }
 
     /// The highest field that differs between `a` and `b` (the build field last); nil when none does.
@@ -100,15 +116,28 @@ public struct ReleaseDiff: Sendable {
     public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("format", .string("ivpack-diff/1")), ("old", .string(oldVersion)), ("new", .string(newVersion)),
-            ("components", .array(components.map { c in
-                .object([("name", .string(c.name)), ("kind", .string(c.kind.rawValue)), ("status", .string(c.status.rawValue)),
-                         ("files", .array(c.files.map { f in
-                             var m: [(key: String, value: JSONValue)] = [("path", .string(f.path)), ("status", .string(f.status.rawValue))]
-                             if let o = f.oldSHA256 { m.append(("oldSHA256", .string(o.hex))) }
-                             if let n = f.newSHA256 { m.append(("newSHA256", .string(n.hex))) }
-                             return .object(m)
-                         }))])
-            })),
+            (
+                "components",
+                .array(
+                    components.map { c in
+                        .object([
+                            ("name", .string(c.name)), ("kind", .string(c.kind.rawValue)),
+                            ("status", .string(c.status.rawValue)),
+                            (
+                                "files",
+                                .array(
+                                    c.files.map { f in
+                                        var m: [(key: String, value: JSONValue)] = [
+                                            ("path", .string(f.path)), ("status", .string(f.status.rawValue)),
+                                        ]
+                                        if let o = f.oldSHA256 { m.append(("oldSHA256", .string(o.hex))) }
+                                        if let n = f.newSHA256 { m.append(("newSHA256", .string(n.hex))) }
+                                        return .object(m)
+                                    })
+                            ),
+                        ])
+                    })
+            ),
         ]
         if let actualLevel { members.append(("step", .string(actualLevel.name))) }
         return .object(members)
@@ -191,8 +220,13 @@ enum VersionNeutralDigests {
                     buffered += bytes.prefix(need)
                     bytes = bytes.dropFirst(need)
                     if buffered.count == 8 {
-                        let n = buffered.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-                        if n > UInt64(maxSafetensorsHeader) { safetensorsFailed = true; return }
+                        let n = buffered.enumerated().reduce(UInt64(0)) {
+                            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+                        }
+                        if n > UInt64(maxSafetensorsHeader) {
+                            safetensorsFailed = true
+                            return
+                        }
                         headerLength = Int(n)
                     }
                 }
@@ -205,7 +239,12 @@ enum VersionNeutralDigests {
                 return
             }
             if !overflow {
-                if buffered.count + block.count > maxNormalisedBytes { overflow = true; buffered = [] } else { buffered += block }
+                if buffered.count + block.count > maxNormalisedBytes {
+                    overflow = true
+                    buffered = []
+                } else {
+                    buffered += block
+                }
             }
         }
 
@@ -225,7 +264,10 @@ enum VersionNeutralDigests {
             out.reserveCapacity(bytes.count)
             var i = 0
             outer: while i < bytes.count {
-                for t in tokens where !t.isEmpty && bytes[i] == t[0] && i + t.count <= bytes.count && bytes[i..<(i + t.count)].elementsEqual(t) {
+                for t in tokens
+                where !t.isEmpty && bytes[i] == t[0] && i + t.count <= bytes.count
+                    && bytes[i..<(i + t.count)].elementsEqual(t)
+                {
                     out += Array("{version}".utf8)
                     i += t.count
                     continue outer

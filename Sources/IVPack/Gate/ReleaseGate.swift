@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A rule of the release gate: one small check that reads the context and returns findings.
@@ -93,7 +93,9 @@ public struct ReleaseUnderCheck: Sendable {
     /// Reads a bundle (a file not ending in .yaml or .yml) or a spec (or a folder holding ivpack.yaml).
     public static func load(path: String) throws -> ReleaseUnderCheck {
         var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return try loadSpec(path: path.hasSuffix("/") ? path + "ivpack.yaml" : path + "/ivpack.yaml") }
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            return try loadSpec(path: path.hasSuffix("/") ? path + "ivpack.yaml" : path + "/ivpack.yaml")
+        }
         if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return try loadSpec(path: path) }
         return try loadBundle(path: path)
     }
@@ -102,11 +104,15 @@ public struct ReleaseUnderCheck: Sendable {
     public static func loadSpec(path: String, hashAll: Bool = false) throws -> ReleaseUnderCheck {
         let spec = try ReleaseSpec.load(path: path)
         let text = String(decoding: try InputFile.readAll(path: path, limit: YAMLReader.maxBytes), as: UTF8.self)
-        let versionLine = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("version:") }.map { $0 + 1 }
+        let versionLine = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+            $0.hasPrefix("version:")
+        }.map { $0 + 1 }
         let tree = try ReleaseTree(root: spec.root)
         var collected: [ReleaseFile] = []
         var problems: [InputProblem] = []
-        for c in spec.components { tree.collect(component: c.name, paths: c.paths, into: &collected, problems: &problems) }
+        for c in spec.components {
+            tree.collect(component: c.name, paths: c.paths, into: &collected, problems: &problems)
+        }
         if !problems.isEmpty { throw InputProblems(problems: problems) }
         let kinds = Dictionary(spec.components.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
         var files: [ReleaseFileInfo] = []
@@ -123,11 +129,14 @@ public struct ReleaseUnderCheck: Sendable {
         } catch let e as FileSystemError {
             notesProblem = "\(e)"
         }
-        files.append(ReleaseFileInfo(component: ReleaseNotesComponent.name, kind: .document, path: spec.releaseNotes,
-                                     sha256: notes.map { SHA256Digest.of($0) }))
-        return ReleaseUnderCheck(kind: .spec, path: path, product: spec.product, version: spec.version, versionLine: versionLine,
-                                 notesPath: spec.releaseNotes, notesDisplay: notesDisplay, notesBytes: notes, notesProblem: notesProblem,
-                                 files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root)
+        files.append(
+            ReleaseFileInfo(
+                component: ReleaseNotesComponent.name, kind: .document, path: spec.releaseNotes,
+                sha256: notes.map { SHA256Digest.of($0) }))
+        return ReleaseUnderCheck(
+            kind: .spec, path: path, product: spec.product, version: spec.version, versionLine: versionLine,
+            notesPath: spec.releaseNotes, notesDisplay: notesDisplay, notesBytes: notes, notesProblem: notesProblem,
+            files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root)
     }
 
     /// Reads a bundle's manifest, release notes and signature entries (not its payload).
@@ -138,7 +147,10 @@ public struct ReleaseUnderCheck: Sendable {
         do {
             reader = try BundleReader(path: path, blockSize: 64 << 10)
         } catch .notABundle(let path, let first) {
-            throw InputError.bundle(path, "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)")
+            throw InputError.bundle(
+                path,
+                "the first entry is \"\(first)\", not \(Manifest.entryPath); this is not an ivpack bundle (a spec must end in .yaml)"
+            )
         }
         let manifest = reader.manifest
         let bytes = reader.manifestBytes
@@ -155,13 +167,18 @@ public struct ReleaseUnderCheck: Sendable {
             }
         }
         let files = manifest.components.flatMap { c in
-            c.files.map { ReleaseFileInfo(component: c.name, kind: c.kind, path: String($0.path.dropFirst(Manifest.payloadPrefix.count)), sha256: $0.sha256) }
+            c.files.map {
+                ReleaseFileInfo(
+                    component: c.name, kind: c.kind, path: String($0.path.dropFirst(Manifest.payloadPrefix.count)),
+                    sha256: $0.sha256)
+            }
         }
         let notesPath = String(manifest.releaseNotes.dropFirst(Manifest.payloadPrefix.count))
-        return ReleaseUnderCheck(kind: .bundle, path: path, product: manifest.product, version: manifest.version, versionLine: nil,
-                                 notesPath: notesPath, notesDisplay: notesPath, notesBytes: notes,
-                                 notesProblem: notes == nil ? "the bundle does not contain its release notes \(manifest.releaseNotes)" : nil,
-                                 files: files, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), signatures: signatures, root: nil)
+        return ReleaseUnderCheck(
+            kind: .bundle, path: path, product: manifest.product, version: manifest.version, versionLine: nil,
+            notesPath: notesPath, notesDisplay: notesPath, notesBytes: notes,
+            notesProblem: notes == nil ? "the bundle does not contain its release notes \(manifest.releaseNotes)" : nil,
+            files: files, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), signatures: signatures, root: nil)
     }
 
     static func digestOfFile(_ path: String) throws -> SHA256Digest {
@@ -210,8 +227,10 @@ public struct GateContext: Sendable {
     public var versionFile: String { release.path }
 
     /// Builds the context: parses the notes and the change items, checks the version string.
-    public init(policy: GatePolicy, channel: GatePolicy.Channel, release: ReleaseUnderCheck, previous: ReleaseUnderCheck? = nil,
-                diff: ReleaseDiff? = nil, trust: TrustPolicy? = nil, now: Int64) throws {
+    public init(
+        policy: GatePolicy, channel: GatePolicy.Channel, release: ReleaseUnderCheck, previous: ReleaseUnderCheck? = nil,
+        diff: ReleaseDiff? = nil, trust: TrustPolicy? = nil, now: Int64
+    ) throws {
         self.policy = policy
         self.channel = channel
         self.release = release
@@ -221,8 +240,9 @@ public struct GateContext: Sendable {
         self.now = now
         notes = try release.notesBytes.map { try ReleaseNotesDocument.parse(bytes: $0, file: release.notesDisplay) }
         changes = notes.map { ChangeItem.items(in: $0, policy: policy) } ?? []
-        version = VersionNaming.check(release.version, policy: policy, channel: channel, file: release.path, line: release.versionLine,
-                                      what: "the release version")
+        version = VersionNaming.check(
+            release.version, policy: policy, channel: channel, file: release.path, line: release.versionLine,
+            what: "the release version")
     }
 
     /// The level the change items require (风险从高: the highest), or nil without classifiable items.
@@ -253,10 +273,11 @@ public enum ReleaseGate {
     public static func run(_ context: GateContext) -> GateReport {
         let rules = rules(for: context.policy)
         let findings = rules.check(context)
-        return GateReport(target: context.release.path, kind: context.release.kind, product: context.release.product.name,
-                          version: context.release.version, policy: context.policy.name, channel: context.channel.name,
-                          previous: context.previous.map { ($0.path, $0.version) }, requiredLevel: context.requiredLevel,
-                          actualLevel: context.diff?.actualLevel, rulesChecked: rules.ruleIDs, findings: findings)
+        return GateReport(
+            target: context.release.path, kind: context.release.kind, product: context.release.product.name,
+            version: context.release.version, policy: context.policy.name, channel: context.channel.name,
+            previous: context.previous.map { ($0.path, $0.version) }, requiredLevel: context.requiredLevel,
+            actualLevel: context.diff?.actualLevel, rulesChecked: rules.ruleIDs, findings: findings)
     }
 }
 

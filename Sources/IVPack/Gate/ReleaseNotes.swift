@@ -91,7 +91,10 @@ public struct ReleaseNotesDocument: Sendable {
             while i + 1 < lines.count {
                 let head = lines[i].text.trimmingWhitespace
                 let delimiter = lines[i + 1].text.trimmingWhitespace
-                guard head.hasPrefix("|"), isDelimiterRow(delimiter) else { i += 1; continue }
+                guard head.hasPrefix("|"), isDelimiterRow(delimiter) else {
+                    i += 1
+                    continue
+                }
                 var table = Table(header: cells(head), rows: [], line: lines[i].number)
                 i += 2
                 while i < lines.count, lines[i].text.trimmingWhitespace.hasPrefix("|") {
@@ -157,7 +160,8 @@ public struct ReleaseNotesDocument: Sendable {
     /// Reads notes from bytes. Throws an `InputError` (kind `.releaseNotes`) for text that is not UTF-8 or too large.
     public static func parse(bytes: [UInt8], file: String) throws -> ReleaseNotesDocument {
         guard bytes.count <= maxBytes else {
-            throw InputError.releaseNotes(file: file, problem: "is \(bytes.count) bytes, more than the limit of \(maxBytes)")
+            throw InputError.releaseNotes(
+                file: file, problem: "is \(bytes.count) bytes, more than the limit of \(maxBytes)")
         }
         var data = bytes[...]
         if data.starts(with: [0xEF, 0xBB, 0xBF]) { data = data.dropFirst(3) }
@@ -174,14 +178,17 @@ public struct ReleaseNotesDocument: Sendable {
         }
         if raw.last == "" { raw.removeLast() }
         guard raw.count <= maxLines else {
-            throw InputError.releaseNotes(file: file, problem: "has \(raw.count) lines, more than the limit of \(maxLines)")
+            throw InputError.releaseNotes(
+                file: file, problem: "has \(raw.count) lines, more than the limit of \(maxLines)")
         }
         let lines = raw.enumerated().map { Line(number: $0.offset + 1, text: $0.element) }
-        var doc = ReleaseNotesDocument(file: file, lines: lines, frontMatter: [], frontMatterProblem: nil, hasFrontMatter: false,
-                                       bodyStart: 1, headings: [], sections: [])
+        var doc = ReleaseNotesDocument(
+            file: file, lines: lines, frontMatter: [], frontMatterProblem: nil, hasFrontMatter: false,
+            bodyStart: 1, headings: [], sections: [])
         if let first = raw.first, first.trimmingWhitespace == "---" {
             doc.hasFrontMatter = true
-            if let close = raw.indices.dropFirst().first(where: { ["---", "..."].contains(raw[$0].trimmingWhitespace) }) {
+            if let close = raw.indices.dropFirst().first(where: { ["---", "..."].contains(raw[$0].trimmingWhitespace) })
+            {
                 doc.bodyStart = close + 2
                 doc.readFrontMatter(Array(raw[1..<close]))
             } else {
@@ -197,7 +204,10 @@ public struct ReleaseNotesDocument: Sendable {
                 if t.hasPrefix(f) { fence = nil }
                 continue
             }
-            if t.hasPrefix("```") || t.hasPrefix("~~~") { fence = String(t.prefix(3)); continue }
+            if t.hasPrefix("```") || t.hasPrefix("~~~") {
+                fence = String(t.prefix(3))
+                continue
+            }
             if let heading = Self.heading(line) { doc.headings.append(heading) }
         }
         doc.sections = Self.sections(level: 2, headings: doc.headings, lines: doc.bodyLines)
@@ -226,8 +236,10 @@ public struct ReleaseNotesDocument: Sendable {
             let end = headings.first { $0.line > h.line && $0.level <= level }?.line ?? Int.max
             let body = lines.filter { $0.number > h.line && $0.number < end }
             let inner = headings.filter { $0.line > h.line && $0.line < end }
-            out.append(Section(heading: h, lines: body,
-                               subsections: level < 6 ? sections(level: level + 1, headings: inner, lines: body) : []))
+            out.append(
+                Section(
+                    heading: h, lines: body,
+                    subsections: level < 6 ? sections(level: level + 1, headings: inner, lines: body) : []))
         }
         return out
     }

@@ -44,8 +44,10 @@ public enum VersionNaming {
 
     /// Checks `text` under `policy` for `channel`; findings point at `file` and `line`; `what`
     /// names the string in messages ("the release version", "previous_released_version").
-    public static func check(_ text: String, policy: GatePolicy, channel: GatePolicy.Channel,
-                             file: String, line: Int?, what: String = "the version") -> VersionCheck {
+    public static func check(
+        _ text: String, policy: GatePolicy, channel: GatePolicy.Channel,
+        file: String, line: Int?, what: String = "the version"
+    ) -> VersionCheck {
         var findings: [Finding] = []
         func add(_ id: String, _ message: String, _ hint: String) {
             findings.append(Finding(id, file: file, line: line, message, hint: hint))
@@ -55,17 +57,23 @@ public enum VersionNaming {
 
         // VER-004: ASCII letters, digits and punctuation only; a newline or a full-width digit is not.
         if let bad = text.unicodeScalars.first(where: { !$0.isASCII || $0.value <= 0x20 || $0.value == 0x7F }) {
-            add("VER-004", "\(shown) contains \(describe(bad)); a version is ASCII letters, digits, '.', '-' and '+' only",
-                "Retype the version in ASCII (copying from a document often brings full-width digits or a line break), e.g. \(example)")
+            add(
+                "VER-004",
+                "\(shown) contains \(describe(bad)); a version is ASCII letters, digits, '.', '-' and '+' only",
+                "Retype the version in ASCII (copying from a document often brings full-width digits or a line break), e.g. \(example)"
+            )
             return VersionCheck(parsed: nil, findings: findings)
         }
         guard !text.isEmpty, text.utf8.count <= maxLength else {
-            add("VER-001", "\(shown) is empty or longer than \(maxLength) characters", "Write the version as \(example)")
+            add(
+                "VER-001", "\(shown) is empty or longer than \(maxLength) characters", "Write the version as \(example)"
+            )
             return VersionCheck(parsed: nil, findings: findings)
         }
         var rest = Substring(text)
         if let plus = rest.firstIndex(of: "+") {
-            add("VER-007", "\(shown) carries build metadata \"\(rest[plus...])\"; the canonical version has none",
+            add(
+                "VER-007", "\(shown) carries build metadata \"\(rest[plus...])\"; the canonical version has none",
                 "Drop \"\(rest[plus...])\"; record the commit in the manifest, not in the version")
             rest = rest[..<plus]
         }
@@ -74,44 +82,59 @@ public enum VersionNaming {
             let suffix = String(rest[rest.index(after: dash)...])
             rest = rest[..<dash]
             let parts = suffix.split(separator: ".", omittingEmptySubsequences: false)
-            if parts.count == 2, policy.preReleaseLabels.contains(String(parts[0])), isBoundedNumber(parts[1], digits: 3), parts[1] != "0" {
+            if parts.count == 2, policy.preReleaseLabels.contains(String(parts[0])),
+                isBoundedNumber(parts[1], digits: 3), parts[1] != "0"
+            {
                 preRelease = suffix
                 if !channel.preRelease {
-                    add("VER-006", "\(shown) has the pre-release suffix \"-\(suffix)\", which the \(channel.name) channel does not allow",
+                    add(
+                        "VER-006",
+                        "\(shown) has the pre-release suffix \"-\(suffix)\", which the \(channel.name) channel does not allow",
                         "Release without the suffix, or check with --channel set to a channel that allows pre-releases")
                 }
             } else {
-                add("VER-001", "\(shown) has a malformed pre-release suffix \"-\(suffix)\"",
-                    "Write the suffix as -<label>.<N> with a label of \(policy.preReleaseLabels.joined(separator: ", ")) and N from 1 to 999, e.g. \(example)-rc.1")
+                add(
+                    "VER-001", "\(shown) has a malformed pre-release suffix \"-\(suffix)\"",
+                    "Write the suffix as -<label>.<N> with a label of \(policy.preReleaseLabels.joined(separator: ", ")) and N from 1 to 999, e.g. \(example)-rc.1"
+                )
             }
         }
         if !policy.prefix.isEmpty {
             if rest.hasPrefix(policy.prefix) {
                 rest = rest.dropFirst(policy.prefix.count)
             } else if rest.lowercased().hasPrefix(policy.prefix.lowercased()) {
-                add("VER-001", "\(shown) starts with \"\(rest.prefix(policy.prefix.count))\"; the prefix is \"\(policy.prefix)\" exactly, so that one version has one spelling",
+                add(
+                    "VER-001",
+                    "\(shown) starts with \"\(rest.prefix(policy.prefix.count))\"; the prefix is \"\(policy.prefix)\" exactly, so that one version has one spelling",
                     "Write \(policy.prefix)\(rest.dropFirst(policy.prefix.count))")
                 rest = rest.dropFirst(policy.prefix.count)
             } else {
-                add("VER-001", "\(shown) lacks the prefix \"\(policy.prefix)\" of the canonical form",
+                add(
+                    "VER-001", "\(shown) lacks the prefix \"\(policy.prefix)\" of the canonical form",
                     "Write \(policy.prefix)\(rest); the bare numbers are only the derived package-manager form")
             }
         }
         if policy.prefix.isEmpty, let first = rest.first, first.isLetter {
             let letters = rest.prefix(while: { $0.isLetter })
-            add("VER-001", "\(shown) starts with \"\(letters)\"; the \(policy.scheme.rawValue) scheme of policy \(policy.name) writes the numbers without a prefix",
+            add(
+                "VER-001",
+                "\(shown) starts with \"\(letters)\"; the \(policy.scheme.rawValue) scheme of policy \(policy.name) writes the numbers without a prefix",
                 "Write \(rest.dropFirst(letters.count))")
             rest = rest.dropFirst(letters.count)
         }
         let names = policy.fields
         let parts = rest.split(separator: ".", omittingEmptySubsequences: false)
         if parts.count < names.count {
-            add("VER-001", "\(shown) has \(parts.count) field\(parts.count == 1 ? "" : "s"); a full version has \(names.count) (\(names.map(\.letter).joined(separator: "."))), \(names.count - parts.count == 1 ? "the \(names.last!.letter) field is" : "fields are") missing",
+            add(
+                "VER-001",
+                "\(shown) has \(parts.count) field\(parts.count == 1 ? "" : "s"); a full version has \(names.count) (\(names.map(\.letter).joined(separator: "."))), \(names.count - parts.count == 1 ? "the \(names.last!.letter) field is" : "fields are") missing",
                 "Write all \(names.count) fields, e.g. \(example)")
             return VersionCheck(parsed: nil, findings: findings)
         }
         if parts.count > names.count {
-            add("VER-007", "\(shown) has \(parts.count) fields; a full version has \(names.count) (\(names.map(\.letter).joined(separator: ".")))",
+            add(
+                "VER-007",
+                "\(shown) has \(parts.count) fields; a full version has \(names.count) (\(names.map(\.letter).joined(separator: ".")))",
                 "Drop the extra field\(parts.count - names.count == 1 ? "" : "s"), e.g. \(example)")
             return VersionCheck(parsed: nil, findings: findings)
         }
@@ -124,15 +147,22 @@ public enum VersionNaming {
                 add("VER-001", "\(shown): \(field) is empty", "Write a number in every field, e.g. \(example)")
                 fieldsSound = false
             } else if !part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-                add("VER-004", "\(shown): \(field) is \"\(part)\"; a field holds ASCII digits only (no letters, words or dates)",
+                add(
+                    "VER-004",
+                    "\(shown): \(field) is \"\(part)\"; a field holds ASCII digits only (no letters, words or dates)",
                     "Keep dates and words out of the version; put them in the release notes")
                 fieldsSound = false
             } else if part.count > 1 && part.first == "0" {
-                add("VER-001", "\(shown): \(field) \"\(part)\" has a leading zero", "Write \(part.drop(while: { $0 == "0" }).isEmpty ? "0" : String(part.drop(while: { $0 == "0" })))")
+                add(
+                    "VER-001", "\(shown): \(field) \"\(part)\" has a leading zero",
+                    "Write \(part.drop(while: { $0 == "0" }).isEmpty ? "0" : String(part.drop(while: { $0 == "0" })))")
                 fieldsSound = false
             } else if part.count > width {
-                add("VER-003", "\(shown): \(field) \"\(part)\" has \(part.count) digits; the naming rule allows at most \(width)",
-                    "Use the field widths of the naming rule (policy \(policy.name)), or change the rule under change control")
+                add(
+                    "VER-003",
+                    "\(shown): \(field) \"\(part)\" has \(part.count) digits; the naming rule allows at most \(width)",
+                    "Use the field widths of the naming rule (policy \(policy.name)), or change the rule under change control"
+                )
                 fieldsSound = false
             } else {
                 values.append(Int(part)!)
@@ -141,22 +171,30 @@ public enum VersionNaming {
         guard fieldsSound else { return VersionCheck(parsed: nil, findings: findings) }
         let parsed = ReleaseVersion(text: text, fields: values, preRelease: preRelease)
         if names.contains(.build), policy.reservedBuild.contains(parsed.value(.build)) {
-            add("VER-003", "\(shown): build number \(parsed.value(.build)) is reserved by the naming rule (CI never produces it)",
-                "Take the build number from the CI build counter; a hard-coded version is how \(parsed.value(.build)) usually gets in")
+            add(
+                "VER-003",
+                "\(shown): build number \(parsed.value(.build)) is reserved by the naming rule (CI never produces it)",
+                "Take the build number from the CI build counter; a hard-coded version is how \(parsed.value(.build)) usually gets in"
+            )
         }
         if policy.reservedMajor.contains(parsed.value(.major)) && !channel.reservedMajor {
-            add("VER-005", "\(shown): X = \(parsed.value(.major)) is reserved for internal channels (before the first registration); the \(channel.name) channel does not allow it",
+            add(
+                "VER-005",
+                "\(shown): X = \(parsed.value(.major)) is reserved for internal channels (before the first registration); the \(channel.name) channel does not allow it",
                 "Release to the market with X >= 1, or check with --channel internal")
         }
         let semver = parsed.derivedSemVer
         if !SemVer.isValid(semver) {
-            add("VER-015", "\(shown): the derived SemVer \"\(semver)\" does not pass the SemVer 2.0.0 pattern", "Fix the version fields")
+            add(
+                "VER-015", "\(shown): the derived SemVer \"\(semver)\" does not pass the SemVer 2.0.0 pattern",
+                "Fix the version fields")
         }
         return VersionCheck(parsed: parsed, findings: findings)
     }
 
     static func isBoundedNumber(_ s: Substring, digits: Int) -> Bool {
-        !s.isEmpty && s.count <= digits && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && !(s.count > 1 && s.first == "0")
+        !s.isEmpty && s.count <= digits && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            && !(s.count > 1 && s.first == "0")
     }
 
     /// A character for a message: printable ASCII as is, others by name and code point.
@@ -205,11 +243,16 @@ public struct VersionNamingRule: GateRule {
     /// The findings of the version strings' names.
     public func check(_ context: GateContext) -> [Finding] {
         var findings = context.version.findings
-        if let notes = context.notes, let entry = notes.frontMatter("previous_released_version"), let value = entry.value,
-           !GateText.isNone(value) {
+        if let notes = context.notes, let entry = notes.frontMatter("previous_released_version"),
+            let value = entry.value,
+            !GateText.isNone(value)
+        {
             let market = context.policy.channels.first { !$0.preRelease } ?? context.channel
-            findings += VersionNaming.check(value, policy: context.policy, channel: market, file: notes.file, line: entry.line,
-                                            what: "previous_released_version").findings
+            findings +=
+                VersionNaming.check(
+                    value, policy: context.policy, channel: market, file: notes.file, line: entry.line,
+                    what: "previous_released_version"
+                ).findings
         }
         return findings
     }
@@ -230,15 +273,21 @@ public struct ReleaseVersionFormsRule: GateRule {
         if context.policy.scheme == .nmpa, let entry = notes.frontMatter("release_version"), let value = entry.value {
             let expected = parsed.releaseVersion(prefix: context.policy.prefix)
             if value != expected {
-                findings.append(Finding("VER-002", file: notes.file, line: entry.line,
-                                        "release_version is \"\(VersionNaming.escaped(value))\"; the release version of \(parsed.text) is \(expected) (the prefix and X, nothing else)",
-                                        hint: "Write release_version: \(expected); the registration form writes it as \(parsed.value(.major))"))
+                findings.append(
+                    Finding(
+                        "VER-002", file: notes.file, line: entry.line,
+                        "release_version is \"\(VersionNaming.escaped(value))\"; the release version of \(parsed.text) is \(expected) (the prefix and X, nothing else)",
+                        hint:
+                            "Write release_version: \(expected); the registration form writes it as \(parsed.value(.major))"
+                    ))
             }
         }
         if let entry = notes.frontMatter("semver"), let value = entry.value, value != parsed.derivedSemVer {
-            findings.append(Finding("VER-015", file: notes.file, line: entry.line,
-                                    "semver is \"\(VersionNaming.escaped(value))\"; the SemVer derived from \(parsed.text) is \(parsed.derivedSemVer)",
-                                    hint: "Write semver: \(parsed.derivedSemVer)"))
+            findings.append(
+                Finding(
+                    "VER-015", file: notes.file, line: entry.line,
+                    "semver is \"\(VersionNaming.escaped(value))\"; the SemVer derived from \(parsed.text) is \(parsed.derivedSemVer)",
+                    hint: "Write semver: \(parsed.derivedSemVer)"))
         }
         return findings
     }

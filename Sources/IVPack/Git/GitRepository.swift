@@ -1,6 +1,7 @@
 internal import CLibGit2
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failure reported by libgit2, with its own message.
@@ -46,12 +47,14 @@ public final class GitRepository {
         _ = Self.initialised
         var repo: OpaquePointer?
         guard git_repository_open_ext(&repo, path, 0, nil) == 0, let repo else {
-            throw GitError.last("find a git repository containing this folder (a code component must be committed in git)", path: path)
+            throw GitError.last(
+                "find a git repository containing this folder (a code component must be committed in git)", path: path)
         }
         self.repository = repo
         guard let workdir = git_repository_workdir(repo) else {
             git_repository_free(repo)
-            throw GitError(operation: "use the repository", path: path, reason: "it is a bare repository, with no working tree")
+            throw GitError(
+                operation: "use the repository", path: path, reason: "it is a bare repository, with no working tree")
         }
         self.workingDirectory = String(cString: workdir)
     }
@@ -106,7 +109,9 @@ public final class GitRepository {
         }
         defer { git_reference_free(resolved) }
         var target: OpaquePointer?
-        guard let oid = git_reference_target(resolved), git_object_lookup(&target, repository, oid, GIT_OBJECT_ANY) == 0, let target else {
+        guard let oid = git_reference_target(resolved),
+            git_object_lookup(&target, repository, oid, GIT_OBJECT_ANY) == 0, let target
+        else {
             throw GitError.last("read tag \(name)", path: workingDirectory)
         }
         defer { git_object_free(target) }
@@ -140,14 +145,15 @@ public final class GitRepository {
         var options = git_status_options()
         git_status_options_init(&options, UInt32(GIT_STATUS_OPTIONS_VERSION))
         options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
-        options.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED.rawValue
+        options.flags =
+            GIT_STATUS_OPT_INCLUDE_UNTRACKED.rawValue
             | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS.rawValue
             | GIT_STATUS_OPT_INCLUDE_IGNORED.rawValue
             | GIT_STATUS_OPT_RECURSE_IGNORED_DIRS.rawValue
             | GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH.rawValue
         // With pathspec matching disabled, each entry is a literal path prefix (a file or a folder).
         let cStrings = pathspecs.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
+        defer { for p in cStrings { free(p) } }
         var pointerArray = cStrings.map { UnsafeMutablePointer<CChar>($0) }
         var list: OpaquePointer?
         let status = pointerArray.withUnsafeMutableBufferPointer { buffer -> Int32 in
@@ -175,7 +181,11 @@ public final class GitRepository {
             let delta = entry.pointee.index_to_workdir ?? entry.pointee.head_to_index
             var path = "?"
             if let delta {
-                if let p = delta.pointee.new_file.path { path = String(cString: p) } else if let p = delta.pointee.old_file.path { path = String(cString: p) }
+                if let p = delta.pointee.new_file.path {
+                    path = String(cString: p)
+                } else if let p = delta.pointee.old_file.path {
+                    path = String(cString: p)
+                }
             }
             result.append(GitPathStatus(path: path, states: states))
         }

@@ -41,14 +41,15 @@ public enum BundleInspector {
         do {
             reader = try BundleReader(path: path, blockSize: 16 << 10)
         } catch .manifest(let error) {
-            throw error  // the manifest's own error, with its JSON pointer
+            throw error // the manifest's own error, with its JSON pointer
         }
         var signatures: [BundleInspection.Entry] = []
         var unexpected: [BundleInspection.Entry] = []
         var listed = Set<String>()
         while let entry = try reader.next() {
-            let item = BundleInspection.Entry(path: entry.tar.path ?? String(decoding: entry.tar.rawPath, as: UTF8.self),
-                                              shownPath: entry.shownName, size: entry.tar.size)
+            let item = BundleInspection.Entry(
+                path: entry.tar.path ?? String(decoding: entry.tar.rawPath, as: UTF8.self),
+                shownPath: entry.shownName, size: entry.tar.size)
             switch entry.kind {
             case .payload(_, let file): listed.insert(file.path)
             case .signature: signatures.append(item)
@@ -56,8 +57,9 @@ public enum BundleInspector {
             }
         }
         let missing = reader.manifest.allFiles.map(\.path).filter { !listed.contains($0) }
-        return BundleInspection(path: path, manifest: reader.manifest, manifestDigest: reader.manifestDigest,
-                                signatures: signatures, unexpected: unexpected, missing: missing,
-                                problems: reader.problems.map(\.description))
+        return BundleInspection(
+            path: path, manifest: reader.manifest, manifestDigest: reader.manifestDigest,
+            signatures: signatures, unexpected: unexpected, missing: missing,
+            problems: reader.problems.map(\.description))
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An open folder that every install write goes through: files and folders are created relative
@@ -23,7 +23,9 @@ final class Directory: @unchecked Sendable {
     /// named by its real path.
     static func open(path: String, isInput: Bool = false) throws(FileSystemError) -> Directory {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw FileSystemError(operation: "open the folder", path: path, code: errno, isInput: isInput) }
+        guard fd >= 0 else {
+            throw FileSystemError(operation: "open the folder", path: path, code: errno, isInput: isInput)
+        }
         return Directory(fd: fd, path: path)
     }
 
@@ -46,8 +48,9 @@ final class Directory: @unchecked Sendable {
             let code = errno
             // O_NOFOLLOW on a link gives ELOOP (or ENOTDIR with O_DIRECTORY): say what is there.
             let what = kind(of: name)
-            throw FileSystemError(operation: what.map { "open it as a folder (it is \($0))" } ?? "open the folder", path: child(name),
-                                  code: code, isInput: false)
+            throw FileSystemError(
+                operation: what.map { "open it as a folder (it is \($0))" } ?? "open the folder", path: child(name),
+                code: code, isInput: false)
         }
         // The umask must not narrow a folder ivpack makes: 0755, as every release has it.
         if created { _ = fchmod(sub, 0o755) }
@@ -69,7 +72,9 @@ final class Directory: @unchecked Sendable {
     /// refuses anything already there, a link included.
     func newFile(_ name: String, mode: mode_t) throws(FileSystemError) -> OutputDescriptor {
         let out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard out >= 0 else { throw FileSystemError(operation: "create the file", path: child(name), code: errno, isInput: false) }
+        guard out >= 0 else {
+            throw FileSystemError(operation: "create the file", path: child(name), code: errno, isInput: false)
+        }
         guard fchmod(out, mode) == 0 else {
             let code = errno
             close(out)
@@ -159,19 +164,23 @@ final class Directory: @unchecked Sendable {
     func replaceLink(_ name: String, target: String, temporaryName: String) throws(FileSystemError) {
         _ = unlinkat(fd, temporaryName, 0)
         guard symlinkat(target, fd, temporaryName) == 0 else {
-            throw FileSystemError(operation: "create the link to \(target)", path: child(temporaryName), code: errno, isInput: false)
+            throw FileSystemError(
+                operation: "create the link to \(target)", path: child(temporaryName), code: errno, isInput: false)
         }
         guard renameat(fd, temporaryName, fd, name) == 0 else {
             let code = errno
             _ = unlinkat(fd, temporaryName, 0)
-            throw FileSystemError(operation: "rename the new link over \(name)", path: child(temporaryName), code: code, isInput: false)
+            throw FileSystemError(
+                operation: "rename the new link over \(name)", path: child(temporaryName), code: code, isInput: false)
         }
         try sync()
     }
 
     /// Flushes the folder's entries to stable storage.
     func sync() throws(FileSystemError) {
-        guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush the folder to disk", path: path, code: errno, isInput: false) }
+        guard fsync(fd) == 0 else {
+            throw FileSystemError(operation: "flush the folder to disk", path: path, code: errno, isInput: false)
+        }
     }
 
     /// Flushes every file and folder of the file system holding this folder (`syncfs(2)`): one call
@@ -182,7 +191,9 @@ final class Directory: @unchecked Sendable {
             Glibc.sync()
             return
         }
-        guard syncfs(fd) == 0 else { throw FileSystemError(operation: "flush the file system to disk", path: path, code: errno, isInput: false) }
+        guard syncfs(fd) == 0 else {
+            throw FileSystemError(operation: "flush the file system to disk", path: path, code: errno, isInput: false)
+        }
     }
 
     /// glibc's `syncfs`, declared only under _GNU_SOURCE, which Glibc's Swift module does not set:
@@ -233,6 +244,8 @@ final class OutputDescriptor: ChunkSink, @unchecked Sendable {
 
     /// Sets the file's size (the workers then write its chunks in any order).
     func setSize(_ size: Int64) throws(FileSystemError) {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw FileSystemError(operation: "set the size of", path: path, code: errno, isInput: false) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            throw FileSystemError(operation: "set the size of", path: path, code: errno, isInput: false)
+        }
     }
 }

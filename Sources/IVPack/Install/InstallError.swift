@@ -28,7 +28,8 @@ public enum InstallError: IVPackError {
         switch self {
         case .file(let e): return e.exitStatus
         case .input(let e): return e.exitStatus
-        case .verificationFailed, .payloadMismatch, .downgradeRefused, .otherProduct, .noRollbackTarget: return .checkFailed
+        case .verificationFailed, .payloadMismatch, .downgradeRefused, .otherProduct, .noRollbackTarget:
+            return .checkFailed
         case .badRoot, .notInstalled: return .badInput
         case .locked, .inconsistent: return .environment
         }
@@ -42,13 +43,16 @@ public enum InstallError: IVPackError {
             let lines = report.checks.filter { $0.status == .fail }.flatMap { check in
                 ["FAIL  \(check.id): \(check.title)"] + check.details.map { "      - \($0)" }
             }
-            return "\(report.bundle): the bundle does not verify; nothing was installed\n" + lines.joined(separator: "\n")
+            return "\(report.bundle): the bundle does not verify; nothing was installed\n"
+                + lines.joined(separator: "\n")
         case .payloadMismatch(let bundle, let problems):
-            return "\(bundle): the payload does not match the signed manifest; nothing was installed (the staging folder was removed)\n"
+            return
+                "\(bundle): the payload does not match the signed manifest; nothing was installed (the staging folder was removed)\n"
                 + BundleVerifier.capped(problems).map { "  - \($0)" }.joined(separator: "\n")
         case .badRoot(let path, let problem): return "\(path): \(problem)"
         case .locked(let lockFile, let seconds):
-            return "\(lockFile): another ivpack (install, rollback) is working on this install root; waited \(Int(seconds)) s for its lock. "
+            return
+                "\(lockFile): another ivpack (install, rollback) is working on this install root; waited \(Int(seconds)) s for its lock. "
                 + "Wait for it to finish and try again"
         case .downgradeRefused(let active, let requested, let comparable):
             return comparable
@@ -58,7 +62,8 @@ public enum InstallError: IVPackError {
             return "\(root) holds \(installed); the bundle is \(bundle). Install it under its own root (--root)"
         case .noRollbackTarget(let root, let problem): return "\(root): \(problem)"
         case .notInstalled(let root):
-            return "\(root): nothing is installed here (no .ivpack/state.json). Check --root, or install a bundle first with `ivpack install`"
+            return
+                "\(root): nothing is installed here (no .ivpack/state.json). Check --root, or install a bundle first with `ivpack install`"
         case .inconsistent(let root, let problem): return "\(root): \(problem)"
         }
     }

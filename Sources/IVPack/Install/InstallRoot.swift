@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An install root on disk, opened for a change under its lock:
@@ -64,20 +64,31 @@ final class InstallRoot {
             switch st.st_mode & S_IFMT {
             case S_IFDIR: break
             case S_IFLNK:
-                throw .badRoot(path: path, problem: "the install root is a symbolic link; give its real path (ivpack never writes through a link)")
+                throw .badRoot(
+                    path: path,
+                    problem:
+                        "the install root is a symbolic link; give its real path (ivpack never writes through a link)")
             default:
-                throw .badRoot(path: path, problem: "the install root is \(Directory.describe(mode: st.st_mode)), not a folder; --root must name a folder (it is created if absent)")
+                throw .badRoot(
+                    path: path,
+                    problem:
+                        "the install root is \(Directory.describe(mode: st.st_mode)), not a folder; --root must name a folder (it is created if absent)"
+                )
             }
         } else if errno == ENOENT && create {
             guard mkdir(path, 0o755) == 0 else {
                 let code = errno
-                throw .file(FileSystemError(operation: "create the install root (its parent folder must exist and be writable)", path: path, code: code,
-                                            isInput: code == ENOENT || code == ENOTDIR))
+                throw .file(
+                    FileSystemError(
+                        operation: "create the install root (its parent folder must exist and be writable)", path: path,
+                        code: code,
+                        isInput: code == ENOENT || code == ENOTDIR))
             }
         } else if errno == ENOENT {
             throw .notInstalled(root: path)
         } else {
-            throw .file(FileSystemError(operation: "read the install root's status", path: path, code: errno, isInput: true))
+            throw .file(
+                FileSystemError(operation: "read the install root's status", path: path, code: errno, isInput: true))
         }
         do {
             return try Directory.open(path: path)
@@ -89,7 +100,11 @@ final class InstallRoot {
     static func readState(_ metadata: Directory) throws(InstallError) -> (InstalledState, Bool) {
         let fd = openat(metadata.fd, stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 && errno == ENOENT { return (InstalledState(), false) }
-        guard fd >= 0 else { throw .file(FileSystemError(operation: "open for reading", path: metadata.child(stateFile), code: errno, isInput: true)) }
+        guard fd >= 0 else {
+            throw .file(
+                FileSystemError(
+                    operation: "open for reading", path: metadata.child(stateFile), code: errno, isInput: true))
+        }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -97,12 +112,18 @@ final class InstallRoot {
             let n = read(fd, &buffer, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .file(FileSystemError(operation: "read", path: metadata.child(stateFile), code: errno, isInput: true))
+                throw .file(
+                    FileSystemError(operation: "read", path: metadata.child(stateFile), code: errno, isInput: true))
             }
             if n == 0 { break }
             bytes += buffer[0..<n]
             if bytes.count > InstalledState.maxBytes {
-                throw .input(InputError(.installState, Diagnostic(file: metadata.child(stateFile), problem: "is larger than \(InstalledState.maxBytes) bytes")))
+                throw .input(
+                    InputError(
+                        .installState,
+                        Diagnostic(
+                            file: metadata.child(stateFile), problem: "is larger than \(InstalledState.maxBytes) bytes")
+                    ))
             }
         }
         do {
@@ -122,7 +143,9 @@ final class InstallRoot {
                 let out = try metadata.newFile(temporary, mode: 0o644)
                 let text = Array((PrettyJSON.render(new.json) + "\n").utf8)
                 try text.withUnsafeBytes { try out.append($0) }
-                guard fsync(out.fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: out.path, code: errno, isInput: false) }
+                guard fsync(out.fd) == 0 else {
+                    throw FileSystemError(operation: "flush to disk", path: out.path, code: errno, isInput: false)
+                }
                 try metadata.rename(temporary, to: Self.stateFile)
                 try metadata.sync()
             }
@@ -139,11 +162,19 @@ final class InstallRoot {
     func currentName() throws(InstallError) -> String? {
         guard let st = root.status(Self.currentLink) else { return nil }
         guard st.st_mode & S_IFMT == S_IFLNK, let target = root.linkTarget(Self.currentLink) else {
-            throw .inconsistent(root: path, problem: "\(Self.currentLink) is \(Directory.describe(mode: st.st_mode)), not the link ivpack makes; move it away and run the command again")
+            throw .inconsistent(
+                root: path,
+                problem:
+                    "\(Self.currentLink) is \(Directory.describe(mode: st.st_mode)), not the link ivpack makes; move it away and run the command again"
+            )
         }
         let prefix = Self.releasesFolder + "/"
         guard target.hasPrefix(prefix), ReleaseName.isValid(String(target.dropFirst(prefix.count))) else {
-            throw .inconsistent(root: path, problem: "\(Self.currentLink) points to \"\(Display.name(target))\", not to a release under \(prefix); it was changed by hand")
+            throw .inconsistent(
+                root: path,
+                problem:
+                    "\(Self.currentLink) points to \"\(Display.name(target))\", not to a release under \(prefix); it was changed by hand"
+            )
         }
         return String(target.dropFirst(prefix.count))
     }
@@ -151,8 +182,9 @@ final class InstallRoot {
     /// Makes `current` name `releases/NAME` in one `rename(2)`, then flushes the root.
     func switchCurrent(to name: String) throws(InstallError) {
         do {
-            try root.replaceLink(Self.currentLink, target: Self.releasesFolder + "/" + name,
-                                 temporaryName: Self.temporaryLinkPrefix + String(getpid()))
+            try root.replaceLink(
+                Self.currentLink, target: Self.releasesFolder + "/" + name,
+                temporaryName: Self.temporaryLinkPrefix + String(getpid()))
         } catch {
             throw .file(error)
         }
@@ -180,7 +212,9 @@ final class InstallRoot {
                 }
             }
             for name in try root.names() where name.hasPrefix(Self.temporaryLinkPrefix) { try root.removeTree(name) }
-            for name in try metadata.names() where name.hasPrefix(Self.temporaryStatePrefix) { try metadata.removeTree(name) }
+            for name in try metadata.names() where name.hasPrefix(Self.temporaryStatePrefix) {
+                try metadata.removeTree(name)
+            }
         } catch {
             throw .file(error)
         }
@@ -189,7 +223,11 @@ final class InstallRoot {
         if !hasStateFile {
             let present = (try? releases.names()) ?? []
             if current != nil || !present.isEmpty {
-                throw .inconsistent(root: path, problem: "\(metadata.child(Self.stateFile)) is missing, but releases are present; restore it from a backup of the install root")
+                throw .inconsistent(
+                    root: path,
+                    problem:
+                        "\(metadata.child(Self.stateFile)) is missing, but releases are present; restore it from a backup of the install root"
+                )
             }
             // A new root: an empty state from the start, so that every later run has one to go by.
             try write(InstalledState())
@@ -197,18 +235,26 @@ final class InstallRoot {
         }
         do {
             for name in try releases.names() {
-                let release = name.hasSuffix(Self.manifestSuffix) ? String(name.dropLast(Self.manifestSuffix.count)) : name
+                let release =
+                    name.hasSuffix(Self.manifestSuffix) ? String(name.dropLast(Self.manifestSuffix.count)) : name
                 if state.release(named: release) == nil && release != current {
                     try releases.removeTree(name)
-                    notes.append("removed \(Self.releasesFolder)/\(name): it was never recorded nor active (an install stopped before its state record)")
+                    notes.append(
+                        "removed \(Self.releasesFolder)/\(name): it was never recorded nor active (an install stopped before its state record)"
+                    )
                 }
             }
         } catch {
             throw .file(error)
         }
-        for r in state.releases where releases.status(r.name) == nil || releases.status(r.name + Self.manifestSuffix) == nil {
+        for r in state.releases
+        where releases.status(r.name) == nil || releases.status(r.name + Self.manifestSuffix) == nil {
             if r.name == current || r.name == state.active {
-                throw .inconsistent(root: path, problem: "the active release \(r.name) is incomplete under \(releases.path) (its folder or its manifest is gone); reinstall it")
+                throw .inconsistent(
+                    root: path,
+                    problem:
+                        "the active release \(r.name) is incomplete under \(releases.path) (its folder or its manifest is gone); reinstall it"
+                )
             }
             new.releases.removeAll { $0.name == r.name }
             if new.previous == r.name { new.previous = nil }
@@ -216,14 +262,19 @@ final class InstallRoot {
         }
         if let current {
             guard new.release(named: current) != nil else {
-                throw .inconsistent(root: path, problem: "\(Self.currentLink) names \(current), which the installed state does not record")
+                throw .inconsistent(
+                    root: path,
+                    problem: "\(Self.currentLink) names \(current), which the installed state does not record")
             }
             if current != new.active {
                 new.previous = new.active
                 new.active = current
-                new.record(.init(action: "reconcile", release: current, from: state.active, at: Timestamp.iso8601(now), by: user,
-                                 reason: "current named \(current) after an interrupted run; the state follows current"))
-                notes.append("the state now follows \(Self.currentLink) (\(current)): a run was interrupted after the switch")
+                new.record(
+                    .init(
+                        action: "reconcile", release: current, from: state.active, at: Timestamp.iso8601(now), by: user,
+                        reason: "current named \(current) after an interrupted run; the state follows current"))
+                notes.append(
+                    "the state now follows \(Self.currentLink) (\(current)): a run was interrupted after the switch")
             }
         } else if let active = new.active {
             // The link is gone but the state names a complete release: put the link back.

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What is installed under a root, as `ivpack status` shows it: the recorded state, what
 /// `current` names, and (with `--check`) the drift of the active release's tree from its manifest.
@@ -17,11 +18,15 @@ public struct InstallStatus: Sendable {
     public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("root", .string(root)),
-            ("releases", .array(state.releases.map { r in
-                guard case .object(var m) = r.json else { return r.json }
-                m.append(("active", .bool(r.name == state.active)))
-                return .object(m)
-            })),
+            (
+                "releases",
+                .array(
+                    state.releases.map { r in
+                        guard case .object(var m) = r.json else { return r.json }
+                        m.append(("active", .bool(r.name == state.active)))
+                        return .object(m)
+                    })
+            ),
             ("history", .array(state.history.map(\.json))),
             ("notes", .array(notes.map { .string($0) })),
         ]
@@ -48,17 +53,21 @@ public struct DriftReport: Sendable, Equatable {
     public var clean: Bool { changed.isEmpty && added.isEmpty && missing.isEmpty }
 
     public var json: JSONValue {
-        .object([("release", .string(release)), ("files", .integer(files)), ("clean", .bool(clean)),
-                 ("changed", .array(changed.map { .string($0) })), ("added", .array(added.map { .string($0) })),
-                 ("missing", .array(missing.map { .string($0) }))])
+        .object([
+            ("release", .string(release)), ("files", .integer(files)), ("clean", .bool(clean)),
+            ("changed", .array(changed.map { .string($0) })), ("added", .array(added.map { .string($0) })),
+            ("missing", .array(missing.map { .string($0) })),
+        ])
     }
 }
 
 extension Installer {
     /// Reads the root's state under a shared lock, without changing anything. With `check`, the
     /// active release's tree is hashed against the manifest kept beside it, on every core.
-    public static func status(root path: String, check: Bool,
-                              hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount) throws(InstallError) -> InstallStatus {
+    public static func status(
+        root path: String, check: Bool,
+        hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws(InstallError) -> InstallStatus {
         let root = try InstallRoot(path: path, create: false, exclusive: false)
         var notes: [String] = []
         let current: String?
@@ -69,26 +78,38 @@ extension Installer {
             notes.append("\(error)")
         }
         if current != root.state.active {
-            notes.append("\(InstallRoot.currentLink) names \(current ?? "nothing") but the state records \(root.state.active ?? "nothing") as active: a run was interrupted; the next install or rollback reconciles the state with \(InstallRoot.currentLink)")
+            notes.append(
+                "\(InstallRoot.currentLink) names \(current ?? "nothing") but the state records \(root.state.active ?? "nothing") as active: a run was interrupted; the next install or rollback reconciles the state with \(InstallRoot.currentLink)"
+            )
         }
-        if let leftovers = try? root.releases.names().filter({ $0.hasSuffix(InstallRoot.stagingSuffix) || $0.hasSuffix(InstallRoot.discardSuffix) }), !leftovers.isEmpty {
-            notes.append("left by an interrupted install (not releases; the next install or rollback removes them): " + leftovers.joined(separator: ", "))
+        if let leftovers = try? root.releases.names().filter({
+            $0.hasSuffix(InstallRoot.stagingSuffix) || $0.hasSuffix(InstallRoot.discardSuffix)
+        }), !leftovers.isEmpty {
+            notes.append(
+                "left by an interrupted install (not releases; the next install or rollback removes them): "
+                    + leftovers.joined(separator: ", "))
         }
         var status = InstallStatus(root: path, state: root.state, current: current, notes: notes)
         if check {
-            guard let name = current ?? root.state.active, let release = root.state.release(named: name) else { throw .notInstalled(root: path) }
+            guard let name = current ?? root.state.active, let release = root.state.release(named: name) else {
+                throw .notInstalled(root: path)
+            }
             status.drift = try drift(of: release, in: root, hashWorkers: hashWorkers)
         }
         return status
     }
 
     /// Hashes the release's tree against its kept manifest.
-    static func drift(of release: InstalledState.Release, in root: InstallRoot, hashWorkers: Int) throws(InstallError) -> DriftReport {
+    static func drift(of release: InstalledState.Release, in root: InstallRoot, hashWorkers: Int) throws(InstallError)
+        -> DriftReport
+    {
         var report = DriftReport(release: release.name, files: 0, changed: [], added: [], missing: [])
         let manifestPath = root.releases.child(release.name + InstallRoot.manifestSuffix)
         let bytes = try InstallError.mapping { try InputFile.readAll(path: manifestPath, limit: Manifest.maxBytes) }
         guard SHA256Digest.of(bytes) == release.manifestSHA256 else {
-            report.changed.append("\(manifestPath): the kept manifest is not the one installed (its SHA-256 differs from the state's); the tree cannot be checked against it")
+            report.changed.append(
+                "\(manifestPath): the kept manifest is not the one installed (its SHA-256 differs from the state's); the tree cannot be checked against it"
+            )
             return report
         }
         let manifest = try InstallError.mapping { try Manifest.decode(bytes, source: manifestPath) }
@@ -125,7 +146,9 @@ extension Installer {
                 continue
             }
             let mode = String(format: "%04o", Int(st.st_mode) & 0o7777)
-            if mode != file.mode { report.changed.append("\(Display.name(relative)): mode \(mode), the manifest says \(file.mode)") }
+            if mode != file.mode {
+                report.changed.append("\(Display.name(relative)): mode \(mode), the manifest says \(file.mode)")
+            }
             guard Int64(st.st_size) == file.size else {
                 report.changed.append("\(Display.name(relative)): \(st.st_size) bytes, the manifest says \(file.size)")
                 continue
@@ -136,16 +159,19 @@ extension Installer {
                 let input = try InputFile(path: tree.child(relative))
                 if hasher.readsDirectly(size: file.size) {
                     hasher.verify(named, in: input, dataOffset: 0)
-                } else if let problem = try hasher.verify(named, read: { body in
-                    var offset: Int64 = 0
-                    var buffer = [UInt8](repeating: 0, count: 64 << 10)
-                    while true {
-                        let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0, at: offset) }
-                        if n == 0 { break }
-                        try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                        offset += Int64(n)
-                    }
-                }) {
+                } else if let problem = try hasher.verify(
+                    named,
+                    read: { body in
+                        var offset: Int64 = 0
+                        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+                        while true {
+                            let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0, at: offset) }
+                            if n == 0 { break }
+                            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                            offset += Int64(n)
+                        }
+                    })
+                {
                     report.changed.append(problem)
                 }
             } catch {
@@ -153,7 +179,9 @@ extension Installer {
             }
         }
         report.changed += hasher.finish()
-        report.added = (Array(found.keys) + Array(others.keys)).filter { !listed.contains($0) }.sorted().map { Display.name($0) }
+        report.added = (Array(found.keys) + Array(others.keys)).filter { !listed.contains($0) }.sorted().map {
+            Display.name($0)
+        }
         return report
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What is installed under an install root: the releases present, the active and the previous
@@ -85,7 +85,8 @@ public struct InstalledState: Sendable, Equatable {
         do {
             value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxBytes, maxDepth: 8))
         } catch {
-            throw InputError(.installState, Diagnostic(file: source, problem: "is not valid JSON: \(error)", hint: StateReader.hint))
+            throw InputError(
+                .installState, Diagnostic(file: source, problem: "is not valid JSON: \(error)", hint: StateReader.hint))
         }
         do {
             return try r.state(value)
@@ -102,7 +103,10 @@ extension InstalledState.Release {
         var members: [(key: String, value: JSONValue)] = [
             ("name", .string(name)), ("product", .string(product)), ("version", .string(version)),
             ("manifestSHA256", .string(manifestSHA256.hex)),
-            ("signers", .array(signers.map { .object([("role", .string($0.role)), ("subject", .string($0.subject))]) })),
+            (
+                "signers",
+                .array(signers.map { .object([("role", .string($0.role)), ("subject", .string($0.subject))]) })
+            ),
             ("installedAt", .string(installedAt)), ("installedBy", .string(installedBy)),
         ]
         if let downgradeReason { members.append(("downgradeReason", .string(downgradeReason))) }
@@ -127,14 +131,20 @@ private struct StateReader {
     static let hint = "The file is written by ivpack only: restore it from a backup of the install root, or reinstall"
 
     func fail(_ pointer: String, _ problem: String) -> InputError {
-        InputError(.installState, Diagnostic(file: source, location: .member(of: "state", pointer: pointer), problem: problem, hint: Self.hint))
+        InputError(
+            .installState,
+            Diagnostic(
+                file: source, location: .member(of: "state", pointer: pointer), problem: problem, hint: Self.hint))
     }
 
-    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue] {
+    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue]
+    {
         guard let members = v.objectValue else { throw fail(p, "must be an object, found \(v.typeName)") }
         var out: [String: JSONValue] = [:]
         for m in members {
-            guard required.contains(m.key) || optional.contains(m.key) else { throw fail("\(p)/\(m.key)", "is not a known member") }
+            guard required.contains(m.key) || optional.contains(m.key) else {
+                throw fail("\(p)/\(m.key)", "is not a known member")
+            }
             out[m.key] = m.value
         }
         for k in required where out[k] == nil { throw fail("\(p)/\(k)", "is missing") }
@@ -159,14 +169,20 @@ private struct StateReader {
     func state(_ v: JSONValue) throws -> InstalledState {
         let m = try object(v, "", required: ["format", "releases", "history"], optional: ["active", "previous"])
         let format = try string(m["format"], "/format")
-        guard format == InstalledState.format else { throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(InstalledState.format)\"") }
+        guard format == InstalledState.format else {
+            throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(InstalledState.format)\"")
+        }
         var state = InstalledState()
         for (i, rv) in try array(m["releases"], "/releases").enumerated() {
             let p = "/releases/\(i)"
-            let r = try object(rv, p, required: ["name", "product", "version", "manifestSHA256", "signers", "installedAt", "installedBy"],
-                               optional: ["downgradeReason"])
+            let r = try object(
+                rv, p,
+                required: ["name", "product", "version", "manifestSHA256", "signers", "installedAt", "installedBy"],
+                optional: ["downgradeReason"])
             let name = try string(r["name"], "\(p)/name")
-            guard ReleaseName.isValid(name) else { throw fail("\(p)/name", "\"\(name)\" is not a release name (VERSION-DIGEST12)") }
+            guard ReleaseName.isValid(name) else {
+                throw fail("\(p)/name", "\"\(name)\" is not a release name (VERSION-DIGEST12)")
+            }
             guard state.release(named: name) == nil else { throw fail("\(p)/name", "\"\(name)\" is listed twice") }
             guard let digest = SHA256Digest(hex: try string(r["manifestSHA256"], "\(p)/manifestSHA256")) else {
                 throw fail("\(p)/manifestSHA256", "must be 64 lower-case hex digits")
@@ -174,26 +190,40 @@ private struct StateReader {
             var signers: [InstalledState.Signer] = []
             for (si, sv) in try array(r["signers"], "\(p)/signers").enumerated() {
                 let s = try object(sv, "\(p)/signers/\(si)", required: ["role", "subject"])
-                signers.append(.init(role: try string(s["role"], "\(p)/signers/\(si)/role"), subject: try string(s["subject"], "\(p)/signers/\(si)/subject")))
+                signers.append(
+                    .init(
+                        role: try string(s["role"], "\(p)/signers/\(si)/role"),
+                        subject: try string(s["subject"], "\(p)/signers/\(si)/subject")))
             }
-            state.releases.append(.init(name: name, product: try string(r["product"], "\(p)/product"), version: try string(r["version"], "\(p)/version"),
-                                        manifestSHA256: digest, signers: signers, installedAt: try string(r["installedAt"], "\(p)/installedAt"),
-                                        installedBy: try string(r["installedBy"], "\(p)/installedBy"),
-                                        downgradeReason: try optionalString(r["downgradeReason"], "\(p)/downgradeReason")))
+            state.releases.append(
+                .init(
+                    name: name, product: try string(r["product"], "\(p)/product"),
+                    version: try string(r["version"], "\(p)/version"),
+                    manifestSHA256: digest, signers: signers,
+                    installedAt: try string(r["installedAt"], "\(p)/installedAt"),
+                    installedBy: try string(r["installedBy"], "\(p)/installedBy"),
+                    downgradeReason: try optionalString(r["downgradeReason"], "\(p)/downgradeReason")))
         }
         for (i, ev) in try array(m["history"], "/history").enumerated() {
             let p = "/history/\(i)"
             let e = try object(ev, p, required: ["action", "release", "at", "by"], optional: ["from", "reason"])
             let action = try string(e["action"], "\(p)/action")
-            guard ["install", "rollback", "reconcile"].contains(action) else { throw fail("\(p)/action", "\"\(action)\" is not install, rollback or reconcile") }
-            state.history.append(.init(action: action, release: try string(e["release"], "\(p)/release"), from: try optionalString(e["from"], "\(p)/from"),
-                                       at: try string(e["at"], "\(p)/at"), by: try string(e["by"], "\(p)/by"),
-                                       reason: try optionalString(e["reason"], "\(p)/reason")))
+            guard ["install", "rollback", "reconcile"].contains(action) else {
+                throw fail("\(p)/action", "\"\(action)\" is not install, rollback or reconcile")
+            }
+            state.history.append(
+                .init(
+                    action: action, release: try string(e["release"], "\(p)/release"),
+                    from: try optionalString(e["from"], "\(p)/from"),
+                    at: try string(e["at"], "\(p)/at"), by: try string(e["by"], "\(p)/by"),
+                    reason: try optionalString(e["reason"], "\(p)/reason")))
         }
         state.active = try optionalString(m["active"], "/active")
         state.previous = try optionalString(m["previous"], "/previous")
         for (key, name) in [("active", state.active), ("previous", state.previous)] {
-            if let name, state.release(named: name) == nil { throw fail("/\(key)", "names \"\(name)\", which is not one of /releases") }
+            if let name, state.release(named: name) == nil {
+                throw fail("/\(key)", "names \"\(name)\", which is not one of /releases")
+            }
         }
         return state
     }
@@ -206,7 +236,8 @@ public enum ReleaseName {
     static func isSafeVersion(_ version: String) -> Bool {
         !version.isEmpty && version.utf8.count <= 128 && !version.hasPrefix(".")
             && version.utf8.allSatisfy { c in
-                (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || Array("._+-".utf8).contains(c)
+                (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)
+                    || Array("._+-".utf8).contains(c)
             }
     }
 
@@ -217,7 +248,8 @@ public enum ReleaseName {
     static func isValid(_ name: String) -> Bool {
         guard name.count > 13, let dash = name.lastIndex(of: "-") else { return false }
         let digest = name[name.index(after: dash)...]
-        return isSafeVersion(String(name[..<dash])) && digest.count == 12 && digest.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        return isSafeVersion(String(name[..<dash])) && digest.count == 12
+            && digest.allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 }
 
@@ -232,7 +264,9 @@ final class RootLock {
     init(in folder: Directory, name: String = "lock", exclusive: Bool = true) throws(InstallError) {
         path = folder.child(name)
         let fd = openat(folder.fd, name, (exclusive ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .file(FileSystemError(operation: "open the lock file", path: path, code: errno, isInput: false)) }
+        guard fd >= 0 else {
+            throw .file(FileSystemError(operation: "open the lock file", path: path, code: errno, isInput: false))
+        }
         let deadline = ProgramRunner.monotonicMilliseconds() + Int64(Self.waitSeconds * 1000)
         while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
             let code = errno

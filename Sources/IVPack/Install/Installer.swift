@@ -64,7 +64,8 @@ public enum Installer {
     /// written beside it; `.staging` renamed to `releases/NAME`; the release recorded in the state;
     /// `current` switched by `rename(2)`; the state's active and previous recorded.
     public static func install(_ request: InstallRequest) throws(InstallError) -> InstallOutcome {
-        let verified = try PayloadExtractor.verifyFirst(bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe)
+        let verified = try PayloadExtractor.verifyFirst(
+            bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe)
         let manifest = verified.bundle.manifest
         let digest = verified.bundle.manifestDigest
         let name = ReleaseName.make(version: manifest.version, manifestDigest: digest)
@@ -76,13 +77,19 @@ public enum Installer {
 
         if let active = previous {
             if active.manifestSHA256 == digest {
-                report.checks.insert(Check(.payload, status: .pass, details: ["not extracted: this manifest is the active release \(active.name)"]),
-                                     at: min(2, report.checks.count))
-                return InstallOutcome(report: report, release: active, previous: root.state.previous, alreadyActive: true,
-                                      reconciled: notes, releaseFolder: root.releases.child(active.name))
+                report.checks.insert(
+                    Check(
+                        .payload, status: .pass,
+                        details: ["not extracted: this manifest is the active release \(active.name)"]),
+                    at: min(2, report.checks.count))
+                return InstallOutcome(
+                    report: report, release: active, previous: root.state.previous, alreadyActive: true,
+                    reconciled: notes, releaseFolder: root.releases.child(active.name))
             }
             if active.product != manifest.product.name {
-                throw .otherProduct(root: request.root, installed: "\(active.product) \(active.version)", bundle: "\(manifest.product.name) \(manifest.version)")
+                throw .otherProduct(
+                    root: request.root, installed: "\(active.product) \(active.version)",
+                    bundle: "\(manifest.product.name) \(manifest.version)")
             }
             let order = Self.order(manifest.version, active.version)
             if order == nil || order! < 0, !(request.allowDowngrade && request.reason != nil) {
@@ -97,7 +104,8 @@ public enum Installer {
         do {
             payload = try InstallError.mapping { () throws -> Check in
                 let staging = try root.releases.newFolder(stagingName)
-                let check = try PayloadExtractor.extract(verified, into: staging, hashWorkers: request.hashWorkers, progress: request.progress)
+                let check = try PayloadExtractor.extract(
+                    verified, into: staging, hashWorkers: request.hashWorkers, progress: request.progress)
                 // Every file and folder of the release on stable storage before it can be activated.
                 try staging.syncFileSystem()
                 return check
@@ -117,7 +125,9 @@ public enum Installer {
                 try root.releases.removeTree(temporary)
                 let out = try root.releases.newFile(temporary, mode: 0o644)
                 try verified.bundle.manifestBytes.withUnsafeBytes { try out.append($0) }
-                guard fsync(out.fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: out.path, code: errno, isInput: false) }
+                guard fsync(out.fd) == 0 else {
+                    throw FileSystemError(operation: "flush to disk", path: out.path, code: errno, isInput: false)
+                }
                 try root.releases.rename(temporary, to: manifestName)
                 if root.releases.status(name) != nil {
                     try root.releases.rename(name, to: name + InstallRoot.discardSuffix)
@@ -131,13 +141,15 @@ public enum Installer {
             throw error
         }
 
-        let signers = verified.report.checks.filter { $0.id.rawValue.hasPrefix("signature.") && $0.status != .fail }.compactMap { check -> InstalledState.Signer? in
-            guard let subject = check.evidence.first(where: { $0.key == "signer" })?.value else { return nil }
-            return .init(role: check.evidence.first(where: { $0.key == "roles" })?.value ?? "", subject: subject)
-        }
-        let release = InstalledState.Release(name: name, product: manifest.product.name, version: manifest.version, manifestSHA256: digest,
-                                             signers: signers, installedAt: Timestamp.iso8601(request.now), installedBy: user,
-                                             downgradeReason: isDowngrade ? request.reason : nil)
+        let signers = verified.report.checks.filter { $0.id.rawValue.hasPrefix("signature.") && $0.status != .fail }
+            .compactMap { check -> InstalledState.Signer? in
+                guard let subject = check.evidence.first(where: { $0.key == "signer" })?.value else { return nil }
+                return .init(role: check.evidence.first(where: { $0.key == "roles" })?.value ?? "", subject: subject)
+            }
+        let release = InstalledState.Release(
+            name: name, product: manifest.product.name, version: manifest.version, manifestSHA256: digest,
+            signers: signers, installedAt: Timestamp.iso8601(request.now), installedBy: user,
+            downgradeReason: isDowngrade ? request.reason : nil)
         var state = root.state
         state.releases.removeAll { $0.name == name }
         state.releases.append(release)
@@ -149,17 +161,22 @@ public enum Installer {
 
         state.previous = state.active
         state.active = name
-        state.record(.init(action: "install", release: name, from: previous?.name, at: Timestamp.iso8601(request.now), by: user,
-                           reason: request.reason))
+        state.record(
+            .init(
+                action: "install", release: name, from: previous?.name, at: Timestamp.iso8601(request.now), by: user,
+                reason: request.reason))
         try root.write(state)
-        return InstallOutcome(report: report, release: release, previous: previous?.name, alreadyActive: false, reconciled: notes,
-                              releaseFolder: root.releases.child(name))
+        return InstallOutcome(
+            report: report, release: release, previous: previous?.name, alreadyActive: false, reconciled: notes,
+            releaseFolder: root.releases.child(name))
     }
 
     /// Makes a kept release active again: the previous one, or the most recently installed kept
     /// release of `version`. A switch of `current`, never a copy; `reason` is recorded.
-    public static func rollback(root path: String, toVersion version: String?, reason: String,
-                                now: Int64 = Timestamp.now()) throws(InstallError) -> RollbackOutcome {
+    public static func rollback(
+        root path: String, toVersion version: String?, reason: String,
+        now: Int64 = Timestamp.now()
+    ) throws(InstallError) -> RollbackOutcome {
         let user = InstallRoot.currentUser()
         let root = try InstallRoot(path: path, create: false)
         let notes = try root.reconcile(user: user, now: now)
@@ -170,14 +187,21 @@ public enum Installer {
             let kept = state.releases.filter { $0.version == version && $0.name != active.name }
             guard let newest = kept.last else {
                 let others = state.releases.filter { $0.name != active.name }.map(\.version)
-                throw .noRollbackTarget(root: path, problem: active.version == version
-                    ? "\(version) is the active release already"
-                    : "no kept release has version \(version); kept: \(others.isEmpty ? "none" : others.joined(separator: ", "))")
+                throw .noRollbackTarget(
+                    root: path,
+                    problem: active.version == version
+                        ? "\(version) is the active release already"
+                        : "no kept release has version \(version); kept: \(others.isEmpty ? "none" : others.joined(separator: ", "))"
+                )
             }
             target = newest
         } else {
             guard let previous = state.previousRelease else {
-                throw .noRollbackTarget(root: path, problem: "there is no previous release to roll back to (\(active.name) is the only one recorded); give --to VERSION for another kept release")
+                throw .noRollbackTarget(
+                    root: path,
+                    problem:
+                        "there is no previous release to roll back to (\(active.name) is the only one recorded); give --to VERSION for another kept release"
+                )
             }
             target = previous
         }
@@ -185,7 +209,10 @@ public enum Installer {
         Failpoint.reach("rollback-after-switch")
         state.previous = active.name
         state.active = target.name
-        state.record(.init(action: "rollback", release: target.name, from: active.name, at: Timestamp.iso8601(now), by: user, reason: reason))
+        state.record(
+            .init(
+                action: "rollback", release: target.name, from: active.name, at: Timestamp.iso8601(now), by: user,
+                reason: reason))
         try root.write(state)
         return RollbackOutcome(from: active, to: target, reconciled: notes)
     }

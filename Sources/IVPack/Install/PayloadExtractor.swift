@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Install's two reads of a bundle: first verify's checks on everything but the payload's bytes
@@ -18,7 +18,9 @@ enum PayloadExtractor {
 
     /// Verify's checks, without hashing the payload (that is done while extracting). Throws
     /// `verificationFailed` with the report when any check fails; nothing is written.
-    static func verifyFirst(bundlePath: String, policy: TrustPolicy, now: Int64, probe: any SystemProbe) throws(InstallError) -> Verified {
+    static func verifyFirst(bundlePath: String, policy: TrustPolicy, now: Int64, probe: any SystemProbe)
+        throws(InstallError) -> Verified
+    {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         let reader: BundleReader
         do {
@@ -32,9 +34,13 @@ enum PayloadExtractor {
         report.manifestDigest = reader.manifestDigest
         report.product = reader.manifest.product.name
         report.version = reader.manifest.version
-        report.checks.append(Check(.manifest, status: .pass,
-                                   evidence: [("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
-                                              ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count))]))
+        report.checks.append(
+            Check(
+                .manifest, status: .pass,
+                evidence: [
+                    ("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
+                    ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count)),
+                ]))
         var signatures: [SignatureEntry] = []
         var sizeProblems: [String] = []
         do {
@@ -42,10 +48,13 @@ enum PayloadExtractor {
                 switch entry.kind {
                 case .unexpected: continue
                 case .signature(let name):
-                    signatures.append(SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
+                    signatures.append(
+                        SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
                 case .payload(_, let expected):
                     if entry.tar.size != expected.size {
-                        sizeProblems.append("\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest")
+                        sizeProblems.append(
+                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
+                        )
                     }
                 }
             }
@@ -53,19 +62,26 @@ enum PayloadExtractor {
             // Recorded by the reader as a problem of the entries.
         }
         let entryProblems = reader.problems.map(\.description)
-        report.checks.append(Check(.entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
-                                   evidence: [("entries", String(reader.manifest.allFiles.count + signatures.count + 1))]))
+        report.checks.append(
+            Check(
+                .entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
+                evidence: [("entries", String(reader.manifest.allFiles.count + signatures.count + 1))]))
         if !sizeProblems.isEmpty {
             report.checks.append(Check(.payload, status: .fail, details: BundleVerifier.capped(sizeProblems)))
         }
-        let bundle = VerifiedBundle(path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
-                                    manifestDigest: reader.manifestDigest, signatures: signatures)
+        let bundle = VerifiedBundle(
+            path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
+            manifestDigest: reader.manifestDigest, signatures: signatures)
         report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now)
         guard report.passed else { throw .verificationFailed(report) }
         if ReleaseName.isSafeVersion(reader.manifest.version) == false {
-            throw .input(InputError(.manifest, Diagnostic(file: bundlePath, location: .member(of: "manifest", pointer: "/version"),
-                                                          problem: "\"\(Display.name(reader.manifest.version))\" cannot name a release folder",
-                                                          hint: "A version to install has letters, digits and . _ + - only")))
+            throw .input(
+                InputError(
+                    .manifest,
+                    Diagnostic(
+                        file: bundlePath, location: .member(of: "manifest", pointer: "/version"),
+                        problem: "\"\(Display.name(reader.manifest.version))\" cannot name a release folder",
+                        hint: "A version to install has letters, digits and . _ + - only")))
         }
         return Verified(report: report, bundle: bundle)
     }
@@ -76,22 +92,30 @@ enum PayloadExtractor {
     /// workers, each chunk `pread` from the bundle, hashed and `pwrite`n from the same buffer.
     /// Throws `payloadMismatch` naming every file and chunk that differ (the caller removes
     /// `staging`); returns the check that passed.
-    static func extract(_ verified: Verified, into staging: Directory, hashWorkers: Int,
-                        progress: ProgressHandler?) throws(InstallError) -> Check {
+    static func extract(
+        _ verified: Verified, into staging: Directory, hashWorkers: Int,
+        progress: ProgressHandler?
+    ) throws(InstallError) -> Check {
         let path = verified.bundle.path
         let reader: BundleReader
         do {
             reader = try BundleReader(path: path)
         } catch {
             if case .file(let e) = error { throw .file(e) }
-            throw .payloadMismatch(bundle: path, problems: ["the bundle changed since it was checked: \(error.problem)"])
+            throw .payloadMismatch(
+                bundle: path, problems: ["the bundle changed since it was checked: \(error.problem)"])
         }
         guard reader.manifestDigest == verified.bundle.manifestDigest else {
-            throw .payloadMismatch(bundle: path, problems: ["the manifest changed since it was checked (SHA-256 \(reader.manifestDigest.hex), checked \(verified.bundle.manifestDigest.hex))"])
+            throw .payloadMismatch(
+                bundle: path,
+                problems: [
+                    "the manifest changed since it was checked (SHA-256 \(reader.manifestDigest.hex), checked \(verified.bundle.manifestDigest.hex))"
+                ])
         }
         let files = reader.manifest.allFiles
         let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
-        let hasher = ChunkVerifier(chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
+        let hasher = ChunkVerifier(
+            chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
         defer { hasher.waitUntilIdle() }
         let tree = StagingTree(root: staging)
         var problems: [String] = []
@@ -106,14 +130,18 @@ enum PayloadExtractor {
                     break reading
                 case .signature(let name):
                     let der = try reader.readAll(limit: SignedData.maxBytes)
-                    let checked = signatureIndex < verified.bundle.signatures.count ? verified.bundle.signatures[signatureIndex] : nil
+                    let checked =
+                        signatureIndex < verified.bundle.signatures.count
+                        ? verified.bundle.signatures[signatureIndex] : nil
                     if checked?.path != name.path || checked?.der != der {
                         problems.append("signature entry \(name.path) changed since it was checked")
                     }
                     signatureIndex += 1
                 case .payload(_, let expected):
                     guard entry.tar.size == expected.size else {
-                        problems.append("\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest")
+                        problems.append(
+                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
+                        )
                         break reading
                     }
                     let relative = String(expected.path.dropFirst(Manifest.payloadPrefix.count))
@@ -121,12 +149,15 @@ enum PayloadExtractor {
                     if hasher.readsDirectly(size: expected.size) {
                         try out.setSize(expected.size)
                         hasher.verify(expected, in: reader.file, dataOffset: entry.tar.dataOffset, sink: out)
-                    } else if let problem = try hasher.verify(expected, read: { body in
-                        try reader.readData { block in
-                            try out.append(block)
-                            try body(block)
-                        }
-                    }) {
+                    } else if let problem = try hasher.verify(
+                        expected,
+                        read: { body in
+                            try reader.readData { block in
+                                try out.append(block)
+                                try body(block)
+                            }
+                        })
+                    {
                         problems.append(problem)
                     }
                     written += 1
@@ -145,15 +176,22 @@ enum PayloadExtractor {
         }
         problems += hasher.finish()
         if let failure = hasher.sinkFailure {
-            throw (failure as? FileSystemError).map { InstallError.file($0) } ?? .file(FileSystemError(operation: "write", path: staging.path, code: EIO, isInput: false))
+            throw (failure as? FileSystemError).map { InstallError.file($0) }
+                ?? .file(FileSystemError(operation: "write", path: staging.path, code: EIO, isInput: false))
         }
         problems += reader.problems.map(\.description)
         if problems.isEmpty && (written != files.count || signatureIndex != verified.bundle.signatures.count) {
-            problems.append("the bundle changed since it was checked: \(written) of \(files.count) files and \(signatureIndex) of \(verified.bundle.signatures.count) signatures read")
+            problems.append(
+                "the bundle changed since it was checked: \(written) of \(files.count) files and \(signatureIndex) of \(verified.bundle.signatures.count) signatures read"
+            )
         }
         guard problems.isEmpty else { throw .payloadMismatch(bundle: path, problems: problems) }
-        return Check(.payload, status: .pass, evidence: [("files", String(written)), ("bytes", String(bytes)),
-                                                           ("chunkSize", String(reader.manifest.chunkSize)), ("checked while extracting", "yes")])
+        return Check(
+            .payload, status: .pass,
+            evidence: [
+                ("files", String(written)), ("bytes", String(bytes)),
+                ("chunkSize", String(reader.manifest.chunkSize)), ("checked while extracting", "yes"),
+            ])
     }
 }
 

@@ -13,7 +13,8 @@ public struct SignedGrant: Sendable, Equatable {
     /// `{"grant": base64, "signature": base64}` (plus `format` for a licence file).
     public func json(format: String? = nil) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
-            ("grant", .string(Data(grantBytes).base64EncodedString())), ("signature", .string(Data(signature).base64EncodedString())),
+            ("grant", .string(Data(grantBytes).base64EncodedString())),
+            ("signature", .string(Data(signature).base64EncodedString())),
         ]
         if let format { members.append(("format", .string(format))) }
         return .object(members)
@@ -22,7 +23,8 @@ public struct SignedGrant: Sendable, Equatable {
     /// Reads the transport form; nil when it is not one.
     public static func parse(_ value: JSONValue) -> SignedGrant? {
         guard let g = value["grant"]?.stringValue, let s = value["signature"]?.stringValue,
-              let grant = Data(base64Encoded: g), let signature = Data(base64Encoded: s) else { return nil }
+            let grant = Data(base64Encoded: g), let signature = Data(base64Encoded: s)
+        else { return nil }
         return SignedGrant(grantBytes: [UInt8](grant), signature: [UInt8](signature))
     }
 
@@ -40,8 +42,10 @@ public struct GrantSigner: Sendable {
     public init(certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws {
         try SigningIdentityCheck.require(certificate, chain: chain, what: "licence-signing certificate")
         guard certificate.extendedKeyUsages.contains(WellKnownOID.licenseSigning) else {
-            throw InputError.credential(file: "certificate \"\(certificate.subject)\"", problem: "lacks the licence-signing extended key usage (\(WellKnownOID.licenseSigning))",
-                                   hint: "Use the licence-signing certificate")
+            throw InputError.credential(
+                file: "certificate \"\(certificate.subject)\"",
+                problem: "lacks the licence-signing extended key usage (\(WellKnownOID.licenseSigning))",
+                hint: "Use the licence-signing certificate")
         }
         self.certificate = certificate
         self.key = key
@@ -86,23 +90,30 @@ public enum GrantVerifier {
     /// The grant, when its signature chains to the policy's roots with the licence-signing usage and
     /// it binds this bundle, site, product, version (and nonce), within its validity; otherwise why
     /// not, in the protocol's form (`check` gives the same decision with the refusal typed).
-    public static func verify(_ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy,
-                              now: Int64) -> Result<(LicenseGrant, signer: String), ProtocolError> {
+    public static func verify(
+        _ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy,
+        now: Int64
+    ) -> Result<(LicenseGrant, signer: String), ProtocolError> {
         check(signed, expected: expected, policy: policy, now: now).mapError(\.protocolError)
     }
 
     /// The grant, when it is good for what was asked (as `verify` says); otherwise the refusal.
-    public static func check(_ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy,
-                             now: Int64) -> Result<(LicenseGrant, signer: String), GrantRefusal> {
-        guard let cms = try? SignedData.parse(der: signed.signature, source: "grant signature"), let signer = cms.signerCertificate else {
+    public static func check(
+        _ signed: SignedGrant, expected: GrantExpectation, policy: TrustPolicy,
+        now: Int64
+    ) -> Result<(LicenseGrant, signer: String), GrantRefusal> {
+        guard let cms = try? SignedData.parse(der: signed.signature, source: "grant signature"),
+            let signer = cms.signerCertificate
+        else {
             return .failure(.signatureUnreadable)
         }
         if case .invalid(let problem) = cms.verifySignature(content: signed.grantBytes) {
             return .failure(.signatureMismatch(problem: problem))
         }
-        let chain = ChainValidator.validate(signer, untrusted: cms.certificates + policy.intermediates, roots: policy.trustedRoots,
-                                            crls: policy.crls, revocation: policy.revocation, at: now,
-                                            securityLevel: policy.minimumSecurityLevel)
+        let chain = ChainValidator.validate(
+            signer, untrusted: cms.certificates + policy.intermediates, roots: policy.trustedRoots,
+            crls: policy.crls, revocation: policy.revocation, at: now,
+            securityLevel: policy.minimumSecurityLevel)
         if case .invalid(let reason, _, _) = chain {
             return .failure(.signerUntrusted(reason: reason))
         }
@@ -126,10 +137,16 @@ public enum GrantVerifier {
         guard grant.manifestSHA256 == expected.manifestSHA256 else {
             return .failure(.wrongBundle(granted: grant.manifestSHA256, expected: expected.manifestSHA256))
         }
-        guard grant.siteID == expected.siteID else { return .failure(.wrongSite(granted: grant.siteID, expected: expected.siteID)) }
-        guard grant.product == expected.product else { return .failure(.wrongProduct(granted: grant.product, expected: expected.product)) }
+        guard grant.siteID == expected.siteID else {
+            return .failure(.wrongSite(granted: grant.siteID, expected: expected.siteID))
+        }
+        guard grant.product == expected.product else {
+            return .failure(.wrongProduct(granted: grant.product, expected: expected.product))
+        }
         guard VersionRange.covers(expected.version, minimum: grant.minimumVersion, maximum: grant.maximumVersion) else {
-            return .failure(.versionNotCovered(minimum: grant.minimumVersion, maximum: grant.maximumVersion, version: expected.version))
+            return .failure(
+                .versionNotCovered(
+                    minimum: grant.minimumVersion, maximum: grant.maximumVersion, version: expected.version))
         }
         guard now + clockSkewSeconds >= grant.issuedAt else { return .failure(.notYetValid(issuedAt: grant.issuedAt)) }
         guard now <= grant.notAfter else { return .failure(.grantExpired(notAfter: grant.notAfter)) }

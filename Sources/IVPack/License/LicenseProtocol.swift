@@ -28,19 +28,24 @@ public struct ActivationRequest: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        .object([("product", .string(product)), ("version", .string(version)), ("manifestSHA256", .string(manifestSHA256)),
-                 ("siteID", .string(siteID)), ("nonce", .string(nonce))])
+        .object([
+            ("product", .string(product)), ("version", .string(version)), ("manifestSHA256", .string(manifestSHA256)),
+            ("siteID", .string(siteID)), ("nonce", .string(nonce)),
+        ])
     }
 
     /// Strict parsing: exactly these members, bounded strings, hex digests.
     public static func parse(_ bytes: [UInt8]) -> Result<ActivationRequest, ProtocolError> {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: LicenseProtocol.maxRequestBytes, maxDepth: 4, maxStringBytes: 1024))
+            value = try JSONParser.parse(
+                bytes, limits: JSONLimits(maxBytes: LicenseProtocol.maxRequestBytes, maxDepth: 4, maxStringBytes: 1024))
         } catch {
             return .failure(ProtocolError(code: "malformed-json", message: "the body is not valid JSON: \(error)"))
         }
-        guard let members = value.objectValue else { return .failure(ProtocolError(code: "malformed-request", message: "the body must be a JSON object")) }
+        guard let members = value.objectValue else {
+            return .failure(ProtocolError(code: "malformed-request", message: "the body must be a JSON object"))
+        }
         let allowed = ["product", "version", "manifestSHA256", "siteID", "nonce"]
         for m in members where !allowed.contains(m.key) {
             return .failure(ProtocolError(code: "unknown-field", message: "unknown field \"\(m.key)\""))
@@ -48,18 +53,27 @@ public struct ActivationRequest: Sendable, Equatable {
         var fields: [String: String] = [:]
         for key in allowed {
             guard let s = value[key]?.stringValue, !s.isEmpty, s.utf8.count <= 256 else {
-                return .failure(ProtocolError(code: "malformed-request", message: "field \"\(key)\" must be a non-empty string of at most 256 bytes"))
+                return .failure(
+                    ProtocolError(
+                        code: "malformed-request",
+                        message: "field \"\(key)\" must be a non-empty string of at most 256 bytes"))
             }
             fields[key] = s
         }
         guard SHA256Digest(hex: fields["manifestSHA256"]!) != nil else {
-            return .failure(ProtocolError(code: "malformed-request", message: "manifestSHA256 must be 64 lower-case hex digits"))
+            return .failure(
+                ProtocolError(code: "malformed-request", message: "manifestSHA256 must be 64 lower-case hex digits"))
         }
         guard isHex(fields["nonce"]!, bytes: LicenseProtocol.nonceBytes) else {
-            return .failure(ProtocolError(code: "malformed-request", message: "nonce must be \(LicenseProtocol.nonceBytes * 2) lower-case hex digits"))
+            return .failure(
+                ProtocolError(
+                    code: "malformed-request",
+                    message: "nonce must be \(LicenseProtocol.nonceBytes * 2) lower-case hex digits"))
         }
-        return .success(ActivationRequest(product: fields["product"]!, version: fields["version"]!, manifestSHA256: fields["manifestSHA256"]!,
-                                          siteID: fields["siteID"]!, nonce: fields["nonce"]!))
+        return .success(
+            ActivationRequest(
+                product: fields["product"]!, version: fields["version"]!, manifestSHA256: fields["manifestSHA256"]!,
+                siteID: fields["siteID"]!, nonce: fields["nonce"]!))
     }
 
     static func isHex(_ s: String, bytes: Int) -> Bool {
@@ -103,9 +117,12 @@ public struct LicenseGrant: Sendable, Equatable {
     /// The licence's validity.
     public var licenseNotAfter: Int64
 
-    public init(licenseID: String, product: String, minimumVersion: String, maximumVersion: String, siteID: String, manifestSHA256: String,
-                nonce: String, installerSubject: String, installerFingerprint: String, activationID: Int64, issuedAt: Int64,
-                notAfter: Int64, licenseNotAfter: Int64) {
+    public init(
+        licenseID: String, product: String, minimumVersion: String, maximumVersion: String, siteID: String,
+        manifestSHA256: String,
+        nonce: String, installerSubject: String, installerFingerprint: String, activationID: Int64, issuedAt: Int64,
+        notAfter: Int64, licenseNotAfter: Int64
+    ) {
         self.licenseID = licenseID
         self.product = product
         self.minimumVersion = minimumVersion
@@ -124,10 +141,13 @@ public struct LicenseGrant: Sendable, Equatable {
     public var json: JSONValue {
         .object([
             ("format", .string(Self.format)), ("licenseID", .string(licenseID)), ("product", .string(product)),
-            ("minimumVersion", .string(minimumVersion)), ("maximumVersion", .string(maximumVersion)), ("siteID", .string(siteID)),
-            ("manifestSHA256", .string(manifestSHA256)), ("nonce", .string(nonce)), ("installerSubject", .string(installerSubject)),
+            ("minimumVersion", .string(minimumVersion)), ("maximumVersion", .string(maximumVersion)),
+            ("siteID", .string(siteID)),
+            ("manifestSHA256", .string(manifestSHA256)), ("nonce", .string(nonce)),
+            ("installerSubject", .string(installerSubject)),
             ("installerFingerprint", .string(installerFingerprint)), ("activationID", .integer(activationID)),
-            ("issuedAt", .integer(issuedAt)), ("notAfter", .integer(notAfter)), ("licenseNotAfter", .integer(licenseNotAfter)),
+            ("issuedAt", .integer(issuedAt)), ("notAfter", .integer(notAfter)),
+            ("licenseNotAfter", .integer(licenseNotAfter)),
         ])
     }
 
@@ -135,21 +155,30 @@ public struct LicenseGrant: Sendable, Equatable {
 
     /// Parses grant bytes strictly; they must be canonical.
     public static func parse(_ bytes: [UInt8]) -> Result<LicenseGrant, ProtocolError> {
-        guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 64 << 10, maxDepth: 4, maxStringBytes: 4096)) else {
+        guard
+            let value = try? JSONParser.parse(
+                bytes, limits: JSONLimits(maxBytes: 64 << 10, maxDepth: 4, maxStringBytes: 4096))
+        else {
             return .failure(ProtocolError(code: "malformed-grant", message: "the grant is not valid JSON"))
         }
         func s(_ k: String) -> String? { value[k]?.stringValue }
         func i(_ k: String) -> Int64? { value[k]?.int64Value }
-        guard s("format") == format, let licenseID = s("licenseID"), let product = s("product"), let minimum = s("minimumVersion"),
-              let maximum = s("maximumVersion"), let site = s("siteID"), let manifest = s("manifestSHA256"), let nonce = s("nonce"),
-              let subject = s("installerSubject"), let fingerprint = s("installerFingerprint"), let activation = i("activationID"),
-              let issued = i("issuedAt"), let notAfter = i("notAfter"), let licenseNotAfter = i("licenseNotAfter"),
-              value.objectValue?.count == 14 else {
-            return .failure(ProtocolError(code: "malformed-grant", message: "the grant lacks a member or has an unknown one"))
+        guard s("format") == format, let licenseID = s("licenseID"), let product = s("product"),
+            let minimum = s("minimumVersion"),
+            let maximum = s("maximumVersion"), let site = s("siteID"), let manifest = s("manifestSHA256"),
+            let nonce = s("nonce"),
+            let subject = s("installerSubject"), let fingerprint = s("installerFingerprint"),
+            let activation = i("activationID"),
+            let issued = i("issuedAt"), let notAfter = i("notAfter"), let licenseNotAfter = i("licenseNotAfter"),
+            value.objectValue?.count == 14
+        else {
+            return .failure(
+                ProtocolError(code: "malformed-grant", message: "the grant lacks a member or has an unknown one"))
         }
-        let grant = LicenseGrant(licenseID: licenseID, product: product, minimumVersion: minimum, maximumVersion: maximum, siteID: site,
-                                 manifestSHA256: manifest, nonce: nonce, installerSubject: subject, installerFingerprint: fingerprint,
-                                 activationID: activation, issuedAt: issued, notAfter: notAfter, licenseNotAfter: licenseNotAfter)
+        let grant = LicenseGrant(
+            licenseID: licenseID, product: product, minimumVersion: minimum, maximumVersion: maximum, siteID: site,
+            manifestSHA256: manifest, nonce: nonce, installerSubject: subject, installerFingerprint: fingerprint,
+            activationID: activation, issuedAt: issued, notAfter: notAfter, licenseNotAfter: licenseNotAfter)
         guard grant.canonicalBytes == bytes else {
             return .failure(ProtocolError(code: "malformed-grant", message: "the grant is not in canonical form"))
         }

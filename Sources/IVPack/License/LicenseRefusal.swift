@@ -83,17 +83,22 @@ public enum GrantRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .signatureUnreadable: return "the grant's signature is not a CMS signature with its signer's certificate"
         case .signatureMismatch(let problem): return "the grant's signature does not match the grant (\(problem))"
         case .signerUntrusted(let reason): return "the grant's signer is not trusted by the policy: \(reason)"
-        case .signerDevelopmentRoot: return "the grant's signer chains to a development root, which this policy does not accept"
+        case .signerDevelopmentRoot:
+            return "the grant's signer chains to a development root, which this policy does not accept"
         case .signerNotLicenseSigning: return "the grant's signer lacks the licence-signing usage"
         case .malformed(let problem): return problem
-        case let .replayed(grantNonce, expectedNonce):
-            return "the grant answers another request (nonce \(grantNonce.prefix(16))…, expected \(expectedNonce.prefix(16))…): a replayed grant"
+        case .replayed(let grantNonce, let expectedNonce):
+            return
+                "the grant answers another request (nonce \(grantNonce.prefix(16))…, expected \(expectedNonce.prefix(16))…): a replayed grant"
         case .notOffline: return "the licence file carries an online grant; ask the vendor for an offline licence file"
-        case let .wrongBundle(granted, expected): return "the grant is for bundle manifest \(granted), not \(expected)"
-        case let .wrongSite(granted, expected): return "the grant is for site \(granted), not \(expected)"
-        case let .wrongProduct(granted, expected): return "the grant is for \(granted), not \(expected)"
-        case let .versionNotCovered(minimum, maximum, version): return "the grant covers \(minimum) to \(maximum), not \(version)"
-        case .notYetValid(let issuedAt): return "the grant is issued in the future (\(Timestamp.iso8601(issuedAt))); check the clocks"
+        case .wrongBundle(let granted, let expected):
+            return "the grant is for bundle manifest \(granted), not \(expected)"
+        case .wrongSite(let granted, let expected): return "the grant is for site \(granted), not \(expected)"
+        case .wrongProduct(let granted, let expected): return "the grant is for \(granted), not \(expected)"
+        case .versionNotCovered(let minimum, let maximum, let version):
+            return "the grant covers \(minimum) to \(maximum), not \(version)"
+        case .notYetValid(let issuedAt):
+            return "the grant is issued in the future (\(Timestamp.iso8601(issuedAt))); check the clocks"
         case .grantExpired(let notAfter): return "the grant expired at \(Timestamp.iso8601(notAfter))"
         case .licenseExpired(let notAfter): return "the licence expired at \(Timestamp.iso8601(notAfter))"
         }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The installation-qualification (IQ) report (clause 3.5, annex C): the record of one `verify`
@@ -52,7 +52,10 @@ public struct IQReport: Sendable {
         public var bundleBytes: Int64?
 
         /// An object with every value given.
-        public init(product: String?, version: String?, vendor: String?, manifestSHA256: String?, bundleFile: String, bundleBytes: Int64?) {
+        public init(
+            product: String?, version: String?, vendor: String?, manifestSHA256: String?, bundleFile: String,
+            bundleBytes: Int64?
+        ) {
             self.product = product
             self.version = version
             self.vendor = vendor
@@ -110,8 +113,10 @@ public struct IQReport: Sendable {
         public var bundleBytes: Int64?
 
         /// A context with every value given.
-        public init(purpose: String?, siteID: String?, startTime: Int64, endTime: Int64, operatorUser: String, host: String,
-                    operatingSystem: String, vendor: String?, bundleBytes: Int64?) {
+        public init(
+            purpose: String?, siteID: String?, startTime: Int64, endTime: Int64, operatorUser: String, host: String,
+            operatingSystem: String, vendor: String?, bundleBytes: Int64?
+        ) {
             self.purpose = purpose
             self.siteID = siteID
             self.startTime = startTime
@@ -125,12 +130,18 @@ public struct IQReport: Sendable {
 
         /// The context of this process for `report`: the OS user, host and operating system, the
         /// bundle's size, and the vendor from its manifest when that manifest is the one verified.
-        public static func live(for report: VerifyReport, purpose: String?, siteID: String?, startTime: Int64, endTime: Int64) -> Context {
+        public static func live(
+            for report: VerifyReport, purpose: String?, siteID: String?, startTime: Int64, endTime: Int64
+        ) -> Context {
             let bundle = try? InputFile(path: report.bundle)
-            return Context(purpose: purpose, siteID: siteID, startTime: startTime, endTime: endTime, operatorUser: LocalIdentity.userName(),
-                           host: LocalIdentity.hostName() ?? "unknown host", operatingSystem: LocalIdentity.operatingSystem(),
-                           vendor: report.manifestDigest.flatMap { IQReport.vendor(bundlePath: report.bundle, manifestDigest: $0) },
-                           bundleBytes: bundle?.size)
+            return Context(
+                purpose: purpose, siteID: siteID, startTime: startTime, endTime: endTime,
+                operatorUser: LocalIdentity.userName(),
+                host: LocalIdentity.hostName() ?? "unknown host", operatingSystem: LocalIdentity.operatingSystem(),
+                vendor: report.manifestDigest.flatMap {
+                    IQReport.vendor(bundlePath: report.bundle, manifestDigest: $0)
+                },
+                bundleBytes: bundle?.size)
         }
     }
 
@@ -163,14 +174,18 @@ public struct IQReport: Sendable {
 
     /// The report of `verification` in `context`.
     public init(verification: VerifyReport, context: Context) {
-        let bundleFile = verification.bundle.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? verification.bundle
-        let idDigest = verification.manifestDigest?.hex
+        let bundleFile =
+            verification.bundle.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init)
+            ?? verification.bundle
+        let idDigest =
+            verification.manifestDigest?.hex
             // Without a manifest there is no digest to name the object; the bundle's name, size and
             // the start time keep two such reports apart.
             ?? SHA256Digest.of(Array("\(bundleFile)\n\(context.bundleBytes ?? -1)\n\(context.startTime)".utf8)).hex
         reportID = "IQ-" + Self.compactUTC(context.startTime) + "-" + String(idDigest.prefix(8))
-        object = Object(product: verification.product, version: verification.version, vendor: context.vendor,
-                        manifestSHA256: verification.manifestDigest?.hex, bundleFile: bundleFile, bundleBytes: context.bundleBytes)
+        object = Object(
+            product: verification.product, version: verification.version, vendor: context.vendor,
+            manifestSHA256: verification.manifestDigest?.hex, bundleFile: bundleFile, bundleBytes: context.bundleBytes)
         let named = [verification.product, verification.version].compactMap { $0 }.joined(separator: " ")
         purpose = context.purpose ?? "Installation qualification of \(named.isEmpty ? bundleFile : named)"
         startTime = context.startTime
@@ -179,12 +194,14 @@ public struct IQReport: Sendable {
         let license = verification.checks.first { $0.id == .license && $0.status == .pass }
         let certified = license?.evidence.first { $0.key == "installer" }?.value
         if let certified, !certified.isEmpty {
-            people = People(installer: certified, installerSource: .licenseClientCertificate,
-                            installerCertificateSHA256: license?.evidence.first { $0.key == "installerCertificateSHA256" }?.value,
-                            operatorUser: context.operatorUser, host: context.host)
+            people = People(
+                installer: certified, installerSource: .licenseClientCertificate,
+                installerCertificateSHA256: license?.evidence.first { $0.key == "installerCertificateSHA256" }?.value,
+                operatorUser: context.operatorUser, host: context.host)
         } else {
-            people = People(installer: context.operatorUser, installerSource: .osUser, installerCertificateSHA256: nil,
-                            operatorUser: context.operatorUser, host: context.host)
+            people = People(
+                installer: context.operatorUser, installerSource: .osUser, installerCertificateSHA256: nil,
+                operatorUser: context.operatorUser, host: context.host)
         }
         operatingSystem = context.operatingSystem
         ivpackVersion = IVPackVersion.current
@@ -197,21 +214,28 @@ public struct IQReport: Sendable {
         let subject = named.isEmpty ? "The bundle \(bundleFile)" : named
         let place = context.siteID.map { " at site \($0)" } ?? ""
         if conclusion == .pass {
-            conclusionStatement = "PASS: \(subject) passed installation qualification\(place): all \(checks.count) checks passed"
+            conclusionStatement =
+                "PASS: \(subject) passed installation qualification\(place): all \(checks.count) checks passed"
                 + (warned == 0 ? "." : ", \(warned) with a warning (see Problems found).")
         } else {
-            conclusionStatement = "FAIL: \(subject) did not pass installation qualification\(place): \(failed.count) of \(checks.count) checks failed ("
+            conclusionStatement =
+                "FAIL: \(subject) did not pass installation qualification\(place): \(failed.count) of \(checks.count) checks failed ("
                 + failed.map(\.id.rawValue).joined(separator: ", ") + "). It must not be put into clinical use."
         }
     }
 
     /// How many checks passed, warned and failed.
     public var counts: (passed: Int, warned: Int, failed: Int) {
-        (checks.count(where: { $0.status == .pass }), checks.count(where: { $0.status == .warn }), checks.count(where: { $0.status == .fail }))
+        (
+            checks.count(where: { $0.status == .pass }), checks.count(where: { $0.status == .warn }),
+            checks.count(where: { $0.status == .fail })
+        )
     }
 
     /// The ids of the environment checks (clause 4.1.1), in order.
-    public var environmentCheckIDs: [CheckID] { checks.map(\.id).filter { $0 == .environment || $0.rawValue.hasPrefix("environment.") } }
+    public var environmentCheckIDs: [CheckID] {
+        checks.map(\.id).filter { $0 == .environment || $0.rawValue.hasPrefix("environment.") }
+    }
 
     /// The report as JSON (see Schemas/iq-report.schema.json).
     public var json: JSONValue {
@@ -221,31 +245,62 @@ public struct IQReport: Sendable {
             ("format", .string(Self.format)),
             ("reportID", .string(reportID)),
             ("generator", .string("ivpack \(ivpackVersion)")),
-            ("object", .object([
-                ("product", optional(object.product)), ("version", optional(object.version)), ("vendor", optional(object.vendor)),
-                ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
-                ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
-            ])),
+            (
+                "object",
+                .object([
+                    ("product", optional(object.product)), ("version", optional(object.version)),
+                    ("vendor", optional(object.vendor)),
+                    ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
+                    ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
+                ])
+            ),
             ("purpose", .string(purpose)),
-            ("time", .object([("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime)))])),
+            (
+                "time",
+                .object([
+                    ("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime))),
+                ])
+            ),
             ("place", .object([("siteID", optional(siteID)), ("host", .string(people.host))])),
-            ("people", .object([
-                ("installer", .string(people.installer)), ("installerSource", .string(people.installerSource.rawValue)),
-                ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
-                ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
-            ])),
-            ("environment", .object([
-                ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
-                ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
-            ])),
+            (
+                "people",
+                .object([
+                    ("installer", .string(people.installer)),
+                    ("installerSource", .string(people.installerSource.rawValue)),
+                    ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
+                    ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
+                ])
+            ),
+            (
+                "environment",
+                .object([
+                    ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
+                    ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
+                ])
+            ),
             ("checks", .array(checks.map(\.json))),
-            ("summary", .object([("checks", .integer(checks.count)), ("passed", .integer(c.passed)), ("warned", .integer(c.warned)),
-                                 ("failed", .integer(c.failed))])),
-            ("problems", .array(problems.map {
-                .object([("check", .string($0.check)), ("status", .string($0.status.rawValue)), ("title", .string($0.title)),
-                         ("details", .array($0.details.map { .string($0) }))])
-            })),
-            ("conclusion", .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])),
+            (
+                "summary",
+                .object([
+                    ("checks", .integer(checks.count)), ("passed", .integer(c.passed)), ("warned", .integer(c.warned)),
+                    ("failed", .integer(c.failed)),
+                ])
+            ),
+            (
+                "problems",
+                .array(
+                    problems.map {
+                        .object([
+                            ("check", .string($0.check)), ("status", .string($0.status.rawValue)),
+                            ("title", .string($0.title)),
+                            ("details", .array($0.details.map { .string($0) })),
+                        ])
+                    })
+            ),
+            (
+                "conclusion",
+                .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
+            ),
         ])
     }
 
@@ -257,7 +312,8 @@ public struct IQReport: Sendable {
 
     /// The vendor in the manifest of `bundlePath`, if its manifest is the one with `manifestDigest`.
     static func vendor(bundlePath: String, manifestDigest: SHA256Digest) -> String? {
-        guard let reader = try? BundleReader(path: bundlePath, blockSize: 64 << 10), reader.manifestDigest == manifestDigest
+        guard let reader = try? BundleReader(path: bundlePath, blockSize: 64 << 10),
+            reader.manifestDigest == manifestDigest
         else { return nil }
         return reader.manifest.product.vendor
     }
@@ -274,20 +330,26 @@ public enum IQReportRules {
     public static func problems(_ bytes: [UInt8]) -> [String] {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth))
+            value = try JSONParser.parse(
+                bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth))
         } catch {
             return ["the report is not JSON as ivpack writes it: \(error)"]
         }
         guard value.objectValue != nil else { return ["the report is \(value.typeName), not an object"] }
         var problems: [String] = []
         guard value["format"]?.stringValue == IQReport.format else {
-            return ["/format is \(value["format"].map { PrettyJSON.render($0) } ?? "missing"), not \"\(IQReport.format)\": this is not an ivpack IQ report"]
+            return [
+                "/format is \(value["format"].map { PrettyJSON.render($0) } ?? "missing"), not \"\(IQReport.format)\": this is not an ivpack IQ report"
+            ]
         }
         if CanonicalJSON.encode(value) != bytes {
-            problems.append("the report is not in canonical form (keys sorted, no whitespace): it was edited after ivpack wrote it")
+            problems.append(
+                "the report is not in canonical form (keys sorted, no whitespace): it was edited after ivpack wrote it")
         }
-        let allowed = ["format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
-                       "summary", "problems", "conclusion"]
+        let allowed = [
+            "format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
+            "summary", "problems", "conclusion",
+        ]
         for m in value.objectValue! where !allowed.contains(m.key) { problems.append("/\(m.key): unknown member") }
         for key in allowed where value[key] == nil { problems.append("/\(key): missing") }
         if let id = value["reportID"]?.stringValue {
@@ -306,8 +368,10 @@ public enum IQReportRules {
         }
         var statuses: [(id: String, status: String)] = []
         for (i, c) in checks.enumerated() {
-            guard let id = c["id"]?.stringValue, let status = c["status"]?.stringValue, ["pass", "warn", "fail"].contains(status),
-                  c["title"]?.stringValue != nil else {
+            guard let id = c["id"]?.stringValue, let status = c["status"]?.stringValue,
+                ["pass", "warn", "fail"].contains(status),
+                c["title"]?.stringValue != nil
+            else {
                 problems.append("/checks/\(i): needs a string id and title and a status of pass, warn or fail")
                 continue
             }
@@ -318,14 +382,19 @@ public enum IQReportRules {
         let expected = failed == 0 ? "pass" : "fail"
         let result = value["conclusion"]?["result"]?.stringValue
         if result != expected {
-            problems.append("/conclusion/result is \(result.map { "\"\($0)\"" } ?? "missing") but \(failed) check\(failed == 1 ? "" : "s") failed: it must be \"\(expected)\"")
+            problems.append(
+                "/conclusion/result is \(result.map { "\"\($0)\"" } ?? "missing") but \(failed) check\(failed == 1 ? "" : "s") failed: it must be \"\(expected)\""
+            )
         }
         if value["conclusion"]?["statement"]?.stringValue?.hasPrefix(expected.uppercased() + ":") != true {
             problems.append("/conclusion/statement does not begin with \"\(expected.uppercased()):\"")
         }
         let summary = value["summary"]
-        for (key, count) in [("checks", statuses.count), ("passed", statuses.count - failed - warned), ("warned", warned), ("failed", failed)]
-            where summary?[key]?.int64Value != Int64(count) {
+        for (key, count) in [
+            ("checks", statuses.count), ("passed", statuses.count - failed - warned), ("warned", warned),
+            ("failed", failed),
+        ]
+        where summary?[key]?.int64Value != Int64(count) {
             problems.append("/summary/\(key) is not \(count), the count in /checks")
         }
         let listed = value["problems"]?.arrayValue?.compactMap { p -> String? in
@@ -334,14 +403,18 @@ public enum IQReportRules {
         }
         let notPassed = statuses.filter { $0.status != "pass" }.map { "\($0.id):\($0.status)" }
         if listed != notPassed {
-            problems.append("/problems does not list exactly the failed and warned checks (\(notPassed.isEmpty ? "none" : notPassed.joined(separator: ", ")))")
+            problems.append(
+                "/problems does not list exactly the failed and warned checks (\(notPassed.isEmpty ? "none" : notPassed.joined(separator: ", ")))"
+            )
         }
         return problems
     }
 
     static func isReportID(_ id: String) -> Bool {
         let u = Array(id.utf8)
-        guard u.count == 27, id.hasPrefix("IQ-"), u[11] == UInt8(ascii: "-"), u[18] == UInt8(ascii: "-") else { return false }
+        guard u.count == 27, id.hasPrefix("IQ-"), u[11] == UInt8(ascii: "-"), u[18] == UInt8(ascii: "-") else {
+            return false
+        }
         let digits = Array(u[3..<11]) + Array(u[12..<18])
         return digits.allSatisfy { (0x30...0x39).contains($0) }
             && u[19...].allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
@@ -353,8 +426,11 @@ public enum IQReportRules {
 extension InputError {
     /// A report that cannot be signed as given: the file and every problem, one per line.
     static func report(_ file: String, problems: [String]) -> InputError {
-        InputError(.report, Diagnostic(file: file, problem: "not a valid ivpack IQ report:\n  " + problems.joined(separator: "\n  "),
-                                       hint: "Sign the report exactly as `ivpack verify --report` wrote it"))
+        InputError(
+            .report,
+            Diagnostic(
+                file: file, problem: "not a valid ivpack IQ report:\n  " + problems.joined(separator: "\n  "),
+                hint: "Sign the report exactly as `ivpack verify --report` wrote it"))
     }
 }
 
@@ -386,8 +462,10 @@ public struct IQReportVerification: Sendable {
     public var json: JSONValue {
         func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         return .object([
-            ("format", .string("ivpack-iq-report-verification/1")), ("report", .string(report)), ("signature", .string(signature)),
-            ("result", .string(passed ? "pass" : "fail")), ("reportID", optional(reportID)), ("product", optional(product)),
+            ("format", .string("ivpack-iq-report-verification/1")), ("report", .string(report)),
+            ("signature", .string(signature)),
+            ("result", .string(passed ? "pass" : "fail")), ("reportID", optional(reportID)),
+            ("product", optional(product)),
             ("version", optional(version)), ("conclusion", optional(conclusion)), ("signer", optional(signer)),
             ("signingTime", optional(signingTime.map(Timestamp.iso8601))), ("checks", .array(checks.map(\.json))),
         ])
@@ -401,7 +479,9 @@ public enum IQReportSignature {
 
     /// Signs `reportBytes` after checking they are a valid report; throws an `InputError` of kind `.report` when not,
     /// and a crypto error when the key does not belong to `certificate`.
-    public static func sign(reportBytes: [UInt8], reportPath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate]) throws -> SignedData {
+    public static func sign(
+        reportBytes: [UInt8], reportPath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate]
+    ) throws -> SignedData {
         let problems = IQReportRules.problems(reportBytes)
         guard problems.isEmpty else { throw InputError.report(reportPath, problems: problems) }
         return try SignedData.sign(content: reportBytes, certificate: certificate, key: key, chain: chain)
@@ -411,55 +491,77 @@ public enum IQReportSignature {
     /// (an end entity, strong enough) and the bytes are a valid report.
     public static func sign(reportBytes: [UInt8], reportPath: String, identity: SigningIdentity) throws -> SignedData {
         try SigningIdentityCheck.require(identity.certificate, chain: identity.chain)
-        return try sign(reportBytes: reportBytes, reportPath: reportPath, certificate: identity.certificate, key: identity.key,
-                        chain: identity.chain)
+        return try sign(
+            reportBytes: reportBytes, reportPath: reportPath, certificate: identity.certificate, key: identity.key,
+            chain: identity.chain)
     }
 
     /// Checks the signature `signatureDER` over `reportBytes` (the CMS mathematics, the signer's path
     /// to a root of `policy` with its CRLs at `now`, and a signer certificate carrying the installer
     /// policy or the code-signing usage) and the report against `IQReportRules`.
-    public static func verify(reportBytes: [UInt8], signatureDER: [UInt8], reportPath: String, signaturePath: String,
-                              policy: TrustPolicy, now: Int64) -> IQReportVerification {
+    public static func verify(
+        reportBytes: [UInt8], signatureDER: [UInt8], reportPath: String, signaturePath: String,
+        policy: TrustPolicy, now: Int64
+    ) -> IQReportVerification {
         var outcome = IQReportVerification(report: reportPath, signature: signaturePath, checks: [])
         var developmentRoot = false
-        let (signatureCheck, signed) = signature(reportBytes: reportBytes, der: signatureDER, signaturePath: signaturePath, policy: policy,
-                                                 now: now, developmentRoot: &developmentRoot)
+        let (signatureCheck, signed) = signature(
+            reportBytes: reportBytes, der: signatureDER, signaturePath: signaturePath, policy: policy,
+            now: now, developmentRoot: &developmentRoot)
         outcome.checks.append(signatureCheck)
         outcome.signer = signed?.signerCertificate?.subject
         outcome.signingTime = signed?.signingTime
-        if let value = try? JSONParser.parse(reportBytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth)) {
+        if let value = try? JSONParser.parse(
+            reportBytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth))
+        {
             outcome.reportID = value["reportID"]?.stringValue
             outcome.product = value["object"]?["product"]?.stringValue
             outcome.version = value["object"]?["version"]?.stringValue
             outcome.conclusion = value["conclusion"]?["result"]?.stringValue
         }
         let problems = IQReportRules.problems(reportBytes)
-        outcome.checks.append(Check(.report, title: "The report is an ivpack IQ report whose summary, problems and conclusion agree with its checks",
-                                    status: problems.isEmpty ? .pass : .fail, details: problems,
-                                    evidence: [("sha256", SHA256Digest.of(reportBytes).hex), ("bytes", String(reportBytes.count))]
-                                        + (outcome.conclusion.map { [("conclusion", $0)] } ?? [])))
+        outcome.checks.append(
+            Check(
+                .report,
+                title: "The report is an ivpack IQ report whose summary, problems and conclusion agree with its checks",
+                status: problems.isEmpty ? .pass : .fail, details: problems,
+                evidence: [("sha256", SHA256Digest.of(reportBytes).hex), ("bytes", String(reportBytes.count))]
+                    + (outcome.conclusion.map { [("conclusion", $0)] } ?? [])))
         if policy.development || developmentRoot {
-            outcome.checks.append(Check(
-                .trustDevelopment, status: .warn,
-                details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A report signature checked with it proves nothing about a real installation."]))
+            outcome.checks.append(
+                Check(
+                    .trustDevelopment, status: .warn,
+                    details: [
+                        "THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A report signature checked with it proves nothing about a real installation."
+                    ]))
         }
         return outcome
     }
 
-    private static func signature(reportBytes: [UInt8], der: [UInt8], signaturePath: String, policy: TrustPolicy, now: Int64,
-                                  developmentRoot: inout Bool) -> (Check, SignedData?) {
+    private static func signature(
+        reportBytes: [UInt8], der: [UInt8], signaturePath: String, policy: TrustPolicy, now: Int64,
+        developmentRoot: inout Bool
+    ) -> (Check, SignedData?) {
         let title = "Signature \(signaturePath) over the report's exact bytes, by a certificate the trust policy trusts"
         let signed: SignedData
         do {
             signed = try SignedData.parse(der: der, source: signaturePath)
         } catch {
-            return (Check(.reportSignature, title: title, status: .fail, details: ["not a valid CMS signature: \(error)"]), nil)
+            return (
+                Check(.reportSignature, title: title, status: .fail, details: ["not a valid CMS signature: \(error)"]),
+                nil
+            )
         }
         guard let signer = signed.signerCertificate else {
-            return (Check(.reportSignature, title: title, status: .fail, details: ["the signature does not carry its signer's certificate"]), signed)
+            return (
+                Check(
+                    .reportSignature, title: title, status: .fail,
+                    details: ["the signature does not carry its signer's certificate"]), signed
+            )
         }
         var evidence: [(key: String, value: String)] = [
-            ("signer", signer.subject), ("issuer", signer.issuer), ("serial", signer.serialHex), ("certificateSHA256", signer.fingerprint.hex),
+            ("signer", signer.subject), ("issuer", signer.issuer), ("serial", signer.serialHex),
+            ("certificateSHA256", signer.fingerprint.hex),
             ("validity", "\(Timestamp.iso8601(signer.notBefore)) to \(Timestamp.iso8601(signer.notAfter))"),
         ]
         if let t = signed.signingTime { evidence.append(("signingTime", Timestamp.iso8601(t))) }
@@ -467,30 +569,44 @@ public enum IQReportSignature {
             (Check(.reportSignature, title: title, status: .fail, details: [detail], evidence: evidence), signed)
         }
         if case .invalid(let problem) = signed.verifySignature(content: reportBytes) {
-            return fail("the signature does not match this report (\(problem)): the report or the signature was changed")
+            return fail(
+                "the signature does not match this report (\(problem)): the report or the signature was changed")
         }
         // The signing time inside the signature is the signer's own claim, so the path is judged now.
         evidence.append(("validatedAt", Timestamp.iso8601(now) + " (now)"))
         let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
-        let chain = ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
-                                            revocation: policy.revocation, at: now)
+        let chain = ChainValidator.validate(
+            signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
+            revocation: policy.revocation, at: now)
         let root = chain.chain.last
         developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
         if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
-        evidence.append(("revocation", policy.revocation == .disabled ? "not checked (policy: none)"
-                                                                     : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"))
+        evidence.append(
+            (
+                "revocation",
+                policy.revocation == .disabled
+                    ? "not checked (policy: none)"
+                    : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"
+            ))
         guard chain.trusted else {
             return fail("the signer's certificate is not trusted by the policy: \(chain.problem ?? "unknown reason")")
         }
         if developmentRoot && !policy.development {
-            return fail("the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept")
+            return fail(
+                "the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept")
         }
         let installer = signer.certificatePolicies.contains(WellKnownOID.roleInstaller)
         let codeSigning = signer.extendedKeyUsages.contains(WellKnownOID.codeSigning)
         guard installer || codeSigning else {
-            return fail("the signer's certificate is neither an installer certificate (certificate policy \(WellKnownOID.roleInstaller)) nor a code-signing certificate (extended key usage \(WellKnownOID.codeSigning))")
+            return fail(
+                "the signer's certificate is neither an installer certificate (certificate policy \(WellKnownOID.roleInstaller)) nor a code-signing certificate (extended key usage \(WellKnownOID.codeSigning))"
+            )
         }
-        evidence.append(("signerKind", installer ? "installer certificate (policy \(WellKnownOID.roleInstaller))" : "code-signing certificate"))
+        evidence.append(
+            (
+                "signerKind",
+                installer ? "installer certificate (policy \(WellKnownOID.roleInstaller))" : "code-signing certificate"
+            ))
         return (Check(.reportSignature, title: title, status: .pass, evidence: evidence), signed)
     }
 }

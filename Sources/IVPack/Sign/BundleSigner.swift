@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A bundle that cannot be signed as it is (not a bundle, damaged, already signed by this certificate).
@@ -33,48 +33,71 @@ public struct SignResult: Sendable {
 public enum BundleSigner {
     /// Signs the manifest of the bundle at `bundlePath` as `role`, with the identity of these parts
     /// (`SigningIdentity.init(certificate:key:chain:)` refuses a key that does not belong to `certificate`).
-    public static func sign(bundlePath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate],
-                            role: String, now: Int64, timestampAuthority: String? = nil,
-                            timestampTimeout: Int = RFC3161.defaultTimeoutSeconds) throws -> SignResult {
-        try sign(bundlePath: bundlePath, identity: try SigningIdentity(certificate: certificate, key: key, chain: chain), role: role,
-                 now: now, timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
+    public static func sign(
+        bundlePath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate],
+        role: String, now: Int64, timestampAuthority: String? = nil,
+        timestampTimeout: Int = RFC3161.defaultTimeoutSeconds
+    ) throws -> SignResult {
+        try sign(
+            bundlePath: bundlePath, identity: try SigningIdentity(certificate: certificate, key: key, chain: chain),
+            role: role,
+            now: now, timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
     }
 
     /// Signs the manifest of the bundle at `bundlePath` as `role`, with `identity`.
-    public static func sign(bundlePath: String, identity: SigningIdentity, role: String, now: Int64, timestampAuthority: String? = nil,
-                            timestampTimeout: Int = RFC3161.defaultTimeoutSeconds) throws -> SignResult {
+    public static func sign(
+        bundlePath: String, identity: SigningIdentity, role: String, now: Int64, timestampAuthority: String? = nil,
+        timestampTimeout: Int = RFC3161.defaultTimeoutSeconds
+    ) throws -> SignResult {
         guard SignatureEntryName.isValidRole(role) else {
-            throw SignError(bundle: bundlePath, problem: "\"\(role)\" is not a role name", hint: "Use lower-case letters, digits and '-', e.g. release-manager", status: .badInput)
+            throw SignError(
+                bundle: bundlePath, problem: "\"\(role)\" is not a role name",
+                hint: "Use lower-case letters, digits and '-', e.g. release-manager", status: .badInput)
         }
         let certificate = identity.certificate
         // What can be told without a trust policy: an end entity, strong enough (verify would refuse it).
         try SigningIdentityCheck.require(certificate, chain: identity.chain)
         if now < certificate.notBefore {
-            throw InputError.credential(file: "certificate \"\(certificate.subject)\"", problem: "is not valid yet (valid from \(Timestamp.iso8601(certificate.notBefore)))",
-                                   hint: "Check the system clock, or use a certificate that is already valid")
+            throw InputError.credential(
+                file: "certificate \"\(certificate.subject)\"",
+                problem: "is not valid yet (valid from \(Timestamp.iso8601(certificate.notBefore)))",
+                hint: "Check the system clock, or use a certificate that is already valid")
         }
         if now > certificate.notAfter {
-            throw InputError.credential(file: "certificate \"\(certificate.subject)\"", problem: "expired on \(Timestamp.iso8601(certificate.notAfter))",
-                                   hint: "Renew the signing certificate")
+            throw InputError.credential(
+                file: "certificate \"\(certificate.subject)\"",
+                problem: "expired on \(Timestamp.iso8601(certificate.notAfter))",
+                hint: "Renew the signing certificate")
         }
         let file = try UpdatableFile(path: bundlePath)
         let layout = try BundleLayout.read(path: bundlePath)
         guard layout.signatures.count < SignatureEntryName.maxCount else {
-            throw SignError(bundle: bundlePath, problem: "already holds \(layout.signatures.count) signatures", hint: "", status: .badInput)
+            throw SignError(
+                bundle: bundlePath, problem: "already holds \(layout.signatures.count) signatures", hint: "",
+                status: .badInput)
         }
         for existing in layout.signatures {
-            guard let signed = try? SignedData.parse(der: existing.der, source: existing.path), let signer = signed.signerCertificate else { continue }
+            guard let signed = try? SignedData.parse(der: existing.der, source: existing.path),
+                let signer = signed.signerCertificate
+            else { continue }
             if signer.sameCertificate(as: certificate) {
-                throw SignError(bundle: bundlePath, problem: "is already signed by this certificate (\(existing.path), \"\(certificate.subject)\")",
-                                hint: "Each certificate signs a bundle once; a second approver signs with their own certificate", status: .checkFailed)
+                throw SignError(
+                    bundle: bundlePath,
+                    problem: "is already signed by this certificate (\(existing.path), \"\(certificate.subject)\")",
+                    hint: "Each certificate signs a bundle once; a second approver signs with their own certificate",
+                    status: .checkFailed)
             }
         }
-        var signature = try SignedData.sign(content: layout.manifestBytes, certificate: certificate, key: identity.key, chain: identity.chain)
-        if let url = timestampAuthority { signature = try RFC3161.timestamp(signature, authority: url, timeout: timestampTimeout) }
+        var signature = try SignedData.sign(
+            content: layout.manifestBytes, certificate: certificate, key: identity.key, chain: identity.chain)
+        if let url = timestampAuthority {
+            signature = try RFC3161.timestamp(signature, authority: url, timeout: timestampTimeout)
+        }
         let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
         // The header's time is the release's, like every other entry's: its bytes follow from the manifest.
-        let bytes = try TarStreamWriter.entryWithEndMarker(path: entry, data: signature.der, permissions: 0o644,
-                                                           modificationTime: layout.manifest.provenance.sourceDateEpoch)
+        let bytes = try TarStreamWriter.entryWithEndMarker(
+            path: entry, data: signature.der, permissions: 0o644,
+            modificationTime: layout.manifest.provenance.sourceDateEpoch)
         let end = layout.endOfArchive
 
         // 1. Everything but the header block, after the old marker's first block; flushed.
@@ -85,7 +108,8 @@ public enum BundleSigner {
         // 2. The header block over the old marker: the single write that makes the signature visible.
         try file.write(bytes[0..<512], at: end)
         try file.sync()
-        return SignResult(entry: entry, role: role, signer: certificate.subject,
-                          manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1)
+        return SignResult(
+            entry: entry, role: role, signer: certificate.subject,
+            manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1)
     }
 }

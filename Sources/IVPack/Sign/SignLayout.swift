@@ -24,19 +24,25 @@ struct BundleLayout {
             case .signature(let name):
                 signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
             case .payload(_, let file) where entry.tar.size != file.size:
-                wrongSize.append("\(Display.name(file.path)) has \(entry.tar.size) bytes in the archive, \(file.size) in the manifest")
+                wrongSize.append(
+                    "\(Display.name(file.path)) has \(entry.tar.size) bytes in the archive, \(file.size) in the manifest"
+                )
             case .payload, .unexpected:
                 break
             }
         }
         let problems = wrongSize + reader.problems.filter { !$0.isSignLeftover }.map(\.description)
         if let first = problems.first {
-            let more = problems.count > 1 ? " (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"); `ivpack verify` lists them all)" : ""
+            let more =
+                problems.count > 1
+                ? " (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"); `ivpack verify` lists them all)"
+                : ""
             throw InputError.bundle(path, "the bundle is incomplete, cut short or damaged: \(first)\(more)")
         }
         guard let end = reader.endOfArchiveOffset else {
             throw InputError.bundle(path, "the archive has no end-of-archive marker")
         }
-        return BundleLayout(manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures, endOfArchive: end)
+        return BundleLayout(
+            manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures, endOfArchive: end)
     }
 }

@@ -1,7 +1,8 @@
 import Dispatch
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Appends a large output (a bundle being built) to an `AtomicOutputFile` with direct I/O: the

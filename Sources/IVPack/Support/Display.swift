@@ -47,8 +47,9 @@ public enum Display {
 
     static func needsEscape(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
-        case 0x00...0x1F, 0x7F...0x9F: return true                // C0, DEL, C1 (ESC starts terminal sequences)
-        case 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF: return true  // zero-width, line/para separators, bidi
+        case 0x00...0x1F, 0x7F...0x9F: return true // C0, DEL, C1 (ESC starts terminal sequences)
+        // Zero-width, line and paragraph separators, bidi controls.
+        case 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF: return true
         default: return false
         }
     }

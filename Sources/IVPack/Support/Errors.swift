@@ -40,7 +40,11 @@ public struct FileSystemError: IVPackError, Equatable {
         let reason = String(cString: strerror(code))
         var hint = ""
         switch code {
-        case ENOENT: hint = isInput ? " Check the path: a relative path is taken from the current folder, or, inside a spec or policy file, from that file's folder." : " Create the folder first."
+        case ENOENT:
+            hint =
+                isInput
+                ? " Check the path: a relative path is taken from the current folder, or, inside a spec or policy file, from that file's folder."
+                : " Create the folder first."
         case EACCES, EPERM: hint = " Check the file's permissions and the user ivpack runs as."
         case ENOSPC, EDQUOT: hint = " Free space on that file system or write the output elsewhere."
         case EROFS: hint = " The file system is read-only; write the output elsewhere."
@@ -51,7 +55,7 @@ public struct FileSystemError: IVPackError, Equatable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Crash-test hooks: with `IVPACK_FAILPOINT=NAME` in the environment, the process stops at the

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file opened for reading; the descriptor is closed when the value is released. Immutable, and
@@ -15,7 +15,9 @@ public final class InputFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileSystemError(operation: "open for reading", path: path, code: errno, isInput: true) }
+        guard fd >= 0 else {
+            throw FileSystemError(operation: "open for reading", path: path, code: errno, isInput: true)
+        }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let code = errno
@@ -73,7 +75,9 @@ public final class InputFile: @unchecked Sendable {
     public static func readAll(path: String, limit: Int) throws -> [UInt8] {
         let f = try InputFile(path: path)
         if f.size > Int64(limit) {
-            throw FileSystemError(operation: "read it whole (it is \(f.size) bytes, the limit is \(limit))", path: path, code: EFBIG, isInput: true)
+            throw FileSystemError(
+                operation: "read it whole (it is \(f.size) bytes, the limit is \(limit))", path: path, code: EFBIG,
+                isInput: true)
         }
         return try f.readBytes(count: Int(f.size), at: 0)
     }
@@ -117,12 +121,14 @@ public final class AtomicOutputFile {
         let code = errno
         // Only "not supported here" falls back; a missing or unwritable folder is the answer.
         guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
-            throw FileSystemError(operation: "create a temporary output file in \(folder)", path: path, code: code, isInput: false)
+            throw FileSystemError(
+                operation: "create a temporary output file in \(folder)", path: path, code: code, isInput: false)
         }
         var template = Array("\(folder)/.\(base).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw FileSystemError(operation: "create a temporary output file in \(folder)", path: path, code: errno, isInput: false)
+            throw FileSystemError(
+                operation: "create a temporary output file in \(folder)", path: path, code: errno, isInput: false)
         }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         fchmod(fd, mode)
@@ -172,7 +178,9 @@ public final class AtomicOutputFile {
 
     /// Flushes the data to stable storage and renames the file into place.
     public func commit() throws {
-        guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: temporaryPath, code: errno, isInput: false) }
+        guard fsync(fd) == 0 else {
+            throw FileSystemError(operation: "flush to disk", path: temporaryPath, code: errno, isInput: false)
+        }
         if unnamed {
             // Give the finished file a temporary name, then rename it over the destination
             // (linkat cannot replace an existing file; rename can, atomically).
@@ -184,25 +192,32 @@ public final class AtomicOutputFile {
                     break
                 }
                 if errno != EEXIST {
-                    throw FileSystemError(operation: "give the finished output a name", path: path, code: errno, isInput: false)
+                    throw FileSystemError(
+                        operation: "give the finished output a name", path: path, code: errno, isInput: false)
                 }
             }
             guard let linked else {
-                throw FileSystemError(operation: "give the finished output a name", path: path, code: EEXIST, isInput: false)
+                throw FileSystemError(
+                    operation: "give the finished output a name", path: path, code: EEXIST, isInput: false)
             }
             guard rename(linked, path) == 0 else {
                 let code = errno
                 unlink(linked)
-                throw FileSystemError(operation: "rename the finished output into place", path: path, code: code, isInput: false)
+                throw FileSystemError(
+                    operation: "rename the finished output into place", path: path, code: code, isInput: false)
             }
         } else {
             guard rename(temporaryPath, path) == 0 else {
-                throw FileSystemError(operation: "rename the finished output into place", path: path, code: errno, isInput: false)
+                throw FileSystemError(
+                    operation: "rename the finished output into place", path: path, code: errno, isInput: false)
             }
         }
         committed = true
         let dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
     }
 }
 
@@ -216,7 +231,9 @@ public final class UpdatableFile {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw FileSystemError(operation: "open for update", path: path, code: errno, isInput: true) }
+        guard fd >= 0 else {
+            throw FileSystemError(operation: "open for update", path: path, code: errno, isInput: true)
+        }
         // Wait a little for a lock held briefly by someone else (for instance a child process of a
         // multi-threaded host that has not reached exec yet), then give up with a clear message.
         var attempts = 0
@@ -229,7 +246,9 @@ public final class UpdatableFile {
             }
             close(fd)
             if code == EWOULDBLOCK {
-                throw FileSystemError(operation: "lock it (another ivpack process is updating this bundle; wait for it to finish)", path: path, code: code, isInput: false)
+                throw FileSystemError(
+                    operation: "lock it (another ivpack process is updating this bundle; wait for it to finish)",
+                    path: path, code: code, isInput: false)
             }
             throw FileSystemError(operation: "lock it", path: path, code: code, isInput: false)
         }
@@ -241,7 +260,9 @@ public final class UpdatableFile {
     /// Current size in bytes.
     public func size() throws -> Int64 {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw FileSystemError(operation: "read file status", path: path, code: errno, isInput: true) }
+        guard fstat(fd, &st) == 0 else {
+            throw FileSystemError(operation: "read file status", path: path, code: errno, isInput: true)
+        }
         return Int64(st.st_size)
     }
 
@@ -250,7 +271,9 @@ public final class UpdatableFile {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            let n = out.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(operation: "read", path: path, code: errno, isInput: true)
@@ -267,7 +290,9 @@ public final class UpdatableFile {
         let array = Array(bytes)
         var done = 0
         while done < array.count {
-            let n = array.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, array.count - done, off_t(offset) + off_t(done)) }
+            let n = array.withUnsafeBytes {
+                pwrite(fd, $0.baseAddress! + done, array.count - done, off_t(offset) + off_t(done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
@@ -278,11 +303,15 @@ public final class UpdatableFile {
 
     /// Flushes data to stable storage.
     public func sync() throws {
-        guard fsync(fd) == 0 else { throw FileSystemError(operation: "flush to disk", path: path, code: errno, isInput: false) }
+        guard fsync(fd) == 0 else {
+            throw FileSystemError(operation: "flush to disk", path: path, code: errno, isInput: false)
+        }
     }
 
     /// Cuts or extends the file to `size` bytes.
     public func truncate(to size: Int64) throws {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw FileSystemError(operation: "truncate", path: path, code: errno, isInput: false) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            throw FileSystemError(operation: "truncate", path: path, code: errno, isInput: false)
+        }
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Who runs this process and where: the effective user, the user behind sudo, the host and its
@@ -22,7 +22,8 @@ public enum LocalIdentity {
     /// The user who ran sudo (`SUDO_USER`) when this process runs as root under it; nil otherwise,
     /// and when that user is root itself.
     public static func sudoUser() -> String? {
-        guard geteuid() == 0, let sudo = getenv("SUDO_USER").map({ String(cString: $0) }), !sudo.isEmpty, sudo != "root" else {
+        guard geteuid() == 0, let sudo = getenv("SUDO_USER").map({ String(cString: $0) }), !sudo.isEmpty, sudo != "root"
+        else {
             return nil
         }
         return sudo

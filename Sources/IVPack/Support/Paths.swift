@@ -27,7 +27,9 @@ public enum RelativePath {
         if path.utf8.count > maxBytes { return .failure(.tooLong) }
         if path.hasPrefix("/") { return .failure(.absolute) }
         if path.contains("\\") { return .failure(.backslash) }
-        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return .failure(.controlCharacter) }
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return .failure(.controlCharacter)
+        }
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
@@ -55,7 +57,9 @@ public enum RelativePath {
                     let length = i - componentStart
                     // Empty (leading, doubled or trailing '/'), "." or "..".
                     if length == 0 { return false }
-                    if b[componentStart] == UInt8(ascii: "."), length == 1 || (length == 2 && b[componentStart + 1] == UInt8(ascii: ".")) {
+                    if b[componentStart] == UInt8(ascii: "."),
+                        length == 1 || (length == 2 && b[componentStart + 1] == UInt8(ascii: "."))
+                    {
                         return false
                     }
                     componentStart = i + 1

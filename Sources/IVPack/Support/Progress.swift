@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Progress of a long operation: bytes done of a known total. Called from the working thread,

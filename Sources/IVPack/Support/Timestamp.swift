@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Time formatting for messages, reports and file names: the one place that turns seconds since

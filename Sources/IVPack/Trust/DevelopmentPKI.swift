@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A development PKI could not be created or changed as asked: bad input (exit 2).
@@ -34,15 +34,18 @@ public enum DevelopmentPKIError: IVPackError, Equatable {
         case .notAFolder(let path):
             return "\(path): exists and is not a folder. Give a new or empty folder"
         case .existingPKI(let path):
-            return "\(path): already holds a development PKI; it is never overwritten. Remove the folder first or choose another one"
+            return
+                "\(path): already holds a development PKI; it is never overwritten. Remove the folder first or choose another one"
         case .folderNotEmpty(let path):
             return "\(path): the folder is not empty. Give a new or empty folder"
         case .invalidSignerName(let name):
-            return "signer name \"\(name)\" is not accepted. Use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
+            return
+                "signer name \"\(name)\" is not accepted. Use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
         case .signerExists(let path):
             return "\(path): exists already; a signer is never overwritten. Choose another name"
         case .invalidSerial(let serial):
-            return "\"\(serial)\" is not a certificate serial number. Give it in hex as `openssl x509 -noout -serial` prints it"
+            return
+                "\"\(serial)\" is not a certificate serial number. Give it in hex as `openssl x509 -noout -serial` prints it"
         case .foreignCRL(let path):
             return "\(path): was not signed by this folder's intermediate CA. Recreate the development PKI"
         }
@@ -133,27 +136,57 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
     /// Every file `DevelopmentPKI.create` writes, relative to the folder, in the order of the README.
     public static let files: [DevelopmentPKIFile] = [
         .init(path: "README.txt", summary: "this file", isPrivateKey: false),
-        .init(path: "trust-policy.yaml", summary: "trust policy trusting root-ca.pem, development: true, requiring release-manager and quality", isPrivateKey: false),
-        .init(path: "root-ca.pem", summary: "root CA certificate (self-signed): the only trust anchor", isPrivateKey: false),
-        .init(path: "intermediate-ca.pem", summary: "intermediate CA certificate, issued by the root (path length 0); issues every other certificate", isPrivateKey: false),
+        .init(
+            path: "trust-policy.yaml",
+            summary: "trust policy trusting root-ca.pem, development: true, requiring release-manager and quality",
+            isPrivateKey: false),
+        .init(
+            path: "root-ca.pem", summary: "root CA certificate (self-signed): the only trust anchor",
+            isPrivateKey: false),
+        .init(
+            path: "intermediate-ca.pem",
+            summary: "intermediate CA certificate, issued by the root (path length 0); issues every other certificate",
+            isPrivateKey: false),
         .init(path: "root-crl.pem", summary: "CRL of the root CA (covers the intermediate)", isPrivateKey: false),
-        .init(path: "crl.pem", summary: "CRL of the intermediate CA (covers every end-entity certificate)", isPrivateKey: false),
+        .init(
+            path: "crl.pem", summary: "CRL of the intermediate CA (covers every end-entity certificate)",
+            isPrivateKey: false),
         .init(path: "ca/root-ca.key", summary: "root CA private key", isPrivateKey: true),
-        .init(path: "ca/intermediate-ca.key", summary: "intermediate CA private key (issues and revokes certificates)", isPrivateKey: true),
-        .init(path: "signers/release-manager.pem", summary: "code-signing certificate, role release-manager (OU Release Management)", isPrivateKey: false),
+        .init(
+            path: "ca/intermediate-ca.key", summary: "intermediate CA private key (issues and revokes certificates)",
+            isPrivateKey: true),
+        .init(
+            path: "signers/release-manager.pem",
+            summary: "code-signing certificate, role release-manager (OU Release Management)", isPrivateKey: false),
         .init(path: "signers/release-manager.key", summary: "its private key", isPrivateKey: true),
-        .init(path: "signers/release-manager.encrypted.key", summary: "the same key, encrypted PKCS#8, passphrase \"\(encryptedKeyPassphrase)\"", isPrivateKey: true),
-        .init(path: "signers/release-manager.chain.pem", summary: "the chain the signer ships: the intermediate CA certificate", isPrivateKey: false),
-        .init(path: "signers/quality.pem", summary: "code-signing certificate, role quality (OU Quality Assurance)", isPrivateKey: false),
+        .init(
+            path: "signers/release-manager.encrypted.key",
+            summary: "the same key, encrypted PKCS#8, passphrase \"\(encryptedKeyPassphrase)\"", isPrivateKey: true),
+        .init(
+            path: "signers/release-manager.chain.pem",
+            summary: "the chain the signer ships: the intermediate CA certificate", isPrivateKey: false),
+        .init(
+            path: "signers/quality.pem", summary: "code-signing certificate, role quality (OU Quality Assurance)",
+            isPrivateKey: false),
         .init(path: "signers/quality.key", summary: "its private key", isPrivateKey: true),
-        .init(path: "signers/quality.chain.pem", summary: "the chain the signer ships: the intermediate CA certificate", isPrivateKey: false),
-        .init(path: "installers/installer-1.pem", summary: "installer TLS client certificate (mutual TLS to the licence server)", isPrivateKey: false),
+        .init(
+            path: "signers/quality.chain.pem", summary: "the chain the signer ships: the intermediate CA certificate",
+            isPrivateKey: false),
+        .init(
+            path: "installers/installer-1.pem",
+            summary: "installer TLS client certificate (mutual TLS to the licence server)", isPrivateKey: false),
         .init(path: "installers/installer-1.key", summary: "its private key", isPrivateKey: true),
-        .init(path: "license-server/server.pem", summary: "licence server TLS certificate for localhost, 127.0.0.1 and ::1", isPrivateKey: false),
+        .init(
+            path: "license-server/server.pem",
+            summary: "licence server TLS certificate for localhost, 127.0.0.1 and ::1", isPrivateKey: false),
         .init(path: "license-server/server.key", summary: "its private key", isPrivateKey: true),
-        .init(path: "license-signing/license-signing.pem", summary: "licence-grant signing certificate", isPrivateKey: false),
+        .init(
+            path: "license-signing/license-signing.pem", summary: "licence-grant signing certificate",
+            isPrivateKey: false),
         .init(path: "license-signing/license-signing.key", summary: "its private key", isPrivateKey: true),
-        .init(path: "tsa/tsa.pem", summary: "RFC 3161 time-stamping authority certificate (critical timeStamping usage)", isPrivateKey: false),
+        .init(
+            path: "tsa/tsa.pem", summary: "RFC 3161 time-stamping authority certificate (critical timeStamping usage)",
+            isPrivateKey: false),
         .init(path: "tsa/tsa.key", summary: "its private key", isPrivateKey: true),
     ]
 
@@ -167,14 +200,17 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
         rootKey = path("ca/root-ca.key")
         intermediateCertificate = path("intermediate-ca.pem")
         intermediateKey = path("ca/intermediate-ca.key")
-        releaseManager = Signer(role: "release-manager", certificate: path("signers/release-manager.pem"),
-                                key: path("signers/release-manager.key"), chain: path("signers/release-manager.chain.pem"))
-        quality = Signer(role: "quality", certificate: path("signers/quality.pem"), key: path("signers/quality.key"),
-                         chain: path("signers/quality.chain.pem"))
+        releaseManager = Signer(
+            role: "release-manager", certificate: path("signers/release-manager.pem"),
+            key: path("signers/release-manager.key"), chain: path("signers/release-manager.chain.pem"))
+        quality = Signer(
+            role: "quality", certificate: path("signers/quality.pem"), key: path("signers/quality.key"),
+            chain: path("signers/quality.chain.pem"))
         releaseManagerEncryptedKey = path("signers/release-manager.encrypted.key")
         installer = Identity(certificate: path("installers/installer-1.pem"), key: path("installers/installer-1.key"))
         licenseServer = Identity(certificate: path("license-server/server.pem"), key: path("license-server/server.key"))
-        licenseSigning = Identity(certificate: path("license-signing/license-signing.pem"), key: path("license-signing/license-signing.key"))
+        licenseSigning = Identity(
+            certificate: path("license-signing/license-signing.pem"), key: path("license-signing/license-signing.key"))
         timestampAuthority = Identity(certificate: path("tsa/tsa.pem"), key: path("tsa/tsa.key"))
         crl = path("crl.pem")
         rootCRL = path("root-crl.pem")
@@ -189,7 +225,9 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
     public func signer(role: String) -> Signer? { signers.first { $0.role == role } }
 
     /// The full path of a file of `files`.
-    public func path(of file: DevelopmentPKIFile) -> String { directory == "/" ? "/" + file.path : directory + "/" + file.path }
+    public func path(of file: DevelopmentPKIFile) -> String {
+        directory == "/" ? "/" + file.path : directory + "/" + file.path
+    }
 }
 
 /// Creates and maintains a development PKI: a root, an intermediate, signers for the release-manager
@@ -212,11 +250,16 @@ public enum DevelopmentPKI {
     /// empty until the same time. The folder appears whole or not at all: it is built beside the
     /// target and renamed into place.
     @discardableResult
-    public static func create(in directory: String, now: Int64, validityDays: Int = defaultValidityDays) throws -> DevelopmentPKILayout {
-        guard validityDaysRange.contains(validityDays) else { throw DevelopmentPKIError.invalidValidityDays(validityDays) }
+    public static func create(in directory: String, now: Int64, validityDays: Int = defaultValidityDays) throws
+        -> DevelopmentPKILayout
+    {
+        guard validityDaysRange.contains(validityDays) else {
+            throw DevelopmentPKIError.invalidValidityDays(validityDays)
+        }
         let layout = DevelopmentPKILayout(directory: directory)
         try checkTarget(layout)
-        let contents = try generate(now: now, notAfter: now + Int64(validityDays) * secondsPerDay, validityDays: validityDays)
+        let contents = try generate(
+            now: now, notAfter: now + Int64(validityDays) * secondsPerDay, validityDays: validityDays)
 
         let target = layout.directory
         let slash = target.lastIndex(of: "/")
@@ -225,14 +268,18 @@ public enum DevelopmentPKI {
         try makeFolders(parent)
         var template = Array("\(parent)/.\(base).tmp-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw FileSystemError(operation: "create a temporary folder beside it", path: target, code: errno, isInput: false)
+            throw FileSystemError(
+                operation: "create a temporary folder beside it", path: target, code: errno, isInput: false)
         }
         let staging = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var created: [String] = []
         var done = false
         defer {
             if !done {
-                for path in created.reversed() { unlink(path); rmdir(path) }
+                for path in created.reversed() {
+                    unlink(path)
+                    rmdir(path)
+                }
                 rmdir(staging)
             }
         }
@@ -258,11 +305,15 @@ public enum DevelopmentPKI {
             let code = errno
             if code == ENOTEMPTY || code == EEXIST { throw DevelopmentPKIError.folderNotEmpty(target) }
             if code == ENOTDIR { throw DevelopmentPKIError.notAFolder(target) }
-            throw FileSystemError(operation: "rename the finished PKI folder into place", path: target, code: code, isInput: false)
+            throw FileSystemError(
+                operation: "rename the finished PKI folder into place", path: target, code: code, isInput: false)
         }
         done = true
         let fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
         return layout
     }
 
@@ -271,14 +322,20 @@ public enum DevelopmentPKI {
     /// next CRL number. Returns the CRL now in the folder.
     @discardableResult
     public static func revoke(serialHex: String, in layout: DevelopmentPKILayout, now: Int64) throws -> RevocationList {
-        guard let serial = CertificateAuthority.normalisedSerialHex(serialHex) else { throw DevelopmentPKIError.invalidSerial(serialHex) }
+        guard let serial = CertificateAuthority.normalisedSerialHex(serialHex) else {
+            throw DevelopmentPKIError.invalidSerial(serialHex)
+        }
         let issuer = try loadCertificate(layout.intermediateCertificate)
         let key = try PrivateKey.load(file: layout.intermediateKey, passphrase: nil)
-        guard let old = try RevocationList.load(file: layout.crl).first else { throw DevelopmentPKIError.foreignCRL(layout.crl) }
+        guard let old = try RevocationList.load(file: layout.crl).first else {
+            throw DevelopmentPKIError.foreignCRL(layout.crl)
+        }
         guard old.isSigned(by: issuer) else { throw DevelopmentPKIError.foreignCRL(layout.crl) }
         let listed = old.revokedCertificates
         if listed.contains(where: { $0.serialHex == serial }) { return old }
-        let interval = old.nextUpdate.map { $0 - old.lastUpdate }.flatMap { $0 > 0 ? $0 : nil } ?? Int64(defaultValidityDays) * secondsPerDay
+        let interval =
+            old.nextUpdate.map { $0 - old.lastUpdate }.flatMap { $0 > 0 ? $0 : nil } ?? Int64(defaultValidityDays)
+            * secondsPerDay
         let crl = try CertificateAuthority.revocationList(
             issuer: issuer, key: key,
             revoked: listed.map { ($0.serialHex, $0.revokedAt) } + [(serial, now)],
@@ -292,13 +349,16 @@ public enum DevelopmentPKI {
     /// `CN=NAME (DEVELOPMENT)` with the role's OU; `policyOID` nil leaves certificate policies out,
     /// and `extendedKeyUsage` may be empty or name other usages, so tests can make signers that must fail.
     @discardableResult
-    public static func issueSigner(role: String, policyOID: String?, in layout: DevelopmentPKILayout, name: String,
-                                   notBefore: Int64, notAfter: Int64,
-                                   extendedKeyUsage: [String] = [WellKnownOID.codeSigning]) throws -> DevelopmentPKILayout.Signer {
+    public static func issueSigner(
+        role: String, policyOID: String?, in layout: DevelopmentPKILayout, name: String,
+        notBefore: Int64, notAfter: Int64,
+        extendedKeyUsage: [String] = [WellKnownOID.codeSigning]
+    ) throws -> DevelopmentPKILayout.Signer {
         guard isPlainName(name) else { throw DevelopmentPKIError.invalidSignerName(name) }
         let folder = layout.directory + "/signers"
-        let signer = DevelopmentPKILayout.Signer(role: role, certificate: "\(folder)/\(name).pem", key: "\(folder)/\(name).key",
-                                                 chain: "\(folder)/\(name).chain.pem")
+        let signer = DevelopmentPKILayout.Signer(
+            role: role, certificate: "\(folder)/\(name).pem", key: "\(folder)/\(name).key",
+            chain: "\(folder)/\(name).chain.pem")
         for path in [signer.certificate, signer.key, signer.chain] {
             var st = stat()
             if lstat(path, &st) == 0 { throw DevelopmentPKIError.signerExists(path) }
@@ -307,9 +367,11 @@ public enum DevelopmentPKI {
         let issuerKey = try PrivateKey.load(file: layout.intermediateKey, passphrase: nil)
         let key = try PrivateKey.generateP256()
         let certificate = try CertificateAuthority.issue(
-            CertificateRequest(subject: subject(unit: organizationalUnit(ofRole: role), commonName: "\(name) (\(WellKnownOID.developmentMarker))"),
-                               notBefore: notBefore, notAfter: notAfter, extendedKeyUsage: extendedKeyUsage,
-                               certificatePolicies: policyOID.map { [$0] } ?? []),
+            CertificateRequest(
+                subject: subject(
+                    unit: organizationalUnit(ofRole: role), commonName: "\(name) (\(WellKnownOID.developmentMarker))"),
+                notBefore: notBefore, notAfter: notAfter, extendedKeyUsage: extendedKeyUsage,
+                certificatePolicies: policyOID.map { [$0] } ?? []),
             publicKeyOf: key, issuer: (issuer, issuerKey))
         try write(try key.pkcs8PEM(passphrase: nil), to: signer.key, privateKey: true)
         try write(certificate.pem, to: signer.certificate, privateKey: false)
@@ -322,18 +384,23 @@ public enum DevelopmentPKI {
     /// Every file's text by relative path.
     static func generate(now: Int64, notAfter: Int64, validityDays: Int) throws -> [String: String] {
         var files: [String: String] = [:]
-        func request(_ unit: String?, _ commonName: String, ca: Bool = false, pathLength: Int? = nil, eku: [String] = [],
-                     ekuCritical: Bool = false, policies: [String] = [], names: [String] = []) -> CertificateRequest {
-            CertificateRequest(subject: subject(unit: unit, commonName: commonName), notBefore: now, notAfter: notAfter,
-                               isCA: ca, pathLength: pathLength, extendedKeyUsage: eku, extendedKeyUsageIsCritical: ekuCritical,
-                               certificatePolicies: ca ? [anyPolicy] : policies, subjectAltNames: names)
+        func request(
+            _ unit: String?, _ commonName: String, ca: Bool = false, pathLength: Int? = nil, eku: [String] = [],
+            ekuCritical: Bool = false, policies: [String] = [], names: [String] = []
+        ) -> CertificateRequest {
+            CertificateRequest(
+                subject: subject(unit: unit, commonName: commonName), notBefore: now, notAfter: notAfter,
+                isCA: ca, pathLength: pathLength, extendedKeyUsage: eku, extendedKeyUsageIsCritical: ekuCritical,
+                certificatePolicies: ca ? [anyPolicy] : policies, subjectAltNames: names)
         }
         let marker = WellKnownOID.developmentMarker
         let rootKey = try PrivateKey.generateP256()
-        let root = try CertificateAuthority.issue(request(nil, "ivpack \(marker) Root CA", ca: true), publicKeyOf: rootKey, issuer: nil)
+        let root = try CertificateAuthority.issue(
+            request(nil, "ivpack \(marker) Root CA", ca: true), publicKeyOf: rootKey, issuer: nil)
         let intermediateKey = try PrivateKey.generateP256()
-        let intermediate = try CertificateAuthority.issue(request(nil, "ivpack \(marker) Intermediate CA", ca: true, pathLength: 0),
-                                                          publicKeyOf: intermediateKey, issuer: (root, rootKey))
+        let intermediate = try CertificateAuthority.issue(
+            request(nil, "ivpack \(marker) Intermediate CA", ca: true, pathLength: 0),
+            publicKeyOf: intermediateKey, issuer: (root, rootKey))
         files["root-ca.pem"] = root.pem
         files["ca/root-ca.key"] = try rootKey.pkcs8PEM(passphrase: nil)
         files["intermediate-ca.pem"] = intermediate.pem
@@ -341,32 +408,53 @@ public enum DevelopmentPKI {
 
         func leaf(_ certificatePath: String, _ keyPath: String, _ request: CertificateRequest) throws -> PrivateKey {
             let key = try PrivateKey.generateP256()
-            files[certificatePath] = try CertificateAuthority.issue(request, publicKeyOf: key, issuer: (intermediate, intermediateKey)).pem
+            files[certificatePath] = try CertificateAuthority.issue(
+                request, publicKeyOf: key, issuer: (intermediate, intermediateKey)
+            ).pem
             files[keyPath] = try key.pkcs8PEM(passphrase: nil)
             return key
         }
-        let releaseManagerKey = try leaf("signers/release-manager.pem", "signers/release-manager.key",
-                                         request("Release Management", "Release Manager (\(marker))", eku: [WellKnownOID.codeSigning],
-                                                 policies: [WellKnownOID.roleReleaseManager]))
-        files["signers/release-manager.encrypted.key"] = try releaseManagerKey.pkcs8PEM(passphrase: Array(DevelopmentPKILayout.encryptedKeyPassphrase.utf8))
+        let releaseManagerKey = try leaf(
+            "signers/release-manager.pem", "signers/release-manager.key",
+            request(
+                "Release Management", "Release Manager (\(marker))", eku: [WellKnownOID.codeSigning],
+                policies: [WellKnownOID.roleReleaseManager]))
+        files["signers/release-manager.encrypted.key"] = try releaseManagerKey.pkcs8PEM(
+            passphrase: Array(DevelopmentPKILayout.encryptedKeyPassphrase.utf8))
         files["signers/release-manager.chain.pem"] = intermediate.pem
-        _ = try leaf("signers/quality.pem", "signers/quality.key",
-                     request("Quality Assurance", "Quality Approver (\(marker))", eku: [WellKnownOID.codeSigning], policies: [WellKnownOID.roleQuality]))
+        _ = try leaf(
+            "signers/quality.pem", "signers/quality.key",
+            request(
+                "Quality Assurance", "Quality Approver (\(marker))", eku: [WellKnownOID.codeSigning],
+                policies: [WellKnownOID.roleQuality]))
         files["signers/quality.chain.pem"] = intermediate.pem
-        _ = try leaf("installers/installer-1.pem", "installers/installer-1.key",
-                     request("Field Service", "Installer 1 (\(marker))", eku: [WellKnownOID.clientAuth], policies: [WellKnownOID.roleInstaller]))
-        _ = try leaf("license-server/server.pem", "license-server/server.key",
-                     request("Licensing", "localhost (\(marker) licence server)", eku: [WellKnownOID.serverAuth],
-                             names: ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]))
-        _ = try leaf("license-signing/license-signing.pem", "license-signing/license-signing.key",
-                     request("Licensing", "Licence Signing (\(marker))", eku: [WellKnownOID.licenseSigning]))
-        _ = try leaf("tsa/tsa.pem", "tsa/tsa.key",
-                     request("Time Stamping", "Time-Stamping Authority (\(marker))", eku: [WellKnownOID.timeStamping], ekuCritical: true))
+        _ = try leaf(
+            "installers/installer-1.pem", "installers/installer-1.key",
+            request(
+                "Field Service", "Installer 1 (\(marker))", eku: [WellKnownOID.clientAuth],
+                policies: [WellKnownOID.roleInstaller]))
+        _ = try leaf(
+            "license-server/server.pem", "license-server/server.key",
+            request(
+                "Licensing", "localhost (\(marker) licence server)", eku: [WellKnownOID.serverAuth],
+                names: ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]))
+        _ = try leaf(
+            "license-signing/license-signing.pem", "license-signing/license-signing.key",
+            request("Licensing", "Licence Signing (\(marker))", eku: [WellKnownOID.licenseSigning]))
+        _ = try leaf(
+            "tsa/tsa.pem", "tsa/tsa.key",
+            request(
+                "Time Stamping", "Time-Stamping Authority (\(marker))", eku: [WellKnownOID.timeStamping],
+                ekuCritical: true))
 
-        files["crl.pem"] = try CertificateAuthority.revocationList(issuer: intermediate, key: intermediateKey, revoked: [],
-                                                                    lastUpdate: now, nextUpdate: notAfter, number: 1).pem
-        files["root-crl.pem"] = try CertificateAuthority.revocationList(issuer: root, key: rootKey, revoked: [],
-                                                                         lastUpdate: now, nextUpdate: notAfter, number: 1).pem
+        files["crl.pem"] = try CertificateAuthority.revocationList(
+            issuer: intermediate, key: intermediateKey, revoked: [],
+            lastUpdate: now, nextUpdate: notAfter, number: 1
+        ).pem
+        files["root-crl.pem"] = try CertificateAuthority.revocationList(
+            issuer: root, key: rootKey, revoked: [],
+            lastUpdate: now, nextUpdate: notAfter, number: 1
+        ).pem
         files["trust-policy.yaml"] = trustPolicyText
         files["README.txt"] = readmeText(now: now, validityDays: validityDays)
         return files
@@ -400,34 +488,34 @@ public enum DevelopmentPKI {
             "  " + file.path + String(repeating: " ", count: width - file.path.count) + "  " + file.summary
         }.joined(separator: "\n")
         return """
-        ivpack DEVELOPMENT PKI: DEVELOPMENT ONLY, NOT FOR PRODUCTION
-        ============================================================
+            ivpack DEVELOPMENT PKI: DEVELOPMENT ONLY, NOT FOR PRODUCTION
+            ============================================================
 
-        Made by `ivpack keys init-dev` for tests and demonstrations. Every subject carries
-        O=\(organization) and a CN with "\(WellKnownOID.developmentMarker)".
-        Certificates are valid from \(utcText(now)) for \(validityDays) days (P-256 keys, SHA-256).
+            Made by `ivpack keys init-dev` for tests and demonstrations. Every subject carries
+            O=\(organization) and a CN with "\(WellKnownOID.developmentMarker)".
+            Certificates are valid from \(utcText(now)) for \(validityDays) days (P-256 keys, SHA-256).
 
-        The private keys are NOT encrypted (file mode 0600). Never ship these keys, never sign a
-        release for a site with them, and never put root-ca.pem into a production trust policy.
-        The policy here says `development: true`, and `ivpack verify` warns when it is used.
+            The private keys are NOT encrypted (file mode 0600). Never ship these keys, never sign a
+            release for a site with them, and never put root-ca.pem into a production trust policy.
+            The policy here says `development: true`, and `ivpack verify` warns when it is used.
 
-        Files:
-        \(list)
+            Files:
+            \(list)
 
-        Roles are proven by certificate policy OIDs:
-          release-manager  \(WellKnownOID.roleReleaseManager)
-          quality          \(WellKnownOID.roleQuality)
-          installer        \(WellKnownOID.roleInstaller)
-        Licence signing uses extended key usage \(WellKnownOID.licenseSigning).
+            Roles are proven by certificate policy OIDs:
+              release-manager  \(WellKnownOID.roleReleaseManager)
+              quality          \(WellKnownOID.roleQuality)
+              installer        \(WellKnownOID.roleInstaller)
+            Licence signing uses extended key usage \(WellKnownOID.licenseSigning).
 
-        The passphrase of signers/release-manager.encrypted.key is "\(DevelopmentPKILayout.encryptedKeyPassphrase)" (documented
-        on purpose, to test passphrase handling).
+            The passphrase of signers/release-manager.encrypted.key is "\(DevelopmentPKILayout.encryptedKeyPassphrase)" (documented
+            on purpose, to test passphrase handling).
 
-        Check a chain with OpenSSL:
-          openssl verify -x509_strict -crl_check_all -CAfile root-ca.pem -untrusted intermediate-ca.pem \\
-            -CRLfile root-crl.pem -CRLfile crl.pem signers/release-manager.pem
+            Check a chain with OpenSSL:
+              openssl verify -x509_strict -crl_check_all -CAfile root-ca.pem -untrusted intermediate-ca.pem \\
+                -CRLfile root-crl.pem -CRLfile crl.pem signers/release-manager.pem
 
-        """
+            """
     }
 
     // MARK: - Helpers
@@ -446,7 +534,9 @@ public enum DevelopmentPKI {
     }
 
     static func isPlainName(_ name: String) -> Bool {
-        guard (1...64).contains(name.utf8.count), let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "-") else {
+        guard (1...64).contains(name.utf8.count), let first = name.utf8.first, first != UInt8(ascii: "."),
+            first != UInt8(ascii: "-")
+        else {
             return false
         }
         return name.utf8.allSatisfy { c in
@@ -469,7 +559,9 @@ public enum DevelopmentPKI {
             throw FileSystemError(operation: "read file status", path: path, code: errno, isInput: false)
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw DevelopmentPKIError.notAFolder(path) }
-        guard let dir = opendir(path) else { throw FileSystemError(operation: "list the folder", path: path, code: errno, isInput: false) }
+        guard let dir = opendir(path) else {
+            throw FileSystemError(operation: "list the folder", path: path, code: errno, isInput: false)
+        }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -480,7 +572,9 @@ public enum DevelopmentPKI {
         }
         if names.isEmpty { return }
         var probe = stat()
-        if lstat(layout.trustPolicy, &probe) == 0 || lstat(layout.rootCertificate, &probe) == 0 || lstat(layout.rootKey, &probe) == 0 {
+        if lstat(layout.trustPolicy, &probe) == 0 || lstat(layout.rootCertificate, &probe) == 0
+            || lstat(layout.rootKey, &probe) == 0
+        {
             throw DevelopmentPKIError.existingPKI(path)
         }
         throw DevelopmentPKIError.folderNotEmpty(path)
@@ -503,7 +597,9 @@ public enum DevelopmentPKI {
         let file = try AtomicOutputFile(path: path)
         if privateKey {
             guard fchmod(file.fd, 0o600) == 0 else {
-                throw FileSystemError(operation: "restrict the key file to its owner", path: file.temporaryPath, code: errno, isInput: false)
+                throw FileSystemError(
+                    operation: "restrict the key file to its owner", path: file.temporaryPath, code: errno,
+                    isInput: false)
             }
         }
         try Array(text.utf8).withUnsafeBytes { try file.write($0) }

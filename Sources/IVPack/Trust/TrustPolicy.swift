@@ -62,16 +62,24 @@ public struct TrustPolicy: Sendable {
     /// certificate and CRL paths are taken from (the policy file's folder).
     public static func parse(bytes: [UInt8], file path: String, folder: String) throws -> TrustPolicy {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw InputError.yaml(file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8", hint: "Save it as UTF-8")
+            throw InputError.yaml(
+                file: path, line: 0, column: 0, field: "", problem: "the file is not valid UTF-8",
+                hint: "Save it as UTF-8")
         }
         let reader = YAMLReader(file: path)
         let top = try reader.root(of: text)
-        let m = try reader.mapping(top, "", allowed: ["apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
-                                                      "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions",
-                                                      "minimumSecurityLevel", "maxClockSkewSeconds"],
-                                   required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
+        let m = try reader.mapping(
+            top, "",
+            allowed: [
+                "apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
+                "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions",
+                "minimumSecurityLevel", "maxClockSkewSeconds",
+            ],
+            required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
         guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
-            throw reader.error(m["apiVersion"], "apiVersion", "is not supported", hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
+            throw reader.error(
+                m["apiVersion"], "apiVersion", "is not supported",
+                hint: "This ivpack reads apiVersion: \(ReleaseSpec.apiVersion)")
         }
         guard try reader.string(m["kind"]!, "kind") == "TrustPolicy" else {
             throw reader.error(m["kind"], "kind", "must be TrustPolicy")
@@ -115,28 +123,36 @@ public struct TrustPolicy: Sendable {
         if let node = m["revocation"] {
             let text = try reader.string(node, "revocation")
             guard let mode = RevocationMode(rawValue: text) else {
-                throw reader.error(node, "revocation", "unknown mode \"\(text)\"", hint: "Use one of: require, if-available, none")
+                throw reader.error(
+                    node, "revocation", "unknown mode \"\(text)\"", hint: "Use one of: require, if-available, none")
             }
             revocation = mode
         }
         var roles: [String: RoleRule] = [:]
-        guard case .mapping(let roleMap) = m["roles"]! else { throw reader.error(m["roles"], "roles", "expected a mapping of role names") }
+        guard case .mapping(let roleMap) = m["roles"]! else {
+            throw reader.error(m["roles"], "roles", "expected a mapping of role names")
+        }
         for (keyNode, value) in roleMap {
             let name = try reader.string(keyNode, "roles")
             guard SignatureEntryName.isValidRole(name) else {
-                throw reader.error(keyNode, "roles.\(name)", "\"\(name)\" is not a role name a signature can carry",
-                                   hint: "Use 1 to 32 lower-case letters, digits and '-', starting with a letter")
+                throw reader.error(
+                    keyNode, "roles.\(name)", "\"\(name)\" is not a role name a signature can carry",
+                    hint: "Use 1 to 32 lower-case letters, digits and '-', starting with a letter")
             }
             let rm = try reader.mapping(value, "roles.\(name)", allowed: ["certificatePolicy", "subjectOU"])
             var rule = RoleRule()
             if let n = rm["certificatePolicy"] {
                 let oid = try reader.string(n, "roles.\(name).certificatePolicy")
-                guard Self.isOID(oid) else { throw reader.error(n, "roles.\(name).certificatePolicy", "\"\(oid)\" is not a dotted OID") }
+                guard Self.isOID(oid) else {
+                    throw reader.error(n, "roles.\(name).certificatePolicy", "\"\(oid)\" is not a dotted OID")
+                }
                 rule.certificatePolicy = oid
             }
             if let n = rm["subjectOU"] { rule.subjectOU = try reader.string(n, "roles.\(name).subjectOU") }
             guard rule.certificatePolicy != nil || rule.subjectOU != nil else {
-                throw reader.error(value, "roles.\(name)", "a role needs certificatePolicy or subjectOU", hint: "Say how a certificate proves this role")
+                throw reader.error(
+                    value, "roles.\(name)", "a role needs certificatePolicy or subjectOU",
+                    hint: "Say how a certificate proves this role")
             }
             roles[name] = rule
         }
@@ -146,12 +162,16 @@ public struct TrustPolicy: Sendable {
         }
         var minimums: [String: String] = [:]
         if let node = m["minimumVersions"] {
-            guard case .mapping(let mm) = node else { throw reader.error(node, "minimumVersions", "expected a mapping of product name to version") }
+            guard case .mapping(let mm) = node else {
+                throw reader.error(node, "minimumVersions", "expected a mapping of product name to version")
+            }
             for (k, v) in mm {
                 let product = try reader.string(k, "minimumVersions")
                 let version = try reader.string(v, "minimumVersions.\(product)")
                 guard ReleaseVersion(version) != nil else {
-                    throw reader.error(v, "minimumVersions.\(product)", "\"\(version)\" is not a version of numeric fields (V2.3.1.1024, 2.3.1)")
+                    throw reader.error(
+                        v, "minimumVersions.\(product)",
+                        "\"\(version)\" is not a version of numeric fields (V2.3.1.1024, 2.3.1)")
                 }
                 minimums[product] = version
             }
@@ -160,11 +180,12 @@ public struct TrustPolicy: Sendable {
         if let node = m["minimumSecurityLevel"] {
             let value = try reader.integer(node, "minimumSecurityLevel", range: Int64.min...Int64.max)
             guard let chosen = SecurityLevel(Int(clamping: value)) else {
-                throw reader.error(node, "minimumSecurityLevel",
-                                   value < Int64(SecurityLevel.minimum.rawValue)
-                                       ? "\(value) is below 2, the least strength ivpack accepts (no SHA-1 signatures, RSA of 2048 bits or more, EC P-256 or stronger)"
-                                       : "\(value) is above 5, the highest OpenSSL security level",
-                                   hint: "Give 2 (the default), 3, 4 or 5; a policy may raise the level, never lower it")
+                throw reader.error(
+                    node, "minimumSecurityLevel",
+                    value < Int64(SecurityLevel.minimum.rawValue)
+                        ? "\(value) is below 2, the least strength ivpack accepts (no SHA-1 signatures, RSA of 2048 bits or more, EC P-256 or stronger)"
+                        : "\(value) is above 5, the highest OpenSSL security level",
+                    hint: "Give 2 (the default), 3, 4 or 5; a policy may raise the level, never lower it")
             }
             level = chosen
         }
@@ -172,10 +193,11 @@ public struct TrustPolicy: Sendable {
         if let node = m["maxClockSkewSeconds"] {
             skew = try reader.integer(node, "maxClockSkewSeconds", range: Self.maxClockSkewRange)
         }
-        return TrustPolicy(file: path, development: development, trustedRoots: roots, intermediates: intermediates,
-                           timestampRoots: timestampRoots, crls: crls,
-                           revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums,
-                           minimumSecurityLevel: level, maxClockSkewSeconds: skew)
+        return TrustPolicy(
+            file: path, development: development, trustedRoots: roots, intermediates: intermediates,
+            timestampRoots: timestampRoots, crls: crls,
+            revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums,
+            minimumSecurityLevel: level, maxClockSkewSeconds: skew)
     }
 
     static func isOID(_ s: String) -> Bool {

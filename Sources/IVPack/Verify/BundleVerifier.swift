@@ -13,39 +13,49 @@ public enum BundleVerifier {
     /// `probe` reads the target machine for the manifest's environment requirements (clause 4.1.1).
     /// `hashWorkers` threads check chunk digests (default: one per processor); the result does not
     /// depend on it.
-    public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64,
-                              probe: any SystemProbe = LiveSystem(),
-                              hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                              progress: ProgressHandler? = nil) throws -> VerifyReport {
+    public static func verify(
+        bundlePath: String, policy: TrustPolicy, now: Int64,
+        probe: any SystemProbe = LiveSystem(),
+        hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: ProgressHandler? = nil
+    ) throws -> VerifyReport {
         var (report, bundle) = try read(bundlePath: bundlePath, now: now, hashWorkers: hashWorkers, progress: progress)
-        if let bundle { report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now) }
+        if let bundle {
+            report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now)
+        }
         return report
     }
 
     /// Runs every check, and the licence check last: `license` is asked once the bundle is read,
     /// and its decision is the report's `license` check (none when `license` is nil). Throws only
     /// when the bundle cannot be opened at all.
-    public static func verify(bundlePath: String, policy: TrustPolicy, now: Int64,
-                              probe: any SystemProbe = LiveSystem(), license: (any LicenseAuthority)?,
-                              hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                              progress: ProgressHandler? = nil) async throws -> VerifyReport {
+    public static func verify(
+        bundlePath: String, policy: TrustPolicy, now: Int64,
+        probe: any SystemProbe = LiveSystem(), license: (any LicenseAuthority)?,
+        hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: ProgressHandler? = nil
+    ) async throws -> VerifyReport {
         var (report, bundle) = try read(bundlePath: bundlePath, now: now, hashWorkers: hashWorkers, progress: progress)
         guard let bundle else { return report }
         // Checks never wait, so the authority, which may ask a server, decides before they run.
         var requirement: LicenseRequirement?
         if let license {
-            let subject = LicenseSubject(product: bundle.manifest.product.name, version: bundle.manifest.version,
-                                         manifestSHA256: bundle.manifestDigest)
+            let subject = LicenseSubject(
+                product: bundle.manifest.product.name, version: bundle.manifest.version,
+                manifestSHA256: bundle.manifestDigest)
             requirement = LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject))
         }
-        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, license: requirement).evaluate(bundle, now: now)
+        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, license: requirement).evaluate(
+            bundle, now: now)
         return report
     }
 
     /// The manifest and the streaming pass: the report so far, and what the composed checks judge
     /// (nil when the manifest cannot be read, and so nothing else can be checked).
-    static func read(bundlePath: String, now: Int64, hashWorkers: Int,
-                     progress: ProgressHandler?) throws -> (VerifyReport, VerifiedBundle?) {
+    static func read(
+        bundlePath: String, now: Int64, hashWorkers: Int,
+        progress: ProgressHandler?
+    ) throws -> (VerifyReport, VerifiedBundle?) {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         // 1. The manifest, first (the reader refuses anything else).
         let reader: BundleReader
@@ -59,15 +69,20 @@ public enum BundleVerifier {
         report.manifestDigest = reader.manifestDigest
         report.product = reader.manifest.product.name
         report.version = reader.manifest.version
-        report.checks.append(Check(.manifest, status: .pass,
-                                   evidence: [("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
-                                              ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count))]))
+        report.checks.append(
+            Check(
+                .manifest, status: .pass,
+                evidence: [
+                    ("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
+                    ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count)),
+                ]))
         // 2. Entries and payload, streamed.
         let pass = StreamingPass.run(reader, hashWorkers: hashWorkers, progress: progress)
         report.checks += pass.checks
         // 3. Everything that judges what was read.
-        let bundle = VerifiedBundle(path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
-                                    manifestDigest: reader.manifestDigest, signatures: pass.signatures)
+        let bundle = VerifiedBundle(
+            path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
+            manifestDigest: reader.manifestDigest, signatures: pass.signatures)
         return (report, bundle)
     }
 
@@ -92,7 +107,8 @@ enum StreamingPass {
         var payloadFiles = 0
         let files = reader.manifest.allFiles
         let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
-        let hasher = ChunkVerifier(chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
+        let hasher = ChunkVerifier(
+            chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
         defer { hasher.waitUntilIdle() }
         do {
             while let entry = try reader.next() {
@@ -100,11 +116,14 @@ enum StreamingPass {
                 case .unexpected:
                     continue
                 case .signature(let name):
-                    signatures.append(SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
+                    signatures.append(
+                        SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
                 case .payload(_, let expected):
                     payloadFiles += 1
                     if entry.tar.size != expected.size {
-                        digestProblems.append("\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest")
+                        digestProblems.append(
+                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
+                        )
                         continue
                     }
                     if hasher.readsDirectly(size: expected.size) {
@@ -122,13 +141,20 @@ enum StreamingPass {
         digestProblems += hasher.finish()
         throttle.finish()
         let entryProblems = reader.problems.map(\.description)
-        return Result(checks: [
-            Check(.entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
-                  evidence: [("entries", String(files.count + signatures.count + 1))]),
-            Check(.payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail,
-                  details: BundleVerifier.capped(digestProblems),
-                  evidence: [("files", String(payloadFiles)), ("bytes", String(payloadBytes)), ("chunkSize", String(reader.manifest.chunkSize))]),
-        ], signatures: signatures)
+        return Result(
+            checks: [
+                Check(
+                    .entries, status: entryProblems.isEmpty ? .pass : .fail,
+                    details: BundleVerifier.capped(entryProblems),
+                    evidence: [("entries", String(files.count + signatures.count + 1))]),
+                Check(
+                    .payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail,
+                    details: BundleVerifier.capped(digestProblems),
+                    evidence: [
+                        ("files", String(payloadFiles)), ("bytes", String(payloadBytes)),
+                        ("chunkSize", String(reader.manifest.chunkSize)),
+                    ]),
+            ], signatures: signatures)
     }
 }
 
@@ -163,13 +189,20 @@ public struct AllOfVerifyChecks: VerifyCheck {
     public var checks: [any VerifyCheck]
     public init(_ checks: [any VerifyCheck]) { self.checks = checks }
     public var ids: [CheckID] { checks.flatMap(\.ids) }
-    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { checks.flatMap { $0.evaluate(bundle, now: now) } }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
+        checks.flatMap { $0.evaluate(bundle, now: now) }
+    }
 
     /// What `ivpack verify` runs after the streaming pass, in report order; the licence check,
     /// when there is one, last.
-    public static func standard(policy: TrustPolicy, probe: any SystemProbe, license: LicenseRequirement? = nil) -> AllOfVerifyChecks {
-        AllOfVerifyChecks([SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
-                           TargetEnvironment(probe: probe)] + (license.map { [$0] } ?? []))
+    public static func standard(policy: TrustPolicy, probe: any SystemProbe, license: LicenseRequirement? = nil)
+        -> AllOfVerifyChecks
+    {
+        AllOfVerifyChecks(
+            [
+                SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
+                TargetEnvironment(probe: probe),
+            ] + (license.map { [$0] } ?? []))
     }
 }
 
@@ -186,7 +219,8 @@ public struct SignaturesAndRoles: VerifyCheck {
         var proven: [String: [(signer: String, certificate: SHA256Digest)]] = [:]
         var developmentRootSeen = false
         for entry in bundle.signatures {
-            let outcome = SignatureCheck.evaluate(path: entry.path, der: entry.der, manifestBytes: bundle.manifestBytes, policy: policy, now: now)
+            let outcome = SignatureCheck.evaluate(
+                path: entry.path, der: entry.der, manifestBytes: bundle.manifestBytes, policy: policy, now: now)
             out.append(outcome.check)
             if outcome.check.status != .fail, let role = outcome.role, let certificate = outcome.certificate {
                 proven[role, default: []].append((outcome.signer ?? entry.path, certificate))
@@ -195,22 +229,28 @@ public struct SignaturesAndRoles: VerifyCheck {
         }
         out.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !bundle.signatures.isEmpty))
         if policy.development || developmentRootSeen {
-            out.append(Check(
-                .trustDevelopment, status: .warn,
-                details: ["THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A bundle verified with it proves nothing about a real release; do not use it for a clinical installation."]))
+            out.append(
+                Check(
+                    .trustDevelopment, status: .warn,
+                    details: [
+                        "THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A bundle verified with it proves nothing about a real release; do not use it for a clinical installation."
+                    ]))
         }
         return out
     }
 
     /// Every required role needs a valid signature, and distinct required roles need distinct
     /// certificates: two approvals by one person are one approval (clause 6.6.1 f).
-    static func requiredRoles(_ required: [String], proven: [String: [(signer: String, certificate: SHA256Digest)]], signed: Bool) -> Check {
+    static func requiredRoles(
+        _ required: [String], proven: [String: [(signer: String, certificate: SHA256Digest)]], signed: Bool
+    ) -> Check {
         var problems: [String] = []
         var used: [SHA256Digest: String] = [:]
         var evidence: [(key: String, value: String)] = []
         for role in required {
             guard let candidates = proven[role], !candidates.isEmpty else {
-                problems.append("required role \"\(role)\" has no valid signature" + (signed ? "" : " (the bundle is not signed)"))
+                problems.append(
+                    "required role \"\(role)\" has no valid signature" + (signed ? "" : " (the bundle is not signed)"))
                 evidence.append((role, "missing"))
                 continue
             }
@@ -218,7 +258,9 @@ public struct SignaturesAndRoles: VerifyCheck {
                 used[free.certificate] = role
                 evidence.append((role, free.signer))
             } else {
-                problems.append("required role \"\(role)\" is signed only by the certificate that already stands for \"\(used[candidates[0].certificate] ?? "")\"; each required role needs its own signer")
+                problems.append(
+                    "required role \"\(role)\" is signed only by the certificate that already stands for \"\(used[candidates[0].certificate] ?? "")\"; each required role needs its own signer"
+                )
                 evidence.append((role, "same certificate as \(used[candidates[0].certificate] ?? "")"))
             }
         }
@@ -231,7 +273,9 @@ public struct SignaturesAndRoles: VerifyCheck {
 public struct RecordedVersionConsistency: VerifyCheck {
     public init() {}
     public var ids: [CheckID] { [.versionConsistency] }
-    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { [VersionChecks.consistency(bundle.manifest)] }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
+        [VersionChecks.consistency(bundle.manifest)]
+    }
 }
 
 /// The version is not below the site's minimum for the product (`version.minimum`).
@@ -239,7 +283,9 @@ public struct MinimumVersion: VerifyCheck {
     public var policy: TrustPolicy
     public init(policy: TrustPolicy) { self.policy = policy }
     public var ids: [CheckID] { [.versionMinimum] }
-    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] { [VersionChecks.minimum(bundle.manifest, policy: policy)] }
+    public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
+        [VersionChecks.minimum(bundle.manifest, policy: policy)]
+    }
 }
 
 /// The target machine against the requirements the vendor declared (`environment.*`, clause 4.1.1).
@@ -287,11 +333,15 @@ enum VersionChecks {
         var problems: [String] = []
         for c in m.components {
             for e in c.versionEvidence where e.found != m.version {
-                problems.append("component \(c.name): \(e.file) (\(e.location)) records \(e.found), the bundle's version is \(m.version)")
+                problems.append(
+                    "component \(c.name): \(e.file) (\(e.location)) records \(e.found), the bundle's version is \(m.version)"
+                )
             }
             switch c.kind {
             case .code, .model, .document:
-                if c.versionEvidence.isEmpty { problems.append("component \(c.name) (\(c.kind.rawValue)) records no version evidence") }
+                if c.versionEvidence.isEmpty {
+                    problems.append("component \(c.name) (\(c.kind.rawValue)) records no version evidence")
+                }
             case .dependencyManifest, .file: break
             }
             if c.kind == .code && !m.provenance.git.contains(where: { $0.component == c.name }) {
@@ -301,26 +351,35 @@ enum VersionChecks {
         for g in m.provenance.git where g.tag.contains(m.version) == false {
             problems.append("component \(g.component): tag \(g.tag) does not carry the version \(m.version)")
         }
-        if !m.components.contains(where: { $0.name == ReleaseNotesComponent.name && $0.files.contains { $0.path == m.releaseNotes } }) {
+        if !m.components.contains(where: {
+            $0.name == ReleaseNotesComponent.name && $0.files.contains { $0.path == m.releaseNotes }
+        }) {
             problems.append("the release notes \(m.releaseNotes) are not the file of the release-notes component")
         }
-        return Check(.versionConsistency, status: problems.isEmpty ? .pass : .fail, details: problems,
-                     evidence: [("version", m.version)] + m.provenance.git.map { ("git \($0.component)", "\($0.tag) @ \($0.commit)") })
+        return Check(
+            .versionConsistency, status: problems.isEmpty ? .pass : .fail, details: problems,
+            evidence: [("version", m.version)]
+                + m.provenance.git.map { ("git \($0.component)", "\($0.tag) @ \($0.commit)") })
     }
 
     /// The policy's lowest acceptable version for this product (against downgrade).
     static func minimum(_ m: Manifest, policy: TrustPolicy) -> Check {
         guard let minimum = policy.minimumVersions[m.product.name] else {
-            return Check(.versionMinimum, status: .pass,
-                         details: ["the trust policy sets no minimum version for \(m.product.name)"], evidence: [("version", m.version)])
+            return Check(
+                .versionMinimum, status: .pass,
+                details: ["the trust policy sets no minimum version for \(m.product.name)"],
+                evidence: [("version", m.version)])
         }
         guard let version = ReleaseVersion(m.version), let lowest = ReleaseVersion(minimum) else {
-            return Check(.versionMinimum, status: .fail,
-                         details: ["the bundle's version \(m.version) cannot be compared with the minimum \(minimum)"])
+            return Check(
+                .versionMinimum, status: .fail,
+                details: ["the bundle's version \(m.version) cannot be compared with the minimum \(minimum)"])
         }
         let below = !VersionRange(minimum: lowest, maximum: nil).contains(version)
-        return Check(.versionMinimum, status: below ? .fail : .pass,
-                     details: below ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
-                     evidence: [("version", m.version), ("minimum", minimum)])
+        return Check(
+            .versionMinimum, status: below ? .fail : .pass,
+            details: below
+                ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
+            evidence: [("version", m.version), ("minimum", minimum)])
     }
 }

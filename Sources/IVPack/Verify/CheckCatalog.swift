@@ -52,18 +52,27 @@ public struct CheckDescriptor: Sendable, Equatable {
 public enum VerifyCheckCatalog {
     public static let all: [CheckDescriptor] = [
         .init(id: .manifest, title: "Manifest is the first entry and is valid", clause: "IQ 5.1.2, 6.2.2 f"),
-        .init(id: .entries, title: "Every entry is in the manifest, once, in order, a regular file with a safe name",
-              clause: "IQ 5.1.2, 6.2.2 f; DESIGN bundle 6"),
-        .init(id: .payload, title: "Every file's size and the SHA-256 of each of its chunks match the manifest",
-              clause: "IQ 5.1.2, 6.2.2 f"),
-        .init(id: .roles, title: "Every role the trust policy requires has a valid signature by its own certificate",
-              clause: "IQ 6.6.1 f"),
+        .init(
+            id: .entries, title: "Every entry is in the manifest, once, in order, a regular file with a safe name",
+            clause: "IQ 5.1.2, 6.2.2 f; DESIGN bundle 6"),
+        .init(
+            id: .payload, title: "Every file's size and the SHA-256 of each of its chunks match the manifest",
+            clause: "IQ 5.1.2, 6.2.2 f"),
+        .init(
+            id: .roles, title: "Every role the trust policy requires has a valid signature by its own certificate",
+            clause: "IQ 6.6.1 f"),
         .init(id: .trustDevelopment, title: "Trust policy trusts production roots only", clause: "IQ 6.2.1"),
-        .init(id: .versionConsistency, title: "Every component carries the bundle's version (as recorded at build)",
-              clause: "IQ 5.5.1 a-c"),
-        .init(id: .versionMinimum, title: "Version is not below the site's minimum for the product", clause: "IQ 5.5.1; policy"),
-        .init(id: .license, title: "Licensed for this site, by the vendor's licence server over mutual TLS, for an authenticated installer",
-              clause: "IQ 5.1.1, 6.2.1"),
+        .init(
+            id: .versionConsistency, title: "Every component carries the bundle's version (as recorded at build)",
+            clause: "IQ 5.5.1 a-c"),
+        .init(
+            id: .versionMinimum, title: "Version is not below the site's minimum for the product",
+            clause: "IQ 5.5.1; policy"),
+        .init(
+            id: .license,
+            title:
+                "Licensed for this site, by the vendor's licence server over mutual TLS, for an authenticated installer",
+            clause: "IQ 5.1.1, 6.2.1"),
         .init(id: .environment, title: "Environment requirements", clause: "IQ 4.1.1, 4.1.2 a"),
     ]
 

@@ -56,13 +56,16 @@ final class ChunkVerifier: @unchecked Sendable {
 
     /// `workers`: hashing threads (default: active processor count). `progress` is called with the
     /// bytes hashed so far, under a lock, from whichever thread finished a piece.
-    init(chunkSize: Int, workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ((Int64) -> Void)? = nil) {
+    init(
+        chunkSize: Int, workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: ((Int64) -> Void)? = nil
+    ) {
         self.chunkSize = chunkSize
         self.workers = max(1, workers)
         self.pieceSize = min(chunkSize, Self.maxPieceSize)
         self.bufferSize = max(pieceSize, Self.directThreshold)
         self.onProgress = progress
-        engine = HashingEngine(queues: [(self.workers, "ivpack.verify")], bufferSize: bufferSize, bufferCount: self.workers + 2)
+        engine = HashingEngine(
+            queues: [(self.workers, "ivpack.verify")], bufferSize: bufferSize, bufferCount: self.workers + 2)
     }
 
     deinit {
@@ -102,7 +105,8 @@ final class ChunkVerifier: @unchecked Sendable {
 
     private func mismatch(_ path: String, _ index: Int, length: Int64) -> String {
         let start = Int64(index) * Int64(chunkSize)
-        return "\(path): chunk \(index) (bytes \(start) to \(start + length - 1)) does not match its SHA-256 in the manifest"
+        return
+            "\(path): chunk \(index) (bytes \(start) to \(start + length - 1)) does not match its SHA-256 in the manifest"
     }
 
     /// Whether `verify(_:in:dataOffset:)` should be used for a file of this size.
@@ -151,7 +155,10 @@ final class ChunkVerifier: @unchecked Sendable {
                         return
                     }
                     if n < want {
-                        record(fileOrder, index, "\(expected.path): the bundle ends inside chunk \(index) (at byte \(start + done + Int64(n)) of \(size)); the bundle is truncated")
+                        record(
+                            fileOrder, index,
+                            "\(expected.path): the bundle ends inside chunk \(index) (at byte \(start + done + Int64(n)) of \(size)); the bundle is truncated"
+                        )
                         return
                     }
                     hasher.update(UnsafeRawBufferPointer(piece))
@@ -176,7 +183,9 @@ final class ChunkVerifier: @unchecked Sendable {
     /// Streams one small file's data through `read` into the current batch (see `batchTarget`).
     /// Returns a problem found on the reading side (a length mismatch) at once; digest mismatches
     /// are collected and returned by `finish()`. For files below `directThreshold` bytes.
-    func verify(_ expected: Manifest.FileEntry, read: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> String? {
+    func verify(_ expected: Manifest.FileEntry, read: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws
+        -> String?
+    {
         let fileOrder = nextFileOrder()
         let size = expected.size
         // Every chunk of a small file fits one buffer (buffers hold at least directThreshold bytes),
@@ -197,7 +206,10 @@ final class ChunkVerifier: @unchecked Sendable {
         var overflow = false
         func closeChunk() {
             let digest = chunkIndex < expected.chunks.count ? expected.chunks[chunkIndex] : nil
-            batchSegments.append(Segment(file: fileOrder, chunk: chunkIndex, expected: digest, path: expected.path, start: start, length: have))
+            batchSegments.append(
+                Segment(
+                    file: fileOrder, chunk: chunkIndex, expected: digest, path: expected.path, start: start,
+                    length: have))
             batchFill = start + have
             chunkIndex += 1
         }
@@ -273,7 +285,9 @@ final class ChunkVerifier: @unchecked Sendable {
             for segment in segments {
                 hasher.update(UnsafeRawBufferPointer(rebasing: b[segment.start..<(segment.start + segment.length)]))
                 if hasher.finish() != segment.expected {
-                    record(segment.file, segment.chunk, mismatch(segment.path, segment.chunk, length: Int64(segment.length)))
+                    record(
+                        segment.file, segment.chunk,
+                        mismatch(segment.path, segment.chunk, length: Int64(segment.length)))
                 }
                 bytes += segment.length
             }

@@ -11,15 +11,20 @@ struct SignatureCheck {
     /// Checks, in order: the entry name, the CMS structure, the signature over the manifest, the
     /// signer's path to a trusted root (with revocation) at the signing moment, the code-signing
     /// usage, and the role the entry claims against what the certificate proves under the policy.
-    static func evaluate(path: String, der: [UInt8], manifestBytes: [UInt8], policy: TrustPolicy, now: Int64) -> SignatureCheck {
+    static func evaluate(path: String, der: [UInt8], manifestBytes: [UInt8], policy: TrustPolicy, now: Int64)
+        -> SignatureCheck
+    {
         let parsedName = SignatureEntryName(path)
         // The reader passes only well-named entries; a name that does not parse keeps its text.
         let id = parsedName.map { CheckID.signature($0.index) } ?? CheckID(rawValue: "signature." + path)
         let claimed = parsedName?.role ?? "?"
         let title = "Signature \(path) (role \(claimed))"
-        func fail(_ detail: String, _ evidence: [(key: String, value: String)] = [], developmentRoot: Bool = false) -> SignatureCheck {
-            SignatureCheck(check: Check(id, title: title, status: .fail, details: [detail], evidence: evidence),
-                           role: nil, signer: nil, certificate: nil, developmentRoot: developmentRoot)
+        func fail(_ detail: String, _ evidence: [(key: String, value: String)] = [], developmentRoot: Bool = false)
+            -> SignatureCheck
+        {
+            SignatureCheck(
+                check: Check(id, title: title, status: .fail, details: [detail], evidence: evidence),
+                role: nil, signer: nil, certificate: nil, developmentRoot: developmentRoot)
         }
         let signed: SignedData
         do {
@@ -37,7 +42,9 @@ struct SignatureCheck {
         ]
         if let t = signed.signingTime { evidence.append(("signingTime", Timestamp.iso8601(t))) }
         if case .invalid(let problem) = signed.verifySignature(content: manifestBytes) {
-            return fail("the signature does not match this manifest (\(problem)): the manifest or the signature was changed", evidence)
+            return fail(
+                "the signature does not match this manifest (\(problem)): the manifest or the signature was changed",
+                evidence)
         }
         // With a valid RFC 3161 token the chain is judged at the authority's time (so a release
         // stays verifiable after its signing certificate expires); without one, now. A token from
@@ -45,13 +52,16 @@ struct SignatureCheck {
         var time = now
         if let token = signed.timestampToken {
             let roots = policy.timestampRoots.isEmpty ? policy.trustedRoots : policy.timestampRoots
-            switch RFC3161.check(token: token, signatureValue: signed.signatureValue, roots: roots, untrusted: policy.intermediates,
-                                 now: now, maxClockSkew: policy.maxClockSkewSeconds, securityLevel: policy.minimumSecurityLevel) {
+            switch RFC3161.check(
+                token: token, signatureValue: signed.signatureValue, roots: roots, untrusted: policy.intermediates,
+                now: now, maxClockSkew: policy.maxClockSkewSeconds, securityLevel: policy.minimumSecurityLevel)
+            {
             case .invalid(let problem):
                 return fail("the time-stamp token is not valid: \(problem)", evidence)
             case .valid(let stamped, let authority):
                 time = stamped
-                evidence.append(("timestamp", "\(Timestamp.iso8601(time)) by \(authority ?? "an authority trusted by the policy")"))
+                evidence.append(
+                    ("timestamp", "\(Timestamp.iso8601(time)) by \(authority ?? "an authority trusted by the policy")"))
                 evidence.append(("validatedAt", Timestamp.iso8601(time) + " (the time-stamp's time)"))
             }
         } else {
@@ -59,23 +69,36 @@ struct SignatureCheck {
         }
         let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
         func validate(requiredPolicy: String?) -> ChainValidation {
-            ChainValidator.validate(signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
-                                    revocation: policy.revocation, at: time, isPastTime: time < now,
-                                    securityLevel: policy.minimumSecurityLevel, requiredPolicy: requiredPolicy)
+            ChainValidator.validate(
+                signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
+                revocation: policy.revocation, at: time, isPastTime: time < now,
+                securityLevel: policy.minimumSecurityLevel, requiredPolicy: requiredPolicy)
         }
         let chain = validate(requiredPolicy: nil)
         let root = chain.chain.last
         let developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
         if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
-        evidence.append(("revocation", policy.revocation == .disabled ? "not checked (policy: none)" : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"))
+        evidence.append(
+            (
+                "revocation",
+                policy.revocation == .disabled
+                    ? "not checked (policy: none)"
+                    : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"
+            ))
         if case .invalid(let reason, _, _) = chain {
-            return fail("the signer's certificate is not trusted by the policy: \(reason)", evidence, developmentRoot: developmentRoot)
+            return fail(
+                "the signer's certificate is not trusted by the policy: \(reason)", evidence,
+                developmentRoot: developmentRoot)
         }
         if developmentRoot && !policy.development {
-            return fail("the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept", evidence, developmentRoot: true)
+            return fail(
+                "the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept",
+                evidence, developmentRoot: true)
         }
         guard signer.extendedKeyUsages.contains(WellKnownOID.codeSigning) else {
-            return fail("the signer's certificate lacks the code-signing extended key usage (\(WellKnownOID.codeSigning))", evidence, developmentRoot: developmentRoot)
+            return fail(
+                "the signer's certificate lacks the code-signing extended key usage (\(WellKnownOID.codeSigning))",
+                evidence, developmentRoot: developmentRoot)
         }
         // A role proven by a certificate policy holds only when that policy holds along the whole
         // path (RFC 5280 policy processing): a CA that carries neither it nor anyPolicy cannot
@@ -97,16 +120,24 @@ struct SignatureCheck {
             return fail("the entry name is not NNN-ROLE.p7s", evidence, developmentRoot: developmentRoot)
         }
         if let reason = refusedAlongPath[claimed] {
-            return fail("the entry claims role \"\(claimed)\"; the certificate carries its policy, but the path does not allow it: \(reason)",
-                        evidence, developmentRoot: developmentRoot)
+            return fail(
+                "the entry claims role \"\(claimed)\"; the certificate carries its policy, but the path does not allow it: \(reason)",
+                evidence, developmentRoot: developmentRoot)
         }
         guard proven.contains(claimed) else {
-            let how = policy.roles[claimed].map { rule in
-                [rule.certificatePolicy.map { "certificate policy \($0)" }, rule.subjectOU.map { "subject OU \"\($0)\"" }].compactMap { $0 }.joined(separator: " and ")
-            } ?? "a role the policy does not define"
-            return fail("the entry claims role \"\(claimed)\" but the certificate does not prove it (needs \(how))", evidence, developmentRoot: developmentRoot)
+            let how =
+                policy.roles[claimed].map { rule in
+                    [
+                        rule.certificatePolicy.map { "certificate policy \($0)" },
+                        rule.subjectOU.map { "subject OU \"\($0)\"" },
+                    ].compactMap { $0 }.joined(separator: " and ")
+                } ?? "a role the policy does not define"
+            return fail(
+                "the entry claims role \"\(claimed)\" but the certificate does not prove it (needs \(how))", evidence,
+                developmentRoot: developmentRoot)
         }
-        return SignatureCheck(check: Check(id, title: title, status: .pass, evidence: evidence), role: claimed,
-                              signer: signer.subject, certificate: signer.fingerprint, developmentRoot: developmentRoot)
+        return SignatureCheck(
+            check: Check(id, title: title, status: .pass, evidence: evidence), role: claimed,
+            signer: signer.subject, certificate: signer.fingerprint, developmentRoot: developmentRoot)
     }
 }

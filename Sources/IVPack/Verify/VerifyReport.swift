@@ -16,7 +16,10 @@ public struct Check: Sendable, Equatable {
 
     /// A check with the catalogue's title for `id` unless `title` is given (signature and
     /// environment checks name their subject).
-    public init(_ id: CheckID, title: String? = nil, status: Status, details: [String] = [], evidence: [(key: String, value: String)] = []) {
+    public init(
+        _ id: CheckID, title: String? = nil, status: Status, details: [String] = [],
+        evidence: [(key: String, value: String)] = []
+    ) {
         self.id = id
         self.title = title ?? VerifyCheckCatalog.title(id)
         self.status = status

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // MARK: - Markdown front matter and title line
 
@@ -54,22 +55,30 @@ extension VersionReaders {
                 var size = 0
                 for i in 1..<lines.count {
                     let t = Array(trimmed(lines[i]))
-                    if t == Array("---".utf8) || t == Array("...".utf8) { close = i; break }
+                    if t == Array("---".utf8) || t == Array("...".utf8) {
+                        close = i
+                        break
+                    }
                     size += lines[i].count + 1
                     if size > maxFrontMatterBytes {
-                        throw fail(displayPath, at: "line \(i + 1)", "front matter is longer than the limit of \(kibibytes(maxFrontMatterBytes))",
-                                   hint: "Keep front matter short, or close it with a line of three dashes (---).")
+                        throw fail(
+                            displayPath, at: "line \(i + 1)",
+                            "front matter is longer than the limit of \(kibibytes(maxFrontMatterBytes))",
+                            hint: "Keep front matter short, or close it with a line of three dashes (---).")
                     }
                 }
                 guard let close else {
-                    throw fail(displayPath, at: "line 1",
-                               "front matter opened by '---' is not closed by a '---' line\(truncated ? " within the first \(mebibytes(maxReadBytes))" : "")",
-                               hint: "End the front matter with a line of three dashes (---).")
+                    throw fail(
+                        displayPath, at: "line 1",
+                        "front matter opened by '---' is not closed by a '---' line\(truncated ? " within the first \(mebibytes(maxReadBytes))" : "")",
+                        hint: "End the front matter with a line of three dashes (---).")
                 }
                 var utf8Lines: [String] = []
                 for i in 1..<close {
                     guard let s = String(validating: lines[i], as: UTF8.self) else {
-                        throw fail(displayPath, at: "line \(i + 1)", "front matter is not valid UTF-8", hint: "Save the file as UTF-8.")
+                        throw fail(
+                            displayPath, at: "line \(i + 1)", "front matter is not valid UTF-8",
+                            hint: "Save the file as UTF-8.")
                     }
                     utf8Lines.append(s)
                 }
@@ -98,10 +107,13 @@ extension VersionReaders {
             for (index, line) in lines.enumerated() {
                 let chars = Array(line)
                 var i = 0
-                while i < chars.count && (chars[i] == " " || chars[i] == "\t" || chars[i] == "-" || chars[i] == "?") { i += 1 }
+                while i < chars.count && (chars[i] == " " || chars[i] == "\t" || chars[i] == "-" || chars[i] == "?") {
+                    i += 1
+                }
                 if i > maxIndentation {
-                    throw fail(displayPath, at: "line \(firstLine + index)",
-                               "\(what) is indented deeper than the limit of \(maxIndentation) columns", hint: hint)
+                    throw fail(
+                        displayPath, at: "line \(firstLine + index)",
+                        "\(what) is indented deeper than the limit of \(maxIndentation) columns", hint: hint)
                 }
                 var previous: Character? = i > 0 ? chars[i - 1] : nil
                 var lastSignificant: Character? = chars[..<i].last(where: { $0 != " " && $0 != "\t" })
@@ -124,16 +136,19 @@ extension VersionReaders {
                     } else if c == "[" || c == "{" {
                         flow += 1
                         if flow > maxFlowNesting {
-                            throw fail(displayPath, at: "line \(firstLine + index)",
-                                       "\(what) nests collections deeper than the limit of \(maxFlowNesting)", hint: hint)
+                            throw fail(
+                                displayPath, at: "line \(firstLine + index)",
+                                "\(what) nests collections deeper than the limit of \(maxFlowNesting)", hint: hint)
                         }
                     } else if c == "]" || c == "}" {
                         flow = max(0, flow - 1)
                     } else if c == "&" && atTokenStart && (lastSignificant.map { ":-?[{,".contains($0) } ?? true)
-                                && i + 1 < chars.count && !chars[i + 1].isWhitespace {
-                        throw fail(displayPath, at: "line \(firstLine + index)",
-                                   "\(what) uses a YAML anchor (\(String(chars[i...].prefix(while: { !$0.isWhitespace }).prefix(40)))); ivpack does not accept anchors and aliases",
-                                   hint: "Write the values out in full.")
+                        && i + 1 < chars.count && !chars[i + 1].isWhitespace
+                    {
+                        throw fail(
+                            displayPath, at: "line \(firstLine + index)",
+                            "\(what) uses a YAML anchor (\(String(chars[i...].prefix(while: { !$0.isWhitespace }).prefix(40)))); ivpack does not accept anchors and aliases",
+                            hint: "Write the values out in full.")
                     }
                     if c != " " && c != "\t" { lastSignificant = c }
                     previous = c
@@ -142,28 +157,36 @@ extension VersionReaders {
             }
         }
 
-        static func frontMatterReading(_ head: Head, displayPath: String, key: String, format: VersionFormat) throws -> VersionReading {
+        static func frontMatterReading(_ head: Head, displayPath: String, key: String, format: VersionFormat) throws
+            -> VersionReading
+        {
             guard let frontMatter = head.frontMatter else {
-                return VersionReading(format: format, file: displayPath,
-                                      location: "front matter key \"\(key)\" (the file has no front matter)", found: nil)
+                return VersionReading(
+                    format: format, file: displayPath,
+                    location: "front matter key \"\(key)\" (the file has no front matter)", found: nil)
             }
-            let result = try YAMLKey.value(of: key, in: frontMatter.lines, lineOffset: frontMatter.firstLine - 1,
-                                           displayPath: displayPath, what: "front matter")
-            let location = result.line.map { "front matter key \"\(key)\" (line \($0))" } ?? "front matter key \"\(key)\""
+            let result = try YAMLKey.value(
+                of: key, in: frontMatter.lines, lineOffset: frontMatter.firstLine - 1,
+                displayPath: displayPath, what: "front matter")
+            let location =
+                result.line.map { "front matter key \"\(key)\" (line \($0))" } ?? "front matter key \"\(key)\""
             return VersionReading(format: format, file: displayPath, location: location, found: result.found)
         }
 
         static func titleReading(_ head: Head, displayPath: String) -> VersionReading {
             guard let title = head.title else {
-                return VersionReading(format: .titleLine, file: displayPath,
-                                      location: "title line (the file has no text\(head.frontMatter == nil ? "" : " after its front matter"))",
-                                      found: nil)
+                return VersionReading(
+                    format: .titleLine, file: displayPath,
+                    location:
+                        "title line (the file has no text\(head.frontMatter == nil ? "" : " after its front matter"))",
+                    found: nil)
             }
             var text = Substring(title.text)
             while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
             while text.first == "#" { text = text.dropFirst() }
-            return VersionReading(format: .titleLine, file: displayPath, location: "title line \(title.line)",
-                                  found: versionToken(in: text))
+            return VersionReading(
+                format: .titleLine, file: displayPath, location: "title line \(title.line)",
+                found: versionToken(in: text))
         }
 
         /// The first version-like token on `line`: `V?[0-9]+(\.[0-9]+)+(-[0-9A-Za-z.]+)?(\+[0-9A-Za-z.]+)?`
@@ -190,11 +213,14 @@ extension VersionReaders {
     /// A top-level key of a YAML mapping, read with its line.
     enum YAMLKey {
         /// The value of `key` in the YAML `lines`, whose first line is line `lineOffset + 1` of the file.
-        static func value(of key: String, in lines: [String], lineOffset: Int, displayPath: String, what: String) throws -> (found: String?, line: Int?) {
+        static func value(of key: String, in lines: [String], lineOffset: Int, displayPath: String, what: String) throws
+            -> (found: String?, line: Int?)
+        {
             let hint = "Fix the YAML; a version is written as: \(key): \"2.3.1\""
             let root: Yams.Node?
             do {
-                root = try YAMLText.compose(lines: lines, firstLine: lineOffset + 1, displayPath: displayPath, what: what)
+                root = try YAMLText.compose(
+                    lines: lines, firstLine: lineOffset + 1, displayPath: displayPath, what: what)
             } catch {
                 let yaml: YamlError
                 switch error {
@@ -204,26 +230,31 @@ extension VersionReaders {
                 }
                 switch yaml {
                 case .scanner(let context, let problem, let mark, _),
-                     .parser(let context, let problem, let mark, _),
-                     .composer(let context, let problem, let mark, _):
+                    .parser(let context, let problem, let mark, _),
+                    .composer(let context, let problem, let mark, _):
                     let contextText = context.map { " (\($0.text))" } ?? ""
-                    throw fail(displayPath, at: "line \(mark.line + lineOffset), column \(mark.column)",
-                               "\(what) is not valid YAML: \(problem)\(contextText)", hint: hint)
+                    throw fail(
+                        displayPath, at: "line \(mark.line + lineOffset), column \(mark.column)",
+                        "\(what) is not valid YAML: \(problem)\(contextText)", hint: hint)
                 case .duplicatedKeysInMapping(let duplicates, let context):
-                    throw fail(displayPath, at: "line \(context.mark.line + lineOffset)",
-                               "\(what) repeats the key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))",
-                               hint: "Write each key once.")
+                    throw fail(
+                        displayPath, at: "line \(context.mark.line + lineOffset)",
+                        "\(what) repeats the key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))",
+                        hint: "Write each key once.")
                 case .reader(let problem, let offset, _, _):
-                    throw fail(displayPath, at: offset.map { "byte \($0) of the \(what)" } ?? "the \(what)",
-                               "\(what) cannot be read: \(problem)", hint: "Save the file as UTF-8.")
+                    throw fail(
+                        displayPath, at: offset.map { "byte \($0) of the \(what)" } ?? "the \(what)",
+                        "\(what) cannot be read: \(problem)", hint: "Save the file as UTF-8.")
                 default:
-                    throw fail(displayPath, at: "line \(lineOffset + 1)", "\(what) is not valid YAML: \(yaml)", hint: hint)
+                    throw fail(
+                        displayPath, at: "line \(lineOffset + 1)", "\(what) is not valid YAML: \(yaml)", hint: hint)
                 }
             }
             guard let root else { return (nil, nil) }
             guard case .mapping(let mapping) = root else {
-                throw fail(displayPath, at: "line \((root.mark?.line ?? 1) + lineOffset)",
-                           "\(what) is \(kind(of: root)), not a mapping of keys to values", hint: hint)
+                throw fail(
+                    displayPath, at: "line \((root.mark?.line ?? 1) + lineOffset)",
+                    "\(what) is \(kind(of: root)), not a mapping of keys to values", hint: hint)
             }
             for (k, v) in mapping {
                 guard case .scalar(let keyScalar) = k, keyScalar.string == key else { continue }
@@ -234,12 +265,15 @@ extension VersionReaders {
                     if tag == Tag.Name.str.rawValue { return (scalar.string, line) }
                     if tag == Tag.Name.null.rawValue { return (nil, line) }
                     let typeName = tag.split(separator: ":").last.map(String.init) ?? tag
-                    throw fail(displayPath, at: "line \(line)",
-                               "\(what) key \"\(key)\" holds \(scalar.string), which YAML reads as \(typeName == "int" ? "an int" : "a \(typeName)"), not as text",
-                               hint: "Quote the version so that it stays text: \(key): \"\(scalar.string)\"")
+                    throw fail(
+                        displayPath, at: "line \(line)",
+                        "\(what) key \"\(key)\" holds \(scalar.string), which YAML reads as \(typeName == "int" ? "an int" : "a \(typeName)"), not as text",
+                        hint: "Quote the version so that it stays text: \(key): \"\(scalar.string)\"")
                 default:
-                    throw fail(displayPath, at: "line \(line)", "\(what) key \"\(key)\" holds \(kind(of: v)), not a version string",
-                               hint: "Write the version as text: \(key): \"2.3.1\"")
+                    throw fail(
+                        displayPath, at: "line \(line)",
+                        "\(what) key \"\(key)\" holds \(kind(of: v)), not a version string",
+                        hint: "Write the version as text: \(key): \"2.3.1\"")
                 }
             }
             return (nil, nil)

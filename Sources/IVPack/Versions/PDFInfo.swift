@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // MARK: - PDF
 
@@ -42,13 +43,14 @@ extension VersionReaders {
             static func == (lhs: Value, rhs: Value) -> Bool {
                 switch (lhs, rhs) {
                 case (.null, .null): return true
-                case let (.bool(a), .bool(b)): return a == b
-                case let (.number(a), .number(b)): return a == b
-                case let (.string(a), .string(b)): return a == b
-                case let (.name(a), .name(b)): return a == b
-                case let (.array(a), .array(b)): return a == b
-                case let (.dictionary(a), .dictionary(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-                case let (.reference(a, b), .reference(c, d)): return a == c && b == d
+                case (.bool(let a), .bool(let b)): return a == b
+                case (.number(let a), .number(let b)): return a == b
+                case (.string(let a), .string(let b)): return a == b
+                case (.name(let a), .name(let b)): return a == b
+                case (.array(let a), .array(let b)): return a == b
+                case (.dictionary(let a), .dictionary(let b)):
+                    return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+                case (.reference(let a, let b), .reference(let c, let d)): return a == c && b == d
                 default: return false
                 }
             }
@@ -89,15 +91,17 @@ extension VersionReaders {
 
             static func isWhite(_ b: UInt8) -> Bool { b == 0 || b == 9 || b == 10 || b == 12 || b == 13 || b == 32 }
             static func isDelimiter(_ b: UInt8) -> Bool {
-                b == 0x28 || b == 0x29 || b == 0x3C || b == 0x3E || b == 0x5B || b == 0x5D || b == 0x7B || b == 0x7D || b == 0x2F || b == 0x25
+                b == 0x28 || b == 0x29 || b == 0x3C || b == 0x3E || b == 0x5B || b == 0x5D || b == 0x7B || b == 0x7D
+                    || b == 0x2F || b == 0x25
             }
             static func isRegular(_ b: UInt8) -> Bool { !isWhite(b) && !isDelimiter(b) }
 
             var offset: Int64 { base + Int64(position) }
 
             func error(_ problem: String, at position: Int? = nil) -> InputError {
-                fail(displayPath, at: "byte \(base + Int64(position ?? self.position))", problem,
-                     hint: "The PDF is damaged or unusual; check it with qpdf --check and export it again.")
+                fail(
+                    displayPath, at: "byte \(base + Int64(position ?? self.position))", problem,
+                    hint: "The PDF is damaged or unusual; check it with qpdf --check and export it again.")
             }
 
             func endError(_ what: String) -> InputError {
@@ -178,13 +182,18 @@ extension VersionReaders {
                     while true {
                         skipSpace()
                         guard position < bytes.count else { throw endError("an array") }
-                        if bytes[position] == 0x5D { position += 1; return .array(elements) }
+                        if bytes[position] == 0x5D {
+                            position += 1
+                            return .array(elements)
+                        }
                         elements.append(try value(depth: depth + 1))
                     }
                 case 0x2F: return .name(name())
                 case 0x2B, 0x2D, 0x2E, 0x30...0x39: return number()
                 default:
-                    guard Lexer.isRegular(b) else { throw error("unexpected \(describeByte(b)) where a value should start") }
+                    guard Lexer.isRegular(b) else {
+                        throw error("unexpected \(describeByte(b)) where a value should start")
+                    }
                     let start = position
                     while position < bytes.count && Lexer.isRegular(bytes[position]) { position += 1 }
                     let word = String(decoding: bytes[start..<position], as: UTF8.self)
@@ -192,7 +201,10 @@ extension VersionReaders {
                     case "true": return .bool(true)
                     case "false": return .bool(false)
                     case "null": return .null
-                    default: throw error("unexpected keyword '\(Display.name(String(word.prefix(40))))' where a value should start", at: start)
+                    default:
+                        throw error(
+                            "unexpected keyword '\(Display.name(String(word.prefix(40))))' where a value should start",
+                            at: start)
                     }
                 }
             }
@@ -214,7 +226,9 @@ extension VersionReaders {
                     let keyOffset = position
                     let key = name()
                     if entries.contains(where: { $0.0 == key }) {
-                        throw error("dictionary starting at byte \(base + Int64(start)) repeats the key /\(Display.name(key))", at: keyOffset)
+                        throw error(
+                            "dictionary starting at byte \(base + Int64(start)) repeats the key /\(Display.name(key))",
+                            at: keyOffset)
                     }
                     entries.append((key, try value(depth: depth + 1)))
                 }
@@ -225,7 +239,9 @@ extension VersionReaders {
                 var out: [UInt8] = []
                 while position < bytes.count && Lexer.isRegular(bytes[position]) {
                     let b = bytes[position]
-                    if b == 0x23, position + 2 < bytes.count, let h = hexValue(bytes[position + 1]), let l = hexValue(bytes[position + 2]) {
+                    if b == 0x23, position + 2 < bytes.count, let h = hexValue(bytes[position + 1]),
+                        let l = hexValue(bytes[position + 2])
+                    {
                         out.append(h << 4 | l)
                         position += 3
                     } else {
@@ -245,7 +261,8 @@ extension VersionReaders {
                     if let g = unsigned() {
                         skipSpace()
                         if position < bytes.count && bytes[position] == 0x52
-                            && (position + 1 == bytes.count || !Lexer.isRegular(bytes[position + 1])) {
+                            && (position + 1 == bytes.count || !Lexer.isRegular(bytes[position + 1]))
+                        {
                             position += 1
                             return .reference(n, g)
                         }
@@ -279,10 +296,19 @@ extension VersionReaders {
                     if b == 0x3E { break }
                     if Lexer.isWhite(b) { continue }
                     guard let v = hexValue(b) else {
-                        throw error("hex string starting at byte \(base + Int64(start)) holds \(describeByte(b)), not a hex digit", at: position - 1)
+                        throw error(
+                            "hex string starting at byte \(base + Int64(start)) holds \(describeByte(b)), not a hex digit",
+                            at: position - 1)
                     }
-                    if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
-                    if out.count > maxStringBytes { throw error("string longer than the limit of \(kibibytes(maxStringBytes))", at: start) }
+                    if let h = high {
+                        out.append(h << 4 | v)
+                        high = nil
+                    } else {
+                        high = v
+                    }
+                    if out.count > maxStringBytes {
+                        throw error("string longer than the limit of \(kibibytes(maxStringBytes))", at: start)
+                    }
                 }
                 if let h = high { out.append(h << 4) }
                 return out
@@ -335,7 +361,9 @@ extension VersionReaders {
                     default:
                         out.append(b)
                     }
-                    if out.count > maxStringBytes { throw error("string longer than the limit of \(kibibytes(maxStringBytes))", at: start) }
+                    if out.count > maxStringBytes {
+                        throw error("string longer than the limit of \(kibibytes(maxStringBytes))", at: start)
+                    }
                 }
             }
 
@@ -384,7 +412,10 @@ extension VersionReaders {
                             var p = 0
                             for w in stream.widths {
                                 var v: Int64 = 0
-                                for _ in 0..<w { v = v << 8 | Int64(bytes[p]); p += 1 }
+                                for _ in 0..<w {
+                                    v = v << 8 | Int64(bytes[p])
+                                    p += 1
+                                }
                                 fields.append(v)
                             }
                             let type = stream.widths[0] == 0 ? 1 : fields[0]
@@ -427,43 +458,53 @@ extension VersionReaders {
             let location = "PDF /Info /\(key)"
             let start = try window(file, at: 0, count: 1024)
             guard firstIndex(of: Array("%PDF-".utf8), in: start) != nil else {
-                throw fail(displayPath, at: "byte 0", "no %PDF- header in the first 1024 bytes",
-                           hint: "This is not a PDF file; check the file name and the export.")
+                throw fail(
+                    displayPath, at: "byte 0", "no %PDF- header in the first 1024 bytes",
+                    hint: "This is not a PDF file; check the file name and the export.")
             }
             let (trailer, sections) = try PDF.trailer(file, displayPath: displayPath)
             if trailer["Encrypt"] != nil {
-                throw fail(displayPath, at: "the trailer", "the PDF is encrypted, so its /Info strings cannot be read",
-                           hint: "Export the PDF without encryption or passwords.")
+                throw fail(
+                    displayPath, at: "the trailer", "the PDF is encrypted, so its /Info strings cannot be read",
+                    hint: "Export the PDF without encryption or passwords.")
             }
             let info: Value
             switch trailer["Info"] {
             case nil, .null?:
                 return VersionReading(format: .pdfInfo, file: displayPath, location: location, found: nil)
             case .reference(let n, let g)?:
-                info = try object(n, g, what: "the /Info dictionary", referencedFrom: "the trailer entry /Info", file: file, sections: sections, displayPath: displayPath)
+                info = try object(
+                    n, g, what: "the /Info dictionary", referencedFrom: "the trailer entry /Info", file: file,
+                    sections: sections, displayPath: displayPath)
             case .dictionary?:
                 info = trailer["Info"]!
             case let other?:
-                throw fail(displayPath, at: "the trailer", "/Info is \(other.typeName), not a reference to a dictionary",
-                           hint: "The PDF is damaged; export it again.")
+                throw fail(
+                    displayPath, at: "the trailer", "/Info is \(other.typeName), not a reference to a dictionary",
+                    hint: "The PDF is damaged; export it again.")
             }
             guard case .dictionary = info else {
-                throw fail(displayPath, at: "the /Info object", "/Info is \(info.typeName), not a dictionary",
-                           hint: "The PDF is damaged; export it again.")
+                throw fail(
+                    displayPath, at: "the /Info object", "/Info is \(info.typeName), not a dictionary",
+                    hint: "The PDF is damaged; export it again.")
             }
             var value = info[key]
             if case .reference(let n, let g)? = value {
-                value = try object(n, g, what: "the /\(key) string", referencedFrom: "the /Info entry /\(key)", file: file, sections: sections, displayPath: displayPath)
+                value = try object(
+                    n, g, what: "the /\(key) string", referencedFrom: "the /Info entry /\(key)", file: file,
+                    sections: sections, displayPath: displayPath)
             }
             switch value {
             case nil, .null?:
                 return VersionReading(format: .pdfInfo, file: displayPath, location: location, found: nil)
             case .string(let bytes)?:
-                return VersionReading(format: .pdfInfo, file: displayPath, location: location,
-                                      found: try textString(bytes, displayPath: displayPath, key: key))
+                return VersionReading(
+                    format: .pdfInfo, file: displayPath, location: location,
+                    found: try textString(bytes, displayPath: displayPath, key: key))
             case let other?:
-                throw fail(displayPath, at: "the /Info dictionary", "/\(key) is \(other.typeName), not a text string",
-                           hint: "Write the version as a string, e.g. /\(key) (2.3.1).")
+                throw fail(
+                    displayPath, at: "the /Info dictionary", "/\(key) is \(other.typeName), not a text string",
+                    hint: "Write the version as a string, e.g. /\(key) (2.3.1).")
             }
         }
 
@@ -473,22 +514,28 @@ extension VersionReaders {
             if bytes.starts(with: [0xFE, 0xFF]) {
                 let body = bytes.dropFirst(2)
                 guard body.count % 2 == 0 else {
-                    throw fail(displayPath, at: "the /Info dictionary", "/\(key) is UTF-16 text of an odd number of bytes",
-                               hint: "The PDF is damaged; export it again.")
+                    throw fail(
+                        displayPath, at: "the /Info dictionary", "/\(key) is UTF-16 text of an odd number of bytes",
+                        hint: "The PDF is damaged; export it again.")
                 }
                 var units: [UInt16] = []
                 var i = body.startIndex
-                while i < body.endIndex { units.append(UInt16(body[i]) << 8 | UInt16(body[i + 1])); i += 2 }
+                while i < body.endIndex {
+                    units.append(UInt16(body[i]) << 8 | UInt16(body[i + 1]))
+                    i += 2
+                }
                 guard let s = String(validating: units, as: UTF16.self) else {
-                    throw fail(displayPath, at: "the /Info dictionary", "/\(key) is not valid UTF-16 text",
-                               hint: "The PDF is damaged; export it again.")
+                    throw fail(
+                        displayPath, at: "the /Info dictionary", "/\(key) is not valid UTF-16 text",
+                        hint: "The PDF is damaged; export it again.")
                 }
                 return s
             }
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
                 guard let s = String(validating: bytes.dropFirst(3), as: UTF8.self) else {
-                    throw fail(displayPath, at: "the /Info dictionary", "/\(key) is not valid UTF-8 text",
-                               hint: "The PDF is damaged; export it again.")
+                    throw fail(
+                        displayPath, at: "the /Info dictionary", "/\(key) is not valid UTF-8 text",
+                        hint: "The PDF is damaged; export it again.")
                 }
                 return s
             }
@@ -511,17 +558,23 @@ extension VersionReaders {
                     var next: Int64? = first
                     var visited = Set<Int64>()
                     while let offset = next, sections.count < maxXRefSections, visited.insert(offset).inserted {
-                        guard let section = try PDF.section(at: offset, file: file, displayPath: displayPath) else { break }
+                        guard let section = try PDF.section(at: offset, file: file, displayPath: displayPath) else {
+                            break
+                        }
                         sections.append(section)
-                        if let stm = section.trailer["XRefStm"]?.integer, !section.isStream, visited.insert(stm).inserted,
-                           let hybrid = try PDF.section(at: stm, file: file, displayPath: displayPath), hybrid.isStream {
+                        if let stm = section.trailer["XRefStm"]?.integer, !section.isStream,
+                            visited.insert(stm).inserted,
+                            let hybrid = try PDF.section(at: stm, file: file, displayPath: displayPath), hybrid.isStream
+                        {
                             sections.append(hybrid)
                         }
                         next = section.trailer["Prev"]?.integer
                     }
                 }
             }
-            if let withInfo = sections.first(where: { $0.trailer["Info"] != nil }) { return (withInfo.trailer, sections) }
+            if let withInfo = sections.first(where: { $0.trailer["Info"] != nil }) {
+                return (withInfo.trailer, sections)
+            }
             if let newest = sections.first { return (newest.trailer, sections) }
             // No usable startxref: take the last trailer dictionary at the end of the file.
             var searchEnd = tail.count
@@ -535,18 +588,22 @@ extension VersionReaders {
                 }
                 searchEnd = t
             }
-            throw fail(displayPath, at: "the last \(kibibytes(tailLength)) of the file",
-                       "no cross-reference section or trailer found (no usable startxref)",
-                       hint: "The PDF is truncated or damaged; export it again, or repair it with qpdf in.pdf out.pdf.")
+            throw fail(
+                displayPath, at: "the last \(kibibytes(tailLength)) of the file",
+                "no cross-reference section or trailer found (no usable startxref)",
+                hint: "The PDF is truncated or damaged; export it again, or repair it with qpdf in.pdf out.pdf.")
         }
 
         /// The cross-reference section at `offset`, or nil when there is none there.
         static func section(at offset: Int64, file: any ByteSource, displayPath: String) throws -> Section? {
             let head = try window(file, at: offset, count: maxObjectBytes)
-            var lexer = Lexer(bytes: head, base: offset, reachesEnd: offset + Int64(head.count) == file.size, displayPath: displayPath)
+            var lexer = Lexer(
+                bytes: head, base: offset, reachesEnd: offset + Int64(head.count) == file.size, displayPath: displayPath
+            )
             lexer.skipSpace()
             if lexer.startsWith("xref") {
-                return try classicSection(at: offset + Int64(lexer.position) + 4, sectionOffset: offset, file: file, displayPath: displayPath)
+                return try classicSection(
+                    at: offset + Int64(lexer.position) + 4, sectionOffset: offset, file: file, displayPath: displayPath)
             }
             guard lexer.objectHeader() != nil else { return nil }
             let dictionary = try lexer.value()
@@ -554,10 +611,11 @@ extension VersionReaders {
             var section = Section(offset: offset, trailer: dictionary, isStream: true)
             // Only an unfiltered stream can be read without a decompressor; otherwise objects are found by scanning.
             guard dictionary["Filter"] == nil, dictionary["DecodeParms"] == nil,
-                  case .array(let w)? = dictionary["W"], w.count == 3,
-                  let length = dictionary["Length"]?.integer, length >= 0, length <= maxXRefStreamBytes,
-                  let size = dictionary["Size"]?.integer, size >= 0,
-                  let data = lexer.streamStart() else { return section }
+                case .array(let w)? = dictionary["W"], w.count == 3,
+                let length = dictionary["Length"]?.integer, length >= 0, length <= maxXRefStreamBytes,
+                let size = dictionary["Size"]?.integer, size >= 0,
+                let data = lexer.streamStart()
+            else { return section }
             let widths = w.compactMap { $0.integer }.map { Int($0) }
             guard widths.count == 3, widths.allSatisfy({ (0...8).contains($0) }) else { return section }
             var ranges: [(first: Int64, count: Int64)] = []
@@ -565,7 +623,9 @@ extension VersionReaders {
                 guard index.count % 2 == 0 else { return section }
                 var i = 0
                 while i < index.count {
-                    guard let first = index[i].integer, let count = index[i + 1].integer, first >= 0, count >= 0 else { return section }
+                    guard let first = index[i].integer, let count = index[i + 1].integer, first >= 0, count >= 0 else {
+                        return section
+                    }
                     ranges.append((first, count))
                     i += 2
                 }
@@ -584,93 +644,126 @@ extension VersionReaders {
             return section
         }
 
-        static func classicSection(at start: Int64, sectionOffset: Int64, file: any ByteSource, displayPath: String) throws -> Section {
+        static func classicSection(at start: Int64, sectionOffset: Int64, file: any ByteSource, displayPath: String)
+            throws -> Section
+        {
             var position = start
             var subsections: [(first: Int64, count: Int64, entries: Int64)] = []
             for _ in 0..<maxSubsections {
                 let bytes = try window(file, at: position, count: 256)
-                var lexer = Lexer(bytes: bytes, base: position, reachesEnd: position + Int64(bytes.count) == file.size, displayPath: displayPath)
+                var lexer = Lexer(
+                    bytes: bytes, base: position, reachesEnd: position + Int64(bytes.count) == file.size,
+                    displayPath: displayPath)
                 lexer.skipSpace()
                 if lexer.startsWith("trailer") {
                     let dictionaryStart = lexer.offset + 7
                     let body = try window(file, at: dictionaryStart, count: maxObjectBytes)
-                    var dictionaryLexer = Lexer(bytes: body, base: dictionaryStart,
-                                                reachesEnd: dictionaryStart + Int64(body.count) == file.size, displayPath: displayPath)
+                    var dictionaryLexer = Lexer(
+                        bytes: body, base: dictionaryStart,
+                        reachesEnd: dictionaryStart + Int64(body.count) == file.size, displayPath: displayPath)
                     let trailer = try dictionaryLexer.value()
                     guard case .dictionary = trailer else {
-                        throw fail(displayPath, at: "byte \(dictionaryStart)", "trailer is \(trailer.typeName), not a dictionary",
-                                   hint: "The PDF is damaged; export it again.")
+                        throw fail(
+                            displayPath, at: "byte \(dictionaryStart)",
+                            "trailer is \(trailer.typeName), not a dictionary",
+                            hint: "The PDF is damaged; export it again.")
                     }
                     return Section(offset: sectionOffset, trailer: trailer, subsections: subsections)
                 }
                 let headerOffset = lexer.offset
                 guard let first = lexer.unsigned() else {
-                    throw fail(displayPath, at: "byte \(headerOffset)",
-                               "cross-reference table starting at byte \(sectionOffset) is malformed: expected a subsection header or 'trailer'",
-                               hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
+                    throw fail(
+                        displayPath, at: "byte \(headerOffset)",
+                        "cross-reference table starting at byte \(sectionOffset) is malformed: expected a subsection header or 'trailer'",
+                        hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
                 }
-                while lexer.position < bytes.count && (bytes[lexer.position] == 0x20 || bytes[lexer.position] == 0x09) { lexer.position += 1 }
+                while lexer.position < bytes.count && (bytes[lexer.position] == 0x20 || bytes[lexer.position] == 0x09) {
+                    lexer.position += 1
+                }
                 guard let count = lexer.unsigned(), count <= maxSubsectionEntries else {
-                    throw fail(displayPath, at: "byte \(headerOffset)",
-                               "cross-reference subsection header is malformed or lists more than \(maxSubsectionEntries) entries",
-                               hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
+                    throw fail(
+                        displayPath, at: "byte \(headerOffset)",
+                        "cross-reference subsection header is malformed or lists more than \(maxSubsectionEntries) entries",
+                        hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
                 }
                 lexer.skipSpace()
                 let entries = lexer.offset
                 let end = entries + count * 20
                 guard end <= file.size else {
-                    throw fail(displayPath, at: "byte \(headerOffset)",
-                               "cross-reference subsection of \(count) entries runs past the end of the file",
-                               hint: "The PDF is truncated; export it again.")
+                    throw fail(
+                        displayPath, at: "byte \(headerOffset)",
+                        "cross-reference subsection of \(count) entries runs past the end of the file",
+                        hint: "The PDF is truncated; export it again.")
                 }
                 subsections.append((first, count, entries))
                 position = end
             }
-            throw fail(displayPath, at: "byte \(sectionOffset)",
-                       "cross-reference table has more than \(maxSubsections) subsections",
-                       hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
+            throw fail(
+                displayPath, at: "byte \(sectionOffset)",
+                "cross-reference table has more than \(maxSubsections) subsections",
+                hint: "Repair the PDF (qpdf in.pdf out.pdf) or export it again.")
         }
 
-        static func objectStreamError(_ displayPath: String, what: String, number: Int64, generation: Int64, detail: String, stream: Int64?) -> InputError {
-            let whereText = stream.map { "is stored in compressed object stream \($0)" }
+        static func objectStreamError(
+            _ displayPath: String, what: String, number: Int64, generation: Int64, detail: String, stream: Int64?
+        ) -> InputError {
+            let whereText =
+                stream.map { "is stored in compressed object stream \($0)" }
                 ?? "is not stored as a plain object in the file, so it is probably inside a compressed object stream"
-            return fail(displayPath, at: detail, "\(what) (object \(number) \(generation)) \(whereText)",
-                        hint: "ivpack cannot read compressed object streams: write the PDF without object streams (e.g. qpdf --object-streams=disable in.pdf out.pdf), or put the version on the title line of a Markdown sidecar document.")
+            return fail(
+                displayPath, at: detail, "\(what) (object \(number) \(generation)) \(whereText)",
+                hint:
+                    "ivpack cannot read compressed object streams: write the PDF without object streams (e.g. qpdf --object-streams=disable in.pdf out.pdf), or put the version on the title line of a Markdown sidecar document."
+            )
         }
 
         /// The value of object `number generation`, found through the cross-reference sections or else by scanning.
-        static func object(_ number: Int64, _ generation: Int64, what: String, referencedFrom: String, file: any ByteSource, sections: [Section], displayPath: String) throws -> Value {
+        static func object(
+            _ number: Int64, _ generation: Int64, what: String, referencedFrom: String, file: any ByteSource,
+            sections: [Section], displayPath: String
+        ) throws -> Value {
             var offset: Int64?
             lookup: for section in sections {
                 switch try section.entry(for: number, in: file) {
                 case .notListed: continue
                 case .unknown: break lookup
                 case .free:
-                    throw fail(displayPath, at: "the cross-reference section at byte \(section.offset)",
-                               "\(what) (object \(number) \(generation)) is marked free", hint: "The PDF is damaged; export it again.")
+                    throw fail(
+                        displayPath, at: "the cross-reference section at byte \(section.offset)",
+                        "\(what) (object \(number) \(generation)) is marked free",
+                        hint: "The PDF is damaged; export it again.")
                 case .compressed(let stream, _, let sectionOffset):
-                    throw objectStreamError(displayPath, what: what, number: number, generation: generation,
-                                            detail: "the cross-reference stream at byte \(sectionOffset)", stream: stream)
+                    throw objectStreamError(
+                        displayPath, what: what, number: number, generation: generation,
+                        detail: "the cross-reference stream at byte \(sectionOffset)", stream: stream)
                 case .offset(let o, let g):
                     if g == generation && o >= 0 && o < file.size { offset = o }
                     break lookup
                 }
             }
-            if let o = offset, let value = try parseObject(at: o, number, generation, file: file, displayPath: displayPath) {
+            if let o = offset,
+                let value = try parseObject(at: o, number, generation, file: file, displayPath: displayPath)
+            {
                 return value
             }
             guard let found = try scan(for: number, generation, file: file),
-                  let value = try parseObject(at: found, number, generation, file: file, displayPath: displayPath) else {
-                throw objectStreamError(displayPath, what: what, number: number, generation: generation,
-                                        detail: "\(referencedFrom) \(number) \(generation) R", stream: nil)
+                let value = try parseObject(at: found, number, generation, file: file, displayPath: displayPath)
+            else {
+                throw objectStreamError(
+                    displayPath, what: what, number: number, generation: generation,
+                    detail: "\(referencedFrom) \(number) \(generation) R", stream: nil)
             }
             return value
         }
 
         /// The value of the object at `offset` when it starts with `number generation obj`; nil otherwise.
-        static func parseObject(at offset: Int64, _ number: Int64, _ generation: Int64, file: any ByteSource, displayPath: String) throws -> Value? {
+        static func parseObject(
+            at offset: Int64, _ number: Int64, _ generation: Int64, file: any ByteSource, displayPath: String
+        ) throws -> Value? {
             let bytes = try window(file, at: offset, count: maxObjectBytes)
-            var lexer = Lexer(bytes: bytes, base: offset, reachesEnd: offset + Int64(bytes.count) == file.size, displayPath: displayPath)
+            var lexer = Lexer(
+                bytes: bytes, base: offset, reachesEnd: offset + Int64(bytes.count) == file.size,
+                displayPath: displayPath)
             guard let header = lexer.objectHeader(), header == (number, generation) else { return nil }
             return try lexer.value()
         }

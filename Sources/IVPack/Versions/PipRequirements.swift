@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // MARK: - pip requirements
 
@@ -35,7 +36,9 @@ extension VersionReaders {
             for (i, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
                 let l = line.last == 0x0D ? line.dropLast() : line
                 guard let s = String(validating: l, as: UTF8.self) else {
-                    throw fail(displayPath, at: "line \(i + 1)", "requirements file is not valid UTF-8", hint: "Save the file as UTF-8.")
+                    throw fail(
+                        displayPath, at: "line \(i + 1)", "requirements file is not valid UTF-8",
+                        hint: "Save the file as UTF-8.")
                 }
                 physical.append(s)
             }
@@ -61,7 +64,8 @@ extension VersionReaders {
                 text = trim(text)
                 if text.isEmpty { continue }
                 if let problem = problem(in: text) {
-                    problems.append(RequirementProblem(file: displayPath, line: line, requirement: text, problem: problem))
+                    problems.append(
+                        RequirementProblem(file: displayPath, line: line, requirement: text, problem: problem))
                 }
             }
             return problems
@@ -99,24 +103,31 @@ extension VersionReaders {
                     return "is an editable install, not pinned to a version; pin one exact version with '=='"
                 default:
                     if globalOptions.contains(option) { return nil }
-                    if tokens[0].hasPrefix("-r") && !tokens[0].hasPrefix("--") || tokens[0].hasPrefix("-c") && !tokens[0].hasPrefix("--") {
+                    if tokens[0].hasPrefix("-r") && !tokens[0].hasPrefix("--")
+                        || tokens[0].hasPrefix("-c") && !tokens[0].hasPrefix("--")
+                    {
                         return "includes another file; list its pins here instead"
                     }
                     if tokens[0].hasPrefix("-e") && !tokens[0].hasPrefix("--") {
                         return "is an editable install, not pinned to a version; pin one exact version with '=='"
                     }
-                    return "has option '\(Display.name(option))', which ivpack does not know; it cannot tell whether the line pins a version"
+                    return
+                        "has option '\(Display.name(option))', which ivpack does not know; it cannot tell whether the line pins a version"
                 }
             }
             // As pip does: the requirement is the tokens before the first one that starts with '-'.
             var arguments: [String] = []
             var index = 0
-            while index < tokens.count && !tokens[index].hasPrefix("-") { arguments.append(tokens[index]); index += 1 }
+            while index < tokens.count && !tokens[index].hasPrefix("-") {
+                arguments.append(tokens[index])
+                index += 1
+            }
             while index < tokens.count {
                 let token = tokens[index]
                 let option = optionName(token)
                 guard token.hasPrefix("-"), requirementOptions.contains(option) else {
-                    return "has option '\(Display.name(token.hasPrefix("-") ? option : token))' after the requirement, which ivpack does not know; only --hash may follow a pinned requirement"
+                    return
+                        "has option '\(Display.name(token.hasPrefix("-") ? option : token))' after the requirement, which ivpack does not know; only --hash may follow a pinned requirement"
                 }
                 // `--hash=sha256:...` carries its value; `--hash sha256:...` takes the next token.
                 index += token.contains("=") ? 1 : 2
@@ -134,8 +145,10 @@ extension VersionReaders {
             var spec = Substring(requirement)
             if let semicolon = spec.firstIndex(of: ";") { spec = spec[..<semicolon] }
             let lowered = spec.lowercased()
-            if lowered.contains("://") || lowered.hasPrefix("file:") || spec.hasPrefix(".") || spec.hasPrefix("/") || spec.hasPrefix("~")
-                || [".whl", ".tar.gz", ".zip", ".tar.bz2"].contains(where: { lowered.hasSuffix($0) }) {
+            if lowered.contains("://") || lowered.hasPrefix("file:") || spec.hasPrefix(".") || spec.hasPrefix("/")
+                || spec.hasPrefix("~")
+                || [".whl", ".tar.gz", ".zip", ".tar.bz2"].contains(where: { lowered.hasSuffix($0) })
+            {
                 return "is a direct URL or path, not pinned to a version; \(unpinned) from a package index"
             }
             func isNameStart(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber) }
@@ -147,7 +160,9 @@ extension VersionReaders {
             while let c = rest.first, isNameCharacter(c) { rest = rest.dropFirst() }
             rest = Substring(trim(rest))
             if rest.first == "[" {
-                guard let close = rest.firstIndex(of: "]") else { return "has an unclosed '[' of extras; write NAME[EXTRA]==VERSION" }
+                guard let close = rest.firstIndex(of: "]") else {
+                    return "has an unclosed '[' of extras; write NAME[EXTRA]==VERSION"
+                }
                 rest = Substring(trim(rest[rest.index(after: close)...]))
             }
             if rest.first == "@" {
@@ -159,7 +174,8 @@ extension VersionReaders {
             for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
                 let clause = trim(part)
                 guard let op = operators.first(where: { clause.hasPrefix($0) }) else {
-                    return "cannot be read as a requirement ('\(Display.name(clause))' has no version operator); write NAME==VERSION"
+                    return
+                        "cannot be read as a requirement ('\(Display.name(clause))' has no version operator); write NAME==VERSION"
                 }
                 let version = trim(clause.dropFirst(op.count))
                 if version.isEmpty { return "has '\(op)' with no version; write NAME==VERSION" }
@@ -169,11 +185,16 @@ extension VersionReaders {
                 if rangeOperators.contains(s.op) { return "uses '\(s.op)' (a range); \(unpinned)" }
                 if s.op == "~=" { return "uses '~=' (a compatible-release range); \(unpinned)" }
                 if s.op == "!=" { return "uses '!=' (an exclusion, not a pin); \(unpinned)" }
-                if s.op == "==" && s.version.contains("*") { return "uses a wildcard ('==\(Display.name(s.version))'); \(unpinned)" }
+                if s.op == "==" && s.version.contains("*") {
+                    return "uses a wildcard ('==\(Display.name(s.version))'); \(unpinned)"
+                }
             }
-            if specifiers.count > 1 { return "has \(specifiers.count) version specifiers; \(unpinned) and nothing else" }
+            if specifiers.count > 1 {
+                return "has \(specifiers.count) version specifiers; \(unpinned) and nothing else"
+            }
             let s = specifiers[0]
-            let allowed = s.op == "==="
+            let allowed =
+                s.op == "==="
                 ? s.version.allSatisfy { !$0.isWhitespace }
                 : s.version.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._+!-".contains($0)) }
             if !allowed { return "has an unreadable version '\(Display.name(s.version))'; write NAME==VERSION" }

@@ -45,7 +45,8 @@ public struct ReleaseVersion: Sendable, Hashable, Comparable, CustomStringConver
         var fields: [Int] = []
         for part in rest.split(separator: ".", omittingEmptySubsequences: false) {
             guard !part.isEmpty, part.count <= Self.maxFieldDigits, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let n = Int(part) else { return nil }
+                let n = Int(part)
+            else { return nil }
             fields.append(n)
         }
         self.init(text: text, fields: fields, preRelease: preRelease)
@@ -63,7 +64,7 @@ public struct ReleaseVersion: Sendable, Hashable, Comparable, CustomStringConver
         case (nil, nil): return 0
         case (nil, _): return 1
         case (_, nil): return -1
-        case let (a?, b?): return SemVer.compare(a, b)
+        case (let a?, let b?): return SemVer.compare(a, b)
         }
     }
 
@@ -162,7 +163,9 @@ public enum SemVer {
         guard core.count == 3, core.allSatisfy(isNumericIdentifier) else { return false }
         if let pre {
             let ids = pre.split(separator: ".", omittingEmptySubsequences: false)
-            guard ids.allSatisfy({ isNumericIdentifier($0) || (isAlphanumericIdentifier($0) && !isDigits($0)) }) else { return false }
+            guard ids.allSatisfy({ isNumericIdentifier($0) || (isAlphanumericIdentifier($0) && !isDigits($0)) }) else {
+                return false
+            }
         }
         if let build {
             let ids = build.split(separator: ".", omittingEmptySubsequences: false)
@@ -182,7 +185,7 @@ public enum SemVer {
         let y = b.split(separator: ".", omittingEmptySubsequences: false)
         for (p, q) in zip(x, y) where p != q {
             switch (isDigits(p) ? Int(p) : nil, isDigits(q) ? Int(q) : nil) {
-            case let (m?, n?) where m != n: return m < n ? -1 : 1
+            case (let m?, let n?) where m != n: return m < n ? -1 : 1
             case (_?, nil): return -1
             case (nil, _?): return 1
             default: return p.utf8.lexicographicallyPrecedes(q.utf8) ? -1 : 1
@@ -194,6 +197,9 @@ public enum SemVer {
     static func isDigits(_ s: Substring) -> Bool { !s.isEmpty && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
     static func isNumericIdentifier(_ s: Substring) -> Bool { isDigits(s) && !(s.count > 1 && s.first == "0") }
     static func isAlphanumericIdentifier(_ s: Substring) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }
+        !s.isEmpty
+            && s.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D
+            }
     }
 }

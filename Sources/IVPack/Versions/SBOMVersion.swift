@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // MARK: - SBOMs
 
@@ -24,13 +25,17 @@ extension VersionReaders {
             case (true, false): return .cycloneDX
             case (false, true): return .spdx
             case (true, true):
-                throw fail(displayPath, at: "the first \(kibibytes(sniffBytes))",
-                           "JSON file has both \"bomFormat\" (CycloneDX) and \"spdxVersion\" (SPDX)",
-                           hint: "Name the file *.cdx.json or *.spdx.json to say which it is.")
+                throw fail(
+                    displayPath, at: "the first \(kibibytes(sniffBytes))",
+                    "JSON file has both \"bomFormat\" (CycloneDX) and \"spdxVersion\" (SPDX)",
+                    hint: "Name the file *.cdx.json or *.spdx.json to say which it is.")
             case (false, false):
-                throw fail(displayPath, at: "the first \(kibibytes(sniffBytes))",
-                           "JSON dependency manifest is neither a CycloneDX SBOM (no \"bomFormat\") nor an SPDX 2.x document (no \"spdxVersion\")",
-                           hint: "ivpack reads dependency versions from CycloneDX JSON and SPDX 2.x JSON SBOMs and pip requirements files; convert the manifest to one of them or leave it out of the dependency-manifest component.")
+                throw fail(
+                    displayPath, at: "the first \(kibibytes(sniffBytes))",
+                    "JSON dependency manifest is neither a CycloneDX SBOM (no \"bomFormat\") nor an SPDX 2.x document (no \"spdxVersion\")",
+                    hint:
+                        "ivpack reads dependency versions from CycloneDX JSON and SPDX 2.x JSON SBOMs and pip requirements files; convert the manifest to one of them or leave it out of the dependency-manifest component."
+                )
             }
         }
 
@@ -38,10 +43,14 @@ extension VersionReaders {
             let bytes = try readWhole(path: path, displayPath: displayPath, limit: maxSBOMBytes, what: what)
             let json: JSONValue
             do { json = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxSBOMBytes)) } catch {
-                throw jsonError(error, file: displayPath, what: what, hint: "Generate the SBOM again; ivpack accepts strict JSON only.")
+                throw jsonError(
+                    error, file: displayPath, what: what,
+                    hint: "Generate the SBOM again; ivpack accepts strict JSON only.")
             }
             guard json.objectValue != nil else {
-                throw fail(displayPath, at: "byte 0", "\(what) is \(json.typeName), not a JSON object", hint: "Generate the SBOM again.")
+                throw fail(
+                    displayPath, at: "byte 0", "\(what) is \(json.typeName), not a JSON object",
+                    hint: "Generate the SBOM again.")
             }
             return json
         }
@@ -51,19 +60,24 @@ extension VersionReaders {
             let location = "CycloneDX metadata.component.version"
             guard json["bomFormat"]?.stringValue == "CycloneDX" else {
                 let found = json["bomFormat"].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "absent"
-                throw fail(displayPath, at: "top-level key \"bomFormat\"", "bomFormat is \(found), not \"CycloneDX\"",
-                           hint: "This is not a CycloneDX JSON SBOM; name it so ivpack reads it as what it is (*.spdx.json for SPDX).")
+                throw fail(
+                    displayPath, at: "top-level key \"bomFormat\"", "bomFormat is \(found), not \"CycloneDX\"",
+                    hint:
+                        "This is not a CycloneDX JSON SBOM; name it so ivpack reads it as what it is (*.spdx.json for SPDX)."
+                )
             }
             func object(_ value: JSONValue?, _ path: String) throws -> JSONValue? {
                 guard let value, value != .null else { return nil }
                 guard value.objectValue != nil else {
-                    throw fail(displayPath, at: "key \(path)", "\(path) is \(value.typeName), not an object",
-                               hint: "Generate the SBOM again with a CycloneDX tool.")
+                    throw fail(
+                        displayPath, at: "key \(path)", "\(path) is \(value.typeName), not an object",
+                        hint: "Generate the SBOM again with a CycloneDX tool.")
                 }
                 return value
             }
             guard let metadata = try object(json["metadata"], "metadata"),
-                  let component = try object(metadata["component"], "metadata.component") else {
+                let component = try object(metadata["component"], "metadata.component")
+            else {
                 return VersionReading(format: .cycloneDX, file: displayPath, location: location, found: nil)
             }
             switch component["version"] {
@@ -72,8 +86,10 @@ extension VersionReaders {
             case .string(let s)?:
                 return VersionReading(format: .cycloneDX, file: displayPath, location: location, found: s)
             case let other?:
-                throw fail(displayPath, at: "key metadata.component.version", "metadata.component.version is \(other.typeName), not a string",
-                           hint: "Write the version as a string, e.g. \"version\": \"2.3.1\".")
+                throw fail(
+                    displayPath, at: "key metadata.component.version",
+                    "metadata.component.version is \(other.typeName), not a string",
+                    hint: "Write the version as a string, e.g. \"version\": \"2.3.1\".")
             }
         }
 
@@ -81,19 +97,28 @@ extension VersionReaders {
             let json = try document(path: path, displayPath: displayPath, what: "SPDX document")
             guard let spdxVersion = json["spdxVersion"]?.stringValue, spdxVersion.hasPrefix("SPDX-2.") else {
                 let found = json["spdxVersion"].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "absent"
-                throw fail(displayPath, at: "top-level key \"spdxVersion\"", "spdxVersion is \(found), not an SPDX 2.x version (\"SPDX-2.3\")",
-                           hint: "ivpack reads SPDX 2.x JSON documents; export the SBOM as SPDX 2.3 JSON.")
+                throw fail(
+                    displayPath, at: "top-level key \"spdxVersion\"",
+                    "spdxVersion is \(found), not an SPDX 2.x version (\"SPDX-2.3\")",
+                    hint: "ivpack reads SPDX 2.x JSON documents; export the SBOM as SPDX 2.3 JSON.")
             }
-            struct Package { var id: String; var name: String; var version: JSONValue? }
+            struct Package {
+                var id: String
+                var name: String
+                var version: JSONValue?
+            }
             guard let packageValues = (json["packages"] ?? .array([])).arrayValue else {
-                throw fail(displayPath, at: "top-level key \"packages\"", "packages is \(json["packages"]!.typeName), not an array",
-                           hint: "Export the SBOM again as SPDX 2.3 JSON.")
+                throw fail(
+                    displayPath, at: "top-level key \"packages\"",
+                    "packages is \(json["packages"]!.typeName), not an array",
+                    hint: "Export the SBOM again as SPDX 2.3 JSON.")
             }
             var packages: [Package] = []
             for (i, value) in packageValues.enumerated() {
                 guard value.objectValue != nil, let id = value["SPDXID"]?.stringValue else {
-                    throw fail(displayPath, at: "packages[\(i)]", "package \(i) is not an object with a string \"SPDXID\"",
-                               hint: "Export the SBOM again as SPDX 2.3 JSON.")
+                    throw fail(
+                        displayPath, at: "packages[\(i)]", "package \(i) is not an object with a string \"SPDXID\"",
+                        hint: "Export the SBOM again as SPDX 2.3 JSON.")
                 }
                 packages.append(Package(id: id, name: value["name"]?.stringValue ?? "", version: value["versionInfo"]))
             }
@@ -122,14 +147,21 @@ extension VersionReaders {
                 if named.count == 1 {
                     chosen = named[0]
                 } else if named.count > 1 || !describedPackages.isEmpty {
-                    let list = (named.count > 1 ? named : describedPackages).map { "\"\($0.name)\" (\($0.id))" }.joined(separator: ", ")
-                    throw fail(displayPath, at: "documentDescribes and relationships",
-                               "the document describes or names \(named.count > 1 ? named.count : describedPackages.count) packages (\(list)) and ivpack cannot tell which is the product",
-                               hint: "Make the SBOM describe only the product's package, or give exactly one of them the product name\(productName.map { " \"\($0)\"" } ?? "").")
+                    let list = (named.count > 1 ? named : describedPackages).map { "\"\($0.name)\" (\($0.id))" }.joined(
+                        separator: ", ")
+                    throw fail(
+                        displayPath, at: "documentDescribes and relationships",
+                        "the document describes or names \(named.count > 1 ? named.count : describedPackages.count) packages (\(list)) and ivpack cannot tell which is the product",
+                        hint:
+                            "Make the SBOM describe only the product's package, or give exactly one of them the product name\(productName.map { " \"\($0)\"" } ?? "")."
+                    )
                 }
             }
             guard let chosen else {
-                let location = productName.map { "SPDX package named \"\($0)\" versionInfo (no such package, and the document describes none)" }
+                let location =
+                    productName.map {
+                        "SPDX package named \"\($0)\" versionInfo (no such package, and the document describes none)"
+                    }
                     ?? "SPDX described package versionInfo (the document describes no package)"
                 return VersionReading(format: .spdx, file: displayPath, location: location, found: nil)
             }
@@ -140,8 +172,9 @@ extension VersionReaders {
             case .string(let s)?:
                 return VersionReading(format: .spdx, file: displayPath, location: location, found: s)
             case let other?:
-                throw fail(displayPath, at: "package \(chosen.id)", "versionInfo is \(other.typeName), not a string",
-                           hint: "Write the version as a string, e.g. \"versionInfo\": \"2.3.1\".")
+                throw fail(
+                    displayPath, at: "package \(chosen.id)", "versionInfo is \(other.typeName), not a string",
+                    hint: "Write the version as a string, e.g. \"versionInfo\": \"2.3.1\".")
             }
         }
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Shared helpers
@@ -57,9 +57,10 @@ extension VersionReaders {
     /// Reads all of `file` when it holds at most `limit` bytes, refusing a larger one with a `InputError` (kind `.versionSource`).
     static func readWhole(_ file: any ByteSource, displayPath: String, limit: Int, what: String) throws -> [UInt8] {
         if file.size > Int64(limit) {
-            throw fail(displayPath, at: "byte 0",
-                       "\(what) is \(file.size) bytes, more than the limit of \(limit) bytes",
-                       hint: "ivpack reads such files whole and refuses larger ones; check that this is the right file.")
+            throw fail(
+                displayPath, at: "byte 0",
+                "\(what) is \(file.size) bytes, more than the limit of \(limit) bytes",
+                hint: "ivpack reads such files whole and refuses larger ones; check that this is the right file.")
         }
         return try file.readBytes(count: Int(file.size), at: 0)
     }
@@ -104,7 +105,9 @@ extension VersionReaders {
 
     /// Turns a JSON parse error into a `InputError` (kind `.versionSource`), offsetting byte positions by `base`.
     static func jsonError(_ e: JSONParseError, file: String, what: String, base: Int = 0, hint: String) -> InputError {
-        fail(file, at: "byte \(base + e.offset) (line \(e.line), column \(e.column)\(base == 0 ? "" : " of the header"))",
-             "\(what) is not valid JSON: \(e.problem)", hint: hint)
+        fail(
+            file,
+            at: "byte \(base + e.offset) (line \(e.line), column \(e.column)\(base == 0 ? "" : " of the header"))",
+            "\(what) is not valid JSON: \(e.problem)", hint: hint)
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // MARK: - Public API
 
@@ -103,7 +104,9 @@ public enum VersionReaders {
     /// Returns nil for a file that carries no version by design (a model's `config.json`, a PNG in a
     /// document folder) and for any other component kind. `path` must name the file on disk, since a plain
     /// `.json` manifest is opened; errors name it as `displayPath` when given.
-    public static func detectFormat(path: String, componentKind: String, displayPath: String? = nil) throws -> VersionFormat? {
+    public static func detectFormat(path: String, componentKind: String, displayPath: String? = nil) throws
+        -> VersionFormat?
+    {
         // The name decides; a symbolic link's own name counts, not its target's.
         let name = baseName(displayPath ?? path).lowercased()
         switch componentKind {
@@ -144,7 +147,8 @@ public enum VersionReaders {
             return try ModelCard.read(path: path, displayPath: displayPath, key: key ?? "version")
         case .frontMatter:
             let head = try Markdown.head(path: path, displayPath: displayPath)
-            return try Markdown.frontMatterReading(head, displayPath: displayPath, key: key ?? "version", format: .frontMatter)
+            return try Markdown.frontMatterReading(
+                head, displayPath: displayPath, key: key ?? "version", format: .frontMatter)
         case .titleLine:
             let head = try Markdown.head(path: path, displayPath: displayPath)
             return Markdown.titleReading(head, displayPath: displayPath)
@@ -166,7 +170,9 @@ public enum VersionReaders {
         let head = try Markdown.head(path: path, displayPath: displayPath)
         var readings: [VersionReading] = []
         if head.frontMatter != nil {
-            readings.append(try Markdown.frontMatterReading(head, displayPath: displayPath, key: key ?? "version", format: .frontMatter))
+            readings.append(
+                try Markdown.frontMatterReading(
+                    head, displayPath: displayPath, key: key ?? "version", format: .frontMatter))
         }
         readings.append(Markdown.titleReading(head, displayPath: displayPath))
         return readings
