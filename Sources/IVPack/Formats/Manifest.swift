@@ -295,7 +295,7 @@ extension Manifest {
         } catch {
             throw InputError.manifest(source, pointer: "", "is not valid JSON: \(error)")
         }
-        let reader = JSONReader(source: source)
+        let reader = StrictJSONReader.manifest(source: source)
         let manifest = try reader.manifest(value)
         guard manifest.canonicalBytes == bytes else {
             throw InputError.manifest(
@@ -305,51 +305,13 @@ extension Manifest {
     }
 }
 
-/// Strict reading of a JSON document into typed values, with JSON-pointer errors.
-private struct JSONReader {
-    let source: String
-
-    func fail(_ pointer: String, _ problem: String) -> InputError {
-        .manifest(source, pointer: pointer, problem)
+extension StrictJSONReader {
+    /// The reader of a bundle's manifest: errors name `source` and the member.
+    static func manifest(source: String) -> StrictJSONReader {
+        StrictJSONReader(fail: { .manifest(source, pointer: $0, $1) })
     }
 
-    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue]
-    {
-        guard let members = v.objectValue else { throw fail(p, "must be an object, found \(v.typeName)") }
-        var out: [String: JSONValue] = [:]
-        for m in members {
-            guard required.contains(m.key) || optional.contains(m.key) else {
-                throw fail("\(p)/\(m.key)", "is not a known member")
-            }
-            out[m.key] = m.value
-        }
-        for k in required where out[k] == nil { throw fail("\(p)/\(k)", "is missing") }
-        return out
-    }
-
-    func string(_ v: JSONValue?, _ p: String) throws -> String {
-        guard let s = v?.stringValue else { throw fail(p, "must be a string") }
-        return s
-    }
-
-    func int(_ v: JSONValue?, _ p: String, min: Int64 = 0) throws -> Int64 {
-        guard let i = v?.int64Value, i >= min else { throw fail(p, "must be an integer of at least \(min)") }
-        return i
-    }
-
-    func digest(_ v: JSONValue?, _ p: String) throws -> SHA256Digest {
-        guard let s = v?.stringValue, let d = SHA256Digest(hex: s) else {
-            throw fail(p, "must be 64 lower-case hex digits")
-        }
-        return d
-    }
-
-    func array(_ v: JSONValue?, _ p: String) throws -> [JSONValue] {
-        guard let a = v?.arrayValue else { throw fail(p, "must be an array") }
-        return a
-    }
-
-    func manifest(_ v: JSONValue) throws -> Manifest {
+    fileprivate func manifest(_ v: JSONValue) throws -> Manifest {
         let m = try object(
             v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"],
             optional: ["requirements"])

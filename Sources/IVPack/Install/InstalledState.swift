@@ -80,20 +80,20 @@ public struct InstalledState: Sendable, Equatable {
     /// Reads a state document strictly: unknown members, a wrong type or a release named twice
     /// are errors naming the member.
     public static func decode(_ bytes: [UInt8], source: String) throws(InputError) -> InstalledState {
-        let r = StateReader(source: source)
+        let r = StrictJSONReader.state(source: source)
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: maxBytes, maxDepth: 8))
         } catch {
             throw InputError(
-                .installState, Diagnostic(file: source, problem: "is not valid JSON: \(error)", hint: StateReader.hint))
+                .installState, Diagnostic(file: source, problem: "is not valid JSON: \(error)", hint: stateHint))
         }
         do {
             return try r.state(value)
         } catch let error as InputError {
             throw error
         } catch {
-            throw InputError(.installState, Diagnostic(file: source, problem: "\(error)", hint: StateReader.hint))
+            throw InputError(.installState, Diagnostic(file: source, problem: "\(error)", hint: stateHint))
         }
     }
 }
@@ -125,48 +125,21 @@ extension InstalledState.Event {
     }
 }
 
-/// Strict reading of the state document, with JSON-pointer errors.
-private struct StateReader {
-    let source: String
-    static let hint = "The file is written by ivpack only: restore it from a backup of the install root, or reinstall"
+/// The hint of every error in the state document.
+private let stateHint = "The file is written by ivpack only: restore it from a backup of the install root, or reinstall"
 
-    func fail(_ pointer: String, _ problem: String) -> InputError {
-        InputError(
-            .installState,
-            Diagnostic(
-                file: source, location: .member(of: "state", pointer: pointer), problem: problem, hint: Self.hint))
+extension StrictJSONReader {
+    /// The reader of the installed state: errors name `source` and the member.
+    fileprivate static func state(source: String) -> StrictJSONReader {
+        StrictJSONReader(fail: { pointer, problem in
+            InputError(
+                .installState,
+                Diagnostic(
+                    file: source, location: .member(of: "state", pointer: pointer), problem: problem, hint: stateHint))
+        })
     }
 
-    func object(_ v: JSONValue, _ p: String, required: [String], optional: [String] = []) throws -> [String: JSONValue]
-    {
-        guard let members = v.objectValue else { throw fail(p, "must be an object, found \(v.typeName)") }
-        var out: [String: JSONValue] = [:]
-        for m in members {
-            guard required.contains(m.key) || optional.contains(m.key) else {
-                throw fail("\(p)/\(m.key)", "is not a known member")
-            }
-            out[m.key] = m.value
-        }
-        for k in required where out[k] == nil { throw fail("\(p)/\(k)", "is missing") }
-        return out
-    }
-
-    func string(_ v: JSONValue?, _ p: String) throws -> String {
-        guard let s = v?.stringValue else { throw fail(p, "must be a string") }
-        return s
-    }
-
-    func optionalString(_ v: JSONValue?, _ p: String) throws -> String? {
-        guard let v else { return nil }
-        return try string(v, p)
-    }
-
-    func array(_ v: JSONValue?, _ p: String) throws -> [JSONValue] {
-        guard let a = v?.arrayValue else { throw fail(p, "must be an array") }
-        return a
-    }
-
-    func state(_ v: JSONValue) throws -> InstalledState {
+    fileprivate func state(_ v: JSONValue) throws -> InstalledState {
         let m = try object(v, "", required: ["format", "releases", "history"], optional: ["active", "previous"])
         let format = try string(m["format"], "/format")
         guard format == InstalledState.format else {

@@ -31,16 +31,7 @@ enum PayloadExtractor {
             report.checks.append(Check(.manifest, status: .fail, details: [error.problem]))
             throw .verificationFailed(report)
         }
-        report.manifestDigest = reader.manifestDigest
-        report.product = reader.manifest.product.name
-        report.version = reader.manifest.version
-        report.checks.append(
-            Check(
-                .manifest, status: .pass,
-                evidence: [
-                    ("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
-                    ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count)),
-                ]))
+        report.recordManifest(of: reader)
         var signatures: [SignatureEntry] = []
         var sizeProblems: [String] = []
         do {

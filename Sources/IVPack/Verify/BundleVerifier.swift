@@ -66,16 +66,7 @@ public enum BundleVerifier {
             report.checks.append(Check(.manifest, status: .fail, details: [error.problem]))
             return (report, nil)
         }
-        report.manifestDigest = reader.manifestDigest
-        report.product = reader.manifest.product.name
-        report.version = reader.manifest.version
-        report.checks.append(
-            Check(
-                .manifest, status: .pass,
-                evidence: [
-                    ("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
-                    ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count)),
-                ]))
+        report.recordManifest(of: reader)
         // 2. Entries and payload, streamed.
         let pass = StreamingPass.run(reader, hashWorkers: hashWorkers, progress: progress)
         report.checks += pass.checks
@@ -381,5 +372,22 @@ enum VersionChecks {
             details: below
                 ? ["version \(m.version) is below the site's minimum \(minimum): a downgrade is refused"] : [],
             evidence: [("version", m.version), ("minimum", minimum)])
+    }
+}
+
+extension VerifyReport {
+    /// Records the manifest `reader` opened: its digest, product and version, and the passed
+    /// `manifest` check with them as evidence. Verify and install open a bundle the same way.
+    mutating func recordManifest(of reader: BundleReader) {
+        manifestDigest = reader.manifestDigest
+        product = reader.manifest.product.name
+        version = reader.manifest.version
+        checks.append(
+            Check(
+                .manifest, status: .pass,
+                evidence: [
+                    ("sha256", reader.manifestDigest.hex), ("product", reader.manifest.product.name),
+                    ("version", reader.manifest.version), ("files", String(reader.manifest.allFiles.count)),
+                ]))
     }
 }
