@@ -19,26 +19,10 @@ work="$(mktemp -d "${BENCH_DIR:-/tmp}/ivpack-ab.XXXXXX")"
 trap 'rm -rf -- "$work"' EXIT
 export SOURCE_DATE_EPOCH=1764000000 LC_ALL=C
 
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
-random_stream() { openssl enc -aes-128-ctr -nosalt -K "$(rand_hex 16)" -iv "$(rand_hex 16)" -in /dev/zero 2>/dev/null || true; }
-release() {
-    printf 'apiVersion: ivpack.dev/v1\nproduct: {name: ivpack benchmark, vendor: ivpack, model: %s}\nversion: V1.0.0.1\nreleaseNotes: release-notes.md\ncomponents:\n  - {name: payload, kind: file, paths: [payload]}\n' "$2" >"$1/ivpack.yaml"
-    printf -- '---\nversion: V1.0.0.1\n---\n# Benchmark release V1.0.0.1\n\nRandom payload.\n' >"$1/release-notes.md"
-}
-mkdir -p "$work/big/payload" "$work/small/payload"
-random_stream | head -c "$(numfmt --from=iec "$big")" >"$work/big/payload/big.bin"
-release "$work/big" AB-BIG
-random_stream | python3 -c '
-import os, random, sys
-root, count, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-mean = total / count; lo = min(4096, max(1, int(mean / 2))); hi = int(2 * mean - lo)
-rng = random.Random(7); sizes = [rng.randint(lo, hi) for _ in range(count)]
-scale = total / sum(sizes); sizes = [max(1, int(s * scale)) for s in sizes]; sizes[-1] = max(1, sizes[-1] + total - sum(sizes))
-for i, size in enumerate(sizes):
-    folder = os.path.join(root, "d%04d" % (i // 100)); os.makedirs(folder, exist_ok=True)
-    open(os.path.join(folder, "f%06d.bin" % i), "wb").write(sys.stdin.buffer.read(size))
-' "$work/small/payload" "$count" "$total"
-release "$work/small" AB-SMALL
+# shellcheck source=Benchmarks/payloads.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/payloads.sh"
+bench_big "$work/big" "$(numfmt --from=iec "$big")" || { echo "ab: could not write the big payload" >&2; exit 1; }
+bench_small "$work/small" "$count" "$total" || { echo "ab: could not write the small-file tree" >&2; exit 1; }
 "$b" keys init-dev "$work/pki" >/dev/null
 pki="$work/pki"
 

@@ -243,71 +243,11 @@ tamper_check() {
 # Payload generation (untimed). Random bytes from AES-128-CTR over zeros: incompressible, and far
 # faster than /dev/urandom.
 
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
-random_stream() {
-    # head/python close the pipe when they have enough; openssl's SIGPIPE is expected.
-    openssl enc -aes-128-ctr -nosalt -K "$(rand_hex 16)" -iv "$(rand_hex 16)" -in /dev/zero 2>/dev/null || true
-}
-
-# make_release DIR MODEL: ivpack.yaml and release notes around DIR/payload.
-version="V1.0.0.1"
-make_release() {
-    local dir="$1" model="$2"
-    cat >"$dir/ivpack.yaml" <<EOF
-apiVersion: ivpack.dev/v1
-product: {name: ivpack benchmark, vendor: ivpack, model: $model}
-version: $version
-releaseNotes: release-notes.md
-components:
-  - {name: payload, kind: file, paths: [payload]}
-EOF
-    cat >"$dir/release-notes.md" <<EOF
----
-version: $version
----
-# Benchmark release $version
-
-Random payload for Benchmarks/bench.sh.
-EOF
-}
-
-make_big() {
-    local dir="$1"
-    mkdir -p "$dir/payload"
-    random_stream | head -c "$big_bytes" >"$dir/payload/big.bin"
-    [ "$(stat -c %s "$dir/payload/big.bin")" -eq "$big_bytes" ] || die "could not write $(gib "$big_bytes") of random data to $dir"
-    make_release "$dir" BENCH-BIG
-}
-
-# Sizes uniform in [lo, hi] around the mean (4 KiB..100 KiB for 20,000 files in 1 GiB), scaled
-# so that they add up to the total exactly; 100 files per folder.
-make_small() {
-    local dir="$1"
-    mkdir -p "$dir/payload"
-    random_stream | python3 -c '
-import os, random, sys
-root, count, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-mean = total / count
-lo = min(4096, max(1, int(mean / 2)))
-hi = int(2 * mean - lo)
-rng = random.Random(7)
-sizes = [rng.randint(lo, hi) for _ in range(count)]
-scale = total / sum(sizes)
-sizes = [max(1, int(s * scale)) for s in sizes]
-sizes[-1] = max(1, sizes[-1] + total - sum(sizes))
-src = sys.stdin.buffer
-for i, size in enumerate(sizes):
-    folder = os.path.join(root, "d%04d" % (i // 100))
-    if i % 100 == 0:
-        os.makedirs(folder, exist_ok=True)
-    data = src.read(size)
-    if len(data) != size:
-        sys.exit("random stream ended early")
-    with open(os.path.join(folder, "f%06d.bin" % i), "wb") as f:
-        f.write(data)
-' "$dir/payload" "$small_count" "$small_total" || die "could not write the small-file tree in $dir"
-    make_release "$dir" BENCH-SMALL
-}
+# shellcheck source=Benchmarks/payloads.sh
+. "$repo/Benchmarks/payloads.sh"
+make_release() { bench_release "$@"; }
+make_big() { bench_big "$1" "$big_bytes" || die "could not write $(gib "$big_bytes") of random data to $1"; }
+make_small() { bench_small "$1" "$small_count" "$small_total" || die "could not write the small-file tree in $1"; }
 
 # ---------------------------------------------------------------------------------------------
 # Keys: ivpack's development PKI; an ECDSA P-256 CA and signer for RAUC; an ECDSA P-256 key pair

@@ -60,43 +60,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 export SOURCE_DATE_EPOCH=1764000000 LC_ALL=C
 
-rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
-random_stream() { openssl enc -aes-128-ctr -nosalt -K "$(rand_hex 16)" -iv "$(rand_hex 16)" -in /dev/zero 2>/dev/null || true; }
-version="V1.0.0.1"
-make_release() {
-    local dir="$1" model="$2"
-    printf 'apiVersion: ivpack.dev/v1\nproduct: {name: ivpack benchmark, vendor: ivpack, model: %s}\nversion: %s\nreleaseNotes: release-notes.md\ncomponents:\n  - {name: payload, kind: file, paths: [payload]}\n' \
-        "$model" "$version" >"$dir/ivpack.yaml"
-    printf -- '---\nversion: %s\n---\n# Benchmark release %s\n\nRandom payload.\n' "$version" "$version" >"$dir/release-notes.md"
-}
+# shellcheck source=Benchmarks/payloads.sh
+. "$repo/Benchmarks/payloads.sh"
 make_payload() { # make_payload DIR big|small
-    local dir="$1" kind="$2"
-    mkdir -p "$dir/payload"
-    if [ "$kind" = big ]; then
-        random_stream | head -c "$big_bytes" >"$dir/payload/big.bin"
-        make_release "$dir" BENCH-BIG
-        return
+    if [ "$2" = big ]; then
+        bench_big "$1" "$big_bytes" || die "could not write the big payload in $1"
+    else
+        bench_small "$1" "$small_count" "$small_total" || die "could not write the small-file tree in $1"
     fi
-    random_stream | python3 -c '
-import os, random, sys
-root, count, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-mean = total / count
-lo = min(4096, max(1, int(mean / 2)))
-hi = int(2 * mean - lo)
-rng = random.Random(7)
-sizes = [rng.randint(lo, hi) for _ in range(count)]
-scale = total / sum(sizes)
-sizes = [max(1, int(s * scale)) for s in sizes]
-sizes[-1] = max(1, sizes[-1] + total - sum(sizes))
-src = sys.stdin.buffer
-for i, size in enumerate(sizes):
-    folder = os.path.join(root, "d%04d" % (i // 100))
-    if i % 100 == 0:
-        os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "f%06d.bin" % i), "wb") as f:
-        f.write(src.read(size))
-' "$dir/payload" "$small_count" "$small_total"
-    make_release "$dir" BENCH-SMALL
 }
 
 pki="$work/pki"
