@@ -90,7 +90,8 @@ enum PayloadExtractor {
         let path = verified.bundle.path
         let reader: BundleReader
         do {
-            reader = try BundleReader(path: path)
+            reader = try BundleReader(
+                path: path, known: (verified.bundle.manifestBytes, verified.bundle.manifest))
         } catch {
             if case .file(let e) = error { throw .file(e) }
             throw .payloadMismatch(
