@@ -218,28 +218,12 @@ final class OutputDescriptor: ChunkSink, @unchecked Sendable {
     deinit { close(fd) }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
-            }
-            done += n
-        }
+        try writeFully(fd, bytes, at: offset, path: path)
     }
 
     /// Writes all of `bytes` at the current position.
     func append(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
-            }
-            done += n
-        }
+        try writeFully(fd, bytes, path: path)
     }
 
     /// Sets the file's size (the workers then write its chunks in any order).

@@ -153,15 +153,7 @@ final class DirectAppender: @unchecked Sendable {
     }
 
     private func writeBuffered(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(output.fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(operation: "write", path: output.temporaryPath, code: errno, isInput: false)
-            }
-            done += n
-        }
+        try writeFully(output.fd, bytes, at: offset, path: output.temporaryPath)
     }
 
     private func leaveDirectMode() {

@@ -150,30 +150,12 @@ public final class AtomicOutputFile {
 
     /// Writes all of `bytes` at the current end of what has been written so far.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(operation: "write", path: temporaryPath, code: errno, isInput: false)
-            }
-            done += n
-        }
+        try writeFully(fd, bytes, path: temporaryPath)
     }
 
     /// Writes `bytes` at `offset`, leaving the append position unchanged.
     public func write(_ bytes: [UInt8], at offset: Int64) throws {
-        try bytes.withUnsafeBytes { (b) throws in
-            var done = 0
-            while done < b.count {
-                let n = pwrite(fd, b.baseAddress! + done, b.count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileSystemError(operation: "write", path: temporaryPath, code: errno, isInput: false)
-                }
-                done += n
-            }
-        }
+        try bytes.withUnsafeBytes { try writeFully(fd, $0, at: offset, path: temporaryPath) }
     }
 
     /// Flushes the data to stable storage and renames the file into place.
@@ -288,17 +270,7 @@ public final class UpdatableFile {
     /// Writes `bytes` at `offset`.
     public func write<C: Collection<UInt8>>(_ bytes: C, at offset: Int64) throws {
         let array = Array(bytes)
-        var done = 0
-        while done < array.count {
-            let n = array.withUnsafeBytes {
-                pwrite(fd, $0.baseAddress! + done, array.count - done, off_t(offset) + off_t(done))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
-            }
-            done += n
-        }
+        try array.withUnsafeBytes { try writeFully(fd, $0, at: offset, path: path) }
     }
 
     /// Flushes data to stable storage.
@@ -313,5 +285,24 @@ public final class UpdatableFile {
         guard ftruncate(fd, off_t(size)) == 0 else {
             throw FileSystemError(operation: "truncate", path: path, code: errno, isInput: false)
         }
+    }
+}
+
+/// Writes all of `bytes` to `fd`, at `offset` (`pwrite`) or, when nil, at the file position
+/// (`write`), retrying short writes and EINTR. A failure is a `FileSystemError` on `path`, an
+/// output (exit 3). The one write loop of ivpack's outputs.
+func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64? = nil, path: String)
+    throws(FileSystemError)
+{
+    var done = 0
+    while done < bytes.count {
+        let n =
+            offset.map { pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t($0) + off_t(done)) }
+            ?? Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
+        }
+        done += n
     }
 }
