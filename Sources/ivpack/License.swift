@@ -111,7 +111,7 @@ struct LicenseCommand: AsyncParsableCommand {
                 let license = License(
                     id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
                     notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
-                try store.issue(license, actor: "operator \(NSUserName())")
+                try store.issue(license, actor: "operator \(AuditLog.currentOperator())")
                 print(
                     "Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))"
                 )
@@ -129,7 +129,8 @@ struct LicenseCommand: AsyncParsableCommand {
         mutating func run() throws {
             try reportingErrors {
                 let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
-                guard try store.revoke(id: id, at: Timestamp.now(), actor: "operator \(NSUserName())") else {
+                guard try store.revoke(id: id, at: Timestamp.now(), actor: "operator \(AuditLog.currentOperator())")
+                else {
                     printError("error: no valid licence \(id) to revoke")
                     throw ExitCode(ExitStatus.badInput.rawValue)
                 }
@@ -219,7 +220,7 @@ struct LicenseCommand: AsyncParsableCommand {
                     product: m.product.name, version: m.version, siteID: nil, seatsInUse: nil, at: now
                 )
                 .map(\.description)
-                let actor = "operator \(NSUserName())"
+                let actor = "operator \(AuditLog.currentOperator())"
                 if !problems.isEmpty {
                     try store.recordExport(
                         licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now,
