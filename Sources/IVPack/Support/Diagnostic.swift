@@ -112,11 +112,6 @@ public struct InputError: IVPackError, Equatable {
         if case .line(let line, _, _) = diagnostic.location { return line }
         return 0
     }
-    /// The 1-based column of a text input; 0 when unknown or not a line.
-    public var column: Int {
-        if case .line(_, let column, _) = diagnostic.location { return column }
-        return 0
-    }
     /// The position told in words (`byte 8`); empty when the location is not of that sort.
     public var detail: String {
         if case .at(let detail) = diagnostic.location { return detail }
