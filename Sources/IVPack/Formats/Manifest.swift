@@ -18,6 +18,8 @@ public struct Manifest: Sendable, Equatable {
     public var components: [Component]
     /// What the target machine must offer (IQ 4.1.1); nil when the release names nothing.
     public var requirements: EnvironmentRequirements?
+    /// How the release is installed (the spec's `install:` section); nil when it names nothing.
+    public var install: InstallSpec?
     public var provenance: Provenance
 
     /// One component and its files, in bundle order.
