@@ -38,7 +38,8 @@ struct IVPackCommand: AsyncParsableCommand {
         subcommands: [
             BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self,
             InstallCommand.self,
-            RollbackCommand.self, StatusCommand.self, LicenseCommand.self, CheckCommand.self, DiffCommand.self,
+            RollbackCommand.self, StatusCommand.self, PruneCommand.self, LicenseCommand.self, CheckCommand.self,
+            DiffCommand.self,
             AuditCommand.self,
             SignReportCommand.self, VerifyReportCommand.self,
         ]

@@ -7,36 +7,50 @@ struct InstallRootOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The install root: a folder holding releases/, the current link and .ivpack/ (created by the first install if absent).",
-            discussion: "Required for now; a default root from the release spec's install: section comes later."))
+            "The install root: the folder holding releases/, state/, the current link and .ivpack/.",
+            discussion: "The folder given to (or chosen by) `ivpack install`."))
     var root: String
 }
 
-struct InstallCommand: ParsableCommand {
+struct InstallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "install",
         abstract:
-            "Install a bundle under an install root: verify while extracting, switch atomically, record the state.",
+            "Install a bundle under an install root: verify while extracting, switch atomically, check health, record.",
         discussion: """
-            Runs every check of `ivpack verify` on the manifest, entries and signatures first (nothing \
-            is written if one fails), then reads the payload once: each chunk is hashed on every core \
-            and written into ROOT/releases/VERSION-DIGEST12.staging from the same buffer; a file is \
-            accepted only when all its chunks match, and any mismatch removes the staging folder and \
-            names the file and chunk. The finished release is flushed to disk, renamed into place, \
-            and ROOT/current is switched to it with one rename(2). The installed state \
-            (ROOT/.ivpack/state.json) records it, with who installed it and when.
+            Runs every check of `ivpack verify` on the manifest, entries and signatures first, and \
+            the licence check when asked (--license-server over mutual TLS, or --license-file): \
+            nothing is written if one fails. Then the payload is read once: each chunk is hashed on \
+            every core and written into ROOT/releases/VERSION-DIGEST12.staging from the same buffer; \
+            a file is accepted only when all its chunks match, and any mismatch removes the staging \
+            folder and names the file and chunk. The release is flushed to disk and renamed into \
+            place; the site's state (the release's install.state paths under ROOT/state) is \
+            snapshotted; the release's preInstall and postInstall hooks run (a failure abandons the \
+            install and puts the state back: exit 3); ROOT/current is switched to the release with \
+            one rename(2); its healthCheck hook runs, and when it fails the previous release and \
+            its state come back automatically (exit 1). The installed state (ROOT/.ivpack/state.json) \
+            records every step, with who installed (the client certificate's subject when the \
+            licence was asked over mTLS, else the OS user) and when.
 
             A version below the active one is refused unless --allow-downgrade --reason TEXT; \
             installing the bundle that is already active changes nothing. A second ivpack on the \
-            same root waits up to 5 s for the first, then fails with exit 3. --root is required for \
-            now (the default root of the spec's install: section comes later).
+            same root waits up to 5 s for the first, then fails with exit 3. Without --root, the \
+            release's own install.root is used.
 
-            Exit: 0 installed (or already active); 1 a check failed or the downgrade was refused; \
-            2 bad input; 3 environment (I/O, full disk, the root locked).
+            With --report and --html, the IQ report records the checks and every install step \
+            (release folder, snapshot, hooks with their exit status and output, switch, health \
+            check, automatic rollback), also when a step fails.
+
+            Exit: 0 installed (or already active); 1 a check failed, the downgrade was refused, or \
+            the health check failed (rolled back); 2 bad input; 3 environment (I/O, full disk, the \
+            root locked, a hook before the switch failed).
 
             Example:
               ivpack install out/pulmoscan-V2.3.1.1024.ivp \\
-                --trust /etc/ivpack/trust-policy.yaml --root /opt/example-medical/pulmoscan
+                --trust /etc/ivpack/trust-policy.yaml --root /opt/example-medical/pulmoscan \\
+                --license-server https://licence.vendor.example:8443 --site SITE-001 \\
+                --client-cert installer.pem --client-key installer.key \\
+                --report iq/IQ-install.json --html iq/IQ-install.html
             """
     )
 
@@ -46,13 +60,22 @@ struct InstallCommand: ParsableCommand {
     @Option(name: .long, help: "The site's trust policy (YAML).")
     var trust: String
 
-    @OptionGroup var location: InstallRootOptions
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The install root (created if absent); default: the release's install.root.",
+            discussion: "A folder holding releases/, state/, the current link and .ivpack/."))
+    var root: String?
 
     @Flag(name: .long, help: "Allow a version below the active one (needs --reason).")
     var allowDowngrade = false
 
     @Option(name: .long, help: "Why the downgrade is allowed; recorded in the installed state.")
     var reason: String?
+
+    @OptionGroup var licensing: LicenseOptions
+
+    @OptionGroup var iq: IQReportOptions
 
     @OptionGroup var progressOptions: ProgressOptions
 
@@ -62,15 +85,31 @@ struct InstallCommand: ParsableCommand {
         }
     }
 
-    mutating func run() throws {
+    mutating func run() async throws {
         let options = self
-        try reportingErrors {
+        try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
-            var request = InstallRequest(bundlePath: options.bundle, root: options.location.root, policy: policy)
+            let started = Timestamp.now()
+            var request = InstallRequest(bundlePath: options.bundle, root: options.root, policy: policy)
+            request.now = started
             request.allowDowngrade = options.allowDowngrade
             request.reason = options.reason
             request.progress = options.progressOptions.progress("install", machineOutput: false)
-            let outcome = try Installer.install(request)
+            request.installer = try options.licensing.installerIdentity()
+            request.events = auditSteps(of: "install")
+            let outcome: InstallOutcome
+            do {
+                if let authority = options.licensing.authority(policy: policy) {
+                    outcome = try await Installer.install(request, license: authority)
+                } else {
+                    outcome = try Installer.install(request)
+                }
+            } catch InstallError.verificationFailed(let report) {
+                // The report of a refused install is the record too.
+                try options.iq.write(report, siteID: options.licensing.site, started: started)
+                throw InstallError.verificationFailed(report)
+            }
+            try options.iq.write(outcome.report, siteID: options.licensing.site, started: started)
             for note in outcome.reconciled { print("Mended:  \(note)") }
             let report = outcome.report
             let warnings = report.checks.filter { $0.status == .warn }
@@ -78,17 +117,27 @@ struct InstallCommand: ParsableCommand {
             if let product = report.product, let version = report.version { print("Product: \(product) \(version)") }
             if let digest = report.manifestDigest { print("Manifest sha256 \(digest.hex)") }
             print(
-                "Checks:  \(report.checks.count), none failed (\(warnings.count) warning\(warnings.count == 1 ? "" : "s")); the payload checked while extracting"
+                "Checks:  \(report.checks.count), \(report.passed ? "none" : "some") failed (\(warnings.count) warning\(warnings.count == 1 ? "" : "s")); the payload checked while extracting"
             )
+            if options.licensing.site == nil {
+                print("Licence: not run (no --license-server or --license-file)")
+            }
             for check in warnings {
                 print("WARN  \(check.id): \(check.title)")
                 for d in check.details { print("      - \(d)") }
             }
+            options.iq.printWritten()
             if outcome.alreadyActive {
                 print("Already active: \(outcome.release.name) is this manifest; nothing was changed.")
                 return
             }
             print("Release: \(outcome.releaseFolder)")
+            if let snapshot = outcome.snapshot { print("State:   snapshot \(snapshot.name): \(snapshot.summary)") }
+            printHooks(outcome.hooks)
+            if let failure = outcome.failure {
+                printError("error: \(failure.description)")
+                throw ExitCode(failure.exitStatus.rawValue)
+            }
             print("Active:  \(outcome.release.name)" + (outcome.previous.map { " (previous: \($0))" } ?? ""))
             if let reason = outcome.release.downgradeReason { print("Downgrade allowed: \(reason)") }
         }

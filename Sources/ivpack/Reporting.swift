@@ -102,3 +102,29 @@ func terminalProgress(_ label: String, quiet: Bool, machineOutput: Bool) -> Prog
         FileHandle.standardError.write(Data(line.utf8))
     }
 }
+
+/// The audit log's sink for the steps of an install, rollback or prune: each step is its own
+/// event (`ivpack install switch`, `ivpack rollback hook`, ...), appended as it happens, so that a
+/// crash later still leaves the steps before it recorded. Nil without $IVPACK_AUDIT_LOG.
+func auditSteps(of command: String) -> InstallEventSink? {
+    guard let path = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !path.isEmpty else { return nil }
+    return { step in
+        do {
+            _ = try AuditLog.append(
+                path: path,
+                event: AuditEvent(
+                    command: "ivpack \(command) \(step.action)", parameters: AuditLog.redact(step.parameters),
+                    result: step.result, durationMs: 0))
+        } catch {
+            printError("warning: the audit log \(path) could not be appended to: \(error)")
+        }
+    }
+}
+
+/// Prints the hooks an install or rollback ran, with the last lines of a failed one's output.
+func printHooks(_ hooks: [HookRun]) {
+    for run in hooks {
+        print("Hook:    \(run.hook.rawValue) (\(run.release)): \(run.command.joined(separator: " ")): \(run.outcome)")
+        if !run.passed { for line in run.excerpt { print("         | \(line)") } }
+    }
+}

@@ -56,6 +56,18 @@ struct StatusCommand: ParsableCommand {
         if let previous = state.previousRelease { print("Previous: \(line(previous))") }
         let kept = state.releases.filter { $0.name != state.active && $0.name != state.previous }
         for r in kept { print("Kept:     \(line(r))") }
+        if let active = state.active {
+            let check = state.history.last { $0.action == "health-check" && $0.release == active }
+            print(
+                "Health:   "
+                    + (check.map { "\($0.result ?? "?") at \($0.at): \($0.reason ?? "")" }
+                        ?? "not run for the active release (it has no health check, or a run was interrupted)"))
+        }
+        if let pending = state.pending {
+            print(
+                "Pending:  an interrupted \(pending.action) of \(pending.release): the next install, rollback or prune finishes or undoes it"
+            )
+        }
         if let last = state.history.last {
             print(
                 "Last:     \(last.action) of \(last.release) at \(last.at) by \(last.by)"

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import IVPack
-import IVPackLicense
 
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,107 +36,30 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The site's trust policy (YAML).")
     var trust: String
 
-    @Option(name: .long, help: "The vendor's licence server, https://host:port.")
-    var licenseServer: String?
-
-    @Option(name: .long, help: "A signed offline licence file (air-gapped sites).")
-    var licenseFile: String?
-
-    @Option(name: .long, help: "This site's identifier, as licensed.")
-    var site: String?
-
-    @Option(name: .long, help: "The installer's client certificate (PEM) for the licence server.")
-    var clientCert: String?
-
-    @Option(
-        name: .long,
-        help:
-            "The installer's private key (PEM); an encrypted key's passphrase comes from $IVPACK_CLIENT_KEY_PASSPHRASE."
-    )
-    var clientKey: String?
-
-    @Option(name: .long, help: "Seconds for one attempt to reach the licence server.")
-    var licenseTimeout: Int64 = 10
-
-    @Option(name: .long, help: "Attempts to reach the licence server (with backoff).")
-    var licenseAttempts: Int = 3
+    @OptionGroup var licensing: LicenseOptions
 
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
     @OptionGroup var progressOptions: ProgressOptions
 
-    @Option(name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.")
-    var report: String?
-
-    @Option(name: .long, help: "Write the IQ report as a self-contained, printable HTML page to this file.")
-    var html: String?
-
-    @Option(
-        name: .long,
-        help: "The purpose of the IQ, for the report (default: \"Installation qualification of PRODUCT VERSION\").")
-    var purpose: String?
-
-    func validate() throws {
-        if licenseServer != nil && licenseFile != nil {
-            throw ValidationError("give --license-server or --license-file, not both")
-        }
-        if (licenseServer != nil || licenseFile != nil) && site == nil {
-            throw ValidationError("the licence check needs --site")
-        }
-        if licenseServer != nil && (clientCert == nil || clientKey == nil) {
-            throw ValidationError("--license-server needs the installer's --client-cert and --client-key")
-        }
-        if !(1...300).contains(licenseTimeout) || !(1...10).contains(licenseAttempts) {
-            throw ValidationError("--license-timeout is 1 to 300 seconds and --license-attempts 1 to 10")
-        }
-        if purpose != nil && report == nil && html == nil {
-            throw ValidationError("--purpose is for the IQ report: give --report or --html")
-        }
-        if let report, report == html { throw ValidationError("--report and --html must name different files") }
-    }
+    @OptionGroup var iq: IQReportOptions
 
     mutating func run() async throws {
         let options = self
         try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
             let started = Timestamp.now()
-            var license: (any LicenseAuthority)?
-            if let site = options.site {
-                if let server = options.licenseServer, let cert = options.clientCert, let key = options.clientKey {
-                    let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map {
-                        Array($0.utf8)
-                    }
-                    let client = LicenseClientOptions(
-                        serverURL: server, clientCertificate: cert, clientKey: key, clientKeyPassphrase: passphrase,
-                        siteID: site, timeoutSeconds: options.licenseTimeout, attempts: options.licenseAttempts)
-                    license = LicenseServerAuthority(options: client, policy: policy)
-                } else if let file = options.licenseFile {
-                    license = LicenseFileAuthority(file: file, siteID: site, policy: policy)
-                }
-            }
             let report = try await BundleVerifier.verify(
-                bundlePath: options.bundle, policy: policy, now: started, license: license,
+                bundlePath: options.bundle, policy: policy, now: started,
+                license: options.licensing.authority(policy: policy),
                 progress: options.progressOptions.progress("verify", machineOutput: options.json))
-            if options.report != nil || options.html != nil {
-                let context = IQReport.Context.live(
-                    for: report, purpose: options.purpose, siteID: options.site, startTime: started,
-                    endTime: Timestamp.now())
-                let iq = IQReport(verification: report, context: context)
-                // Both files are written in full before either is renamed into place.
-                var outputs: [AtomicOutputFile] = []
-                if let path = options.report { outputs.append(try writeOutput(path: path, bytes: iq.canonicalBytes)) }
-                if let path = options.html {
-                    outputs.append(try writeOutput(path: path, bytes: Array(IQReportHTML.render(iq).utf8)))
-                }
-                for output in outputs { try output.commit() }
-            }
+            try options.iq.write(report, siteID: options.licensing.site, started: started)
             if options.json {
                 printJSON(report.json)
             } else {
                 printReport(report)
-                if let path = options.report { print("IQ report: \(path)") }
-                if let path = options.html { print("IQ report (HTML): \(path)") }
+                options.iq.printWritten()
             }
             if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }

@@ -31,13 +31,31 @@ public final class InstallFixture: @unchecked Sendable {
     }
 
     /// Builds the fixture release at `version` (with a 2 MiB LICENSE.txt when `big`) into
-    /// `work/NAME.ivp`, signed by both development roles.
-    public func bundle(version: String, big: Bool = true, name: String? = nil) throws -> String {
+    /// `work/NAME.ivp`, signed by both development roles. `install` is the spec's `install:`
+    /// section (YAML, without the key); `files` are more files of the release (path, text, mode),
+    /// e.g. hook scripts under `service/`.
+    public func bundle(
+        version: String, big: Bool = true, name: String? = nil, install: String? = nil,
+        files: [(String, String, Int)] = []
+    ) throws -> String {
         let release = ReleaseFixture(version: version)
         if big {
             release.folder.write(
                 Self.bigFile,
                 Self.pattern(Self.bigSize, seed: version.utf8.reduce(UInt32(7)) { $0 &* 31 &+ UInt32($1) }))
+        }
+        if install != nil || !files.isEmpty {
+            for (path, text, mode) in files { release.folder.write(path, text, mode: mode) }
+            if let install {
+                let indented = install.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
+                release.folder.write(
+                    "ivpack.yaml",
+                    ReleaseFixture.spec(version: version) + "\ninstall:\n" + indented.joined(separator: "\n") + "\n")
+            }
+            // The code component is versioned by the tag on a clean tree: commit and tag again.
+            _ = git(["add", "-A"], in: release.root)
+            _ = git(["commit", "-q", "--amend", "--no-edit"], in: release.root)
+            _ = git(["tag", "-f", "-a", version, "-m", "Release \(version)"], in: release.root)
         }
         releases.append(release)
         let path = work.url((name ?? version) + ".ivp")

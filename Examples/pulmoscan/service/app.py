@@ -1,6 +1,7 @@
 """HTTP front end of the PulmoScan AI inference service.
 
   python3 -m service.app --version     prints the release and full version (no dependencies)
+  python3 -m service.app --self-check  checks the installed release, prints JSON (no dependencies)
   python3 -m service.app --port 8443   serves the API with uvicorn
 
 Endpoints: GET /healthz, GET /version, POST /v1/series (a folder of DICOM files on the shared
@@ -66,6 +67,7 @@ def create_app():
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pulmoscan", description=f"{PRODUCT_NAME} inference service")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--self-check", action="store_true", help="check the installed release, print JSON, exit")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8443)
     args = parser.parse_args(argv)
@@ -73,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         info = version_info()
         print(f"{info['product']} ({info['model']}) {info['release_version']} / {info['full_version']}")
         return 0
+    if args.self_check:
+        import json
+
+        from . import selfcheck
+
+        result = selfcheck.run()
+        print(json.dumps(result, sort_keys=True))
+        return 0 if result["status"] == "ok" else 1
     import uvicorn
 
     uvicorn.run(create_app(), host=args.host, port=args.port)

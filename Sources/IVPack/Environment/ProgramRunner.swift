@@ -5,7 +5,8 @@
 #endif
 
 /// Runs a program with a deadline and collects what it prints (standard output and standard error
-/// together). Used to ask installed tools for their version; never through a shell.
+/// together). Used to ask installed tools for their version and to run a release's install hooks;
+/// never through a shell.
 enum ProgramRunner {
     /// Most bytes of output kept; the rest is read and dropped so that the program never blocks.
     static let maxOutputBytes = 64 << 10
@@ -17,9 +18,23 @@ enum ProgramRunner {
         var output: [UInt8]
     }
 
+    /// How the program is started, beyond its arguments.
+    struct Launch {
+        /// The whole environment; nil: this process's, with `LC_ALL=C`.
+        var environment: [String]?
+        /// The working folder; nil: this process's.
+        var directory: String?
+        /// At the deadline the group first gets SIGTERM and this many seconds to end, then SIGKILL.
+        var graceSeconds = 0
+        /// Called with the child's process ID (its process group) once it runs.
+        var started: ((pid_t) -> Void)?
+    }
+
     /// Runs `path` with `arguments` (argv[0] is `path`), standard input from /dev/null, in a new
     /// process group that is killed whole when `timeoutSeconds` pass. Throws when it cannot start.
-    static func run(_ path: String, _ arguments: [String], timeoutSeconds: Int) throws(ProbeError) -> Outcome {
+    static func run(
+        _ path: String, _ arguments: [String], timeoutSeconds: Int, launch: Launch = Launch()
+    ) throws(ProbeError) -> Outcome {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw ProbeError("cannot run \(path): cannot create a pipe: \(errorText(errno))") }
         // Another thread may start a process before these flags are set and so hold the write end
@@ -44,15 +59,25 @@ enum ProgramRunner {
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK))
 
-        // Tools print their version in the C locale; everything else is inherited.
-        var environment: [String] = []
-        var entry = environ
-        while let c = entry.pointee {
-            let text = String(cString: c)
-            if !text.hasPrefix("LC_ALL=") { environment.append(text) }
-            entry += 1
+        if let directory = launch.directory {
+            guard let addchdir = Self.addchdir else {
+                throw ProbeError("cannot run \(path) in \(directory): this C library cannot set a child's folder")
+            }
+            _ = directory.withCString { addchdir(&actions, $0) }
         }
-        environment.append("LC_ALL=C")
+        var environment: [String] = []
+        if let given = launch.environment {
+            environment = given
+        } else {
+            // Tools print their version in the C locale; everything else is inherited.
+            var entry = environ
+            while let c = entry.pointee {
+                let text = String(cString: c)
+                if !text.hasPrefix("LC_ALL=") { environment.append(text) }
+                entry += 1
+            }
+            environment.append("LC_ALL=C")
+        }
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -72,6 +97,7 @@ enum ProgramRunner {
         }
         close(fds[1])
         guard spawned == 0 else { throw ProbeError("cannot run \(path): \(errorText(spawned))") }
+        launch.started?(pid)
 
         let deadline = monotonicMilliseconds() + Int64(timeoutSeconds) * 1000
         var output: [UInt8] = []
@@ -119,10 +145,32 @@ enum ProgramRunner {
         if let exited {
             return Outcome(status: exitStatus(exited), timedOut: false, output: output)
         }
+        if launch.graceSeconds > 0 {
+            kill(-pid, SIGTERM)
+            let end = monotonicMilliseconds() + Int64(launch.graceSeconds) * 1000
+            while monotonicMilliseconds() < end {
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    kill(-pid, SIGKILL)
+                    return Outcome(status: nil, timedOut: true, output: output)
+                }
+                usleep(10_000)
+            }
+        }
         kill(-pid, SIGKILL)
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         return Outcome(status: nil, timedOut: true, output: output)
     }
+
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), which its Swift module does
+    /// not declare: looked up once.
+    private static let addchdir:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
+            guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
+            return unsafeBitCast(
+                symbol,
+                to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)
+                    .self)
+        }()
 
     /// The exit code of a normally exited child; nil for one killed by a signal.
     private static func exitStatus(_ status: Int32) -> Int32? {

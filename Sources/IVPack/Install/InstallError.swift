@@ -23,6 +23,8 @@ public enum InstallError: IVPackError {
     case notInstalled(root: String)
     /// The root's state and its folders disagree in a way ivpack cannot mend by itself.
     case inconsistent(root: String, problem: String)
+    /// The site's state cannot be snapshotted or restored (a link, a device).
+    case stateRefused(StatePathRefusal)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -31,7 +33,7 @@ public enum InstallError: IVPackError {
         case .verificationFailed, .payloadMismatch, .downgradeRefused, .otherProduct, .noRollbackTarget:
             return .checkFailed
         case .badRoot, .notInstalled: return .badInput
-        case .locked, .inconsistent: return .environment
+        case .locked, .inconsistent, .stateRefused: return .environment
         }
     }
 
@@ -65,6 +67,9 @@ public enum InstallError: IVPackError {
             return
                 "\(root): nothing is installed here (no .ivpack/state.json). Check --root, or install a bundle first with `ivpack install`"
         case .inconsistent(let root, let problem): return "\(root): \(problem)"
+        case .stateRefused(let refusal):
+            return
+                "\(refusal); nothing was changed by this step (the active release and the site's state are as they were)"
         }
     }
 }
@@ -80,6 +85,8 @@ extension InstallError {
             throw .file(error)
         } catch let error as InputError {
             throw .input(error)
+        } catch let error as StatePathRefusal {
+            throw .stateRefused(error)
         } catch {
             throw .inconsistent(root: "", problem: "\(error)")
         }

@@ -8,7 +8,9 @@
 ///     ROOT/releases/V2.4.0.1101-1f2e3d4c5b6a/                 a release: the payload tree as is
 ///     ROOT/releases/V2.4.0.1101-1f2e3d4c5b6a.manifest.json    its manifest, the bytes that were signed
 ///     ROOT/releases/NAME.staging/                             an install in progress (never a release)
+///     ROOT/state/                                             the site's state (install.state paths)
 ///     ROOT/.ivpack/state.json                                 the installed state
+///     ROOT/.ivpack/snapshots/NAME/                            the site's state as release NAME left it
 ///     ROOT/.ivpack/lock                                       the lock every change holds
 ///
 /// Every write goes through a descriptor of the root (`Directory`), never a path.
@@ -233,6 +235,10 @@ final class InstallRoot {
             try write(InstalledState())
             return notes
         }
+        if let pending = state.pending {
+            notes += try finishOrUndo(pending, current: current, user: user, now: now)
+            new = state
+        }
         do {
             for name in try releases.names() {
                 let release =
@@ -246,6 +252,20 @@ final class InstallRoot {
             }
         } catch {
             throw .file(error)
+        }
+        // Snapshots of releases no longer recorded, and snapshots cut short, are never restored.
+        if let snapshots = try? metadata.folder(StateStore.snapshotsFolder, create: false) {
+            do {
+                for name in try snapshots.names()
+                where name.hasSuffix(StateStore.partialSuffix)
+                    || (name == StateStore.initialSnapshot ? true : state.release(named: name) == nil)
+                {
+                    try snapshots.removeTree(name)
+                    notes.append("removed the snapshot \(snapshots.child(name)): no recorded release left it")
+                }
+            } catch {
+                throw .file(error)
+            }
         }
         for r in state.releases
         where releases.status(r.name) == nil || releases.status(r.name + Self.manifestSuffix) == nil {
@@ -282,6 +302,98 @@ final class InstallRoot {
             notes.append("\(Self.currentLink) was missing; it names \(active) again, as the state records")
         }
         if new != state { try write(new) }
+        return notes
+    }
+
+    /// `ROOT/state/`, created when first needed. A link there is refused.
+    func liveState() throws(InstallError) -> Directory {
+        do {
+            return try root.folder(StateStore.stateFolder, create: true)
+        } catch {
+            throw .file(error)
+        }
+    }
+
+    /// `ROOT/.ivpack/snapshots/`, created when first needed.
+    func snapshots() throws(InstallError) -> Directory {
+        do {
+            return try metadata.folder(StateStore.snapshotsFolder, create: true)
+        } catch {
+            throw .file(error)
+        }
+    }
+
+    /// The manifest kept beside release `name` (`releases/NAME.manifest.json`).
+    func manifest(of name: String) throws(InstallError) -> Manifest {
+        let path = releases.child(name + Self.manifestSuffix)
+        do {
+            return try Manifest.decode(try InputFile.readAll(path: path, limit: Manifest.maxBytes), source: path)
+        } catch let error as InputError {
+            throw .input(error)
+        } catch let error as FileSystemError {
+            throw .file(error)
+        } catch {
+            throw .inconsistent(root: self.path, problem: "\(path): \(error)")
+        }
+    }
+
+    /// Copies the site's state into `snapshots/NAME` (the paths given).
+    func snapshotState(_ paths: [String], name: String) throws(InstallError) -> StateStore.Summary {
+        let live = try liveState()
+        let snapshots = try snapshots()
+        return try InstallError.mapping { try StateStore.snapshot(paths, from: live, into: snapshots, name: name) }
+    }
+
+    /// Puts `snapshots/NAME` back as the site's state; nil when there is no such snapshot.
+    func restoreState(from name: String) throws(InstallError) -> (paths: [String], summary: StateStore.Summary)? {
+        let snapshots = try snapshots()
+        guard StateStore.exists(name, in: snapshots) else { return nil }
+        let live = try liveState()
+        return try InstallError.mapping { try StateStore.restore(from: snapshots, name: name, into: live) }
+    }
+
+    /// Ends a change a crash cut short (`state.pending`): a hook it left running is stopped; when
+    /// `current` names the change's release, the switch happened and the change is finished (a
+    /// rollback's state restored, the record brought to `current`); otherwise it is undone (an
+    /// install's release removed if it made it, the site's state put back from its snapshot).
+    /// Hooks after the switch (postInstall, postRollback, healthCheck) are not run again: the
+    /// record says so.
+    private func finishOrUndo(
+        _ pending: InstalledState.Pending, current: String?, user: String, now: Int64
+    ) throws(InstallError) -> [String] {
+        var notes: [String] = []
+        if let pid = pending.hookProcess, Hooks.stopLeftover(pid: pid, started: pending.hookStarted) {
+            notes.append("stopped the hook the interrupted \(pending.action) left running (process group \(pid))")
+        }
+        var next = state
+        next.pending = nil
+        let at = Timestamp.iso8601(now)
+        if let current, current == pending.release {
+            if pending.action == "rollback", let restored = try restoreState(from: pending.release) {
+                notes.append(
+                    "the site's state restored as \(pending.release) left it (\(restored.paths.joined(separator: ", ")))"
+                )
+            }
+            if next.active != pending.release {
+                next.previous = next.active ?? pending.from
+                next.active = pending.release
+            }
+            let what =
+                "the interrupted \(pending.action) of \(pending.release) was completed (current named it); its hooks after the switch did not run"
+            next.record(
+                .init(action: "reconcile", release: pending.release, from: pending.from, at: at, by: user, reason: what)
+            )
+            notes.append(what)
+        } else {
+            if pending.action == "install" { try Installer.undo(pending, root: self, state: &next) }
+            let what =
+                "the interrupted \(pending.action) of \(pending.release) was undone (current still named \(current ?? "no release"))"
+                + (pending.action == "install" && pending.snapshot != nil ? "; the site's state put back" : "")
+            next.record(
+                .init(action: "abandon", release: pending.release, from: pending.from, at: at, by: user, reason: what))
+            notes.append(what)
+        }
+        try write(next)
         return notes
     }
 

@@ -34,8 +34,10 @@ public struct InstalledState: Sendable, Equatable {
         public var subject: String
     }
 
-    /// One thing done to the root: `install`, `rollback` or `reconcile`.
+    /// One thing done to the root: `install`, `rollback`, `health-check`, `abandon` (an install
+    /// undone before its switch), `prune` or `reconcile`.
     public struct Event: Sendable, Equatable {
+        public static let actions = ["install", "rollback", "health-check", "abandon", "prune", "reconcile"]
         public var action: String
         /// The release made active.
         public var release: String
@@ -44,6 +46,41 @@ public struct InstalledState: Sendable, Equatable {
         public var at: String
         public var by: String
         public var reason: String?
+        /// How it ended, where that is not plain success: `pass`, `fail`, `not run`.
+        public var result: String?
+
+        public init(
+            action: String, release: String, from: String?, at: String, by: String, reason: String?,
+            result: String? = nil
+        ) {
+            self.action = action
+            self.release = release
+            self.from = from
+            self.at = at
+            self.by = by
+            self.reason = reason
+            self.result = result
+        }
+    }
+
+    /// A change in progress: written before an install's hooks or a rollback's switch, cleared
+    /// when the change is complete. After a crash, `reconcile` finishes the change when `current`
+    /// names `release` (the switch happened) and undoes it otherwise.
+    public struct Pending: Sendable, Equatable {
+        /// `install` or `rollback`.
+        public var action: String
+        /// The release being made active.
+        public var release: String
+        /// The release active when the change began.
+        public var from: String?
+        /// Install: the release folder was made by this change (an undo removes it).
+        public var newRelease: Bool
+        /// Install: the snapshot of the site's state taken before the hooks ran (an undo restores it).
+        public var snapshot: String?
+        /// The hook running, if any: its process group and its start time (clock ticks after
+        /// boot, `/proc/PID/stat` field 22), so that a reconcile stops that process and no other.
+        public var hookProcess: Int32?
+        public var hookStarted: Int64?
     }
 
     public var releases: [Release] = []
@@ -52,6 +89,8 @@ public struct InstalledState: Sendable, Equatable {
     /// The release active before it: where `rollback` goes by default.
     public var previous: String?
     public var history: [Event] = []
+    /// The change in progress, if a run was cut short during one.
+    public var pending: Pending?
 
     public init() {}
 
@@ -74,6 +113,7 @@ public struct InstalledState: Sendable, Equatable {
         ]
         if let active { members.append(("active", .string(active))) }
         if let previous { members.append(("previous", .string(previous))) }
+        if let pending { members.append(("pending", pending.json)) }
         return .object(members)
     }
 
@@ -121,6 +161,20 @@ extension InstalledState.Event {
         ]
         if let from { members.append(("from", .string(from))) }
         if let reason { members.append(("reason", .string(reason))) }
+        if let result { members.append(("result", .string(result))) }
+        return .object(members)
+    }
+}
+
+extension InstalledState.Pending {
+    var json: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
+            ("action", .string(action)), ("release", .string(release)), ("newRelease", .bool(newRelease)),
+        ]
+        if let from { members.append(("from", .string(from))) }
+        if let snapshot { members.append(("snapshot", .string(snapshot))) }
+        if let hookProcess { members.append(("hookProcess", .number(String(hookProcess)))) }
+        if let hookStarted { members.append(("hookStarted", .number(String(hookStarted)))) }
         return .object(members)
     }
 }
@@ -140,7 +194,8 @@ extension StrictJSONReader {
     }
 
     fileprivate func state(_ v: JSONValue) throws -> InstalledState {
-        let m = try object(v, "", required: ["format", "releases", "history"], optional: ["active", "previous"])
+        let m = try object(
+            v, "", required: ["format", "releases", "history"], optional: ["active", "previous", "pending"])
         let format = try string(m["format"], "/format")
         guard format == InstalledState.format else {
             throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(InstalledState.format)\"")
@@ -179,17 +234,46 @@ extension StrictJSONReader {
         }
         for (i, ev) in try array(m["history"], "/history").enumerated() {
             let p = "/history/\(i)"
-            let e = try object(ev, p, required: ["action", "release", "at", "by"], optional: ["from", "reason"])
+            let e = try object(
+                ev, p, required: ["action", "release", "at", "by"], optional: ["from", "reason", "result"])
             let action = try string(e["action"], "\(p)/action")
-            guard ["install", "rollback", "reconcile"].contains(action) else {
-                throw fail("\(p)/action", "\"\(action)\" is not install, rollback or reconcile")
+            guard InstalledState.Event.actions.contains(action) else {
+                throw fail(
+                    "\(p)/action",
+                    "\"\(action)\" is not one of \(InstalledState.Event.actions.joined(separator: ", "))")
             }
             state.history.append(
                 .init(
                     action: action, release: try string(e["release"], "\(p)/release"),
                     from: try optionalString(e["from"], "\(p)/from"),
                     at: try string(e["at"], "\(p)/at"), by: try string(e["by"], "\(p)/by"),
-                    reason: try optionalString(e["reason"], "\(p)/reason")))
+                    reason: try optionalString(e["reason"], "\(p)/reason"),
+                    result: try optionalString(e["result"], "\(p)/result")))
+        }
+        if let pv = m["pending"] {
+            let pm = try object(
+                pv, "/pending", required: ["action", "release", "newRelease"],
+                optional: ["from", "snapshot", "hookProcess", "hookStarted"])
+            let action = try string(pm["action"], "/pending/action")
+            guard action == "install" || action == "rollback" else {
+                throw fail("/pending/action", "\"\(action)\" is not install or rollback")
+            }
+            guard let newRelease = pm["newRelease"]?.boolValue else {
+                throw fail("/pending/newRelease", "must be a boolean")
+            }
+            let release = try string(pm["release"], "/pending/release")
+            guard ReleaseName.isValid(release) else {
+                throw fail("/pending/release", "\"\(release)\" is not a release name (VERSION-DIGEST12)")
+            }
+            let snapshot = try optionalString(pm["snapshot"], "/pending/snapshot")
+            if let snapshot, !ReleaseName.isValid(snapshot) && snapshot != StateStore.initialSnapshot {
+                throw fail("/pending/snapshot", "\"\(snapshot)\" is not a snapshot name")
+            }
+            state.pending = .init(
+                action: action, release: release, from: try optionalString(pm["from"], "/pending/from"),
+                newRelease: newRelease, snapshot: snapshot,
+                hookProcess: try pm["hookProcess"].map { Int32(clamping: try int($0, "/pending/hookProcess", min: 2)) },
+                hookStarted: try pm["hookStarted"].map { try int($0, "/pending/hookStarted") })
         }
         state.active = try optionalString(m["active"], "/active")
         state.previous = try optionalString(m["previous"], "/previous")

@@ -27,6 +27,16 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let report = CheckID(rawValue: "report")
     /// An IQ report's signature (`verify-report`).
     public static let reportSignature = CheckID(rawValue: "signature")
+    /// Install: the release folder written from the bytes checked.
+    public static let installRelease = CheckID(rawValue: "install.release")
+    /// Install: the site's state snapshotted before the hooks.
+    public static let installSnapshot = CheckID(rawValue: "install.snapshot")
+    /// Install: `current` switched to the release.
+    public static let installSwitch = CheckID(rawValue: "install.switch")
+    /// Install: the release's health check after the switch.
+    public static let installHealthCheck = CheckID(rawValue: "install.healthCheck")
+    /// Install: the automatic rollback after a failed health check.
+    public static let installRollback = CheckID(rawValue: "install.rollback")
 
     /// The check of signature entry number `index` (1-based): `signature.001`.
     public static func signature(_ index: Int) -> CheckID {
@@ -74,6 +84,20 @@ public enum VerifyCheckCatalog {
                 "Licensed for this site, by the vendor's licence server over mutual TLS, for an authenticated installer",
             clause: "IQ 5.1.1, 6.2.1"),
         .init(id: .environment, title: "Environment requirements", clause: "IQ 4.1.1, 4.1.2 a"),
+        .init(
+            id: .installRelease,
+            title: "The release is installed from exactly the bytes checked, in its own folder, flushed to disk",
+            clause: "IQ 3.2 b, 4.1.2 b-c"),
+        .init(
+            id: .installSnapshot, title: "The site's state is kept (snapshot) before the release's hooks run",
+            clause: "IQ 5.2.2"),
+        .init(
+            id: .installSwitch, title: "The release is made active in one atomic switch", clause: "IQ 4.1.2 d, 5.2.2"),
+        .init(
+            id: .installHealthCheck, title: "The release's health check passed after the switch", clause: "IQ 4.1.2 d"),
+        .init(
+            id: .installRollback, title: "After the failed health check, the earlier release and its state are back",
+            clause: "IQ 5.2.2, 6.3.2 a-c"),
     ]
 
     /// The descriptor of `id`, or nil for a family member or an unknown ID.

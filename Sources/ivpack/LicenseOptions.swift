@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import IVPack
+import IVPackLicense
+
+/// The licence check's options, shared by `verify` and `install`: a licence server over mutual TLS
+/// (the installer's certificate and key), or a signed offline licence file.
+struct LicenseOptions: ParsableArguments {
+    @Option(name: .long, help: "The vendor's licence server, https://host:port.")
+    var licenseServer: String?
+
+    @Option(name: .long, help: "A signed offline licence file (air-gapped sites).")
+    var licenseFile: String?
+
+    @Option(name: .long, help: "This site's identifier, as licensed.")
+    var site: String?
+
+    @Option(name: .long, help: "The installer's client certificate (PEM) for the licence server.")
+    var clientCert: String?
+
+    @Option(
+        name: .long,
+        help:
+            "The installer's private key (PEM); an encrypted key's passphrase comes from $IVPACK_CLIENT_KEY_PASSPHRASE."
+    )
+    var clientKey: String?
+
+    @Option(name: .long, help: "Seconds for one attempt to reach the licence server.")
+    var licenseTimeout: Int64 = 10
+
+    @Option(name: .long, help: "Attempts to reach the licence server (with backoff).")
+    var licenseAttempts: Int = 3
+
+    func validate() throws {
+        if licenseServer != nil && licenseFile != nil {
+            throw ValidationError("give --license-server or --license-file, not both")
+        }
+        if (licenseServer != nil || licenseFile != nil) && site == nil {
+            throw ValidationError("the licence check needs --site")
+        }
+        if licenseServer != nil && (clientCert == nil || clientKey == nil) {
+            throw ValidationError("--license-server needs the installer's --client-cert and --client-key")
+        }
+        if !(1...300).contains(licenseTimeout) || !(1...10).contains(licenseAttempts) {
+            throw ValidationError("--license-timeout is 1 to 300 seconds and --license-attempts 1 to 10")
+        }
+    }
+
+    /// Who decides the licence, judged by `policy`; nil when no licence check was asked for.
+    func authority(policy: TrustPolicy) -> (any LicenseAuthority)? {
+        guard let site else { return nil }
+        if let server = licenseServer, let cert = clientCert, let key = clientKey {
+            let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map { Array($0.utf8) }
+            let client = LicenseClientOptions(
+                serverURL: server, clientCertificate: cert, clientKey: key, clientKeyPassphrase: passphrase,
+                siteID: site, timeoutSeconds: licenseTimeout, attempts: licenseAttempts)
+            return LicenseServerAuthority(options: client, policy: policy)
+        }
+        if let file = licenseFile { return LicenseFileAuthority(file: file, siteID: site, policy: policy) }
+        return nil
+    }
+
+    /// The installer as the licence server knows them: the subject of the client certificate, with
+    /// the OS user (`CN=Jane Roe,O=Hospital (OS user jroe)`); nil without a certificate.
+    func installerIdentity() throws -> String? {
+        guard licenseServer != nil, let clientCert else { return nil }
+        guard let leaf = try Certificate.load(file: clientCert).first else { return nil }
+        return "\(leaf.subject) (OS user \(AuditLog.currentOperator()))"
+    }
+}
+
+/// `--report`, `--html` and `--purpose`: the IQ report, shared by `verify` and `install`.
+struct IQReportOptions: ParsableArguments {
+    @Option(name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.")
+    var report: String?
+
+    @Option(name: .long, help: "Write the IQ report as a self-contained, printable HTML page to this file.")
+    var html: String?
+
+    @Option(
+        name: .long,
+        help: "The purpose of the IQ, for the report (default: \"Installation qualification of PRODUCT VERSION\").")
+    var purpose: String?
+
+    func validate() throws {
+        if purpose != nil && report == nil && html == nil {
+            throw ValidationError("--purpose is for the IQ report: give --report or --html")
+        }
+        if let report, report == html { throw ValidationError("--report and --html must name different files") }
+    }
+
+    var wanted: Bool { report != nil || html != nil }
+
+    /// Writes the report of `verification` to the files asked for: both written in full before
+    /// either is renamed into place.
+    func write(_ verification: VerifyReport, siteID: String?, started: Int64) throws {
+        guard wanted else { return }
+        let context = IQReport.Context.live(
+            for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
+        let iq = IQReport(verification: verification, context: context)
+        var outputs: [AtomicOutputFile] = []
+        if let path = report { outputs.append(try writeOutput(path: path, bytes: iq.canonicalBytes)) }
+        if let path = html { outputs.append(try writeOutput(path: path, bytes: Array(IQReportHTML.render(iq).utf8))) }
+        for output in outputs { try output.commit() }
+    }
+
+    /// The lines that say where the report went.
+    func printWritten() {
+        if let report { print("IQ report: \(report)") }
+        if let html { print("IQ report (HTML): \(html)") }
+    }
+}
