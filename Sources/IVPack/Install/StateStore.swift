@@ -21,7 +21,7 @@ enum StateStore {
     static let restorePrefix = ".ivpack-restore-"
     static let discardPrefix = ".ivpack-discard-"
     /// `_IOW(0x94, 9, int)`: share the extents of the file given as argument.
-    private static let FICLONE: UInt = 0x4004_9409
+    private static let ficlone: UInt = 0x4004_9409
 
     /// What a snapshot or a restore copied.
     struct Summary: Sendable, Equatable {
@@ -222,7 +222,7 @@ enum StateStore {
         }
         defer { close(input) }
         let out = try destination.newFile(newName, mode: 0o600)
-        if ioctl(out.fd, FICLONE, input) == 0 {
+        if ioctl(out.fd, ficlone, input) == 0 {
             summary.cloned += 1
         } else {
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
