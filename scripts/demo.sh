@@ -11,10 +11,12 @@
 #   7. ivpack inspect and tar -tf on the bundle;
 #   8. ivpack license serve: a development licence server on 127.0.0.1, with a licence;
 #   9. ivpack verify against the development trust policy, with the licence check over mutual TLS;
-#  10. ivpack install into a temporary install root, then ivpack status --check;
+#  10. ivpack install into a temporary install root, licensed over mutual TLS, with the release's
+#      postInstall and healthCheck hooks and the IQ report of the installation; status --check;
 #  11. a second release V2.4.0.1101 built from the same example (the version replaced in place,
-#      same length, so the model and PDF stay valid), signed, installed; status; ivpack rollback
-#      to V2.3.1.1024 with a reason; status again.
+#      same length, so the model and PDF stay valid), signed, installed over the site's edited
+#      configuration (kept); status; ivpack rollback to V2.3.1.1024 with a reason (the site's
+#      state put back as V2.3.1.1024 left it); status again; ivpack prune.
 #
 # The commit and tag dates and identities are fixed, so every run gives a byte-identical bundle.
 # Works from any current directory; the temporary folder is removed on exit, whatever happens.
@@ -137,11 +139,19 @@ step "ivpack verify $bundle --trust $pki/trust-policy.yaml --license-server $url
     --license-server "$url" --site SITE-DEMO \
     --client-cert "$pki/installers/installer-1.pem" --client-key "$pki/installers/installer-1.key"
 
-# 10. Install on site: verify-while-extract into a release folder of a fresh install root, the
-#     atomic switch of ROOT/current, the installed state; then status with a drift check.
+# 10. Install on site, licensed over mutual TLS as the installer: verify-while-extract into a
+#     release folder of a fresh install root, the site's state snapshotted, the release's
+#     postInstall hook (writes the site configuration from its template), the atomic switch of
+#     ROOT/current, the health check (the service's self-check), the installed state and the IQ
+#     report of the installation; then status with a drift check.
 root="$work/install-root"
-step "ivpack install $bundle --trust $pki/trust-policy.yaml --root $root"
-"$ivpack" install "$bundle" --trust "$pki/trust-policy.yaml" --root "$root" --quiet
+step "ivpack install $bundle --trust $pki/trust-policy.yaml --root $root --license-server $url ... --report"
+"$ivpack" install "$bundle" --trust "$pki/trust-policy.yaml" --root "$root" --quiet \
+    --license-server "$url" --site SITE-DEMO \
+    --client-cert "$pki/installers/installer-1.pem" --client-key "$pki/installers/installer-1.key" \
+    --report "$out/IQ-install-$version.json" --html "$out/IQ-install-$version.html"
+echo "site configuration written by the postInstall hook: $root/state/etc/pulmoscan.conf"
+sed -n '/^[a-z]/p' "$root/state/etc/pulmoscan.conf"
 step "ivpack status --root $root --check"
 "$ivpack" status --root "$root" --check
 echo "current -> $(readlink "$root/current")"
@@ -175,8 +185,11 @@ mv "$release2/release-notes/$version.md" "$release2/release-notes/$version2.md"
     --key "$pki/signers/release-manager.key" --cert "$pki/signers/release-manager.pem" --chain "$pki/intermediate-ca.pem"
 "$ivpack" sign "$bundle2" --role quality \
     --key "$pki/signers/quality.key" --cert "$pki/signers/quality.pem" --chain "$pki/intermediate-ca.pem"
+# The site tunes its configuration before the upgrade: the upgrade keeps it (a state path).
+sed -i 's/^pacs_ae_title = .*/pacs_ae_title = RADIOLOGY-3/' "$root/state/etc/pulmoscan.conf"
 step "ivpack install $bundle2 --trust $pki/trust-policy.yaml --root $root"
 "$ivpack" install "$bundle2" --trust "$pki/trust-policy.yaml" --root "$root" --quiet
+grep '^pacs_ae_title' "$root/state/etc/pulmoscan.conf"
 step "ivpack status --root $root"
 "$ivpack" status --root "$root"
 step "ivpack rollback --root $root --reason ..."
@@ -184,7 +197,11 @@ step "ivpack rollback --root $root --reason ..."
 step "ivpack status --root $root --check"
 "$ivpack" status --root "$root" --check
 echo "current -> $(readlink "$root/current")"
+cat "$root/state/var/install.log"
+step "ivpack prune --root $root --keep 2"
+"$ivpack" prune --root "$root" --keep 2
 
 step "Done"
+echo "IQ report of the installation: $out/IQ-install-$version.json (and .html)"
 echo "Bundle: $bundle ($(wc -c <"$bundle") bytes, sha256 $(sha256sum "$bundle" | cut -d' ' -f1))"
 echo "Bundle: $bundle2 ($(wc -c <"$bundle2") bytes, sha256 $(sha256sum "$bundle2" | cut -d' ' -f1))"

@@ -87,6 +87,22 @@ import Testing
         return out
     }
 
+    /// Validates `file` against `Schemas/SCHEMA` (python3-jsonschema, as the other schema tests).
+    static func expectValid(_ file: String, schema: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let r = run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import json, sys, jsonschema
+                schema = json.load(open(sys.argv[1]))
+                jsonschema.Draft202012Validator.check_schema(schema)
+                jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
+                """, SchemaTests.repositoryRoot + "/Schemas/" + schema, file,
+            ])
+        #expect(r.status == 0, "\(file): \(r.stdout)\(r.stderr)", sourceLocation: sourceLocation)
+    }
+
     func install(_ f: InstallFixture, _ bundle: String, _ more: [String] = [], environment: [String: String] = [:])
         -> ProcessResult
     {
@@ -141,6 +157,8 @@ import Testing
         let forward = ivpack(["rollback", "--root", f.root, "--reason", "fixed"])
         #expect(forward.status == 0, "\(forward.stderr)")
         #expect(Self.tree(state) == afterV2)
+        Self.expectValid(f.root + "/.ivpack/state.json", schema: "installed-state.schema.json")
+        Self.expectValid(f.root + "/.ivpack/snapshots/\(active)/paths.json", schema: "state-snapshot.schema.json")
     }
 
     @Test func aFailingHealthCheckRollsBackAutomaticallyWithTheStateRestoredByteForByte() throws {
@@ -295,6 +313,7 @@ import Testing
         let pending = try #require(status.state.pending)
         let hook = try #require(pending.hookProcess)
         #expect(kill(hook, 0) == 0, "the hook should still run, orphaned")
+        Self.expectValid(f.root + "/.ivpack/state.json", schema: "installed-state.schema.json")
         // The next install stops the hook, puts the state back, removes the half-installed
         // release, and installs.
         let fixed = try Self.bundle(f, Self.v2)
