@@ -233,6 +233,34 @@ import Testing
         try Self.expectConsistent(f, active: Self.v1)
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root: checks the owner of installed files"))
+    func asRootEveryInstalledFileIsOwnedByRootWithTheManifestsMode() throws {
+        let f = try InstallFixture()
+        let outcome = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
+        let folder = f.root + "/releases/" + outcome.release.name
+        let manifest = try Manifest.decode(
+            Array(try Data(contentsOf: URL(fileURLWithPath: folder + ".manifest.json"))), source: "manifest")
+        let modes = Dictionary(
+            uniqueKeysWithValues: manifest.allFiles.map {
+                (String($0.path.dropFirst(Manifest.payloadPrefix.count)), $0.mode == "0755" ? 0o755 : 0o644)
+            })
+        #expect(modes.values.contains(0o755) && modes.values.contains(0o644))
+        var files = 0
+        for path in InstallFixture.listing(folder) {
+            var st = stat()
+            #expect(lstat(folder + "/" + path, &st) == 0)
+            #expect(st.st_uid == 0 && st.st_gid == 0, "\(path): owner \(st.st_uid):\(st.st_gid)")
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: #expect(st.st_mode & 0o7777 == 0o755, "\(path): folder mode")
+            case S_IFREG:
+                files += 1
+                #expect(Int(st.st_mode & 0o7777) == modes[path], "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
+            default: Issue.record("\(path) is neither a file nor a folder")
+            }
+        }
+        #expect(files == modes.count)
+    }
+
     // MARK: - Crash safety
 
     @Test(arguments: ["install-staging-half", "install-before-switch", "install-after-switch"])
