@@ -1,5 +1,6 @@
 import Foundation
 import IVPack
+import IVPackLicense
 import IVPackTestSupport
 import Testing
 
@@ -259,6 +260,46 @@ import Testing
             }
         }
         #expect(files == modes.count)
+    }
+
+    // MARK: - Licence
+
+    @Test func aLicensedInstallOverMutualTLSRecordsTheInstallersCertificate() async throws {
+        let f = try InstallFixture()
+        let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
+        try server.issue()
+        let bundle = try f.bundle(version: Self.v1, big: false)
+        let licence = [
+            "--license-server", server.url, "--site", "SITE-001", "--client-cert", f.signed.pki.installer.certificate,
+            "--client-key", f.signed.pki.installer.key, "--license-timeout", "20",
+        ]
+        // A client certificate the server does not accept as an installer's: refused, nothing written.
+        let plain = try DevelopmentPKI.issueSigner(
+            role: "installer", policyOID: nil, in: f.signed.pki, name: "not-an-installer",
+            notBefore: Timestamp.now() - 3000, notAfter: Timestamp.now() + 3000,
+            extendedKeyUsage: [WellKnownOID.clientAuth])
+        var wrong = licence
+        wrong[5] = plain.certificate
+        wrong[7] = plain.key
+        let refused = await runDetached(
+            ivpackExecutable, ["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root] + wrong)
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("license"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.root), "a refused licence must write nothing")
+        // The installer's own certificate: licensed, installed, and the state names the installer.
+        let r = await runDetached(
+            ivpackExecutable, ["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root] + licence)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(!r.stdout.contains("Licence: not run"), "\(r.stdout)")
+        let release = try #require(try Installer.status(root: f.root, check: false).state.activeRelease)
+        let subject = try #require(try Certificate.load(file: f.signed.pki.installer.certificate).first).subject
+        #expect(release.installedBy.hasPrefix(subject + " (OS user "), "\(release.installedBy)")
+        await server.stop()
+        // Without licence options, install says the licence was not run.
+        let f2 = try InstallFixture()
+        let unlicensed = ivpack(
+            ["install", try f2.bundle(version: Self.v1, big: false), "--trust", f2.signed.pki.trustPolicy, "--root", f2.root])
+        #expect(unlicensed.status == 0 && unlicensed.stdout.contains("Licence: not run"), "\(unlicensed.stdout)")
     }
 
     // MARK: - Crash safety
