@@ -353,6 +353,30 @@ import Testing
         #expect(Self.tree(f.root + "/state") == before)
     }
 
+    @Test func aKillInsideAPreRollbackHookIsAbandonedByTheNextRun() throws {
+        let f = try InstallFixture()
+        #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
+        let preRollback = "  preRollback:\n    run: [service/hooks/pre-rollback]\n    timeout: 5s"
+        let b2 = try Self.bundle(
+            f, Self.v2, moreHooks: preRollback,
+            more: [("service/hooks/pre-rollback", "#!/bin/sh\necho stopping\nsleep 60\n", 0o755)])
+        #expect(install(f, b2).status == 0)
+        let v2 = try Installer.status(root: f.root, check: false).state.active!
+        let before = Self.tree(f.root + "/state")
+        let killed = try ivpackKilledAtFailpoint(
+            ["rollback", "--root", f.root, "--reason", "test"], failpoint: "rollback-in-hook")
+        #expect(killed.killedBySignal, "\(killed.stderr)")
+        let pending = try #require(try Installer.status(root: f.root, check: false).state.pending)
+        #expect(pending.action == "rollback" && pending.from == v2)
+        let r = ivpack(["prune", "--root", f.root])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("stopped the hook the interrupted rollback left running"), "\(r.stdout)")
+        #expect(r.stdout.contains("was undone"), "\(r.stdout)")
+        try InstallTests.expectConsistent(f, active: Self.v2)
+        #expect(Self.tree(f.root + "/state") == before)
+        #expect(try Installer.status(root: f.root, check: false).state.history.last?.action == "abandon")
+    }
+
     // MARK: - Prune
 
     @Test func pruneKeepsTheNewestAndNeverTheActiveOrPreviousRelease() throws {
