@@ -189,8 +189,10 @@ import Testing
         #expect(status.state.history.contains { $0.action == "health-check" && $0.result == "fail" })
         // The report and the audit log say the same.
         let iq = try #require(Self.read(report))
-        #expect(iq.contains("\"install.healthCheck\""), "\(iq.prefix(400))")
+        #expect(iq.contains("\"install.health-check\""), "\(iq.prefix(400))")
         #expect(iq.contains("\"install.rollback\""))
+        #expect(iq.contains("\"install.hook.post-install\""))
+        Self.expectValid(report, schema: "iq-report.schema.json")
         let log = try #require(Self.read(audit))
         #expect(log.contains("\"command\":\"ivpack install health-check\""), "\(log)")
         #expect(log.contains("\"command\":\"ivpack install rollback\""))

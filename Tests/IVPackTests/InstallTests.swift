@@ -255,7 +255,8 @@ import Testing
             case S_IFDIR: #expect(st.st_mode & 0o7777 == 0o755, "\(path): folder mode")
             case S_IFREG:
                 files += 1
-                #expect(Int(st.st_mode & 0o7777) == modes[path], "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
+                #expect(
+                    Int(st.st_mode & 0o7777) == modes[path], "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
             default: Issue.record("\(path) is neither a file nor a folder")
             }
         }
@@ -298,7 +299,10 @@ import Testing
         // Without licence options, install says the licence was not run.
         let f2 = try InstallFixture()
         let unlicensed = ivpack(
-            ["install", try f2.bundle(version: Self.v1, big: false), "--trust", f2.signed.pki.trustPolicy, "--root", f2.root])
+            [
+                "install", try f2.bundle(version: Self.v1, big: false), "--trust", f2.signed.pki.trustPolicy, "--root",
+                f2.root,
+            ])
         #expect(unlicensed.status == 0 && unlicensed.stdout.contains("Licence: not run"), "\(unlicensed.stdout)")
     }
 

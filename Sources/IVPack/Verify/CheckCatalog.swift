@@ -34,7 +34,7 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     /// Install: `current` switched to the release.
     public static let installSwitch = CheckID(rawValue: "install.switch")
     /// Install: the release's health check after the switch.
-    public static let installHealthCheck = CheckID(rawValue: "install.healthCheck")
+    public static let installHealthCheck = CheckID(rawValue: "install.health-check")
     /// Install: the automatic rollback after a failed health check.
     public static let installRollback = CheckID(rawValue: "install.rollback")
 
