@@ -33,6 +33,7 @@ public struct InstallStatus: Sendable {
         if let active = state.active { members.append(("active", .string(active))) }
         if let previous = state.previous { members.append(("previous", .string(previous))) }
         if let current { members.append(("current", .string(current))) }
+        if let pending = state.pending { members.append(("pending", pending.json)) }
         if let drift { members.append(("drift", drift.json)) }
         return .object(members)
     }
