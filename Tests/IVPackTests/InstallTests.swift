@@ -89,20 +89,7 @@ import Testing
         downgrade.reason = "CR-7: back to the validated model"
         _ = try Installer.install(downgrade)
         _ = try Installer.rollback(root: f.root, toVersion: nil, reason: "test")
-        let schema = SchemaTests.repositoryRoot + "/Schemas/installed-state.schema.json"
-        let r = run(
-            "/usr/bin/env",
-            [
-                "python3", "-c",
-                """
-                import json, sys, jsonschema
-                schema = json.load(open(sys.argv[1]))
-                jsonschema.Draft202012Validator.check_schema(schema)
-                jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
-                print("ok")
-                """, schema, f.root + "/.ivpack/state.json",
-            ])
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        InstallHooksTests.expectValid(f.root + "/.ivpack/state.json", schema: "installed-state.schema.json")
     }
 
     @Test func secondReleaseThenRollbackThenStatus() throws {
