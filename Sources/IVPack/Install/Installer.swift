@@ -613,8 +613,9 @@ public enum Installer {
 extension HookRun {
     /// The hook as a check of the install's report.
     var check: Check {
-        let id: CheckID =
-            hook == .healthCheck ? .installHealthCheck : CheckID(rawValue: "install.hook.\(hook.rawValue)")
+        // Check IDs are lower case with hyphens (Schemas/verify-report.schema.json): install.hook.post-install.
+        let kebab = hook.rawValue.reduce(into: "") { out, c in out += c.isUppercase ? "-" + c.lowercased() : String(c) }
+        let id: CheckID = hook == .healthCheck ? .installHealthCheck : CheckID(rawValue: "install.hook.\(kebab)")
         return Check(
             id, title: hook == .healthCheck ? nil : "The release's \(hook.rawValue) hook ran and succeeded",
             status: passed ? .pass : .fail,
