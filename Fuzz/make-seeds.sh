@@ -7,7 +7,8 @@
 #      no private key, go to Fuzz/pki;
 #   2. a minimal release (one `file` component and short release notes) and a release with the
 #      example's release notes, SBOM and requirements, built and signed by release-manager and
-#      quality: the bundle seeds (under 64 KiB each), unsigned, half-signed and signed;
+#      quality: the bundle seeds (under 64 KiB each), unsigned, half-signed and signed; and a
+#      release with an install section (executables, state, every hook), for its manifest;
 #   3. the example release Examples/pulmoscan, built from a tagged temporary git repository as
 #      scripts/demo.sh does, for its manifest;
 #   4. an offline licence file for the minimal bundle (ivpack license export --offline), the
@@ -138,6 +139,36 @@ sign_both "$work/with-sbom.ivp"
 cp "$work/with-sbom.ivp" "$corpus/FuzzBundleReader/with-sbom-signed"
 tar -xOf "$work/with-sbom.ivp" ivpack/manifest.json >"$corpus/FuzzManifest/with-sbom.json"
 
+# Release with an install section: an executable made so by the spec, state paths, every hook.
+inst="$work/with-install"
+mkdir -p "$inst/release-notes" "$inst/hooks"
+cp "$min/LICENSES.txt" "$inst/"
+cp "$min/release-notes/V2.3.1.1024.md" "$inst/release-notes/"
+printf '#!/bin/sh\nexit 0\n' >"$inst/hooks/health-check"
+printf '#!/bin/sh\nexit 0\n' >"$inst/hooks/migrate"
+chmod 0755 "$inst/hooks/health-check"
+chmod 0644 "$inst/hooks/migrate"
+sed -e '/^components:/,$d' "$min/ivpack.yaml" >"$inst/ivpack.yaml"
+cat >>"$inst/ivpack.yaml" <<'EOF'
+components:
+  - name: licences
+    kind: file
+    paths: [LICENSES.txt, hooks]
+install:
+  root: /opt/example-medical/pulmoscan
+  executables: [hooks/migrate]
+  state: [etc, var/lib/pulmoscan]
+  hooks:
+    preInstall: {run: [hooks/migrate, --check], timeout: 5m}
+    postInstall: {run: [hooks/migrate]}
+    healthCheck: {run: [hooks/health-check, --port, "8080"], timeout: 30s}
+    preRollback: {run: [hooks/migrate, --down], timeout: 2m}
+    postRollback: {run: [hooks/health-check]}
+EOF
+cp "$inst/ivpack.yaml" "$corpus/FuzzSpec/with-install.yaml"
+"$ivpack" build --spec "$inst/ivpack.yaml" --output "$work/with-install.ivp" --quiet >/dev/null
+tar -xOf "$work/with-install.ivp" ivpack/manifest.json >"$corpus/FuzzManifest/with-install.json"
+
 # 3. The example release, as scripts/demo.sh builds it (a tagged git repository).
 release="$work/pulmoscan"
 cp -R "$repo/Examples/pulmoscan" "$release"
@@ -202,12 +233,30 @@ put("FuzzManifest", "minimal-no-provenance.json", json.dumps(mv, sort_keys=True,
 put("FuzzManifest", "duplicate-key.json", b'{"format":"ivpack-manifest/1","format":"x"}')
 put("FuzzManifest", "deep.json", b"[" * 70 + b"]" * 70)
 
+# Manifests with a hostile install member: what a signed manifest must still not carry.
+def canon(v):
+    return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+mi = json.loads(get("FuzzManifest", "with-install.json"))
+for name, change in [
+    ("install-state-parent.json", lambda i: i.update(state=["../etc"])),
+    ("install-state-nested.json", lambda i: i.update(state=["etc", "etc/app"])),
+    ("install-relative-root.json", lambda i: i.update(root="opt/pulmoscan")),
+    ("install-program-not-executable.json", lambda i: i["hooks"]["healthCheck"].update(run=["LICENSES.txt"])),
+    ("install-unknown-hook.json", lambda i: i["hooks"].update(deploy={"run": ["hooks/migrate"], "timeoutSeconds": 1})),
+]:
+    v = json.loads(json.dumps(mi)); change(v["install"])
+    put("FuzzManifest", name, canon(v))
+
 # Specs: anchors, unknown key, unsafe path, bad chunk size, a code component.
 s = get("FuzzSpec", "minimal.yaml").decode()
 put("FuzzSpec", "anchor.yaml", s.replace("product:\n", "product: &p\n") + "x: *p\n")
 put("FuzzSpec", "unknown-key.yaml", s + "colour: blue\n")
 put("FuzzSpec", "unsafe-path.yaml", s.replace("[LICENSES.txt]", "[../etc/passwd]"))
 put("FuzzSpec", "bad-chunk.yaml", s.replace("64KiB", "3MiB"))
+si = get("FuzzSpec", "with-install.yaml").decode()
+put("FuzzSpec", "install-bad-timeout.yaml", si.replace("timeout: 30s", "timeout: 0s"))
+put("FuzzSpec", "install-unknown-hook.yaml", si.replace("postRollback:", "postrollback:"))
+put("FuzzSpec", "install-state-parent.yaml", si.replace("state: [etc,", "state: [../etc,"))
 put("FuzzSpec", "code.yaml", s.replace("kind: file\n    paths: [LICENSES.txt]",
     'kind: code\n    paths: [service]\n    version:\n      tag: "service-{version}"\n      repository: .'))
 

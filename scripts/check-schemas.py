@@ -13,7 +13,8 @@
    aliases as ivpack does.
 3. For each bundle given, the first entry must be ivpack/manifest.json; it validates against
    Schemas/manifest.schema.json and passes the rules a schema cannot express (canonical bytes,
-   chunk counts, unique paths, release notes among the files, evidence equal to the version).
+   chunk counts, unique paths, release notes among the files, evidence equal to the version,
+   state paths not inside one another, hook programs payload files of mode 0755).
 4. Each trust policy (default: Keys/example-trust-policy.yaml, when it exists) validates against
    Schemas/trust-policy.schema.json, loaded like a spec, and passes the rules a schema cannot
    express (every required role defined under roles; development written true or false). The
@@ -558,6 +559,17 @@ def check_bundle(bundle, schema):
                 problems.append(f"/components/{ci}/versionEvidence/{ei}/found: {e['found']!r} is not the version {manifest['version']!r}")
     if manifest["releaseNotes"] not in seen:
         problems.append(f"/releaseNotes: {manifest['releaseNotes']!r} is not one of the bundle's files")
+    install = manifest.get("install", {})
+    state = install.get("state", [])
+    for j, b in enumerate(state):
+        for i, a in enumerate(state[:j]):
+            if a == b or b.startswith(a + "/") or a.startswith(b + "/"):
+                problems.append(f"/install/state/{j}: {b!r} is the same path as {a!r}, or one inside the other")
+    modes = {f["path"]: f["mode"] for c in manifest["components"] for f in c["files"]}
+    for name, hook in install.get("hooks", {}).items():
+        program = "payload/" + hook["run"][0]
+        if modes.get(program) != "0755":
+            problems.append(f"/install/hooks/{name}/run/0: {hook['run'][0]!r} is not a payload file of mode 0755")
     if problems:
         raise Failure(f"{bundle}: {MANIFEST_ENTRY}:\n  " + "\n  ".join(problems))
     files = sum(len(c["files"]) for c in manifest["components"])

@@ -82,6 +82,15 @@ import Testing
                     bytes: input.bytes, file: "ivpack.yaml", root: "/nonexistent/ivpack-fuzz")
             else { continue }
             #expect(ReleaseSpec.chunkSizeRange.contains(spec.chunkSize), "\(input.name)")
+            if let install = spec.install {
+                if let root = install.spec.root {
+                    #expect(InstallSpec.normalizeRoot(root) == .success(root), "\(input.name)")
+                }
+                for path in install.spec.state + install.executables + install.spec.hooks.values.map(\.program) {
+                    #expect(RelativePath.isCanonical(path), "\(input.name): \(path)")
+                }
+                #expect(InstallSpec.firstOverlap(in: install.spec.state) == nil, "\(input.name)")
+            }
             if let requirements = spec.requirements {
                 #expect(requirements.json.hasOnlyIntegerNumbers, "\(input.name)")
                 _ = EnvironmentCheck.evaluate(requirements: requirements, probe: FixedProbe())
@@ -373,10 +382,10 @@ import Testing
                     FileManager.default.contents(atPath: corpus + "/" + relative), "Fuzz/corpus/\(relative) is missing")
             )
         }
-        for name in ["minimal.json", "with-sbom.json", "pulmoscan.json"] {
+        for name in ["minimal.json", "with-sbom.json", "pulmoscan.json", "with-install.json"] {
             _ = try Manifest.decode(try bytes("FuzzManifest/" + name), source: "Fuzz/corpus/FuzzManifest/" + name)
         }
-        for name in ["minimal.yaml", "with-sbom.yaml", "pulmoscan.yaml"] {
+        for name in ["minimal.yaml", "with-sbom.yaml", "pulmoscan.yaml", "with-install.yaml"] {
             _ = try ReleaseSpec.parse(
                 bytes: try bytes("FuzzSpec/" + name), file: "Fuzz/corpus/FuzzSpec/" + name, root: "/nonexistent")
         }

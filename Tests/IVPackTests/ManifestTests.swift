@@ -10,6 +10,15 @@ import Testing
         return (result.manifest, result.manifest.canonicalBytes)
     }
 
+    /// An install member that uses every part of it; `service/run.sh` is a 0755 file of the fixture.
+    static let install = InstallSpec(
+        root: "/opt/example-medical/pulmoscan", state: ["etc", "var/db"],
+        hooks: [
+            .preInstall: .init(run: ["service/run.sh", "--migrate", "über \"quoted\""], timeoutSeconds: 300),
+            .healthCheck: .init(run: ["service/run.sh", "--check"], timeoutSeconds: 30),
+            .postRollback: .init(run: ["service/run.sh"], timeoutSeconds: 1),
+        ])
+
     @Test func canonicalBytesDecodeToTheSameManifest() throws {
         let (manifest, bytes) = try sample()
         #expect(try Manifest.decode(bytes, source: "test") == manifest)
@@ -98,6 +107,17 @@ import Testing
         empty.requirements = nil
         expectReadersAgree(empty.canonicalBytes, "empty arrays, no requirements")
         #expect(Manifest.readCanonical(empty.canonicalBytes) == empty)
+
+        // The install member, whole and in parts.
+        for install in [
+            Self.install, InstallSpec(root: "/opt/x"), InstallSpec(state: ["a"]),
+            InstallSpec(hooks: [.postInstall: .init(run: ["service/run.sh"])]),
+        ] {
+            var installed = manifest
+            installed.install = install
+            #expect(expectReadersAgree(installed.canonicalBytes, "install \(install)"))
+            #expect(Manifest.readCanonical(installed.canonicalBytes) == installed)
+        }
     }
 
     /// `canonicalBytes` writes the typed values directly; it must be exactly the canonical
@@ -124,6 +144,9 @@ import Testing
         manyChunks.components[0].files[0].size = 5 * 65536 + 1
         manyChunks.components[0].files[0].chunks = (0..<6).map { SHA256Digest.of([UInt8($0)]) }
         variants.append(manyChunks)
+        var installed = manifest
+        installed.install = Self.install
+        variants.append(installed)
         for (i, m) in variants.enumerated() {
             #expect(m.canonicalBytes == CanonicalJSON.encode(m.json), "variant \(i)")
         }
@@ -133,16 +156,25 @@ import Testing
     /// Every byte of a real manifest changed one of three ways in turn (low bit flipped, replaced
     /// by a space, deleted): both readers must judge every variant alike.
     @Test func bothReadersJudgeEveryOneByteChangeAlike() throws {
-        let (_, bytes) = try sample()
+        let (manifest, bytes) = try sample()
         var accepted = 0
-        for i in bytes.indices {
-            var variant = bytes
-            switch i % 3 {
-            case 0: variant[i] ^= 0x01
-            case 1: variant[i] = UInt8(ascii: " ")
-            default: variant.remove(at: i)
+        // The whole manifest, then each byte of an install member (with the bytes around it).
+        var installed = manifest
+        installed.install = Self.install
+        let withInstall = installed.canonicalBytes
+        let member = Array(#","install":"#.utf8)
+        let start = try #require(withInstall.firstRange(of: member)).lowerBound
+        let end = start + member.count + CanonicalJSON.encode(Self.install.json).count
+        for (bytes, range) in [(bytes, bytes.indices), (withInstall, (start - 2)..<(end + 2))] {
+            for i in range {
+                var variant = bytes
+                switch i % 3 {
+                case 0: variant[i] ^= 0x01
+                case 1: variant[i] = UInt8(ascii: " ")
+                default: variant.remove(at: i)
+                }
+                if expectReadersAgree(variant, "byte \(i), change \(i % 3)") { accepted += 1 }
             }
-            if expectReadersAgree(variant, "byte \(i), change \(i % 3)") { accepted += 1 }
         }
         // Some changes stay valid (a letter of a version text, a digest digit): the test compared
         // accepted manifests too, not only refusals.

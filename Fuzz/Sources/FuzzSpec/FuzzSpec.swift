@@ -1,7 +1,7 @@
 import FuzzSupport
 
 // Fuzz target: the release spec (ivpack.yaml), as `build` and `check` read it: YAML through
-// Yams and YAMLReader, ReleaseSpec.parse (components, paths, version sources, requirements),
+// Yams and YAMLReader, ReleaseSpec.parse (components, paths, version sources, requirements, install),
 // then the version-naming rules and the environment check on the normalised requirements.
 // Parsing touches no file: the spec's folder is a path that does not exist.
 @testable import IVPack
@@ -25,6 +25,19 @@ func fuzzSpec(_ bytes: [UInt8]) {
     for c in spec.components {
         for p in c.paths {
             fuzzCheck(!p.hasPrefix("/") && !p.split(separator: "/").contains(".."), "unsafe path \(p) accepted")
+        }
+    }
+    if let install = spec.install {
+        // What the spec accepts must be what the manifest readers accept (the payload aside).
+        let spec = install.spec
+        if let root = spec.root { fuzzCheck(InstallSpec.normalizeRoot(root) == .success(root), "unsafe root \(root)") }
+        for path in spec.state + install.executables + spec.hooks.values.map(\.program) {
+            fuzzCheck(RelativePath.isCanonical(path), "unsafe path \(path) accepted in install")
+        }
+        fuzzCheck(InstallSpec.firstOverlap(in: spec.state) == nil, "overlapping state paths accepted")
+        for hook in spec.hooks.values {
+            fuzzCheck((1...InstallSpec.maxHookTimeout).contains(hook.timeoutSeconds), "timeout out of range")
+            fuzzCheck(hook.run.count <= 1 + InstallSpec.maxHookArguments, "too many hook arguments")
         }
     }
     if let requirements = spec.requirements {

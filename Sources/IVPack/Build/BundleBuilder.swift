@@ -43,6 +43,7 @@ public enum BundleBuilder {
             filesByComponent.append((component, files))
         }
         if !problems.isEmpty { throw InputProblems(problems: problems) }
+        if let install = spec.install { try applyExecutables(install, to: &filesByComponent, spec: spec) }
 
         // 2. Version consistency, all mismatches at once, before any byte is written.
         let consistency = VersionConsistency(spec: spec, tree: tree)
@@ -84,6 +85,7 @@ public enum BundleBuilder {
                     versionEvidence: result.evidence)
             },
             requirements: spec.requirements,
+            install: spec.install.map(\.spec).flatMap { $0.isEmpty ? nil : $0 },
             provenance: Manifest.Provenance(
                 tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
                 git: results.compactMap(\.git)))
@@ -176,6 +178,24 @@ public enum BundleBuilder {
         return BuildResult(
             outputPath: outputPath, manifest: manifest, manifestDigest: SHA256Digest.of(bytes),
             bundleSize: writer.offset)
+    }
+
+    /// Gives the spec's `install.executables` mode 0755 and checks every hook's program against
+    /// the files (InstallSection.check), before any byte is written.
+    private static func applyExecutables(
+        _ install: InstallSection, to files: inout [(ComponentSpec, [ReleaseFile])], spec: ReleaseSpec
+    ) throws {
+        var modes: [String: String] = [:]
+        for file in files.lazy.flatMap(\.1) {
+            modes[Manifest.payloadPrefix + file.relativePath] = file.executable ? "0755" : "0644"
+        }
+        let applied = try install.check(modes: modes, file: spec.file)
+        for ci in files.indices {
+            for fi in files[ci].1.indices {
+                let entry = Manifest.payloadPrefix + files[ci].1[fi].relativePath
+                if applied[entry] == "0755" { files[ci].1[fi].executable = true }
+            }
+        }
     }
 
     private static func changedDuringBuild(_ file: ReleaseFile) -> InputProblems {

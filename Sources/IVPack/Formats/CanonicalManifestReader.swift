@@ -172,7 +172,13 @@ struct CanonicalManifestReader {
                 return true
             })
         else { return nil }
-        guard take(",\"format\":\"ivpack-manifest/1\",\"product\":{\"model\":"), let model = string(),
+        guard take(",\"format\":\"ivpack-manifest/1\"") else { return nil }
+        var install: InstallSpec?
+        if take(",\"install\":") {
+            guard let value = installValue(components) else { return nil }
+            install = value
+        }
+        guard take(",\"product\":{\"model\":"), let model = string(),
             take(",\"name\":"), let name = string(), take(",\"vendor\":"), let vendor = string(),
             take("},\"provenance\":{\"git\":")
         else { return nil }
@@ -209,7 +215,7 @@ struct CanonicalManifestReader {
         guard take(",\"version\":"), let version = string(), take("}") else { return nil }
         return Manifest(
             product: ProductSpec(name: name, vendor: vendor, model: model), version: version, chunkSize: chunkSize,
-            releaseNotes: releaseNotes, components: components, requirements: requirements,
+            releaseNotes: releaseNotes, components: components, requirements: requirements, install: install,
             provenance: Manifest.Provenance(tool: tool, sourceDateEpoch: epoch, specSHA256: specDigest, git: git))
     }
 
@@ -267,17 +273,40 @@ struct CanonicalManifestReader {
     /// are integers and whose bytes are already canonical.
     private mutating func requirementsValue() -> JSONValue? {
         let start = p
-        // The manifest object is depth 1, so the requirements object may nest 15 more levels.
+        guard let value = objectValue(), value.hasOnlyIntegerNumbers, matches(CanonicalJSON.encode(value), at: start)
+        else { return nil }
+        return value
+    }
+
+    /// The `install` object, checked by the general reader's own rules (InstallSpec.decode,
+    /// hook programs against `components`' files), whose bytes are exactly what ivpack writes for
+    /// the value read: this excludes what the re-encoding would drop, such as an empty list.
+    private mutating func installValue(_ components: [Manifest.Component]) -> InstallSpec? {
+        let start = p
+        guard let value = objectValue(),
+            let install = try? InstallSpec.decode(
+                value, StrictJSONReader.manifest(source: ""),
+                modeOf: { path in components.lazy.flatMap(\.files).first { $0.path == path }?.mode }),
+            matches(CanonicalJSON.encode(install.json), at: start)
+        else { return nil }
+        return install
+    }
+
+    /// A JSON object at the cursor, parsed with the general reader's limits; the cursor moves past it.
+    private mutating func objectValue() -> JSONValue? {
+        // The manifest object is depth 1, so a member's object may nest 15 more levels.
         let limits = JSONLimits(
             maxBytes: Manifest.maxBytes, maxDepth: 15, maxStringBytes: 1 << 16, maxContainerCount: 10_000_000)
-        guard let (value, length) = try? JSONParser.parsePrefix(Array(b[start...]), limits: limits),
-            value.objectValue != nil, value.hasOnlyIntegerNumbers
+        guard let (value, length) = try? JSONParser.parsePrefix(Array(b[p...]), limits: limits),
+            value.objectValue != nil
         else { return nil }
-        let canonical = CanonicalJSON.encode(value)
-        guard canonical.count == length,
-            canonical.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress! + start, length) == 0 })
-        else { return nil }
-        p = start + length
+        p += length
         return value
+    }
+
+    /// Whether the bytes from `start` to the cursor are exactly `canonical`.
+    private func matches(_ canonical: [UInt8], at start: Int) -> Bool {
+        canonical.count == p - start
+            && canonical.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress! + start, canonical.count) == 0 }
     }
 }

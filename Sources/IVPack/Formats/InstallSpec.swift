@@ -56,6 +56,9 @@ public struct InstallSpec: Sendable, Equatable {
         self.hooks = hooks
     }
 
+    /// Whether the section says nothing the manifest would carry (no root, state or hook).
+    public var isEmpty: Bool { root == nil && state.isEmpty && hooks.isEmpty }
+
     /// The manifest member's value (keys in canonical order once encoded).
     public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = []
@@ -78,5 +81,223 @@ public struct InstallSpec: Sendable, Equatable {
         if let root { members.append(("root", .string(root))) }
         if !state.isEmpty { members.append(("state", .array(state.map { .string($0) }))) }
         return .object(members)
+    }
+}
+
+// MARK: - Rules
+
+extension InstallSpec {
+    /// Why a value of the install section is refused: the same rules for the spec, the build and
+    /// both manifest readers, so that a signed manifest cannot carry what `build` would refuse.
+    public enum Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        /// An install root that does not start with `/`.
+        case rootNotAbsolute
+        /// An install root that is `/` itself.
+        case rootIsFileSystemRoot
+        /// A state path that starts with `/`.
+        case absoluteStatePath
+        /// A `..` segment anywhere in the path.
+        case parentSegment
+        /// Empty, absolute (for a state path), a backslash, a control character, too long.
+        case unsafe(RelativePath.Problem)
+        /// A manifest value that is not in normal form; `normal` is what ivpack would have written.
+        case notNormal(normal: String)
+        /// A state path equal to, inside or around another one.
+        case overlaps(String)
+        case tooManyStatePaths
+        case tooManyArguments
+        /// An empty `run`: no program.
+        case noProgram
+        case argumentHasNUL
+        /// A timeout text that is not a whole number followed by `s` or `m`.
+        case timeoutNotDuration
+        /// A timeout of this many seconds, outside 1 s to `maxHookTimeout`.
+        case timeoutOutOfRange(Int64)
+        /// A hook program that is not a file of the release.
+        case programNotInPayload
+        /// A hook program whose manifest mode is this, not `0755`.
+        case programNotExecutable(mode: String)
+
+        public var description: String {
+            switch self {
+            case .rootNotAbsolute: return "the path is not absolute"
+            case .rootIsFileSystemRoot: return "the path is the root of the file system"
+            case .absoluteStatePath: return "the path is absolute; state paths are relative to ROOT/state"
+            case .parentSegment: return "the path contains a '..' segment"
+            case .unsafe(let problem): return "\(problem)"
+            case .notNormal(let normal): return "the path is not in normal form (\"\(normal)\")"
+            case .overlaps(let other): return "the same path as \"\(other)\", or one inside the other"
+            case .tooManyStatePaths: return "more than \(InstallSpec.maxStatePaths) state paths"
+            case .tooManyArguments: return "more than \(InstallSpec.maxHookArguments) arguments"
+            case .noProgram: return "no program"
+            case .argumentHasNUL: return "contains a NUL character"
+            case .timeoutNotDuration: return "not a duration with a unit, such as 30s or 5m"
+            case .timeoutOutOfRange(let seconds):
+                return "\(seconds) s is outside 1 s to \(InstallSpec.maxHookTimeout) s"
+            case .programNotInPayload: return "not a file of the release"
+            case .programNotExecutable(let mode): return "not executable: its mode is \(mode), a hook program's is 0755"
+            }
+        }
+
+        /// What the author of the spec should do.
+        public var hint: String {
+            switch self {
+            case .rootNotAbsolute, .rootIsFileSystemRoot, .absoluteStatePath, .parentSegment, .unsafe, .notNormal:
+                return "Write an absolute folder such as /opt/vendor/product for the root, and paths relative to "
+                    + "ROOT/state without '..' for state"
+            case .overlaps: return "List each state folder or file once, and not also a folder around it"
+            case .tooManyStatePaths: return "Keep the site's state in fewer folders"
+            case .tooManyArguments, .argumentHasNUL, .noProgram:
+                return "Write run as [PROGRAM, ARG...]: a program of the release and at most "
+                    + "\(InstallSpec.maxHookArguments) arguments"
+            case .timeoutNotDuration, .timeoutOutOfRange:
+                return "Write a whole number of seconds or minutes, e.g. 30s or 5m, at most "
+                    + "\(InstallSpec.maxHookTimeout / 60)m"
+            case .programNotInPayload:
+                return "Name a file one of the components ships, relative to the spec's folder, without payload/"
+            case .programNotExecutable:
+                return "Add it to install.executables, or chmod +x it in the release folder"
+            }
+        }
+    }
+
+    /// The normal form of an install root (`/opt//x/` is `/opt/x`), or why it is refused: a
+    /// relative path, `/` itself, a `..` segment, a backslash or control character, more than
+    /// 4096 bytes.
+    public static func normalizeRoot(_ text: String) -> Result<String, Problem> {
+        guard text.hasPrefix("/") else { return .failure(.rootNotAbsolute) }
+        guard text.utf8.count <= RelativePath.maxBytes else { return .failure(.unsafe(.tooLong)) }
+        if text.split(separator: "/").contains("..") { return .failure(.parentSegment) }
+        switch RelativePath.normalize(String(text.drop { $0 == "/" })) {
+        case .success(let rest): return .success("/" + rest)
+        case .failure(.empty): return .failure(.rootIsFileSystemRoot)
+        case .failure(let problem): return .failure(.unsafe(problem))
+        }
+    }
+
+    /// The normal form of a state path (`etc/` is `etc`), or why it is refused: absolute, empty
+    /// or `.`, a `..` segment, a backslash or control character, more than 4096 bytes.
+    public static func normalizeStatePath(_ text: String) -> Result<String, Problem> {
+        if text.hasPrefix("/") { return .failure(.absoluteStatePath) }
+        if text.split(separator: "/").contains("..") { return .failure(.parentSegment) }
+        return RelativePath.normalize(text).mapError { .unsafe($0) }
+    }
+
+    /// The normal form of a hook program (a release-relative path), or why it is refused.
+    public static func normalizeProgram(_ text: String) -> Result<String, Problem> {
+        RelativePath.normalize(text).mapError { .unsafe($0) }
+    }
+
+    /// The first state path (by index) that equals or lies inside or around an earlier one, with
+    /// that earlier one's index; nil when the paths are disjoint.
+    public static func firstOverlap(in paths: [String]) -> (index: Int, earlier: Int)? {
+        for (j, b) in paths.enumerated() {
+            for (i, a) in paths[..<j].enumerated() where a == b || b.hasPrefix(a + "/") || a.hasPrefix(b + "/") {
+                return (j, i)
+            }
+        }
+        return nil
+    }
+
+    /// Seconds in a spec's timeout: a whole number followed by `s` or `m` (`30s`, `5m`), from 1 s
+    /// to `maxHookTimeout`.
+    public static func parseTimeout(_ text: String) -> Result<Int, Problem> {
+        guard let unit = text.last, unit == "s" || unit == "m" else { return .failure(.timeoutNotDuration) }
+        let digits = text.dropLast()
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let number = Int64(digits)
+        else { return .failure(.timeoutNotDuration) }
+        let seconds = unit == "m" ? number * 60 : number
+        guard (1...Int64(maxHookTimeout)).contains(seconds) else { return .failure(.timeoutOutOfRange(seconds)) }
+        return .success(Int(seconds))
+    }
+
+    /// Whether a hook's program can run: `mode` is the manifest mode of its payload file, nil when
+    /// the release has no such file.
+    public static func checkProgram(mode: String?) -> Result<Void, Problem> {
+        guard let mode else { return .failure(.programNotInPayload) }
+        return mode == "0755" ? .success(()) : .failure(.programNotExecutable(mode: mode))
+    }
+}
+
+// MARK: - Manifest member
+
+extension InstallSpec {
+    /// Reads a manifest's `install` member and checks every rule of the spec again: a signed
+    /// manifest is trusted for what it says, not for being well formed. `modeOf` gives the mode
+    /// of a payload entry (`payload/...`), nil for a path that is not one. Refuses an empty
+    /// member and empty lists, which ivpack never writes.
+    static func decode(
+        _ v: JSONValue, _ reader: StrictJSONReader, modeOf: (String) -> String?
+    ) throws -> InstallSpec {
+        let p = "/install"
+        let m = try reader.object(v, p, required: [], optional: ["hooks", "root", "state"])
+        guard !m.isEmpty else {
+            throw reader.fail(p, "is empty; ivpack leaves out an install member with nothing in it")
+        }
+        func canonical(_ text: String, _ normal: Result<String, Problem>, _ pointer: String) throws {
+            switch normal {
+            case .success(let n) where n == text: return
+            case .success(let n): throw reader.fail(pointer, "is \"\(text)\": \(Problem.notNormal(normal: n))")
+            case .failure(let problem): throw reader.fail(pointer, "is \"\(text)\": \(problem)")
+            }
+        }
+        var install = InstallSpec()
+        if let r = m["root"] {
+            let root = try reader.string(r, "\(p)/root")
+            try canonical(root, normalizeRoot(root), "\(p)/root")
+            install.root = root
+        }
+        if let s = m["state"] {
+            let items = try reader.array(s, "\(p)/state")
+            guard !items.isEmpty else { throw reader.fail("\(p)/state", "is empty; ivpack leaves it out") }
+            guard items.count <= maxStatePaths else {
+                throw reader.fail("\(p)/state", "has \(Problem.tooManyStatePaths)")
+            }
+            for (i, item) in items.enumerated() {
+                let path = try reader.string(item, "\(p)/state/\(i)")
+                try canonical(path, normalizeStatePath(path), "\(p)/state/\(i)")
+                install.state.append(path)
+            }
+            if let (j, i) = firstOverlap(in: install.state) {
+                throw reader.fail(
+                    "\(p)/state/\(j)",
+                    "is \"\(install.state[j])\": \(Problem.overlaps(install.state[i])) (\(p)/state/\(i))")
+            }
+        }
+        if let h = m["hooks"] {
+            let names = HookName.allCases.map(\.rawValue)
+            let hooks = try reader.object(h, "\(p)/hooks", required: [], optional: names)
+            guard !hooks.isEmpty else { throw reader.fail("\(p)/hooks", "is empty; ivpack leaves it out") }
+            for name in HookName.allCases {
+                guard let hv = hooks[name.rawValue] else { continue }
+                let hp = "\(p)/hooks/\(name.rawValue)"
+                let hook = try reader.object(hv, hp, required: ["run", "timeoutSeconds"])
+                let run = try reader.array(hook["run"], "\(hp)/run")
+                guard !run.isEmpty else { throw reader.fail("\(hp)/run", "has \(Problem.noProgram)") }
+                guard run.count <= 1 + maxHookArguments else {
+                    throw reader.fail("\(hp)/run", "has \(Problem.tooManyArguments)")
+                }
+                let program = try reader.string(run[0], "\(hp)/run/0")
+                try canonical(program, normalizeProgram(program), "\(hp)/run/0")
+                if case .failure(let problem) = checkProgram(mode: modeOf(Manifest.payloadPrefix + program)) {
+                    throw reader.fail("\(hp)/run/0", "is \"\(program)\": \(problem)")
+                }
+                var strings = [program]
+                for (i, a) in run.enumerated().dropFirst() {
+                    let argument = try reader.string(a, "\(hp)/run/\(i)")
+                    guard !argument.utf8.contains(0) else {
+                        throw reader.fail("\(hp)/run/\(i)", "\(Problem.argumentHasNUL)")
+                    }
+                    strings.append(argument)
+                }
+                let timeout = try reader.int(hook["timeoutSeconds"], "\(hp)/timeoutSeconds", min: 1)
+                guard timeout <= maxHookTimeout else {
+                    throw reader.fail("\(hp)/timeoutSeconds", "\(Problem.timeoutOutOfRange(timeout))")
+                }
+                install.hooks[name] = Hook(run: strings, timeoutSeconds: Int(timeout))
+            }
+        }
+        return install
     }
 }

@@ -103,6 +103,7 @@ extension Manifest {
             ("provenance", provenance.json),
         ]
         if let requirements { members.append(("requirements", requirements.json)) }
+        if let install { members.append(("install", install.json)) }
         return .object(members)
     }
 
@@ -165,6 +166,10 @@ extension Manifest {
         }
         raw("],\"format\":")
         string(Self.format)
+        if let install {
+            raw(",\"install\":")
+            out.append(contentsOf: CanonicalJSON.encode(install.json))
+        }
         raw(",\"product\":{\"model\":")
         string(product.model)
         raw(",\"name\":")
@@ -316,7 +321,7 @@ extension StrictJSONReader {
     fileprivate func manifest(_ v: JSONValue) throws -> Manifest {
         let m = try object(
             v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"],
-            optional: ["requirements"])
+            optional: ["requirements", "install"])
         let format = try string(m["format"], "/format")
         guard format == Manifest.format else {
             throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"")
@@ -404,9 +409,16 @@ extension StrictJSONReader {
         if let r = m["requirements"], r.objectValue == nil || !r.hasOnlyIntegerNumbers {
             throw fail("/requirements", "must be an object whose numbers are integers")
         }
+        let install = try m["install"].map { value in
+            // At most five hooks: a lookup over the files for each is cheaper than a table of all.
+            try InstallSpec.decode(value, self) { path in
+                components.lazy.flatMap(\.files).first { $0.path == path }?.mode
+            }
+        }
         return Manifest(
             product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
             releaseNotes: releaseNotes, components: components,
-            requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), provenance: provenance)
+            requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), install: install,
+            provenance: provenance)
     }
 }

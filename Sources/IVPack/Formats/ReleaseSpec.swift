@@ -78,6 +78,8 @@ public struct ReleaseSpec: Sendable {
     public var components: [ComponentSpec]
     /// Environment requirements, already normalised to their manifest form (sizes in bytes).
     public var requirements: EnvironmentRequirements?
+    /// The `install:` section: how the release is installed on the target; nil when absent.
+    public var install: InstallSection?
 
     /// Reads and validates the spec at `path`.
     public static func load(path: String) throws -> ReleaseSpec {
@@ -97,7 +99,10 @@ public struct ReleaseSpec: Sendable {
         let top = try reader.root(of: text)
         let doc = try reader.mapping(
             top, "",
-            allowed: ["apiVersion", "product", "version", "releaseNotes", "chunkSize", "components", "requirements"],
+            allowed: [
+                "apiVersion", "product", "version", "releaseNotes", "chunkSize", "components", "requirements",
+                "install",
+            ],
             required: ["apiVersion", "product", "version", "releaseNotes", "components"])
         let api = try reader.string(doc["apiVersion"]!, "apiVersion")
         guard api == apiVersion else {
@@ -150,9 +155,11 @@ public struct ReleaseSpec: Sendable {
         let requirements = try doc["requirements"].map {
             EnvironmentRequirements(json: try Requirements.parse(reader, $0))
         }
+        let install = try doc["install"].map { try InstallSection.parse(reader, $0) }
         return ReleaseSpec(
             file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
-            releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements)
+            releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements,
+            install: install)
     }
 
     private static func namePattern(_ name: String) -> Bool {
