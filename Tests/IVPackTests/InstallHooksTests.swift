@@ -6,7 +6,7 @@ import Testing
 /// Install hooks, the site's state, the automatic rollback and prune (issue 15): real hook
 /// programs (shell scripts of the release) run by real ivpack processes, state files compared byte
 /// for byte, crashes by SIGKILL inside a hook.
-@Suite(.disabled("needs the spec reader of install: (branch install-spec)")) struct InstallHooksTests {
+@Suite struct InstallHooksTests {
     static let v1 = ReleaseFixture.defaultVersion
     static let v2 = "V2.4.0.1101"
     static let v3 = "V2.5.0.1200"
