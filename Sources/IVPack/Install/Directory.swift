@@ -204,21 +204,73 @@ final class Directory: @unchecked Sendable {
     }()
 }
 
-/// A file being written by install; the descriptor is closed when the last user lets go (the
+/// A file being written by install; the descriptors are closed when the last user lets go (the
 /// reading thread, or the last worker that wrote one of its chunks).
 final class OutputDescriptor: ChunkSink, @unchecked Sendable {
     let fd: Int32
     let path: String
+    /// A second descriptor of the same open file with `O_DIRECT`, once `writeDirectly()` made it.
+    private var directFD: Int32 = -1
+    /// Direct writes must start at, and cover, whole blocks of this size, from memory aligned so.
+    static let directAlignment = 4096
 
     init(fd: Int32, path: String) {
         self.fd = fd
         self.path = path
     }
 
-    deinit { close(fd) }
+    deinit {
+        if directFD >= 0 { close(directFD) }
+        close(fd)
+    }
+
+    /// From now on, writes of whole aligned blocks bypass the page cache (`O_DIRECT`); the rest
+    /// (a file's last partial block) is written through it. For large files: a buffered write
+    /// made install copy every byte into freshly allocated page-cache pages (2 GiB: 1.4-2.2 s of
+    /// kernel CPU, 0.9 GB/s, two workers queueing on the file's lock) only to flush them again
+    /// at `syncfs`. Returns false, and writes stay buffered, where the file system refuses
+    /// `O_DIRECT`. Call before the first write, from the thread that made the file.
+    @discardableResult
+    func writeDirectly() -> Bool {
+        guard directFD < 0 else { return true }
+        // The same inode reopened through its descriptor, not by name: nothing to race.
+        let reopened = Glibc.open("/proc/self/fd/\(fd)", O_WRONLY | O_CLOEXEC | LinuxConstants.oDirect)
+        guard reopened >= 0 else { return false }
+        var a = stat()
+        var b = stat()
+        guard fstat(fd, &a) == 0, fstat(reopened, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino else {
+            close(reopened)
+            return false
+        }
+        directFD = reopened
+        return true
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        try writeFully(fd, bytes, at: offset, path: path)
+        var bytes = bytes
+        var offset = offset
+        let align = Self.directAlignment
+        if directFD >= 0, let base = bytes.baseAddress, Int(bitPattern: base) % align == 0,
+            offset % Int64(align) == 0, bytes.count >= align
+        {
+            let whole = bytes.count / align * align
+            var done = 0
+            while done < whole {
+                let n = pwrite(directFD, base + done, whole - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    // The file system took O_DIRECT at open but refuses this write: buffered, below.
+                    if errno == EINVAL { break }
+                    throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
+                }
+                done += n
+            }
+            if done == whole {
+                bytes = UnsafeRawBufferPointer(rebasing: bytes[whole...])
+                offset += Int64(whole)
+            }
+        }
+        if !bytes.isEmpty { try writeFully(fd, bytes, at: offset, path: path) }
     }
 
     /// Writes all of `bytes` at the current position.

@@ -80,9 +80,9 @@ enum PayloadExtractor {
     /// Reads the bundle again, front to back, and writes every payload file into `staging` while
     /// its chunks are hashed on every core: small files by the reading thread from the archive
     /// reader's blocks (which the hasher copies into its batch), large files by the hashing
-    /// workers, each chunk `pread` from the bundle, hashed and `pwrite`n from the same buffer.
-    /// Throws `payloadMismatch` naming every file and chunk that differ (the caller removes
-    /// `staging`); returns the check that passed.
+    /// workers, each chunk `pread` from the bundle, hashed and `pwrite`n from the same buffer
+    /// (whole blocks with `O_DIRECT`, past the page cache). Throws `payloadMismatch` naming every
+    /// file and chunk that differ (the caller removes `staging`); returns the check that passed.
     static func extract(
         _ verified: Verified, into staging: Directory, hashWorkers: Int,
         progress: ProgressHandler?
@@ -140,6 +140,7 @@ enum PayloadExtractor {
                     let out = try tree.create(relative, mode: expected.mode == "0755" ? 0o755 : 0o644)
                     if hasher.readsDirectly(size: expected.size) {
                         try out.setSize(expected.size)
+                        out.writeDirectly()
                         hasher.verify(expected, in: reader.file, dataOffset: entry.tar.dataOffset, sink: out)
                     } else if let problem = try hasher.verify(
                         expected,
