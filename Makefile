@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test deps build bench fuzz lint
+.PHONY: demo test deps build bench bench-install fuzz lint
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,6 +20,10 @@ lint:
 
 bench: deps
 	bash Benchmarks/bench.sh
+	bash Benchmarks/install.sh
+
+# Only the install rows: install against tar -xf && sync and rauc extract, and rollback.
+bench-install: deps
 	bash Benchmarks/install.sh
 
 # Fuzzing (docs/fuzzing.md): every target for FUZZ_SECONDS (default 600) each, or only FUZZ_TARGETS.

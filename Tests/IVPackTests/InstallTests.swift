@@ -250,6 +250,26 @@ import Testing
         #expect(files == modes.count)
     }
 
+    /// Large files are written with O_DIRECT in whole 4 KiB blocks and their last partial block
+    /// through the page cache; where the file system refuses O_DIRECT (tmpfs before Linux 6.6),
+    /// all buffered. Both must give the bytes of the bundle exactly.
+    @Test(arguments: ["/tmp", "/dev/shm"])
+    func aLargeFileWithAnUnalignedTailInstallsByteForByte(base: String) throws {
+        guard FileManager.default.isWritableFile(atPath: base) else { return }
+        let f = try InstallFixture()
+        let size = 5 << 20 + 1234
+        let text = String(decoding: InstallFixture.pattern(size, seed: 99).map { 0x41 + $0 % 26 }, as: UTF8.self)
+        let bundle = try f.bundle(version: Self.v1, big: false, files: [("service/data/weights.bin", text, 0o644)])
+        let root = base + "/ivpack-direct-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let outcome = try Installer.install(
+            InstallRequest(bundlePath: bundle, root: root, policy: try f.signed.policy()))
+        let installed = try Data(contentsOf: URL(fileURLWithPath: outcome.releaseFolder + "/service/data/weights.bin"))
+        #expect(installed.count == size)
+        #expect(installed == Data(text.utf8), "the installed bytes differ from the bundle's")
+        #expect(try Installer.status(root: root, check: true).drift?.clean == true)
+    }
+
     // MARK: - Licence
 
     @Test func aLicensedInstallOverMutualTLSRecordsTheInstallersCertificate() async throws {
