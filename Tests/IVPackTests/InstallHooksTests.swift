@@ -355,6 +355,23 @@ import Testing
         #expect(Self.tree(f.root + "/state") == before)
     }
 
+    @Test func aKillDuringTheHealthCheckLeavesTheNewReleaseActiveAndSaysItsCheckDidNotRun() throws {
+        let f = try InstallFixture()
+        #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
+        let killed = try ivpackKilledAtFailpoint(
+            ["install", try Self.bundle(f, Self.v2), "--trust", f.signed.pki.trustPolicy, "--root", f.root],
+            failpoint: "install-in-health-check")
+        #expect(killed.killedBySignal, "\(killed.stderr)")
+        // The switch was done and recorded: V2 is active, complete; its health check has no result.
+        try InstallTests.expectConsistent(f, active: Self.v2)
+        let status = ivpack(["status", "--root", f.root])
+        #expect(status.stdout.contains("Health:   not run for the active release"), "\(status.stdout)")
+        // Nothing is pending: the next run has nothing to mend, and a rollback works.
+        #expect(try Installer.status(root: f.root, check: false).state.pending == nil)
+        #expect(ivpack(["rollback", "--root", f.root, "--reason", "health unknown"]).status == 0)
+        try InstallTests.expectConsistent(f, active: Self.v1)
+    }
+
     @Test func aKillInsideAPreRollbackHookIsAbandonedByTheNextRun() throws {
         let f = try InstallFixture()
         #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
