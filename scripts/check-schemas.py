@@ -491,9 +491,20 @@ def check_iq_report(report_path, schema):
     expected = [(c["id"], c["status"]) for c in checks if c["status"] != "pass"]
     if listed != expected:
         problems.append(f"/problems: lists {listed}, not exactly the failed and warned checks {expected}")
-    result = "fail" if counts["failed"] else "pass"
+    # The conclusion never claims more than was done (IQReport.conclusion): fail when a check
+    # failed; incomplete while installation (a passed install.switch) or qualification (any
+    # qualification.* check) did not run; pass only then.
+    missing = []
+    if not any(c["id"] == "install.switch" and c["status"] == "pass" for c in checks):
+        missing.append("installation")
+    if not any(c["id"].startswith("qualification.") for c in checks):
+        missing.append("qualification")
+    result = "fail" if counts["failed"] else ("incomplete" if missing else "pass")
     if report["conclusion"]["result"] != result:
-        problems.append(f"/conclusion/result: {report['conclusion']['result']!r}, but {counts['failed']} check(s) failed")
+        problems.append(f"/conclusion/result: {report['conclusion']['result']!r}, but {counts['failed']} check(s) failed"
+                        f" and {', '.join(missing) or 'no step'} did not run: it must be {result!r}")
+    if not report["conclusion"]["statement"].startswith(result.upper() + ":"):
+        problems.append(f"/conclusion/statement does not begin with {result.upper()}:")
     ids = [c["id"] for c in checks]
     for i, check_id in enumerate(report["environment"]["checks"]):
         if check_id not in ids:

@@ -72,10 +72,14 @@ import Testing
     @Test func reportsOfARealPassingAndFailingVerificationValidateAgainstTheSchema() throws {
         let s = try SignedRelease()
         let passed = iqReport(try s.verify(), purpose: "IQ of the CT reading room server", site: "SITE-001")
-        #expect(passed.conclusion == .pass)
+        // No check failed, but a verify-only report is never a pass: installation and
+        // qualification did not run, and the conclusion says so.
+        #expect(passed.conclusion == .incomplete)
         #expect(
             passed.conclusionStatement.hasPrefix(
-                "PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001"))
+                "INCOMPLETE: PulmoScan AI V2.3.1.1024 was verified at site SITE-001 (all "),
+            "\(passed.conclusionStatement)")
+        #expect(passed.conclusionStatement.contains("but not installed and not qualified"))
         let size = try InputFile(path: s.bundle).size
         #expect(
             passed.object
@@ -87,8 +91,9 @@ import Testing
                 && passed.reportID.hasSuffix("-" + String(s.built.manifestDigest.hex.prefix(8))))
         #expect(passed.purpose == "IQ of the CT reading room server")
         #expect(passed.people.installerSource == .osUser && passed.people.installer == passed.people.operatorUser)
-        // The development policy's warning is a problem found, and the IQ still passes.
+        // The development policy's warning is a problem found, titled for what it means.
         #expect(passed.problems.map(\.check) == [CheckID.trustDevelopment.rawValue])
+        #expect(passed.problems.first?.title == "Trust policy trusts a DEVELOPMENT PKI: not for clinical use")
         #expect(passed.environmentCheckIDs.contains(.environment("cpu")))
 
         let failed = iqReport(try s.verify(policy: try s.policy(minimumVersions: "\"PulmoScan AI\": V2.4.0.0")))
@@ -103,14 +108,47 @@ import Testing
             failed.conclusionStatement.hasPrefix("FAIL:")
                 && failed.conclusionStatement.contains(CheckID.versionMinimum.rawValue))
 
+        // Installed, but not qualified: still incomplete. Installed and qualified: the only pass.
+        var installedChecks = try s.verify()
+        installedChecks.checks.append(Check(.installSwitch, status: .pass))
+        let installed = iqReport(installedChecks, site: "SITE-001")
+        #expect(installed.conclusion == .incomplete)
+        #expect(installed.conclusionStatement.contains("was verified and installed at site SITE-001"))
+        #expect(installed.conclusionStatement.contains("but not qualified:"), "\(installed.conclusionStatement)")
+        var qualifiedChecks = installedChecks
+        qualifiedChecks.checks.append(
+            Check(CheckID(rawValue: "qualification.function"), title: "Function checks", status: .pass))
+        let qualified = iqReport(qualifiedChecks, site: "SITE-001")
+        #expect(qualified.conclusion == .pass)
+        #expect(
+            qualified.conclusionStatement.hasPrefix(
+                "PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001: verified, installed and qualified"
+            ))
+
         let out = TemporaryFolder()
-        let files = [out.write("pass.json", passed.canonicalBytes), out.write("fail.json", failed.canonicalBytes)]
+        let files = [
+            out.write("pass.json", passed.canonicalBytes), out.write("fail.json", failed.canonicalBytes),
+            out.write("installed.json", installed.canonicalBytes),
+            out.write("qualified.json", qualified.canonicalBytes),
+        ]
         let r = checkSchemas(files)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("ok   IQ report \(files[0])") && r.stdout.contains("conclusion fail"), "\(r.stdout)")
+        for report in [passed, failed, installed, qualified] {
+            #expect(
+                IQReportRules.problems(report.canonicalBytes).isEmpty,
+                "\(IQReportRules.problems(report.canonicalBytes))")
+        }
+        // A verify-only report edited to claim a pass breaks the schema and the rules too.
+        let claimed = Array(
+            String(decoding: passed.canonicalBytes, as: UTF8.self)
+                .replacingOccurrences(of: "\"result\":\"incomplete\"", with: "\"result\":\"pass\"")
+                .replacingOccurrences(of: "INCOMPLETE:", with: "PASS:").utf8)
+        #expect(checkSchemas([out.write("claimed.json", claimed)]).status == 1)
         #expect(
-            IQReportRules.problems(passed.canonicalBytes).isEmpty
-                && IQReportRules.problems(failed.canonicalBytes).isEmpty)
+            IQReportRules.problems(claimed).contains {
+                $0.contains("installation, qualification did not run: it must be \"incomplete\"")
+            }, "\(IQReportRules.problems(claimed))")
 
         // A report edited to claim a pass it did not have breaks the schema and the rules.
         let edited = Array(
@@ -132,7 +170,7 @@ import Testing
                 version: s.release.version, manifestSHA256: s.built.manifestDigest))
         await server.stop()
         let iq = iqReport(report, site: "SITE-001")
-        #expect(iq.conclusion == .pass, "\(iq.problems)")
+        #expect(iq.conclusion == .incomplete, "\(iq.problems)")
         #expect(iq.people.installerSource == .licenseClientCertificate)
         #expect(iq.people.installer.contains("CN=Installer 1"), "\(iq.people.installer)")
         #expect(
@@ -159,7 +197,7 @@ import Testing
         #expect(IQReportRules.problems(out.read("iq.json")).isEmpty)
         #expect(report["place"]?["siteID"]?.stringValue == "SITE-001")
         #expect(report["purpose"]?.stringValue == "Annual re-qualification")
-        #expect(report["conclusion"]?["result"]?.stringValue == "pass")
+        #expect(report["conclusion"]?["result"]?.stringValue == "incomplete")
 
         let html = String(decoding: out.read("iq.html"), as: UTF8.self)
         for forbidden in ["<script", "<link", "<img", "http://", "https://", "@import", "url("] {
@@ -168,10 +206,11 @@ import Testing
         let text = try #require(printedText(of: out.url("iq.html"), in: out))
         let flat = squeezed(text)
         #expect(flat.contains("PulmoScanAIV2.3.1.1024"), "\(text.prefix(600))")
-        #expect(flat.contains("结论Conclusion:通过PASS"), "\(text.prefix(600))")
+        #expect(flat.contains("结论Conclusion:未完成INCOMPLETE"), "\(text.prefix(600))")
         #expect(
-            flat.contains(squeezed("PASS: PulmoScan AI V2.3.1.1024 passed installation qualification at site SITE-001"))
-        )
+            flat.contains(squeezed("INCOMPLETE: PulmoScan AI V2.3.1.1024 was verified at site SITE-001")),
+            "\(text.prefix(800))")
+        #expect(flat.contains("DEVELOPMENT—NOTFORCLINICALUSE"), "\(text.prefix(800))")
         for heading in [
             "报告信息/Reportinformation", "评估对象/Object", "评估目的/Purpose", "评估时间与地点/Timeandplace", "评估人员/People",
             "安装环境/Environment", "检查项目与结果/Checks", "发现的问题/Problemsfound", "评估结论/Conclusion", "签发/Signatures",

@@ -10,8 +10,10 @@
 ///
 /// A report is a value built from a `VerifyReport` and the context `verify` ran in; its JSON form
 /// (`json`, written as canonical JSON by `canonicalBytes`, format `ivpack-iq-report/1`, see
-/// Schemas/iq-report.schema.json) is the record that `ivpack sign-report` signs. The conclusion is
-/// `pass` exactly when no check failed (a pass with warnings is a pass).
+/// Schemas/iq-report.schema.json) is the record that `ivpack sign-report` signs. The conclusion
+/// never claims more than was done: `fail` when a check failed; `incomplete` when no check
+/// failed but a step of the IQ did not run (installation, on-site qualification); `pass` only
+/// when verification, installation and qualification all ran and passed (warnings allowed).
 public struct IQReport: Sendable {
     /// The format name written in the report.
     public static let format = "ivpack-iq-report/1"
@@ -22,10 +24,31 @@ public struct IQReport: Sendable {
 
     /// The conclusion of an IQ.
     public enum Conclusion: String, Sendable {
-        /// No check failed; warnings may have been reported.
+        /// Verification, installation and qualification ran, and no check failed (warnings allowed).
         case pass
+        /// No check failed, but a step of the IQ did not run: never a pass.
+        case incomplete
         /// At least one check failed.
         case fail
+    }
+
+    /// The steps of an IQ that the checks show did not run: `installation` (no `install.switch`
+    /// check that passed: a verify-only report) and `qualification` (no `qualification.*` check:
+    /// on-site function and baseline checks, issue 16, not yet run by ivpack).
+    public static func missingSteps(_ checks: [(id: String, status: String)]) -> [String] {
+        var missing: [String] = []
+        if !checks.contains(where: { $0.id == CheckID.installSwitch.rawValue && $0.status == "pass" }) {
+            missing.append("installation")
+        }
+        if !checks.contains(where: { $0.id.hasPrefix("qualification.") }) { missing.append("qualification") }
+        return missing
+    }
+
+    /// The conclusion the checks call for: `fail` when one failed, else `incomplete` while a step
+    /// is missing, else `pass`. One rule for the writer, `verify-report` and scripts/check-schemas.py.
+    public static func conclusion(for checks: [(id: String, status: String)]) -> Conclusion {
+        if checks.contains(where: { $0.status == "fail" }) { return .fail }
+        return missingSteps(checks).isEmpty ? .pass : .incomplete
     }
 
     /// Where the installer identity of the report comes from.
@@ -208,15 +231,24 @@ public struct IQReport: Sendable {
         checks = verification.checks
         problems = verification.checks.filter { $0.status != .pass }
             .map { Problem(check: $0.id.rawValue, status: $0.status, title: $0.title, details: $0.details) }
-        conclusion = verification.passed ? .pass : .fail
+        let statuses = verification.checks.map { (id: $0.id.rawValue, status: $0.status.rawValue) }
+        conclusion = Self.conclusion(for: statuses)
         let failed = checks.filter { $0.status == .fail }
         let warned = checks.count(where: { $0.status == .warn })
         let subject = named.isEmpty ? "The bundle \(bundleFile)" : named
         let place = context.siteID.map { " at site \($0)" } ?? ""
+        let passedAll =
+            "all \(checks.count) checks passed" + (warned == 0 ? "" : ", \(warned) with a warning (see Problems found)")
         if conclusion == .pass {
             conclusionStatement =
-                "PASS: \(subject) passed installation qualification\(place): all \(checks.count) checks passed"
-                + (warned == 0 ? "." : ", \(warned) with a warning (see Problems found).")
+                "PASS: \(subject) passed installation qualification\(place): verified, installed and qualified; \(passedAll)."
+        } else if conclusion == .incomplete {
+            let missing = Self.missingSteps(statuses)
+            let done = missing.contains("installation") ? "verified" : "verified and installed"
+            let not = missing.map { $0 == "installation" ? "not installed" : "not qualified" }
+            conclusionStatement =
+                "INCOMPLETE: \(subject) was \(done)\(place) (\(passedAll)) but \(not.joined(separator: " and ")): "
+                + "the installation qualification is not complete, and this report does not qualify it for clinical use."
         } else {
             conclusionStatement =
                 "FAIL: \(subject) did not pass installation qualification\(place): \(failed.count) of \(checks.count) checks failed ("
@@ -379,12 +411,14 @@ public enum IQReportRules {
         }
         let failed = statuses.filter { $0.status == "fail" }.count
         let warned = statuses.filter { $0.status == "warn" }.count
-        let expected = failed == 0 ? "pass" : "fail"
+        let expected = IQReport.conclusion(for: statuses).rawValue
         let result = value["conclusion"]?["result"]?.stringValue
         if result != expected {
+            let missing = IQReport.missingSteps(statuses)
             problems.append(
-                "/conclusion/result is \(result.map { "\"\($0)\"" } ?? "missing") but \(failed) check\(failed == 1 ? "" : "s") failed: it must be \"\(expected)\""
-            )
+                "/conclusion/result is \(result.map { "\"\($0)\"" } ?? "missing") but \(failed) check\(failed == 1 ? "" : "s") failed"
+                    + (failed == 0 && !missing.isEmpty ? " and \(missing.joined(separator: ", ")) did not run" : "")
+                    + ": it must be \"\(expected)\"")
         }
         if value["conclusion"]?["statement"]?.stringValue?.hasPrefix(expected.uppercased() + ":") != true {
             problems.append("/conclusion/statement does not begin with \"\(expected.uppercased()):\"")

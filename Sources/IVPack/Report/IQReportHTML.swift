@@ -11,8 +11,18 @@ public enum IQReportHTML {
         var h = ""
         let product = report.object.product ?? "(manifest not read)"
         let version = report.object.version ?? ""
-        let verdict = report.conclusion == .pass ? "通过 PASS" : "不通过 FAIL"
+        let verdict: String
+        switch report.conclusion {
+        case .pass: verdict = "通过 PASS"
+        case .incomplete: verdict = "未完成 INCOMPLETE"
+        case .fail: verdict = "不通过 FAIL"
+        }
         let verdictClass = report.conclusion.rawValue
+        // A development trust policy proves nothing about a real release: say so where no one misses it.
+        let development =
+            report.checks.contains { $0.id == .trustDevelopment && $0.status != .pass }
+            ? "<p class=\"development\">开发环境 DEVELOPMENT — NOT FOR CLINICAL USE: verified against a development trust policy</p>\n"
+            : ""
         h += """
             <!DOCTYPE html>
             <html lang="zh-CN">
@@ -31,7 +41,7 @@ public enum IQReportHTML {
             <p class="verdict">结论 Conclusion: <strong>\(verdict)</strong></p>
             <p class="statement">\(e(report.conclusionStatement))</p>
             <p class="meta">\(e(report.reportID)) · \(e(Timestamp.iso8601(report.startTime))) · \(e(report.siteID ?? report.people.host))</p>
-            </header>
+            \(development)</header>
             <main>
 
             """
@@ -244,12 +254,15 @@ public enum IQReportHTML {
         .banner { border: 2px solid var(--line); border-left-width: 10px; padding: 6mm 7mm; margin-bottom: 8mm; }
         .banner.pass { border-color: var(--pass); background: var(--pass-bg); }
         .banner.fail { border-color: var(--fail); background: var(--fail-bg); }
+        .banner.incomplete { border-color: var(--warn); background: var(--warn-bg); }
+        .banner .development { margin: 3mm 0 0; padding: 2mm 3mm; border: 2px dashed var(--fail); color: var(--fail); font-weight: 700; letter-spacing: 0.04em; }
         .doc-title { margin: 0; font-size: 11pt; letter-spacing: 0.04em; }
         h1 { margin: 2mm 0; font-size: 22pt; line-height: 1.2; overflow-wrap: anywhere; }
         h1 .version { white-space: nowrap; }
         .verdict { margin: 2mm 0; font-size: 16pt; }
         .banner.pass .verdict strong { color: var(--pass); }
         .banner.fail .verdict strong { color: var(--fail); }
+        .banner.incomplete .verdict strong { color: var(--warn); }
         .statement { margin: 1mm 0; font-weight: 600; }
         .meta { margin: 1mm 0 0; font-size: 9pt; color: #333; }
         h2 { font-size: 13pt; margin: 7mm 0 3mm; padding-bottom: 1mm; border-bottom: 1.5px solid #333; }

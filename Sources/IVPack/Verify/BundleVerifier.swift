@@ -222,7 +222,8 @@ public struct SignaturesAndRoles: VerifyCheck {
         if policy.development || developmentRootSeen {
             out.append(
                 Check(
-                    .trustDevelopment, status: .warn,
+                    .trustDevelopment, title: "Trust policy trusts a DEVELOPMENT PKI: not for clinical use",
+                    status: .warn,
                     details: [
                         "THIS TRUST POLICY TRUSTS A DEVELOPMENT PKI (\(policy.file)). A bundle verified with it proves nothing about a real release; do not use it for a clinical installation."
                     ]))

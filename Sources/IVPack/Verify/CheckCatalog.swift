@@ -71,7 +71,9 @@ public enum VerifyCheckCatalog {
         .init(
             id: .roles, title: "Every role the trust policy requires has a valid signature by its own certificate",
             clause: "IQ 6.6.1 f"),
-        .init(id: .trustDevelopment, title: "Trust policy trusts production roots only", clause: "IQ 6.2.1"),
+        .init(
+            id: .trustDevelopment, title: "Trust policy trusts production roots only (no development PKI)",
+            clause: "IQ 6.2.1"),
         .init(
             id: .versionConsistency, title: "Every component carries the bundle's version (as recorded at build)",
             clause: "IQ 5.5.1 a-c"),
