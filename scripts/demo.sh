@@ -150,6 +150,7 @@ step "ivpack install $bundle --trust $pki/trust-policy.yaml --root $root --licen
     --license-server "$url" --site SITE-DEMO \
     --client-cert "$pki/installers/installer-1.pem" --client-key "$pki/installers/installer-1.key" \
     --report "$out/IQ-install-$version.json" --html "$out/IQ-install-$version.html"
+echo "IQ conclusion: $(sed -n 's/.*"conclusion":{"result":"\([a-z]*\)","statement":"\([^"]*\)".*/\2/p' "$out/IQ-install-$version.json")"
 echo "site configuration written by the postInstall hook: $root/state/etc/pulmoscan.conf"
 sed -n '/^[a-z]/p' "$root/state/etc/pulmoscan.conf"
 step "ivpack status --root $root --check"
