@@ -70,7 +70,16 @@ struct InstallCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Allow a version below the active one (needs --reason).")
     var allowDowngrade = false
 
-    @Option(name: .long, help: "Why the downgrade is allowed; recorded in the installed state.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Accept an environment requirement that cannot be checked here (e.g. gpu without nvidia-smi); needs --reason. Repeatable.",
+            valueName: "requirement"))
+    var acceptUnchecked: [String] = []
+
+    @Option(
+        name: .long,
+        help: "Why the downgrade or the unchecked requirements are accepted; recorded in the state and the report.")
     var reason: String?
 
     @OptionGroup var licensing: LicenseOptions
@@ -83,6 +92,7 @@ struct InstallCommand: AsyncParsableCommand {
         if allowDowngrade && (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--allow-downgrade needs --reason TEXT: why, for the installed state's record")
         }
+        try validateAcceptance(acceptUnchecked, reason: reason)
     }
 
     mutating func run() async throws {
@@ -97,6 +107,9 @@ struct InstallCommand: AsyncParsableCommand {
             request.progress = options.progressOptions.progress("install", machineOutput: false)
             request.installer = try options.licensing.installerIdentity()
             request.events = auditSteps(of: "install")
+            request.acceptUnchecked = options.acceptUnchecked.map {
+                UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
+            }
             let outcome: InstallOutcome
             do {
                 if let authority = options.licensing.authority(policy: policy) {

@@ -110,3 +110,20 @@ struct IQReportOptions: ParsableArguments {
         if let html { print("IQ report (HTML): \(html)") }
     }
 }
+
+/// `--accept-unchecked` needs a reason, and names a requirement kind or an environment check.
+func validateAcceptance(_ requirements: [String], reason: String?) throws {
+    guard !requirements.isEmpty else { return }
+    if (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+        throw ValidationError(
+            "--accept-unchecked needs --reason TEXT: why the site accepts it unchecked, for the report")
+    }
+    for r in requirements {
+        let kind = r.hasPrefix("environment.") ? String(r.dropFirst("environment.".count)) : r
+        guard !kind.isEmpty, kind.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" })
+        else {
+            throw ValidationError(
+                "--accept-unchecked \"\(r)\" is not a requirement kind (gpu, disk, ...) or environment check ID")
+        }
+    }
+}

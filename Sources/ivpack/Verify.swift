@@ -38,12 +38,26 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @OptionGroup var licensing: LicenseOptions
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Accept an environment requirement that cannot be checked here (e.g. gpu without nvidia-smi); needs --reason. Repeatable.",
+            valueName: "requirement"))
+    var acceptUnchecked: [String] = []
+
+    @Option(name: .long, help: "Why the requirements given to --accept-unchecked are accepted; shown in the report.")
+    var reason: String?
+
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
     @OptionGroup var progressOptions: ProgressOptions
 
     @OptionGroup var iq: IQReportOptions
+
+    func validate() throws {
+        try validateAcceptance(acceptUnchecked, reason: reason)
+    }
 
     mutating func run() async throws {
         let options = self
@@ -53,6 +67,9 @@ struct VerifyCommand: AsyncParsableCommand {
             let report = try await BundleVerifier.verify(
                 bundlePath: options.bundle, policy: policy, now: started,
                 license: options.licensing.authority(policy: policy),
+                accepting: options.acceptUnchecked.map {
+                    UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
+                },
                 progress: options.progressOptions.progress("verify", machineOutput: options.json))
             try options.iq.write(report, siteID: options.licensing.site, started: started)
             if options.json {

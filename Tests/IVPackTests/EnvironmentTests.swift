@@ -421,25 +421,48 @@ import Testing
         #expect(c?.details.first?.contains("exited with status 9: NVIDIA-SMI has failed") == true)
     }
 
-    @Test func gpuWithoutNvidiaSMIIsNotCheckableAndWarns() {
+    /// A requirement that cannot be checked is not shown to be met: it fails (issue 16), unless the
+    /// site accepts it unchecked by name with a reason, which the check then states.
+    @Test func gpuWithoutNvidiaSMIFailsUnlessTheSiteAcceptsItUnchecked() {
         let m = FakeMachine() // an empty tool folder
-        let c = only(
-            EnvironmentCheck.evaluate(
-                requirements: requirements(#"{"gpu": {"vendor": "nvidia", "minCount": 1}}"#), probe: m.probe()),
-            .environment("gpu"))
-        #expect(c?.status == .warn)
+        let gpu = requirements(#"{"gpu": {"vendor": "nvidia", "minCount": 1}, "memory": {"minimum": 1}}"#)
+        let c = only(EnvironmentCheck.evaluate(requirements: gpu, probe: m.probe()), .environment("gpu"))
+        #expect(c?.status == .fail)
         #expect(evidence(c, "found.gpus") == "not checkable")
         #expect(c?.details.first?.hasPrefix("GPU not checkable: nvidia-smi was not found on the search path") == true)
+        #expect(c?.details.first?.contains("--accept-unchecked gpu --reason TEXT") == true)
+        for name in ["gpu", "environment.gpu"] {
+            let accepted = only(
+                EnvironmentCheck.evaluate(
+                    requirements: gpu, probe: m.probe(),
+                    accepting: [.init(requirement: name, reason: "CR-77: inference runs on the CPU at this site")]),
+                .environment("gpu"))
+            #expect(accepted?.status == .warn)
+            #expect(
+                accepted?.details.last
+                    == "accepted unchecked by the site (--accept-unchecked \(name)): CR-77: inference runs on the CPU at this site"
+            )
+            #expect(evidence(accepted, "accepted.unchecked") == "CR-77: inference runs on the CPU at this site")
+        }
+        // An acceptance names one requirement: another one's failure stands, and a requirement that
+        // is checked and not met is never accepted.
+        let other = EnvironmentCheck.evaluate(
+            requirements: gpu, probe: m.probe(), accepting: [.init(requirement: "disk", reason: "x")])
+        #expect(only(other, .environment("gpu"))?.status == .fail)
+        let unmet = requirements(#"{"memory": {"minimum": 1125899906842624}}"#)
+        let stillFailed = EnvironmentCheck.evaluate(
+            requirements: unmet, probe: LiveSystem(), accepting: [.init(requirement: "memory", reason: "x")])
+        #expect(only(stillFailed, .environment("memory"))?.status == .fail)
     }
 
-    @Test func aGPUOfAnotherVendorIsNotCheckableAndWarns() {
+    @Test func aGPUOfAnotherVendorIsNotCheckableAndFails() {
         let m = FakeMachine()
         nvidiaSMI(m, ["Tesla T4, 15360, 535.104.05"])
         let c = only(
             EnvironmentCheck.evaluate(
                 requirements: requirements(#"{"gpu": {"vendor": "AMD", "minCount": 1}}"#), probe: m.probe()),
             .environment("gpu"))
-        #expect(c?.status == .warn)
+        #expect(c?.status == .fail)
         #expect(c?.details.first?.contains("ivpack reads only NVIDIA GPUs") == true)
     }
 
@@ -542,7 +565,8 @@ import Testing
                 .environment("cpu"), .environment("memory"), .environment("disk"), .environment("os"),
                 .environment("kernel"), .environment("gpu"), .environment("tool.docker"),
             ])
-        #expect(checks.map(\.status) == [.pass, .pass, .pass, .pass, .pass, .warn, .pass])
+        // No nvidia-smi on the fake machine: the GPU requirement cannot be checked, so it fails.
+        #expect(checks.map(\.status) == [.pass, .pass, .pass, .pass, .pass, .fail, .pass])
     }
 
     @Test func theLiveSystemReadsThisMachine() throws {

@@ -270,6 +270,47 @@ import Testing
         #expect(try Installer.status(root: root, check: true).drift?.clean == true)
     }
 
+    // MARK: - Unchecked requirements
+
+    static var hasNoNvidiaSMI: Bool {
+        !["/usr/bin/nvidia-smi", "/usr/local/bin/nvidia-smi", "/bin/nvidia-smi"].contains {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+    }
+
+    @Test(.enabled(if: hasNoNvidiaSMI, "this host has nvidia-smi"))
+    func aGPURequirementOnAHostWithoutNvidiaSMIFailsUnlessAcceptedWithAReason() throws {
+        let f = try InstallFixture()
+        let spec = ReleaseFixture.spec(version: Self.v1).replacingOccurrences(
+            of: "requirements:\n", with: "requirements:\n  gpu: {vendor: nvidia, minCount: 1}\n")
+        let bundle = try f.bundle(version: Self.v1, big: false, files: [("ivpack.yaml", spec, 0o644)])
+        let report = f.work.url("iq.json")
+        let refused = ivpack(["verify", bundle, "--trust", f.signed.pki.trustPolicy, "--report", report])
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stdout.contains("FAIL  environment.gpu"), "\(refused.stdout)")
+        #expect(
+            ivpack(["verify", bundle, "--trust", f.signed.pki.trustPolicy, "--accept-unchecked", "gpu"]).status == 64)
+        let reason = "CR-77: this site runs inference on the CPU"
+        let accepted = ivpack([
+            "verify", bundle, "--trust", f.signed.pki.trustPolicy, "--accept-unchecked", "gpu", "--reason", reason,
+            "--report", report,
+        ])
+        #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
+        let iq = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: report))))
+        let gpu = iq["checks"]?.arrayValue?.first { $0["id"]?.stringValue == "environment.gpu" }
+        #expect(gpu?["status"]?.stringValue == "warn")
+        #expect(gpu?["evidence"]?["accepted.unchecked"]?.stringValue == reason)
+        #expect(iq["problems"]?.arrayValue?.contains { $0["check"]?.stringValue == "environment.gpu" } == true)
+        // install takes the same acceptance (its --reason), and refuses without it, writing nothing.
+        let noAccept = ivpack(["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root])
+        #expect(noAccept.status == 1 && !FileManager.default.fileExists(atPath: f.root), "\(noAccept.stderr)")
+        let installed = ivpack([
+            "install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root, "--accept-unchecked", "gpu",
+            "--reason", reason,
+        ])
+        #expect(installed.status == 0, "\(installed.stdout)\(installed.stderr)")
+    }
+
     // MARK: - Licence
 
     @Test func aLicensedInstallOverMutualTLSRecordsTheInstallersCertificate() async throws {

@@ -4,8 +4,9 @@
 /// One `Check` per requirement kind, in a fixed order: `environment.cpu`, `environment.memory`,
 /// `environment.disk`, `environment.os`, `environment.kernel`, `environment.gpu`, then
 /// `environment.tool.NAME` per tool in the order declared. Each check fails when a minimum is not
-/// met, an exact version differs, or the machine could not be read; it warns when only a
-/// recommended value is not met or when the GPUs cannot be read by ivpack at all. Evidence holds
+/// met, an exact version differs, or the machine could not be read (a GPU requirement without
+/// nvidia-smi included), unless the site accepted that requirement unchecked with a reason; it
+/// warns when only a recommended value is not met. Evidence holds
 /// each requirement as `required.FIELD` (as in the manifest) and each reading as `found.WHAT`.
 public enum EnvironmentCheck {
     /// The requirement kinds this version of ivpack can check, in the order of the checks.
@@ -14,7 +15,27 @@ public enum EnvironmentCheck {
     /// The checks of `requirements` (the manifest's `requirements`) on the machine `probe` reads.
     /// No requirements (nil or an empty object) give no checks; a requirement kind this version
     /// does not know gives a failed check naming it.
-    public static func evaluate(requirements: EnvironmentRequirements?, probe: SystemProbe) -> [Check] {
+    ///
+    /// A requirement that cannot be checked (the machine cannot be read, a GPU without
+    /// nvidia-smi) fails: it is not shown to be met. The site may accept it unchecked, by name,
+    /// with a reason (`accepting`): the check then warns and says who accepted what and why.
+    public static func evaluate(
+        requirements: EnvironmentRequirements?, probe: SystemProbe, accepting: [UncheckedAcceptance] = []
+    ) -> [Check] {
+        evaluateAll(requirements: requirements, probe: probe).map { check in
+            guard check.status == .fail, check.evidence.contains(where: { $0.key == "unchecked" }),
+                let acceptance = accepting.first(where: { $0.matches(check.id) })
+            else { return check }
+            var accepted = check
+            accepted.status = .warn
+            accepted.details.append(
+                "accepted unchecked by the site (--accept-unchecked \(acceptance.requirement)): \(acceptance.reason)")
+            accepted.evidence.append(("accepted.unchecked", acceptance.reason))
+            return accepted
+        }
+    }
+
+    private static func evaluateAll(requirements: EnvironmentRequirements?, probe: SystemProbe) -> [Check] {
         guard let requirements else { return [] }
         if let typeName = requirements.notAnObject {
             return [
@@ -208,7 +229,9 @@ public enum EnvironmentCheck {
         switch reading {
         case .notCheckable(let reason):
             c.found("gpus", "not checkable")
-            c.warn("GPU not checkable: \(reason) (required: \(described))")
+            c.notCheckable(
+                "GPU not checkable: \(reason) (required: \(described)); the requirement is not shown to be met. Install the vendor's tool (nvidia-smi), or accept it unchecked with --accept-unchecked gpu --reason TEXT"
+            )
             return c.check
         case .found(let gpus, let source):
             c.source(source)
@@ -357,8 +380,32 @@ public enum EnvironmentCheck {
 
         /// The check when the machine could not be read: a failure, since the requirement is not shown to be met.
         mutating func unreadable(_ error: ProbeError) -> Check {
-            fail("cannot be checked: \(error)")
+            notCheckable("cannot be checked: \(error)")
             return check
         }
+
+        /// A failure because the requirement could not be checked at all (not because it is not
+        /// met): marked `unchecked` in the evidence, so that the site can accept it by name.
+        mutating func notCheckable(_ detail: String) {
+            fail(detail)
+            check.evidence.append(("unchecked", detail))
+        }
+    }
+}
+
+/// A requirement the site accepts without its check (`--accept-unchecked ID --reason TEXT`): the
+/// requirement's kind or check ID (`gpu`, `environment.gpu`, `disk`) and why.
+public struct UncheckedAcceptance: Sendable, Equatable {
+    public var requirement: String
+    public var reason: String
+
+    public init(requirement: String, reason: String) {
+        self.requirement = requirement
+        self.reason = reason
+    }
+
+    /// Whether this acceptance names the check `id`.
+    public func matches(_ id: CheckID) -> Bool {
+        id.rawValue == requirement || id.rawValue == "environment." + requirement
     }
 }

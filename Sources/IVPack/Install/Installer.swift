@@ -19,6 +19,8 @@ public struct InstallRequest: Sendable {
     public var installer: String?
     /// Told each step as it is done (the audit log's events).
     public var events: InstallEventSink?
+    /// Environment requirements the site accepts unchecked (`--accept-unchecked`), with the reason.
+    public var acceptUnchecked: [UncheckedAcceptance] = []
 
     public init(bundlePath: String, root: String?, policy: TrustPolicy) {
         self.bundlePath = bundlePath
@@ -131,7 +133,8 @@ public enum Installer {
     /// `proceed` for the order of the steps).
     public static func install(_ request: InstallRequest) throws(InstallError) -> InstallOutcome {
         let verified = try PayloadExtractor.verifyFirst(
-            bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe)
+            bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe,
+            accepting: request.acceptUnchecked)
         return try proceed(verified, request)
     }
 
@@ -142,7 +145,8 @@ public enum Installer {
         _ request: InstallRequest, license: any LicenseAuthority
     ) async throws(InstallError) -> InstallOutcome {
         var verified = try PayloadExtractor.verifyFirst(
-            bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe)
+            bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe,
+            accepting: request.acceptUnchecked)
         let manifest = verified.bundle.manifest
         let subject = LicenseSubject(
             product: manifest.product.name, version: manifest.version, manifestSHA256: verified.bundle.manifestDigest)

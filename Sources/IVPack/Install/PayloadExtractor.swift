@@ -18,9 +18,10 @@ enum PayloadExtractor {
 
     /// Verify's checks, without hashing the payload (that is done while extracting). Throws
     /// `verificationFailed` with the report when any check fails; nothing is written.
-    static func verifyFirst(bundlePath: String, policy: TrustPolicy, now: Int64, probe: any SystemProbe)
-        throws(InstallError) -> Verified
-    {
+    static func verifyFirst(
+        bundlePath: String, policy: TrustPolicy, now: Int64, probe: any SystemProbe,
+        accepting: [UncheckedAcceptance] = []
+    ) throws(InstallError) -> Verified {
         var report = VerifyReport(bundle: bundlePath, checks: [], time: now)
         let reader: BundleReader
         do {
@@ -63,7 +64,8 @@ enum PayloadExtractor {
         let bundle = VerifiedBundle(
             path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
             manifestDigest: reader.manifestDigest, signatures: signatures)
-        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe).evaluate(bundle, now: now)
+        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, accepting: accepting).evaluate(
+            bundle, now: now)
         guard report.passed else { throw .verificationFailed(report) }
         if ReleaseName.isSafeVersion(reader.manifest.version) == false {
             throw .input(

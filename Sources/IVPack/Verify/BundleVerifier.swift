@@ -32,6 +32,7 @@ public enum BundleVerifier {
     public static func verify(
         bundlePath: String, policy: TrustPolicy, now: Int64,
         probe: any SystemProbe = LiveSystem(), license: (any LicenseAuthority)?,
+        accepting: [UncheckedAcceptance] = [],
         hashWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: ProgressHandler? = nil
     ) async throws -> VerifyReport {
@@ -45,8 +46,9 @@ public enum BundleVerifier {
                 manifestSHA256: bundle.manifestDigest)
             requirement = LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject))
         }
-        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, license: requirement).evaluate(
-            bundle, now: now)
+        report.checks += AllOfVerifyChecks.standard(
+            policy: policy, probe: probe, license: requirement, accepting: accepting
+        ).evaluate(bundle, now: now)
         return report
     }
 
@@ -186,13 +188,14 @@ public struct AllOfVerifyChecks: VerifyCheck {
 
     /// What `ivpack verify` runs after the streaming pass, in report order; the licence check,
     /// when there is one, last.
-    public static func standard(policy: TrustPolicy, probe: any SystemProbe, license: LicenseRequirement? = nil)
-        -> AllOfVerifyChecks
-    {
+    public static func standard(
+        policy: TrustPolicy, probe: any SystemProbe, license: LicenseRequirement? = nil,
+        accepting: [UncheckedAcceptance] = []
+    ) -> AllOfVerifyChecks {
         AllOfVerifyChecks(
             [
                 SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
-                TargetEnvironment(probe: probe),
+                TargetEnvironment(probe: probe, accepting: accepting),
             ] + (license.map { [$0] } ?? []))
     }
 }
@@ -283,10 +286,15 @@ public struct MinimumVersion: VerifyCheck {
 /// The target machine against the requirements the vendor declared (`environment.*`, clause 4.1.1).
 public struct TargetEnvironment: VerifyCheck {
     public var probe: any SystemProbe
-    public init(probe: any SystemProbe) { self.probe = probe }
+    /// Requirements the site accepts unchecked, with the reason.
+    public var accepting: [UncheckedAcceptance]
+    public init(probe: any SystemProbe, accepting: [UncheckedAcceptance] = []) {
+        self.probe = probe
+        self.accepting = accepting
+    }
     public var ids: [CheckID] { [.environment] }
     public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
-        EnvironmentCheck.evaluate(requirements: bundle.manifest.requirements, probe: probe)
+        EnvironmentCheck.evaluate(requirements: bundle.manifest.requirements, probe: probe, accepting: accepting)
     }
 }
 
