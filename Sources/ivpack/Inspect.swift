@@ -57,6 +57,19 @@ struct InspectCommand: ParsableCommand {
                 for e in c.versionEvidence { print("  version \(e.found): \(e.file), \(e.location)") }
                 for f in c.files { print("  \(f.mode) \(String(f.size).leftPadded(12)) \(f.sha256.hex)  \(f.path)") }
             }
+            if let install = m.install {
+                // From the bundle, so shown escaped like every other name.
+                print("")
+                print("Install:   root \(install.root.map(Display.name) ?? "none (give --root on site)")")
+                if !install.state.isEmpty {
+                    print("  state (under ROOT/state): \(install.state.map(Display.name).joined(separator: ", "))")
+                }
+                for (name, hook) in install.hooks.sorted(by: { $0.key < $1.key }) {
+                    print(
+                        "  hook \(name.rawValue): \(hook.run.map(Display.name).joined(separator: " ")) (timeout \(hook.timeoutSeconds) s)"
+                    )
+                }
+            }
             print("")
             if i.signatures.isEmpty {
                 print("Signatures: none")

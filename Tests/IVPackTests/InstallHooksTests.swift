@@ -116,6 +116,9 @@ import Testing
     @Test func hooksGetTheirEnvironmentAndNoSecretAndTheSiteStateSurvivesUpgrades() throws {
         let f = try InstallFixture()
         let b1 = try Self.bundle(f, Self.v1)
+        let inspected = ivpack(["inspect", b1]).stdout
+        #expect(inspected.contains("  state (under ROOT/state): etc, var"), "\(inspected)")
+        #expect(inspected.contains("  hook postInstall: service/hooks/post-install (timeout 20 s)"), "\(inspected)")
         let r1 = install(f, b1, environment: ["IVPACK_CLIENT_KEY_PASSPHRASE": "s3cret-passphrase"])
         #expect(r1.status == 0, "\(r1.stdout)\(r1.stderr)")
         #expect(r1.stdout.contains("Hook:    postInstall"), "\(r1.stdout)")
