@@ -5,8 +5,10 @@ import Testing
 
 /// Install hooks, the site's state, the automatic rollback and prune (issue 15): real hook
 /// programs (shell scripts of the release) run by real ivpack processes, state files compared byte
-/// for byte, crashes by SIGKILL inside a hook.
-@Suite struct InstallHooksTests {
+/// for byte, crashes by SIGKILL inside a hook. Serialized: each test waits on several ivpack
+/// processes in turn on a thread of the shared pool; run all at once on 2 cores, they starved the
+/// in-process licence server of LicenseTests into a 20 s timeout (clean-clone CI at 547b157).
+@Suite(.serialized) struct InstallHooksTests {
     static let v1 = ReleaseFixture.defaultVersion
     static let v2 = "V2.4.0.1101"
     static let v3 = "V2.5.0.1200"
