@@ -105,7 +105,6 @@ struct InstallCommand: AsyncParsableCommand {
             request.allowDowngrade = options.allowDowngrade
             request.reason = options.reason
             request.progress = options.progressOptions.progress("install", machineOutput: false)
-            request.installer = try options.licensing.installerIdentity()
             request.events = auditSteps(of: "install")
             request.acceptUnchecked = options.acceptUnchecked.map {
                 UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")

@@ -59,14 +59,6 @@ struct LicenseOptions: ParsableArguments {
         if let file = licenseFile { return LicenseFileAuthority(file: file, siteID: site, policy: policy) }
         return nil
     }
-
-    /// The installer as the licence server knows them: the subject of the client certificate, with
-    /// the OS user (`CN=Jane Roe,O=Hospital (OS user jroe)`); nil without a certificate.
-    func installerIdentity() throws -> String? {
-        guard licenseServer != nil, let clientCert else { return nil }
-        guard let leaf = try Certificate.load(file: clientCert).first else { return nil }
-        return "\(leaf.subject) (OS user \(AuditLog.currentOperator()))"
-    }
 }
 
 /// `--report`, `--html` and `--purpose`: the IQ report, shared by `verify` and `install`.

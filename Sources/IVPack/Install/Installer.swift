@@ -14,8 +14,8 @@ public struct InstallRequest: Sendable {
     public var probe: any SystemProbe = LiveSystem()
     public var hashWorkers = ProcessInfo.processInfo.activeProcessorCount
     public var progress: ProgressHandler?
-    /// Who installs, for the state and the report: the installer's certificate subject when the
-    /// licence was asked over mutual TLS; nil: the OS user.
+    /// Who installs, for the state; nil: the installer the licence server authenticated over
+    /// mutual TLS (with the OS user) when the licence was asked online, else the OS user.
     public var installer: String?
     /// Told each step as it is done (the audit log's events).
     public var events: InstallEventSink?
@@ -153,6 +153,14 @@ public enum Installer {
         let check = LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject)).check
         verified.report.checks.append(check)
         guard check.status != .fail else { throw .verificationFailed(verified.report) }
+        // The installer is who the licence server authenticated over mutual TLS and named in the
+        // grant it signed (as the IQ report says); an offline licence file authenticates no one.
+        var request = request
+        if request.installer == nil, check.evidence.contains(where: { $0.key == "server" }),
+            let installer = check.evidence.first(where: { $0.key == "installer" })?.value, !installer.isEmpty
+        {
+            request.installer = "\(installer) (OS user \(AuditLog.currentOperator()))"
+        }
         return try proceed(verified, request)
     }
 
