@@ -256,10 +256,9 @@ final class InstallRoot {
         // Snapshots of releases no longer recorded, and snapshots cut short, are never restored.
         if let snapshots = try? metadata.folder(StateStore.snapshotsFolder, create: false) {
             do {
-                for name in try snapshots.names()
-                where name.hasSuffix(StateStore.partialSuffix)
-                    || (name == StateStore.initialSnapshot ? true : state.release(named: name) == nil)
-                {
+                // `NAME.partial` and `initial` are never release names: removed too (a pending
+                // change that needed `initial` was finished or undone above).
+                for name in try snapshots.names() where state.release(named: name) == nil {
                     try snapshots.removeTree(name)
                     notes.append("removed the snapshot \(snapshots.child(name)): no recorded release left it")
                 }
