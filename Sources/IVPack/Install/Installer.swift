@@ -196,10 +196,13 @@ public enum Installer {
 
         if let active = previous {
             if active.manifestSHA256 == digest {
+                // Nothing of the payload was read: the check did not run, so it cannot say pass.
                 report.checks.insert(
                     Check(
-                        .payload, status: .pass,
-                        details: ["not extracted: this manifest is the active release \(active.name)"]),
+                        .payload, status: .warn,
+                        details: [
+                            "not run: this manifest is the active release \(active.name), so nothing was read or written; `ivpack status --check` re-hashes the installed tree"
+                        ]),
                     at: min(2, report.checks.count))
                 return InstallOutcome(
                     report: report, release: active, previous: root.state.previous, alreadyActive: true,
