@@ -87,9 +87,19 @@ struct IQReportOptions: ParsableArguments {
     /// either is renamed into place.
     func write(_ verification: VerifyReport, siteID: String?, started: Int64) throws {
         guard wanted else { return }
+        try write(report(verification, siteID: siteID, started: started))
+    }
+
+    /// The report of `verification`, in this process's context, ending now.
+    func report(_ verification: VerifyReport, siteID: String?, started: Int64) -> IQReport {
         let context = IQReport.Context.live(
             for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
-        let iq = IQReport(verification: verification, context: context)
+        return IQReport(verification: verification, context: context)
+    }
+
+    /// Writes `iq` to the files asked for: both written in full before either is renamed into place.
+    func write(_ iq: IQReport) throws {
+        guard wanted else { return }
         var outputs: [AtomicOutputFile] = []
         if let path = report { outputs.append(try writeOutput(path: path, bytes: iq.canonicalBytes)) }
         if let path = html { outputs.append(try writeOutput(path: path, bytes: Array(IQReportHTML.render(iq).utf8))) }

@@ -20,6 +20,8 @@ public struct Manifest: Sendable, Equatable {
     public var requirements: EnvironmentRequirements?
     /// How the release is installed (the spec's `install:` section); nil when it names nothing.
     public var install: InstallSpec?
+    /// How the release is qualified on site (the spec's `qualification:` section); nil when absent.
+    public var qualification: QualificationSpec?
     public var provenance: Provenance
 
     /// One component and its files, in bundle order.
@@ -104,6 +106,7 @@ extension Manifest {
         ]
         if let requirements { members.append(("requirements", requirements.json)) }
         if let install { members.append(("install", install.json)) }
+        if let qualification { members.append(("qualification", qualification.json)) }
         return .object(members)
     }
 
@@ -194,7 +197,12 @@ extension Manifest {
         digest(provenance.specSHA256)
         raw(",\"tool\":")
         string(provenance.tool)
-        raw("},\"releaseNotes\":")
+        raw("}")
+        if let qualification {
+            raw(",\"qualification\":")
+            out.append(contentsOf: CanonicalJSON.encode(qualification.json))
+        }
+        raw(",\"releaseNotes\":")
         string(releaseNotes)
         if let requirements {
             raw(",\"requirements\":")
@@ -321,7 +329,7 @@ extension StrictJSONReader {
     fileprivate func manifest(_ v: JSONValue) throws -> Manifest {
         let m = try object(
             v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"],
-            optional: ["requirements", "install"])
+            optional: ["requirements", "install", "qualification"])
         let format = try string(m["format"], "/format")
         guard format == Manifest.format else {
             throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"")
@@ -415,10 +423,16 @@ extension StrictJSONReader {
                 components.lazy.flatMap(\.files).first { $0.path == path }?.mode
             }
         }
+        let qualification = try m["qualification"].map { value in
+            try QualificationSpec.decode(
+                value, self, modeOf: { path in components.lazy.flatMap(\.files).first { $0.path == path }?.mode },
+                componentOf: { path in components.first { $0.files.contains { $0.path == path } }?.name },
+                components: Set(components.map(\.name)))
+        }
         return Manifest(
             product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
             releaseNotes: releaseNotes, components: components,
             requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), install: install,
-            provenance: provenance)
+            qualification: qualification, provenance: provenance)
     }
 }

@@ -194,6 +194,8 @@ public struct IQReport: Sendable {
     public var conclusion: Conclusion
     /// The conclusion in one sentence.
     public var conclusionStatement: String
+    /// What on-site qualification measured (cases, latencies, concurrency, resources), when it ran.
+    public var qualification: QualificationMeasurements?
 
     /// The report of `verification` in `context`.
     public init(verification: VerifyReport, context: Context) {
@@ -273,67 +275,69 @@ public struct IQReport: Sendable {
     public var json: JSONValue {
         func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         let c = counts
-        return .object([
-            ("format", .string(Self.format)),
-            ("reportID", .string(reportID)),
-            ("generator", .string("ivpack \(ivpackVersion)")),
-            (
-                "object",
-                .object([
-                    ("product", optional(object.product)), ("version", optional(object.version)),
-                    ("vendor", optional(object.vendor)),
-                    ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
-                    ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
-                ])
-            ),
-            ("purpose", .string(purpose)),
-            (
-                "time",
-                .object([
-                    ("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime))),
-                ])
-            ),
-            ("place", .object([("siteID", optional(siteID)), ("host", .string(people.host))])),
-            (
-                "people",
-                .object([
-                    ("installer", .string(people.installer)),
-                    ("installerSource", .string(people.installerSource.rawValue)),
-                    ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
-                    ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
-                ])
-            ),
-            (
-                "environment",
-                .object([
-                    ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
-                    ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
-                ])
-            ),
-            ("checks", .array(checks.map(\.json))),
-            (
-                "summary",
-                .object([
-                    ("checks", .integer(checks.count)), ("passed", .integer(c.passed)), ("warned", .integer(c.warned)),
-                    ("failed", .integer(c.failed)),
-                ])
-            ),
-            (
-                "problems",
-                .array(
-                    problems.map {
-                        .object([
-                            ("check", .string($0.check)), ("status", .string($0.status.rawValue)),
-                            ("title", .string($0.title)),
-                            ("details", .array($0.details.map { .string($0) })),
-                        ])
-                    })
-            ),
-            (
-                "conclusion",
-                .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
-            ),
-        ])
+        return .object(
+            [
+                ("format", .string(Self.format)),
+                ("reportID", .string(reportID)),
+                ("generator", .string("ivpack \(ivpackVersion)")),
+                (
+                    "object",
+                    .object([
+                        ("product", optional(object.product)), ("version", optional(object.version)),
+                        ("vendor", optional(object.vendor)),
+                        ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
+                        ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
+                    ])
+                ),
+                ("purpose", .string(purpose)),
+                (
+                    "time",
+                    .object([
+                        ("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime))),
+                    ])
+                ),
+                ("place", .object([("siteID", optional(siteID)), ("host", .string(people.host))])),
+                (
+                    "people",
+                    .object([
+                        ("installer", .string(people.installer)),
+                        ("installerSource", .string(people.installerSource.rawValue)),
+                        ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
+                        ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
+                    ])
+                ),
+                (
+                    "environment",
+                    .object([
+                        ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
+                        ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
+                    ])
+                ),
+                ("checks", .array(checks.map(\.json))),
+                (
+                    "summary",
+                    .object([
+                        ("checks", .integer(checks.count)), ("passed", .integer(c.passed)),
+                        ("warned", .integer(c.warned)),
+                        ("failed", .integer(c.failed)),
+                    ])
+                ),
+                (
+                    "problems",
+                    .array(
+                        problems.map {
+                            .object([
+                                ("check", .string($0.check)), ("status", .string($0.status.rawValue)),
+                                ("title", .string($0.title)),
+                                ("details", .array($0.details.map { .string($0) })),
+                            ])
+                        })
+                ),
+                (
+                    "conclusion",
+                    .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
+                ),
+            ] + (qualification.map { [("qualification", $0.json)] } ?? []))
     }
 
     /// The canonical JSON bytes of the report: what is written, signed and verified.
@@ -382,7 +386,9 @@ public enum IQReportRules {
             "format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
             "summary", "problems", "conclusion",
         ]
-        for m in value.objectValue! where !allowed.contains(m.key) { problems.append("/\(m.key): unknown member") }
+        for m in value.objectValue! where !allowed.contains(m.key) && m.key != "qualification" {
+            problems.append("/\(m.key): unknown member")
+        }
         for key in allowed where value[key] == nil { problems.append("/\(key): missing") }
         if let id = value["reportID"]?.stringValue {
             if !isReportID(id) { problems.append("/reportID: \"\(id)\" is not IQ-yyyyMMdd-HHmmss-xxxxxxxx") }
