@@ -167,11 +167,10 @@ public struct Qualifier: Sendable {
         var service: RunningService?
         var port: Int?
         if let s = spec.service {
-            let started = await startService(s)
+            let started = await startService(s) { sampler.watch(processGroup: $0) }
             checks.append(started.check)
             service = started.service
             port = started.service?.port
-            if let pid = started.service?.pid { sampler.watch(processGroup: pid) }
             if started.service == nil || started.check.status == .fail {
                 started.service?.stop(grace: Self.graceSeconds)
                 measurements.resources = sampler.stop()
@@ -188,6 +187,8 @@ public struct Qualifier: Sendable {
         if let metrics = spec.metrics, let labels {
             checks += await runMetrics(metrics, labels: labels, inputs: inputs, port: port, into: &measurements)
         }
+        // The last sample while the service still runs.
+        sampler.sampleNow()
         service?.stop(grace: Self.graceSeconds)
         let summary = sampler.stop()
         measurements.resources = summary
@@ -404,7 +405,9 @@ public struct Qualifier: Sendable {
         return .success(RunningService(pid: pid, port: port, done: done, box: box))
     }
 
-    func startService(_ s: QualificationSpec.Service) async -> (check: Check, service: RunningService?) {
+    func startService(
+        _ s: QualificationSpec.Service, started: (pid_t) -> Void
+    ) async -> (check: Check, service: RunningService?) {
         let began = ProgramRunner.monotonicMilliseconds()
         func fail(_ details: [String], _ evidence: [(String, String)] = []) -> Check {
             Check(
@@ -424,6 +427,7 @@ public struct Qualifier: Sendable {
         case .success(let s): service = s
         }
         let pid = service.pid
+        started(pid)
         // Ready: the URL answers 200.
         let readyText = Self.substitute(s.ready, port: port)
         guard let url = URLParts(readyText) else { return (fail(["\(readyText) is not a URL"]), service) }

@@ -33,6 +33,8 @@ public final class ResourceSampler: @unchecked Sendable {
     }
 
     private let lock = NSLock()
+    /// Held while a sample is taken: the periodic thread and `sampleNow` never overlap.
+    private let sampleLock = NSLock()
     private var servicePGID: pid_t?
     private let diskPath: String
     private let interval: Int64
@@ -57,11 +59,20 @@ public final class ResourceSampler: @unchecked Sendable {
         t.start()
     }
 
-    /// From now on, also samples the process group `pgid` (the service).
+    /// From now on, also samples the process group `pgid` (the service), starting at once.
     public func watch(processGroup pgid: pid_t) {
         lock.lock()
         servicePGID = pgid
         lock.unlock()
+        sampleNow()
+    }
+
+    /// Takes a sample now, besides the periodic ones: when the service starts and just before it
+    /// is stopped, so that a run shorter than the interval is still measured.
+    public func sampleNow() {
+        sampleLock.lock()
+        defer { sampleLock.unlock() }
+        sample(previous: &previous)
     }
 
     /// Stops sampling (after one last sample) and returns what was seen.
@@ -70,7 +81,6 @@ public final class ResourceSampler: @unchecked Sendable {
         running = false
         lock.unlock()
         while thread?.isFinished == false { usleep(5_000) }
-        sample(previous: &previous)
         lock.lock()
         defer { lock.unlock() }
         summary.seconds = Double(ProgramRunner.monotonicMilliseconds() - started) / 1000
@@ -95,7 +105,7 @@ public final class ResourceSampler: @unchecked Sendable {
             let go = running
             lock.unlock()
             if !go { return }
-            sample(previous: &previous)
+            sampleNow()
             usleep(UInt32(interval * 1000))
         }
     }
