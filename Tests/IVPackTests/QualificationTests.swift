@@ -146,8 +146,10 @@ import Testing
             version: Self.version, big: false, files: files, extraComponents: Self.datasetComponent,
             sections: Self.section)
         let report = f.work.url("iq.json")
+        let html = f.work.url("iq.html")
         let r = ivpack([
             "install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root, "--qualify", "--report", report,
+            "--html", html,
         ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("PASS  qualification.accuracy"), "\(r.stdout)")
@@ -168,6 +170,14 @@ import Testing
         #expect(value["qualification"]?["cases"]?.arrayValue?.count == 20)
         #expect(value["qualification"]?["p95Microseconds"]?.int64Value != nil)
         InstallHooksTests.expectValid(report, schema: "iq-report.schema.json")
+        // The HTML: the results as tables and the time per case as an inline SVG chart, printed.
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("<title>case-20:"))
+        if let text = IQReportTests().printedText(of: html, in: f.work) {
+            for needle in ["On-site qualification results", "case-07", "MATCH", "p50", "Time per case"] {
+                #expect(text.contains(needle), "\(needle) not in the printed report")
+            }
+        }
 
         // Later, `qualify` alone: the kept install report makes it the whole IQ again, from the
         // install's start; and the run leaves no trace in the release (no drift).

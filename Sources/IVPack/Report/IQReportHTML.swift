@@ -136,6 +136,7 @@ public enum IQReportHTML {
         }
         checks += "</tbody></table>\n"
         h += section("checks", "7", "检查项目与结果", "Checks", keep: false, checks)
+        h += IQReportHTMLQualification.section(report)
 
         var problems = ""
         if report.problems.isEmpty {
@@ -287,6 +288,7 @@ public enum IQReportHTML {
         .verdict-box.pass .verdict-large { color: var(--pass); }
         .verdict-box.fail .verdict-large { color: var(--fail); }
         .signatures td { height: 16mm; }
+        figure.chart { margin: 2mm 0; break-inside: avoid; }
         .note { font-size: 9pt; color: #333; }
         footer { margin-top: 8mm; padding-top: 2mm; border-top: 1px solid var(--line); font-size: 8.5pt; color: #444; }
         @page { size: A4; margin: 14mm 12mm 16mm; }
