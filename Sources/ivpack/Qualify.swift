@@ -40,14 +40,32 @@ struct QualifyCommand: AsyncParsableCommand {
 
     @OptionGroup var iq: IQReportOptions
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Accept a threshold this machine cannot measure (gpu-memory without nvidia-smi); needs --reason. Repeatable.",
+            valueName: "requirement"))
+    var acceptUnchecked: [String] = []
+
+    @Option(name: .long, help: "Why the unchecked thresholds are accepted; recorded in the report.")
+    var reason: String?
+
     @Flag(name: .long, help: "Print the checks and measurements as JSON.")
     var json = false
+
+    func validate() throws {
+        try validateAcceptance(acceptUnchecked, reason: reason)
+    }
 
     mutating func run() async throws {
         let options = self
         try await reportingErrors {
             let release = try Installer.activeRelease(root: options.rootOptions.root)
-            let outcome = await runQualification(release)
+            let outcome = await runQualification(
+                release,
+                accepting: options.acceptUnchecked.map {
+                    UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
+                })
             let report = qualifiedReport(release: release, outcome: outcome, purpose: options.iq.purpose)
             try options.iq.write(report)
             if options.json {
@@ -70,8 +88,10 @@ struct QualifyCommand: AsyncParsableCommand {
 }
 
 /// Runs the release's qualification, each check also an audit event (`ivpack qualify check`).
-func runQualification(_ release: ActiveRelease) async -> QualificationOutcome {
-    let outcome = await Qualifier(release: release, prober: NIOHTTPProber()).run()
+func runQualification(_ release: ActiveRelease, accepting: [UncheckedAcceptance]) async -> QualificationOutcome {
+    var qualifier = Qualifier(release: release, prober: NIOHTTPProber())
+    qualifier.acceptUnchecked = accepting
+    let outcome = await qualifier.run()
     if let path = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !path.isEmpty {
         for check in outcome.checks {
             var parameters = [

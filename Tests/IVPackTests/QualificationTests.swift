@@ -302,6 +302,50 @@ import Testing
         #expect(peak > 1 << 20)
     }
 
+    @Test func gpuMemoryIsMeasuredWithNvidiaSmiAndUncheckedWithoutItFails() async throws {
+        let (f, _) = try Self.installed()
+        let tools = f.work.url("tools")
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        func run(_ accept: [UncheckedAcceptance]) async throws -> QualificationOutcome {
+            var release = try Installer.activeRelease(root: f.root)
+            release.manifest.qualification!.metrics!.maxGPUMemoryBytes = 512 << 20
+            release.manifest.qualification!.metrics!.concurrency = nil
+            var q = Qualifier(release: release, prober: NIOHTTPProber())
+            q.searchPath = tools
+            q.acceptUnchecked = accept
+            return await q.run()
+        }
+        // No nvidia-smi on the search path: the threshold cannot be checked, so it fails...
+        let unchecked = try #require(Self.check(try await run([]), "resources"))
+        #expect(unchecked.status == .fail)
+        #expect(
+            unchecked.details.contains {
+                $0.contains("nvidia-smi was not found") && $0.contains("--accept-unchecked gpu-memory")
+            }, "\(unchecked.details)")
+        // ... unless the site accepts it, which the check shows.
+        let accepted = try #require(
+            Self.check(
+                try await run([UncheckedAcceptance(requirement: "gpu-memory", reason: "CPU-only test host")]),
+                "resources"))
+        #expect(accepted.status == .warn)
+        #expect(
+            accepted.evidence.contains { $0.key == "accepted.unchecked" && $0.value.contains("CPU-only test host") })
+        // A driver that reports 700 MiB for the service's process: over 512 MiB.
+        let smi = """
+            #!/bin/sh
+            for d in /proc/[0-9]*; do
+              if tr '\\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q 'service/serve.py'; then echo "${d#/proc/}, 700"; fi
+            done
+            """
+        _ = FileManager.default.createFile(
+            atPath: tools + "/nvidia-smi", contents: Data(smi.utf8), attributes: [.posixPermissions: 0o755])
+        let measured = try #require(Self.check(try await run([]), "resources"))
+        #expect(measured.status == .fail)
+        #expect(
+            measured.details.contains { $0.contains("peak GPU memory 700.0 MiB is over the threshold 512.0 MiB") },
+            "\(measured.details)")
+    }
+
     // MARK: - The spec and the manifest
 
     static func parse(_ section: String) throws -> ReleaseSpec {

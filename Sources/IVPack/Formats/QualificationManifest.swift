@@ -73,9 +73,10 @@ extension QualificationSpec {
                     ))
             }
             m.append(("request", metrics.request.json))
-            if metrics.maxCPUPercent != nil || metrics.maxMemoryBytes != nil {
+            if metrics.hasResourceLimits {
                 var r: [(key: String, value: JSONValue)] = []
                 if let c = metrics.maxCPUPercent { r.append(("maxCPUPercent", .integer(c))) }
+                if let g = metrics.maxGPUMemoryBytes { r.append(("maxGPUMemoryBytes", .integer(g))) }
                 if let b = metrics.maxMemoryBytes { r.append(("maxMemoryBytes", .integer(b))) }
                 m.append(("resources", .object(r)))
             }
@@ -276,13 +277,17 @@ extension QualificationSpec {
             }
             if let r = o["resources"] {
                 let rp = "\(mp)/resources"
-                let ro = try reader.object(r, rp, required: [], optional: ["maxCPUPercent", "maxMemoryBytes"])
+                let ro = try reader.object(
+                    r, rp, required: [], optional: ["maxCPUPercent", "maxGPUMemoryBytes", "maxMemoryBytes"])
                 guard !ro.isEmpty else { throw reader.fail(rp, "is empty; ivpack leaves it out") }
                 metrics.maxCPUPercent = try ro["maxCPUPercent"].map {
                     try bounded($0, "\(rp)/maxCPUPercent", 1...100_000)
                 }
                 metrics.maxMemoryBytes = try ro["maxMemoryBytes"].map {
                     try reader.int($0, "\(rp)/maxMemoryBytes", min: 1)
+                }
+                metrics.maxGPUMemoryBytes = try ro["maxGPUMemoryBytes"].map {
+                    try reader.int($0, "\(rp)/maxGPUMemoryBytes", min: 1)
                 }
             }
             spec.metrics = metrics

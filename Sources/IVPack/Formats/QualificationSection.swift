@@ -255,9 +255,10 @@ public struct QualificationSection: Sendable, Equatable {
             }
             if let r = o["resources"] {
                 let rf = "\(mf).resources"
-                let rm = try reader.mapping(r, rf, allowed: ["maxMemory", "maxCPU"])
+                let rm = try reader.mapping(r, rf, allowed: ["maxMemory", "maxCPU", "maxGPUMemory"])
                 guard !rm.isEmpty else { throw reader.error(r, rf, "the mapping is empty") }
                 metrics.maxMemoryBytes = try rm["maxMemory"].map { try reader.size($0, "\(rf).maxMemory") }
+                metrics.maxGPUMemoryBytes = try rm["maxGPUMemory"].map { try reader.size($0, "\(rf).maxGPUMemory") }
                 if let c = rm["maxCPU"] {
                     let t = try reader.string(c, "\(rf).maxCPU")
                     guard t.hasSuffix("%"), let n = Int(t.dropLast()), (1...100_000).contains(n) else {

@@ -138,6 +138,9 @@ public struct QualificationSpec: Sendable, Equatable {
         /// Peak resident memory of the service's processes and peak CPU (100 = one core).
         public var maxMemoryBytes: Int64?
         public var maxCPUPercent: Int?
+        /// Peak GPU memory of the service's processes (nvidia-smi); a site without nvidia-smi
+        /// cannot check it, which fails unless accepted (`--accept-unchecked gpu-memory`).
+        public var maxGPUMemoryBytes: Int64?
 
         public init(request: Request, answer: String, timeoutSeconds: Int = QualificationSpec.defaultTimeout) {
             self.request = request
@@ -153,8 +156,11 @@ public struct QualificationSpec: Sendable, Equatable {
                 && a.concurrency?.requests == b.concurrency?.requests
                 && a.concurrency?.minSuccessPermille == b.concurrency?.minSuccessPermille
                 && a.accuracyMinPermille == b.accuracyMinPermille && a.maxMemoryBytes == b.maxMemoryBytes
-                && a.maxCPUPercent == b.maxCPUPercent
+                && a.maxCPUPercent == b.maxCPUPercent && a.maxGPUMemoryBytes == b.maxGPUMemoryBytes
         }
+
+        /// Whether any resource threshold is set.
+        public var hasResourceLimits: Bool { maxMemoryBytes != nil || maxCPUPercent != nil || maxGPUMemoryBytes != nil }
     }
 
     public static let defaultTimeout = 30
@@ -436,7 +442,7 @@ extension QualificationSpec {
         var seen = Set<String>()
         for (i, c) in cases.enumerated() where !seen.insert(c.id).inserted { return ("cases/\(i)/id", .duplicateID) }
         if metrics != nil && dataset == nil { return ("metrics", .needsDataset) }
-        if let m = metrics, m.maxMemoryBytes != nil || m.maxCPUPercent != nil, service == nil {
+        if let m = metrics, m.hasResourceLimits, service == nil {
             return ("metrics", .resourcesNeedService)
         }
         let hasService = service != nil

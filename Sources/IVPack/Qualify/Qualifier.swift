@@ -94,6 +94,10 @@ public struct Qualifier: Sendable {
     public var prober: any HTTPProber
     /// Sampling interval of the resource sampler.
     public var sampleMilliseconds: Int64 = 100
+    /// Where `nvidia-smi` is looked for (colon-separated); default `$PATH`.
+    public var searchPath: String?
+    /// Requirements the site accepts unchecked (`gpu-memory`): what this machine cannot measure.
+    public var acceptUnchecked: [UncheckedAcceptance] = []
 
     public init(release: ActiveRelease, prober: any HTTPProber) {
         self.release = release
@@ -161,7 +165,9 @@ public struct Qualifier: Sendable {
             return QualificationOutcome(checks: checks, measurements: measurements)
         }
 
-        let sampler = ResourceSampler(diskPath: release.root, intervalMilliseconds: sampleMilliseconds)
+        let smi =
+            spec.metrics?.maxGPUMemoryBytes == nil ? nil : LiveSystem(searchPath: searchPath).findProgram("nvidia-smi")
+        let sampler = ResourceSampler(diskPath: release.root, intervalMilliseconds: sampleMilliseconds, gpuProgram: smi)
         sampler.start()
         // 2. The service.
         var service: RunningService?
@@ -192,7 +198,7 @@ public struct Qualifier: Sendable {
         service?.stop(grace: Self.graceSeconds)
         let summary = sampler.stop()
         measurements.resources = summary
-        if let metrics = spec.metrics, metrics.maxMemoryBytes != nil || metrics.maxCPUPercent != nil {
+        if let metrics = spec.metrics, metrics.hasResourceLimits {
             checks.append(resourceCheck(metrics, summary))
         }
         checks.append(machineCheck(summary))
@@ -792,9 +798,37 @@ public struct Qualifier: Sendable {
                 problems.append("the service's CPU use could not be sampled (fewer than two samples)")
             }
         }
+        var accepted: UncheckedAcceptance?
+        if let limit = metrics.maxGPUMemoryBytes {
+            evidence.append(("maxGPUMemoryBytes", String(limit)))
+            if let peak = s.serviceGPUPeakBytes {
+                evidence.append(("peakGPUMemoryBytes", String(peak)))
+                if peak > limit {
+                    problems.append(
+                        "peak GPU memory \(EnvironmentCheck.size(peak)) is over the threshold \(EnvironmentCheck.size(limit))"
+                    )
+                }
+            } else {
+                let why =
+                    s.gpuProblem.map { "GPU memory could not be read: \($0)" }
+                    ?? "GPU memory cannot be measured here: nvidia-smi was not found on the search path"
+                if let a = acceptUnchecked.first(where: { $0.requirement == "gpu-memory" || $0.requirement == "gpu" }) {
+                    accepted = a
+                    evidence.append(("accepted.unchecked", "gpu-memory: \(a.reason)"))
+                    problems.append(why + " (accepted unchecked by the site: \(a.reason))")
+                } else {
+                    problems.append(
+                        why
+                            + "; a threshold that cannot be checked fails (pass --accept-unchecked gpu-memory --reason TEXT to accept it)"
+                    )
+                }
+            }
+        }
         if let mean = s.serviceMeanCPUPercent { evidence.append(("meanCPUPercent", String(mean))) }
+        // Only the accepted GPU reading missing: a warning that shows the acceptance.
+        let onlyAccepted = accepted != nil && problems.count == 1
         return Check(
-            .qualificationResources, status: problems.isEmpty ? .pass : .fail,
+            .qualificationResources, status: problems.isEmpty ? .pass : onlyAccepted ? .warn : .fail,
             details: problems.isEmpty
                 ? [
                     "peak memory \(s.servicePeakRSSBytes.map(EnvironmentCheck.size) ?? "not sampled"), peak CPU \(s.servicePeakCPUPercent.map { "\($0)%" } ?? "not sampled") over \(s.samples) samples"

@@ -30,6 +30,11 @@ public final class ResourceSampler: @unchecked Sendable {
         public var machineMemoryTotalBytes: Int64?
         /// Least free space seen under the install root, bytes.
         public var diskFreeMinBytes: Int64?
+        /// Peak GPU memory of the service's processes (nvidia-smi), bytes; nil when not sampled.
+        public var serviceGPUPeakBytes: Int64?
+        /// How many GPU readings were taken, and the last reading's problem, if any.
+        public var gpuSamples: Int = 0
+        public var gpuProblem: String?
     }
 
     private let lock = NSLock()
@@ -46,9 +51,15 @@ public final class ResourceSampler: @unchecked Sendable {
     private var serviceTicksFirst: Int64?
     private var serviceTicksLast: Int64 = 0
 
-    public init(diskPath: String, intervalMilliseconds: Int64 = 100) {
+    /// `nvidia-smi`, when GPU memory is to be sampled (at most once a second: one reading costs
+    /// tens of milliseconds of the driver's time).
+    private let gpuProgram: String?
+    private var lastGPUSample: Int64?
+
+    public init(diskPath: String, intervalMilliseconds: Int64 = 100, gpuProgram: String? = nil) {
         self.diskPath = diskPath
         self.interval = intervalMilliseconds
+        self.gpuProgram = gpuProgram
     }
 
     /// Starts sampling on a thread of its own.
@@ -149,6 +160,18 @@ public final class ResourceSampler: @unchecked Sendable {
             }
             previous.service = (group.ticks, now)
             update.append { $0.servicePeakRSSBytes = max($0.servicePeakRSSBytes ?? 0, group.rss) }
+            if let smi = gpuProgram, now - (lastGPUSample ?? now - 1000) >= 1000 {
+                lastGPUSample = now
+                switch Self.gpuMemory(smi, of: group.pids) {
+                case .success(let bytes):
+                    update.append {
+                        $0.gpuSamples += 1
+                        $0.serviceGPUPeakBytes = max($0.serviceGPUPeakBytes ?? 0, bytes)
+                    }
+                case .failure(let problem):
+                    update.append { $0.gpuProblem = problem.reason }
+                }
+            }
         }
         lock.lock()
         summary.samples += 1
@@ -184,13 +207,13 @@ public final class ResourceSampler: @unchecked Sendable {
 
     /// Summed resident bytes and CPU ticks (user + system) of every process in group `pgid`; nil
     /// when none is left.
-    static func processGroup(_ pgid: pid_t) -> (rss: Int64, ticks: Int64)? {
+    static func processGroup(_ pgid: pid_t) -> (rss: Int64, ticks: Int64, pids: Set<Int32>)? {
         guard let dir = opendir("/proc") else { return nil }
         defer { closedir(dir) }
         let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
         var rss: Int64 = 0
         var ticks: Int64 = 0
-        var found = false
+        var pids = Set<Int32>()
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
@@ -203,11 +226,35 @@ public final class ResourceSampler: @unchecked Sendable {
             guard fields.count > 21, let group = Int32(fields[2]), group == pgid,
                 let utime = Int64(fields[11]), let stime = Int64(fields[12]), let pages = Int64(fields[21])
             else { continue }
-            found = true
+            pids.insert(pid)
             ticks += utime + stime
             rss += pages * page
         }
-        return found ? (rss, ticks) : nil
+        return pids.isEmpty ? nil : (rss, ticks, pids)
+    }
+
+    /// The GPU memory used by `pids`, from `nvidia-smi --query-compute-apps=pid,used_memory`
+    /// (MiB per process).
+    static func gpuMemory(_ smi: String, of pids: Set<Int32>) -> Result<Int64, ProbeError> {
+        do throws(ProbeError) {
+            let outcome = try ProgramRunner.run(
+                smi, ["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], timeoutSeconds: 5)
+            guard outcome.status == 0 else {
+                return .failure(
+                    ProbeError(
+                        "\(smi) \(outcome.timedOut ? "did not answer within 5 s" : "failed"): \(LiveSystem.firstLine(String(decoding: outcome.output, as: UTF8.self)) ?? "no output")"
+                    ))
+            }
+            var mib: Int64 = 0
+            for line in String(decoding: outcome.output, as: UTF8.self).split(whereSeparator: \.isNewline) {
+                let parts = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count >= 2, let pid = Int32(parts[0]), let used = Int64(parts[1]) else { continue }
+                if pids.contains(pid) { mib += used }
+            }
+            return .success(mib << 20)
+        } catch {
+            return .failure(error)
+        }
     }
 
     static func readSmall(_ path: String) -> String? {
