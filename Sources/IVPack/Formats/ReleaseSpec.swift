@@ -155,7 +155,9 @@ public struct ReleaseSpec: Sendable {
         let requirements = try doc["requirements"].map {
             EnvironmentRequirements(json: try Requirements.parse(reader, $0))
         }
-        let install = try doc["install"].map { try InstallSection.parse(reader, $0) }
+        let install = try doc["install"].map {
+            try InstallSection.parse(reader, $0, components: components.map(\.name) + [ReleaseNotesComponent.name])
+        }
         return ReleaseSpec(
             file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
             releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements,
