@@ -66,6 +66,9 @@ enum PayloadExtractor {
             manifestDigest: reader.manifestDigest, signatures: signatures)
         report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, accepting: accepting).evaluate(
             bundle, now: now)
+        if let unmatched = UnmatchedAcceptance.find(accepting, in: report.checks) {
+            throw .unmatchedAcceptance(unmatched)
+        }
         guard report.passed else { throw .verificationFailed(report) }
         if ReleaseName.isSafeVersion(reader.manifest.version) == false {
             throw .input(
