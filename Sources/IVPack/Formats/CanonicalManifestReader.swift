@@ -279,8 +279,9 @@ struct CanonicalManifestReader {
     }
 
     /// The `install` object, checked by the general reader's own rules (InstallSpec.decode:
-    /// hook programs and destinations against `components`, collisions of installed paths), whose bytes are exactly what ivpack writes for
-    /// the value read: this excludes what the re-encoding would drop, such as an empty list.
+    /// hook programs and destinations against `components`, collisions of installed paths),
+    /// whose bytes are exactly what ivpack writes for the value read: this excludes what the
+    /// re-encoding would drop, such as an empty list.
     private mutating func installValue(_ components: [Manifest.Component]) -> InstallSpec? {
         let start = p
         guard let value = objectValue(),

@@ -68,8 +68,9 @@ public struct HookRun: Sendable, Equatable {
 
 /// Runs a release's install hooks (`install.hooks` of its manifest): the program is a file of the
 /// release itself (checked when the manifest was read: a payload file of mode 0755), run from
-/// where it is installed (its component's destination applied), without a shell, in the release's folder, in its own process group, with a clean environment and the
-/// manifest's timeout (SIGTERM, 5 s, then SIGKILL to the whole group).
+/// where it is installed (its component's destination applied), without a shell, in the
+/// release's folder, in its own process group, with a clean environment and the manifest's
+/// timeout (SIGTERM, 5 s, then SIGKILL to the whole group).
 enum Hooks {
     static let graceSeconds = 5
     static let excerptLines = 20
