@@ -17,7 +17,7 @@ import Testing
             .preInstall: .init(run: ["service/run.sh", "--migrate", "über \"quoted\""], timeoutSeconds: 300),
             .healthCheck: .init(run: ["service/run.sh", "--check"], timeoutSeconds: 30),
             .postRollback: .init(run: ["service/run.sh"], timeoutSeconds: 1),
-        ])
+        ], destinations: ["manuals": "share/doc/pulmoscan", "licences": "share/licences"])
 
     /// A qualification member that uses every part of it, on the fixture's files: `licences` as
     /// the dataset (LICENSE.txt as its labels: the manifest readers do not open files).
@@ -151,6 +151,9 @@ import Testing
         for install in [
             Self.install, InstallSpec(root: "/opt/x"), InstallSpec(state: ["a"]),
             InstallSpec(hooks: [.postInstall: .init(run: ["service/run.sh"])]),
+            InstallSpec(
+                hooks: [.postInstall: .init(run: ["service/run.sh"])], destinations: ["inference-service": "app"]),
+            InstallSpec(destinations: ["release-notes": "share/doc/pulmoscan/notes"]),
         ] {
             var installed = manifest
             installed.install = install

@@ -101,6 +101,8 @@ public enum BundleBuilder {
             provenance: Manifest.Provenance(
                 tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
                 git: results.compactMap(\.git)))
+        // Every file with a path of its own once installed (install.destinations), still before any byte is written.
+        try spec.install?.checkDestinations(components: manifest.components, file: spec.file)
         let reservedLength = manifest.canonicalBytes.count
 
         // 4. Stream the payload.

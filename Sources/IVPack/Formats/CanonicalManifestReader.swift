@@ -286,15 +286,15 @@ struct CanonicalManifestReader {
         return value
     }
 
-    /// The `install` object, checked by the general reader's own rules (InstallSpec.decode,
-    /// hook programs against `components`' files), whose bytes are exactly what ivpack writes for
-    /// the value read: this excludes what the re-encoding would drop, such as an empty list.
+    /// The `install` object, checked by the general reader's own rules (InstallSpec.decode:
+    /// hook programs and destinations against `components`, collisions of installed paths),
+    /// whose bytes are exactly what ivpack writes for the value read: this excludes what the
+    /// re-encoding would drop, such as an empty list.
     private mutating func installValue(_ components: [Manifest.Component]) -> InstallSpec? {
         let start = p
         guard let value = objectValue(),
             let install = try? InstallSpec.decode(
-                value, StrictJSONReader.manifest(source: ""),
-                modeOf: { path in components.lazy.flatMap(\.files).first { $0.path == path }?.mode }),
+                value, StrictJSONReader.manifest(source: ""), components: components),
             matches(CanonicalJSON.encode(install.json), at: start)
         else { return nil }
         return install

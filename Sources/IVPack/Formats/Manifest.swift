@@ -82,6 +82,21 @@ public struct Manifest: Sendable, Equatable {
 
     /// Every file of every component, in bundle order.
     public var allFiles: [FileEntry] { components.flatMap(\.files) }
+
+    /// Where `ivpack install` puts every file in the release folder (`install.destinations`
+    /// applied, see `InstallSpec.installedPath(ofEntry:component:)`), in `allFiles`' order.
+    public var installedPaths: [String] {
+        let spec = install ?? InstallSpec()
+        return components.flatMap { c in c.files.map { spec.installedPath(ofEntry: $0.path, component: c.name) } }
+    }
+
+    /// Where `ivpack install` puts the file of payload path `path` (without `payload/`, as a
+    /// hook's program is written); nil when no component ships it.
+    public func installedPath(ofPayloadPath path: String) -> String? {
+        let entry = Self.payloadPrefix + path
+        guard let component = components.first(where: { $0.files.contains { $0.path == entry } }) else { return nil }
+        return (install ?? InstallSpec()).installedPath(ofEntry: entry, component: component.name)
+    }
 }
 
 // MARK: - JSON form
@@ -418,10 +433,7 @@ extension StrictJSONReader {
             throw fail("/requirements", "must be an object whose numbers are integers")
         }
         let install = try m["install"].map { value in
-            // At most five hooks: a lookup over the files for each is cheaper than a table of all.
-            try InstallSpec.decode(value, self) { path in
-                components.lazy.flatMap(\.files).first { $0.path == path }?.mode
-            }
+            try InstallSpec.decode(value, self, components: components)
         }
         let qualification = try m["qualification"].map { value in
             try QualificationSpec.decode(

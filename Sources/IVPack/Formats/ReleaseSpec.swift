@@ -157,7 +157,9 @@ public struct ReleaseSpec: Sendable {
         let requirements = try doc["requirements"].map {
             EnvironmentRequirements(json: try Requirements.parse(reader, $0))
         }
-        let install = try doc["install"].map { try InstallSection.parse(reader, $0) }
+        let install = try doc["install"].map {
+            try InstallSection.parse(reader, $0, components: components.map(\.name) + [ReleaseNotesComponent.name])
+        }
         let qualification = try doc["qualification"].map { try QualificationSection.parse(reader, $0) }
         return ReleaseSpec(
             file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,

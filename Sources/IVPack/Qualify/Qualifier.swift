@@ -14,8 +14,11 @@ public struct ActiveRelease: Sendable {
     public var folder: String
     public var stateFolder: String
 
-    /// Where the release-relative `path` (no `payload/`) of the manifest is installed.
-    public func installedPath(_ path: String) -> String { folder + "/" + path }
+    /// Where the payload path `path` (no `payload/`) of the manifest is installed: under its
+    /// component's `install.destinations` folder, if any.
+    public func installedPath(_ path: String) -> String {
+        folder + "/" + (manifest.installedPath(ofPayloadPath: path) ?? path)
+    }
 }
 
 extension Installer {
