@@ -573,6 +573,8 @@ def check_iq_report(report_path, schema):
     # failed; incomplete while installation (a passed install.switch) or qualification (any
     # qualification.* check) did not run; pass only then.
     missing = []
+    if not any(c["id"] == "manifest" for c in checks):
+        missing.append("verification")
     if not any(c["id"] == "install.switch" and c["status"] == "pass" for c in checks):
         missing.append("installation")
     if not any(c["id"].startswith("qualification.") for c in checks):

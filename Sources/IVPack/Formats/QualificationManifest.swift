@@ -218,6 +218,10 @@ extension QualificationSpec {
                                 throw reader.fail("\(ep)/json", "has \"\(pair.key)\": \(Problem.badJSONPath)")
                             }
                             switch pair.value {
+                            case .number(let text) where Int64(text) == nil:
+                                throw reader.fail(
+                                    "\(ep)/json",
+                                    "has \"\(pair.key)\": \(text) is not a whole number; ivpack writes integers only")
                             case .string, .number, .bool, .null: expect.json.append((pair.key, pair.value))
                             default:
                                 throw reader.fail(
@@ -274,6 +278,9 @@ extension QualificationSpec {
                     p50Milliseconds: try bounded(lo["p50Milliseconds"], "\(lp)/p50Milliseconds", 1...limit),
                     p95Milliseconds: try bounded(lo["p95Milliseconds"], "\(lp)/p95Milliseconds", 1...limit)
                 )
+                if metrics.latency!.p50Milliseconds > metrics.latency!.p95Milliseconds {
+                    throw reader.fail("\(lp)/p95Milliseconds", "is below p50Milliseconds")
+                }
             }
             if let r = o["resources"] {
                 let rp = "\(mp)/resources"

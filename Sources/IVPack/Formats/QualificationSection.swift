@@ -233,6 +233,11 @@ public struct QualificationSection: Sendable, Equatable {
                     p50Milliseconds: try milliseconds(lm["p50"]!, "\(lf).p50"),
                     p95Milliseconds: try milliseconds(lm["p95"]!, "\(lf).p95")
                 )
+                if metrics.latency!.p50Milliseconds > metrics.latency!.p95Milliseconds {
+                    throw reader.error(
+                        lm["p95"], "\(lf).p95", "is below p50: the 95th percentile is never below the median",
+                        hint: "Give p95 at least the value of p50")
+                }
             }
             if let c = o["concurrency"] {
                 let cf = "\(mf).concurrency"
@@ -257,8 +262,13 @@ public struct QualificationSection: Sendable, Equatable {
                 let rf = "\(mf).resources"
                 let rm = try reader.mapping(r, rf, allowed: ["maxMemory", "maxCPU", "maxGPUMemory"])
                 guard !rm.isEmpty else { throw reader.error(r, rf, "the mapping is empty") }
-                metrics.maxMemoryBytes = try rm["maxMemory"].map { try reader.size($0, "\(rf).maxMemory") }
-                metrics.maxGPUMemoryBytes = try rm["maxGPUMemory"].map { try reader.size($0, "\(rf).maxGPUMemory") }
+                func positiveSize(_ node: Node, _ field: String) throws -> Int64 {
+                    let n = try reader.size(node, field)
+                    guard n > 0 else { throw reader.error(node, field, "must be more than 0 bytes") }
+                    return n
+                }
+                metrics.maxMemoryBytes = try rm["maxMemory"].map { try positiveSize($0, "\(rf).maxMemory") }
+                metrics.maxGPUMemoryBytes = try rm["maxGPUMemory"].map { try positiveSize($0, "\(rf).maxGPUMemory") }
                 if let c = rm["maxCPU"] {
                     let t = try reader.string(c, "\(rf).maxCPU")
                     guard t.hasSuffix("%"), let n = Int(t.dropLast()), (1...100_000).contains(n) else {

@@ -37,6 +37,9 @@ public struct IQReport: Sendable {
     /// on-site function and baseline checks, issue 16, not yet run by ivpack).
     public static func missingSteps(_ checks: [(id: String, status: String)]) -> [String] {
         var missing: [String] = []
+        // Verification always starts with the manifest check; a report of a qualification run
+        // without the install's kept report has none.
+        if !checks.contains(where: { $0.id == CheckID.manifest.rawValue }) { missing.append("verification") }
         if !checks.contains(where: { $0.id == CheckID.installSwitch.rawValue && $0.status == "pass" }) {
             missing.append("installation")
         }
@@ -246,10 +249,15 @@ public struct IQReport: Sendable {
                 "PASS: \(subject) passed installation qualification\(place): verified, installed and qualified; \(passedAll)."
         } else if conclusion == .incomplete {
             let missing = Self.missingSteps(statuses)
-            let done = missing.contains("installation") ? "verified" : "verified and installed"
-            let not = missing.map { $0 == "installation" ? "not installed" : "not qualified" }
+            let steps = [("verification", "verified"), ("installation", "installed"), ("qualification", "qualified")]
+            let done = steps.filter { !missing.contains($0.0) }.map(\.1)
+            let not = steps.filter { missing.contains($0.0) }.map { "not " + $0.1 }
+            func list(_ words: [String]) -> String {
+                words.count <= 1
+                    ? words.joined() : words.dropLast().joined(separator: ", ") + " and " + words.last!
+            }
             conclusionStatement =
-                "INCOMPLETE: \(subject) was \(done)\(place) (\(passedAll)) but \(not.joined(separator: " and ")): "
+                "INCOMPLETE: \(subject) was \(list(done))\(place) (\(passedAll)) but \(list(not)): "
                 + "the installation qualification is not complete, and this report does not qualify it for clinical use."
         } else {
             conclusionStatement =

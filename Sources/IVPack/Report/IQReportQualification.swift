@@ -163,6 +163,8 @@ extension QualificationMeasurements {
                         ("machineMemoryAvailableMinBytes", optional(r.machineMemoryAvailableMinBytes)),
                         ("machineMemoryTotalBytes", optional(r.machineMemoryTotalBytes)),
                         ("diskFreeMinBytes", optional(r.diskFreeMinBytes)),
+                        ("serviceGPUPeakBytes", optional(r.serviceGPUPeakBytes)),
+                        ("gpuSamples", .integer(r.gpuSamples)),
                     ])
                 ))
         } else {
