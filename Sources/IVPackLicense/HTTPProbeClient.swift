@@ -9,6 +9,11 @@ import NIOSSL
 /// with the system's trust roots and host-name verification for `https://`; one connection per
 /// request (`Connection: close`), the answer read whole up to `maxProbeResponseBytes`.
 ///
+/// Blocking (`HTTPProber`): the exchange runs on one event loop of NIO's shared group, with one
+/// deadline for connect, send and answer, and the caller's thread waits for it. The time of a
+/// probe is taken on the event loop, from just before the connection is opened to the answer's
+/// last byte, so it does not include the caller's scheduling.
+///
 /// It lives here with the licence client because this target is the one linked against NIO;
 /// IVPack only knows the `HTTPProber` protocol.
 public struct NIOHTTPProber: HTTPProber {
@@ -20,9 +25,7 @@ public struct NIOHTTPProber: HTTPProber {
         tls = try? NIOSSLContext(configuration: configuration)
     }
 
-    public func send(_ request: ProbeRequest, timeoutMilliseconds: Int64) async -> Result<ProbeResponse, ProbeFailure> {
-        let began = DispatchTime.now().uptimeNanoseconds
-        func elapsed() -> Int64 { Int64((DispatchTime.now().uptimeNanoseconds - began) / 1000) }
+    public func send(_ request: ProbeRequest, timeoutMilliseconds: Int64) -> Result<ProbeResponse, ProbeFailure> {
         let host = request.url.host
         guard let port = request.url.port(service: nil) else {
             return .failure(ProbeFailure(code: "bad-url", message: "\(request.urlText) has no port", microseconds: 0))
@@ -31,54 +34,33 @@ public struct NIOHTTPProber: HTTPProber {
             return .failure(
                 ProbeFailure(code: "tls", message: "TLS is not available (no system trust store)", microseconds: 0))
         }
-        let context = tls
-        do {
-            return try await withThrowingTaskGroup(of: Result<ProbeResponse, ProbeFailure>.self) { group in
-                group.addTask {
-                    try await Self.exchange(
-                        request, host: host, port: port, tls: request.url.tls ? context : nil, began: began)
-                }
-                group.addTask {
-                    try await Task.sleep(nanoseconds: UInt64(timeoutMilliseconds) * 1_000_000)
-                    return .failure(
-                        ProbeFailure(
-                            code: "timeout",
-                            message: "no answer from \(request.urlText) within \(timeoutMilliseconds) ms",
-                            microseconds: elapsed()))
-                }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
-            }
-        } catch let error as NIOSSLError {
-            return .failure(
-                ProbeFailure(code: "tls", message: "TLS with \(host):\(port) failed: \(error)", microseconds: elapsed())
-            )
-        } catch {
-            return .failure(
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let began = DispatchTime.now().uptimeNanoseconds
+        @Sendable func elapsed() -> Int64 { Int64((DispatchTime.now().uptimeNanoseconds - began) / 1000) }
+        let promise = loop.makePromise(of: ProbeResponse.self)
+        let timeout = loop.scheduleTask(in: .milliseconds(timeoutMilliseconds)) {
+            promise.fail(
                 ProbeFailure(
-                    code: "unreachable", message: "cannot reach \(host):\(port): \(error)", microseconds: elapsed()))
+                    code: "timeout", message: "no answer from \(request.urlText) within \(timeoutMilliseconds) ms",
+                    microseconds: elapsed()))
         }
-    }
-
-    private static func exchange(
-        _ request: ProbeRequest, host: String, port: Int, tls: NIOSSLContext?, began: UInt64
-    ) async throws -> Result<ProbeResponse, ProbeFailure> {
+        let context = request.url.tls ? tls : nil
         let isIPAddress = (try? SocketAddress(ipAddress: host, port: port)) != nil
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .connect(host: host, port: port) { channel in
+        let connected = ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(timeoutMilliseconds))
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
+                    if let context {
                         try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: isIPAddress ? nil : host))
+                            try NIOSSLClientHandler(context: context, serverHostname: isIPAddress ? nil : host))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                        wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ResponseCollector(promise: promise, began: began, host: host, port: port))
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
+            .connect(host: host, port: port)
+        connected.whenSuccess { channel in
             var head = HTTPRequestHead(
                 version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: request.url.target)
             head.headers.add(name: "Host", value: request.url.port == nil ? host : "\(host):\(port)")
@@ -88,32 +70,113 @@ public struct NIOHTTPProber: HTTPProber {
                 head.headers.add(name: "Content-Length", value: String(request.body.count))
             }
             head.headers.add(name: "Connection", value: "close")
-            try await outbound.write(.head(head))
-            if !request.body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: request.body)))) }
-            try await outbound.write(.end(nil))
-            var status: Int?
-            var body: [UInt8] = []
-            for try await part in inbound {
-                switch part {
-                case .head(let h): status = Int(h.status.code)
-                case .body(let buffer):
-                    body.append(contentsOf: buffer.readableBytesView)
-                    if body.count > maxProbeResponseBytes {
-                        return .failure(
-                            ProbeFailure(
-                                code: "too-large", message: "the answer exceeds \(maxProbeResponseBytes) bytes",
-                                microseconds: Int64((DispatchTime.now().uptimeNanoseconds - began) / 1000)))
-                    }
-                case .end: break
-                }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            if !request.body.isEmpty {
+                channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: request.body))), promise: nil)
             }
-            let us = Int64((DispatchTime.now().uptimeNanoseconds - began) / 1000)
-            guard let status else {
-                return .failure(
-                    ProbeFailure(
-                        code: "bad-response", message: "the connection closed without an answer", microseconds: us))
-            }
-            return .success(ProbeResponse(status: status, body: body, microseconds: us))
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            // Whatever ends the exchange (answer, timeout, error) closes the connection.
+            promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
+        connected.whenFailure { error in
+            let failure: ProbeFailure
+            if let ssl = error as? NIOSSLError {
+                failure = ProbeFailure(
+                    code: "tls", message: "TLS with \(host):\(port) failed: \(ssl)", microseconds: elapsed())
+            } else {
+                failure = ProbeFailure(
+                    code: "unreachable", message: "cannot reach \(host):\(port): \(error)", microseconds: elapsed())
+            }
+            promise.fail(failure)
+        }
+        do {
+            let response = try promise.futureResult.wait()
+            timeout.cancel()
+            return .success(response)
+        } catch let failure as ProbeFailure {
+            return .failure(failure)
+        } catch let ssl as NIOSSLError {
+            return .failure(
+                ProbeFailure(code: "tls", message: "TLS with \(host):\(port) failed: \(ssl)", microseconds: elapsed()))
+        } catch {
+            return .failure(
+                ProbeFailure(
+                    code: "bad-response", message: "the exchange with \(host):\(port) failed: \(error)",
+                    microseconds: elapsed()))
+        }
+    }
+}
+
+/// Collects one HTTP answer into the promise; confined to its channel's event loop.
+private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let promise: EventLoopPromise<ProbeResponse>
+    private let began: UInt64
+    private let host: String
+    private let port: Int
+    private var status: Int?
+    private var body: [UInt8] = []
+    private var done = false
+
+    init(promise: EventLoopPromise<ProbeResponse>, began: UInt64, host: String, port: Int) {
+        self.promise = promise
+        self.began = began
+        self.host = host
+        self.port = port
+    }
+
+    private var microseconds: Int64 { Int64((DispatchTime.now().uptimeNanoseconds - began) / 1000) }
+
+    private func finish(_ result: Result<ProbeResponse, ProbeFailure>, _ context: ChannelHandlerContext) {
+        guard !done else { return }
+        done = true
+        promise.completeWith(result.mapError { $0 as any Error })
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): status = Int(head.status.code)
+        case .body(let buffer):
+            body.append(contentsOf: buffer.readableBytesView)
+            if body.count > maxProbeResponseBytes {
+                finish(
+                    .failure(
+                        ProbeFailure(
+                            code: "too-large", message: "the answer exceeds \(maxProbeResponseBytes) bytes",
+                            microseconds: microseconds)), context)
+            }
+        case .end:
+            guard let status else {
+                finish(
+                    .failure(
+                        ProbeFailure(
+                            code: "bad-response", message: "an answer without a status line", microseconds: microseconds
+                        )),
+                    context)
+                return
+            }
+            finish(.success(ProbeResponse(status: status, body: body, microseconds: microseconds)), context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let code = error is NIOSSLError ? "tls" : "bad-response"
+        finish(
+            .failure(
+                ProbeFailure(
+                    code: code, message: "the exchange with \(host):\(port) failed: \(error)",
+                    microseconds: microseconds)),
+            context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(
+            .failure(
+                ProbeFailure(
+                    code: "bad-response", message: "\(host):\(port) closed the connection without an answer",
+                    microseconds: microseconds)), context)
+        context.fireChannelInactive()
     }
 }

@@ -138,7 +138,7 @@ struct InstallCommand: AsyncParsableCommand {
             if options.qualify && outcome.failure == nil {
                 let root = String(outcome.releaseFolder.dropLast(("/releases/" + outcome.release.name).count))
                 let release = try Installer.activeRelease(root: root.isEmpty ? "/" : root)
-                let q = await runQualification(release, accepting: request.acceptUnchecked)
+                let q = runQualification(release, accepting: request.acceptUnchecked)
                 qualification = q
                 try options.iq.write(
                     IQReport.qualified(outcome.report, qualification: q, context: installedContext(installed)))

@@ -3,7 +3,7 @@ import Foundation
 import IVPack
 import IVPackLicense
 
-struct QualifyCommand: AsyncParsableCommand {
+struct QualifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qualify",
         abstract:
@@ -57,11 +57,11 @@ struct QualifyCommand: AsyncParsableCommand {
         try validateAcceptance(acceptUnchecked, reason: reason)
     }
 
-    mutating func run() async throws {
+    mutating func run() throws {
         let options = self
-        try await reportingErrors {
+        try reportingErrors {
             let release = try Installer.activeRelease(root: options.rootOptions.root)
-            let outcome = await runQualification(
+            let outcome = runQualification(
                 release,
                 accepting: options.acceptUnchecked.map {
                     UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
@@ -88,10 +88,10 @@ struct QualifyCommand: AsyncParsableCommand {
 }
 
 /// Runs the release's qualification, each check also an audit event (`ivpack qualify check`).
-func runQualification(_ release: ActiveRelease, accepting: [UncheckedAcceptance]) async -> QualificationOutcome {
+func runQualification(_ release: ActiveRelease, accepting: [UncheckedAcceptance]) -> QualificationOutcome {
     var qualifier = Qualifier(release: release, prober: NIOHTTPProber())
     qualifier.acceptUnchecked = accepting
-    let outcome = await qualifier.run()
+    let outcome = qualifier.run()
     if let path = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !path.isEmpty {
         for check in outcome.checks {
             var parameters = [

@@ -122,12 +122,12 @@ import Testing
         return (f, bundle)
     }
 
-    static func run(_ f: InstallFixture, _ change: (inout QualificationSpec) -> Void = { _ in }) async throws
+    static func run(_ f: InstallFixture, _ change: (inout QualificationSpec) -> Void = { _ in }) throws
         -> QualificationOutcome
     {
         var release = try Installer.activeRelease(root: f.root)
         change(&release.manifest.qualification!)
-        return await Qualifier(release: release, prober: NIOHTTPProber()).run()
+        return Qualifier(release: release, prober: NIOHTTPProber()).run()
     }
 
     static func check(_ o: QualificationOutcome, _ id: String) -> Check? {
@@ -195,9 +195,9 @@ import Testing
         #expect(status.stdout.contains("match its manifest: no drift"), "\(status.stdout)")
     }
 
-    @Test func oneMisclassifiedCaseFailsAnAccuracyOfOneAndIsNamed() async throws {
+    @Test func oneMisclassifiedCaseFailsAnAccuracyOfOneAndIsNamed() throws {
         let (f, _) = try Self.installed(mislabelled: [7])
-        let strict = try await Self.run(f)
+        let strict = try Self.run(f)
         let accuracy = try #require(Self.check(strict, "accuracy"))
         #expect(accuracy.status == .fail)
         #expect(
@@ -211,15 +211,15 @@ import Testing
         #expect(strict.measurements.cases.first { $0.id == "case-07" }?.correct == false)
         // 19 of 20 is 0.95 exactly: it meets "at least 0.95" (integer arithmetic, no rounding)
         // and misses 0.96.
-        let boundary = try await Self.run(f) { $0.metrics!.accuracyMinPermille = 950 }
+        let boundary = try Self.run(f) { $0.metrics!.accuracyMinPermille = 950 }
         #expect(Self.check(boundary, "accuracy")?.status == .pass)
-        let above = try await Self.run(f) { $0.metrics!.accuracyMinPermille = 960 }
+        let above = try Self.run(f) { $0.metrics!.accuracyMinPermille = 960 }
         #expect(Self.check(above, "accuracy")?.status == .fail)
     }
 
-    @Test func aSlowServiceFailsLatencyWithItsPercentilesRecorded() async throws {
+    @Test func aSlowServiceFailsLatencyWithItsPercentilesRecorded() throws {
         let (f, _) = try Self.installed()
-        let slow = try await Self.run(f) {
+        let slow = try Self.run(f) {
             $0.service!.run += ["--delay-ms", "60"]
             $0.metrics!.latency = (p50Milliseconds: 20, p95Milliseconds: 40)
             $0.metrics!.concurrency = nil
@@ -236,9 +236,9 @@ import Testing
         #expect(Self.check(slow, "accuracy")?.status == .pass)
     }
 
-    @Test func errorsUnderConcurrencyAreCounted() async throws {
+    @Test func errorsUnderConcurrencyAreCounted() throws {
         let (f, _) = try Self.installed()
-        let o = try await Self.run(f) { $0.service!.run += ["--fail-every", "5"] }
+        let o = try Self.run(f) { $0.service!.run += ["--fail-every", "5"] }
         let concurrency = try #require(Self.check(o, "concurrency"))
         #expect(concurrency.status == .fail)
         let errors = Int(concurrency.evidence.first { $0.key == "errors" }?.value ?? "") ?? 0
@@ -248,13 +248,13 @@ import Testing
         #expect(concurrency.details.contains { $0.contains("× status 500") }, "\(concurrency.details)")
     }
 
-    @Test func aReplacedDatasetFileFailsBeforeAnyCaseRuns() async throws {
+    @Test func aReplacedDatasetFileFailsBeforeAnyCaseRuns() throws {
         let (f, _) = try Self.installed()
         let release = try Installer.activeRelease(root: f.root)
         let file = release.folder + "/data/case-04.txt"
         try FileManager.default.removeItem(atPath: file)
         try Data("nodule\n".utf8).write(to: URL(fileURLWithPath: file))
-        let o = await Qualifier(release: release, prober: NIOHTTPProber()).run()
+        let o = Qualifier(release: release, prober: NIOHTTPProber()).run()
         #expect(o.checks.map(\.id.rawValue) == ["qualification.dataset"])
         let dataset = try #require(Self.check(o, "dataset"))
         #expect(dataset.status == .fail)
@@ -264,9 +264,9 @@ import Testing
         #expect(dataset.details.contains { $0.contains("no case ran") })
     }
 
-    @Test func aServiceThatDiesFailsWithItsOutput() async throws {
+    @Test func aServiceThatDiesFailsWithItsOutput() throws {
         let (f, _) = try Self.installed()
-        let o = try await Self.run(f) { $0.service!.run += ["--crash"] }
+        let o = try Self.run(f) { $0.service!.run += ["--crash"] }
         let service = try #require(Self.check(o, "service"))
         #expect(service.status == .fail)
         #expect(service.details.contains { $0.contains("exited with status 7") }, "\(service.details)")
@@ -274,10 +274,10 @@ import Testing
         #expect(Self.check(o, "case.health") == nil)
     }
 
-    @Test func aServiceThatIsDownFailsTheFunctionChecksWithTheProbeError() async throws {
+    @Test func aServiceThatIsDownFailsTheFunctionChecksWithTheProbeError() throws {
         let (f, _) = try Self.installed()
         // The same cases against a service the site runs itself, which is not running.
-        let o = try await Self.run(f) { spec in
+        let o = try Self.run(f) { spec in
             spec.service = nil
             spec.metrics = nil
             spec.dataset = nil
@@ -291,9 +291,9 @@ import Testing
         #expect(health.evidence.contains { $0.key == "error" && $0.value == "unreachable" })
     }
 
-    @Test func peakMemoryOverItsThresholdFails() async throws {
+    @Test func peakMemoryOverItsThresholdFails() throws {
         let (f, _) = try Self.installed()
-        let o = try await Self.run(f) {
+        let o = try Self.run(f) {
             $0.metrics!.maxMemoryBytes = 1 << 20
             $0.metrics!.concurrency = nil
         }
@@ -304,21 +304,21 @@ import Testing
         #expect(peak > 1 << 20)
     }
 
-    @Test func gpuMemoryIsMeasuredWithNvidiaSmiAndUncheckedWithoutItFails() async throws {
+    @Test func gpuMemoryIsMeasuredWithNvidiaSmiAndUncheckedWithoutItFails() throws {
         let (f, _) = try Self.installed()
         let tools = f.work.url("tools")
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
-        func run(_ accept: [UncheckedAcceptance]) async throws -> QualificationOutcome {
+        func run(_ accept: [UncheckedAcceptance]) throws -> QualificationOutcome {
             var release = try Installer.activeRelease(root: f.root)
             release.manifest.qualification!.metrics!.maxGPUMemoryBytes = 512 << 20
             release.manifest.qualification!.metrics!.concurrency = nil
             var q = Qualifier(release: release, prober: NIOHTTPProber())
             q.searchPath = tools
             q.acceptUnchecked = accept
-            return await q.run()
+            return q.run()
         }
         // No nvidia-smi on the search path: the threshold cannot be checked, so it fails...
-        let unchecked = try #require(Self.check(try await run([]), "resources"))
+        let unchecked = try #require(Self.check(try run([]), "resources"))
         #expect(unchecked.status == .fail)
         #expect(
             unchecked.details.contains {
@@ -327,7 +327,7 @@ import Testing
         // ... unless the site accepts it, which the check shows.
         let accepted = try #require(
             Self.check(
-                try await run([UncheckedAcceptance(requirement: "gpu-memory", reason: "CPU-only test host")]),
+                try run([UncheckedAcceptance(requirement: "gpu-memory", reason: "CPU-only test host")]),
                 "resources"))
         #expect(accepted.status == .warn)
         #expect(
@@ -341,7 +341,7 @@ import Testing
             """
         _ = FileManager.default.createFile(
             atPath: tools + "/nvidia-smi", contents: Data(smi.utf8), attributes: [.posixPermissions: 0o755])
-        let measured = try #require(Self.check(try await run([]), "resources"))
+        let measured = try #require(Self.check(try run([]), "resources"))
         #expect(measured.status == .fail)
         #expect(
             measured.details.contains { $0.contains("peak GPU memory 700.0 MiB is over the threshold 512.0 MiB") },
@@ -435,10 +435,10 @@ import Testing
         _ = f
     }
 
-    @Test func aReleaseDeclaringQualificationNotApplicableSaysSo() async throws {
+    @Test func aReleaseDeclaringQualificationNotApplicableSaysSo() throws {
         let (f, _) = try Self.installed(
             sections: "qualification:\n  notApplicable: \"a library release with no service of its own\"")
-        let o = try await Self.run(f)
+        let o = try Self.run(f)
         #expect(o.checks.map(\.id.rawValue) == ["qualification.not-applicable"])
         #expect(o.checks[0].status == .pass)
         #expect(o.checks[0].details[0].contains("a library release with no service of its own"))

@@ -48,9 +48,15 @@ public struct ProbeFailure: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// Sends probes: the HTTP/1.1 client over TCP or TLS lives with the other network code
 /// (IVPackLicense's `NIOHTTPProber`); tests and `ivpack qualify` pass it in.
+///
+/// Blocking, on the caller's thread (never an event loop): qualification runs on threads of its
+/// own (the clients of the concurrency run, the sampler, the service's reaper), so that neither
+/// its timeouts nor its latencies depend on Swift's cooperative pool. With the pool's 2 threads
+/// held by other work (other test suites waiting on processes), an async prober timed out a
+/// service that answered in milliseconds (QualificationTests in a full `swift test`).
 public protocol HTTPProber: Sendable {
     /// Sends `request` and reads the whole answer (at most `maxResponseBytes`), within `timeoutMilliseconds`.
-    func send(_ request: ProbeRequest, timeoutMilliseconds: Int64) async -> Result<ProbeResponse, ProbeFailure>
+    func send(_ request: ProbeRequest, timeoutMilliseconds: Int64) -> Result<ProbeResponse, ProbeFailure>
 }
 
 /// Largest answer body a probe keeps.

@@ -109,7 +109,7 @@ public struct Qualifier: Sendable {
 
     static let graceSeconds = 5
 
-    public func run() async -> QualificationOutcome {
+    public func run() -> QualificationOutcome {
         var measurements = QualificationMeasurements()
         measurements.startTime = Timestamp.now()
         defer {}
@@ -176,7 +176,7 @@ public struct Qualifier: Sendable {
         var service: RunningService?
         var port: Int?
         if let s = spec.service {
-            let started = await startService(s) { sampler.watch(processGroup: $0) }
+            let started = startService(s) { sampler.watch(processGroup: $0) }
             checks.append(started.check)
             service = started.service
             port = started.service?.port
@@ -190,11 +190,11 @@ public struct Qualifier: Sendable {
         }
         // 3. Function cases.
         for c in spec.cases {
-            checks.append(await runCase(c, port: port, inputs: inputs))
+            checks.append(runCase(c, port: port, inputs: inputs))
         }
         // 4. Baseline metrics over the dataset.
         if let metrics = spec.metrics, let labels {
-            checks += await runMetrics(metrics, labels: labels, inputs: inputs, port: port, into: &measurements)
+            checks += runMetrics(metrics, labels: labels, inputs: inputs, port: port, into: &measurements)
         }
         // The last sample while the service still runs.
         sampler.sampleNow()
@@ -416,7 +416,7 @@ public struct Qualifier: Sendable {
 
     func startService(
         _ s: QualificationSpec.Service, started: (pid_t) -> Void
-    ) async -> (check: Check, service: RunningService?) {
+    ) -> (check: Check, service: RunningService?) {
         let began = ProgramRunner.monotonicMilliseconds()
         func fail(_ details: [String], _ evidence: [(String, String)] = []) -> Check {
             Check(
@@ -451,7 +451,7 @@ public struct Qualifier: Sendable {
                         [("port", String(port))]), service
                 )
             }
-            let r = await prober.send(
+            let r = prober.send(
                 ProbeRequest(method: "GET", url: url.with(port: port), urlText: readyText), timeoutMilliseconds: 2000)
             switch r {
             case .success(let answer) where answer.status == 200:
@@ -468,7 +468,7 @@ public struct Qualifier: Sendable {
             case .success(let answer): last = "status \(answer.status)"
             case .failure(let f): last = f.message
             }
-            try? await Task.sleep(nanoseconds: 100_000_000)
+            usleep(100_000)
         }
         return (
             fail(
@@ -486,7 +486,7 @@ public struct Qualifier: Sendable {
             method: r.method, url: url.with(port: port), urlText: text, body: body, contentType: r.contentType)
     }
 
-    func runCase(_ c: QualificationSpec.Case, port: Int?, inputs: [String: [UInt8]]) async -> Check {
+    func runCase(_ c: QualificationSpec.Case, port: Int?, inputs: [String: [UInt8]]) -> Check {
         let id = CheckID.qualificationCase(c.id)
         var evidence: [(key: String, value: String)] = [("clause", c.clause)]
         if let http = c.http {
@@ -495,7 +495,7 @@ public struct Qualifier: Sendable {
                     id, title: c.title, status: .fail, details: ["\(http.url) is not a URL"], evidence: evidence)
             }
             evidence.append(("request", "\(http.method) \(probe.urlText)"))
-            switch await prober.send(probe, timeoutMilliseconds: Int64(c.timeoutSeconds) * 1000) {
+            switch prober.send(probe, timeoutMilliseconds: Int64(c.timeoutSeconds) * 1000) {
             case .failure(let f):
                 evidence.append(("error", f.code))
                 return Check(
@@ -619,14 +619,14 @@ public struct Qualifier: Sendable {
 
     func send(
         _ metrics: QualificationSpec.Metrics, _ c: ReferenceLabels.Case, input: [UInt8], port: Int?
-    ) async -> QualificationMeasurements.CaseResult {
+    ) -> QualificationMeasurements.CaseResult {
         var result = QualificationMeasurements.CaseResult(
             id: c.id, expected: c.expected, answer: nil, status: nil, error: nil, microseconds: 0)
         guard let probe = request(metrics.request, port: port, body: input) else {
             result.error = "\(metrics.request.url) is not a URL"
             return result
         }
-        switch await prober.send(probe, timeoutMilliseconds: Int64(metrics.timeoutSeconds) * 1000) {
+        switch prober.send(probe, timeoutMilliseconds: Int64(metrics.timeoutSeconds) * 1000) {
         case .failure(let f):
             result.error = f.code + ": " + f.message
             result.microseconds = f.microseconds
@@ -652,11 +652,11 @@ public struct Qualifier: Sendable {
     func runMetrics(
         _ metrics: QualificationSpec.Metrics, labels: ReferenceLabels, inputs: [String: [UInt8]], port: Int?,
         into m: inout QualificationMeasurements
-    ) async -> [Check] {
+    ) -> [Check] {
         var checks: [Check] = []
         // One case at a time: latency without queueing, and each case's answer.
         for c in labels.cases {
-            m.cases.append(await send(metrics, c, input: inputs[c.input] ?? [], port: port))
+            m.cases.append(send(metrics, c, input: inputs[c.input] ?? [], port: port))
         }
         let answered = m.cases.filter { $0.error == nil }
         let sorted = answered.map(\.microseconds).sorted()
@@ -719,7 +719,7 @@ public struct Qualifier: Sendable {
                     ]))
         }
         if let concurrency = metrics.concurrency {
-            let result = await runConcurrently(metrics, concurrency, labels: labels, inputs: inputs, port: port)
+            let result = runConcurrently(metrics, concurrency, labels: labels, inputs: inputs, port: port)
             m.concurrency = result
             let passed = result.succeeded * 1000 >= concurrency.minSuccessPermille * result.requests
             checks.append(
@@ -748,24 +748,32 @@ public struct Qualifier: Sendable {
     func runConcurrently(
         _ metrics: QualificationSpec.Metrics, _ c: (clients: Int, requests: Int, minSuccessPermille: Int),
         labels: ReferenceLabels, inputs: [String: [UInt8]], port: Int?
-    ) async -> (clients: Int, requests: Int, succeeded: Int, errors: [String: Int]) {
-        let results = await withTaskGroup(of: [QualificationMeasurements.CaseResult].self) { group in
-            for client in 0..<c.clients {
-                group.addTask {
-                    var mine: [QualificationMeasurements.CaseResult] = []
-                    var i = client
-                    while i < c.requests {
-                        let item = labels.cases[i % labels.cases.count]
-                        mine.append(await send(metrics, item, input: inputs[item.input] ?? [], port: port))
-                        i += c.clients
-                    }
-                    return mine
-                }
-            }
+    ) -> (clients: Int, requests: Int, succeeded: Int, errors: [String: Int]) {
+        // One thread per client, each sending its share one request after the other: the
+        // clients' requests overlap as a site's users' would.
+        final class Collected: @unchecked Sendable {
+            let lock = NSLock()
             var all: [QualificationMeasurements.CaseResult] = []
-            for await part in group { all += part }
-            return all
         }
+        let collected = Collected()
+        let done = DispatchGroup()
+        for client in 0..<c.clients {
+            done.enter()
+            let thread = Thread {
+                var mine: [QualificationMeasurements.CaseResult] = []
+                var i = client
+                while i < c.requests {
+                    let item = labels.cases[i % labels.cases.count]
+                    mine.append(send(metrics, item, input: inputs[item.input] ?? [], port: port))
+                    i += c.clients
+                }
+                collected.lock.withLock { collected.all += mine }
+                done.leave()
+            }
+            thread.start()
+        }
+        done.wait()
+        let results = collected.lock.withLock { collected.all }
         var errors: [String: Int] = [:]
         for r in results where r.error != nil {
             let kind = r.error!.split(separator: ":").first.map(String.init) ?? "error"
