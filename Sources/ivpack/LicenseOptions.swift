@@ -89,7 +89,14 @@ struct IQReportOptions: ParsableArguments {
         guard wanted else { return }
         let context = IQReport.Context.live(
             for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
-        let iq = IQReport(verification: verification, context: context)
+        var iq = IQReport(verification: verification, context: context)
+        // The log's state now, so that `verify-report --audit-log` can tell a log cut later. This
+        // command's own event is appended after the report is written, so it is not counted.
+        if let log = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !log.isEmpty {
+            iq.audit =
+                access(log, F_OK) == 0
+                ? try IQReportAudit.current(log: log) : IQReportAudit(log: log, events: 0, headSHA256: nil)
+        }
         var outputs: [AtomicOutputFile] = []
         if let path = report { outputs.append(try writeOutput(path: path, bytes: iq.canonicalBytes)) }
         if let path = html { outputs.append(try writeOutput(path: path, bytes: Array(IQReportHTML.render(iq).utf8))) }

@@ -194,6 +194,8 @@ public struct IQReport: Sendable {
     public var conclusion: Conclusion
     /// The conclusion in one sentence.
     public var conclusionStatement: String
+    /// The audit log's event count and head hash when the report was written, when there is a log.
+    public var audit: IQReportAudit?
 
     /// The report of `verification` in `context`.
     public init(verification: VerifyReport, context: Context) {
@@ -273,7 +275,7 @@ public struct IQReport: Sendable {
     public var json: JSONValue {
         func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         let c = counts
-        return .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("format", .string(Self.format)),
             ("reportID", .string(reportID)),
             ("generator", .string("ivpack \(ivpackVersion)")),
@@ -333,7 +335,9 @@ public struct IQReport: Sendable {
                 "conclusion",
                 .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
             ),
-        ])
+        ]
+        if let audit { members.append(("audit", audit.json)) }
+        return .object(members)
     }
 
     /// The canonical JSON bytes of the report: what is written, signed and verified.
@@ -382,8 +386,23 @@ public enum IQReportRules {
             "format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
             "summary", "problems", "conclusion",
         ]
-        for m in value.objectValue! where !allowed.contains(m.key) { problems.append("/\(m.key): unknown member") }
+        for m in value.objectValue! where !allowed.contains(m.key) && m.key != "audit" {
+            problems.append("/\(m.key): unknown member")
+        }
         for key in allowed where value[key] == nil { problems.append("/\(key): missing") }
+        if let audit = value["audit"] {
+            let head = audit["headSHA256"]
+            let events = audit["events"]?.int64Value
+            if audit["log"]?.stringValue == nil || events.map({ $0 < 0 }) ?? true
+                || (head != .null
+                    && !(head?.stringValue.map { SHA256Digest(hex: $0) != nil && $0 == $0.lowercased() } ?? false))
+                || ((events == 0) != (head == .null)) || audit.objectValue?.count != 3
+            {
+                problems.append(
+                    "/audit: needs exactly log, events (from 0) and headSHA256 (64 lower-case hex digits, null only for 0 events)"
+                )
+            }
+        }
         if let id = value["reportID"]?.stringValue {
             if !isReportID(id) { problems.append("/reportID: \"\(id)\" is not IQ-yyyyMMdd-HHmmss-xxxxxxxx") }
         } else if value["reportID"] != nil {
@@ -459,7 +478,7 @@ public enum IQReportRules {
 
 extension InputError {
     /// A report that cannot be signed as given: the file and every problem, one per line.
-    static func report(_ file: String, problems: [String]) -> InputError {
+    public static func report(_ file: String, problems: [String]) -> InputError {
         InputError(
             .report,
             Diagnostic(
