@@ -90,6 +90,9 @@ struct IQReportOptions: ParsableArguments {
         let context = IQReport.Context.live(
             for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
         var iq = IQReport(verification: verification, context: context)
+        iq.components = verification.manifestDigest.flatMap {
+            IQReportComponent.of(bundlePath: verification.bundle, manifestDigest: $0)
+        }
         // The log's state now, so that `verify-report --audit-log` can tell a log cut later. This
         // command's own event is appended after the report is written, so it is not counted.
         if let log = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !log.isEmpty {

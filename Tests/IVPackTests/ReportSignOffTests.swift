@@ -17,11 +17,12 @@ import Testing
             s = try SignedRelease()
             out = TemporaryFolder("ivpack-signoff")
             let verification = try s.verify()
-            let iq = IQReport(
+            var iq = IQReport(
                 verification: verification,
                 context: .live(
                     for: verification, purpose: nil, siteID: "SITE-001", startTime: verification.time,
                     endTime: Timestamp.now()))
+            iq.components = IQReportComponent.of(bundlePath: s.bundle, manifestDigest: s.built.manifestDigest)
             report = out.write("iq.json", iq.canonicalBytes)
         }
 
@@ -281,6 +282,11 @@ import Testing
         let report = try JSONParser.parse(f.out.read("audited.json"))
         #expect(report["audit"]?["events"]?.int64Value == 2, "\(report["audit"].map { PrettyJSON.render($0) } ?? "")")
         #expect(report["audit"]?["log"]?.stringValue == log)
+        // verify --report lists the components of the verified manifest with their files' digests.
+        let components = try #require(report["components"]?.arrayValue)
+        #expect(components.count == f.s.built.manifest.components.count)
+        let firstFile = try #require(f.s.built.manifest.components.first?.files.first)
+        #expect(components.first?["files"]?.arrayValue?.first?["sha256"]?.stringValue == firstFile.sha256.hex)
         let schema = run(
             "/usr/bin/env",
             [
@@ -376,7 +382,11 @@ import Testing
         let reportID = try #require(try JSONParser.parse(f.out.read("iq.json"))["reportID"]?.stringValue)
         let text = try #require(IQReportTests().printedText(of: html, in: f.out))
         let flat = IQReportTests().squeezed(text)
-        for expected in ["ZhangWei", "QualityManager", "CN=VendorIssuer", "执行performed", "签发/Signatures"] {
+        let firstFile = try #require(f.s.built.manifest.components.first?.files.first)
+        for expected in [
+            "ZhangWei", "QualityManager", "CN=VendorIssuer", "执行performed", "签发/Signatures", "组件Components",
+            firstFile.sha256.hex,
+        ] {
             #expect(flat.contains(expected), "missing \(expected)")
         }
         // The report ID and "Page N of M" on every printed page.

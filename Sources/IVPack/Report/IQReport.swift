@@ -196,6 +196,8 @@ public struct IQReport: Sendable {
     public var conclusionStatement: String
     /// The audit log's event count and head hash when the report was written, when there is a log.
     public var audit: IQReportAudit?
+    /// The release's components from the verified manifest (kind, version evidence, files, digests), when read.
+    public var components: [IQReportComponent]?
 
     /// The report of `verification` in `context`.
     public init(verification: VerifyReport, context: Context) {
@@ -337,6 +339,7 @@ public struct IQReport: Sendable {
             ),
         ]
         if let audit { members.append(("audit", audit.json)) }
+        if let components { members.append(("components", .array(components.map(\.json)))) }
         return .object(members)
     }
 
@@ -386,10 +389,11 @@ public enum IQReportRules {
             "format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
             "summary", "problems", "conclusion",
         ]
-        for m in value.objectValue! where !allowed.contains(m.key) && m.key != "audit" {
+        for m in value.objectValue! where !allowed.contains(m.key) && m.key != "audit" && m.key != "components" {
             problems.append("/\(m.key): unknown member")
         }
         for key in allowed where value[key] == nil { problems.append("/\(key): missing") }
+        if let components = value["components"] { problems += IQReportComponent.problems(components) }
         if let audit = value["audit"] {
             let head = audit["headSHA256"]
             let events = audit["events"]?.int64Value

@@ -48,6 +48,7 @@ extension IQReport {
         self.ivpackVersion = text(v["environment"]?["ivpackVersion"]) ?? ivpackVersion
         self.conclusion = conclusion
         self.conclusionStatement = statement
+        self.components = IQReportComponent.decode(v["components"])
         if let audit = v["audit"], let log = text(audit["log"]), let events = audit["events"]?.int64Value {
             self.audit = IQReportAudit(log: log, events: Int(events), headSHA256: text(audit["headSHA256"]))
         }

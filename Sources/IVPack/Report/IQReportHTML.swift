@@ -86,7 +86,7 @@ public enum IQReportHTML {
                 ),
                 ("安装包文件", "Bundle file", "<code>\(e(report.object.bundleFile))</code>"),
                 ("安装包大小", "Bundle size", e(report.object.bundleBytes.map { "\($0) bytes" } ?? "(unknown)")),
-            ]))
+            ]) + componentTable(report.components))
 
         h += section("purpose", "3", "评估目的", "Purpose", keep: true, "<p>\(e(report.purpose))</p>\n")
 
@@ -202,6 +202,33 @@ public enum IQReportHTML {
         return h
     }
 
+    /// The release's components: kind, version evidence, files with sizes and SHA-256 digests.
+    private static func componentTable(_ components: [IQReportComponent]?) -> String {
+        guard let components, !components.isEmpty else { return "" }
+        var t = "<h3>组件 Components</h3>\n"
+        t +=
+            "<table class=\"grid components\"><colgroup><col style=\"width:18%\"><col style=\"width:11%\"><col style=\"width:27%\"><col></colgroup>\n"
+        t +=
+            "<thead><tr><th>组件 Component</th><th>类型 Kind</th><th>版本证据 Version evidence</th><th>文件与 SHA-256 Files and digests</th></tr></thead><tbody>\n"
+        for c in components {
+            let evidence =
+                c.versionEvidence.isEmpty
+                ? "<span class=\"note\">(无版本 no version)</span>"
+                : "<ul class=\"details\">" + c.versionEvidence.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+            var files =
+                "<p class=\"note\">\(c.fileCount) 个文件 files, \(c.bytes) bytes</p><ul class=\"files\">"
+                + c.files.map { "<li><code>\(e($0.path))</code> (\($0.size) B)<br><code>\(e($0.sha256))</code></li>" }
+                .joined() + "</ul>"
+            if c.fileCount > c.files.count {
+                files +=
+                    "<p class=\"note\">另有 \(c.fileCount - c.files.count) 个文件见清单 / \(c.fileCount - c.files.count) more files: see the manifest (its SHA-256 above).</p>"
+            }
+            t +=
+                "<tr><td><strong>\(e(c.name))</strong></td><td>\(e(c.kind))</td><td>\(evidence)</td><td>\(files)</td></tr>\n"
+        }
+        return t + "</tbody></table>\n"
+    }
+
     /// The rows for wet signatures, when the page is written before anyone signed electronically.
     private static func blankSignatures(_ report: IQReport) -> String {
         """
@@ -220,7 +247,7 @@ public enum IQReportHTML {
     /// (21 CFR 11.50: printed name, date and time, meaning) as signed, with its result.
     private static func signOffTable(_ v: SignedReportVerification) -> String {
         var t =
-            "<table class=\"grid signoffs\"><colgroup><col style=\"width:5%\"><col style=\"width:15%\"><col style=\"width:18%\"><col style=\"width:12%\"><col style=\"width:17%\"><col><col style=\"width:11%\"></colgroup>\n"
+            "<table class=\"grid signoffs\"><colgroup><col style=\"width:4%\"><col style=\"width:14%\"><col style=\"width:17%\"><col style=\"width:11%\"><col style=\"width:19%\"><col><col style=\"width:10%\"></colgroup>\n"
         t +=
             "<thead><tr><th>#</th><th>职责 Role</th><th>姓名 Name</th><th>含义 Meaning</th><th>时间 Time (UTC)</th><th>签名证书 Signer</th><th>核验 Verified</th></tr></thead><tbody>\n"
         for s in v.signOffs {
@@ -372,6 +399,10 @@ public enum IQReportHTML {
         .signatures td { height: 16mm; }
         .note { font-size: 9pt; color: #333; }
         .action { font-size: 9pt; margin: 1mm 0 0; padding: 1mm 2mm; border-left: 3px solid var(--fail); background: #fff; font-weight: 600; }
+        h3 { font-size: 11pt; margin: 4mm 0 2mm; }
+        .signoffs td { font-size: 9pt; }
+        ul.files { margin: 0; padding-left: 4mm; font-size: 9pt; }
+        ul.files li { break-inside: avoid; }
         pre.note-text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: inherit; margin: 1mm 0 0; }
         footer { margin-top: 8mm; padding-top: 2mm; border-top: 1px solid var(--line); font-size: 8.5pt; color: #444; }
         @page { size: A4; margin: 14mm 12mm 16mm; }
