@@ -171,17 +171,17 @@ struct VerifyReportCommand: ParsableCommand {
             let outcome = ReportSignOffs.verify(
                 reportPath: report, reportBytes: bytes, signOffs: entries, legacy: legacy, policy: policy,
                 now: Timestamp.now(), auditLog: auditLog)
-            if let html {
-                guard let page = IQReportHTML.render(reportBytes: bytes, verification: outcome) else {
-                    throw InputError.report(report, problems: IQReportRules.problems(bytes))
-                }
-                try writeOutput(path: html, bytes: Array(page.utf8)).commit()
-            }
+            // A page is made only of a report that keeps its rules; otherwise the `report` check
+            // has failed already and says why.
+            let page = html.flatMap { _ in IQReportHTML.render(reportBytes: bytes, verification: outcome) }
+            if let html, let page { try writeOutput(path: html, bytes: Array(page.utf8)).commit() }
             if json {
                 printJSON(outcome.json)
             } else {
                 printReportVerification(outcome)
-                if let html { print("HTML:      \(html)") }
+                if let html {
+                    print(page == nil ? "HTML:      not written: the report breaks its rules" : "HTML:      \(html)")
+                }
             }
             if !outcome.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }

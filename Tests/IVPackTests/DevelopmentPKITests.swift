@@ -377,6 +377,8 @@ import Testing
                   quality:
                     certificatePolicy: "\(WellKnownOID.roleQuality)"
                 requiredRoles: [release-manager, quality]
+                # IQ report sign-offs every report must carry before verify-report passes (optional key):
+                # reportRoles: [installer, hospital-reviewer, vendor-issuer]
                 minimumVersions: {}
 
                 """)

@@ -409,9 +409,10 @@ public enum ReportSignOffs {
     public static func sign(
         reportPath: String, reportBytes: [UInt8], request: SignOffRequest, identity: SigningIdentity
     ) throws -> Made {
+        // The signer first, as for every signature: a weak or CA certificate is refused whatever it signs.
+        try SigningIdentityCheck.require(identity.certificate, chain: identity.chain)
         let problems = IQReportRules.problems(reportBytes)
         guard problems.isEmpty else { throw InputError.report(reportPath, problems: problems) }
-        try SigningIdentityCheck.require(identity.certificate, chain: identity.chain)
         let reportSHA = SHA256Digest.of(reportBytes).hex
         let reportID =
             (try? JSONParser.parse(reportBytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: 8)))?[
