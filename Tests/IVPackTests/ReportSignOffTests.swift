@@ -1,6 +1,7 @@
 import Foundation
 import IVPack
 import IVPackTestSupport
+import Synchronization
 import Testing
 
 /// Sign-off by every party (issue 16): the installer, the hospital reviewer and the vendor issuer
@@ -128,6 +129,42 @@ import Testing
         let again = f.sign("installer")
         #expect(again.status == 1, "\(again.stdout)\(again.stderr)")
         #expect(again.stderr.contains("has signed this report as installer already"), "\(again.stderr)")
+    }
+
+    @Test func aSecondSignerWaitsForTheFirstAndNeverTakesItsNumber() throws {
+        let f = try Fixture()
+        // The installer stops after choosing number 001, holding the report's lock.
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: ivpackExecutable)
+        first.arguments = [
+            "sign-report", f.report, "--role", "installer", "--key", f.s.pki.installer.key, "--cert",
+            f.s.pki.installer.certificate,
+        ]
+        first.environment = [Failpoint.variable: "sign-report.before-link", "PATH": "/usr/bin:/bin"]
+        let err = Pipe()
+        first.standardError = err
+        try first.run()
+        #expect(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self).contains("failpoint reached"))
+        // The reviewer signs meanwhile: it waits for the lock instead of writing 001 beside the installer's.
+        let done = DispatchSemaphore(value: 0)
+        let second = Mutex<ProcessResult?>(nil)
+        DispatchQueue.global().async {
+            let r = f.sign("hospital-reviewer")
+            second.withLock { $0 = r }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 1.5) == .timedOut, "the second signer did not wait")
+        #expect(try ReportSignOffs.discover(reportPath: f.report).isEmpty)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(second.withLock { $0?.status } == 0, "\(second.withLock { $0?.stderr ?? "" })")
+        // The killed installer left nothing; the reviewer's is 001, and the installer signs again as 002.
+        #expect(
+            try ReportSignOffs.discover(reportPath: f.report).map(\.path) == [f.report + ".001-hospital-reviewer.p7s"])
+        #expect(f.sign("installer").status == 0)
+        #expect(try ReportSignOffs.discover(reportPath: f.report).map(\.sequence) == [1, 2])
+        #expect(try f.verify().passed)
     }
 
     @Test func aMissingRequiredRoleFailsVerifyReport() throws {

@@ -336,9 +336,9 @@ public struct SignOffRequest: Sendable {
 /// Design: every sign-off is its own file beside the report, `REPORT.json.NNN-ROLE.p7s` (as bundle
 /// signatures are `NNN-ROLE.p7s` entries), holding one CMS SignedData whose encapsulated content is
 /// the `SignOffStatement`. Chosen over one CMS with several SignerInfos and over one file holding a
-/// sequence because (1) a new file is created with `link(2)`, which fails when the name exists, so
-/// a second signer can never overwrite or lose the first, even concurrently, and no earlier
-/// signature is ever rewritten; (2) each signer signs different content (their own name, time,
+/// sequence because (1) a new file is created with `link(2)`, which fails when the name exists,
+/// under an exclusive lock on the report that serialises signers, so a second signer can never
+/// overwrite or lose the first, even concurrently, and no earlier signature is ever rewritten; (2) each signer signs different content (their own name, time,
 /// meaning and the digest of the sign-offs before them), which parallel SignerInfos over one
 /// content cannot carry without private signed attributes that other tools do not show; (3) each
 /// file stands alone: `openssl cms -verify -inform DER -in FILE` checks it and prints the statement.
@@ -413,6 +413,17 @@ public enum ReportSignOffs {
         try SigningIdentityCheck.require(identity.certificate, chain: identity.chain)
         let problems = IQReportRules.problems(reportBytes)
         guard problems.isEmpty else { throw InputError.report(reportPath, problems: problems) }
+        // One signer at a time per report: the number, the digest of the sign-off before and the new
+        // file are decided under an exclusive lock on the report, so two parties signing at the same
+        // moment get 001 and 002, never two 001s. link(2) below still refuses to replace a file.
+        let lock = open(reportPath, O_RDONLY | O_CLOEXEC)
+        guard lock >= 0 else {
+            throw FileSystemError(operation: "open the report to lock it", path: reportPath, code: errno, isInput: true)
+        }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX) == 0 else {
+            throw FileSystemError(operation: "lock the report", path: reportPath, code: errno, isInput: false)
+        }
         let reportSHA = SHA256Digest.of(reportBytes).hex
         let reportID =
             (try? JSONParser.parse(reportBytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: 8)))?[
@@ -467,6 +478,7 @@ public enum ReportSignOffs {
             if let token = signed.timestampToken { stamped = RFC3161.genTime(ofToken: token) }
         }
         let path = path(for: reportPath, sequence: sequence, role: request.role)
+        Failpoint.reach("sign-report.before-link")
         try writeExclusively(signed.der, to: path)
         return Made(path: path, statement: statement, timestamp: stamped)
     }

@@ -242,7 +242,10 @@ extension ReportSignOffs {
         }
         guard statement.sequence == position else {
             return fail(
-                "it is sign-off \(SignOffsText.number(statement.sequence)) but the \(SignOffsText.ordinal(position)) file: a sign-off before it is missing"
+                "it is sign-off \(SignOffsText.number(statement.sequence)) but the \(SignOffsText.ordinal(position)) file: "
+                    + (statement.sequence > position
+                        ? "a sign-off before it is missing"
+                        : "another sign-off carries number \(SignOffsText.number(statement.sequence)) too (copied in beside it); only the first counts")
             )
         }
         let expectedPrevious = previous.map { SHA256Digest.of($0).hex }
