@@ -243,6 +243,12 @@ for name, change in [
     ("install-relative-root.json", lambda i: i.update(root="opt/pulmoscan")),
     ("install-program-not-executable.json", lambda i: i["hooks"]["healthCheck"].update(run=["LICENSES.txt"])),
     ("install-unknown-hook.json", lambda i: i["hooks"].update(deploy={"run": ["hooks/migrate"], "timeoutSeconds": 1})),
+    # Destinations: a valid one (the hook programs move with their component), then what both
+    # readers refuse: a '..', no such component, a file where another needs a folder.
+    ("install-destinations.json", lambda i: i.update(destinations={"licences": "share/licences"})),
+    ("install-destination-parent.json", lambda i: i.update(destinations={"licences": "../share"})),
+    ("install-destination-unknown.json", lambda i: i.update(destinations={"manuals": "share/doc"})),
+    ("install-destination-collision.json", lambda i: i.update(destinations={"release-notes": "LICENSES.txt"})),
 ]:
     v = json.loads(json.dumps(mi)); change(v["install"])
     put("FuzzManifest", name, canon(v))
@@ -257,6 +263,8 @@ si = get("FuzzSpec", "with-install.yaml").decode()
 put("FuzzSpec", "install-bad-timeout.yaml", si.replace("timeout: 30s", "timeout: 0s"))
 put("FuzzSpec", "install-unknown-hook.yaml", si.replace("postRollback:", "postrollback:"))
 put("FuzzSpec", "install-state-parent.yaml", si.replace("state: [etc,", "state: [../etc,"))
+put("FuzzSpec", "install-destinations.yaml", si.replace("  hooks:\n", "  destinations: {licences: share/licences}\n  hooks:\n"))
+put("FuzzSpec", "install-destination-parent.yaml", si.replace("  hooks:\n", "  destinations: {licences: ../x}\n  hooks:\n"))
 put("FuzzSpec", "code.yaml", s.replace("kind: file\n    paths: [LICENSES.txt]",
     'kind: code\n    paths: [service]\n    version:\n      tag: "service-{version}"\n      repository: .'))
 

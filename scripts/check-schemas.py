@@ -5,16 +5,22 @@
                            [--verify-report REPORT.json ...] [--gate-policy GATE.yaml ...]
                            [--check-report REPORT.json ...] [--sarif LOG.sarif ...]
                            [--license-config SERVER.yaml ...] [--license-file LICENCE.json ...]
-                           [--iq-report REPORT.json ...] [BUNDLE.ivp ...]
+                           [--iq-report REPORT.json ...] [--labels LABELS.json ...]
+                           [BUNDLE.ivp ...]
 
 1. Every Schemas/*.schema.json is itself a valid JSON Schema (draft 2020-12) with an $id.
 2. Each release spec (default: Examples/pulmoscan/ivpack.yaml) validates against
    Schemas/release-spec.schema.json. YAML is loaded with PyYAML, refusing duplicate keys and
-   aliases as ivpack does.
+   aliases as ivpack does. When its qualification section names a dataset, the labels file
+   (relative to the spec's folder) is checked as in 13, and every input it names must be a file
+   under the spec's folder inside the dataset component's paths; qualification case ids are
+   unique.
 3. For each bundle given, the first entry must be ivpack/manifest.json; it validates against
    Schemas/manifest.schema.json and passes the rules a schema cannot express (canonical bytes,
    chunk counts, unique paths, release notes among the files, evidence equal to the version,
-   state paths not inside one another, hook programs payload files of mode 0755).
+   state paths not inside one another, hook programs payload files of mode 0755; in the
+   qualification member: unique case ids, programs payload files of mode 0755, bodies payload
+   files, the labels a file of the dataset's component).
 4. Each trust policy (default: Keys/example-trust-policy.yaml, when it exists) validates against
    Schemas/trust-policy.schema.json, loaded like a spec, and passes the rules a schema cannot
    express (every required role defined under roles; development written true or false). The
@@ -45,9 +51,13 @@
    and passes the rules a schema cannot express, as `ivpack verify-report` checks them: canonical
    bytes; summary counts the checks; problems lists exactly the failed and warned checks, in order;
    the conclusion is fail exactly when a check failed; environment.checks are ids of checks. Its
-   signature (REPORT.json.p7s) is not verified here (`ivpack verify-report` does that). Its
+   signature (REPORT.json.p7s) is not verified here (`ivpack verify-report` does that).
+   Its optional `qualification` member (`ivpack qualify`) is described by the same schema; its
    `audit` member, when present, has headSHA256 null exactly for 0 events.
-13. Each IQ report sign-off (`ivpack sign-report --role`, REPORT.NNN-ROLE.p7s): the statement
+13. Each reference labels file (a release's qualification dataset, format
+   ivpack-qualification-labels/1) validates against Schemas/qualification-labels.schema.json,
+   read as ivpack reads it (at most 4 MiB, duplicate keys refused), and its case ids are unique.
+14. Each IQ report sign-off (`ivpack sign-report --role`, REPORT.NNN-ROLE.p7s): the statement
    OpenSSL reads out of the CMS (signature mathematics checked, the signer's chain not) validates
    against Schemas/iq-signoff.schema.json, is canonical, carries an issue block exactly on a
    vendor-issuer's sign-off, and its number and role match the file name.
@@ -92,6 +102,8 @@ LICENSE_FILE_SCHEMA = SCHEMAS / "license-file.schema.json"
 LICENSE_CONFIG_SCHEMA = SCHEMAS / "license-server-config.schema.json"
 LICENSE_API = SCHEMAS / "license-api.openapi.yaml"
 IQ_REPORT_SCHEMA = SCHEMAS / "iq-report.schema.json"
+LABELS_SCHEMA = SCHEMAS / "qualification-labels.schema.json"
+MAX_LABELS_BYTES = 4 << 20
 IQ_SIGNOFF_SCHEMA = SCHEMAS / "iq-signoff.schema.json"
 MAX_IQ_REPORT_BYTES = 16 << 20
 MAX_LICENSE_FILE_BYTES = 1 << 20
@@ -197,7 +209,8 @@ def load_yaml(path):
         raise Failure(f"{path}: not valid YAML for ivpack: {e}")
 
 
-def check_spec(spec_path, schema):
+def check_spec(spec_path, schemas):
+    schema, labels_schema = schemas
     document, _ = load_yaml(spec_path)
     errors = validation_errors(Draft202012Validator(schema), document)
     if errors:
@@ -206,7 +219,72 @@ def check_spec(spec_path, schema):
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise Failure(f"{spec_path}: component names used twice: {', '.join(duplicates)}")
-    print(f"ok   spec {spec_path}")
+    qualification = document.get("qualification", {})
+    problems = []
+    ids = [c["id"] for c in qualification.get("cases", [])]
+    for i, case_id in enumerate(ids):
+        if case_id in ids[:i]:
+            problems.append(f"/qualification/cases/{i}/id: {case_id!r} is used by an earlier case")
+    dataset = qualification.get("dataset")
+    labels_note = ""
+    if dataset:
+        folder = Path(spec_path).resolve().parent
+        component = next((c for c in document["components"] if c["name"] == dataset["component"]), None)
+        if component is None:
+            problems.append(f"/qualification/dataset/component: {dataset['component']!r} is not a component of the spec")
+        else:
+            def in_component(relative):
+                return any(relative == p.strip("/") or relative.startswith(p.strip("/") + "/") for p in component["paths"])
+            labels_path = folder / dataset["labels"]
+            if not in_component(dataset["labels"]):
+                problems.append(f"/qualification/dataset/labels: {dataset['labels']!r} is not under the paths of {component['name']!r}")
+            if not labels_path.is_file():
+                problems.append(f"/qualification/dataset/labels: {dataset['labels']!r} is not a file under {folder}")
+            else:
+                try:
+                    labels = check_labels(labels_path, labels_schema, quiet=True)
+                except Failure as e:
+                    problems.append(str(e))
+                else:
+                    for i, case in enumerate(labels["cases"]):
+                        if not in_component(case["input"]):
+                            problems.append(f"{labels_path}: /cases/{i}/input: {case['input']!r} is not under the paths of {component['name']!r}")
+                        elif not (folder / case["input"]).is_file():
+                            problems.append(f"{labels_path}: /cases/{i}/input: {case['input']!r} is not a file under {folder}")
+                    labels_note = f", qualification labels {dataset['labels']} ({len(labels['cases'])} cases)"
+    if problems:
+        raise Failure(f"{spec_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   spec {spec_path}{labels_note}")
+
+
+def check_labels(labels_path, schema, quiet=False):
+    """A reference labels file as ReferenceLabels.parse reads it; returns the document."""
+    try:
+        with open(labels_path, "rb") as f:
+            data = f.read(MAX_LABELS_BYTES + 1)
+    except OSError as e:
+        raise Failure(f"{labels_path}: cannot read: {e}")
+    if len(data) > MAX_LABELS_BYTES:
+        raise Failure(f"{labels_path}: more than {MAX_LABELS_BYTES} bytes; ivpack refuses larger labels files")
+    try:
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{labels_path}: cannot read as JSON: {e}")
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{labels_path}: does not match {LABELS_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    problems = []
+    ids = [c["id"] for c in document["cases"]]
+    for i, case_id in enumerate(ids):
+        if case_id in ids[:i]:
+            problems.append(f"/cases/{i}/id: {case_id!r} is used by an earlier case")
+        elif len(case_id.encode("utf-8")) > 128:
+            problems.append(f"/cases/{i}/id: more than 128 bytes")
+    if problems:
+        raise Failure(f"{labels_path}:\n  " + "\n  ".join(problems))
+    if not quiet:
+        print(f"ok   labels {labels_path}: {len(ids)} reference case(s)")
+    return document
 
 
 def check_policy(policy_path, schema):
@@ -502,6 +580,8 @@ def check_iq_report(report_path, schema):
     # failed; incomplete while installation (a passed install.switch) or qualification (any
     # qualification.* check) did not run; pass only then.
     missing = []
+    if not any(c["id"] == "manifest" for c in checks):
+        missing.append("verification")
     if not any(c["id"] == "install.switch" and c["status"] == "pass" for c in checks):
         missing.append("installation")
     if not any(c["id"].startswith("qualification.") for c in checks):
@@ -629,17 +709,46 @@ def check_bundle(bundle, schema):
         program = "payload/" + hook["run"][0]
         if modes.get(program) != "0755":
             problems.append(f"/install/hooks/{name}/run/0: {hook['run'][0]!r} is not a payload file of mode 0755")
+    qualification = manifest.get("qualification", {})
+    programs = [("/qualification/service/run/0", qualification["service"]["run"][0])] if "service" in qualification else []
+    case_ids = []
+    for i, case in enumerate(qualification.get("cases", [])):
+        if case["id"] in case_ids:
+            problems.append(f"/qualification/cases/{i}/id: {case['id']!r} is used by an earlier case")
+        case_ids.append(case["id"])
+        if "run" in case:
+            programs.append((f"/qualification/cases/{i}/run/0", case["run"][0]))
+        body = case.get("http", {}).get("body")
+        if body is not None and "payload/" + body not in modes:
+            problems.append(f"/qualification/cases/{i}/http/body: {body!r} is not a payload file")
+    for where, program in programs:
+        if modes.get("payload/" + program) != "0755":
+            problems.append(f"{where}: {program!r} is not a payload file of mode 0755")
+    if "dataset" in qualification:
+        dataset = qualification["dataset"]
+        component = next((c for c in manifest["components"] if c["name"] == dataset["component"]), None)
+        if component is None:
+            problems.append(f"/qualification/dataset/component: {dataset['component']!r} is not a component")
+        elif not any(f["path"] == "payload/" + dataset["labels"] for f in component["files"]):
+            problems.append(f"/qualification/dataset/labels: {dataset['labels']!r} is not a file of {dataset['component']!r}")
     if problems:
         raise Failure(f"{bundle}: {MANIFEST_ENTRY}:\n  " + "\n  ".join(problems))
     files = sum(len(c["files"]) for c in manifest["components"])
+    if "notApplicable" in qualification:
+        qualified = ", qualification not applicable"
+    elif qualification:
+        qualified = f", qualification of {len(qualification.get('cases', []))} case(s)" + (" and metrics" if "metrics" in qualification else "")
+    else:
+        qualified = ""
     print(f"ok   bundle {bundle}: manifest of {manifest['product']['name']} {manifest['version']}, "
-          f"{len(manifest['components'])} components, {files} files")
+          f"{len(manifest['components'])} components, {files} files{qualified}")
 
 
 def main():
     parser = argparse.ArgumentParser(description="Check ivpack's JSON Schemas and validate specs, trust policies, verify reports, "
                                                  "gate policies, check reports, SARIF logs, licence server configurations, offline licence "
-                                                 "files, IQ reports and bundle manifests against them, and the licence protocol's OpenAPI document.")
+                                                 "files, IQ reports, qualification labels and bundle manifests against them, and the licence "
+                                                 "protocol's OpenAPI document.")
     parser.add_argument("--spec", action="append", type=Path,
                         help=f"a release spec to validate (repeatable; default {DEFAULT_SPEC.relative_to(REPO)})")
     parser.add_argument("--policy", action="append", type=Path,
@@ -658,6 +767,9 @@ def main():
                         help="an offline licence file (ivpack license export --offline) to validate, signature not verified (repeatable)")
     parser.add_argument("--iq-report", action="append", type=Path, default=[], metavar="FILE",
                         help="an IQ report (ivpack verify --report FILE) to validate, signature not verified (repeatable)")
+    parser.add_argument("--labels", action="append", type=Path, default=[], metavar="FILE",
+                        help="a reference labels file (qualification dataset, ivpack-qualification-labels/1) to validate (repeatable); "
+                             "a spec's own labels file is checked with the spec")
     parser.add_argument("--iq-signoff", action="append", type=Path, default=[], metavar="FILE",
                         help="an IQ report sign-off (REPORT.NNN-ROLE.p7s) whose statement to validate, chain not verified (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
@@ -669,7 +781,8 @@ def main():
         print(f"FAIL {e}", file=sys.stderr)
         return 1
     required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
-                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, IQ_SIGNOFF_SCHEMA)
+                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA,
+                IQ_SIGNOFF_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
     if not LICENSE_API.is_file():
         missing.append(LICENSE_API.name)
@@ -682,7 +795,7 @@ def main():
         print(f"FAIL {e}", file=sys.stderr)
         failures += 1
     policies = args.policy or ([DEFAULT_POLICY] if DEFAULT_POLICY.is_file() else [])
-    jobs = [(check_spec, p, schemas[SPEC_SCHEMA]) for p in (args.spec or [DEFAULT_SPEC])]
+    jobs = [(check_spec, p, (schemas[SPEC_SCHEMA], schemas[LABELS_SCHEMA])) for p in (args.spec or [DEFAULT_SPEC])]
     jobs += [(check_policy, p, schemas[POLICY_SCHEMA]) for p in policies]
     jobs += [(check_report, r, schemas[REPORT_SCHEMA]) for r in args.verify_report]
     jobs += [(check_gate_policy, p, schemas[GATE_POLICY_SCHEMA]) for p in args.gate_policy]
@@ -691,6 +804,7 @@ def main():
     jobs += [(check_license_config, c, schemas[LICENSE_CONFIG_SCHEMA]) for c in args.license_config]
     jobs += [(check_license_file, f, (schemas[LICENSE_FILE_SCHEMA], schemas[LICENSE_GRANT_SCHEMA])) for f in args.license_file]
     jobs += [(check_iq_report, r, schemas[IQ_REPORT_SCHEMA]) for r in args.iq_report]
+    jobs += [(check_labels, f, schemas[LABELS_SCHEMA]) for f in args.labels]
     jobs += [(check_iq_signoff, f, schemas[IQ_SIGNOFF_SCHEMA]) for f in args.iq_signoff]
     jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:

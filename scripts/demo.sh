@@ -157,6 +157,14 @@ step "ivpack status --root $root --check"
 "$ivpack" status --root "$root" --check
 echo "current -> $(readlink "$root/current")"
 
+# 10b. On-site qualification of the active release (the release's qualification: section): the
+#      reference dataset checked against the manifest, the local endpoint started on a free
+#      loopback port, the function cases, latency and accuracy over the 20 reference cases,
+#      4 clients at once, the service's memory and CPU sampled. The IQ report now covers
+#      verification, installation and qualification, from the install's start.
+step "ivpack qualify --root $root --report $out/IQ-$version.json --html $out/IQ-$version.html"
+"$ivpack" qualify --root "$root" --report "$out/IQ-$version.json" --html "$out/IQ-$version.html"
+
 # 11. A second release, V2.4.0.1101: the example with its version replaced everywhere (the new
 #     version has the same length, so the safetensors header and the PDF's offsets stay valid),
 #     committed and tagged, built, signed; installed, then rolled back to V2.3.1.1024.
@@ -204,5 +212,6 @@ step "ivpack prune --root $root --keep 2"
 
 step "Done"
 echo "IQ report of the installation: $out/IQ-install-$version.json (and .html)"
+echo "IQ report of the installation and qualification: $out/IQ-$version.json (and .html)"
 echo "Bundle: $bundle ($(wc -c <"$bundle") bytes, sha256 $(sha256sum "$bundle" | cut -d' ' -f1))"
 echo "Bundle: $bundle2 ($(wc -c <"$bundle2") bytes, sha256 $(sha256sum "$bundle2" | cut -d' ' -f1))"

@@ -37,7 +37,7 @@ struct IVPackCommand: AsyncParsableCommand {
         version: IVPackVersion.current,
         subcommands: [
             BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self,
-            InstallCommand.self,
+            InstallCommand.self, QualifyCommand.self,
             RollbackCommand.self, StatusCommand.self, PruneCommand.self, LicenseCommand.self, CheckCommand.self,
             DiffCommand.self,
             AuditCommand.self,

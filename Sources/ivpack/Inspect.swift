@@ -64,6 +64,9 @@ struct InspectCommand: ParsableCommand {
                 if !install.state.isEmpty {
                     print("  state (under ROOT/state): \(install.state.map(Display.name).joined(separator: ", "))")
                 }
+                for (component, folder) in install.destinations.sorted(by: { $0.key < $1.key }) {
+                    print("  destination \(Display.name(component)): \(Display.name(folder))/ (in the release folder)")
+                }
                 for (name, hook) in install.hooks.sorted(by: { $0.key < $1.key }) {
                     print(
                         "  hook \(name.rawValue): \(hook.run.map(Display.name).joined(separator: " ")) (timeout \(hook.timeoutSeconds) s)"

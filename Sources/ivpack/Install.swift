@@ -82,6 +82,13 @@ struct InstallCommand: AsyncParsableCommand {
         help: "Why the downgrade or the unchecked requirements are accepted; recorded in the state and the report.")
     var reason: String?
 
+    @Flag(
+        name: .long,
+        help:
+            "After a successful install, run the release's on-site qualification (as `ivpack qualify`); the report covers both."
+    )
+    var qualify = false
+
     @OptionGroup var licensing: LicenseOptions
 
     @OptionGroup var iq: IQReportOptions
@@ -121,7 +128,23 @@ struct InstallCommand: AsyncParsableCommand {
                 try options.iq.write(report, siteID: options.licensing.site, started: started)
                 throw InstallError.verificationFailed(report)
             }
-            try options.iq.write(outcome.report, siteID: options.licensing.site, started: started)
+            let installed = options.iq.report(outcome.report, siteID: options.licensing.site, started: started)
+            let switched = outcome.failure == nil && !outcome.alreadyActive
+            if switched {
+                // Kept under the root, so that a later `ivpack qualify` reports the whole IQ.
+                keepInstallReport(installed, releaseFolder: outcome.releaseFolder, release: outcome.release.name)
+            }
+            var qualification: QualificationOutcome?
+            if options.qualify && outcome.failure == nil {
+                let root = String(outcome.releaseFolder.dropLast(("/releases/" + outcome.release.name).count))
+                let release = try Installer.activeRelease(root: root.isEmpty ? "/" : root)
+                let q = await runQualification(release, accepting: request.acceptUnchecked)
+                qualification = q
+                try options.iq.write(
+                    IQReport.qualified(outcome.report, qualification: q, context: installedContext(installed)))
+            } else {
+                try options.iq.write(installed)
+            }
             for note in outcome.reconciled { print("Mended:  \(note)") }
             let report = outcome.report
             let warnings = report.checks.filter { $0.status == .warn }
@@ -141,6 +164,10 @@ struct InstallCommand: AsyncParsableCommand {
             options.iq.printWritten()
             if outcome.alreadyActive {
                 print("Already active: \(outcome.release.name) is this manifest; nothing was changed.")
+                if let qualification {
+                    printQualification(qualification)
+                    if !qualification.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+                }
                 return
             }
             print("Release: \(outcome.releaseFolder)")
@@ -152,6 +179,33 @@ struct InstallCommand: AsyncParsableCommand {
             }
             print("Active:  \(outcome.release.name)" + (outcome.previous.map { " (previous: \($0))" } ?? ""))
             if let reason = outcome.release.downgradeReason { print("Downgrade allowed: \(reason)") }
+            if let qualification {
+                printQualification(qualification)
+                if !qualification.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+            }
         }
+    }
+}
+
+/// The context of an install's report, to extend it with the qualification that follows.
+func installedContext(_ iq: IQReport) -> IQReport.Context {
+    IQReport.Context(
+        purpose: iq.purpose, siteID: iq.siteID, startTime: iq.startTime, endTime: iq.endTime,
+        operatorUser: iq.people.operatorUser, host: iq.people.host, operatingSystem: iq.operatingSystem,
+        vendor: iq.object.vendor, bundleBytes: iq.object.bundleBytes)
+}
+
+/// Keeps the install's IQ report under the root (ROOT/.ivpack/reports/RELEASE.iq.json). A report
+/// that cannot be kept is a warning: the install stands, and `ivpack qualify` then reports the
+/// qualification alone.
+func keepInstallReport(_ iq: IQReport, releaseFolder: String, release: String) {
+    let root = String(releaseFolder.dropLast(("/releases/" + release).count))
+    let path = RecordedInstallReport.path(root: root.isEmpty ? "/" : root, release: release)
+    do {
+        let folder = String(path[..<path.lastIndex(of: "/")!])
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writeOutput(path: path, bytes: iq.canonicalBytes).commit()
+    } catch {
+        printError("warning: the install's IQ report could not be kept at \(path): \(error)")
     }
 }

@@ -87,6 +87,11 @@ struct IQReportOptions: ParsableArguments {
     /// either is renamed into place.
     func write(_ verification: VerifyReport, siteID: String?, started: Int64) throws {
         guard wanted else { return }
+        try write(report(verification, siteID: siteID, started: started))
+    }
+
+    /// The report of `verification`, in this process's context, ending now.
+    func report(_ verification: VerifyReport, siteID: String?, started: Int64) -> IQReport {
         let context = IQReport.Context.live(
             for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
         var iq = IQReport(verification: verification, context: context)
@@ -98,8 +103,14 @@ struct IQReportOptions: ParsableArguments {
         if let log = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !log.isEmpty {
             iq.audit =
                 access(log, F_OK) == 0
-                ? try IQReportAudit.current(log: log) : IQReportAudit(log: log, events: 0, headSHA256: nil)
+                ? try? IQReportAudit.current(log: log) : IQReportAudit(log: log, events: 0, headSHA256: nil)
         }
+        return iq
+    }
+
+    /// Writes `iq` to the files asked for: both written in full before either is renamed into place.
+    func write(_ iq: IQReport) throws {
+        guard wanted else { return }
         var outputs: [AtomicOutputFile] = []
         if let path = report { outputs.append(try writeOutput(path: path, bytes: iq.canonicalBytes)) }
         if let path = html { outputs.append(try writeOutput(path: path, bytes: Array(IQReportHTML.render(iq).utf8))) }

@@ -71,6 +71,11 @@ struct VerifyCommand: AsyncParsableCommand {
                     UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
                 },
                 progress: options.progressOptions.progress("verify", machineOutput: options.json))
+            if let unmatched = UnmatchedAcceptance.find(
+                options.acceptUnchecked.map { UncheckedAcceptance(requirement: $0, reason: "") }, in: report.checks)
+            {
+                throw unmatched
+            }
             try options.iq.write(report, siteID: options.licensing.site, started: started)
             if options.json {
                 printJSON(report.json)

@@ -33,10 +33,11 @@ public final class InstallFixture: @unchecked Sendable {
     /// Builds the fixture release at `version` (with a 2 MiB LICENSE.txt when `big`) into
     /// `work/NAME.ivp`, signed by both development roles. `install` is the spec's `install:`
     /// section (YAML, without the key); `files` are more files of the release (path, text, mode),
-    /// e.g. hook scripts under `service/`.
+    /// e.g. hook scripts under `service/`; `extraComponents` are more component entries (YAML,
+    /// indented as list items of `components:`), `sections` more top-level spec sections.
     public func bundle(
         version: String, big: Bool = true, name: String? = nil, install: String? = nil,
-        files: [(String, String, Int)] = []
+        files: [(String, String, Int)] = [], extraComponents: String = "", sections: String = ""
     ) throws -> String {
         let release = ReleaseFixture(version: version)
         if big {
@@ -44,13 +45,15 @@ public final class InstallFixture: @unchecked Sendable {
                 Self.bigFile,
                 Self.pattern(Self.bigSize, seed: version.utf8.reduce(UInt32(7)) { $0 &* 31 &+ UInt32($1) }))
         }
-        if install != nil || !files.isEmpty {
+        if install != nil || !files.isEmpty || !sections.isEmpty {
             for (path, text, mode) in files { release.folder.write(path, text, mode: mode) }
-            if let install {
-                let indented = install.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
-                release.folder.write(
-                    "ivpack.yaml",
-                    ReleaseFixture.spec(version: version) + "\ninstall:\n" + indented.joined(separator: "\n") + "\n")
+            if install != nil || !sections.isEmpty || !extraComponents.isEmpty {
+                var spec = ReleaseFixture.spec(version: version, extraComponents: extraComponents)
+                if let install {
+                    let indented = install.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
+                    spec += "\ninstall:\n" + indented.joined(separator: "\n") + "\n"
+                }
+                release.folder.write("ivpack.yaml", spec + "\n" + sections + "\n")
             }
             // The code component is versioned by the tag on a clean tree: commit and tag again.
             _ = git(["add", "-A"], in: release.root)

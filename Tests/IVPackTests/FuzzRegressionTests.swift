@@ -382,10 +382,14 @@ import Testing
                     FileManager.default.contents(atPath: corpus + "/" + relative), "Fuzz/corpus/\(relative) is missing")
             )
         }
-        for name in ["minimal.json", "with-sbom.json", "pulmoscan.json", "with-install.json"] {
+        for name in [
+            "minimal.json", "with-sbom.json", "pulmoscan.json", "with-install.json", "install-destinations.json",
+        ] {
             _ = try Manifest.decode(try bytes("FuzzManifest/" + name), source: "Fuzz/corpus/FuzzManifest/" + name)
         }
-        for name in ["minimal.yaml", "with-sbom.yaml", "pulmoscan.yaml", "with-install.yaml"] {
+        for name in [
+            "minimal.yaml", "with-sbom.yaml", "pulmoscan.yaml", "with-install.yaml", "install-destinations.yaml",
+        ] {
             _ = try ReleaseSpec.parse(
                 bytes: try bytes("FuzzSpec/" + name), file: "Fuzz/corpus/FuzzSpec/" + name, root: "/nonexistent")
         }

@@ -17,7 +17,46 @@ import Testing
             .preInstall: .init(run: ["service/run.sh", "--migrate", "über \"quoted\""], timeoutSeconds: 300),
             .healthCheck: .init(run: ["service/run.sh", "--check"], timeoutSeconds: 30),
             .postRollback: .init(run: ["service/run.sh"], timeoutSeconds: 1),
-        ])
+        ], destinations: ["manuals": "share/doc/pulmoscan", "licences": "share/licences"])
+
+    /// A qualification member that uses every part of it, on the fixture's files: `licences` as
+    /// the dataset (LICENSE.txt as its labels: the manifest readers do not open files).
+    static let qualification: QualificationSpec = {
+        var metrics = QualificationSpec.Metrics(
+            request: .init(
+                method: "POST", url: "http://127.0.0.1:{port}/v1/x", contentType: "application/octet-stream"),
+            answer: "$.findings[0].label", timeoutSeconds: 12)
+        metrics.latency = (p50Milliseconds: 250, p95Milliseconds: 1000)
+        metrics.concurrency = (clients: 4, requests: 40, minSuccessPermille: 990)
+        metrics.accuracyMinPermille = 950
+        metrics.maxMemoryBytes = 512 << 20
+        metrics.maxCPUPercent = 400
+        return QualificationSpec(
+            service: .init(run: ["service/run.sh", "--port", "{port}"], ready: "http://127.0.0.1:{port}/healthz"),
+            dataset: .init(component: "licences", labels: "LICENSE.txt"),
+            cases: [
+                .init(
+                    id: "version", clause: "4.3.1 a", title: "Version \"quoted\" 版本",
+                    http: .init(method: "GET", url: "https://localhost:{port}/v?x=1"),
+                    expect: .init(
+                        status: 200,
+                        json: [
+                            ("$.a[2].b", .string("{version}")), ("$.n", .integer(3)), ("$.ok", .bool(true)),
+                            ("$.z", .null),
+                        ],
+                        regex: "^\\{", sha256: String(repeating: "ab", count: 32)), timeoutSeconds: 5),
+                .init(
+                    id: "self-check", clause: "4.3.1 d", title: "Self-check",
+                    run: ["service/run.sh", "--check", "{port}"],
+                    expect: .init(exitStatus: 3, regex: "ok"), timeoutSeconds: 60),
+                .init(
+                    id: "body", clause: "4.3.1 c", title: "Body",
+                    http: .init(
+                        method: "POST", url: "http://127.0.0.1:{port}/", body: "service/VERSION",
+                        contentType: "text/plain"),
+                    expect: .init(status: 400)),
+            ], metrics: metrics)
+    }()
 
     @Test func canonicalBytesDecodeToTheSameManifest() throws {
         let (manifest, bytes) = try sample()
@@ -112,11 +151,25 @@ import Testing
         for install in [
             Self.install, InstallSpec(root: "/opt/x"), InstallSpec(state: ["a"]),
             InstallSpec(hooks: [.postInstall: .init(run: ["service/run.sh"])]),
+            InstallSpec(
+                hooks: [.postInstall: .init(run: ["service/run.sh"])], destinations: ["inference-service": "app"]),
+            InstallSpec(destinations: ["release-notes": "share/doc/pulmoscan/notes"]),
         ] {
             var installed = manifest
             installed.install = install
             #expect(expectReadersAgree(installed.canonicalBytes, "install \(install)"))
             #expect(Manifest.readCanonical(installed.canonicalBytes) == installed)
+        }
+        // The qualification member, whole and in parts.
+        for qualification in [
+            Self.qualification, QualificationSpec(notApplicable: "no service"),
+            QualificationSpec(cases: [Self.qualification.cases[1]]),
+        ] {
+            var qualified = manifest
+            qualified.qualification = qualification
+            #expect(expectReadersAgree(qualified.canonicalBytes, "qualification \(qualification)"))
+            #expect(Manifest.readCanonical(qualified.canonicalBytes) == qualified)
+            #expect(try Manifest.decode(qualified.canonicalBytes, source: "test") == qualified)
         }
     }
 
@@ -147,6 +200,9 @@ import Testing
         var installed = manifest
         installed.install = Self.install
         variants.append(installed)
+        var qualified = installed
+        qualified.qualification = Self.qualification
+        variants.append(qualified)
         for (i, m) in variants.enumerated() {
             #expect(m.canonicalBytes == CanonicalJSON.encode(m.json), "variant \(i)")
         }
@@ -165,7 +221,16 @@ import Testing
         let member = Array(#","install":"#.utf8)
         let start = try #require(withInstall.firstRange(of: member)).lowerBound
         let end = start + member.count + CanonicalJSON.encode(Self.install.json).count
-        for (bytes, range) in [(bytes, bytes.indices), (withInstall, (start - 2)..<(end + 2))] {
+        var qualified = manifest
+        qualified.qualification = Self.qualification
+        let withQualification = qualified.canonicalBytes
+        let qMember = Array(#","qualification":"#.utf8)
+        let qStart = try #require(withQualification.firstRange(of: qMember)).lowerBound
+        let qEnd = qStart + qMember.count + CanonicalJSON.encode(Self.qualification.json).count
+        for (bytes, range) in [
+            (bytes, bytes.indices), (withInstall, (start - 2)..<(end + 2)),
+            (withQualification, (qStart - 2)..<(qEnd + 2)),
+        ] {
             for i in range {
                 var variant = bytes
                 switch i % 3 {

@@ -3,7 +3,8 @@
   python3 -m service.app --self-check     prints one JSON object; exit 0 when every check passed
 
 Checks that the service code, the model weights and the model configuration all carry the one
-release version, and that the site configuration (written by the postInstall hook into the
+release version, that the screening head loads from them and classifies its two built-in
+images (one blob, one flat; about 20 ms), and that the site configuration (written by the postInstall hook into the
 install root's state folder, $IVPACK_STATE_DIR/etc/pulmoscan.conf) is present and complete.
 ivpack's healthCheck hook (service/hooks/health-check) runs it after every install and rollback.
 """
@@ -59,6 +60,15 @@ def run() -> dict:
         check("model-config", found == __version__, f"config.json version {found}")
     except (OSError, ValueError) as e:
         check("model-config", False, str(e))
+    try:
+        from . import screening
+
+        screener = screening.Screener()
+        images = [screening.read_pgm(screening.reference_image(blob)) for blob in (True, False)]
+        labels = [screener.classify(image).label for image in images]
+        check("model-screening", labels == ["nodule", "clear"], f"built-in images classified {', '.join(labels)}")
+    except (OSError, ValueError, RuntimeError) as e:
+        check("model-screening", False, str(e))
     state = os.environ.get("IVPACK_STATE_DIR")
     if state:
         conf = Path(state) / "etc" / "pulmoscan.conf"

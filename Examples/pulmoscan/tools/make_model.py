@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """Writes models/nodule-detector.safetensors: a tiny, valid safetensors file for the example.
 
-The weights are not a trained model: they are deterministic numbers that give the file a
-realistic shape (a 3x3 convolution stem and a one-class detection head). What matters for the
-example is the header, whose __metadata__ carries the release version that `ivpack build`
-checks against the spec (clause 5.5.1 b: models tagged with the one version).
+The detector's weights are not a trained model: they are deterministic numbers that give the
+file a realistic shape (a 3x3 convolution stem and a one-class detection head). What matters
+for the example is the header, whose __metadata__ carries the release version that `ivpack
+build` checks against the spec (clause 5.5.1 b: models tagged with the one version).
+
+The file also holds the 2-D screening head that service/screening.py runs (pure Python) for the
+on-site qualification, `ivpack qualify`, on the reference cases of qualification/ (written by
+tools/make_cases.py): a 7x7 difference-of-Gaussians kernel (sigma 1.5 px minus sigma 3 px, each
+normalised to sum 1, so the kernel sums to 0 and ignores a flat or sloping background) and a
+linear unit on the peak response. On the reference cases the peaks are 0.006 to 0.023 (clear)
+and 0.050 to 0.071 (nodule); the unit puts the decision (score 0.5) at a peak of 0.036. Its
+tensors sort after the detector's, so the detector's tensor data, and its SHA-256 quoted in the
+release notes, are unchanged.
 
 safetensors layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON (padded with
 spaces to a multiple of 8), then the raw little-endian tensor data. Every __metadata__ value is
@@ -34,6 +43,17 @@ def values(count, seed, scale):
     return [scale * math.sin(seed * 12.9898 + i * 78.233) for i in range(count)]
 
 
+def difference_of_gaussians(half=3, centre=1.5, surround=3.0):
+    """A (2*half+1)^2 centre-surround kernel, row-major: two normalised Gaussians subtracted."""
+    def gaussian(sigma):
+        span = range(-half, half + 1)
+        g = [math.exp(-(x * x + y * y) / (2 * sigma * sigma)) for y in span for x in span]
+        total = sum(g)
+        return [v / total for v in g]
+
+    return [a - b for a, b in zip(gaussian(centre), gaussian(surround))]
+
+
 def tensors():
     """name -> (shape, float values), small enough for the whole file to stay under 64 KiB."""
     specs = {
@@ -46,6 +66,11 @@ def tensors():
         # Size regression: nodule diameter (mm) from the same features.
         "head.diameter.weight": ([1, 16], values(16, 4, 0.5)),
         "head.diameter.bias": ([1], [6.0]),
+        # Screening head (2-D, qualification): blob kernel, then score = sigmoid(250 * peak - 9).
+        "screening.blob.weight": ([1, 1, 7, 7], difference_of_gaussians()),
+        "screening.blob.bias": ([1], [0.0]),
+        "screening.head.weight": ([1, 1], [250.0]),
+        "screening.head.bias": ([1], [-9.0]),
     }
     for name, (shape, data) in specs.items():
         assert math.prod(shape) == len(data), name
@@ -70,6 +95,8 @@ def build(version):
         "architecture": "3D anchor-free single-stage detector (CenterNet-style), 3x3x3 conv stem, objectness + diameter heads",
         "input": "chest CT volume resampled to 1.0 mm isotropic, HU clipped to [-1200, 600] and scaled to [0, 1], 96x96x96 patches",
         "output": "per-voxel nodule objectness (sigmoid) and diameter in mm",
+        "screening_head": "screening.*: 2-D qualification head; 8-bit grayscale image scaled to [0, 1], "
+        "7x7 DoG peak, sigmoid(w * peak + b); nodule when >= config screening.threshold",
         "training_data": "PS-CT-TRAIN-2025-03: 4,812 chest CT series from 6 sites (2016-2024), 9,907 nodules >= 4 mm, consensus of 3 radiologists",
         "test_set": "PS-CT-TEST-SEQ-02 (sequestered, 1,020 series); unchanged since V2.3.0.1013",
         "framework": "pytorch 2.3.1 (training); numpy 1.26.4 (inference)",

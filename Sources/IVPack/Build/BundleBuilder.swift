@@ -44,6 +44,17 @@ public enum BundleBuilder {
         }
         if !problems.isEmpty { throw InputProblems(problems: problems) }
         if let install = spec.install { try applyExecutables(install, to: &filesByComponent, spec: spec) }
+        if let qualification = spec.qualification {
+            var modes: [String: String] = [:]
+            var owners: [String: String] = [:]
+            for (component, files) in filesByComponent {
+                for file in files {
+                    modes[Manifest.payloadPrefix + file.relativePath] = file.executable ? "0755" : "0644"
+                    owners[Manifest.payloadPrefix + file.relativePath] = component.name
+                }
+            }
+            try qualification.check(modes: modes, components: owners, file: spec.file)
+        }
 
         // 2. Version consistency, all mismatches at once, before any byte is written.
         let consistency = VersionConsistency(spec: spec, tree: tree)
@@ -86,9 +97,12 @@ public enum BundleBuilder {
             },
             requirements: spec.requirements,
             install: spec.install.map(\.spec).flatMap { $0.isEmpty ? nil : $0 },
+            qualification: spec.qualification?.spec,
             provenance: Manifest.Provenance(
                 tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
                 git: results.compactMap(\.git)))
+        // Every file with a path of its own once installed (install.destinations), still before any byte is written.
+        try spec.install?.checkDestinations(components: manifest.components, file: spec.file)
         let reservedLength = manifest.canonicalBytes.count
 
         // 4. Stream the payload.

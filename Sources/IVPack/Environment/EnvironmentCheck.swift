@@ -409,3 +409,34 @@ public struct UncheckedAcceptance: Sendable, Equatable {
         id.rawValue == requirement || id.rawValue == "environment." + requirement
     }
 }
+
+/// `--accept-unchecked` IDs that name none of the release's requirement checks (a typo, or a
+/// requirement the release does not have). Bad input: an acceptance that matches nothing would
+/// otherwise be ignored without a word, and the site would believe it had accepted something.
+public struct UnmatchedAcceptance: IVPackError, Equatable {
+    /// The IDs given that name no check, in the order given.
+    public var unmatched: [String]
+    /// The release's requirement checks (`environment.*`), each of which an acceptance may name.
+    public var known: [String]
+
+    public var exitStatus: ExitStatus { .badInput }
+
+    public var description: String {
+        let given = unmatched.map { "--accept-unchecked \($0)" }.joined(separator: ", ")
+        guard !known.isEmpty else {
+            return "\(given): this release has no environment requirements, so there is nothing to accept unchecked"
+        }
+        return "\(given): names no requirement of this release. Name one of its checks: "
+            + known.joined(separator: ", ")
+            + " (or its kind without environment., e.g. \(known[0].dropFirst("environment.".count)))"
+    }
+
+    /// The acceptances among `accepting` that name none of the environment checks in `checks`;
+    /// nil when each names one.
+    public static func find(_ accepting: [UncheckedAcceptance], in checks: [Check]) -> UnmatchedAcceptance? {
+        let environment = checks.map(\.id).filter { $0.rawValue.hasPrefix("environment.") }
+        let unmatched = accepting.filter { a in !environment.contains { a.matches($0) } }.map(\.requirement)
+        guard !unmatched.isEmpty else { return nil }
+        return UnmatchedAcceptance(unmatched: unmatched, known: environment.map(\.rawValue))
+    }
+}

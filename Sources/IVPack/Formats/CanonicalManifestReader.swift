@@ -204,9 +204,16 @@ struct CanonicalManifestReader {
             })
         else { return nil }
         guard take(",\"sourceDateEpoch\":"), let epoch = integer(), take(",\"specSHA256\":"), let specDigest = digest(),
-            take(",\"tool\":"), let tool = string(), take("},\"releaseNotes\":"), let releaseNotes = string(),
-            seenPaths.contains(releaseNotes)
+            take(",\"tool\":"), let tool = string(), take("}")
         else { return nil }
+        var qualification: QualificationSpec?
+        if take(",\"qualification\":") {
+            guard let value = qualificationValue(components) else { return nil }
+            qualification = value
+        }
+        guard take(",\"releaseNotes\":"), let releaseNotes = string(), seenPaths.contains(releaseNotes) else {
+            return nil
+        }
         var requirements: EnvironmentRequirements?
         if take(",\"requirements\":") {
             guard let value = requirementsValue() else { return nil }
@@ -216,6 +223,7 @@ struct CanonicalManifestReader {
         return Manifest(
             product: ProductSpec(name: name, vendor: vendor, model: model), version: version, chunkSize: chunkSize,
             releaseNotes: releaseNotes, components: components, requirements: requirements, install: install,
+            qualification: qualification,
             provenance: Manifest.Provenance(tool: tool, sourceDateEpoch: epoch, specSHA256: specDigest, git: git))
     }
 
@@ -278,18 +286,34 @@ struct CanonicalManifestReader {
         return value
     }
 
-    /// The `install` object, checked by the general reader's own rules (InstallSpec.decode,
-    /// hook programs against `components`' files), whose bytes are exactly what ivpack writes for
-    /// the value read: this excludes what the re-encoding would drop, such as an empty list.
+    /// The `install` object, checked by the general reader's own rules (InstallSpec.decode:
+    /// hook programs and destinations against `components`, collisions of installed paths),
+    /// whose bytes are exactly what ivpack writes for the value read: this excludes what the
+    /// re-encoding would drop, such as an empty list.
     private mutating func installValue(_ components: [Manifest.Component]) -> InstallSpec? {
         let start = p
         guard let value = objectValue(),
             let install = try? InstallSpec.decode(
-                value, StrictJSONReader.manifest(source: ""),
-                modeOf: { path in components.lazy.flatMap(\.files).first { $0.path == path }?.mode }),
+                value, StrictJSONReader.manifest(source: ""), components: components),
             matches(CanonicalJSON.encode(install.json), at: start)
         else { return nil }
         return install
+    }
+
+    /// The `qualification` object, checked by the general reader's own rules
+    /// (QualificationSpec.decode, file references against `components`), whose bytes are exactly
+    /// what ivpack writes for the value read.
+    private mutating func qualificationValue(_ components: [Manifest.Component]) -> QualificationSpec? {
+        let start = p
+        guard let value = objectValue(),
+            let spec = try? QualificationSpec.decode(
+                value, StrictJSONReader.manifest(source: ""),
+                modeOf: { path in components.lazy.flatMap(\.files).first { $0.path == path }?.mode },
+                componentOf: { path in components.first { $0.files.contains { $0.path == path } }?.name },
+                components: Set(components.map(\.name))),
+            matches(CanonicalJSON.encode(spec.json), at: start)
+        else { return nil }
+        return spec
     }
 
     /// A JSON object at the cursor, parsed with the general reader's limits; the cursor moves past it.

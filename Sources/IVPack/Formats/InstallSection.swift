@@ -28,11 +28,14 @@ public struct InstallSection: Sendable, Equatable {
     public var executableLocations: [SpecLocation]
     /// Where each hook's program (`run[0]`) was written.
     public var programLocations: [InstallSpec.HookName: SpecLocation]
+    /// Where each destination's folder was written, by component name.
+    public var destinationLocations: [String: SpecLocation] = [:]
 
-    /// Reads `install:`; every rule that needs no file is checked here.
-    static func parse(_ reader: YAMLReader, _ node: Node) throws -> InstallSection {
+    /// Reads `install:`; every rule that needs no file is checked here. `components` are the
+    /// names a destination may give (the spec's components and the release notes').
+    static func parse(_ reader: YAMLReader, _ node: Node, components: [String]) throws -> InstallSection {
         let f = "install"
-        let m = try reader.mapping(node, f, allowed: ["root", "executables", "state", "hooks"])
+        let m = try reader.mapping(node, f, allowed: ["root", "executables", "state", "destinations", "hooks"])
         func location(_ node: Node, _ field: String) -> SpecLocation {
             SpecLocation(line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, field: field)
         }
@@ -80,6 +83,19 @@ public struct InstallSection: Sendable, Equatable {
                     "\"\(section.spec.state[j])\": \(problem) (\(f).state[\(i)])", hint: problem.hint)
             }
         }
+        if let n = m["destinations"] {
+            let destinations = try reader.mapping(n, "\(f).destinations", allowed: components)
+            for (name, node) in destinations.sorted(by: { $0.key < $1.key }) {
+                let field = "\(f).destinations.\(name)"
+                let text = try reader.string(node, field)
+                switch InstallSpec.normalizeDestination(text) {
+                case .success(let folder): section.spec.destinations[name] = folder
+                case .failure(let problem):
+                    throw reader.error(node, field, "\"\(text)\": \(problem)", hint: InstallSpec.destinationHint)
+                }
+                section.destinationLocations[name] = location(node, field)
+            }
+        }
         if let n = m["hooks"] {
             let hooks = try reader.mapping(n, "\(f).hooks", allowed: InstallSpec.HookName.allCases.map(\.rawValue))
             for name in InstallSpec.HookName.allCases {
@@ -111,6 +127,22 @@ public struct InstallSection: Sendable, Equatable {
             }
         }
         return section
+    }
+
+    /// Checks that the release's files, installed with `destinations`, each get a path of their
+    /// own (`InstallSpec.firstCollision`); throws the first problem at the destination of one of
+    /// the two files' components in the spec `file`, naming both files.
+    public func checkDestinations(components: [Manifest.Component], file: String) throws {
+        guard !spec.destinations.isEmpty,
+            let problem = InstallSpec.firstCollision(destinations: spec.destinations, components: components)
+        else { return }
+        var at = SpecLocation(line: 0, column: 0, field: "install.destinations")
+        if case .collision(let c) = problem, let named = c.components.first(where: { destinationLocations[$0] != nil })
+        {
+            at = destinationLocations[named]!
+        }
+        throw InputError.yaml(
+            file: file, line: at.line, column: at.column, field: at.field, problem: "\(problem)", hint: problem.hint)
     }
 
     /// Checks the section against the release's files, given as the mode each payload entry

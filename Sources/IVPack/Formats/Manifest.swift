@@ -20,6 +20,8 @@ public struct Manifest: Sendable, Equatable {
     public var requirements: EnvironmentRequirements?
     /// How the release is installed (the spec's `install:` section); nil when it names nothing.
     public var install: InstallSpec?
+    /// How the release is qualified on site (the spec's `qualification:` section); nil when absent.
+    public var qualification: QualificationSpec?
     public var provenance: Provenance
 
     /// One component and its files, in bundle order.
@@ -80,6 +82,21 @@ public struct Manifest: Sendable, Equatable {
 
     /// Every file of every component, in bundle order.
     public var allFiles: [FileEntry] { components.flatMap(\.files) }
+
+    /// Where `ivpack install` puts every file in the release folder (`install.destinations`
+    /// applied, see `InstallSpec.installedPath(ofEntry:component:)`), in `allFiles`' order.
+    public var installedPaths: [String] {
+        let spec = install ?? InstallSpec()
+        return components.flatMap { c in c.files.map { spec.installedPath(ofEntry: $0.path, component: c.name) } }
+    }
+
+    /// Where `ivpack install` puts the file of payload path `path` (without `payload/`, as a
+    /// hook's program is written); nil when no component ships it.
+    public func installedPath(ofPayloadPath path: String) -> String? {
+        let entry = Self.payloadPrefix + path
+        guard let component = components.first(where: { $0.files.contains { $0.path == entry } }) else { return nil }
+        return (install ?? InstallSpec()).installedPath(ofEntry: entry, component: component.name)
+    }
 }
 
 // MARK: - JSON form
@@ -104,6 +121,7 @@ extension Manifest {
         ]
         if let requirements { members.append(("requirements", requirements.json)) }
         if let install { members.append(("install", install.json)) }
+        if let qualification { members.append(("qualification", qualification.json)) }
         return .object(members)
     }
 
@@ -194,7 +212,12 @@ extension Manifest {
         digest(provenance.specSHA256)
         raw(",\"tool\":")
         string(provenance.tool)
-        raw("},\"releaseNotes\":")
+        raw("}")
+        if let qualification {
+            raw(",\"qualification\":")
+            out.append(contentsOf: CanonicalJSON.encode(qualification.json))
+        }
+        raw(",\"releaseNotes\":")
         string(releaseNotes)
         if let requirements {
             raw(",\"requirements\":")
@@ -321,7 +344,7 @@ extension StrictJSONReader {
     fileprivate func manifest(_ v: JSONValue) throws -> Manifest {
         let m = try object(
             v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"],
-            optional: ["requirements", "install"])
+            optional: ["requirements", "install", "qualification"])
         let format = try string(m["format"], "/format")
         guard format == Manifest.format else {
             throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"")
@@ -410,15 +433,18 @@ extension StrictJSONReader {
             throw fail("/requirements", "must be an object whose numbers are integers")
         }
         let install = try m["install"].map { value in
-            // At most five hooks: a lookup over the files for each is cheaper than a table of all.
-            try InstallSpec.decode(value, self) { path in
-                components.lazy.flatMap(\.files).first { $0.path == path }?.mode
-            }
+            try InstallSpec.decode(value, self, components: components)
+        }
+        let qualification = try m["qualification"].map { value in
+            try QualificationSpec.decode(
+                value, self, modeOf: { path in components.lazy.flatMap(\.files).first { $0.path == path }?.mode },
+                componentOf: { path in components.first { $0.files.contains { $0.path == path } }?.name },
+                components: Set(components.map(\.name)))
         }
         return Manifest(
             product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
             releaseNotes: releaseNotes, components: components,
             requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), install: install,
-            provenance: provenance)
+            qualification: qualification, provenance: provenance)
     }
 }

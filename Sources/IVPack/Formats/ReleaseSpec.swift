@@ -80,6 +80,8 @@ public struct ReleaseSpec: Sendable {
     public var requirements: EnvironmentRequirements?
     /// The `install:` section: how the release is installed on the target; nil when absent.
     public var install: InstallSection?
+    /// The `qualification:` section: how the release is qualified on site; nil when absent.
+    public var qualification: QualificationSection?
 
     /// Reads and validates the spec at `path`.
     public static func load(path: String) throws -> ReleaseSpec {
@@ -101,7 +103,7 @@ public struct ReleaseSpec: Sendable {
             top, "",
             allowed: [
                 "apiVersion", "product", "version", "releaseNotes", "chunkSize", "components", "requirements",
-                "install",
+                "install", "qualification",
             ],
             required: ["apiVersion", "product", "version", "releaseNotes", "components"])
         let api = try reader.string(doc["apiVersion"]!, "apiVersion")
@@ -155,11 +157,14 @@ public struct ReleaseSpec: Sendable {
         let requirements = try doc["requirements"].map {
             EnvironmentRequirements(json: try Requirements.parse(reader, $0))
         }
-        let install = try doc["install"].map { try InstallSection.parse(reader, $0) }
+        let install = try doc["install"].map {
+            try InstallSection.parse(reader, $0, components: components.map(\.name) + [ReleaseNotesComponent.name])
+        }
+        let qualification = try doc["qualification"].map { try QualificationSection.parse(reader, $0) }
         return ReleaseSpec(
             file: file, root: root, digest: SHA256Digest.of(bytes), product: product, version: version,
             releaseNotes: releaseNotes, chunkSize: chunkSize, components: components, requirements: requirements,
-            install: install)
+            install: install, qualification: qualification)
     }
 
     private static func namePattern(_ name: String) -> Bool {

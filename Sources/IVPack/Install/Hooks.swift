@@ -67,24 +67,26 @@ public struct HookRun: Sendable, Equatable {
 }
 
 /// Runs a release's install hooks (`install.hooks` of its manifest): the program is a file of the
-/// release itself (checked when the manifest was read: a payload file of mode 0755), run without a
-/// shell, in the release's folder, in its own process group, with a clean environment and the
-/// manifest's timeout (SIGTERM, 5 s, then SIGKILL to the whole group).
+/// release itself (checked when the manifest was read: a payload file of mode 0755), run from
+/// where it is installed (its component's destination applied), without a shell, in the
+/// release's folder, in its own process group, with a clean environment and the manifest's
+/// timeout (SIGTERM, 5 s, then SIGKILL to the whole group).
 enum Hooks {
     static let graceSeconds = 5
     static let excerptLines = 20
 
-    /// Runs `name` of `spec` from `releaseFolder`; nil when the release has no such hook.
-    /// `started` is told the process ID once the program runs (the crash record).
+    /// Runs `name` of `manifest`'s install section from `releaseFolder`; nil when the release
+    /// has no such hook. `started` is told the process ID once the program runs (the crash record).
     static func run(
-        _ name: InstallSpec.HookName, of spec: InstallSpec?, release: String, releaseFolder: String,
+        _ name: InstallSpec.HookName, of manifest: Manifest?, release: String, releaseFolder: String,
         context: HookContext, started: @escaping (pid_t) -> Void
     ) -> HookRun? {
-        guard let hook = spec?.hooks[name] else { return nil }
+        guard let manifest, let hook = manifest.install?.hooks[name] else { return nil }
         var run = HookRun(
             hook: name, release: release, command: hook.run, status: nil, timedOut: false, startFailure: nil,
             milliseconds: 0, timeoutSeconds: hook.timeoutSeconds, excerpt: [])
-        let program = releaseFolder + "/" + hook.program
+        // The manifest was read with its program among the files; the fallback is never taken.
+        let program = releaseFolder + "/" + (manifest.installedPath(ofPayloadPath: hook.program) ?? hook.program)
         var st = stat()
         guard lstat(program, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
             run.startFailure = "\(program) is missing or not a regular file (the release was changed after install?)"

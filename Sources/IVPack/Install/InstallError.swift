@@ -25,6 +25,8 @@ public enum InstallError: IVPackError {
     case inconsistent(root: String, problem: String)
     /// The site's state cannot be snapshotted or restored (a link, a device).
     case stateRefused(StatePathRefusal)
+    /// `--accept-unchecked` names no requirement of the release; nothing was written.
+    case unmatchedAcceptance(UnmatchedAcceptance)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -32,7 +34,7 @@ public enum InstallError: IVPackError {
         case .input(let e): return e.exitStatus
         case .verificationFailed, .payloadMismatch, .downgradeRefused, .otherProduct, .noRollbackTarget:
             return .checkFailed
-        case .badRoot, .notInstalled: return .badInput
+        case .badRoot, .notInstalled, .unmatchedAcceptance: return .badInput
         case .locked, .inconsistent, .stateRefused: return .environment
         }
     }
@@ -63,6 +65,7 @@ public enum InstallError: IVPackError {
         case .otherProduct(let root, let installed, let bundle):
             return "\(root) holds \(installed); the bundle is \(bundle). Install it under its own root (--root)"
         case .noRollbackTarget(let root, let problem): return "\(root): \(problem)"
+        case .unmatchedAcceptance(let e): return "\(e)"
         case .notInstalled(let root):
             return
                 "\(root): nothing is installed here (no .ivpack/state.json). Check --root, or install a bundle first with `ivpack install`"

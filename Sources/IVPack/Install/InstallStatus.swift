@@ -40,7 +40,7 @@ public struct InstallStatus: Sendable {
 }
 
 /// The active release's tree against its manifest: every file changed, added or missing since
-/// install, by release-relative path.
+/// install, by release-relative path (where the file is installed: `install.destinations` applied).
 public struct DriftReport: Sendable, Equatable {
     public var release: String
     /// Files the manifest lists, checked.
@@ -134,8 +134,7 @@ extension Installer {
         let hasher = ChunkVerifier(chunkSize: manifest.chunkSize, workers: hashWorkers)
         defer { hasher.waitUntilIdle() }
         var listed = Set<String>()
-        for file in manifest.allFiles {
-            let relative = String(file.path.dropFirst(Manifest.payloadPrefix.count))
+        for (file, relative) in zip(manifest.allFiles, manifest.installedPaths) {
             listed.insert(relative)
             report.files += 1
             guard let st = found[relative] else {

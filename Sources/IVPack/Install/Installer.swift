@@ -323,7 +323,7 @@ public enum Installer {
             for hook in [InstallSpec.HookName.preInstall, .postInstall] {
                 guard
                     let run = try runHook(
-                        hook, of: manifest.install, release: name, folder: releaseFolder, context: context, root: root,
+                        hook, of: manifest, release: name, folder: releaseFolder, context: context, root: root,
                         state: &state, failpoint: "install-in-hook")
                 else { continue }
                 outcome.hooks.append(run)
@@ -364,7 +364,7 @@ public enum Installer {
 
         guard
             let health = try runHook(
-                .healthCheck, of: manifest.install, release: name, folder: releaseFolder, context: context,
+                .healthCheck, of: manifest, release: name, folder: releaseFolder, context: context,
                 root: root, state: &state, failpoint: "install-in-health-check")
         else {
             outcome.report.checks.append(
@@ -444,13 +444,13 @@ public enum Installer {
     /// runs (so that a reconcile after a crash stops that process), and `failpoint` reached once it
     /// runs. Nil when the release has no such hook.
     static func runHook(
-        _ hook: InstallSpec.HookName, of spec: InstallSpec?, release: String, folder: String, context: HookContext,
+        _ hook: InstallSpec.HookName, of manifest: Manifest?, release: String, folder: String, context: HookContext,
         root: InstallRoot, state: inout InstalledState, failpoint: String
     ) throws(InstallError) -> HookRun? {
-        guard spec?.hooks[hook] != nil else { return nil }
+        guard manifest?.install?.hooks[hook] != nil else { return nil }
         var recordError: InstallError?
         var recorded = state
-        let run = Hooks.run(hook, of: spec, release: release, releaseFolder: folder, context: context) { pid in
+        let run = Hooks.run(hook, of: manifest, release: release, releaseFolder: folder, context: context) { pid in
             if recorded.pending != nil {
                 recorded.pending?.hookProcess = pid
                 recorded.pending?.hookStarted = Hooks.startTime(of: pid)
@@ -547,9 +547,10 @@ public enum Installer {
             }
             target = previous
         }
-        let activeSpec = try root.manifest(of: active.name).install
-        let targetSpec = try root.manifest(of: target.name).install
-        let statePaths = StateStore.union(activeSpec?.state ?? [], targetSpec?.state ?? [])
+        let activeManifest = try root.manifest(of: active.name)
+        let targetManifest = try root.manifest(of: target.name)
+        let statePaths = StateStore.union(
+            activeManifest.install?.state ?? [], targetManifest.install?.state ?? [])
         var outcome = RollbackOutcome(from: active, to: target, reconciled: notes)
         state.pending = .init(action: "rollback", release: target.name, from: active.name, newRelease: false)
         try root.write(state)
@@ -560,7 +561,7 @@ public enum Installer {
             previousFolder: root.releases.child(active.name), root: path,
             stateFolder: root.root.child(StateStore.stateFolder))
         if let run = try runHook(
-            .preRollback, of: activeSpec, release: active.name, folder: root.releases.child(active.name),
+            .preRollback, of: activeManifest, release: active.name, folder: root.releases.child(active.name),
             context: context, root: root, state: &state, failpoint: "rollback-in-hook")
         {
             outcome.hooks.append(run)
@@ -603,7 +604,7 @@ public enum Installer {
         for hook in [InstallSpec.HookName.postRollback, .healthCheck] {
             guard
                 let run = try runHook(
-                    hook, of: targetSpec, release: target.name, folder: root.releases.child(target.name),
+                    hook, of: targetManifest, release: target.name, folder: root.releases.child(target.name),
                     context: context, root: root, state: &state, failpoint: "rollback-in-hook")
             else { continue }
             outcome.hooks.append(run)

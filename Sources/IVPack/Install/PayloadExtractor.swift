@@ -66,6 +66,9 @@ enum PayloadExtractor {
             manifestDigest: reader.manifestDigest, signatures: signatures)
         report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, accepting: accepting).evaluate(
             bundle, now: now)
+        if let unmatched = UnmatchedAcceptance.find(accepting, in: report.checks) {
+            throw .unmatchedAcceptance(unmatched)
+        }
         guard report.passed else { throw .verificationFailed(report) }
         if ReleaseName.isSafeVersion(reader.manifest.version) == false {
             throw .input(
@@ -107,6 +110,8 @@ enum PayloadExtractor {
                 ])
         }
         let files = reader.manifest.allFiles
+        // Where each file goes in the release folder: its payload path, under its component's destination.
+        let installed = reader.manifest.installedPaths
         let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
         let hasher = ChunkVerifier(
             chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
@@ -131,15 +136,14 @@ enum PayloadExtractor {
                         problems.append("signature entry \(name.path) changed since it was checked")
                     }
                     signatureIndex += 1
-                case .payload(_, let expected):
+                case .payload(let index, let expected):
                     guard entry.tar.size == expected.size else {
                         problems.append(
                             "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
                         )
                         break reading
                     }
-                    let relative = String(expected.path.dropFirst(Manifest.payloadPrefix.count))
-                    let out = try tree.create(relative, mode: expected.mode == "0755" ? 0o755 : 0o644)
+                    let out = try tree.create(installed[index], mode: expected.mode == "0755" ? 0o755 : 0o644)
                     if hasher.readsDirectly(size: expected.size) {
                         try out.setSize(expected.size)
                         out.writeDirectly()
@@ -199,7 +203,8 @@ final class StagingTree {
 
     init(root: Directory) { self.root = root }
 
-    /// Creates the file at `relative` (a canonical manifest path without `payload/`).
+    /// Creates the file at `relative` (a canonical release-relative path: where the manifest
+    /// installs the file).
     func create(_ relative: String, mode: mode_t) throws(InstallError) -> OutputDescriptor {
         let slash = relative.lastIndex(of: "/")
         let name = slash.map { String(relative[relative.index(after: $0)...]) } ?? relative

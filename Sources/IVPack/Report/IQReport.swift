@@ -37,6 +37,9 @@ public struct IQReport: Sendable {
     /// on-site function and baseline checks, issue 16, not yet run by ivpack).
     public static func missingSteps(_ checks: [(id: String, status: String)]) -> [String] {
         var missing: [String] = []
+        // Verification always starts with the manifest check; a report of a qualification run
+        // without the install's kept report has none.
+        if !checks.contains(where: { $0.id == CheckID.manifest.rawValue }) { missing.append("verification") }
         if !checks.contains(where: { $0.id == CheckID.installSwitch.rawValue && $0.status == "pass" }) {
             missing.append("installation")
         }
@@ -198,6 +201,8 @@ public struct IQReport: Sendable {
     public var audit: IQReportAudit?
     /// The release's components from the verified manifest (kind, version evidence, files, digests), when read.
     public var components: [IQReportComponent]?
+    /// What on-site qualification measured (cases, latencies, concurrency, resources), when it ran.
+    public var qualification: QualificationMeasurements?
 
     /// The report of `verification` in `context`.
     public init(verification: VerifyReport, context: Context) {
@@ -248,10 +253,15 @@ public struct IQReport: Sendable {
                 "PASS: \(subject) passed installation qualification\(place): verified, installed and qualified; \(passedAll)."
         } else if conclusion == .incomplete {
             let missing = Self.missingSteps(statuses)
-            let done = missing.contains("installation") ? "verified" : "verified and installed"
-            let not = missing.map { $0 == "installation" ? "not installed" : "not qualified" }
+            let steps = [("verification", "verified"), ("installation", "installed"), ("qualification", "qualified")]
+            let done = steps.filter { !missing.contains($0.0) }.map(\.1)
+            let not = steps.filter { missing.contains($0.0) }.map { "not " + $0.1 }
+            func list(_ words: [String]) -> String {
+                words.count <= 1
+                    ? words.joined() : words.dropLast().joined(separator: ", ") + " and " + words.last!
+            }
             conclusionStatement =
-                "INCOMPLETE: \(subject) was \(done)\(place) (\(passedAll)) but \(not.joined(separator: " and ")): "
+                "INCOMPLETE: \(subject) was \(list(done))\(place) (\(passedAll)) but \(list(not)): "
                 + "the installation qualification is not complete, and this report does not qualify it for clinical use."
         } else {
             conclusionStatement =
@@ -277,70 +287,74 @@ public struct IQReport: Sendable {
     public var json: JSONValue {
         func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         let c = counts
-        var members: [(key: String, value: JSONValue)] = [
-            ("format", .string(Self.format)),
-            ("reportID", .string(reportID)),
-            ("generator", .string("ivpack \(ivpackVersion)")),
-            (
-                "object",
-                .object([
-                    ("product", optional(object.product)), ("version", optional(object.version)),
-                    ("vendor", optional(object.vendor)),
-                    ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
-                    ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
-                ])
-            ),
-            ("purpose", .string(purpose)),
-            (
-                "time",
-                .object([
-                    ("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime))),
-                ])
-            ),
-            ("place", .object([("siteID", optional(siteID)), ("host", .string(people.host))])),
-            (
-                "people",
-                .object([
-                    ("installer", .string(people.installer)),
-                    ("installerSource", .string(people.installerSource.rawValue)),
-                    ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
-                    ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
-                ])
-            ),
-            (
-                "environment",
-                .object([
-                    ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
-                    ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
-                ])
-            ),
-            ("checks", .array(checks.map(\.json))),
-            (
-                "summary",
-                .object([
-                    ("checks", .integer(checks.count)), ("passed", .integer(c.passed)), ("warned", .integer(c.warned)),
-                    ("failed", .integer(c.failed)),
-                ])
-            ),
-            (
-                "problems",
-                .array(
-                    problems.map {
-                        .object([
-                            ("check", .string($0.check)), ("status", .string($0.status.rawValue)),
-                            ("title", .string($0.title)),
-                            ("details", .array($0.details.map { .string($0) })),
-                        ])
-                    })
-            ),
-            (
-                "conclusion",
-                .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
-            ),
-        ]
-        if let audit { members.append(("audit", audit.json)) }
-        if let components { members.append(("components", .array(components.map(\.json)))) }
-        return .object(members)
+        let members: [(key: String, value: JSONValue)] =
+            [
+                ("format", .string(Self.format)),
+                ("reportID", .string(reportID)),
+                ("generator", .string("ivpack \(ivpackVersion)")),
+                (
+                    "object",
+                    .object([
+                        ("product", optional(object.product)), ("version", optional(object.version)),
+                        ("vendor", optional(object.vendor)),
+                        ("manifestSHA256", optional(object.manifestSHA256)), ("bundleFile", .string(object.bundleFile)),
+                        ("bundleBytes", object.bundleBytes.map { .integer($0) } ?? .null),
+                    ])
+                ),
+                ("purpose", .string(purpose)),
+                (
+                    "time",
+                    .object([
+                        ("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime))),
+                    ])
+                ),
+                ("place", .object([("siteID", optional(siteID)), ("host", .string(people.host))])),
+                (
+                    "people",
+                    .object([
+                        ("installer", .string(people.installer)),
+                        ("installerSource", .string(people.installerSource.rawValue)),
+                        ("installerCertificateSHA256", optional(people.installerCertificateSHA256)),
+                        ("operator", .string(people.operatorUser)), ("host", .string(people.host)),
+                    ])
+                ),
+                (
+                    "environment",
+                    .object([
+                        ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
+                        ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
+                    ])
+                ),
+                ("checks", .array(checks.map(\.json))),
+                (
+                    "summary",
+                    .object([
+                        ("checks", .integer(checks.count)), ("passed", .integer(c.passed)),
+                        ("warned", .integer(c.warned)),
+                        ("failed", .integer(c.failed)),
+                    ])
+                ),
+                (
+                    "problems",
+                    .array(
+                        problems.map {
+                            .object([
+                                ("check", .string($0.check)), ("status", .string($0.status.rawValue)),
+                                ("title", .string($0.title)),
+                                ("details", .array($0.details.map { .string($0) })),
+                            ])
+                        })
+                ),
+                (
+                    "conclusion",
+                    .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
+                ),
+            ]
+        var extra: [(key: String, value: JSONValue)] = []
+        if let qualification { extra.append(("qualification", qualification.json)) }
+        if let audit { extra.append(("audit", audit.json)) }
+        if let components { extra.append(("components", .array(components.map(\.json)))) }
+        return .object(members + extra)
     }
 
     /// The canonical JSON bytes of the report: what is written, signed and verified.
@@ -389,7 +403,8 @@ public enum IQReportRules {
             "format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
             "summary", "problems", "conclusion",
         ]
-        for m in value.objectValue! where !allowed.contains(m.key) && m.key != "audit" && m.key != "components" {
+        for m in value.objectValue!
+        where !allowed.contains(m.key) && !["qualification", "audit", "components"].contains(m.key) {
             problems.append("/\(m.key): unknown member")
         }
         for key in allowed where value[key] == nil { problems.append("/\(key): missing") }

@@ -153,6 +153,7 @@ public enum IQReportHTML {
         }
         checks += "</tbody></table>\n"
         h += section("checks", "7", "检查项目与结果", "Checks", keep: false, checks)
+        h += IQReportHTMLQualification.section(report)
 
         var problems = ""
         if report.problems.isEmpty {
@@ -397,6 +398,7 @@ public enum IQReportHTML {
         .verdict-box.pass .verdict-large { color: var(--pass); }
         .verdict-box.fail .verdict-large { color: var(--fail); }
         .signatures td { height: 16mm; }
+        figure.chart { margin: 2mm 0; break-inside: avoid; }
         .note { font-size: 9pt; color: #333; }
         .action { font-size: 9pt; margin: 1mm 0 0; padding: 1mm 2mm; border-left: 3px solid var(--fail); background: #fff; font-weight: 600; }
         h3 { font-size: 11pt; margin: 4mm 0 2mm; }

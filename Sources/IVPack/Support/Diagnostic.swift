@@ -80,6 +80,8 @@ public struct InputError: IVPackError, Equatable {
         case report
         /// An install root's installed-state record (`.ivpack/state.json`) or what it names.
         case installState
+        /// A release's qualification data on site: the reference dataset's labels file.
+        case qualification
     }
 
     public var kind: Kind

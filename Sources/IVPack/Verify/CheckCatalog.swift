@@ -41,6 +41,27 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let installHealthCheck = CheckID(rawValue: "install.health-check")
     /// Install: the automatic rollback after a failed health check.
     public static let installRollback = CheckID(rawValue: "install.rollback")
+    /// Qualify: the release states a qualification to run.
+    public static let qualificationSpec = CheckID(rawValue: "qualification.spec")
+    /// Qualify: the vendor declares on-site qualification not applicable (the reason is recorded).
+    public static let qualificationNotApplicable = CheckID(rawValue: "qualification.not-applicable")
+    /// Qualify: the reference dataset and probe inputs are the manifest's bytes.
+    public static let qualificationDataset = CheckID(rawValue: "qualification.dataset")
+    /// Qualify: the release's service started and became ready.
+    public static let qualificationService = CheckID(rawValue: "qualification.service")
+    /// Qualify: latency p50/p95 over the reference cases within the thresholds.
+    public static let qualificationLatency = CheckID(rawValue: "qualification.latency")
+    /// Qualify: accuracy against the labels at least the threshold.
+    public static let qualificationAccuracy = CheckID(rawValue: "qualification.accuracy")
+    /// Qualify: success rate under concurrent requests at least the threshold.
+    public static let qualificationConcurrency = CheckID(rawValue: "qualification.concurrency")
+    /// Qualify: the service's peak memory and CPU within the thresholds.
+    public static let qualificationResources = CheckID(rawValue: "qualification.resources")
+    /// Qualify: the machine's CPU, memory and disk sampled during the run.
+    public static let qualificationMachine = CheckID(rawValue: "qualification.machine")
+
+    /// One function case of the release's qualification: `qualification.case.ID`.
+    public static func qualificationCase(_ id: String) -> CheckID { CheckID(rawValue: "qualification.case." + id) }
 
     /// The check of signature entry number `index` (1-based): `signature.001`.
     public static func signature(_ index: Int) -> CheckID {
@@ -117,6 +138,28 @@ public enum VerifyCheckCatalog {
         .init(
             id: .installRollback, title: "After the failed health check, the earlier release and its state are back",
             clause: "IQ 5.2.2, 6.3.2 a-c"),
+        .init(id: .qualificationSpec, title: "The release states its on-site qualification", clause: "IQ 4.3"),
+        .init(
+            id: .qualificationNotApplicable, title: "On-site qualification is declared not applicable by the vendor",
+            clause: "IQ 4.3"),
+        .init(
+            id: .qualificationDataset,
+            title: "The reference dataset and probe inputs are the vendor's, byte for byte", clause: "IQ 4.3.2"),
+        .init(id: .qualificationService, title: "The release's service started and answered", clause: "IQ 4.3.1"),
+        .init(
+            id: .qualificationLatency, title: "Time per case (p50, p95) within the release's thresholds",
+            clause: "IQ 4.3.2"),
+        .init(
+            id: .qualificationAccuracy, title: "Answers on the reference cases match their labels", clause: "IQ 4.3.2"),
+        .init(
+            id: .qualificationConcurrency, title: "Concurrent requests succeed at the release's rate",
+            clause: "IQ 4.3.2"),
+        .init(
+            id: .qualificationResources, title: "The service's memory and CPU within the release's thresholds",
+            clause: "IQ 4.3.2"),
+        .init(
+            id: .qualificationMachine, title: "The machine's CPU, memory and disk were sampled during qualification",
+            clause: "IQ 5.3.1"),
     ]
 
     /// The descriptor of `id`, or nil for a family member or an unknown ID.

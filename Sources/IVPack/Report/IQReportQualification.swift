@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// The qualification half of the IQ report: `ivpack install --qualify` appends the qualification
+// checks to the install's own; `ivpack qualify` (later, e.g. once the site is configured) reads
+// the report the install of the active release kept (ROOT/.ivpack/reports/RELEASE.iq.json) and
+// writes one report covering verification, installation and qualification, from the install's
+// start to the qualification's end. Without that kept report it writes one with the
+// qualification alone, which concludes INCOMPLETE (not verified, not installed in this report).
+
+extension Check {
+    /// A check as a report's JSON holds it (`json`), nil when it is not one.
+    init?(json v: JSONValue) {
+        guard let id = v["id"]?.stringValue, let title = v["title"]?.stringValue,
+            let statusText = v["status"]?.stringValue, let status = Status(rawValue: statusText),
+            let details = v["details"]?.arrayValue?.compactMap(\.stringValue),
+            let evidence = v["evidence"]?.objectValue
+        else { return nil }
+        var pairs: [(key: String, value: String)] = []
+        for e in evidence {
+            guard let s = e.value.stringValue else { return nil }
+            pairs.append((e.key, s))
+        }
+        self.init(CheckID(rawValue: id), title: title, status: status, details: details, evidence: pairs)
+    }
+}
+
+/// The report of an install, as kept under the install root, read back for `ivpack qualify`.
+public struct RecordedInstallReport: Sendable {
+    /// The install's checks and object, as a verification.
+    public var verification: VerifyReport
+    public var purpose: String
+    public var siteID: String?
+    public var startTime: Int64
+    public var vendor: String?
+    public var bundleBytes: Int64?
+
+    /// Where `install` keeps the IQ report of release `name` under `root`.
+    public static func path(root: String, release name: String) -> String {
+        (root == "/" ? "" : root) + "/.ivpack/reports/" + name + ".iq.json"
+    }
+
+    /// Reads a kept report; nil when there is none, it is not a report or it is about another manifest.
+    public static func load(root: String, release: ActiveRelease) -> RecordedInstallReport? {
+        let path = path(root: root, release: release.name)
+        guard let bytes = try? InputFile.readAll(path: path, limit: IQReport.maxBytes),
+            IQReportRules.problems(bytes).isEmpty,
+            let v = try? JSONParser.parse(
+                bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth)),
+            let object = v["object"], object["manifestSHA256"]?.stringValue == release.manifestSHA256.hex,
+            let checkValues = v["checks"]?.arrayValue,
+            let start = v["time"]?["start"]?.stringValue.flatMap(Self.seconds)
+        else { return nil }
+        let checks = checkValues.compactMap(Check.init(json:))
+        guard checks.count == checkValues.count else { return nil }
+        return RecordedInstallReport(
+            verification: VerifyReport(
+                bundle: object["bundleFile"]?.stringValue ?? "", manifestDigest: release.manifestSHA256,
+                product: object["product"]?.stringValue, version: object["version"]?.stringValue, checks: checks,
+                time: start),
+            purpose: v["purpose"]?.stringValue ?? "", siteID: v["place"]?["siteID"]?.stringValue, startTime: start,
+            vendor: object["vendor"]?.stringValue, bundleBytes: object["bundleBytes"]?.int64Value)
+    }
+
+    /// Seconds since 1970 of `yyyy-MM-ddTHH:mm:ssZ`.
+    static func seconds(_ text: String) -> Int64? {
+        let u = Array(text.utf8)
+        guard u.count == 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x5A
+        else { return nil }
+        func n(_ r: Range<Int>) -> Int32? { Int32(String(decoding: u[r], as: UTF8.self)) }
+        guard let y = n(0..<4), let mo = n(5..<7), let d = n(8..<10), let h = n(11..<13), let mi = n(14..<16),
+            let s = n(17..<19)
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = y - 1900
+        parts.tm_mon = mo - 1
+        parts.tm_mday = d
+        parts.tm_hour = h
+        parts.tm_min = mi
+        parts.tm_sec = s
+        return Int64(timegm(&parts))
+    }
+}
+
+extension IQReport {
+    /// The report of an install (its verification with the install steps) followed by a
+    /// qualification: one IQ from the install's start to the qualification's end.
+    public static func qualified(
+        _ verification: VerifyReport, qualification: QualificationOutcome, context: Context
+    ) -> IQReport {
+        var v = verification
+        v.checks += qualification.checks
+        var c = context
+        c.endTime = max(c.endTime, qualification.measurements.endTime)
+        var report = IQReport(verification: v, context: c)
+        report.qualification = qualification.measurements
+        return report
+    }
+
+    /// A qualification run with no kept install report: the active release as the object.
+    public static func qualificationOnly(
+        release: ActiveRelease, qualification: QualificationOutcome, purpose: String?, siteID: String?
+    ) -> IQReport {
+        let verification = VerifyReport(
+            bundle: release.name, manifestDigest: release.manifestSHA256, product: release.manifest.product.name,
+            version: release.manifest.version, checks: [], time: qualification.measurements.startTime)
+        let context = Context(
+            purpose: purpose, siteID: siteID, startTime: qualification.measurements.startTime,
+            endTime: qualification.measurements.endTime, operatorUser: LocalIdentity.userName(),
+            host: LocalIdentity.hostName() ?? "unknown host", operatingSystem: LocalIdentity.operatingSystem(),
+            vendor: release.manifest.product.vendor, bundleBytes: nil)
+        return qualified(verification, qualification: qualification, context: context)
+    }
+}
+
+extension QualificationMeasurements {
+    /// The report's `qualification` member (Schemas/iq-report.schema.json): every case's answer
+    /// and time, the percentiles, the concurrency run and the resources sampled.
+    public var json: JSONValue {
+        func optional(_ i: Int64?) -> JSONValue { i.map { .integer($0) } ?? .null }
+        func optional(_ i: Int?) -> JSONValue { i.map { .integer($0) } ?? .null }
+        var members: [(key: String, value: JSONValue)] = [
+            ("start", .string(Timestamp.iso8601(startTime))), ("end", .string(Timestamp.iso8601(endTime))),
+            (
+                "cases",
+                .array(
+                    cases.map { c in
+                        .object([
+                            ("id", .string(c.id)), ("expected", c.expected), ("answer", c.answer ?? .null),
+                            ("correct", .bool(c.correct)), ("status", optional(c.status)),
+                            ("error", c.error.map { .string($0) } ?? .null), ("microseconds", .integer(c.microseconds)),
+                        ])
+                    })
+            ),
+            ("p50Microseconds", optional(p50Microseconds)), ("p95Microseconds", optional(p95Microseconds)),
+        ]
+        if let c = concurrency {
+            members.append(
+                (
+                    "concurrency",
+                    .object([
+                        ("clients", .integer(c.clients)), ("requests", .integer(c.requests)),
+                        ("succeeded", .integer(c.succeeded)),
+                        ("errors", .object(c.errors.sorted { $0.key < $1.key }.map { ($0.key, .integer($0.value)) })),
+                    ])
+                ))
+        } else {
+            members.append(("concurrency", .null))
+        }
+        if let r = resources {
+            members.append(
+                (
+                    "resources",
+                    .object([
+                        ("samples", .integer(r.samples)),
+                        ("milliseconds", .integer(Int64((r.seconds * 1000).rounded()))),
+                        ("servicePeakRSSBytes", optional(r.servicePeakRSSBytes)),
+                        ("servicePeakCPUPercent", optional(r.servicePeakCPUPercent)),
+                        ("serviceMeanCPUPercent", optional(r.serviceMeanCPUPercent)),
+                        ("machineCPUMeanPercent", optional(r.machineCPUMeanPercent)),
+                        ("machineCPUPeakPercent", optional(r.machineCPUPeakPercent)),
+                        ("machineMemoryAvailableMinBytes", optional(r.machineMemoryAvailableMinBytes)),
+                        ("machineMemoryTotalBytes", optional(r.machineMemoryTotalBytes)),
+                        ("diskFreeMinBytes", optional(r.diskFreeMinBytes)),
+                        ("serviceGPUPeakBytes", optional(r.serviceGPUPeakBytes)),
+                        ("gpuSamples", .integer(r.gpuSamples)),
+                    ])
+                ))
+        } else {
+            members.append(("resources", .null))
+        }
+        return .object(members)
+    }
+}
