@@ -52,10 +52,15 @@
    bytes; summary counts the checks; problems lists exactly the failed and warned checks, in order;
    the conclusion is fail exactly when a check failed; environment.checks are ids of checks. Its
    signature (REPORT.json.p7s) is not verified here (`ivpack verify-report` does that).
-   Its optional `qualification` member (`ivpack qualify`) is described by the same schema.
+   Its optional `qualification` member (`ivpack qualify`) is described by the same schema; its
+   `audit` member, when present, has headSHA256 null exactly for 0 events.
 13. Each reference labels file (a release's qualification dataset, format
    ivpack-qualification-labels/1) validates against Schemas/qualification-labels.schema.json,
    read as ivpack reads it (at most 4 MiB, duplicate keys refused), and its case ids are unique.
+14. Each IQ report sign-off (`ivpack sign-report --role`, REPORT.NNN-ROLE.p7s): the statement
+   OpenSSL reads out of the CMS (signature mathematics checked, the signer's chain not) validates
+   against Schemas/iq-signoff.schema.json, is canonical, carries an issue block exactly on a
+   vendor-issuer's sign-off, and its number and role match the file name.
 
 Needs python3 with the `jsonschema` and `PyYAML` packages, and optionally `openapi-spec-validator`.
 Exits 0 when everything passes, 1 when a schema or document fails or cannot be read, 2 on
@@ -65,6 +70,7 @@ import argparse
 import base64
 import json
 import re
+import subprocess
 import sys
 import tarfile
 from datetime import datetime, timezone
@@ -98,6 +104,7 @@ LICENSE_API = SCHEMAS / "license-api.openapi.yaml"
 IQ_REPORT_SCHEMA = SCHEMAS / "iq-report.schema.json"
 LABELS_SCHEMA = SCHEMAS / "qualification-labels.schema.json"
 MAX_LABELS_BYTES = 4 << 20
+IQ_SIGNOFF_SCHEMA = SCHEMAS / "iq-signoff.schema.json"
 MAX_IQ_REPORT_BYTES = 16 << 20
 MAX_LICENSE_FILE_BYTES = 1 << 20
 DEFAULT_SPEC = REPO / "Examples" / "pulmoscan" / "ivpack.yaml"
@@ -585,6 +592,9 @@ def check_iq_report(report_path, schema):
                         f" and {', '.join(missing) or 'no step'} did not run: it must be {result!r}")
     if not report["conclusion"]["statement"].startswith(result.upper() + ":"):
         problems.append(f"/conclusion/statement does not begin with {result.upper()}:")
+    audit = report.get("audit")
+    if audit is not None and (audit["events"] == 0) != (audit["headSHA256"] is None):
+        problems.append("/audit: headSHA256 is null exactly when events is 0")
     ids = [c["id"] for c in checks]
     for i, check_id in enumerate(report["environment"]["checks"]):
         if check_id not in ids:
@@ -595,6 +605,44 @@ def check_iq_report(report_path, schema):
     print(f"ok   IQ report {report_path}: {report['reportID']}, {obj['product']} {obj['version']}, conclusion "
           f"{report['conclusion']['result']}, {counts['checks']} checks ({counts['failed']} failed, {counts['warned']} warned), "
           f"installer {report['people']['installer']!r} ({report['people']['installerSource']}) (signature not verified here)")
+
+
+def check_iq_signoff(signoff_path, schema):
+    """A sign-off file (REPORT.NNN-ROLE.p7s): its statement, as OpenSSL reads it out of the CMS
+    (signature mathematics checked, the signer's chain not: that is verify-report's job)."""
+    result = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-binary", "-inform", "DER", "-in", str(signoff_path)],
+                            capture_output=True)
+    if result.returncode != 0:
+        raise Failure(f"{signoff_path}: not a CMS signature with its statement inside, or it does not verify: "
+                      f"{result.stderr.decode('utf-8', 'replace').strip()}")
+    data = result.stdout
+    try:
+        statement = json.loads(data.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{signoff_path}: the signed statement is not JSON: {e}")
+    errors = validation_errors(Draft202012Validator(schema), statement)
+    if errors:
+        raise Failure(f"{signoff_path}: the statement does not match {IQ_SIGNOFF_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    problems = []
+    if canonical(statement) != data:
+        problems.append("the statement is not in canonical form (keys sorted, no whitespace)")
+    issue = statement["issue"]
+    if (statement["role"] == "vendor-issuer") != (issue is not None):
+        problems.append("/issue: present exactly on a vendor-issuer's sign-off")
+    elif issue is not None and (issue["issuer"] != statement["signer"]["printedName"] or issue["position"] != statement["signer"]["position"]
+                                or issue["date"] != statement["signedAt"][:10]):
+        problems.append("/issue: issuer, position and date must be the signer's printed name, position and the date of signedAt")
+    name = signoff_path.name
+    number = f"{statement['sequence']:03d}-{statement['role']}.p7s"
+    if not name.endswith("." + number):
+        problems.append(f"the file name {name!r} does not end with .{number}, as the statement says")
+    if (statement["sequence"] == 1) != (statement["previousSHA256"] is None):
+        problems.append("/previousSHA256 is null exactly on the first sign-off")
+    if problems:
+        raise Failure(f"{signoff_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   IQ sign-off {signoff_path}: {statement['sequence']:03d} {statement['role']} ({statement['meaning']}) by "
+          f"{statement['signer']['printedName']!r} at {statement['signedAt']} for report {statement['report']['reportID']} "
+          f"(signer's chain not verified here)")
 
 
 def read_manifest(bundle):
@@ -722,6 +770,8 @@ def main():
     parser.add_argument("--labels", action="append", type=Path, default=[], metavar="FILE",
                         help="a reference labels file (qualification dataset, ivpack-qualification-labels/1) to validate (repeatable); "
                              "a spec's own labels file is checked with the spec")
+    parser.add_argument("--iq-signoff", action="append", type=Path, default=[], metavar="FILE",
+                        help="an IQ report sign-off (REPORT.NNN-ROLE.p7s) whose statement to validate, chain not verified (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
     args = parser.parse_args()
     failures = 0
@@ -731,7 +781,8 @@ def main():
         print(f"FAIL {e}", file=sys.stderr)
         return 1
     required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
-                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA)
+                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA,
+                IQ_SIGNOFF_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
     if not LICENSE_API.is_file():
         missing.append(LICENSE_API.name)
@@ -754,6 +805,7 @@ def main():
     jobs += [(check_license_file, f, (schemas[LICENSE_FILE_SCHEMA], schemas[LICENSE_GRANT_SCHEMA])) for f in args.license_file]
     jobs += [(check_iq_report, r, schemas[IQ_REPORT_SCHEMA]) for r in args.iq_report]
     jobs += [(check_labels, f, schemas[LABELS_SCHEMA]) for f in args.labels]
+    jobs += [(check_iq_signoff, f, schemas[IQ_SIGNOFF_SCHEMA]) for f in args.iq_signoff]
     jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:
         if not path.is_file():

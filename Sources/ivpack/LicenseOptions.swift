@@ -94,7 +94,18 @@ struct IQReportOptions: ParsableArguments {
     func report(_ verification: VerifyReport, siteID: String?, started: Int64) -> IQReport {
         let context = IQReport.Context.live(
             for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
-        return IQReport(verification: verification, context: context)
+        var iq = IQReport(verification: verification, context: context)
+        iq.components = verification.manifestDigest.flatMap {
+            IQReportComponent.of(bundlePath: verification.bundle, manifestDigest: $0)
+        }
+        // The log's state now, so that `verify-report --audit-log` can tell a log cut later. This
+        // command's own event is appended after the report is written, so it is not counted.
+        if let log = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !log.isEmpty {
+            iq.audit =
+                access(log, F_OK) == 0
+                ? try? IQReportAudit.current(log: log) : IQReportAudit(log: log, events: 0, headSHA256: nil)
+        }
+        return iq
     }
 
     /// Writes `iq` to the files asked for: both written in full before either is renamed into place.

@@ -130,10 +130,13 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         let s = try SignedRelease(signedBy: [])
         let report = s.folder.write("IQ.json", "{}")
         let weak = try opensslSigner(s, name: "installer-rsa1024", key: .rsa(bits: 1024), digest: "sha256")
-        let r = ivpack(["sign-report", report, "--key", weak.key, "--cert", weak.certificate, "--chain", weak.chain])
+        let r = ivpack([
+            "sign-report", report, "--role", "installer", "--key", weak.key, "--cert", weak.certificate, "--chain",
+            weak.chain,
+        ])
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("weak key, RSA 1024-bit"), "\(r.stderr)")
-        #expect(!s.folder.exists("IQ.json.p7s"))
+        #expect(try ReportSignOffs.discover(reportPath: report).isEmpty)
         let ca = try HandMadeCertificates.issue(
             name: "installer-ca-report", in: s.pki.directory + "/hand-made",
             request: CertificateRequest(
@@ -142,7 +145,10 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
                 keyUsage: ["digitalSignature", "keyCertSign", "cRLSign"], extendedKeyUsage: [WellKnownOID.clientAuth],
                 certificatePolicies: [WellKnownOID.roleInstaller]),
             issuer: s.pki.intermediate)
-        let byCA = ivpack(["sign-report", report, "--key", ca.key, "--cert", ca.certificate, "--chain", ca.chain])
+        let byCA = ivpack([
+            "sign-report", report, "--role", "installer", "--key", ca.key, "--cert", ca.certificate, "--chain",
+            ca.chain,
+        ])
         #expect(byCA.status == 2, "\(byCA.stderr)")
         #expect(byCA.stderr.contains("is a CA certificate (basicConstraints CA:TRUE)"), "\(byCA.stderr)")
     }

@@ -267,7 +267,7 @@ import Testing
         let folder = TemporaryFolder()
         let layout = try makePKI(folder)
         let keys = DevelopmentPKILayout.files.filter(\.isPrivateKey)
-        #expect(keys.count == 9)
+        #expect(keys.count == 11)
         for file in keys {
             let attributes = try FileManager.default.attributesOfItem(atPath: layout.path(of: file))
             #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(file.path)")
@@ -377,6 +377,8 @@ import Testing
                   quality:
                     certificatePolicy: "\(WellKnownOID.roleQuality)"
                 requiredRoles: [release-manager, quality]
+                # IQ report sign-offs every report must carry before verify-report passes (optional key):
+                # reportRoles: [installer, hospital-reviewer, vendor-issuer]
                 minimumVersions: {}
 
                 """)

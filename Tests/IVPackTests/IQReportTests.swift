@@ -288,59 +288,58 @@ import Testing
         let report = out.write("iq.json", iqReport(try s.verify(), site: "SITE-001").canonicalBytes)
         let installerChain = s.pki.intermediateCertificate
         let sign = ivpack([
-            "sign-report", report, "--key", s.pki.installer.key, "--cert", s.pki.installer.certificate, "--chain",
-            installerChain,
+            "sign-report", report, "--role", "installer", "--key", s.pki.installer.key, "--cert",
+            s.pki.installer.certificate, "--chain", installerChain,
         ])
         #expect(sign.status == 0, "\(sign.stdout)\(sign.stderr)")
-        #expect(out.exists("iq.json.p7s"))
+        #expect(out.exists("iq.json.001-installer.p7s"))
 
         let good = ivpack(["verify-report", report, "--trust", s.pki.trustPolicy])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         #expect(good.stdout.contains("Result: PASS (signed by CN=Installer 1"), "\(good.stdout)")
-        #expect(good.stdout.contains("signingTime: "))
+        #expect(good.stdout.contains("signedAt: "))
         #expect(good.stdout.contains("WARN  trust.development"))
 
-        // One byte of the report flipped (the JSON stays valid and consistent): the signature no longer holds.
+        // One byte of the report flipped (the JSON stays valid and consistent): the sign-off no longer holds.
         var bytes = out.read("iq.json")
         let at = try #require(bytes.firstRange(of: Array("PulmoScan AI".utf8))).lowerBound + 8
         bytes[at] ^= 0x01
-        let flipped = out.write("flipped.json", bytes)
         #expect(IQReportRules.problems(bytes).isEmpty)
-        let changed = ivpack(["verify-report", flipped, "--signature", report + ".p7s", "--trust", s.pki.trustPolicy])
+        let original = out.read("iq.json")
+        _ = out.write("iq.json", bytes)
+        let changed = ivpack(["verify-report", report, "--trust", s.pki.trustPolicy])
         #expect(changed.status == 1, "\(changed.stdout)\(changed.stderr)")
         #expect(
-            changed.stdout.contains("FAIL  signature") && changed.stdout.contains("does not match this report"),
+            changed.stdout.contains("FAIL  signoff.001") && changed.stdout.contains("the report was changed"),
             "\(changed.stdout)")
         #expect(changed.stdout.contains("PASS  report"))
+        _ = out.write("iq.json", original)
 
         // Signed by the installer of another PKI: not trusted by this site's policy.
         let other = try DevelopmentPKI.create(in: out.url("other-pki"), now: Timestamp.now() - 3600)
         let foreign = ivpack([
-            "sign-report", report, "--output", out.url("foreign.p7s"), "--key", other.installer.key,
-            "--cert", other.installer.certificate, "--chain", other.intermediateCertificate,
+            "sign-report", report, "--role", "hospital-reviewer", "--key", other.hospitalReviewer.key,
+            "--cert", other.hospitalReviewer.certificate, "--chain", other.intermediateCertificate,
         ])
         #expect(foreign.status == 0, "\(foreign.stderr)")
-        let untrusted = ivpack([
-            "verify-report", report, "--signature", out.url("foreign.p7s"), "--trust", s.pki.trustPolicy,
-        ])
+        let untrusted = ivpack(["verify-report", report, "--trust", s.pki.trustPolicy])
         #expect(untrusted.status == 1, "\(untrusted.stdout)\(untrusted.stderr)")
         #expect(untrusted.stdout.contains("not trusted by the policy"), "\(untrusted.stdout)")
-        #expect(!untrusted.stdout.contains("signed by"))
+        #expect(untrusted.stdout.contains("Result: FAIL (signoff.002 failed)"), "\(untrusted.stdout)")
+        try FileManager.default.removeItem(atPath: out.url("iq.json.002-hospital-reviewer.p7s"))
 
-        // A certificate of this PKI that is neither an installer's nor a code-signing one (the licence server's TLS certificate).
+        // A certificate of this PKI that proves no report role (the licence server's TLS certificate).
         _ = ivpack([
-            "sign-report", report, "--output", out.url("server.p7s"), "--key", s.pki.licenseServer.key,
+            "sign-report", report, "--role", "vendor-issuer", "--key", s.pki.licenseServer.key,
             "--cert", s.pki.licenseServer.certificate, "--chain", s.pki.intermediateCertificate,
         ])
-        let wrongKind = ivpack([
-            "verify-report", report, "--signature", out.url("server.p7s"), "--trust", s.pki.trustPolicy, "--json",
-        ])
+        let wrongKind = ivpack(["verify-report", report, "--trust", s.pki.trustPolicy, "--json"])
         #expect(wrongKind.status == 1, "\(wrongKind.stdout)\(wrongKind.stderr)")
         let outcome = try JSONParser.parse(Array(wrongKind.stdout.utf8))
         #expect(outcome["result"]?.stringValue == "fail")
         #expect(
-            outcome["checks"]?.arrayValue?.first?["details"]?.arrayValue?.first?.stringValue?.contains(
-                "neither an installer certificate") == true)
+            outcome["checks"]?.arrayValue?[1]["details"]?.arrayValue?.first?.stringValue?.contains(
+                "claims role \"vendor-issuer\" but the certificate does not prove it") == true)
 
         // A report that breaks its rules is not signed (bad input), and no signature is left behind.
         let inconsistent = out.write(
@@ -349,13 +348,14 @@ import Testing
                 String(decoding: out.read("iq.json"), as: UTF8.self)
                     .replacingOccurrences(of: "\"warned\":1", with: "\"warned\":0").utf8))
         let refused = ivpack([
-            "sign-report", inconsistent, "--key", s.pki.installer.key, "--cert", s.pki.installer.certificate,
+            "sign-report", inconsistent, "--role", "installer", "--key", s.pki.installer.key, "--cert",
+            s.pki.installer.certificate,
         ])
         #expect(refused.status == 2, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("/summary/warned"), "\(refused.stderr)")
-        #expect(!out.exists("inconsistent.json.p7s"))
+        #expect(try ReportSignOffs.discover(reportPath: inconsistent).isEmpty)
 
-        // A missing signature file is bad input.
+        // A missing legacy signature file named with --signature is bad input.
         let missing = ivpack([
             "verify-report", report, "--signature", out.url("none.p7s"), "--trust", s.pki.trustPolicy,
         ])

@@ -15,7 +15,9 @@ import Testing
             "sign", folder.url("b.ivp"), "--role", "quality", "--key", pki.quality.key, "--cert",
             pki.installer.certificate,
         ])
-        let signReport = ivpack(["sign-report", report, "--key", pki.quality.key, "--cert", pki.installer.certificate])
+        let signReport = ivpack([
+            "sign-report", report, "--role", "installer", "--key", pki.quality.key, "--cert", pki.installer.certificate,
+        ])
         for result in [sign, signReport] {
             #expect(result.status == ExitStatus.badInput.rawValue, "\(result.stderr)")
             #expect(result.stderr.hasPrefix(expected), "\(result.stderr)")
@@ -33,7 +35,9 @@ import Testing
         let sign = ivpack([
             "sign", folder.url("b.ivp"), "--role", "quality", "--key", key, "--cert", pki.installer.certificate,
         ])
-        let signReport = ivpack(["sign-report", report, "--key", key, "--cert", pki.installer.certificate])
+        let signReport = ivpack([
+            "sign-report", report, "--role", "installer", "--key", key, "--cert", pki.installer.certificate,
+        ])
         for result in [sign, signReport] {
             #expect(result.stderr.hasPrefix(warning), "\(result.stderr)")
         }

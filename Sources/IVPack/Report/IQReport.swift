@@ -197,6 +197,10 @@ public struct IQReport: Sendable {
     public var conclusion: Conclusion
     /// The conclusion in one sentence.
     public var conclusionStatement: String
+    /// The audit log's event count and head hash when the report was written, when there is a log.
+    public var audit: IQReportAudit?
+    /// The release's components from the verified manifest (kind, version evidence, files, digests), when read.
+    public var components: [IQReportComponent]?
     /// What on-site qualification measured (cases, latencies, concurrency, resources), when it ran.
     public var qualification: QualificationMeasurements?
 
@@ -283,7 +287,7 @@ public struct IQReport: Sendable {
     public var json: JSONValue {
         func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         let c = counts
-        return .object(
+        let members: [(key: String, value: JSONValue)] =
             [
                 ("format", .string(Self.format)),
                 ("reportID", .string(reportID)),
@@ -345,7 +349,12 @@ public struct IQReport: Sendable {
                     "conclusion",
                     .object([("result", .string(conclusion.rawValue)), ("statement", .string(conclusionStatement))])
                 ),
-            ] + (qualification.map { [("qualification", $0.json)] } ?? []))
+            ]
+        var extra: [(key: String, value: JSONValue)] = []
+        if let qualification { extra.append(("qualification", qualification.json)) }
+        if let audit { extra.append(("audit", audit.json)) }
+        if let components { extra.append(("components", .array(components.map(\.json)))) }
+        return .object(members + extra)
     }
 
     /// The canonical JSON bytes of the report: what is written, signed and verified.
@@ -394,10 +403,25 @@ public enum IQReportRules {
             "format", "reportID", "generator", "object", "purpose", "time", "place", "people", "environment", "checks",
             "summary", "problems", "conclusion",
         ]
-        for m in value.objectValue! where !allowed.contains(m.key) && m.key != "qualification" {
+        for m in value.objectValue!
+        where !allowed.contains(m.key) && !["qualification", "audit", "components"].contains(m.key) {
             problems.append("/\(m.key): unknown member")
         }
         for key in allowed where value[key] == nil { problems.append("/\(key): missing") }
+        if let components = value["components"] { problems += IQReportComponent.problems(components) }
+        if let audit = value["audit"] {
+            let head = audit["headSHA256"]
+            let events = audit["events"]?.int64Value
+            if audit["log"]?.stringValue == nil || events.map({ $0 < 0 }) ?? true
+                || (head != .null
+                    && !(head?.stringValue.map { SHA256Digest(hex: $0) != nil && $0 == $0.lowercased() } ?? false))
+                || ((events == 0) != (head == .null)) || audit.objectValue?.count != 3
+            {
+                problems.append(
+                    "/audit: needs exactly log, events (from 0) and headSHA256 (64 lower-case hex digits, null only for 0 events)"
+                )
+            }
+        }
         if let id = value["reportID"]?.stringValue {
             if !isReportID(id) { problems.append("/reportID: \"\(id)\" is not IQ-yyyyMMdd-HHmmss-xxxxxxxx") }
         } else if value["reportID"] != nil {
@@ -473,7 +497,7 @@ public enum IQReportRules {
 
 extension InputError {
     /// A report that cannot be signed as given: the file and every problem, one per line.
-    static func report(_ file: String, problems: [String]) -> InputError {
+    public static func report(_ file: String, problems: [String]) -> InputError {
         InputError(
             .report,
             Diagnostic(

@@ -6,8 +6,16 @@
 /// the report (and so from the bundle, which may be hostile) is HTML-escaped: a product named
 /// `<script>` is shown as that text, never run.
 public enum IQReportHTML {
-    /// The page for `report`.
-    public static func render(_ report: IQReport) -> String {
+    /// The page for the report `reportBytes` with the sign-offs `verification` found (every one,
+    /// valid or not, with its result): what `verify-report --html` writes. Nil when the bytes
+    /// break the report's rules.
+    public static func render(reportBytes: [UInt8], verification: SignedReportVerification) -> String? {
+        IQReport(reportBytes: reportBytes).map { render($0, signOffs: verification) }
+    }
+
+    /// The page for `report`; with `signOffs`, its signature section is the table of the verified
+    /// sign-offs (role, printed name, meaning, time, signer, result) instead of blank rows.
+    public static func render(_ report: IQReport, signOffs: SignedReportVerification? = nil) -> String {
         var h = ""
         let product = report.object.product ?? "(manifest not read)"
         let version = report.object.version ?? ""
@@ -32,7 +40,7 @@ public enum IQReportHTML {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="generator" content="ivpack \(e(report.ivpackVersion))">
             <title>\(e(report.reportID)) · 安装验证报告 Installation qualification report · \(e(product)) \(e(version))</title>
-            <style>\(css)</style>
+            <style>\(css)\(pageFooter(report.reportID))</style>
             </head>
             <body>
             <header class="banner \(verdictClass)">
@@ -58,6 +66,12 @@ public enum IQReportHTML {
                     "检查项", "Checks",
                     "\(report.checks.count): \(c.passed) 通过 passed, \(c.warned) 警告 warned, \(c.failed) 不通过 failed"
                 ),
+                (
+                    "审计日志", "Audit log",
+                    report.audit.map {
+                        "<code>\(e($0.log))</code>: \($0.events) 条事件 events, head SHA-256 <code>\(e($0.headSHA256 ?? "none"))</code>"
+                    } ?? "(未记录 not recorded)"
+                ),
             ]))
 
         h += section(
@@ -72,7 +86,7 @@ public enum IQReportHTML {
                 ),
                 ("安装包文件", "Bundle file", "<code>\(e(report.object.bundleFile))</code>"),
                 ("安装包大小", "Bundle size", e(report.object.bundleBytes.map { "\($0) bytes" } ?? "(unknown)")),
-            ]))
+            ]) + componentTable(report.components))
 
         h += section("purpose", "3", "评估目的", "Purpose", keep: true, "<p>\(e(report.purpose))</p>\n")
 
@@ -131,6 +145,9 @@ public enum IQReportHTML {
                 cell += "<ul class=\"details\">" + check.details.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
             }
             cell += evidence(check.evidence)
+            if check.status != .pass, let action = VerifyCheckCatalog.action(for: check.id) {
+                cell += "<p class=\"action\">处置 Action: \(e(action))</p>"
+            }
             checks +=
                 "<tr class=\"\(check.status.rawValue)\"><td>\(i + 1)</td><td><code>\(e(check.id.rawValue))</code><br>\(e(check.title))</td><td>\(status(check.status))</td><td>\(cell)</td></tr>\n"
         }
@@ -150,8 +167,12 @@ public enum IQReportHTML {
                     p.details.isEmpty
                     ? "<p class=\"note\">(no detail recorded)</p>"
                     : "<ul class=\"details\">" + p.details.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+                let action =
+                    VerifyCheckCatalog.action(for: CheckID(rawValue: p.check)).map {
+                        "<p class=\"action\">处置 Action: \(e($0))</p>"
+                    } ?? ""
                 problems +=
-                    "<tr class=\"\(p.status.rawValue)\"><td><code>\(e(p.check))</code><br>\(e(p.title))</td><td>\(status(p.status))</td><td>\(details)</td></tr>\n"
+                    "<tr class=\"\(p.status.rawValue)\"><td><code>\(e(p.check))</code><br>\(e(p.title))</td><td>\(status(p.status))</td><td>\(details)\(action)</td></tr>\n"
             }
             problems += "</tbody></table>\n"
             problems +=
@@ -169,17 +190,8 @@ public enum IQReportHTML {
             """)
 
         h += section(
-            "signatures", "10", "签发", "Signatures", keep: true,
-            """
-            <table class="grid signatures"><colgroup><col style="width:22%"><col style="width:26%"><col style="width:20%"><col style="width:16%"><col></colgroup>
-            <thead><tr><th>职责 Role</th><th>姓名 Name</th><th>职务 Position</th><th>日期 Date</th><th>签字 Signature</th></tr></thead><tbody>
-            <tr><td>安装人员<br>Installer</td><td>\(e(report.people.installer))</td><td></td><td></td><td></td></tr>
-            <tr><td>审核人<br>Reviewer</td><td></td><td></td><td></td><td></td></tr>
-            <tr><td>签发人<br>Issuer</td><td></td><td></td><td></td><td></td></tr>
-            </tbody></table>
-            <p class="note">电子签名：本报告的记录是 JSON 报告及其分离式 CMS 签名（<code>ivpack sign-report</code>，用 <code>ivpack verify-report</code> 核验）；本页是其可读版本。/ Electronic signature: the record is the JSON report with its detached CMS signature (<code>ivpack sign-report</code>, checked with <code>ivpack verify-report</code>); this page is its readable rendering.</p>
-
-            """)
+            "signatures", "10", "签发", "Signatures", keep: signOffs == nil,
+            signOffs.map(signOffTable) ?? blankSignatures(report))
 
         h += """
             </main>
@@ -189,6 +201,104 @@ public enum IQReportHTML {
 
             """
         return h
+    }
+
+    /// The release's components: kind, version evidence, files with sizes and SHA-256 digests.
+    private static func componentTable(_ components: [IQReportComponent]?) -> String {
+        guard let components, !components.isEmpty else { return "" }
+        var t = "<h3>组件 Components</h3>\n"
+        t +=
+            "<table class=\"grid components\"><colgroup><col style=\"width:18%\"><col style=\"width:11%\"><col style=\"width:27%\"><col></colgroup>\n"
+        t +=
+            "<thead><tr><th>组件 Component</th><th>类型 Kind</th><th>版本证据 Version evidence</th><th>文件与 SHA-256 Files and digests</th></tr></thead><tbody>\n"
+        for c in components {
+            let evidence =
+                c.versionEvidence.isEmpty
+                ? "<span class=\"note\">(无版本 no version)</span>"
+                : "<ul class=\"details\">" + c.versionEvidence.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+            var files =
+                "<p class=\"note\">\(c.fileCount) 个文件 files, \(c.bytes) bytes</p><ul class=\"files\">"
+                + c.files.map { "<li><code>\(e($0.path))</code> (\($0.size) B)<br><code>\(e($0.sha256))</code></li>" }
+                .joined() + "</ul>"
+            if c.fileCount > c.files.count {
+                files +=
+                    "<p class=\"note\">另有 \(c.fileCount - c.files.count) 个文件见清单 / \(c.fileCount - c.files.count) more files: see the manifest (its SHA-256 above).</p>"
+            }
+            t +=
+                "<tr><td><strong>\(e(c.name))</strong></td><td>\(e(c.kind))</td><td>\(evidence)</td><td>\(files)</td></tr>\n"
+        }
+        return t + "</tbody></table>\n"
+    }
+
+    /// The rows for wet signatures, when the page is written before anyone signed electronically.
+    private static func blankSignatures(_ report: IQReport) -> String {
+        """
+        <table class="grid signatures"><colgroup><col style="width:22%"><col style="width:26%"><col style="width:20%"><col style="width:16%"><col></colgroup>
+        <thead><tr><th>职责 Role</th><th>姓名 Name</th><th>职务 Position</th><th>日期 Date</th><th>签字 Signature</th></tr></thead><tbody>
+        <tr><td>安装人员<br>Installer</td><td>\(e(report.people.installer))</td><td></td><td></td><td></td></tr>
+        <tr><td>审核人<br>Reviewer</td><td></td><td></td><td></td><td></td></tr>
+        <tr><td>签发人<br>Issuer</td><td></td><td></td><td></td><td></td></tr>
+        </tbody></table>
+        <p class="note">电子签名：本报告的记录是 JSON 报告及各方的签署文件（<code>ivpack sign-report --role</code>，用 <code>ivpack verify-report</code> 核验）；本页是其可读版本。/ Electronic signatures: the record is the JSON report with each party's sign-off file (<code>ivpack sign-report --role</code>, checked with <code>ivpack verify-report</code>); this page is its readable rendering.</p>
+
+        """
+    }
+
+    /// The table of the sign-offs `verify-report` checked: the manifestation of each signature
+    /// (21 CFR 11.50: printed name, date and time, meaning) as signed, with its result.
+    private static func signOffTable(_ v: SignedReportVerification) -> String {
+        var t =
+            "<table class=\"grid signoffs\"><colgroup><col style=\"width:4%\"><col style=\"width:14%\"><col style=\"width:17%\"><col style=\"width:11%\"><col style=\"width:19%\"><col><col style=\"width:10%\"></colgroup>\n"
+        t +=
+            "<thead><tr><th>#</th><th>职责 Role</th><th>姓名 Name</th><th>含义 Meaning</th><th>时间 Time (UTC)</th><th>签名证书 Signer</th><th>核验 Verified</th></tr></thead><tbody>\n"
+        for s in v.signOffs {
+            let role = ReportRole(rawValue: s.role).map { "\($0.label.zh)<br>\($0.label.en)" } ?? e(s.role)
+            var name = e(s.statement?.printedName ?? "?")
+            if let position = s.statement?.position { name += "<br><span class=\"en\">\(e(position))</span>" }
+            if let date = s.statement?.issueDate { name += "<br><span class=\"en\">签发日期 issued \(e(date))</span>" }
+            let time =
+                s.time.map {
+                    "\(e(Timestamp.iso8601($0.seconds)))<br><span class=\"en\">\($0.source == "time-stamp" ? "时间戳 time-stamp" : "签署人时钟 signer's clock")</span>"
+                } ?? "?"
+            var result = status(s.check.status == .fail ? .fail : .pass)
+            if s.check.status == .fail {
+                result += "<ul class=\"details\">" + s.check.details.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+            }
+            t +=
+                "<tr class=\"\(s.check.status.rawValue)\"><td>\(s.sequence)</td><td>\(role)</td><td>\(name)</td><td>\(e(s.statement?.meaning.label ?? "?"))</td><td>\(time)</td><td><code>\(e(s.signer ?? "?"))</code></td><td>\(result)</td></tr>\n"
+            if let note = s.statement?.note {
+                t +=
+                    "<tr class=\"note-row\"><td></td><td colspan=\"6\"><strong>问题与纠正措施 Problems and corrective actions</strong> (\(e(s.role))):<pre class=\"note-text\">\(e(note))</pre></td></tr>\n"
+            }
+        }
+        if let legacy = v.legacy {
+            let ok = v.checks.contains { $0.id == .reportSignature && $0.status == .pass }
+            t +=
+                "<tr class=\"\(ok ? "pass" : "fail")\"><td>—</td><td>旧格式签名<br>Legacy signature</td><td>(未签署姓名 no name signed)</td><td>(无 none)</td><td>\(e(legacy.signingTime.map(Timestamp.iso8601) ?? "?"))<br><span class=\"en\">签署人时钟 signer's clock</span></td><td><code>\(e(legacy.signer ?? "?"))</code></td><td>\(status(ok ? .pass : .fail))</td></tr>\n"
+        }
+        t += "</tbody></table>\n"
+        if let roles = v.checks.first(where: { $0.id == .reportRoles }) {
+            t +=
+                "<p class=\"\(roles.status == .fail ? "action" : "note")\">必需角色 Required roles: \(e(roles.evidence.first { $0.key == "required" }?.value ?? "?")) — \(roles.status == .fail ? "缺少 MISSING: " + e(roles.details.joined(separator: " ")) : "全部已签署 all signed")</p>\n"
+        }
+        t +=
+            "<p class=\"note\">由 <code>ivpack verify-report</code> 于 \(e(Timestamp.iso8601(Timestamp.now()))) 核验；每项签署的姓名、时间和含义是签名内容的一部分。/ Checked by <code>ivpack verify-report</code> at \(e(Timestamp.iso8601(Timestamp.now()))); each sign-off's name, time and meaning are part of what was signed. Report SHA-256 <code>\(e(v.reportSHA256))</code>.</p>\n"
+        return t
+    }
+
+    /// The running footer of every printed page: the report ID and the page number (CSS paged media
+    /// margin boxes, which Chromium prints since version 131). Only the characters a report ID may
+    /// hold reach the CSS string.
+    private static func pageFooter(_ reportID: String) -> String {
+        let id = String(
+            reportID.unicodeScalars.filter {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-")
+            }.map(Character.init))
+        return """
+            @page { @bottom-left { content: "\(id) · \(IQReport.format)"; font-size: 8pt; color: #444; }
+              @bottom-right { content: "第 " counter(page) " / " counter(pages) " 页 · Page " counter(page) " of " counter(pages); font-size: 8pt; color: #444; } }
+
+            """
     }
 
     /// `text` with `& < > " '` replaced by character references and control characters other than
@@ -290,6 +400,12 @@ public enum IQReportHTML {
         .signatures td { height: 16mm; }
         figure.chart { margin: 2mm 0; break-inside: avoid; }
         .note { font-size: 9pt; color: #333; }
+        .action { font-size: 9pt; margin: 1mm 0 0; padding: 1mm 2mm; border-left: 3px solid var(--fail); background: #fff; font-weight: 600; }
+        h3 { font-size: 11pt; margin: 4mm 0 2mm; }
+        .signoffs td { font-size: 9pt; }
+        ul.files { margin: 0; padding-left: 4mm; font-size: 9pt; }
+        ul.files li { break-inside: avoid; }
+        pre.note-text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: inherit; margin: 1mm 0 0; }
         footer { margin-top: 8mm; padding-top: 2mm; border-top: 1px solid var(--line); font-size: 8.5pt; color: #444; }
         @page { size: A4; margin: 14mm 12mm 16mm; }
         @media print {

@@ -115,6 +115,10 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
     public var releaseManagerEncryptedKey: String
     /// The installer's TLS client identity.
     public var installer: Identity
+    /// The hospital reviewer's identity for signing IQ reports off (role hospital-reviewer).
+    public var hospitalReviewer: Identity
+    /// The vendor issuer's identity for signing IQ reports off (role vendor-issuer, 签发人).
+    public var vendorIssuer: Identity
     /// The licence server's TLS identity (localhost, 127.0.0.1, ::1).
     public var licenseServer: Identity
     /// The identity that signs licence grants.
@@ -177,6 +181,14 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
             summary: "installer TLS client certificate (mutual TLS to the licence server)", isPrivateKey: false),
         .init(path: "installers/installer-1.key", summary: "its private key", isPrivateKey: true),
         .init(
+            path: "report-signers/hospital-reviewer.pem",
+            summary: "IQ report signing certificate, role hospital-reviewer (document signing)", isPrivateKey: false),
+        .init(path: "report-signers/hospital-reviewer.key", summary: "its private key", isPrivateKey: true),
+        .init(
+            path: "report-signers/vendor-issuer.pem",
+            summary: "IQ report signing certificate, role vendor-issuer (document signing)", isPrivateKey: false),
+        .init(path: "report-signers/vendor-issuer.key", summary: "its private key", isPrivateKey: true),
+        .init(
             path: "license-server/server.pem",
             summary: "licence server TLS certificate for localhost, 127.0.0.1 and ::1", isPrivateKey: false),
         .init(path: "license-server/server.key", summary: "its private key", isPrivateKey: true),
@@ -208,6 +220,11 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
             chain: path("signers/quality.chain.pem"))
         releaseManagerEncryptedKey = path("signers/release-manager.encrypted.key")
         installer = Identity(certificate: path("installers/installer-1.pem"), key: path("installers/installer-1.key"))
+        hospitalReviewer = Identity(
+            certificate: path("report-signers/hospital-reviewer.pem"), key: path("report-signers/hospital-reviewer.key")
+        )
+        vendorIssuer = Identity(
+            certificate: path("report-signers/vendor-issuer.pem"), key: path("report-signers/vendor-issuer.key"))
         licenseServer = Identity(certificate: path("license-server/server.pem"), key: path("license-server/server.key"))
         licenseSigning = Identity(
             certificate: path("license-signing/license-signing.pem"), key: path("license-signing/license-signing.key"))
@@ -283,7 +300,7 @@ public enum DevelopmentPKI {
                 rmdir(staging)
             }
         }
-        for folder in ["ca", "signers", "installers", "license-server", "license-signing", "tsa"] {
+        for folder in ["ca", "signers", "installers", "report-signers", "license-server", "license-signing", "tsa"] {
             let path = staging + "/" + folder
             guard mkdir(path, folder == "ca" ? 0o700 : 0o755) == 0 else {
                 throw FileSystemError(operation: "create the folder", path: path, code: errno, isInput: false)
@@ -434,6 +451,16 @@ public enum DevelopmentPKI {
                 "Field Service", "Installer 1 (\(marker))", eku: [WellKnownOID.clientAuth],
                 policies: [WellKnownOID.roleInstaller]))
         _ = try leaf(
+            "report-signers/hospital-reviewer.pem", "report-signers/hospital-reviewer.key",
+            request(
+                "Hospital Quality", "Hospital Reviewer (\(marker))", eku: [WellKnownOID.documentSigning],
+                policies: [WellKnownOID.roleHospitalReviewer]))
+        _ = try leaf(
+            "report-signers/vendor-issuer.pem", "report-signers/vendor-issuer.key",
+            request(
+                "Vendor Quality", "Vendor Issuer (\(marker))", eku: [WellKnownOID.documentSigning],
+                policies: [WellKnownOID.roleVendorIssuer]))
+        _ = try leaf(
             "license-server/server.pem", "license-server/server.key",
             request(
                 "Licensing", "localhost (\(marker) licence server)", eku: [WellKnownOID.serverAuth],
@@ -477,6 +504,8 @@ public enum DevelopmentPKI {
           quality:
             certificatePolicy: "\(WellKnownOID.roleQuality)"
         requiredRoles: [release-manager, quality]
+        # IQ report sign-offs every report must carry before verify-report passes (optional key):
+        # reportRoles: [installer, hospital-reviewer, vendor-issuer]
         minimumVersions: {}
 
         """
@@ -506,6 +535,8 @@ public enum DevelopmentPKI {
               release-manager  \(WellKnownOID.roleReleaseManager)
               quality          \(WellKnownOID.roleQuality)
               installer        \(WellKnownOID.roleInstaller)
+              hospital-reviewer \(WellKnownOID.roleHospitalReviewer) (IQ report sign-off)
+              vendor-issuer    \(WellKnownOID.roleVendorIssuer) (IQ report sign-off)
             Licence signing uses extended key usage \(WellKnownOID.licenseSigning).
 
             The passphrase of signers/release-manager.encrypted.key is "\(DevelopmentPKILayout.encryptedKeyPassphrase)" (documented

@@ -41,6 +41,9 @@ public struct TrustPolicy: Sendable {
     /// Role name → how a certificate proves it.
     public var roles: [String: RoleRule]
     public var requiredRoles: [String]
+    /// The report roles (`installer`, `hospital-reviewer`, `vendor-issuer`) that must each have a valid
+    /// sign-off on an IQ report for `verify-report` to pass; empty: none is required.
+    public var reportRoles: [String] = []
     /// Product name → lowest acceptable version (a `VersionRange` from it: pre-releases count as their release).
     public var minimumVersions: [String: String]
     /// The least strength of every certificate judged under this policy (default and floor: 2).
@@ -73,7 +76,7 @@ public struct TrustPolicy: Sendable {
             allowed: [
                 "apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
                 "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions",
-                "minimumSecurityLevel", "maxClockSkewSeconds",
+                "minimumSecurityLevel", "maxClockSkewSeconds", "reportRoles",
             ],
             required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
         guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
@@ -193,16 +196,38 @@ public struct TrustPolicy: Sendable {
         if let node = m["maxClockSkewSeconds"] {
             skew = try reader.integer(node, "maxClockSkewSeconds", range: Self.maxClockSkewRange)
         }
-        return TrustPolicy(
+        var reportRoles: [String] = []
+        if let node = m["reportRoles"] {
+            reportRoles = try reader.strings(node, "reportRoles", nonEmpty: true)
+            for (i, role) in reportRoles.enumerated() {
+                guard ReportRole(rawValue: role) != nil else {
+                    throw reader.error(
+                        node, "reportRoles[\(i)]", "\"\(role)\" is not a report role",
+                        hint: "Use installer, hospital-reviewer and vendor-issuer")
+                }
+                if reportRoles[..<i].contains(role) {
+                    throw reader.error(node, "reportRoles[\(i)]", "role \"\(role)\" is listed twice")
+                }
+            }
+        }
+        var policy = TrustPolicy(
             file: path, development: development, trustedRoots: roots, intermediates: intermediates,
             timestampRoots: timestampRoots, crls: crls,
             revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums,
             minimumSecurityLevel: level, maxClockSkewSeconds: skew)
+        policy.reportRoles = reportRoles
+        return policy
     }
 
     static func isOID(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count >= 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+    }
+
+    /// How a certificate proves the report role `role`: the policy's own rule under `roles` when it
+    /// defines one, else ivpack's certificate policy for that role (`ReportRole.certificatePolicy`).
+    public func reportRoleRule(_ role: ReportRole) -> RoleRule {
+        roles[role.rawValue] ?? RoleRule(certificatePolicy: role.certificatePolicy, subjectOU: nil)
     }
 
     /// The roles `certificate` proves under this policy, sorted.

@@ -16,6 +16,12 @@ public enum WellKnownOID {
     public static let roleQuality = "2.25.261145825710450062598460754844276917613"
     /// Certificate policy of installer client certificates.
     public static let roleInstaller = "2.25.58610526101530584067834871760807862814"
+    /// Certificate policy of the hospital's reviewer of IQ reports (审核人), who signs a report as reviewed.
+    public static let roleHospitalReviewer = "2.25.41054068985983710855343861885436036682"
+    /// Certificate policy of the vendor's issuer of IQ reports (签发人), who signs a report as approved.
+    public static let roleVendorIssuer = "2.25.154523951155026899988174998361839623660"
+    /// Extended key usage: document signing (RFC 9336), on the development reviewer and issuer certificates.
+    public static let documentSigning = "1.3.6.1.5.5.7.3.36"
     /// Extended key usage of the licence-grant signing certificate.
     public static let licenseSigning = "2.25.289675722907848550258275998792337608326"
 

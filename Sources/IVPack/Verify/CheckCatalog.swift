@@ -27,6 +27,10 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let report = CheckID(rawValue: "report")
     /// An IQ report's signature (`verify-report`).
     public static let reportSignature = CheckID(rawValue: "signature")
+    /// An IQ report: every role the trust policy requires for reports has a valid sign-off (`verify-report`).
+    public static let reportRoles = CheckID(rawValue: "report.roles")
+    /// An IQ report: the audit log still holds the events the report recorded (`verify-report --audit-log`).
+    public static let audit = CheckID(rawValue: "audit")
     /// Install: the release folder written from the bytes checked.
     public static let installRelease = CheckID(rawValue: "install.release")
     /// Install: the site's state snapshotted before the hooks.
@@ -63,6 +67,12 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static func signature(_ index: Int) -> CheckID {
         let n = String(index)
         return CheckID(rawValue: "signature." + String(repeating: "0", count: max(0, 3 - n.count)) + n)
+    }
+
+    /// The check of sign-off number `index` (1-based) of an IQ report: `signoff.001`.
+    public static func signOff(_ index: Int) -> CheckID {
+        let n = String(index)
+        return CheckID(rawValue: "signoff." + String(repeating: "0", count: max(0, 3 - n.count)) + n)
     }
 
     /// One aspect of the environment requirements: `environment.cpu`, `environment.tool.python3`.
@@ -107,6 +117,13 @@ public enum VerifyCheckCatalog {
                 "Licensed for this site, by the vendor's licence server over mutual TLS, for an authenticated installer",
             clause: "IQ 5.1.1, 6.2.1"),
         .init(id: .environment, title: "Environment requirements", clause: "IQ 4.1.1, 4.1.2 a"),
+        .init(
+            id: .reportRoles,
+            title: "Every role the trust policy requires for reports (reportRoles) has a valid sign-off",
+            clause: "IQ 3.5, annex A.2, annex C.1; 21 CFR 11.50"),
+        .init(
+            id: .audit, title: "The audit log still holds every event the report recorded",
+            clause: "IQ 5.6, 6.5.1"),
         .init(
             id: .installRelease,
             title: "The release is installed from exactly the bytes checked, in its own folder, flushed to disk",
