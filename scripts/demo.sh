@@ -165,6 +165,26 @@ echo "current -> $(readlink "$root/current")"
 step "ivpack qualify --root $root --report $out/IQ-$version.json --html $out/IQ-$version.html"
 "$ivpack" qualify --root "$root" --report "$out/IQ-$version.json" --html "$out/IQ-$version.html"
 
+# 10c. Sign-off by every party (annex A): the installer performed it, the hospital's reviewer
+#      reviewed it (with a note of what was found and done), the vendor's issuer approved and
+#      issued it. Each sign-off is its own CMS signature beside the report (REPORT.NNN-ROLE.p7s),
+#      never overwriting another; verify-report lists all three and renders the signed page.
+rm -f -- "$out/IQ-$version.json".*.p7s
+printf '%s\n' "No problem found. The site configuration was written by the postInstall hook and reviewed." \
+    >"$work/iq-note.txt"
+step "ivpack sign-report $out/IQ-$version.json --role installer | hospital-reviewer | vendor-issuer"
+"$ivpack" sign-report "$out/IQ-$version.json" --role installer --name "Li Wei" --position "Field Service Engineer" \
+    --key "$pki/installers/installer-1.key" --cert "$pki/installers/installer-1.pem" --chain "$pki/intermediate-ca.pem"
+"$ivpack" sign-report "$out/IQ-$version.json" --role hospital-reviewer --name "Dr. Zhang Min" \
+    --position "Head of Radiology IT" --note-file "$work/iq-note.txt" \
+    --key "$pki/report-signers/hospital-reviewer.key" --cert "$pki/report-signers/hospital-reviewer.pem" \
+    --chain "$pki/intermediate-ca.pem"
+"$ivpack" sign-report "$out/IQ-$version.json" --role vendor-issuer --name "Wang Fang" --position "Quality Manager" \
+    --key "$pki/report-signers/vendor-issuer.key" --cert "$pki/report-signers/vendor-issuer.pem" \
+    --chain "$pki/intermediate-ca.pem"
+step "ivpack verify-report $out/IQ-$version.json --trust $pki/trust-policy.yaml --html $out/IQ-$version-signed.html"
+"$ivpack" verify-report "$out/IQ-$version.json" --trust "$pki/trust-policy.yaml" --html "$out/IQ-$version-signed.html"
+
 # 11. A second release, V2.4.0.1101: the example with its version replaced everywhere (the new
 #     version has the same length, so the safetensors header and the PDF's offsets stay valid),
 #     committed and tagged, built, signed; installed, then rolled back to V2.3.1.1024.

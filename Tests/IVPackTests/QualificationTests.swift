@@ -155,6 +155,8 @@ import Testing
         #expect(r.stdout.contains("PASS  qualification.accuracy"), "\(r.stdout)")
         let bytes = try InputFile.readAll(path: report, limit: IQReport.maxBytes)
         #expect(IQReportRules.problems(bytes).isEmpty)
+        // Read back (verify-report --html renders from it): the same report, byte for byte.
+        #expect(IQReport(reportBytes: bytes)?.canonicalBytes == bytes)
         let value = try JSONParser.parse(bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: 8))
         #expect(
             value["conclusion"]?["result"]?.stringValue == "pass", "\(value["conclusion"].map(PrettyJSON.render) ?? "")"

@@ -49,6 +49,7 @@ extension IQReport {
         self.conclusion = conclusion
         self.conclusionStatement = statement
         self.components = IQReportComponent.decode(v["components"])
+        self.qualification = v["qualification"].flatMap(QualificationMeasurements.init(json:))
         if let audit = v["audit"], let log = text(audit["log"]), let events = audit["events"]?.int64Value {
             self.audit = IQReportAudit(log: log, events: Int(events), headSHA256: text(audit["headSHA256"]))
         }

@@ -50,7 +50,7 @@ public struct RecordedInstallReport: Sendable {
                 bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth)),
             let object = v["object"], object["manifestSHA256"]?.stringValue == release.manifestSHA256.hex,
             let checkValues = v["checks"]?.arrayValue,
-            let start = v["time"]?["start"]?.stringValue.flatMap(Self.seconds)
+            let start = v["time"]?["start"]?.stringValue.flatMap(Timestamp.parseISO8601)
         else { return nil }
         let checks = checkValues.compactMap(Check.init(json:))
         guard checks.count == checkValues.count else { return nil }
@@ -61,25 +61,6 @@ public struct RecordedInstallReport: Sendable {
                 time: start),
             purpose: v["purpose"]?.stringValue ?? "", siteID: v["place"]?["siteID"]?.stringValue, startTime: start,
             vendor: object["vendor"]?.stringValue, bundleBytes: object["bundleBytes"]?.int64Value)
-    }
-
-    /// Seconds since 1970 of `yyyy-MM-ddTHH:mm:ssZ`.
-    static func seconds(_ text: String) -> Int64? {
-        let u = Array(text.utf8)
-        guard u.count == 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x5A
-        else { return nil }
-        func n(_ r: Range<Int>) -> Int32? { Int32(String(decoding: u[r], as: UTF8.self)) }
-        guard let y = n(0..<4), let mo = n(5..<7), let d = n(8..<10), let h = n(11..<13), let mi = n(14..<16),
-            let s = n(17..<19)
-        else { return nil }
-        var parts = tm()
-        parts.tm_year = y - 1900
-        parts.tm_mon = mo - 1
-        parts.tm_mday = d
-        parts.tm_hour = h
-        parts.tm_min = mi
-        parts.tm_sec = s
-        return Int64(timegm(&parts))
     }
 }
 
@@ -171,5 +152,51 @@ extension QualificationMeasurements {
             members.append(("resources", .null))
         }
         return .object(members)
+    }
+}
+
+extension QualificationMeasurements {
+    /// The measurements a report's `qualification` member records (`json`), for rendering the
+    /// report again; nil when the member is not that.
+    init?(json v: JSONValue) {
+        guard let start = v["start"]?.stringValue.flatMap(Timestamp.parseISO8601),
+            let end = v["end"]?.stringValue.flatMap(Timestamp.parseISO8601), let caseValues = v["cases"]?.arrayValue
+        else { return nil }
+        self.init()
+        startTime = start
+        endTime = end
+        for c in caseValues {
+            guard let id = c["id"]?.stringValue, let expected = c["expected"], let us = c["microseconds"]?.int64Value
+            else { return nil }
+            let answer = c["answer"].flatMap { $0 == .null ? nil : $0 }
+            cases.append(
+                CaseResult(
+                    id: id, expected: expected, answer: answer, status: c["status"]?.int64Value.map { Int($0) },
+                    error: c["error"]?.stringValue, microseconds: us))
+        }
+        p50Microseconds = v["p50Microseconds"]?.int64Value
+        p95Microseconds = v["p95Microseconds"]?.int64Value
+        if let c = v["concurrency"], let clients = c["clients"]?.int64Value, let requests = c["requests"]?.int64Value,
+            let succeeded = c["succeeded"]?.int64Value
+        {
+            var errors: [String: Int] = [:]
+            for e in c["errors"]?.objectValue ?? [] { errors[e.key] = e.value.int64Value.map { Int($0) } ?? 0 }
+            concurrency = (Int(clients), Int(requests), Int(succeeded), errors)
+        }
+        if let r = v["resources"], let samples = r["samples"]?.int64Value {
+            func int(_ key: String) -> Int? { r[key]?.int64Value.map { Int($0) } }
+            resources = ResourceSampler.Summary(
+                samples: Int(samples), seconds: Double(r["milliseconds"]?.int64Value ?? 0) / 1000,
+                servicePeakRSSBytes: r["servicePeakRSSBytes"]?.int64Value,
+                servicePeakCPUPercent: int("servicePeakCPUPercent"),
+                serviceMeanCPUPercent: int("serviceMeanCPUPercent"),
+                machineCPUMeanPercent: int("machineCPUMeanPercent"),
+                machineCPUPeakPercent: int("machineCPUPeakPercent"),
+                machineMemoryAvailableMinBytes: r["machineMemoryAvailableMinBytes"]?.int64Value,
+                machineMemoryTotalBytes: r["machineMemoryTotalBytes"]?.int64Value,
+                diskFreeMinBytes: r["diskFreeMinBytes"]?.int64Value,
+                serviceGPUPeakBytes: r["serviceGPUPeakBytes"]?.int64Value, gpuSamples: int("gpuSamples") ?? 0,
+                gpuProblem: nil)
+        }
     }
 }
