@@ -260,45 +260,15 @@ extension ReportSignOffs {
         else {
             return fail("the statement names another certificate than the one that signed it")
         }
-        // With a valid RFC 3161 token the chain is judged at the authority's time, so a sign-off
-        // outlives its certificate; without one, now. As for bundle signatures (SignatureCheck).
-        var time = now
-        if let token = signed.timestampToken {
-            let roots = policy.timestampRoots.isEmpty ? policy.trustedRoots : policy.timestampRoots
-            switch RFC3161.check(
-                token: token, signatureValue: signed.signatureValue, roots: roots, untrusted: policy.intermediates,
-                now: now, maxClockSkew: policy.maxClockSkewSeconds, securityLevel: policy.minimumSecurityLevel)
-            {
-            case .invalid(let problem):
-                return fail("the time-stamp token is not valid: \(problem)")
-            case .valid(let stamped, let authority):
-                time = stamped
-                outcome.timestamp = stamped
-                evidence.append(
-                    ("timestamp", "\(Timestamp.iso8601(time)) by \(authority ?? "an authority trusted by the policy")"))
-                evidence.append(("validatedAt", Timestamp.iso8601(time) + " (the time-stamp's time)"))
-            }
-        } else {
-            evidence.append(("validatedAt", Timestamp.iso8601(time) + " (now; no time-stamp token)"))
-        }
-        let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
-        func validate(requiredPolicy: String?) -> ChainValidation {
-            ChainValidator.validate(
-                signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
-                revocation: policy.revocation, at: time, isPastTime: time < now,
-                securityLevel: policy.minimumSecurityLevel, requiredPolicy: requiredPolicy)
-        }
-        let chain = validate(requiredPolicy: nil)
-        let root = chain.chain.last
-        developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
-        if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
-        evidence.append(
-            (
-                "revocation",
-                policy.revocation == .disabled
-                    ? "not checked (policy: none)"
-                    : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"
-            ))
+        // The chain is judged at a valid RFC 3161 token's time, so a sign-off outlives its
+        // certificate; without one, now. As for bundle signatures (SignerTrust).
+        let trust = SignerTrust(signed: signed, signer: signer, policy: policy, now: now)
+        if let failure = trust.failure { return fail(failure) }
+        outcome.timestamp = trust.timestamp
+        evidence += trust.evidence
+        let chain = trust.chain
+        let root = trust.root
+        developmentRoot = trust.developmentRoot
         if case .invalid(let reason, _, _) = chain {
             if signed.timestampToken == nil && signer.notAfter < now {
                 return fail(
@@ -320,7 +290,7 @@ extension ReportSignOffs {
                 "the sign-off claims role \"\(statement.role.rawValue)\" but the certificate does not prove it (needs \(how))"
             )
         }
-        if let oid = rule.certificatePolicy, case .invalid(let reason, _, _) = validate(requiredPolicy: oid) {
+        if let oid = rule.certificatePolicy, case .invalid(let reason, _, _) = trust.validate(requiredPolicy: oid) {
             return fail(
                 "the sign-off claims role \"\(statement.role.rawValue)\"; the certificate carries its policy, but the path does not allow it: \(reason)"
             )

@@ -46,45 +46,14 @@ struct SignatureCheck {
                 "the signature does not match this manifest (\(problem)): the manifest or the signature was changed",
                 evidence)
         }
-        // With a valid RFC 3161 token the chain is judged at the authority's time (so a release
-        // stays verifiable after its signing certificate expires); without one, now. A token from
-        // the verifier's future is refused rather than trusted as that time.
-        var time = now
-        if let token = signed.timestampToken {
-            let roots = policy.timestampRoots.isEmpty ? policy.trustedRoots : policy.timestampRoots
-            switch RFC3161.check(
-                token: token, signatureValue: signed.signatureValue, roots: roots, untrusted: policy.intermediates,
-                now: now, maxClockSkew: policy.maxClockSkewSeconds, securityLevel: policy.minimumSecurityLevel)
-            {
-            case .invalid(let problem):
-                return fail("the time-stamp token is not valid: \(problem)", evidence)
-            case .valid(let stamped, let authority):
-                time = stamped
-                evidence.append(
-                    ("timestamp", "\(Timestamp.iso8601(time)) by \(authority ?? "an authority trusted by the policy")"))
-                evidence.append(("validatedAt", Timestamp.iso8601(time) + " (the time-stamp's time)"))
-            }
-        } else {
-            evidence.append(("validatedAt", Timestamp.iso8601(time) + " (now; no timestamp token)"))
-        }
-        let untrusted = signed.certificates.filter { !$0.sameCertificate(as: signer) } + policy.intermediates
-        func validate(requiredPolicy: String?) -> ChainValidation {
-            ChainValidator.validate(
-                signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls,
-                revocation: policy.revocation, at: time, isPastTime: time < now,
-                securityLevel: policy.minimumSecurityLevel, requiredPolicy: requiredPolicy)
-        }
-        let chain = validate(requiredPolicy: nil)
-        let root = chain.chain.last
-        let developmentRoot = root.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
-        if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
-        evidence.append(
-            (
-                "revocation",
-                policy.revocation == .disabled
-                    ? "not checked (policy: none)"
-                    : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"
-            ))
+        // The chain is judged at a valid RFC 3161 token's time, so a release stays verifiable
+        // after its signing certificate expires; without one, now (SignerTrust).
+        let trust = SignerTrust(signed: signed, signer: signer, policy: policy, now: now)
+        evidence += trust.evidence
+        if let failure = trust.failure { return fail(failure, evidence) }
+        let chain = trust.chain
+        let root = trust.root
+        let developmentRoot = trust.developmentRoot
         if case .invalid(let reason, _, _) = chain {
             return fail(
                 "the signer's certificate is not trusted by the policy: \(reason)", evidence,
@@ -110,7 +79,7 @@ struct SignatureCheck {
                 proven.append(role)
                 continue
             }
-            switch validate(requiredPolicy: oid) {
+            switch trust.validate(requiredPolicy: oid) {
             case .valid: proven.append(role)
             case .invalid(let reason, _, _): refusedAlongPath[role] = reason
             }
