@@ -75,6 +75,34 @@ struct ContentCipherTests {
         #expect(try Self.decryptFile(file.ciphertext, fileIndex: 7, with: try ChunkCipher(key: key)) == chunks)
     }
 
+    @Test func workersWithTheirOwnContextsShareOneKey() throws {
+        let key = try ContentKey.generate()
+        let chunks = (0..<16).map { _ in Self.randomBytes(8192) }
+        let reference = try Self.encrypt(chunks, fileIndex: 1, with: try ChunkCipher(key: key))
+        nonisolated(unsafe) var sealed = [[UInt8]](repeating: [], count: chunks.count)
+        nonisolated(unsafe) var failures = 0
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            do {
+                let cipher = try ChunkCipher(key: key)
+                for index in stride(from: worker, to: chunks.count, by: 4) {
+                    var out = [UInt8](repeating: 0, count: chunks[index].count + 16)
+                    try chunks[index].withUnsafeBytes { input in
+                        try out.withUnsafeMutableBytes { output in
+                            try cipher.encrypt(
+                                chunk: input, into: output, fileIndex: 1, chunkIndex: UInt64(index),
+                                isFinal: index == chunks.count - 1)
+                        }
+                    }
+                    lock.withLock { sealed[index] = out }
+                }
+            } catch { lock.withLock { failures += 1 } }
+        }
+        #expect(failures == 0)
+        // Deterministic nonces: the parallel result is byte-identical to the sequential one.
+        #expect(sealed == reference.ciphertext)
+    }
+
     @Test func emptyFileIsOneChunkOfTagAlone() throws {
         let cipher = try ChunkCipher(key: try ContentKey.generate())
         let file = try Self.encrypt([[]], fileIndex: 0, with: cipher)
