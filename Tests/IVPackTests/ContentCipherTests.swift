@@ -186,6 +186,37 @@ struct ContentCipherTests {
         #expect(error as? ContentCipherError == .authenticationFailed(fileIndex: 0, chunkIndex: 0))
     }
 
+    /// Known answers, computed outside ivpack with Python's `cryptography` (`AESGCM(key).encrypt(
+    /// nonce, plaintext, associated_data)`) from the layout of docs/encryption.md: key bytes 0...31,
+    /// plaintext byte i = 7i + 3. Any change to nonce, associated data or tag placement breaks them.
+    @Test func chunksMatchKnownAnswersOfTheDocumentedLayout() throws {
+        let folder = TemporaryFolder()
+        let key = try ContentKey.load(file: folder.write("kat.key", Array(0...31), mode: 0o600))
+        let cipher = try ChunkCipher(key: key)
+        let plaintext = (0..<40).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) }
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        let a = try Self.encryptOne(plaintext, fileIndex: 5, chunkIndex: 1, isFinal: true, with: cipher)
+        #expect(
+            hex(a)
+                == "6eae5a00f436aaa90f56c96e0b4f42050f98b72d396116cb02313ede44007ccdefdbb7fb3518363e"
+                + "2548fdd79a1f09d0b51973852f00a3c7")
+        let b = try Self.encryptOne([], fileIndex: 0, chunkIndex: 0, isFinal: true, with: cipher)
+        #expect(hex(b) == "52b79d76467146aec125e1b4f6ec2a21")
+    }
+
+    static func encryptOne(
+        _ plaintext: [UInt8], fileIndex: UInt32, chunkIndex: UInt64, isFinal: Bool, with cipher: ChunkCipher
+    ) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: plaintext.count + ChunkCipher.tagSize)
+        try plaintext.withUnsafeBytes { input in
+            try out.withUnsafeMutableBytes { output in
+                try cipher.encrypt(
+                    chunk: input, into: output, fileIndex: fileIndex, chunkIndex: chunkIndex, isFinal: isFinal)
+            }
+        }
+        return out
+    }
+
     @Test func noncesAreTheDocumentedLayoutAndUnique() throws {
         #expect(ChunkCipher.nonce(fileIndex: 0x0102_0304, chunkIndex: 0x0506_0708_090A_0B0C) == Array(1...12))
         #expect(

@@ -90,6 +90,29 @@ struct EnvelopedKeyTests {
         if type == "rsa" { #expect(printed.contains("mgf1") && printed.contains("sha256")) }
     }
 
+    /// The other direction: what `openssl cms -encrypt` makes, here naming the recipient by subject
+    /// key identifier (`-keyid`), ivpack lists and unwraps.
+    @Test func unwrapsWhatOpenSSLWrapsWithKeyIdentifiers() throws {
+        let pki = RecipientCertificates()
+        let site = try pki.rsa("site")
+        let known = try KnownKey()
+        let p7m = pki.folder.url("key.p7m")
+        let made = run(
+            "/usr/bin/openssl",
+            [
+                "cms", "-encrypt", "-binary", "-aes-256-gcm", "-keyid", "-in", known.folder.url("content.key"),
+                "-outform", "DER", "-out", p7m, "-recip", site.certificate, "-keyopt", "rsa_padding_mode:oaep",
+            ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let wrapped = try EnvelopedKey.parse(der: pki.folder.read("key.p7m"), source: p7m)
+        let ski = run("/usr/bin/openssl", ["x509", "-in", site.certificate, "-noout", "-ext", "subjectKeyIdentifier"])
+            .stdout.split(separator: "\n").last.map { $0.trimmingCharacters(in: .whitespaces) }?
+            .replacingOccurrences(of: ":", with: "").lowercased()
+        #expect(wrapped.recipients.map(\.keyIdentifier) == [ski])
+        #expect(wrapped.recipients.first?.description.hasPrefix("key identifier \(ski ?? "?")") == true)
+        #expect(try wrapped.unwrap(with: site.loadKey(), certificate: site.loadCertificate()).sameKey(as: known.key))
+    }
+
     @Test func aKeyThatIsNotARecipientIsRefusedByName() throws {
         let pki = RecipientCertificates()
         let site = try pki.rsa("site")

@@ -213,10 +213,9 @@ public final class EnvelopedKey: @unchecked Sendable {
     ) -> Recipient {
         if let keyID, let data = ASN1_STRING_get0_data(keyID) {
             let bytes = UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(keyID)))
-            let hex = bytes.map {
-                String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
-            }
-            return Recipient(method: method, issuer: "", serialHex: "", keyIdentifier: hex.joined())
+            let digits = Array("0123456789abcdef")
+            let hex = String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+            return Recipient(method: method, issuer: "", serialHex: "", keyIdentifier: hex)
         }
         return Recipient(
             method: method, issuer: Certificate.name(issuer), serialHex: hexString(serial), keyIdentifier: nil)
