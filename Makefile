@@ -16,7 +16,7 @@ test: deps lint
 	swift test
 
 lint:
-	swift format lint --strict --recursive --parallel Sources Tests Benchmarks/LicenseLoad Fuzz/Sources
+	swift format lint --strict --recursive --parallel Sources Tests Benchmarks/LicenseLoad Benchmarks/CipherSpeed Fuzz/Sources
 
 bench: deps
 	bash Benchmarks/bench.sh

@@ -68,6 +68,12 @@ let package = Package(
             dependencies: ["IVPack", "IVPackLicense"],
             path: "Benchmarks/LicenseLoad"
         ),
+        // `swift run -c release cipher-speed`: AES-256-GCM chunk throughput against `openssl speed`.
+        .executableTarget(
+            name: "cipher-speed",
+            dependencies: ["IVPack"],
+            path: "Benchmarks/CipherSpeed"
+        ),
         .target(
             name: "IVPackTestSupport",
             // CLibArchive for ReferenceTarWriter: libarchive's own writer, to compare with ivpack's.

@@ -42,6 +42,12 @@ static inline int ivpack_sk_POLICYINFO_num(STACK_OF(POLICYINFO) *s) { return sk_
 static inline POLICYINFO *ivpack_sk_POLICYINFO_value(STACK_OF(POLICYINFO) *s, int i) { return sk_POLICYINFO_value(s, i); }
 static inline void ivpack_CERTIFICATEPOLICIES_free(CERTIFICATEPOLICIES *p) { CERTIFICATEPOLICIES_free(p); }
 
+/* CMS EnvelopedData recipients (EnvelopedKey.swift). */
+static inline int ivpack_sk_CMS_RecipientInfo_num(STACK_OF(CMS_RecipientInfo) *s) { return sk_CMS_RecipientInfo_num(s); }
+static inline CMS_RecipientInfo *ivpack_sk_CMS_RecipientInfo_value(STACK_OF(CMS_RecipientInfo) *s, int i) { return sk_CMS_RecipientInfo_value(s, i); }
+static inline int ivpack_sk_CMS_RecipientEncryptedKey_num(STACK_OF(CMS_RecipientEncryptedKey) *s) { return sk_CMS_RecipientEncryptedKey_num(s); }
+static inline CMS_RecipientEncryptedKey *ivpack_sk_CMS_RecipientEncryptedKey_value(STACK_OF(CMS_RecipientEncryptedKey) *s, int i) { return sk_CMS_RecipientEncryptedKey_value(s, i); }
+
 static inline long ivpack_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 
 static const unsigned long ivpack_xn_flag_rfc2253 = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;

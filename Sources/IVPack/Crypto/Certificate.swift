@@ -118,7 +118,7 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     /// SHA-256 of the DER encoding.
     public var fingerprint: SHA256Digest { SHA256Digest.of(der) }
 
-    private static func name(_ n: OpaquePointer?) -> String {
+    static func name(_ n: OpaquePointer?) -> String {
         guard let n else { return "" }
         let bio = BIO_new(BIO_s_mem())!
         defer { BIO_free(bio) }
