@@ -13,6 +13,8 @@
 #   9. ivpack verify against the development trust policy, with the licence check over mutual TLS;
 #  10. ivpack install into a temporary install root, licensed over mutual TLS, with the release's
 #      postInstall and healthCheck hooks and the IQ report of the installation; status --check;
+#      ivpack qualify (the release's on-site qualification; one IQ report of the whole IQ);
+#      ivpack sign-report by installer, hospital reviewer and vendor issuer; verify-report;
 #  11. a second release V2.4.0.1101 built from the same example (the version replaced in place,
 #      same length, so the model and PDF stay valid), signed, installed over the site's edited
 #      configuration (kept); status; ivpack rollback to V2.3.1.1024 with a reason (the site's
