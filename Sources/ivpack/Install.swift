@@ -128,7 +128,8 @@ struct InstallCommand: AsyncParsableCommand {
                 try options.iq.write(report, siteID: options.licensing.site, started: started)
                 throw InstallError.verificationFailed(report)
             }
-            let installed = options.iq.report(outcome.report, siteID: options.licensing.site, started: started)
+            let installed = options.iq.report(
+                outcome.report, siteID: options.licensing.site, started: started, manifest: outcome.manifest)
             let switched = outcome.failure == nil && !outcome.alreadyActive
             if switched {
                 // Kept under the root, so that a later `ivpack qualify` reports the whole IQ.

@@ -91,13 +91,18 @@ struct IQReportOptions: ParsableArguments {
     }
 
     /// The report of `verification`, in this process's context, ending now.
-    func report(_ verification: VerifyReport, siteID: String?, started: Int64) -> IQReport {
+    /// `manifest` is the verified manifest when the caller holds it (install), so that the bundle
+    /// is not read again.
+    func report(_ verification: VerifyReport, siteID: String?, started: Int64, manifest: Manifest? = nil) -> IQReport {
         let context = IQReport.Context.live(
-            for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now())
+            for: verification, purpose: purpose, siteID: siteID, startTime: started, endTime: Timestamp.now(),
+            manifest: manifest)
         var iq = IQReport(verification: verification, context: context)
-        iq.components = verification.manifestDigest.flatMap {
-            IQReportComponent.of(bundlePath: verification.bundle, manifestDigest: $0)
-        }
+        iq.components =
+            manifest.map(IQReportComponent.of)
+            ?? verification.manifestDigest.flatMap {
+                IQReportComponent.of(bundlePath: verification.bundle, manifestDigest: $0)
+            }
         // The log's state now, so that `verify-report --audit-log` can tell a log cut later. This
         // command's own event is appended after the report is written, so it is not counted.
         if let log = ProcessInfo.processInfo.environment["IVPACK_AUDIT_LOG"], !log.isEmpty {

@@ -157,17 +157,19 @@ public struct IQReport: Sendable {
         /// The context of this process for `report`: the OS user, host and operating system, the
         /// bundle's size, and the vendor from its manifest when that manifest is the one verified.
         public static func live(
-            for report: VerifyReport, purpose: String?, siteID: String?, startTime: Int64, endTime: Int64
+            for report: VerifyReport, purpose: String?, siteID: String?, startTime: Int64, endTime: Int64,
+            manifest: Manifest? = nil
         ) -> Context {
             let bundle = try? InputFile(path: report.bundle)
+            // The manifest the caller already holds (install) spares reading the bundle again.
+            let vendor =
+                manifest.map(\.product.vendor)
+                ?? report.manifestDigest.flatMap { IQReport.vendor(bundlePath: report.bundle, manifestDigest: $0) }
             return Context(
                 purpose: purpose, siteID: siteID, startTime: startTime, endTime: endTime,
                 operatorUser: LocalIdentity.userName(),
                 host: LocalIdentity.hostName() ?? "unknown host", operatingSystem: LocalIdentity.operatingSystem(),
-                vendor: report.manifestDigest.flatMap {
-                    IQReport.vendor(bundlePath: report.bundle, manifestDigest: $0)
-                },
-                bundleBytes: bundle?.size)
+                vendor: vendor, bundleBytes: bundle?.size)
         }
     }
 
