@@ -198,6 +198,13 @@ private final class PKCS11Engines: @unchecked Sendable {
     }
 
     private func start(module: String, uri: String) throws -> OpaquePointer {
+        // OpenSSL's EC tables set up in this process before the module loads: a PKCS#11 module
+        // may run OpenSSL's own initialisation in C_Initialize (SoftHSM2 links libcrypto and sets
+        // up engines there). Once in CI (066ba9e, a full `swift test`) every later P-256 key
+        // generation of the test process failed ("unknown group") when the first HSM test to run
+        // loaded SoftHSM before anything in the process had used EC, while other suites did their
+        // first EC work on other threads; not reproduced in 8 runs since. One P-256 key, ~0.1 ms.
+        _ = try? PrivateKey.generateP256()
         var stage: Int32 = 0
         if let engine = ivpack_pkcs11_engine_start(module, &stage) { return engine }
         let error = OpenSSLError.drain("start the pkcs11 engine")
