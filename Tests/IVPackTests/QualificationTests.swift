@@ -122,12 +122,21 @@ import Testing
         return (f, bundle)
     }
 
-    static func run(_ f: InstallFixture, _ change: (inout QualificationSpec) -> Void = { _ in }) throws
+    /// Runs a qualification on a thread of its own and waits without holding one of Swift's
+    /// cooperative threads: the qualifier blocks for seconds, and a test that held a pool thread
+    /// that long starved the in-process licence servers of other suites into 20 s timeouts.
+    static func offPool(_ qualifier: Qualifier) async -> QualificationOutcome {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: qualifier.run()) }.start()
+        }
+    }
+
+    static func run(_ f: InstallFixture, _ change: (inout QualificationSpec) -> Void = { _ in }) async throws
         -> QualificationOutcome
     {
         var release = try Installer.activeRelease(root: f.root)
         change(&release.manifest.qualification!)
-        return Qualifier(release: release, prober: NIOHTTPProber()).run()
+        return await offPool(Qualifier(release: release, prober: NIOHTTPProber()))
     }
 
     static func check(_ o: QualificationOutcome, _ id: String) -> Check? {
@@ -197,9 +206,9 @@ import Testing
         #expect(status.stdout.contains("match its manifest: no drift"), "\(status.stdout)")
     }
 
-    @Test func oneMisclassifiedCaseFailsAnAccuracyOfOneAndIsNamed() throws {
+    @Test func oneMisclassifiedCaseFailsAnAccuracyOfOneAndIsNamed() async throws {
         let (f, _) = try Self.installed(mislabelled: [7])
-        let strict = try Self.run(f)
+        let strict = try await Self.run(f)
         let accuracy = try #require(Self.check(strict, "accuracy"))
         #expect(accuracy.status == .fail)
         #expect(
@@ -213,15 +222,15 @@ import Testing
         #expect(strict.measurements.cases.first { $0.id == "case-07" }?.correct == false)
         // 19 of 20 is 0.95 exactly: it meets "at least 0.95" (integer arithmetic, no rounding)
         // and misses 0.96.
-        let boundary = try Self.run(f) { $0.metrics!.accuracyMinPermille = 950 }
+        let boundary = try await Self.run(f) { $0.metrics!.accuracyMinPermille = 950 }
         #expect(Self.check(boundary, "accuracy")?.status == .pass)
-        let above = try Self.run(f) { $0.metrics!.accuracyMinPermille = 960 }
+        let above = try await Self.run(f) { $0.metrics!.accuracyMinPermille = 960 }
         #expect(Self.check(above, "accuracy")?.status == .fail)
     }
 
-    @Test func aSlowServiceFailsLatencyWithItsPercentilesRecorded() throws {
+    @Test func aSlowServiceFailsLatencyWithItsPercentilesRecorded() async throws {
         let (f, _) = try Self.installed()
-        let slow = try Self.run(f) {
+        let slow = try await Self.run(f) {
             $0.service!.run += ["--delay-ms", "60"]
             $0.metrics!.latency = (p50Milliseconds: 20, p95Milliseconds: 40)
             $0.metrics!.concurrency = nil
@@ -238,9 +247,9 @@ import Testing
         #expect(Self.check(slow, "accuracy")?.status == .pass)
     }
 
-    @Test func errorsUnderConcurrencyAreCounted() throws {
+    @Test func errorsUnderConcurrencyAreCounted() async throws {
         let (f, _) = try Self.installed()
-        let o = try Self.run(f) { $0.service!.run += ["--fail-every", "5"] }
+        let o = try await Self.run(f) { $0.service!.run += ["--fail-every", "5"] }
         let concurrency = try #require(Self.check(o, "concurrency"))
         #expect(concurrency.status == .fail)
         let errors = Int(concurrency.evidence.first { $0.key == "errors" }?.value ?? "") ?? 0
@@ -250,13 +259,13 @@ import Testing
         #expect(concurrency.details.contains { $0.contains("× status 500") }, "\(concurrency.details)")
     }
 
-    @Test func aReplacedDatasetFileFailsBeforeAnyCaseRuns() throws {
+    @Test func aReplacedDatasetFileFailsBeforeAnyCaseRuns() async throws {
         let (f, _) = try Self.installed()
         let release = try Installer.activeRelease(root: f.root)
         let file = release.folder + "/data/case-04.txt"
         try FileManager.default.removeItem(atPath: file)
         try Data("nodule\n".utf8).write(to: URL(fileURLWithPath: file))
-        let o = Qualifier(release: release, prober: NIOHTTPProber()).run()
+        let o = await Self.offPool(Qualifier(release: release, prober: NIOHTTPProber()))
         #expect(o.checks.map(\.id.rawValue) == ["qualification.dataset"])
         let dataset = try #require(Self.check(o, "dataset"))
         #expect(dataset.status == .fail)
@@ -266,9 +275,9 @@ import Testing
         #expect(dataset.details.contains { $0.contains("no case ran") })
     }
 
-    @Test func aServiceThatDiesFailsWithItsOutput() throws {
+    @Test func aServiceThatDiesFailsWithItsOutput() async throws {
         let (f, _) = try Self.installed()
-        let o = try Self.run(f) { $0.service!.run += ["--crash"] }
+        let o = try await Self.run(f) { $0.service!.run += ["--crash"] }
         let service = try #require(Self.check(o, "service"))
         #expect(service.status == .fail)
         #expect(service.details.contains { $0.contains("exited with status 7") }, "\(service.details)")
@@ -276,10 +285,10 @@ import Testing
         #expect(Self.check(o, "case.health") == nil)
     }
 
-    @Test func aServiceThatIsDownFailsTheFunctionChecksWithTheProbeError() throws {
+    @Test func aServiceThatIsDownFailsTheFunctionChecksWithTheProbeError() async throws {
         let (f, _) = try Self.installed()
         // The same cases against a service the site runs itself, which is not running.
-        let o = try Self.run(f) { spec in
+        let o = try await Self.run(f) { spec in
             spec.service = nil
             spec.metrics = nil
             spec.dataset = nil
@@ -293,9 +302,9 @@ import Testing
         #expect(health.evidence.contains { $0.key == "error" && $0.value == "unreachable" })
     }
 
-    @Test func peakMemoryOverItsThresholdFails() throws {
+    @Test func peakMemoryOverItsThresholdFails() async throws {
         let (f, _) = try Self.installed()
-        let o = try Self.run(f) {
+        let o = try await Self.run(f) {
             $0.metrics!.maxMemoryBytes = 1 << 20
             $0.metrics!.concurrency = nil
         }
@@ -306,21 +315,21 @@ import Testing
         #expect(peak > 1 << 20)
     }
 
-    @Test func gpuMemoryIsMeasuredWithNvidiaSmiAndUncheckedWithoutItFails() throws {
+    @Test func gpuMemoryIsMeasuredWithNvidiaSmiAndUncheckedWithoutItFails() async throws {
         let (f, _) = try Self.installed()
         let tools = f.work.url("tools")
         try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
-        func run(_ accept: [UncheckedAcceptance]) throws -> QualificationOutcome {
+        func run(_ accept: [UncheckedAcceptance]) async throws -> QualificationOutcome {
             var release = try Installer.activeRelease(root: f.root)
             release.manifest.qualification!.metrics!.maxGPUMemoryBytes = 512 << 20
             release.manifest.qualification!.metrics!.concurrency = nil
             var q = Qualifier(release: release, prober: NIOHTTPProber())
             q.searchPath = tools
             q.acceptUnchecked = accept
-            return q.run()
+            return await Self.offPool(q)
         }
         // No nvidia-smi on the search path: the threshold cannot be checked, so it fails...
-        let unchecked = try #require(Self.check(try run([]), "resources"))
+        let unchecked = try #require(Self.check(try await run([]), "resources"))
         #expect(unchecked.status == .fail)
         #expect(
             unchecked.details.contains {
@@ -329,7 +338,7 @@ import Testing
         // ... unless the site accepts it, which the check shows.
         let accepted = try #require(
             Self.check(
-                try run([UncheckedAcceptance(requirement: "gpu-memory", reason: "CPU-only test host")]),
+                try await run([UncheckedAcceptance(requirement: "gpu-memory", reason: "CPU-only test host")]),
                 "resources"))
         #expect(accepted.status == .warn)
         #expect(
@@ -343,7 +352,7 @@ import Testing
             """
         _ = FileManager.default.createFile(
             atPath: tools + "/nvidia-smi", contents: Data(smi.utf8), attributes: [.posixPermissions: 0o755])
-        let measured = try #require(Self.check(try run([]), "resources"))
+        let measured = try #require(Self.check(try await run([]), "resources"))
         #expect(measured.status == .fail)
         #expect(
             measured.details.contains { $0.contains("peak GPU memory 700.0 MiB is over the threshold 512.0 MiB") },
@@ -437,10 +446,10 @@ import Testing
         _ = f
     }
 
-    @Test func aReleaseDeclaringQualificationNotApplicableSaysSo() throws {
+    @Test func aReleaseDeclaringQualificationNotApplicableSaysSo() async throws {
         let (f, _) = try Self.installed(
             sections: "qualification:\n  notApplicable: \"a library release with no service of its own\"")
-        let o = try Self.run(f)
+        let o = try await Self.run(f)
         #expect(o.checks.map(\.id.rawValue) == ["qualification.not-applicable"])
         #expect(o.checks[0].status == .pass)
         #expect(o.checks[0].details[0].contains("a library release with no service of its own"))
