@@ -9,23 +9,6 @@
 // start to the qualification's end. Without that kept report it writes one with the
 // qualification alone, which concludes INCOMPLETE (not verified, not installed in this report).
 
-extension Check {
-    /// A check as a report's JSON holds it (`json`), nil when it is not one.
-    init?(json v: JSONValue) {
-        guard let id = v["id"]?.stringValue, let title = v["title"]?.stringValue,
-            let statusText = v["status"]?.stringValue, let status = Status(rawValue: statusText),
-            let details = v["details"]?.arrayValue?.compactMap(\.stringValue),
-            let evidence = v["evidence"]?.objectValue
-        else { return nil }
-        var pairs: [(key: String, value: String)] = []
-        for e in evidence {
-            guard let s = e.value.stringValue else { return nil }
-            pairs.append((e.key, s))
-        }
-        self.init(CheckID(rawValue: id), title: title, status: status, details: details, evidence: pairs)
-    }
-}
-
 /// The report of an install, as kept under the install root, read back for `ivpack qualify`.
 public struct RecordedInstallReport: Sendable {
     /// The install's checks and object, as a verification.
@@ -41,26 +24,20 @@ public struct RecordedInstallReport: Sendable {
         (root == "/" ? "" : root) + "/.ivpack/reports/" + name + ".iq.json"
     }
 
-    /// Reads a kept report; nil when there is none, it is not a report or it is about another manifest.
+    /// Reads a kept report with the one report reader (`IQReport(reportBytes:)`, which checks
+    /// the report's rules); nil when there is none, it is not a report or it is about another
+    /// manifest.
     public static func load(root: String, release: ActiveRelease) -> RecordedInstallReport? {
-        let path = path(root: root, release: release.name)
-        guard let bytes = try? InputFile.readAll(path: path, limit: IQReport.maxBytes),
-            IQReportRules.problems(bytes).isEmpty,
-            let v = try? JSONParser.parse(
-                bytes, limits: JSONLimits(maxBytes: IQReport.maxBytes, maxDepth: IQReport.maxDepth)),
-            let object = v["object"], object["manifestSHA256"]?.stringValue == release.manifestSHA256.hex,
-            let checkValues = v["checks"]?.arrayValue,
-            let start = v["time"]?["start"]?.stringValue.flatMap(Timestamp.parseISO8601)
+        guard
+            let bytes = try? InputFile.readAll(path: path(root: root, release: release.name), limit: IQReport.maxBytes),
+            let kept = IQReport(reportBytes: bytes), kept.object.manifestSHA256 == release.manifestSHA256.hex
         else { return nil }
-        let checks = checkValues.compactMap(Check.init(json:))
-        guard checks.count == checkValues.count else { return nil }
         return RecordedInstallReport(
             verification: VerifyReport(
-                bundle: object["bundleFile"]?.stringValue ?? "", manifestDigest: release.manifestSHA256,
-                product: object["product"]?.stringValue, version: object["version"]?.stringValue, checks: checks,
-                time: start),
-            purpose: v["purpose"]?.stringValue ?? "", siteID: v["place"]?["siteID"]?.stringValue, startTime: start,
-            vendor: object["vendor"]?.stringValue, bundleBytes: object["bundleBytes"]?.int64Value)
+                bundle: kept.object.bundleFile, manifestDigest: release.manifestSHA256, product: kept.object.product,
+                version: kept.object.version, checks: kept.checks, time: kept.startTime),
+            purpose: kept.purpose, siteID: kept.siteID, startTime: kept.startTime, vendor: kept.object.vendor,
+            bundleBytes: kept.object.bundleBytes)
     }
 }
 
