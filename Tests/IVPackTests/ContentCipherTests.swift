@@ -298,3 +298,21 @@ struct ContentCipherTests {
         }
     }
 }
+
+@Suite struct ContentKeyCheckTests {
+    @Test func checkValueIsHMACSHA256OfTheLabelAsOpenSSLComputesIt() throws {
+        let folder = TemporaryFolder()
+        let key = try ContentKey.generate()
+        try key.export(to: folder.url("content.key"))
+        let keyHex = folder.read("content.key").map { String(format: "%02x", $0) }.joined()
+        let label = folder.write("label", Array(ContentKey.checkLabel.utf8))
+        let result = run(
+            "/usr/bin/openssl", ["mac", "-digest", "SHA256", "-macopt", "hexkey:\(keyHex)", "-in", label, "HMAC"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let check = try key.checkValue()
+        #expect(check.count == 64)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == check)
+        #expect(try ContentKey.generate().checkValue() != check)
+        for spelling in secretSpellings(folder.read("content.key")) { #expect(!check.contains(spelling)) }
+    }
+}

@@ -114,6 +114,33 @@ public final class ContentKey: @unchecked Sendable, CustomStringConvertible, Cus
         CRYPTO_memcmp(storage, other.storage, Self.byteCount) == 0
     }
 
+    /// The label the key check value is computed over.
+    public static let checkLabel = "ivpack-content-key-check/1"
+
+    /// The key's check value: HMAC-SHA256 under the key of the ASCII label
+    /// `ivpack-content-key-check/1`, 64 lower-case hex digits. The manifest carries it (signed),
+    /// so that a key from a recipient entry, a licence grant or a key file is known right or
+    /// wrong before a byte is decrypted or written: a forged or damaged wrapped key is refused by
+    /// name, not at the first chunk's tag. It reveals nothing of the key (HMAC is a PRF keyed by
+    /// it); it does let whoever holds a candidate key test it, which the first chunk's tag
+    /// would allow anyway.
+    public func checkValue() throws -> String {
+        var out = [UInt8](repeating: 0, count: 32)
+        var written = 0
+        let label = Array(Self.checkLabel.utf8)
+        ERR_clear_error()
+        let ok = out.withUnsafeMutableBufferPointer { o in
+            label.withUnsafeBufferPointer { l in
+                EVP_Q_mac(
+                    nil, "HMAC", nil, "SHA256", nil, storage, Self.byteCount, l.baseAddress, l.count,
+                    o.baseAddress, o.count, &written)
+            }
+        }
+        guard ok != nil, written == 32 else { throw OpenSSLError.drain("compute the content key's check value") }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: out.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
     /// Calls `body` with the key bytes. `body` must not copy them anywhere that outlives the call.
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: storage, count: Self.byteCount))
