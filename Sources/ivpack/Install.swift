@@ -91,6 +91,8 @@ struct InstallCommand: AsyncParsableCommand {
 
     @OptionGroup var licensing: LicenseOptions
 
+    @OptionGroup var keys: ContentKeyOptions
+
     @OptionGroup var iq: IQReportOptions
 
     @OptionGroup var progressOptions: ProgressOptions
@@ -116,6 +118,7 @@ struct InstallCommand: AsyncParsableCommand {
             request.acceptUnchecked = options.acceptUnchecked.map {
                 UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
             }
+            request.contentKeys = try options.keys.sources()
             let outcome: InstallOutcome
             do {
                 if let authority = options.licensing.authority(policy: policy) {

@@ -37,7 +37,8 @@ public final class InstallFixture: @unchecked Sendable {
     /// indented as list items of `components:`), `sections` more top-level spec sections.
     public func bundle(
         version: String, big: Bool = true, name: String? = nil, install: String? = nil,
-        files: [(String, String, Int)] = [], extraComponents: String = "", sections: String = ""
+        files: [(String, String, Int)] = [], extraComponents: String = "", sections: String = "",
+        encryption: BuildEncryption = BuildEncryption()
     ) throws -> String {
         let release = ReleaseFixture(version: version)
         if big {
@@ -62,7 +63,7 @@ public final class InstallFixture: @unchecked Sendable {
         }
         releases.append(release)
         let path = work.url((name ?? version) + ".ivp")
-        _ = try release.build(to: path)
+        _ = try release.build(to: path, encryption: encryption)
         for role in ["release-manager", "quality"] { try signed.sign(role: role, bundle: path) }
         return path
     }

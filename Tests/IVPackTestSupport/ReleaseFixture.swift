@@ -87,7 +87,9 @@ public final class ReleaseFixture: @unchecked Sendable {
     }
 
     /// Builds the bundle to `output` (relative to a fresh folder when nil) through the library.
-    public func build(to output: String, epoch: Int64? = 1_700_000_000) throws -> BuildResult {
-        try BundleBuilder.build(specPath: specPath, outputPath: output, sourceDateEpoch: epoch)
+    public func build(
+        to output: String, epoch: Int64? = 1_700_000_000, encryption: BuildEncryption = BuildEncryption()
+    ) throws -> BuildResult {
+        try BundleBuilder.build(specPath: specPath, outputPath: output, sourceDateEpoch: epoch, encryption: encryption)
     }
 }

@@ -9,6 +9,23 @@ public struct BuildResult: Sendable {
     public var bundleSize: Int64
 }
 
+/// How `build` encrypts (docs/encryption.md): which components besides the spec's
+/// `encrypt: true`, with which key, and for whom the key is wrapped.
+public struct BuildEncryption: Sendable {
+    /// Components to encrypt besides those the spec marks `encrypt: true` (`--encrypt`).
+    public var components: [String] = []
+    /// The content key; nil: one is generated for this build (the only way for a release).
+    public var key: ContentKey?
+    /// Recipient entries to add after the payload, in order: the entry's name and the
+    /// certificate the key is wrapped for (`--escrow-cert` first, as `license-escrow`, then
+    /// each `--recipient NAME=CERT`).
+    public var recipients: [(name: String, certificate: Certificate)] = []
+    /// Where to export the content key (a new file, mode 0600); nil: nowhere.
+    public var exportKey: String?
+
+    public init() {}
+}
+
 /// Builds a bundle from a release spec: checks the input and the version consistency first, and
 /// only then streams every file once into a pax tar whose first entry is the manifest.
 ///
@@ -26,9 +43,11 @@ public enum BundleBuilder {
     /// - Parameter progress: called with payload bytes written so far and the total.
     public static func build(
         specPath: String, outputPath: String, sourceDateEpoch: Int64?,
+        encryption options: BuildEncryption = BuildEncryption(),
         progress: ProgressHandler? = nil
     ) throws -> BuildResult {
         let spec = try ReleaseSpec.load(path: specPath)
+        let encrypted = try encryptedComponents(spec, options)
         let tree = try ReleaseTree(root: spec.root)
 
         // 1. Input files, all problems at once.
@@ -77,8 +96,25 @@ public enum BundleBuilder {
             throw HeaderTimeError(seconds: epoch, fromCommit: sourceDateEpoch == nil)
         }
 
+        // The content key and its wrapped copies, before any byte is written (a recipient that
+        // cannot take a key is refused here).
+        var contentKey: ContentKey?
+        var wrapped: [(path: String, der: [UInt8])] = []
+        if !encrypted.isEmpty {
+            let key = try options.key ?? ContentKey.generate()
+            contentKey = key
+            for (i, recipient) in options.recipients.enumerated() {
+                wrapped.append(
+                    (
+                        RecipientEntryName.make(index: i + 1, name: recipient.name),
+                        try EnvelopedKey.wrap(key, to: [recipient.certificate]).der
+                    ))
+            }
+        }
+
         // 3. The manifest with placeholder digests: its length is final.
         let zero = SHA256Digest.zero
+        var position = 0
         var manifest = Manifest(
             product: spec.product, version: spec.version, chunkSize: spec.chunkSize,
             releaseNotes: Manifest.payloadPrefix + spec.releaseNotes,
@@ -86,18 +122,29 @@ public enum BundleBuilder {
                 Manifest.Component(
                     name: entry.0.name, kind: entry.0.kind,
                     files: entry.1.map { f in
-                        Manifest.FileEntry(
+                        defer { position += 1 }
+                        let chunks = Manifest.chunkCount(size: f.size, chunkSize: spec.chunkSize)
+                        return Manifest.FileEntry(
                             path: Manifest.payloadPrefix + f.relativePath, size: f.size,
                             mode: f.executable ? "0755" : "0644",
                             sha256: zero,
-                            chunks: Array(
-                                repeating: zero, count: Manifest.chunkCount(size: f.size, chunkSize: spec.chunkSize)))
+                            chunks: Array(repeating: zero, count: chunks),
+                            encryption: encrypted.contains(entry.0.name)
+                                ? Manifest.FileEncryption(
+                                    fileIndex: position, ciphertextChunks: Array(repeating: zero, count: chunks))
+                                : nil)
                     },
                     versionEvidence: result.evidence)
             },
             requirements: spec.requirements,
             install: spec.install.map(\.spec).flatMap { $0.isEmpty ? nil : $0 },
             qualification: spec.qualification?.spec,
+            encryption: try contentKey.map { key in
+                Manifest.Encryption(
+                    components: (spec.components + [notes]).map(\.name).filter { encrypted.contains($0) },
+                    keyCheck: try key.checkValue(),
+                    keyOrigin: options.key == nil ? "generated" : "file")
+            },
             provenance: Manifest.Provenance(
                 tool: toolVersion, sourceDateEpoch: epoch ?? 0, specSHA256: spec.digest,
                 git: results.compactMap(\.git)))
@@ -124,6 +171,8 @@ public enum BundleBuilder {
         let hasher = PayloadHasher(chunkSize: spec.chunkSize, pieceSize: pieces.size, buffers: pieces.count)
         // On any error, no hashing thread may still run when the command exits.
         defer { hasher.waitUntilIdle() }
+        let encryptor = contentKey.map { PayloadEncryptor(key: $0, chunkSize: spec.chunkSize) }
+        defer { encryptor?.waitUntilIdle() }
         let throttle = ProgressThrottle(progress, total: manifest.allFiles.reduce(Int64(0)) { $0 + $1.size })
         var written: Int64 = 0
         var order: [(component: Int, file: Int)] = []
@@ -136,8 +185,24 @@ public enum BundleBuilder {
                 guard input.size == file.size else { throw changedDuringBuild(file) }
                 input.adviseSequential()
                 try writer.beginFile(
-                    path: entry.path, size: entry.size, permissions: file.executable ? 0o755 : 0o644,
+                    path: entry.path, size: entry.storedSize, permissions: file.executable ? 0o755 : 0o644,
                     modificationTime: mtime)
+                if let fileEncryption = entry.encryption, let encryptor {
+                    let digests = try encryptor.encrypt(
+                        input, size: file.size, fileIndex: UInt32(fileEncryption.fileIndex),
+                        changed: { changedDuringBuild(file) }, write: { try writer.write($0) })
+                    manifest.components[ci].files[fi].sha256 = digests.whole
+                    manifest.components[ci].files[fi].chunks = digests.chunks
+                    manifest.components[ci].files[fi].encryption?.ciphertextChunks = digests.ciphertextChunks
+                    written += file.size
+                    throttle.update(written)
+                    var probe: UInt8 = 0
+                    if try withUnsafeMutableBytes(of: &probe, { try input.read(into: $0, at: file.size) }) != 0 {
+                        throw changedDuringBuild(file)
+                    }
+                    try writer.finishEntry()
+                    continue
+                }
                 let number = hasher.beginFile(size: file.size)
                 order.append((ci, fi))
                 var offset: Int64 = 0
@@ -173,6 +238,13 @@ public enum BundleBuilder {
             }
         }
         hasher.finish()
+        // Recipient entries (wrapped content keys) after the payload, before any signature.
+        for entry in wrapped {
+            try writer.beginFile(
+                path: entry.path, size: Int64(entry.der.count), permissions: 0o644, modificationTime: mtime)
+            try entry.der.withUnsafeBytes { try writer.write($0) }
+            try writer.finishEntry()
+        }
         for (number, (ci, fi)) in order.enumerated() {
             let digests = hasher.digests(of: number)
             manifest.components[ci].files[fi].sha256 = digests.whole
@@ -189,9 +261,53 @@ public enum BundleBuilder {
         try output.write(bytes, at: manifestOffset)
         Failpoint.reach("build-before-commit")
         try output.commit()
+        // The explicit export, once the bundle exists: a new file, mode 0600.
+        if let path = options.exportKey, let contentKey { try contentKey.export(to: path) }
         return BuildResult(
             outputPath: outputPath, manifest: manifest, manifestDigest: SHA256Digest.of(bytes),
             bundleSize: writer.offset)
+    }
+
+    /// The components to encrypt: the spec's `encrypt: true` and `--encrypt`; each must exist and
+    /// not be the release notes (the gate and every reader need them in the clear). An encrypted
+    /// bundle needs someone to open it: a recipient, the escrow certificate, or an exported key.
+    static func encryptedComponents(_ spec: ReleaseSpec, _ options: BuildEncryption) throws -> Set<String> {
+        var names = Set(spec.components.filter(\.encrypt).map(\.name))
+        for name in options.components {
+            if name == ReleaseNotesComponent.name {
+                throw EncryptionSetupError(
+                    problem: "the release notes cannot be encrypted: the release gate and every reader need them",
+                    hint: "Encrypt the components that hold the confidential files (model weights)")
+            }
+            guard spec.components.contains(where: { $0.name == name }) else {
+                throw EncryptionSetupError(
+                    problem: "--encrypt \(name): the spec has no component of that name",
+                    hint: "The spec's components are: \(spec.components.map(\.name).joined(separator: ", "))")
+            }
+            names.insert(name)
+        }
+        if names.isEmpty {
+            if !options.recipients.isEmpty || options.key != nil || options.exportKey != nil {
+                throw EncryptionSetupError(
+                    problem: "a recipient, a content key or a key export was given, but no component is encrypted",
+                    hint: "Mark components `encrypt: true` in the spec, or name them with --encrypt COMPONENT")
+            }
+            return []
+        }
+        if options.recipients.isEmpty && options.exportKey == nil {
+            throw EncryptionSetupError(
+                problem:
+                    "components \(names.sorted().joined(separator: ", ")) are to be encrypted, but nobody could decrypt them",
+                hint:
+                    "Give the licence server's escrow certificate (--escrow-cert), a site's certificate (--recipient NAME=CERT.pem), or --export-content-key FILE"
+            )
+        }
+        var seen = Set<String>()
+        for recipient in options.recipients where !seen.insert(recipient.name).inserted {
+            throw EncryptionSetupError(
+                problem: "two recipients are named \"\(recipient.name)\"", hint: "Give each recipient its own name")
+        }
+        return names
     }
 
     /// Gives the spec's `install.executables` mode 0755 and checks every hook's program against
@@ -220,6 +336,14 @@ public enum BundleBuilder {
                 hint: "Stop whatever writes to the release folder and build again")
         ])
     }
+}
+
+/// The encryption asked of `build` cannot be done as asked (checked before any byte is written).
+public struct EncryptionSetupError: IVPackError, Equatable {
+    public var problem: String
+    public var hint: String
+    public var exitStatus: ExitStatus { .badInput }
+    public var description: String { "\(problem). No bundle was written. \(hint)" }
 }
 
 /// The time for every header is outside what a tar header holds (checked before any byte is written).

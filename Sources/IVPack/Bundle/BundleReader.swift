@@ -32,6 +32,8 @@ public final class BundleReader {
     public private(set) var unreadable = false
     /// The signatures seen so far, in bundle order.
     public private(set) var signatureNames: [SignatureEntryName] = []
+    /// The recipient entries (wrapped content keys) seen so far, in bundle order.
+    public private(set) var recipientNames: [RecipientEntryName] = []
     /// Offset of the end-of-archive marker, once `next()` returned nil.
     public var endOfArchiveOffset: Int64? { tar.endOfArchiveOffset }
 
@@ -209,6 +211,27 @@ public final class BundleReader {
             checkHeaders(of: entry, name: path, mode: 0o644)
             return .signature(name)
         }
+        if path.hasPrefix(RecipientEntryName.prefix) {
+            guard let name = RecipientEntryName(path) else {
+                problems.append(.badRecipientName(shown: Display.name(path)))
+                return .unexpected
+            }
+            guard manifest.isEncrypted else {
+                problems.append(.recipientInClearBundle(shown: Display.name(path)))
+                return .unexpected
+            }
+            if recipientNames.contains(where: { $0.path == path }) {
+                problems.append(.duplicate(shown: Display.name(path)))
+                return .unexpected
+            }
+            if recipientNames.contains(where: { $0.index == name.index }) {
+                problems.append(.reusedRecipientNumber(shown: Display.name(path), number: name.index))
+                return .unexpected
+            }
+            recipientNames.append(name)
+            checkHeaders(of: entry, name: path, mode: 0o644)
+            return .recipient(name)
+        }
         guard let index = indexByPath[path] else {
             problems.append(.notInManifest(shown: Display.name(path)))
             return .unexpected
@@ -217,7 +240,7 @@ public final class BundleReader {
             problems.append(.duplicate(shown: Display.name(path)))
             return .unexpected
         }
-        if !signatureNames.isEmpty {
+        if !signatureNames.isEmpty || !recipientNames.isEmpty {
             problems.append(.afterSignatures(shown: Display.name(path)))
         }
         if index < lastIndex {
@@ -227,8 +250,8 @@ public final class BundleReader {
         seen[index] = true
         let record = files[index]
         // A size that differs from the manifest is the payload check's finding; the rest of
-        // that entry's header is not compared.
-        if entry.size == record.size {
+        // that entry's header is not compared. An encrypted file is stored as its ciphertext.
+        if entry.size == record.storedSize {
             checkHeaders(of: entry, name: path, mode: UInt32(record.mode, radix: 8) ?? 0o644)
         }
         return .payload(index: index, file: record)
@@ -342,6 +365,8 @@ public struct BundleEntry: Sendable {
         case payload(index: Int, file: Manifest.FileEntry)
         /// A signature entry with a valid, unused name.
         case signature(SignatureEntryName)
+        /// A recipient entry (a wrapped content key) with a valid, unused name, in an encrypted bundle.
+        case recipient(RecipientEntryName)
         /// Anything else: its problem is in the reader's `problems`.
         case unexpected
     }
@@ -400,8 +425,11 @@ public enum BundleProblem: Sendable, Equatable, CustomStringConvertible {
     case sparse(shown: String)
     case unsafeName(offset: Int64, shown: String, why: String)
     case badSignatureName(shown: String)
+    case badRecipientName(shown: String)
+    case recipientInClearBundle(shown: String)
     case duplicate(shown: String)
     case reusedSignatureNumber(shown: String, number: Int)
+    case reusedRecipientNumber(shown: String, number: Int)
     case notInManifest(shown: String)
     case afterSignatures(shown: String)
     case outOfOrder(shown: String, listedBefore: String)
@@ -438,9 +466,16 @@ public enum BundleProblem: Sendable, Equatable, CustomStringConvertible {
         case .duplicate(let shown): return "entry \"\(shown)\" appears twice"
         case .reusedSignatureNumber(let shown, let number):
             return "entry \"\(shown)\" reuses signature number \(number)"
+        case .badRecipientName(let shown):
+            return "entry \"\(shown)\": not a valid recipient entry name (NNN-NAME.p7m)"
+        case .recipientInClearBundle(let shown):
+            return "entry \"\(shown)\": a wrapped content key in a bundle whose manifest encrypts nothing"
+        case .reusedRecipientNumber(let shown, let number):
+            return "entry \"\(shown)\" reuses recipient number \(number)"
         case .notInManifest(let shown): return "entry \"\(shown)\" is not in the manifest"
         case .afterSignatures(let shown):
-            return "entry \"\(shown)\" comes after the signatures; the bundle was altered after signing"
+            return
+                "entry \"\(shown)\" comes after the signatures or recipient entries; the bundle was altered after signing"
         case .outOfOrder(let shown, let before):
             return "entry \"\(shown)\" is out of order (the manifest lists it before \"\(Display.name(before))\")"
         case .missing(let path): return "\(Display.name(path)) is in the manifest but not in the archive"

@@ -292,6 +292,51 @@ public final class ChunkCipher {
         else { throw OpenSSLError.drain("encrypt file \(fileIndex), chunk \(chunkIndex)") }
     }
 
+    // MARK: One chunk in pieces (install: a chunk of 4 MiB is read, decrypted, hashed and written
+    // in pieces from one pooled buffer, so a worker needs no second chunk-sized buffer)
+
+    /// Starts decrypting chunk `chunkIndex` of file `fileIndex` in pieces: `decryptPiece` for its
+    /// ciphertext in order, then `finishDecrypting(tag:)`, which authenticates the whole chunk.
+    /// Plaintext comes out of `decryptPiece` before the tag is checked: the caller must discard
+    /// everything it made of a chunk whose `finishDecrypting` throws.
+    public func beginDecrypting(fileIndex: UInt32, chunkIndex: UInt64, isFinal: Bool) throws {
+        setPosition(fileIndex: fileIndex, chunkIndex: chunkIndex, isFinal: isFinal)
+        var n: Int32 = 0
+        guard EVP_DecryptInit_ex2(context, nil, nil, nonce, nil) == 1,
+            EVP_DecryptUpdate(context, nil, &n, aad, Int32(Self.aadSize)) == 1
+        else { throw OpenSSLError.drain("decrypt file \(fileIndex), chunk \(chunkIndex)") }
+    }
+
+    /// Decrypts the next piece of the chunk's ciphertext in place (the buffer then holds plaintext).
+    public func decryptPiece(_ bytes: UnsafeMutableRawBufferPointer) throws {
+        guard !bytes.isEmpty else { return }
+        precondition(bytes.count <= Self.maxChunkSize, "piece larger than ChunkCipher.maxChunkSize")
+        var n: Int32 = 0
+        let p = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard EVP_DecryptUpdate(context, p, &n, p, Int32(bytes.count)) == 1, Int(n) == bytes.count else {
+            throw OpenSSLError.drain("decrypt a piece of a chunk")
+        }
+    }
+
+    /// Authenticates the chunk begun with `beginDecrypting` against its 16-byte `tag`; throws
+    /// `ContentCipherError.authenticationFailed` when it does not match.
+    public func finishDecrypting(tag: UnsafeRawBufferPointer, fileIndex: UInt32, chunkIndex: UInt64) throws {
+        guard tag.count == Self.tagSize else {
+            throw ContentCipherError.truncatedChunk(fileIndex: fileIndex, chunkIndex: chunkIndex, size: tag.count)
+        }
+        var n: Int32 = 0
+        var end: UInt8 = 0
+        guard
+            EVP_CIPHER_CTX_ctrl(
+                context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagSize), UnsafeMutableRawPointer(mutating: tag.baseAddress!))
+                == 1
+        else { throw OpenSSLError.drain("decrypt file \(fileIndex), chunk \(chunkIndex)") }
+        guard EVP_DecryptFinal_ex(context, &end, &n) == 1 else {
+            ERR_clear_error()
+            throw ContentCipherError.authenticationFailed(fileIndex: fileIndex, chunkIndex: chunkIndex)
+        }
+    }
+
     /// Decrypts and authenticates one encrypted chunk (ciphertext then tag) into `plaintext`, which
     /// must be exactly `ciphertext.count - tagSize` bytes. When the tag does not match, throws
     /// `ContentCipherError.authenticationFailed` naming the file and chunk, and zeroes `plaintext`:

@@ -172,6 +172,16 @@ struct CanonicalManifestReader {
                 return true
             })
         else { return nil }
+        var encryption: Manifest.Encryption?
+        if take(",\"encryption\":") {
+            let start = p
+            guard let value = objectValue(),
+                let decoded = try? Manifest.Encryption.decode(value, StrictJSONReader.manifest(source: "")),
+                matches(CanonicalJSON.encode(decoded.json), at: start)
+            else { return nil }
+            encryption = decoded
+        }
+        guard Manifest.encryptionProblem(components: components, encryption: encryption) == nil else { return nil }
         guard take(",\"format\":\"ivpack-manifest/1\"") else { return nil }
         var install: InstallSpec?
         if take(",\"install\":") {
@@ -223,7 +233,7 @@ struct CanonicalManifestReader {
         return Manifest(
             product: ProductSpec(name: name, vendor: vendor, model: model), version: version, chunkSize: chunkSize,
             releaseNotes: releaseNotes, components: components, requirements: requirements, install: install,
-            qualification: qualification,
+            qualification: qualification, encryption: encryption,
             provenance: Manifest.Provenance(tool: tool, sourceDateEpoch: epoch, specSHA256: specDigest, git: git))
     }
 
@@ -265,6 +275,18 @@ struct CanonicalManifestReader {
                 return true
             })
         else { return nil }
+        var encryption: Manifest.FileEncryption?
+        if take(",\"encryption\":{\"ciphertextChunks\":") {
+            var digests: [SHA256Digest] = []
+            guard
+                array({ r in
+                    guard let d = r.digest() else { return false }
+                    digests.append(d)
+                    return true
+                }), take(",\"fileIndex\":"), let index = integer(), take("}")
+            else { return nil }
+            encryption = Manifest.FileEncryption(fileIndex: Int(clamping: index), ciphertextChunks: digests)
+        }
         guard take(",\"mode\":") else { return nil }
         let mode: String
         if take("\"0644\"") { mode = "0644" } else if take("\"0755\"") { mode = "0755" } else { return nil }
@@ -274,7 +296,8 @@ struct CanonicalManifestReader {
             chunks.count == Manifest.chunkCount(size: size, chunkSize: chunkSize),
             seenPaths.insert(path).inserted
         else { return nil }
-        return Manifest.FileEntry(path: path, size: size, mode: mode, sha256: sha256, chunks: chunks)
+        return Manifest.FileEntry(
+            path: path, size: size, mode: mode, sha256: sha256, chunks: chunks, encryption: encryption)
     }
 
     /// The `requirements` object: any JSON the general parser accepts at that depth, whose numbers

@@ -22,6 +22,8 @@ public struct Manifest: Sendable, Equatable {
     public var install: InstallSpec?
     /// How the release is qualified on site (the spec's `qualification:` section); nil when absent.
     public var qualification: QualificationSpec?
+    /// Which components are encrypted and how (docs/encryption.md); nil for a bundle in the clear.
+    public var encryption: Encryption?
     public var provenance: Provenance
 
     /// One component and its files, in bundle order.
@@ -43,6 +45,44 @@ public struct Manifest: Sendable, Equatable {
         public var sha256: SHA256Digest
         /// Digest of each `chunkSize` piece of the file, in order; the last may be shorter.
         public var chunks: [SHA256Digest]
+        /// Set when the file is stored encrypted: `size`, `sha256` and `chunks` are then the
+        /// plaintext's (what is installed), and the bundle holds `storedSize` bytes of ciphertext.
+        public var encryption: FileEncryption? = nil
+
+        /// Bytes of the file's data in the bundle: the plaintext size, or for an encrypted file
+        /// the ciphertext's, `size + 16 × chunks` (each chunk followed by its GCM tag).
+        public var storedSize: Int64 {
+            guard encryption != nil else { return size }
+            let (total, overflow) = size.addingReportingOverflow(Int64(ChunkCipher.tagSize) * Int64(chunks.count))
+            return overflow ? Int64.max : total
+        }
+    }
+
+    /// How one file is encrypted: its place in the nonces and the digests of its encrypted chunks.
+    public struct FileEncryption: Sendable, Equatable {
+        /// The file index of every chunk's nonce and associated data: the file's position among
+        /// all files of the manifest (`allFiles`), from 0. Both readers require exactly that.
+        public var fileIndex: Int
+        /// SHA-256 of each encrypted chunk (ciphertext then tag), as many as `chunks`: what
+        /// `verify` checks without the key.
+        public var ciphertextChunks: [SHA256Digest]
+    }
+
+    /// The bundle's encryption: one content key for every encrypted file (docs/encryption.md).
+    public struct Encryption: Sendable, Equatable {
+        /// The only algorithm: AES-256-GCM per chunk, nonce and associated data of `ivpack-chunk/1`.
+        public static let algorithmName = "AES-256-GCM/ivpack-chunk/1"
+        public var algorithm: String = algorithmName
+        /// The encrypted components, in manifest order; never the release notes.
+        public var components: [String]
+        /// The content key's check value (`ContentKey.checkValue()`): a key from a recipient, a
+        /// grant or a file is known right or wrong before anything is decrypted.
+        public var keyCheck: String
+        /// `generated` (a key made for this build) or `file` (a key file given to build: for
+        /// reproducible test builds only; a release gate may refuse it).
+        public var keyOrigin: String
+
+        public static let keyOrigins = ["generated", "file"]
     }
 
     /// A version found at build time.
@@ -83,6 +123,9 @@ public struct Manifest: Sendable, Equatable {
     /// Every file of every component, in bundle order.
     public var allFiles: [FileEntry] { components.flatMap(\.files) }
 
+    /// Whether any file is stored encrypted.
+    public var isEncrypted: Bool { encryption != nil }
+
     /// Where `ivpack install` puts every file in the release folder (`install.destinations`
     /// applied, see `InstallSpec.installedPath(ofEntry:component:)`), in `allFiles`' order.
     public var installedPaths: [String] {
@@ -122,6 +165,7 @@ extension Manifest {
         if let requirements { members.append(("requirements", requirements.json)) }
         if let install { members.append(("install", install.json)) }
         if let qualification { members.append(("qualification", qualification.json)) }
+        if let encryption { members.append(("encryption", encryption.json)) }
         return .object(members)
     }
 
@@ -154,7 +198,19 @@ extension Manifest {
                     if i > 0 { raw(",") }
                     digest(chunk)
                 }
-                raw("],\"mode\":")
+                if let e = f.encryption {
+                    raw("],\"encryption\":{\"ciphertextChunks\":[")
+                    for (i, chunk) in e.ciphertextChunks.enumerated() {
+                        if i > 0 { raw(",") }
+                        digest(chunk)
+                    }
+                    raw("],\"fileIndex\":")
+                    integer(e.fileIndex)
+                    raw("}")
+                } else {
+                    raw("]")
+                }
+                raw(",\"mode\":")
                 string(f.mode)
                 raw(",\"path\":")
                 string(f.path)
@@ -182,7 +238,12 @@ extension Manifest {
             }
             raw("]}")
         }
-        raw("],\"format\":")
+        raw("]")
+        if let encryption {
+            raw(",\"encryption\":")
+            out.append(contentsOf: CanonicalJSON.encode(encryption.json))
+        }
+        raw(",\"format\":")
         string(Self.format)
         if let install {
             raw(",\"install\":")
@@ -234,7 +295,9 @@ extension Manifest {
         var n = 4096
         for c in components {
             n += 256 + c.versionEvidence.count * 256
-            for f in c.files { n += 150 + f.path.utf8.count + 67 * f.chunks.count }
+            for f in c.files {
+                n += 150 + f.path.utf8.count + 67 * f.chunks.count * (f.encryption == nil ? 1 : 2)
+            }
         }
         return n
     }
@@ -252,10 +315,113 @@ extension Manifest.Component {
 
 extension Manifest.FileEntry {
     var json: JSONValue {
-        .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("path", .string(path)), ("size", .integer(size)), ("mode", .string(mode)),
             ("sha256", .string(sha256.hex)), ("chunks", .array(chunks.map { .string($0.hex) })),
+        ]
+        if let encryption {
+            members.append(
+                (
+                    "encryption",
+                    .object([
+                        ("fileIndex", .integer(encryption.fileIndex)),
+                        ("ciphertextChunks", .array(encryption.ciphertextChunks.map { .string($0.hex) })),
+                    ])
+                ))
+        }
+        return .object(members)
+    }
+}
+
+extension Manifest.Encryption {
+    var json: JSONValue {
+        .object([
+            ("algorithm", .string(algorithm)), ("components", .array(components.map { .string($0) })),
+            ("keyCheck", .string(keyCheck)), ("keyOrigin", .string(keyOrigin)),
         ])
+    }
+
+    /// Reads the `encryption` member with `reader`'s errors (pointers under `/encryption`).
+    static func decode(_ value: JSONValue, _ reader: StrictJSONReader) throws -> Manifest.Encryption {
+        let e = try reader.object(
+            value, "/encryption", required: ["algorithm", "components", "keyCheck", "keyOrigin"])
+        let algorithm = try reader.string(e["algorithm"], "/encryption/algorithm")
+        guard algorithm == algorithmName else {
+            throw reader.fail("/encryption/algorithm", "is \"\(algorithm)\"; this ivpack decrypts \"\(algorithmName)\"")
+        }
+        let components = try reader.array(e["components"], "/encryption/components").enumerated().map {
+            try reader.string($1, "/encryption/components/\($0)")
+        }
+        let keyCheck = try reader.string(e["keyCheck"], "/encryption/keyCheck")
+        guard keyCheck.utf8.count == 64, keyCheck.utf8.allSatisfy({ LowerHex.value($0) != nil }) else {
+            throw reader.fail("/encryption/keyCheck", "must be 64 lower-case hex digits")
+        }
+        let keyOrigin = try reader.string(e["keyOrigin"], "/encryption/keyOrigin")
+        guard keyOrigins.contains(keyOrigin) else {
+            throw reader.fail("/encryption/keyOrigin", "must be \"generated\" or \"file\"")
+        }
+        return Manifest.Encryption(
+            algorithm: algorithm, components: components, keyCheck: keyCheck, keyOrigin: keyOrigin)
+    }
+}
+
+extension Manifest {
+    /// The rules that tie the `encryption` member to the files, for both readers: the member is
+    /// there exactly when some file is encrypted; it lists existing components, each once, in
+    /// manifest order, never the release notes; every file of a listed component is encrypted
+    /// and no other; each encrypted file's index is its position among all files and it has one
+    /// ciphertext digest per chunk. Returns the JSON pointer and the problem, or nil.
+    static func encryptionProblem(components: [Component], encryption: Encryption?) -> (String, String)? {
+        let listed = encryption?.components ?? []
+        var position = 0
+        var next = 0
+        for (ci, c) in components.enumerated() {
+            let isListed = next < listed.count && listed[next] == c.name
+            if isListed {
+                if c.name == ReleaseNotesComponent.name {
+                    return ("/encryption/components/\(next)", "the release notes are never encrypted")
+                }
+                next += 1
+            }
+            for (fi, f) in c.files.enumerated() {
+                defer { position += 1 }
+                let fp = "/components/\(ci)/files/\(fi)"
+                guard let e = f.encryption else {
+                    if isListed { return ("\(fp)", "component \"\(c.name)\" is encrypted but this file is not") }
+                    continue
+                }
+                guard isListed else {
+                    return (
+                        "\(fp)/encryption",
+                        encryption == nil
+                            ? "an encrypted file needs the manifest's encryption member"
+                            : "component \"\(c.name)\" is not listed in /encryption/components"
+                    )
+                }
+                guard e.fileIndex == position else {
+                    return ("\(fp)/encryption/fileIndex", "is \(e.fileIndex); the file's position among all files is \(position)")
+                }
+                guard e.ciphertextChunks.count == f.chunks.count else {
+                    return (
+                        "\(fp)/encryption/ciphertextChunks",
+                        "has \(e.ciphertextChunks.count) digests; the file has \(f.chunks.count) chunks"
+                    )
+                }
+            }
+        }
+        if next < listed.count {
+            return (
+                "/encryption/components/\(next)",
+                "\"\(listed[next])\" is not a component, is listed twice or out of the manifest's order"
+            )
+        }
+        if let encryption, encryption.components.isEmpty {
+            return ("/encryption/components", "lists no component; a bundle in the clear has no encryption member")
+        }
+        if position > Int(UInt32.max) {
+            return ("/components", "more files than an encrypted bundle can number (2^32)")
+        }
+        return nil
     }
 }
 
@@ -344,7 +510,7 @@ extension StrictJSONReader {
     fileprivate func manifest(_ v: JSONValue) throws -> Manifest {
         let m = try object(
             v, "", required: ["format", "product", "version", "chunkSize", "releaseNotes", "components", "provenance"],
-            optional: ["requirements", "install", "qualification"])
+            optional: ["requirements", "install", "qualification", "encryption"])
         let format = try string(m["format"], "/format")
         guard format == Manifest.format else {
             throw fail("/format", "is \"\(format)\"; this ivpack reads \"\(Manifest.format)\"")
@@ -369,7 +535,8 @@ extension StrictJSONReader {
             var files: [Manifest.FileEntry] = []
             for (fi, fv) in try array(c["files"], "\(cp)/files").enumerated() {
                 let fp = "\(cp)/files/\(fi)"
-                let f = try object(fv, fp, required: ["path", "size", "mode", "sha256", "chunks"])
+                let f = try object(
+                    fv, fp, required: ["path", "size", "mode", "sha256", "chunks"], optional: ["encryption"])
                 let path = try string(f["path"], "\(fp)/path")
                 guard path.hasPrefix(Manifest.payloadPrefix), RelativePath.isCanonical(path) else {
                     throw fail(
@@ -387,10 +554,19 @@ extension StrictJSONReader {
                     )
                 }
                 let chunks = try chunkValues.enumerated().map { try digest($1, "\(fp)/chunks/\($0)") }
+                let encryption = try f["encryption"].map { ev -> Manifest.FileEncryption in
+                    let ep = "\(fp)/encryption"
+                    let e = try object(ev, ep, required: ["fileIndex", "ciphertextChunks"])
+                    let index = try int(e["fileIndex"], "\(ep)/fileIndex")
+                    let digests = try array(e["ciphertextChunks"], "\(ep)/ciphertextChunks").enumerated().map {
+                        try digest($1, "\(ep)/ciphertextChunks/\($0)")
+                    }
+                    return Manifest.FileEncryption(fileIndex: Int(clamping: index), ciphertextChunks: digests)
+                }
                 files.append(
                     Manifest.FileEntry(
                         path: path, size: size, mode: mode, sha256: try digest(f["sha256"], "\(fp)/sha256"),
-                        chunks: chunks))
+                        chunks: chunks, encryption: encryption))
             }
             var evidence: [Manifest.Evidence] = []
             for (ei, ev) in try array(c["versionEvidence"], "\(cp)/versionEvidence").enumerated() {
@@ -441,10 +617,14 @@ extension StrictJSONReader {
                 componentOf: { path in components.first { $0.files.contains { $0.path == path } }?.name },
                 components: Set(components.map(\.name)))
         }
+        let encryption = try m["encryption"].map { try Manifest.Encryption.decode($0, self) }
+        if let (pointer, problem) = Manifest.encryptionProblem(components: components, encryption: encryption) {
+            throw fail(pointer, problem)
+        }
         return Manifest(
             product: product, version: try string(m["version"], "/version"), chunkSize: Int(chunkSize),
             releaseNotes: releaseNotes, components: components,
             requirements: m["requirements"].map(EnvironmentRequirements.init(json:)), install: install,
-            qualification: qualification, provenance: provenance)
+            qualification: qualification, encryption: encryption, provenance: provenance)
     }
 }

@@ -43,6 +43,8 @@ public struct ComponentSpec: Sendable, Equatable {
     public var version: VersionSource
     /// Line of the component in the spec, for messages.
     public var line: Int
+    /// Whether the component's files are stored encrypted (`encrypt: true`, docs/encryption.md).
+    public var encrypt = false
 }
 
 /// The product a release belongs to.
@@ -188,7 +190,7 @@ public struct ReleaseSpec: Sendable {
 
     private static func parseComponent(_ reader: YAMLReader, _ node: Node, _ field: String) throws -> ComponentSpec {
         let m = try reader.mapping(
-            node, field, allowed: ["name", "kind", "paths", "version"], required: ["name", "kind", "paths"])
+            node, field, allowed: ["name", "kind", "paths", "version", "encrypt"], required: ["name", "kind", "paths"])
         let name = try reader.string(m["name"]!, "\(field).name")
         guard namePattern(name) else {
             throw reader.error(
@@ -237,7 +239,9 @@ public struct ReleaseSpec: Sendable {
                         : "The version is read from the SBOM itself")
             }
         }
-        return ComponentSpec(name: name, kind: kind, paths: paths, version: source, line: node.mark?.line ?? 0)
+        let encrypt = try m["encrypt"].map { try reader.boolean($0, "\(field).encrypt") } ?? false
+        return ComponentSpec(
+            name: name, kind: kind, paths: paths, version: source, line: node.mark?.line ?? 0, encrypt: encrypt)
     }
 }
 

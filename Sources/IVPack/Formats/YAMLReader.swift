@@ -185,6 +185,20 @@ package struct YAMLReader {
         return s
     }
 
+    /// A plain `true` or `false` (YAML 1.2 core schema; `yes`/`no`/`on`/`off` are refused as
+    /// ambiguous between YAML versions).
+    package func boolean(_ node: Node, _ field: String) throws -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+            throw error(node, field, "expected true or false, found \(describe(node))")
+        }
+        switch scalar.string {
+        case "true": return true
+        case "false": return false
+        default:
+            throw error(node, field, "expected true or false, found \"\(scalar.string)\"", hint: "Write true or false")
+        }
+    }
+
     /// A non-negative integer scalar.
     package func integer(_ node: Node, _ field: String, range: ClosedRange<Int64> = 0...Int64.max) throws -> Int64 {
         guard case .scalar(let scalar) = node, let value = Int64(scalar.string) else {

@@ -6,6 +6,8 @@ public struct BundleInspection: Sendable {
     public var manifestDigest: SHA256Digest
     /// Signature entries present (`ivpack/signatures/...`), in bundle order.
     public var signatures: [Entry]
+    /// Recipient entries (wrapped content keys, `ivpack/recipients/...`), in bundle order.
+    public var recipients: [Entry] = []
     /// Entries that are neither the manifest, a payload file of the manifest, nor a signature.
     public var unexpected: [Entry]
     /// Payload files of the manifest that the archive does not contain.
@@ -44,6 +46,7 @@ public enum BundleInspector {
             throw error // the manifest's own error, with its JSON pointer
         }
         var signatures: [BundleInspection.Entry] = []
+        var recipients: [BundleInspection.Entry] = []
         var unexpected: [BundleInspection.Entry] = []
         var listed = Set<String>()
         while let entry = try reader.next() {
@@ -53,13 +56,14 @@ public enum BundleInspector {
             switch entry.kind {
             case .payload(_, let file): listed.insert(file.path)
             case .signature: signatures.append(item)
+            case .recipient: recipients.append(item)
             case .unexpected: unexpected.append(item)
             }
         }
         let missing = reader.manifest.allFiles.map(\.path).filter { !listed.contains($0) }
         return BundleInspection(
             path: path, manifest: reader.manifest, manifestDigest: reader.manifestDigest,
-            signatures: signatures, unexpected: unexpected, missing: missing,
+            signatures: signatures, recipients: recipients, unexpected: unexpected, missing: missing,
             problems: reader.problems.map(\.description))
     }
 }

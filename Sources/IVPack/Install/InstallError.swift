@@ -27,12 +27,14 @@ public enum InstallError: IVPackError {
     case stateRefused(StatePathRefusal)
     /// `--accept-unchecked` names no requirement of the release; nothing was written.
     case unmatchedAcceptance(UnmatchedAcceptance)
+    /// An encrypted bundle and no content key that opens it; nothing was written.
+    case contentKey(bundle: String, problem: String, hint: String)
 
     public var exitStatus: ExitStatus {
         switch self {
         case .file(let e): return e.exitStatus
         case .input(let e): return e.exitStatus
-        case .verificationFailed, .payloadMismatch, .downgradeRefused, .otherProduct, .noRollbackTarget:
+        case .verificationFailed, .payloadMismatch, .downgradeRefused, .otherProduct, .noRollbackTarget, .contentKey:
             return .checkFailed
         case .badRoot, .notInstalled, .unmatchedAcceptance: return .badInput
         case .locked, .inconsistent, .stateRefused: return .environment
@@ -66,6 +68,8 @@ public enum InstallError: IVPackError {
             return "\(root) holds \(installed); the bundle is \(bundle). Install it under its own root (--root)"
         case .noRollbackTarget(let root, let problem): return "\(root): \(problem)"
         case .unmatchedAcceptance(let e): return "\(e)"
+        case .contentKey(let bundle, let problem, let hint):
+            return "\(bundle): cannot decrypt: \(problem); nothing was installed. \(hint)"
         case .notInstalled(let root):
             return
                 "\(root): nothing is installed here (no .ivpack/state.json). Check --root, or install a bundle first with `ivpack install`"

@@ -38,7 +38,10 @@ final class InstallRoot {
     /// Opens (creating when `create`) the root, its `releases/` and `.ivpack/` folders, takes the
     /// lock and reads the state. A root that is a file or a link is bad input; one that cannot be
     /// created or written is an environment failure.
-    init(path: String, create: Bool, exclusive: Bool = true) throws(InstallError) {
+    init(path given: String, create: Bool, exclusive: Bool = true) throws(InstallError) {
+        // Absolute from here on: hooks run in the release folder and get IVPACK_ROOT and
+        // IVPACK_RELEASE_DIR, which a relative root (`--root site`) would make point nowhere.
+        let path = Self.absolute(given)
         self.path = path
         let root = try Self.openRoot(path, create: create)
         if !create && root.status(Self.metadataFolder) == nil { throw .notInstalled(root: path) }
@@ -58,6 +61,17 @@ final class InstallRoot {
         self.lock = lock
         state = loaded.0
         hasStateFile = loaded.1
+    }
+
+    /// `path` made absolute against the current folder (not resolving links: the root's own
+    /// checks see the path as given).
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(cString: buffer)
+        let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        return relative.isEmpty || relative == "." ? cwd : (cwd == "/" ? "/" : cwd + "/") + relative
     }
 
     static func openRoot(_ path: String, create: Bool) throws(InstallError) -> Directory {

@@ -153,7 +153,7 @@ extension Installer {
                 report.changed.append("\(Display.name(relative)): \(st.st_size) bytes, the manifest says \(file.size)")
                 continue
             }
-            var named = file
+            var named = StoredData(installed: file, chunkSize: hasher.chunkSize)
             named.path = Display.name(relative)
             do {
                 let input = try InputFile(path: tree.child(relative))

@@ -21,6 +21,9 @@ public struct InstallRequest: Sendable {
     public var events: InstallEventSink?
     /// Environment requirements the site accepts unchecked (`--accept-unchecked`), with the reason.
     public var acceptUnchecked: [UncheckedAcceptance] = []
+    /// Where the content key of an encrypted bundle may come from, tried in order (a key the
+    /// licence server releases comes after these).
+    public var contentKeys: [ContentKeySource] = []
 
     public init(bundlePath: String, root: String?, policy: TrustPolicy) {
         self.bundlePath = bundlePath
@@ -139,7 +142,8 @@ public enum Installer {
         let verified = try PayloadExtractor.verifyFirst(
             bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe,
             accepting: request.acceptUnchecked)
-        return try proceed(verified, request)
+        let key = try ContentKeyResolver.resolve(verified.bundle, sources: request.contentKeys)
+        return try proceed(verified, request, key: key)
     }
 
     /// Installs as `install(_:)` does, once `license` has licensed this very manifest (asked after
@@ -165,7 +169,8 @@ public enum Installer {
         {
             request.installer = "\(installer) (OS user \(AuditLog.currentOperator()))"
         }
-        return try proceed(verified, request)
+        let key = try ContentKeyResolver.resolve(verified.bundle, sources: request.contentKeys)
+        return try proceed(verified, request, key: key)
     }
 
     /// Order, each step durable before the next: under the lock, leftovers of an interrupted run
@@ -175,9 +180,9 @@ public enum Installer {
     /// release and the change in progress recorded; the site's state snapshotted; preInstall and
     /// postInstall; `current` switched by `rename(2)`; the state's active and previous recorded;
     /// the health check, and on its failure the automatic rollback.
-    static func proceed(_ verified: PayloadExtractor.Verified, _ request: InstallRequest) throws(InstallError)
-        -> InstallOutcome
-    {
+    static func proceed(
+        _ verified: PayloadExtractor.Verified, _ request: InstallRequest, key: ContentKey? = nil
+    ) throws(InstallError) -> InstallOutcome {
         let manifest = verified.bundle.manifest
         let digest = verified.bundle.manifestDigest
         let name = ReleaseName.make(version: manifest.version, manifestDigest: digest)
@@ -236,7 +241,7 @@ public enum Installer {
             payload = try InstallError.mapping { () throws -> Check in
                 let staging = try root.releases.newFolder(stagingName)
                 let check = try PayloadExtractor.extract(
-                    verified, into: staging, hashWorkers: request.hashWorkers, progress: request.progress)
+                    verified, into: staging, hashWorkers: request.hashWorkers, key: key, progress: request.progress)
                 // Every file and folder of the release on stable storage before it can be activated.
                 try staging.syncFileSystem()
                 return check

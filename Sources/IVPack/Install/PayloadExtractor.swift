@@ -34,6 +34,7 @@ enum PayloadExtractor {
         }
         report.recordManifest(of: reader)
         var signatures: [SignatureEntry] = []
+        var recipients: [RecipientEntry] = []
         var sizeProblems: [String] = []
         do {
             while let entry = try reader.next() {
@@ -42,10 +43,13 @@ enum PayloadExtractor {
                 case .signature(let name):
                     signatures.append(
                         SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
+                case .recipient(let name):
+                    recipients.append(
+                        RecipientEntry(path: name.path, der: try reader.readAll(limit: EnvelopedKey.maxBytes)))
                 case .payload(_, let expected):
-                    if entry.tar.size != expected.size {
+                    if entry.tar.size != expected.storedSize {
                         sizeProblems.append(
-                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
+                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.storedSize) in the manifest"
                         )
                     }
                 }
@@ -57,13 +61,15 @@ enum PayloadExtractor {
         report.checks.append(
             Check(
                 .entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
-                evidence: [("entries", String(reader.manifest.allFiles.count + signatures.count + 1))]))
+                evidence: [
+                    ("entries", String(reader.manifest.allFiles.count + signatures.count + recipients.count + 1))
+                ]))
         if !sizeProblems.isEmpty {
             report.checks.append(Check(.payload, status: .fail, details: BundleVerifier.capped(sizeProblems)))
         }
         let bundle = VerifiedBundle(
             path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
-            manifestDigest: reader.manifestDigest, signatures: signatures)
+            manifestDigest: reader.manifestDigest, signatures: signatures, recipients: recipients)
         report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, accepting: accepting).evaluate(
             bundle, now: now)
         if let unmatched = UnmatchedAcceptance.find(accepting, in: report.checks) {
@@ -88,8 +94,10 @@ enum PayloadExtractor {
     /// workers, each chunk `pread` from the bundle, hashed and `pwrite`n from the same buffer
     /// (whole blocks with `O_DIRECT`, past the page cache). Throws `payloadMismatch` naming every
     /// file and chunk that differ (the caller removes `staging`); returns the check that passed.
+    /// An encrypted file is decrypted on the way with `key` (`ChunkVerifier.verifyDecrypting`):
+    /// the caller resolved and checked the key (`ContentKeySource`) before anything was written.
     static func extract(
-        _ verified: Verified, into staging: Directory, hashWorkers: Int,
+        _ verified: Verified, into staging: Directory, hashWorkers: Int, key: ContentKey? = nil,
         progress: ProgressHandler?
     ) throws(InstallError) -> Check {
         let path = verified.bundle.path
@@ -116,6 +124,12 @@ enum PayloadExtractor {
         let hasher = ChunkVerifier(
             chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
         defer { hasher.waitUntilIdle() }
+        let ciphers = key.map(CipherPool.init(key:))
+        if reader.manifest.isEncrypted, ciphers == nil {
+            throw .payloadMismatch(bundle: path, problems: ["the bundle is encrypted and no content key was given"])
+        }
+        var recipientIndex = 0
+        var decrypted = 0
         let tree = StagingTree(root: staging)
         var problems: [String] = []
         var written = 0
@@ -136,20 +150,38 @@ enum PayloadExtractor {
                         problems.append("signature entry \(name.path) changed since it was checked")
                     }
                     signatureIndex += 1
+                case .recipient(let name):
+                    let der = try reader.readAll(limit: EnvelopedKey.maxBytes)
+                    let checked =
+                        recipientIndex < verified.bundle.recipients.count
+                        ? verified.bundle.recipients[recipientIndex] : nil
+                    if checked?.path != name.path || checked?.der != der {
+                        problems.append("recipient entry \(name.path) changed since it was checked")
+                    }
+                    recipientIndex += 1
                 case .payload(let index, let expected):
-                    guard entry.tar.size == expected.size else {
+                    guard entry.tar.size == expected.storedSize else {
                         problems.append(
-                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
+                            "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.storedSize) in the manifest"
                         )
                         break reading
                     }
                     let out = try tree.create(installed[index], mode: expected.mode == "0755" ? 0o755 : 0o644)
-                    if hasher.readsDirectly(size: expected.size) {
+                    if expected.encryption != nil, let ciphers {
+                        // Decrypted by the workers, chunk by chunk, straight from the bundle.
+                        try out.setSize(expected.size)
+                        if hasher.readsDirectly(size: expected.size) { out.writeDirectly() }
+                        hasher.verifyDecrypting(
+                            expected, ciphers: ciphers, in: reader.file, dataOffset: entry.tar.dataOffset, sink: out)
+                        decrypted += 1
+                    } else if hasher.readsDirectly(size: expected.size) {
                         try out.setSize(expected.size)
                         out.writeDirectly()
-                        hasher.verify(expected, in: reader.file, dataOffset: entry.tar.dataOffset, sink: out)
+                        hasher.verify(
+                            StoredData(expected, chunkSize: reader.manifest.chunkSize), in: reader.file,
+                            dataOffset: entry.tar.dataOffset, sink: out)
                     } else if let problem = try hasher.verify(
-                        expected,
+                        StoredData(expected, chunkSize: reader.manifest.chunkSize),
                         read: { body in
                             try reader.readData { block in
                                 try out.append(block)
@@ -179,9 +211,12 @@ enum PayloadExtractor {
                 ?? .file(FileSystemError(operation: "write", path: staging.path, code: EIO, isInput: false))
         }
         problems += reader.problems.map(\.description)
-        if problems.isEmpty && (written != files.count || signatureIndex != verified.bundle.signatures.count) {
+        if problems.isEmpty
+            && (written != files.count || signatureIndex != verified.bundle.signatures.count
+                || recipientIndex != verified.bundle.recipients.count)
+        {
             problems.append(
-                "the bundle changed since it was checked: \(written) of \(files.count) files and \(signatureIndex) of \(verified.bundle.signatures.count) signatures read"
+                "the bundle changed since it was checked: \(written) of \(files.count) files, \(signatureIndex) of \(verified.bundle.signatures.count) signatures and \(recipientIndex) of \(verified.bundle.recipients.count) recipient entries read"
             )
         }
         guard problems.isEmpty else { throw .payloadMismatch(bundle: path, problems: problems) }
@@ -190,7 +225,7 @@ enum PayloadExtractor {
             evidence: [
                 ("files", String(written)), ("bytes", String(bytes)),
                 ("chunkSize", String(reader.manifest.chunkSize)), ("checked while extracting", "yes"),
-            ])
+            ] + (decrypted > 0 ? [("decrypted while extracting", "\(decrypted) files (AES-256-GCM tags and plaintext chunk digests checked)")] : []))
     }
 }
 

@@ -23,11 +23,11 @@ struct BundleLayout {
             switch entry.kind {
             case .signature(let name):
                 signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
-            case .payload(_, let file) where entry.tar.size != file.size:
+            case .payload(_, let file) where entry.tar.size != file.storedSize:
                 wrongSize.append(
-                    "\(Display.name(file.path)) has \(entry.tar.size) bytes in the archive, \(file.size) in the manifest"
+                    "\(Display.name(file.path)) has \(entry.tar.size) bytes in the archive, \(file.storedSize) in the manifest"
                 )
-            case .payload, .unexpected:
+            case .payload, .unexpected, .recipient:
                 break
             }
         }

@@ -75,7 +75,7 @@ public enum BundleVerifier {
         // 3. Everything that judges what was read.
         let bundle = VerifiedBundle(
             path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
-            manifestDigest: reader.manifestDigest, signatures: pass.signatures)
+            manifestDigest: reader.manifestDigest, signatures: pass.signatures, recipients: pass.recipients)
         return (report, bundle)
     }
 
@@ -91,15 +91,17 @@ enum StreamingPass {
     struct Result {
         var checks: [Check]
         var signatures: [SignatureEntry]
+        var recipients: [RecipientEntry]
     }
 
     static func run(_ reader: BundleReader, hashWorkers: Int, progress: ProgressHandler?) -> Result {
         var digestProblems: [String] = []
         var signatures: [SignatureEntry] = []
+        var recipients: [RecipientEntry] = []
         var payloadBytes: Int64 = 0
         var payloadFiles = 0
         let files = reader.manifest.allFiles
-        let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.size })
+        let throttle = ProgressThrottle(progress, total: files.reduce(Int64(0)) { $0 + $1.storedSize })
         let hasher = ChunkVerifier(
             chunkSize: reader.manifest.chunkSize, workers: hashWorkers, progress: { throttle.update($0) })
         defer { hasher.waitUntilIdle() }
@@ -111,8 +113,13 @@ enum StreamingPass {
                 case .signature(let name):
                     signatures.append(
                         SignatureEntry(path: name.path, der: try reader.readAll(limit: SignedData.maxBytes)))
-                case .payload(_, let expected):
+                case .recipient(let name):
+                    recipients.append(
+                        RecipientEntry(path: name.path, der: try reader.readAll(limit: EnvelopedKey.maxBytes)))
+                case .payload(_, let file):
                     payloadFiles += 1
+                    // An encrypted file is checked as stored: its ciphertext chunks, without the key.
+                    let expected = StoredData(file, chunkSize: reader.manifest.chunkSize)
                     if entry.tar.size != expected.size {
                         digestProblems.append(
                             "\(expected.path): \(entry.tar.size) bytes in the archive, \(expected.size) in the manifest"
@@ -139,20 +146,29 @@ enum StreamingPass {
                 Check(
                     .entries, status: entryProblems.isEmpty ? .pass : .fail,
                     details: BundleVerifier.capped(entryProblems),
-                    evidence: [("entries", String(files.count + signatures.count + 1))]),
+                    evidence: [("entries", String(files.count + signatures.count + recipients.count + 1))]),
                 Check(
                     .payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail,
                     details: BundleVerifier.capped(digestProblems),
                     evidence: [
                         ("files", String(payloadFiles)), ("bytes", String(payloadBytes)),
                         ("chunkSize", String(reader.manifest.chunkSize)),
-                    ]),
-            ], signatures: signatures)
+                    ]
+                        + (reader.manifest.isEncrypted
+                            ? [("encrypted files", "checked as stored (ciphertext chunk digests), without the key")]
+                            : [])),
+            ], signatures: signatures, recipients: recipients)
     }
 }
 
 /// A signature entry's name and bytes, as read from the bundle.
 public struct SignatureEntry: Sendable, Equatable {
+    public var path: String
+    public var der: [UInt8]
+}
+
+/// A recipient entry's name and bytes (a CMS AuthEnvelopedData), as read from the bundle.
+public struct RecipientEntry: Sendable, Equatable {
     public var path: String
     public var der: [UInt8]
 }
@@ -166,6 +182,8 @@ public struct VerifiedBundle: Sendable {
     public var manifestDigest: SHA256Digest
     /// Signature entries in bundle order (only well-named ones: the reader refuses the rest).
     public var signatures: [SignatureEntry]
+    /// Recipient entries in bundle order (only in an encrypted bundle).
+    public var recipients: [RecipientEntry] = []
 }
 
 /// One check of verify after the streaming pass: a small value that never throws and returns
@@ -194,7 +212,8 @@ public struct AllOfVerifyChecks: VerifyCheck {
     ) -> AllOfVerifyChecks {
         AllOfVerifyChecks(
             [
-                SignaturesAndRoles(policy: policy), RecordedVersionConsistency(), MinimumVersion(policy: policy),
+                SignaturesAndRoles(policy: policy), ContentEncryption(), RecordedVersionConsistency(),
+                MinimumVersion(policy: policy),
                 TargetEnvironment(probe: probe, accepting: accepting),
             ] + (license.map { [$0] } ?? []))
     }

@@ -19,6 +19,8 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let versionConsistency = CheckID(rawValue: "version.consistency")
     /// The version is not below the site's minimum (no downgrade).
     public static let versionMinimum = CheckID(rawValue: "version.minimum")
+    /// An encrypted bundle: its encryption member and its recipient entries (wrapped content keys).
+    public static let encryption = CheckID(rawValue: "encryption")
     /// The licence (online over mutual TLS, or an offline licence file).
     public static let license = CheckID(rawValue: "license")
     /// The environment requirements as a whole (when they cannot be read).
@@ -105,6 +107,10 @@ public enum VerifyCheckCatalog {
         .init(
             id: .trustDevelopment, title: "Trust policy trusts production roots only (no development PKI)",
             clause: "IQ 6.2.1"),
+        .init(
+            id: .encryption,
+            title: "Encrypted components: every recipient entry is a wrapped content key, and who can open it",
+            clause: "IQ 5.1.2"),
         .init(
             id: .versionConsistency, title: "Every component carries the bundle's version (as recorded at build)",
             clause: "IQ 5.5.1 a-c"),

@@ -8,6 +8,46 @@ protocol ChunkSink: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
 }
 
+/// One payload file's data as the bundle stores it, and the digests it is checked against: for a
+/// file in the clear its plaintext chunks; for an encrypted file its encrypted chunks (each the
+/// manifest's chunk size + 16 bytes of GCM tag, the last shorter) and their signed
+/// `ciphertextChunks` digests, so that `verify` checks every stored byte without the key.
+struct StoredData: Sendable {
+    var path: String
+    /// Bytes in the bundle.
+    var size: Int64
+    /// Bytes per stored chunk (the last may be shorter).
+    var chunkSize: Int
+    var digests: [SHA256Digest]
+    var encrypted: Bool
+
+    init(_ file: Manifest.FileEntry, chunkSize: Int) {
+        path = file.path
+        size = file.storedSize
+        if let e = file.encryption {
+            self.chunkSize = chunkSize + ChunkCipher.tagSize
+            digests = e.ciphertextChunks
+            encrypted = true
+        } else {
+            self.chunkSize = chunkSize
+            digests = file.chunks
+            encrypted = false
+        }
+    }
+
+    /// The file's plaintext, as installed (the drift check of `status --check`).
+    init(installed file: Manifest.FileEntry, chunkSize: Int) {
+        path = file.path
+        size = file.size
+        self.chunkSize = chunkSize
+        digests = file.chunks
+        encrypted = false
+    }
+
+    /// Chunks the stored data has.
+    var chunkCount: Int { Manifest.chunkCount(size: size, chunkSize: chunkSize) }
+}
+
 /// Checks files' chunk digests on several threads while the archive's headers are read on one.
 ///
 /// Two ways in, chosen per file by its size:
@@ -103,8 +143,18 @@ final class ChunkVerifier: @unchecked Sendable {
         return order - 1
     }
 
-    private func mismatch(_ path: String, _ index: Int, length: Int64) -> String {
+    private func mismatch(_ data: StoredData, _ index: Int, length: Int64) -> String {
+        Self.mismatch(path: data.path, encrypted: data.encrypted, chunkSize: data.chunkSize, index, length: length)
+    }
+
+    fileprivate static func mismatch(path: String, encrypted: Bool, chunkSize: Int, _ index: Int, length: Int64)
+        -> String
+    {
         let start = Int64(index) * Int64(chunkSize)
+        if encrypted {
+            return
+                "\(path): encrypted chunk \(index) (bytes \(start) to \(start + length - 1) of the stored ciphertext) does not match its SHA-256 in the manifest (ciphertextChunks)"
+        }
         return
             "\(path): chunk \(index) (bytes \(start) to \(start + length - 1)) does not match its SHA-256 in the manifest"
     }
@@ -131,14 +181,15 @@ final class ChunkVerifier: @unchecked Sendable {
     /// mismatches and a file that ends early are returned by `finish()`. With a `sink`, every piece
     /// is also handed to it at its offset in the file, after it was hashed; a chunk that does not
     /// match may already be written (the caller discards the whole destination on any problem).
-    func verify(_ expected: Manifest.FileEntry, in bundle: InputFile, dataOffset: Int64, sink: (any ChunkSink)? = nil) {
+    func verify(_ expected: StoredData, in bundle: InputFile, dataOffset: Int64, sink: (any ChunkSink)? = nil) {
         let fileOrder = nextFileOrder()
         let size = expected.size
-        let count = Manifest.chunkCount(size: size, chunkSize: chunkSize)
+        let chunkSize = expected.chunkSize
+        let count = expected.chunkCount
         for index in 0..<count {
             let start = Int64(index) * Int64(chunkSize)
             let length = min(Int64(chunkSize), size - start)
-            let expectedDigest = index < expected.chunks.count ? expected.chunks[index] : nil
+            let expectedDigest = index < expected.digests.count ? expected.digests[index] : nil
             nonisolated(unsafe) let buffer = takeBuffer()
             pool.submit { [self] in
                 defer { giveBack(buffer) }
@@ -174,7 +225,110 @@ final class ChunkVerifier: @unchecked Sendable {
                     hashed(n)
                 }
                 if hasher.finish() != expectedDigest {
-                    record(fileOrder, index, mismatch(expected.path, index, length: length))
+                    record(fileOrder, index, mismatch(expected, index, length: length))
+                }
+            }
+        }
+    }
+
+    /// Decrypts an encrypted file while checking it (install): one job per chunk, in which a
+    /// worker reads the chunk's tag, then its ciphertext in pieces into one pooled buffer,
+    /// decrypts each piece in place (AES-256-GCM, `ChunkCipher` from `ciphers`), hashes the
+    /// plaintext and hands it to `sink` at its plaintext offset; at the chunk's end the GCM tag
+    /// is checked, then the plaintext digest against the manifest's `chunks`. The stored
+    /// ciphertext digests are not recomputed: the tag authenticates the ciphertext under a key
+    /// that the signed `keyCheck` binds, and the plaintext digests are checked anyway (a third
+    /// SHA-256 pass would cost the decrypting install about a third more CPU). A failed tag is
+    /// named by file and chunk; the plaintext of that chunk may already be written (the caller
+    /// discards the whole destination on any problem, as for a digest mismatch).
+    func verifyDecrypting(
+        _ file: Manifest.FileEntry, ciphers: CipherPool, in bundle: InputFile, dataOffset: Int64, sink: any ChunkSink
+    ) {
+        let fileOrder = nextFileOrder()
+        guard let encryption = file.encryption else {
+            record(fileOrder, 0, "\(file.path): not an encrypted file")
+            return
+        }
+        let fileIndex = UInt32(clamping: encryption.fileIndex)
+        let count = file.chunks.count
+        let stride = Int64(chunkSize + ChunkCipher.tagSize)
+        for index in 0..<count {
+            let start = Int64(index) * Int64(chunkSize)
+            let length = max(0, min(Int64(chunkSize), file.size - start))
+            let storedStart = dataOffset + Int64(index) * stride
+            let expectedDigest = file.chunks[index]
+            let isFinal = index == count - 1
+            nonisolated(unsafe) let buffer = takeBuffer()
+            pool.submit { [self] in
+                defer { giveBack(buffer) }
+                let cipher: ChunkCipher
+                do {
+                    cipher = try ciphers.take()
+                } catch {
+                    record(fileOrder, index, "\(file.path): chunk \(index) cannot be decrypted: \(error)")
+                    return
+                }
+                defer { ciphers.giveBack(cipher) }
+                var tag = (UInt64(0), UInt64(0))
+                do {
+                    let n = try withUnsafeMutableBytes(of: &tag) { try bundle.readFully(into: $0, at: storedStart + length) }
+                    guard n == ChunkCipher.tagSize else {
+                        record(
+                            fileOrder, index,
+                            "\(file.path): the bundle ends inside encrypted chunk \(index); the bundle is truncated")
+                        return
+                    }
+                    try cipher.beginDecrypting(fileIndex: fileIndex, chunkIndex: UInt64(index), isFinal: isFinal)
+                } catch {
+                    record(fileOrder, index, "\(file.path): encrypted chunk \(index) cannot be read: \(error)")
+                    return
+                }
+                let hasher = SHA256Hasher()
+                var done: Int64 = 0
+                while done < length {
+                    let want = Int(min(Int64(pieceSize), length - done))
+                    let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
+                    do {
+                        let n = try bundle.readFully(into: piece, at: storedStart + done)
+                        guard n == want else {
+                            record(
+                                fileOrder, index,
+                                "\(file.path): the bundle ends inside encrypted chunk \(index); the bundle is truncated")
+                            return
+                        }
+                        try cipher.decryptPiece(piece)
+                    } catch {
+                        record(fileOrder, index, "\(file.path): encrypted chunk \(index) cannot be read: \(error)")
+                        return
+                    }
+                    hasher.update(UnsafeRawBufferPointer(piece))
+                    do {
+                        try sink.write(UnsafeRawBufferPointer(piece), at: start + done)
+                    } catch {
+                        recordSinkFailure(error)
+                        return
+                    }
+                    done += Int64(want)
+                    hashed(want)
+                }
+                do {
+                    try withUnsafeBytes(of: &tag) {
+                        try cipher.finishDecrypting(tag: $0, fileIndex: fileIndex, chunkIndex: UInt64(index))
+                    }
+                } catch ContentCipherError.authenticationFailed {
+                    record(
+                        fileOrder, index,
+                        "\(file.path): encrypted chunk \(index) fails authentication (AES-256-GCM tag mismatch): it was altered, moved from another position, or the key is not this bundle's"
+                    )
+                    return
+                } catch {
+                    record(fileOrder, index, "\(file.path): encrypted chunk \(index) cannot be decrypted: \(error)")
+                    return
+                }
+                if hasher.finish() != expectedDigest {
+                    record(
+                        fileOrder, index,
+                        "\(file.path): chunk \(index) decrypts to bytes that do not match its SHA-256 in the manifest")
                 }
             }
         }
@@ -183,18 +337,19 @@ final class ChunkVerifier: @unchecked Sendable {
     /// Streams one small file's data through `read` into the current batch (see `batchTarget`).
     /// Returns a problem found on the reading side (a length mismatch) at once; digest mismatches
     /// are collected and returned by `finish()`. For files below `directThreshold` bytes.
-    func verify(_ expected: Manifest.FileEntry, read: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws
+    func verify(_ expected: StoredData, read: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws
         -> String?
     {
         let fileOrder = nextFileOrder()
         let size = expected.size
+        let chunkSize = expected.chunkSize
         // Every chunk of a small file fits one buffer (buffers hold at least directThreshold bytes),
         // so each chunk lies in one piece in a batch. Data beyond the declared size (a lying
         // header) is reported, never written past a chunk's reserved room.
         func chunkLength(_ index: Int) -> Int {
             Int(max(0, min(Int64(chunkSize), size - Int64(index) * Int64(chunkSize))))
         }
-        let lastChunk = Manifest.chunkCount(size: size, chunkSize: chunkSize) - 1
+        let lastChunk = expected.chunkCount - 1
         guard min(Int64(chunkSize), size) <= Int64(bufferSize) else {
             return "\(expected.path): \(size) bytes in chunks of \(chunkSize) do not fit the small-file path's buffers"
         }
@@ -205,11 +360,11 @@ final class ChunkVerifier: @unchecked Sendable {
         var total: Int64 = 0
         var overflow = false
         func closeChunk() {
-            let digest = chunkIndex < expected.chunks.count ? expected.chunks[chunkIndex] : nil
+            let digest = chunkIndex < expected.digests.count ? expected.digests[chunkIndex] : nil
             batchSegments.append(
                 Segment(
-                    file: fileOrder, chunk: chunkIndex, expected: digest, path: expected.path, start: start,
-                    length: have))
+                    file: fileOrder, chunk: chunkIndex, expected: digest, path: expected.path,
+                    encrypted: expected.encrypted, chunkSize: chunkSize, start: start, length: have))
             batchFill = start + have
             chunkIndex += 1
         }
@@ -240,8 +395,8 @@ final class ChunkVerifier: @unchecked Sendable {
         if overflow || total != size {
             return "\(expected.path): the archive holds \(total) bytes of data, the manifest says \(size)"
         }
-        if chunkIndex != expected.chunks.count {
-            return "\(expected.path): \(chunkIndex) chunks of data, the manifest lists \(expected.chunks.count)"
+        if chunkIndex != expected.digests.count {
+            return "\(expected.path): \(chunkIndex) chunks of data, the manifest lists \(expected.digests.count)"
         }
         return nil
     }
@@ -252,6 +407,8 @@ final class ChunkVerifier: @unchecked Sendable {
         let chunk: Int
         let expected: SHA256Digest?
         let path: String
+        let encrypted: Bool
+        let chunkSize: Int
         let start: Int
         let length: Int
     }
@@ -287,7 +444,9 @@ final class ChunkVerifier: @unchecked Sendable {
                 if hasher.finish() != segment.expected {
                     record(
                         segment.file, segment.chunk,
-                        mismatch(segment.path, segment.chunk, length: Int64(segment.length)))
+                        Self.mismatch(
+                            path: segment.path, encrypted: segment.encrypted, chunkSize: segment.chunkSize,
+                            segment.chunk, length: Int64(segment.length)))
                 }
                 bytes += segment.length
             }
@@ -307,5 +466,32 @@ final class ChunkVerifier: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return problems.sorted { ($0.file, $0.chunk) < ($1.file, $1.chunk) }.map(\.text)
+    }
+}
+
+/// `ChunkCipher` contexts for worker threads: a context is one worker's at a time (taken and
+/// given back per chunk), all keyed with the same content key. At most one context per worker
+/// is ever made.
+final class CipherPool: @unchecked Sendable {
+    private let key: ContentKey
+    private let lock = NSLock()
+    private var free: [ChunkCipher] = []
+
+    init(key: ContentKey) { self.key = key }
+
+    func take() throws -> ChunkCipher {
+        lock.lock()
+        if let cipher = free.popLast() {
+            lock.unlock()
+            return cipher
+        }
+        lock.unlock()
+        return try ChunkCipher(key: key)
+    }
+
+    func giveBack(_ cipher: ChunkCipher) {
+        lock.lock()
+        free.append(cipher)
+        lock.unlock()
     }
 }
