@@ -44,7 +44,8 @@ struct BuildCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
-            "The licence server's key-escrow certificate (PEM): the content key is wrapped for it, so that the server can release it to licensed installers.")
+            "The licence server's key-escrow certificate (PEM): the content key is wrapped for it, so that the server can release it to licensed installers."
+    )
     var escrowCert: String?
 
     @Option(
@@ -55,7 +56,8 @@ struct BuildCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
-            "Encrypt with the key in this file (32 bytes, mode 0600) instead of a generated one: for byte-identical TEST builds only; the manifest says so.")
+            "Encrypt with the key in this file (32 bytes, mode 0600) instead of a generated one: for byte-identical TEST builds only; the manifest says so."
+    )
     var contentKey: String?
 
     @Option(name: .long, help: "Also write the content key to this NEW file (mode 0600). Keep it secret.")
@@ -138,7 +140,8 @@ struct BuildCommand: ParsableCommand {
         let certificates = try Certificate.load(file: path)
         guard certificates.count == 1 else {
             throw InputError.credential(
-                file: path, problem: "\(option) takes a file with exactly one certificate, this one has \(certificates.count)",
+                file: path,
+                problem: "\(option) takes a file with exactly one certificate, this one has \(certificates.count)",
                 hint: "Give the recipient's own certificate, without its chain")
         }
         return certificates[0]

@@ -9,7 +9,8 @@ struct ContentKeyOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "For an encrypted bundle: the private key of a recipient the content key is wrapped for (a PEM file, or a pkcs11: URI for a key in an HSM; PIN from --recipient-pin-file or $IVPACK_PKCS11_PIN).")
+            "For an encrypted bundle: the private key of a recipient the content key is wrapped for (a PEM file, or a pkcs11: URI for a key in an HSM; PIN from --recipient-pin-file or $IVPACK_PKCS11_PIN)."
+    )
     var recipientKey: String?
 
     @Option(name: .long, help: "The certificate of --recipient-key (PEM).")
@@ -20,7 +21,9 @@ struct ContentKeyOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "For an encrypted bundle: a file holding its content key (32 bytes, mode 0600), e.g. from `openssl cms -decrypt`.")
+        help:
+            "For an encrypted bundle: a file holding its content key (32 bytes, mode 0600), e.g. from `openssl cms -decrypt`."
+    )
     var contentKey: String?
 
     func validate() throws {
@@ -46,7 +49,9 @@ struct ContentKeyOptions: ParsableArguments {
                 }
                 key = try PrivateKey.load(file: recipientKey, passphrase: try readPassphrase(file: recipientPinFile))
             }
-            sources.append(.recipient(key: key, certificate: try BuildCommand.oneCertificate(recipientCert, option: "--recipient-cert")))
+            sources.append(
+                .recipient(
+                    key: key, certificate: try BuildCommand.oneCertificate(recipientCert, option: "--recipient-cert")))
         }
         if let contentKey { sources.append(.keyFile(contentKey)) }
         return sources

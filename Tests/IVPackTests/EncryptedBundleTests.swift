@@ -125,7 +125,9 @@ import Testing
             Issue.record("expected a payload mismatch, got \(String(describing: error))")
             return
         }
-        #expect(problems.contains { $0.contains("payload/LICENSE.txt: encrypted chunk 3 fails authentication") }, "\(problems)")
+        #expect(
+            problems.contains { $0.contains("payload/LICENSE.txt: encrypted chunk 3 fails authentication") },
+            "\(problems)")
         #expect(e.f.currentTarget == nil)
         #expect(!e.f.releaseFolderNames().contains { !$0.hasPrefix(".") && $0.contains("V2") })
     }
@@ -141,7 +143,9 @@ import Testing
         bytes.replaceSubrange(a..<(a + stride), with: bytes[b..<(b + stride)])
         bytes.replaceSubrange(b..<(b + stride), with: chunkA)
         let swapped = e.f.work.write("swapped.ivp", bytes)
-        let error = Self.installError { _ = try Installer.install(try e.f.request(swapped).with([.keyFile(e.keyFile)])) }
+        let error = Self.installError {
+            _ = try Installer.install(try e.f.request(swapped).with([.keyFile(e.keyFile)]))
+        }
         guard case .payloadMismatch(_, let problems) = error else {
             Issue.record("expected a payload mismatch, got \(String(describing: error))")
             return
@@ -338,7 +342,9 @@ import Testing
                 "--encrypt", "nodule-detector", "--recipient", "site-rsa=\(e.rsa.certificate)",
             ])
         #expect(build.status == 0, "\(build.stderr)")
-        #expect(build.stdout.contains("encrypted: nodule-detector (1 files, AES-256-GCM), key generated"), "\(build.stdout)")
+        #expect(
+            build.stdout.contains("encrypted: nodule-detector (1 files, AES-256-GCM), key generated"), "\(build.stdout)"
+        )
         for role in ["release-manager", "quality"] { try e.f.signed.sign(role: role, bundle: out) }
         let policy = e.f.signed.pki.trustPolicy
         let noKey = ivpack(["install", out, "--trust", policy, "--root", e.f.root])

@@ -115,7 +115,8 @@ final class PayloadEncryptor: @unchecked Sendable {
                 let length = Int(max(0, min(Int64(chunkSize), size - offset)))
                 let n: Int
                 do {
-                    n = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: slot.plain[0..<length]), at: offset)
+                    n = try input.readFully(
+                        into: UnsafeMutableRawBufferPointer(rebasing: slot.plain[0..<length]), at: offset)
                 } catch {
                     free.append(slot)
                     throw error

@@ -328,7 +328,8 @@ public final class ChunkCipher {
         var end: UInt8 = 0
         guard
             EVP_CIPHER_CTX_ctrl(
-                context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagSize), UnsafeMutableRawPointer(mutating: tag.baseAddress!))
+                context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagSize), UnsafeMutableRawPointer(mutating: tag.baseAddress!)
+            )
                 == 1
         else { throw OpenSSLError.drain("decrypt file \(fileIndex), chunk \(chunkIndex)") }
         guard EVP_DecryptFinal_ex(context, &end, &n) == 1 else {

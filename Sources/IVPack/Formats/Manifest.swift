@@ -399,7 +399,10 @@ extension Manifest {
                     )
                 }
                 guard e.fileIndex == position else {
-                    return ("\(fp)/encryption/fileIndex", "is \(e.fileIndex); the file's position among all files is \(position)")
+                    return (
+                        "\(fp)/encryption/fileIndex",
+                        "is \(e.fileIndex); the file's position among all files is \(position)"
+                    )
                 }
                 guard e.ciphertextChunks.count == f.chunks.count else {
                     return (

@@ -225,7 +225,14 @@ enum PayloadExtractor {
             evidence: [
                 ("files", String(written)), ("bytes", String(bytes)),
                 ("chunkSize", String(reader.manifest.chunkSize)), ("checked while extracting", "yes"),
-            ] + (decrypted > 0 ? [("decrypted while extracting", "\(decrypted) files (AES-256-GCM tags and plaintext chunk digests checked)")] : []))
+            ]
+                + (decrypted > 0
+                    ? [
+                        (
+                            "decrypted while extracting",
+                            "\(decrypted) files (AES-256-GCM tags and plaintext chunk digests checked)"
+                        )
+                    ] : []))
     }
 }
 

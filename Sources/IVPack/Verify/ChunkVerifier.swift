@@ -271,7 +271,9 @@ final class ChunkVerifier: @unchecked Sendable {
                 defer { ciphers.giveBack(cipher) }
                 var tag = (UInt64(0), UInt64(0))
                 do {
-                    let n = try withUnsafeMutableBytes(of: &tag) { try bundle.readFully(into: $0, at: storedStart + length) }
+                    let n = try withUnsafeMutableBytes(of: &tag) {
+                        try bundle.readFully(into: $0, at: storedStart + length)
+                    }
                     guard n == ChunkCipher.tagSize else {
                         record(
                             fileOrder, index,
@@ -293,7 +295,8 @@ final class ChunkVerifier: @unchecked Sendable {
                         guard n == want else {
                             record(
                                 fileOrder, index,
-                                "\(file.path): the bundle ends inside encrypted chunk \(index); the bundle is truncated")
+                                "\(file.path): the bundle ends inside encrypted chunk \(index); the bundle is truncated"
+                            )
                             return
                         }
                         try cipher.decryptPiece(piece)

@@ -35,10 +35,14 @@ public struct ContentEncryption: VerifyCheck {
         }
         if encryption.keyOrigin != "generated" {
             details.append(
-                "the content key was given to build from a file (reproducible test builds), not generated for this bundle")
+                "the content key was given to build from a file (reproducible test builds), not generated for this bundle"
+            )
         }
         if !problems.isEmpty {
-            return [Check(.encryption, status: .fail, details: BundleVerifier.capped(problems + details), evidence: evidence)]
+            return [
+                Check(
+                    .encryption, status: .fail, details: BundleVerifier.capped(problems + details), evidence: evidence)
+            ]
         }
         return [
             Check(
