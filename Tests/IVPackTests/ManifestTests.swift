@@ -116,6 +116,93 @@ import Testing
         return general != nil
     }
 
+    /// The manifest with the files of `components` encrypted: file indexes by position, one
+    /// made-up ciphertext digest per chunk, and the top-level encryption member.
+    static func encrypted(_ manifest: Manifest, components: [String] = ["nodule-detector", "licences"]) -> Manifest {
+        var m = manifest
+        var position = 0
+        for ci in m.components.indices {
+            for fi in m.components[ci].files.indices {
+                defer { position += 1 }
+                guard components.contains(m.components[ci].name) else { continue }
+                let count = m.components[ci].files[fi].chunks.count
+                m.components[ci].files[fi].encryption = Manifest.FileEncryption(
+                    fileIndex: position, ciphertextChunks: (0..<count).map { SHA256Digest.of([UInt8($0), 0xEE]) })
+            }
+        }
+        m.encryption = Manifest.Encryption(
+            components: m.components.map(\.name).filter { components.contains($0) },
+            keyCheck: String(repeating: "0f", count: 32), keyOrigin: "generated")
+        return m
+    }
+
+    @Test func bothReadersAgreeOnEncryptedManifestsAndTheirRules() throws {
+        let (manifest, _) = try sample()
+        let encrypted = Self.encrypted(manifest)
+        #expect(encrypted.canonicalBytes == CanonicalJSON.encode(encrypted.json))
+        #expect(Manifest.readCanonical(encrypted.canonicalBytes) == encrypted)
+        #expect(try Manifest.decodeGeneral(encrypted.canonicalBytes, source: "t") == encrypted)
+        // Each rule, refused by both readers with the member named.
+        var cases: [(Manifest, String)] = []
+        var noMember = encrypted
+        noMember.encryption = nil
+        cases.append((noMember, "needs the manifest's encryption member"))
+        var unlisted = encrypted
+        unlisted.encryption?.components = ["nodule-detector"]
+        cases.append((unlisted, "is not listed in /encryption/components"))
+        let notes = Self.encrypted(manifest, components: ["nodule-detector", "release-notes"])
+        cases.append((notes, "the release notes are never encrypted"))
+        var order = encrypted
+        order.encryption?.components = ["licences", "nodule-detector"]
+        cases.append((order, "is not listed in /encryption/components"))
+        var index = encrypted
+        index.components[1].files[0].encryption?.fileIndex = 0
+        cases.append((index, "encryption/fileIndex"))
+        var digests = encrypted
+        digests.components[1].files[0].encryption?.ciphertextChunks.append(.zero)
+        cases.append((digests, "encryption/ciphertextChunks"))
+        var half = encrypted
+        half.components[1].files[0].encryption = nil
+        cases.append((half, "is encrypted but this file is not"))
+        var unknown = encrypted
+        unknown.encryption?.components.append("weights")
+        cases.append((unknown, "\"weights\" is not a component"))
+        var origin = encrypted
+        origin.encryption?.keyOrigin = "typed"
+        cases.append((origin, "keyOrigin"))
+        var check = encrypted
+        check.encryption?.keyCheck = String(repeating: "0F", count: 32)
+        cases.append((check, "keyCheck"))
+        var algorithm = encrypted
+        algorithm.encryption?.algorithm = "AES-128-CTR"
+        cases.append((algorithm, "/encryption/algorithm"))
+        for (m, problem) in cases {
+            let bytes = m.canonicalBytes
+            #expect(Manifest.readCanonical(bytes) == nil, "\(problem)")
+            do {
+                _ = try Manifest.decodeGeneral(bytes, source: "t")
+                Issue.record("accepted: \(problem)")
+            } catch {
+                #expect("\(error)".contains(problem), "\(error)")
+            }
+        }
+        // Every byte of the encryption members changed: both readers judge alike.
+        let bytes = encrypted.canonicalBytes
+        let member = Array(#","encryption":{"algorithm""#.utf8)
+        let start = try #require(bytes.firstRange(of: member)).lowerBound
+        let fileMember = Array(#","encryption":{"ciphertextChunks""#.utf8)
+        let fileStart = try #require(bytes.firstRange(of: fileMember)).lowerBound
+        for i in Array((start - 2)..<(start + 200)) + Array((fileStart - 2)..<(fileStart + 220)) {
+            var variant = bytes
+            switch i % 3 {
+            case 0: variant[i] ^= 0x01
+            case 1: variant[i] = UInt8(ascii: " ")
+            default: variant.remove(at: i)
+            }
+            _ = expectReadersAgree(variant, "byte \(i), change \(i % 3)")
+        }
+    }
+
     @Test func theOnePassReaderReadsWhatTheGeneralReaderReads() throws {
         let (manifest, bytes) = try sample()
         #expect(manifest.requirements != nil, "the sample should exercise the requirements member")

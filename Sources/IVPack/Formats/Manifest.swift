@@ -66,6 +66,11 @@ public struct Manifest: Sendable, Equatable {
         /// SHA-256 of each encrypted chunk (ciphertext then tag), as many as `chunks`: what
         /// `verify` checks without the key.
         public var ciphertextChunks: [SHA256Digest]
+
+        public init(fileIndex: Int, ciphertextChunks: [SHA256Digest]) {
+            self.fileIndex = fileIndex
+            self.ciphertextChunks = ciphertextChunks
+        }
     }
 
     /// The bundle's encryption: one content key for every encrypted file (docs/encryption.md).
@@ -83,6 +88,13 @@ public struct Manifest: Sendable, Equatable {
         public var keyOrigin: String
 
         public static let keyOrigins = ["generated", "file"]
+
+        public init(algorithm: String = algorithmName, components: [String], keyCheck: String, keyOrigin: String) {
+            self.algorithm = algorithm
+            self.components = components
+            self.keyCheck = keyCheck
+            self.keyOrigin = keyOrigin
+        }
     }
 
     /// A version found at build time.
