@@ -36,7 +36,8 @@ struct IVPackCommand: AsyncParsableCommand {
             """,
         version: IVPackVersion.current,
         subcommands: [
-            BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, VerifyCommand.self,
+            BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, RecipientsCommand.self,
+            VerifyCommand.self,
             InstallCommand.self, QualifyCommand.self,
             RollbackCommand.self, StatusCommand.self, PruneCommand.self, LicenseCommand.self, CheckCommand.self,
             DiffCommand.self,

@@ -332,6 +332,43 @@ import Testing
         #expect(throws: (any Error).self) { try Manifest.decodeGeneral(clearBytes, source: "b") }
     }
 
+    @Test func aRecipientAddedAfterSigningOpensTheBundleAndTheSignaturesStayValid() throws {
+        let e = try Encrypted()
+        let site9 = try e.recipients.ec("site-9")
+        let before = Self.bytes(e.bundle)
+        // A wrong key is refused and the bundle is unchanged.
+        let otherFile = e.f.work.url("other.key")
+        try ContentKey.generate().export(to: otherFile)
+        #expect(throws: ContentKeyUnavailable.self) {
+            _ = try RecipientAdder.add(
+                bundlePath: e.bundle, name: "site-9", certificate: try site9.loadCertificate(),
+                keySources: [.keyFile(otherFile)])
+        }
+        #expect(Self.bytes(e.bundle) == before)
+        // An existing recipient's key opens it; the entry is appended, nothing before it changes.
+        let result = try RecipientAdder.add(
+            bundlePath: e.bundle, name: "site-9", certificate: try site9.loadCertificate(),
+            keySources: [.recipient(key: try e.rsa.loadKey(), certificate: try e.rsa.loadCertificate())])
+        #expect(result.entry == "ivpack/recipients/003-site-9.p7m")
+        let after = Self.bytes(e.bundle)
+        #expect(Array(after.prefix(before.count - 1024)) == Array(before.prefix(before.count - 1024)))
+        let report = try e.f.signed.verify(e.bundle)
+        #expect(report.passed, "\(report.failureText)")
+        #expect(report.checks.filter { $0.id.rawValue.hasPrefix("signature.") }.allSatisfy { $0.status == .pass })
+        // Twice for one certificate, or a name taken: refused, unchanged.
+        for (name, cert) in [("site-9b", site9.certificate), ("site-9", e.ec.certificate)] {
+            #expect(throws: RecipientAddError.self) {
+                _ = try RecipientAdder.add(
+                    bundlePath: e.bundle, name: name, certificate: try Certificate.load(file: cert)[0],
+                    keySources: [.keyFile(e.keyFile)])
+            }
+        }
+        #expect(Self.bytes(e.bundle) == after)
+        let outcome = try Installer.install(
+            try e.request([.recipient(key: try site9.loadKey(), certificate: try site9.loadCertificate())]))
+        #expect(outcome.report.passed)
+    }
+
     @Test func commandLineBuildsVerifiesAndInstallsWithARecipientKey() throws {
         let e = try Encrypted()
         let release = ReleaseFixture(version: InstallTests.v1)

@@ -13,11 +13,13 @@ public enum ContentKeySource: Sendable {
 
 /// Finds the content key of a verified encrypted bundle, or says why there is none. Never
 /// prints or returns key material in an error.
-enum ContentKeyResolver {
-    /// The key for `bundle`, nil for a bundle in the clear. Throws `InstallError.contentKey`
+public enum ContentKeyResolver {
+    /// The key for `bundle`, nil for a bundle in the clear. Throws `ContentKeyUnavailable`
     /// naming the reason: no source given, this key is not a recipient, the key does not match
     /// the manifest's check value.
-    static func resolve(_ bundle: VerifiedBundle, sources: [ContentKeySource]) throws(InstallError) -> ContentKey? {
+    public static func resolve(_ bundle: VerifiedBundle, sources: [ContentKeySource]) throws(ContentKeyUnavailable)
+        -> ContentKey?
+    {
         guard let encryption = bundle.manifest.encryption else { return nil }
         let what = "components \(encryption.components.joined(separator: ", ")) are encrypted"
         var recipients: [(path: String, wrapped: EnvelopedKey)] = []
@@ -33,7 +35,7 @@ enum ContentKeyResolver {
                 + recipients.map { "\($0.path): \($0.wrapped.recipients.map(\.description).joined(separator: "; "))" }
                 .joined(separator: " | ")
         guard !sources.isEmpty else {
-            throw .contentKey(
+            throw ContentKeyUnavailable(
                 bundle: bundle.path,
                 problem: "\(what) and no key was given, so nothing can be installed (\(listed))",
                 hint:
@@ -86,8 +88,17 @@ enum ContentKeyResolver {
             }
             return key
         }
-        throw .contentKey(
+        throw ContentKeyUnavailable(
             bundle: bundle.path, problem: "\(what) and no key given opens them: " + problems.joined(separator: "; "),
             hint: "Give the key of a listed recipient, or install with the licence check")
     }
+}
+
+/// No content key given opens an encrypted bundle: why, and what to do. Carries no key material.
+public struct ContentKeyUnavailable: IVPackError, Equatable {
+    public var bundle: String
+    public var problem: String
+    public var hint: String
+    public var exitStatus: ExitStatus { .checkFailed }
+    public var description: String { "\(bundle): cannot decrypt: \(problem). \(hint)" }
 }

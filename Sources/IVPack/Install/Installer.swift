@@ -142,8 +142,18 @@ public enum Installer {
         let verified = try PayloadExtractor.verifyFirst(
             bundlePath: request.bundlePath, policy: request.policy, now: request.now, probe: request.probe,
             accepting: request.acceptUnchecked)
-        let key = try ContentKeyResolver.resolve(verified.bundle, sources: request.contentKeys)
-        return try proceed(verified, request, key: key)
+        return try proceed(verified, request, key: try contentKey(verified, request))
+    }
+
+    /// The content key of an encrypted bundle from the request's sources, before anything is written.
+    static func contentKey(_ verified: PayloadExtractor.Verified, _ request: InstallRequest) throws(InstallError)
+        -> ContentKey?
+    {
+        do {
+            return try ContentKeyResolver.resolve(verified.bundle, sources: request.contentKeys)
+        } catch {
+            throw .contentKey(bundle: error.bundle, problem: error.problem, hint: error.hint)
+        }
     }
 
     /// Installs as `install(_:)` does, once `license` has licensed this very manifest (asked after
@@ -169,8 +179,7 @@ public enum Installer {
         {
             request.installer = "\(installer) (OS user \(AuditLog.currentOperator()))"
         }
-        let key = try ContentKeyResolver.resolve(verified.bundle, sources: request.contentKeys)
-        return try proceed(verified, request, key: key)
+        return try proceed(verified, request, key: try contentKey(verified, request))
     }
 
     /// Order, each step durable before the next: under the lock, leftovers of an interrupted run

@@ -95,19 +95,7 @@ public enum BundleSigner {
         }
         let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
         // The header's time is the release's, like every other entry's: its bytes follow from the manifest.
-        let bytes = try TarStreamWriter.entryWithEndMarker(
-            path: entry, data: signature.der, permissions: 0o644,
-            modificationTime: layout.manifest.provenance.sourceDateEpoch)
-        let end = layout.endOfArchive
-
-        // 1. Everything but the header block, after the old marker's first block; flushed.
-        try file.write(bytes[512...], at: end + 512)
-        try file.truncate(to: end + Int64(bytes.count))
-        try file.sync()
-        Failpoint.reach("sign-before-commit")
-        // 2. The header block over the old marker: the single write that makes the signature visible.
-        try file.write(bytes[0..<512], at: end)
-        try file.sync()
+        try layout.append(path: entry, data: signature.der, to: file, failpoint: "sign-before-commit")
         return SignResult(
             entry: entry, role: role, signer: certificate.subject,
             manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1)

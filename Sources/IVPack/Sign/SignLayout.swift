@@ -6,6 +6,8 @@ struct BundleLayout {
     var manifest: Manifest
     /// Existing signature entries with their bytes.
     var signatures: [(path: String, der: [UInt8])]
+    /// Existing recipient entries (wrapped content keys) with their bytes.
+    var recipients: [(path: String, der: [UInt8])] = []
     /// Offset of the end-of-archive marker.
     var endOfArchive: Int64
 
@@ -18,6 +20,7 @@ struct BundleLayout {
         // Small reads: headers are 512 bytes and data is skipped by seeking.
         let reader = try BundleReader(path: path, blockSize: 16 << 10)
         var signatures: [(String, [UInt8])] = []
+        var recipients: [(String, [UInt8])] = []
         var wrongSize: [String] = []
         while let entry = try reader.next() {
             switch entry.kind {
@@ -27,7 +30,9 @@ struct BundleLayout {
                 wrongSize.append(
                     "\(Display.name(file.path)) has \(entry.tar.size) bytes in the archive, \(file.storedSize) in the manifest"
                 )
-            case .payload, .unexpected, .recipient:
+            case .recipient(let name):
+                recipients.append((name.path, try reader.readAll(limit: EnvelopedKey.maxBytes)))
+            case .payload, .unexpected:
                 break
             }
         }
@@ -43,6 +48,23 @@ struct BundleLayout {
             throw InputError.bundle(path, "the archive has no end-of-archive marker")
         }
         return BundleLayout(
-            manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures, endOfArchive: end)
+            manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures,
+            recipients: recipients, endOfArchive: end)
+    }
+
+    /// Appends one entry (`path`, `data`) at the end-of-archive marker of the bundle open as
+    /// `file`, with the release's header time, crash-safe: first everything but the header block
+    /// after the old marker's first zero block, flushed; then (after `failpoint`) the header block
+    /// over that zero block, flushed: the single write that makes the entry visible. Until then
+    /// tar readers still stop at the zero block, and the next append overwrites the rest.
+    func append(path: String, data: [UInt8], to file: UpdatableFile, failpoint: String) throws {
+        let bytes = try TarStreamWriter.entryWithEndMarker(
+            path: path, data: data, permissions: 0o644, modificationTime: manifest.provenance.sourceDateEpoch)
+        try file.write(bytes[512...], at: endOfArchive + 512)
+        try file.truncate(to: endOfArchive + Int64(bytes.count))
+        try file.sync()
+        Failpoint.reach(failpoint)
+        try file.write(bytes[0..<512], at: endOfArchive)
+        try file.sync()
     }
 }
