@@ -205,6 +205,20 @@ import Testing
         #expect(ivpack(["audit", "verify", audit]).status == 0)
     }
 
+    /// `--root` relative to the current folder: the hooks still find their program and get
+    /// absolute IVPACK_ROOT / IVPACK_RELEASE_DIR (they failed with "No such file or directory").
+    @Test func aRelativeRootGivesHooksAbsolutePaths() throws {
+        let f = try InstallFixture()
+        let bundle = try Self.bundle(f, Self.v1)
+        let r = ivpack(
+            ["install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", "root"], in: f.work.path)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(f.currentTarget?.hasPrefix("releases/") == true)
+        let env = Self.read(f.root + "/state/var/env-\(Self.v1).txt") ?? ""
+        let root = try #require(env.split(separator: "\n").first { $0.hasPrefix("IVPACK_ROOT=") })
+        #expect(root.hasSuffix("/root") && root.dropFirst("IVPACK_ROOT=".count).hasPrefix("/"), "\(root)")
+    }
+
     @Test func aFirstInstallWhoseHealthCheckFailsLeavesTheRootAsBefore() throws {
         let f = try InstallFixture()
         let r = install(f, try Self.bundle(f, Self.v1, unhealthy: true))

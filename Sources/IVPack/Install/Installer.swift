@@ -318,7 +318,7 @@ public enum Installer {
         let context = HookContext(
             action: "install", product: manifest.product.name, version: manifest.version, release: name,
             releaseFolder: releaseFolder, previousVersion: previous?.version,
-            previousFolder: previous.map { root.releases.child($0.name) }, root: rootPath,
+            previousFolder: previous.map { root.releases.child($0.name) }, root: root.path,
             stateFolder: root.root.child(StateStore.stateFolder))
         do throws(InstallError) {
             // The site's state as the active release leaves it: what an undo or a rollback puts back.
@@ -576,7 +576,7 @@ public enum Installer {
         let context = HookContext(
             action: "rollback", product: target.product, version: target.version, release: target.name,
             releaseFolder: root.releases.child(target.name), previousVersion: active.version,
-            previousFolder: root.releases.child(active.name), root: path,
+            previousFolder: root.releases.child(active.name), root: root.path,
             stateFolder: root.root.child(StateStore.stateFolder))
         if let run = try runHook(
             .preRollback, of: activeManifest, release: active.name, folder: root.releases.child(active.name),
