@@ -105,6 +105,19 @@ cp "$work/minimal.ivp" "$corpus/FuzzBundleReader/minimal-signed-release-manager"
     --cert "$pki/signers/quality.pem" --chain "$pki/intermediate-ca.pem" >/dev/null
 cp "$work/minimal.ivp" "$corpus/FuzzBundleReader/minimal-signed"
 tar -xOf "$work/minimal.ivp" ivpack/manifest.json >"$corpus/FuzzManifest/minimal.json"
+# The minimal release with its one component encrypted, the key wrapped for a throwaway RSA and
+# EC certificate (their keys are discarded): ciphertext entries, recipient entries, the
+# encryption members of the manifest.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/r1.key" -out "$work/r1.pem" -subj "/CN=fuzz recipient rsa" \
+    -days 3650 -addext keyUsage=critical,keyEncipherment >/dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/r2.key" -out "$work/r2.pem" \
+    -subj "/CN=fuzz recipient ec" -days 3650 -addext keyUsage=critical,keyAgreement >/dev/null 2>&1
+"$ivpack" build --spec "$min/ivpack.yaml" --output "$work/encrypted.ivp" --encrypt licences \
+    --recipient rsa="$work/r1.pem" --recipient ec="$work/r2.pem" >/dev/null
+cp "$work/encrypted.ivp" "$corpus/FuzzBundleReader/minimal-encrypted-unsigned"
+sign_both "$work/encrypted.ivp"
+cp "$work/encrypted.ivp" "$corpus/FuzzBundleReader/minimal-encrypted-signed"
+tar -xOf "$work/encrypted.ivp" ivpack/manifest.json >"$corpus/FuzzManifest/minimal-encrypted.json"
 
 # Release with the example's notes, SBOM and requirements file.
 ex="$work/with-sbom"
