@@ -432,6 +432,16 @@ import Testing
             file: out, siteID: "SITE-001", policy: try s.policy(), product: "PulmoScan AI",
             version: s.release.version, manifestSHA256: s.built.manifestDigest, now: Timestamp.now())
         #expect(verified.status == .pass, "\(verified.details)")
+        // The file with its key, and the configuration with its escrow, validate against their schemas.
+        let schemas = run(
+            "/usr/bin/env",
+            [
+                "python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py", "--license-file", out,
+                "--license-config", server.configPath,
+            ],
+            in: SchemaTests.repositoryRoot)
+        #expect(schemas.status == 0, "\(schemas.stdout)\(schemas.stderr)")
+        #expect(schemas.stdout.contains("with the content key wrapped for the site"), "\(schemas.stdout)")
         let text = String(decoding: s.folder.read("offline.json"), as: UTF8.self)
         for output in [ok.stdout, ok.stderr, noSite.stderr, text, "\(refused.decision)"] {
             for spelling in secretSpellings(content.bytes) { #expect(!output.contains(spelling)) }
