@@ -128,13 +128,15 @@ public enum ReleaseRegistrar {
                 throw ReleaseRegistrationError.malformedKeyCheck(keyCheck)
             }
             guard let escrow else { throw ReleaseRegistrationError.noEscrowConfigured(config: configPath) }
-            let opened: ContentKey
+            // The opened key is released (and zeroed) as soon as its check value is known.
+            let check: String?
             do {
-                opened = try escrow.open(escrowedKey, source: keySource)
+                let opened = try escrow.open(escrowedKey, source: keySource)
+                check = try? opened.checkValue()
             } catch {
                 throw ReleaseRegistrationError.doesNotOpen(source: keySource, problem: "\(error)")
             }
-            guard (try? opened.checkValue()) == keyCheck else {
+            guard check == keyCheck else {
                 throw ReleaseRegistrationError.checkValueMismatch(source: keySource, expected: keyCheck)
             }
         }

@@ -251,7 +251,8 @@ public final class LicenseServer: Sendable {
         case .success(let (license, activation, release)):
             // The content key is released only here, for a granted activation: wrapped again for
             // the certificate the installer proved in the handshake. The unwrapped key lives only
-            // inside `rewrap`, and neither it nor an error about it reaches the log or the reply.
+            // inside `rewrap`; a failure is logged by its reason (errors never carry key bytes)
+            // and the reply says only that the key could not be released.
             var contentKey: [UInt8]?
             if let escrowedKey = release.escrowedKey {
                 do {

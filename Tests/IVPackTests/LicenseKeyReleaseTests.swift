@@ -289,6 +289,34 @@ import Testing
         #expect(try server.server.store.activations().count == 1)
     }
 
+    @Test func serverWhoseEscrowCannotOpenTheKeyAnswersKeyReleaseFailed() async throws {
+        let s = try SignedRelease()
+        // The server's escrow is another certificate than the one the key was escrowed to.
+        let recipients = RecipientCertificates()
+        let otherEscrow = try recipients.ec("other-escrow")
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder) {
+            $0.replacingOccurrences(of: s.pki.licenseEscrow.certificate, with: otherEscrow.certificate)
+                .replacingOccurrences(of: s.pki.licenseEscrow.key, with: otherEscrow.key)
+        }
+        try server.issue()
+        let content = try escrowedKey(s)
+        // Recorded straight in the store, as a database restored with another escrow would hold it.
+        try server.server.store.register(
+            RegisteredRelease(
+                manifestSHA256: s.built.manifestDigest.hex, product: "PulmoScan AI", version: s.release.version,
+                registeredAt: Timestamp.now(), escrowedKey: content.escrowed, keyCheck: content.check), actor: "test")
+        guard case .failure(let failure) = try await activate(s, server) else {
+            Issue.record("a grant without the key it should carry")
+            return
+        }
+        #expect(failure.code == "key-release-failed", "\(failure)")
+        #expect(failure.retryable)
+        // The activation is recorded: a retry once the escrow is fixed returns it.
+        #expect(try server.server.store.activations().count == 1)
+        await server.stop()
+        for spelling in secretSpellings(content.bytes) { #expect(!failure.description.contains(spelling)) }
+    }
+
     @Test func installerCertificateThatCannotReceiveTheKeyIsRefusedWithoutASeat() async throws {
         let (s, server) = try await setUp()
         let content = try escrowedKey(s)
