@@ -45,7 +45,8 @@
 11. Each offline licence file (`ivpack license export --offline`) validates against
    Schemas/license-file.schema.json; its grant decodes to canonical JSON that validates against
    Schemas/license-grant.schema.json, is an offline grant (no nonce, no installer, activation 0)
-   and has issuedAt <= notAfter <= licenseNotAfter; its signature decodes to DER. The signature
+   and has issuedAt <= notAfter <= licenseNotAfter; its signature (and a contentKey, when the
+   bundle is encrypted) decodes to DER. The signature
    itself is not verified (that needs the site's trust policy: `ivpack verify --license-file`).
 12. Each IQ report (`ivpack verify --report FILE`) validates against Schemas/iq-report.schema.json
    and passes the rules a schema cannot express, as `ivpack verify-report` checks them: canonical
@@ -540,11 +541,18 @@ def check_license_file(file_path, schemas):
                         f"{grant['licenseNotAfter']} are not in that order")
     if not signature or signature[0] != 0x30:
         problems.append("/signature: does not decode to DER (a CMS SignedData starts with a SEQUENCE, 0x30)")
+    if "contentKey" in grant:
+        # The encrypted bundle's key, wrapped to the site's certificate: DER CMS, not opened here.
+        wrapped = base64.b64decode(grant["contentKey"], validate=True)
+        if not wrapped or wrapped[0] != 0x30:
+            problems.append("/grant/contentKey: does not decode to DER (a CMS ContentInfo starts with a SEQUENCE, 0x30)")
     if problems:
         raise Failure(f"{file_path}:\n  " + "\n  ".join(problems))
     print(f"ok   licence file {file_path}: {grant['licenseID']} for site {grant['siteID']}, {grant['product']} "
           f"{grant['minimumVersion']} to {grant['maximumVersion']}, bundle manifest {grant['manifestSHA256'][:16]}..., "
-          f"valid until {datetime.fromtimestamp(grant['notAfter'], timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} (signature not verified here)")
+          f"valid until {datetime.fromtimestamp(grant['notAfter'], timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+          + (", with the content key wrapped for the site" if "contentKey" in grant else "")
+          + " (signature not verified here)")
 
 
 def check_iq_report(report_path, schema):

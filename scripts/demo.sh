@@ -9,7 +9,8 @@
 #   5. ivpack sign by the release manager and by quality;
 #   6. ivpack check: the release gate (version naming, release notes, approvals);
 #   7. ivpack inspect and tar -tf on the bundle;
-#   8. ivpack license serve: a development licence server on 127.0.0.1, with a licence;
+#   8. ivpack license serve: a development licence server on 127.0.0.1, with a licence and the
+#      bundle registered as released (ivpack license register: only registered bundles activate);
 #   9. ivpack verify against the development trust policy, with the licence check over mutual TLS;
 #  10. ivpack install into a temporary install root, licensed over mutual TLS, with the release's
 #      postInstall and healthCheck hooks and the IQ report of the installation; status --check;
@@ -116,11 +117,13 @@ step "tar -tf $bundle"
 tar -tf "$bundle"
 
 # 8. The vendor's licence server (development configuration, mutual TLS, SQLite) on a free
-#    port of 127.0.0.1, and a licence for the demo site.
+#    port of 127.0.0.1, a licence for the demo site, and the released bundle registered.
 step "ivpack license serve (development licence server on 127.0.0.1)"
 "$ivpack" license dev-config "$pki" --port 0 --database "$work/licenses.sqlite" --output "$work/license-server.yaml"
 "$ivpack" license issue --config "$work/license-server.yaml" --id LIC-DEMO-0001 --site SITE-DEMO \
     --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 3 --valid-days 365
+# The vendor registers the bundle it released: the server activates registered bundles only.
+"$ivpack" license register "$bundle" --config "$work/license-server.yaml"
 "$ivpack" license serve --config "$work/license-server.yaml" >"$work/license-server.log" 2>&1 &
 server_pid=$!
 cleanup() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -rf -- "$work"; }

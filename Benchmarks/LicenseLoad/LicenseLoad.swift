@@ -40,6 +40,13 @@ struct LicenseLoad {
                 id: "LIC-LOAD", siteID: "SITE-LOAD", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
                 maximumVersion: "V2.999.999.999999", notBefore: now - 60, notAfter: now + 86_400, seats: bundles,
                 createdAt: now), actor: "benchmark")
+        // Only registered releases are activated: register every bundle the installers name.
+        for i in 0..<bundles {
+            try server.store.register(
+                RegisteredRelease(
+                    manifestSHA256: SHA256Digest.of(Array("bundle-\(i)".utf8)).hex, product: "PulmoScan AI",
+                    version: "V2.3.1.1024", registeredAt: now), actor: "benchmark")
+        }
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let serverTask = Task { try await server.run(onRunning: { continuation.yield($0) }) }
         var port = 0

@@ -17,16 +17,43 @@ public struct LicenseServerAuthority: LicenseAuthority {
 
     /// Asks for a grant for the bundle (taking a seat on first activation) and verifies it.
     public func decide(_ subject: LicenseSubject) async -> LicenseDecision {
+        await decideReleasingKey(subject, keyCheckValue: nil).decision
+    }
+
+    /// Asks for a grant as `decide` does and unwraps the content key it releases with the
+    /// installer's client certificate and key (the ones the licence was asked with), checked
+    /// against the manifest's `keyCheckValue`.
+    public func decideReleasingKey(_ subject: LicenseSubject, keyCheckValue: String) async -> LicenseKeyRelease {
+        await decideReleasingKey(subject, keyCheckValue: .some(keyCheckValue))
+    }
+
+    func decideReleasingKey(_ subject: LicenseSubject, keyCheckValue: String?) async -> LicenseKeyRelease {
         let client = LicenseClient(options: options, policy: policy)
         switch await client.activate(
             product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex)
         {
         case .success(let (grant, signer)):
-            return .licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("server", options.serverURL)])
+            let evidence = LicenseCheck.evidence(grant, signer: signer) + [("server", options.serverURL)]
+            guard let keyCheckValue else {
+                return LicenseKeyRelease(decision: .licensed(evidence: evidence), contentKey: nil)
+            }
+            do {
+                let key = try grant.unwrapContentKey(
+                    certificateFile: options.clientCertificate, keyFile: options.clientKey,
+                    passphrase: options.clientKeyPassphrase, expectedCheckValue: keyCheckValue)
+                return LicenseKeyRelease(
+                    decision: .licensed(evidence: evidence + [("contentKey", "released by the licence server")]),
+                    contentKey: key)
+            } catch {
+                return LicenseKeyRelease(
+                    decision: .refused(details: [error.description], evidence: evidence), contentKey: nil)
+            }
         case .failure(let failure):
-            return .refused(
-                details: ["\(failure.code): \(failure.message)"],
-                evidence: [("server", options.serverURL), ("site", options.siteID)])
+            return LicenseKeyRelease(
+                decision: .refused(
+                    details: ["\(failure.code): \(failure.message)"],
+                    evidence: [("server", options.serverURL), ("site", options.siteID)]),
+                contentKey: nil)
         }
     }
 }
@@ -41,15 +68,25 @@ public struct LicenseFileAuthority: LicenseAuthority {
     public var policy: TrustPolicy
     /// The time the file's validity is judged at; this machine's clock when it decides by default.
     public var clock: @Sendable () -> Int64
+    /// The site's certificate and private key (PEM files) that an encrypted bundle's content key
+    /// in the file is wrapped to (`license export --offline --site-cert`); nil when not given.
+    public var siteCertificate: String?
+    public var siteKey: String?
+    /// The passphrase of an encrypted site key.
+    public var siteKeyPassphrase: [UInt8]?
 
     /// The licence file `file` for site `siteID`, judged by `policy` at `clock()`.
     public init(
-        file: String, siteID: String, policy: TrustPolicy, clock: @escaping @Sendable () -> Int64 = Timestamp.now
+        file: String, siteID: String, policy: TrustPolicy, clock: @escaping @Sendable () -> Int64 = Timestamp.now,
+        siteCertificate: String? = nil, siteKey: String? = nil, siteKeyPassphrase: [UInt8]? = nil
     ) {
         self.file = file
         self.siteID = siteID
         self.policy = policy
         self.clock = clock
+        self.siteCertificate = siteCertificate
+        self.siteKey = siteKey
+        self.siteKeyPassphrase = siteKeyPassphrase
     }
 
     public var checkTitle: String { "Licensed for this site, by a signed offline licence file" }
@@ -57,27 +94,64 @@ public struct LicenseFileAuthority: LicenseAuthority {
     /// Reads the file (at most 1 MiB) and verifies its grant for the bundle and this site.
     public func decide(_ subject: LicenseSubject) async -> LicenseDecision { decideNow(subject) }
 
-    func decideNow(_ subject: LicenseSubject) -> LicenseDecision {
+    /// Checks the file as `decide` does and unwraps the content key it carries with the site's
+    /// certificate and key, checked against the manifest's `keyCheckValue`.
+    public func decideReleasingKey(_ subject: LicenseSubject, keyCheckValue: String) async -> LicenseKeyRelease {
+        decideReleasingKeyNow(subject, keyCheckValue: keyCheckValue)
+    }
+
+    /// `decideReleasingKey` without waiting.
+    public func decideReleasingKeyNow(_ subject: LicenseSubject, keyCheckValue: String) -> LicenseKeyRelease {
+        let (decision, grant) = decideWithGrant(subject)
+        guard case .licensed(let evidence) = decision, let grant else {
+            return LicenseKeyRelease(decision: decision, contentKey: nil)
+        }
+        guard let siteCertificate, let siteKey else {
+            return LicenseKeyRelease(
+                decision: .refused(
+                    details: [
+                        "client-credential: the bundle is encrypted: its content key in the licence file is wrapped to the site's certificate; give the site's certificate and private key"
+                    ], evidence: evidence), contentKey: nil)
+        }
+        do {
+            let key = try grant.unwrapContentKey(
+                certificateFile: siteCertificate, keyFile: siteKey, passphrase: siteKeyPassphrase,
+                expectedCheckValue: keyCheckValue)
+            return LicenseKeyRelease(
+                decision: .licensed(evidence: evidence + [("contentKey", "in the licence file, for the site")]),
+                contentKey: key)
+        } catch {
+            return LicenseKeyRelease(
+                decision: .refused(details: [error.description], evidence: evidence), contentKey: nil)
+        }
+    }
+
+    func decideNow(_ subject: LicenseSubject) -> LicenseDecision { decideWithGrant(subject).0 }
+
+    func decideWithGrant(_ subject: LicenseSubject) -> (LicenseDecision, LicenseGrant?) {
         let bytes: [UInt8]
         do {
             bytes = try InputFile.readAll(path: file, limit: 1 << 20)
         } catch {
-            return .refused(details: ["\(error)"], evidence: [])
+            return (.refused(details: ["\(error)"], evidence: []), nil)
         }
         guard let value = try? JSONParser.parse(bytes, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 4)),
             value["format"]?.stringValue == SignedGrant.licenseFileFormat, let signed = SignedGrant.parse(value)
         else {
-            return .refused(
-                details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"], evidence: [])
+            return (
+                .refused(
+                    details: ["\(file) is not an ivpack licence file (\(SignedGrant.licenseFileFormat))"], evidence: []),
+                nil
+            )
         }
         let expectation = GrantExpectation(
             product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex,
             siteID: siteID, nonce: nil)
         switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: clock()) {
         case .success(let (grant, signer)):
-            return .licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("file", file)])
+            return (.licensed(evidence: LicenseCheck.evidence(grant, signer: signer) + [("file", file)]), grant)
         case .failure(let e):
-            return .refused(details: ["\(e.code): \(e.message)"], evidence: [("file", file)])
+            return (.refused(details: ["\(e.code): \(e.message)"], evidence: [("file", file)]), nil)
         }
     }
 }

@@ -116,6 +116,8 @@ public final class LicenseServer: Sendable {
     public let config: LicenseServerConfig
     public let store: LicenseStore
     let signer: GrantSigner
+    /// Opens escrowed content keys to release them in grants; nil when not configured.
+    let escrow: KeyEscrow?
     let authenticator: InstallerAuthenticator
     let tlsConfiguration: TLSConfiguration
     let logger: Logger
@@ -126,6 +128,7 @@ public final class LicenseServer: Sendable {
         self.logger = logger
         store = try LicenseStore(path: config.database)
         signer = try GrantSigner(identity: try config.grantSigningIdentity())
+        escrow = try KeyEscrow.load(config)
         authenticator = try InstallerAuthenticator(config: config, logger: logger)
         // Read through ivpack's own loaders first, so that a missing or malformed file is named.
         _ = try Certificate.load(file: config.certificate)
@@ -218,11 +221,15 @@ public final class LicenseServer: Sendable {
             }
             return json(.badRequest, ProtocolError(code: "malformed-request", message: "").json)
         }
-        let outcome: Result<(License, Activation), LicenseRefusal>
+        let outcome: Result<(License, Activation, RegisteredRelease), LicenseRefusal>
+        // Judged before the decision, so that an installer who could not receive an encrypted
+        // bundle's key is refused without taking a seat.
+        let canReceiveKey = (try? EnvelopedKey.checkRecipient(installer)) != nil
         do {
             outcome = try store.activate(
                 siteID: req.siteID, product: req.product, version: req.version, manifestSHA256: req.manifestSHA256,
-                installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex, now: now)
+                installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex,
+                installerCanReceiveKey: canReceiveKey, now: now)
         } catch {
             logger.error("licence store failure", metadata: ["error": .string("\(error)")])
             return json(
@@ -241,13 +248,39 @@ public final class LicenseServer: Sendable {
                     "reason": .string(refusal.rawValue),
                 ])
             return json(.forbidden, refusal.protocolError.json)
-        case .success(let (license, activation)):
+        case .success(let (license, activation, release)):
+            // The content key is released only here, for a granted activation: wrapped again for
+            // the certificate the installer proved in the handshake. The unwrapped key lives only
+            // inside `rewrap`; a failure is logged by its reason (errors never carry key bytes)
+            // and the reply says only that the key could not be released.
+            var contentKey: [UInt8]?
+            if let escrowedKey = release.escrowedKey {
+                do {
+                    guard let escrow else { throw ReleaseRegistrationError.noEscrowConfigured(config: config.file) }
+                    contentKey = try escrow.rewrap(
+                        escrowedKey, to: installer, source: "escrowed key of manifest \(release.manifestSHA256)")
+                } catch {
+                    logger.error(
+                        "content key release failed",
+                        metadata: [
+                            "installer": .string(installer.subject), "license": .string(license.id),
+                            "manifest": .string(release.manifestSHA256), "error": .string("\(error)"),
+                        ])
+                    return json(
+                        .internalServerError,
+                        ProtocolError(
+                            code: "key-release-failed",
+                            message: "the server could not release the bundle's content key; tell the vendor"
+                        ).json)
+                }
+            }
             let grant = LicenseGrant(
                 licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
                 maximumVersion: license.maximumVersion, siteID: license.siteID, manifestSHA256: req.manifestSHA256,
                 nonce: req.nonce, installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex,
                 activationID: activation.id, issuedAt: now,
-                notAfter: min(now + config.grantValiditySeconds, license.notAfter), licenseNotAfter: license.notAfter)
+                notAfter: min(now + config.grantValiditySeconds, license.notAfter), licenseNotAfter: license.notAfter,
+                contentKey: contentKey)
             do {
                 let signed = try signer.sign(grant)
                 logger.info(
@@ -255,6 +288,7 @@ public final class LicenseServer: Sendable {
                     metadata: [
                         "installer": .string(installer.subject), "license": .string(license.id),
                         "activation": .string("\(activation.id)"), "new": .string("\(activation.isNew)"),
+                        "contentKey": .string(contentKey == nil ? "none" : "released"),
                     ])
                 return json(.ok, signed.json())
             } catch {

@@ -26,6 +26,13 @@ public struct LicenseServerConfig: Sendable {
     public var grantChain: [String]
     /// Validity of an online grant, seconds.
     public var grantValiditySeconds: Int64
+    /// The escrow identity (`escrow`): the certificate encrypted bundles' content keys are wrapped
+    /// to, and its private key (a PEM file or a `pkcs11:` URI); nil when not configured (then no
+    /// encrypted bundle can be registered).
+    public var escrowCertificate: String?
+    public var escrowKey: String?
+    /// A file holding the PIN of a `pkcs11:` escrow key (else `$IVPACK_PKCS11_PIN`).
+    public var escrowPINFile: String?
     /// The SQLite database file.
     public var database: String
     /// Seconds a client may take to send a whole request.
@@ -40,7 +47,9 @@ public struct LicenseServerConfig: Sendable {
         let r = YAMLReader(file: path)
         let top = try r.mapping(
             try r.root(of: text), "",
-            allowed: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database", "limits"],
+            allowed: [
+                "apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "escrow", "database", "limits",
+            ],
             required: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database"])
         guard try r.string(top["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
             throw r.error(
@@ -81,6 +90,23 @@ public struct LicenseServerConfig: Sendable {
         let grants = try r.mapping(
             top["grants"]!, "grants", allowed: ["certificate", "key", "chain", "validitySeconds"],
             required: ["certificate", "key"])
+        var escrowCertificate: String?
+        var escrowKey: String?
+        var escrowPINFile: String?
+        if let e = top["escrow"] {
+            let escrow = try r.mapping(
+                e, "escrow", allowed: ["certificate", "key", "pinFile"], required: ["certificate", "key"])
+            escrowCertificate = resolve(try r.string(escrow["certificate"]!, "escrow.certificate"))
+            let key = try r.string(escrow["key"]!, "escrow.key")
+            // A PKCS#11 URI is not a path: it is kept as written.
+            escrowKey = SigningIdentity.KeySource.isPKCS11(key) ? key : resolve(key)
+            escrowPINFile = try escrow["pinFile"].map { resolve(try r.string($0, "escrow.pinFile")) }
+            if escrowPINFile != nil && !SigningIdentity.KeySource.isPKCS11(key) {
+                throw r.error(
+                    escrow["pinFile"], "escrow.pinFile", "is for a pkcs11: key only",
+                    hint: "Remove it, or give escrow.key as a pkcs11: URI")
+            }
+        }
         var limitsTimeout: Int64 = 10
         if let l = top["limits"] {
             let lm = try r.mapping(l, "limits", allowed: ["requestTimeoutSeconds"])
@@ -110,6 +136,9 @@ public struct LicenseServerConfig: Sendable {
             grantValiditySeconds: try grants["validitySeconds"].map {
                 try r.integer($0, "grants.validitySeconds", range: 60...86_400 * 30)
             } ?? 3600,
+            escrowCertificate: escrowCertificate,
+            escrowKey: escrowKey,
+            escrowPINFile: escrowPINFile,
             database: resolve(try r.string(top["database"]!, "database")),
             requestTimeoutSeconds: limitsTimeout)
     }
@@ -137,6 +166,9 @@ public struct LicenseServerConfig: Sendable {
           key: \(pkiDirectory)/license-signing/license-signing.key
           chain: [\(pkiDirectory)/intermediate-ca.pem]
           validitySeconds: 3600
+        escrow:
+          certificate: \(pkiDirectory)/license-escrow/escrow.pem
+          key: \(pkiDirectory)/license-escrow/escrow.key
         database: \(database)
         """
     }

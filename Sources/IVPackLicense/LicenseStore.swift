@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import IVPack
 
@@ -50,6 +51,46 @@ public struct Activation: Sendable, Equatable {
     public var isNew: Bool
 }
 
+/// A bundle the vendor released, as registered with the licence server (`ivpack license register`):
+/// only registered manifest digests are activated.
+public struct RegisteredRelease: Sendable, Equatable {
+    /// The bundle's manifest digest, 64 lower-case hex digits.
+    public var manifestSHA256: String
+    public var product: String
+    public var version: String
+    /// When registered, seconds since 1970.
+    public var registeredAt: Int64
+    /// The bundle's content key wrapped to the server's escrow certificate (DER CMS
+    /// AuthEnvelopedData); nil for a bundle that is not encrypted.
+    public var escrowedKey: [UInt8]?
+    /// The key's check value (`ContentKey.checkValue()`, 64 lower-case hex), as the manifest
+    /// carries it; nil for a bundle that is not encrypted.
+    public var keyCheck: String?
+
+    public init(
+        manifestSHA256: String, product: String, version: String, registeredAt: Int64, escrowedKey: [UInt8]? = nil,
+        keyCheck: String? = nil
+    ) {
+        self.manifestSHA256 = manifestSHA256
+        self.product = product
+        self.version = version
+        self.registeredAt = registeredAt
+        self.escrowedKey = escrowedKey
+        self.keyCheck = keyCheck
+    }
+
+    /// Whether the bundle is encrypted (its content key is escrowed).
+    public var isEncrypted: Bool { escrowedKey != nil }
+}
+
+/// What `LicenseStore.register` did.
+public enum RegistrationOutcome: Sendable, Equatable {
+    /// The release is registered now.
+    case registered
+    /// The same release was registered before (at that time); nothing changed.
+    case alreadyRegistered(at: Int64)
+}
+
 /// A store failure (the database file, the disk): environment, exit 3.
 public struct LicenseStoreError: IVPackError {
     public var path: String
@@ -67,7 +108,8 @@ public final class LicenseStore: Sendable {
     let pool: DatabasePool
     public let path: String
 
-    /// The schema, applied once (idempotent).
+    /// The schema, applied on every open: `CREATE TABLE IF NOT EXISTS` adds a table that a
+    /// database made by an older ivpack lacks (`releases`), and changes nothing else.
     static let schema = """
         CREATE TABLE IF NOT EXISTS licenses (
             id TEXT PRIMARY KEY,
@@ -90,6 +132,15 @@ public final class LicenseStore: Sendable {
             installer_fingerprint TEXT NOT NULL,
             created_at BIGINT NOT NULL,
             UNIQUE (license_id, site_id, manifest_sha256)
+        );
+        CREATE TABLE IF NOT EXISTS releases (
+            manifest_sha256 TEXT PRIMARY KEY,
+            product TEXT NOT NULL,
+            version TEXT NOT NULL,
+            escrowed_key BLOB,
+            key_check TEXT,
+            registered_at BIGINT NOT NULL,
+            CHECK ((escrowed_key IS NULL) = (key_check IS NULL))
         );
         CREATE TABLE IF NOT EXISTS audit (
             id INTEGER PRIMARY KEY,
@@ -186,6 +237,95 @@ public final class LicenseStore: Sendable {
         }
     }
 
+    /// Registers a released bundle. The same release again (same digest, product, version and key
+    /// check value) changes nothing and says so; the same digest with another product, version or
+    /// key is refused (bad input, exit 2), naming what differs. The caller has checked the escrowed
+    /// key (`ReleaseRegistrar`); the store only records it.
+    @discardableResult
+    public func register(_ release: RegisteredRelease, actor: String) throws -> RegistrationOutcome {
+        try wrap {
+            try pool.write { db in
+                let detail =
+                    "manifest=\(release.manifestSHA256) product=\(release.product) version=\(release.version) encrypted=\(release.isEncrypted)"
+                if let existing = try Row.fetchOne(
+                    db, sql: "SELECT * FROM releases WHERE manifest_sha256 = ?", arguments: [release.manifestSHA256]
+                ).map(Self.release) {
+                    var differences: [String] = []
+                    if existing.product != release.product {
+                        differences.append("product \"\(existing.product)\", not \"\(release.product)\"")
+                    }
+                    if existing.version != release.version {
+                        differences.append("version \(existing.version), not \(release.version)")
+                    }
+                    if existing.keyCheck != release.keyCheck {
+                        differences.append(
+                            existing.isEncrypted
+                                ? (release.isEncrypted
+                                    ? "another escrowed content key (check value \(existing.keyCheck ?? ""))"
+                                    : "an escrowed content key, and none is given now")
+                                : "no content key, and one is given now")
+                    }
+                    guard differences.isEmpty else {
+                        try Self.audit(
+                            db, at: release.registeredAt, actor: actor, action: "register", result: "refused",
+                            detail: detail)
+                        throw LicenseStoreError(
+                            path: path,
+                            problem:
+                                "manifest \(release.manifestSHA256) is registered already (at \(Timestamp.iso8601(existing.registeredAt))) with "
+                                + differences.joined(separator: "; ")
+                                + "; a manifest digest names one bundle: register the bundle that was released",
+                            status: .badInput)
+                    }
+                    try Self.audit(
+                        db, at: release.registeredAt, actor: actor, action: "register", result: "ok-existing",
+                        detail: detail)
+                    return .alreadyRegistered(at: existing.registeredAt)
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO releases (manifest_sha256, product, version, escrowed_key, key_check, registered_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        release.manifestSHA256, release.product, release.version,
+                        release.escrowedKey.map { Data($0) }, release.keyCheck, release.registeredAt,
+                    ])
+                try Self.audit(
+                    db, at: release.registeredAt, actor: actor, action: "register", result: "ok", detail: detail)
+                return .registered
+            }
+        }
+    }
+
+    /// The registered release of a manifest digest, or nil.
+    public func release(manifestSHA256: String) throws -> RegisteredRelease? {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchOne(
+                    db, sql: "SELECT * FROM releases WHERE manifest_sha256 = ?", arguments: [manifestSHA256]
+                ).map(Self.release)
+            }
+        }
+    }
+
+    /// Every registered release, oldest first.
+    public func releases() throws -> [RegisteredRelease] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM releases ORDER BY registered_at, manifest_sha256").map(
+                    Self.release)
+            }
+        }
+    }
+
+    private static func release(_ row: Row) -> RegisteredRelease {
+        let key: Data? = row["escrowed_key"]
+        return RegisteredRelease(
+            manifestSHA256: row["manifest_sha256"], product: row["product"], version: row["version"],
+            registeredAt: row["registered_at"], escrowedKey: key.map { [UInt8]($0) }, keyCheck: row["key_check"])
+    }
+
     /// The licence `id`, or nil when there is none.
     public func license(id: String) throws -> License? {
         try wrap {
@@ -254,18 +394,21 @@ public final class LicenseStore: Sendable {
             arguments: [at, actor, action, result, detail])
     }
 
-    /// The licence decision and activation, in one transaction: finds the site's licence for the
-    /// product that covers the version, checks validity, revocation and seats, and records the
-    /// activation once per site and bundle (a retry returns the same activation and takes no seat).
+    /// The licence decision and activation, in one transaction: the bundle must be a registered
+    /// release of this product and version (and, when it is encrypted, `installerCanReceiveKey`),
+    /// checked before anything else, so that an unknown digest takes no seat; then it finds the
+    /// site's licence for the product that covers the version, checks validity, revocation and
+    /// seats, and records the activation once per site and bundle (a retry returns the same
+    /// activation and takes no seat). A grant returns the registered release with it.
     public func activate(
         siteID: String, product: String, version: String, manifestSHA256: String,
-        installerSubject: String, installerFingerprint: String, now: Int64
-    ) throws -> Result<(License, Activation), LicenseRefusal> {
+        installerSubject: String, installerFingerprint: String, installerCanReceiveKey: Bool = true, now: Int64
+    ) throws -> Result<(License, Activation, RegisteredRelease), LicenseRefusal> {
         try wrap {
-            try pool.write { db -> Result<(License, Activation), LicenseRefusal> in
+            try pool.write { db -> Result<(License, Activation, RegisteredRelease), LicenseRefusal> in
                 let actor = "installer \(installerSubject)"
                 func refuse(_ r: LicenseRefusal, _ licenseID: String?) throws -> Result<
-                    (License, Activation), LicenseRefusal
+                    (License, Activation, RegisteredRelease), LicenseRefusal
                 > {
                     try Self.audit(
                         db, at: now, actor: actor, action: "activate", result: r.rawValue,
@@ -274,6 +417,17 @@ public final class LicenseStore: Sendable {
                     )
                     return .failure(r)
                 }
+                // Only bundles the vendor released are activated: a random digest from a rogue or
+                // broken installer is refused here, before any licence or seat is looked at.
+                guard
+                    let release = try Row.fetchOne(
+                        db, sql: "SELECT * FROM releases WHERE manifest_sha256 = ?", arguments: [manifestSHA256]
+                    ).map(Self.release)
+                else { return try refuse(.unregisteredRelease, nil) }
+                guard release.product == product, release.version == version else {
+                    return try refuse(.releaseMismatch, nil)
+                }
+                if release.isEncrypted && !installerCanReceiveKey { return try refuse(.installerCannotReceiveKey, nil) }
                 let forProduct = try Row.fetchAll(
                     db, sql: "SELECT * FROM licenses WHERE product = ? ORDER BY id", arguments: [product]
                 ).map(Self.license)
@@ -309,7 +463,7 @@ public final class LicenseStore: Sendable {
                         try Self.audit(
                             db, at: now, actor: actor, action: "activate", result: "ok-existing",
                             detail: "license=\(license.id) activation=\(existing.id) manifest=\(manifestSHA256)")
-                        return .success((license, existing))
+                        return .success((license, existing, release))
                     }
                     let used =
                         try Int.fetchOne(
@@ -336,7 +490,7 @@ public final class LicenseStore: Sendable {
                         detail:
                             "license=\(license.id) activation=\(activation.id) manifest=\(manifestSHA256) seat=\(used + 1)/\(license.seats)"
                     )
-                    return .success((license, activation))
+                    return .success((license, activation, release))
                 }
                 return try refuse(lastRefusal, covering.first?.license.id)
             }

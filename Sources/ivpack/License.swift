@@ -12,9 +12,10 @@ struct LicenseCommand: AsyncParsableCommand {
               ivpack license dev-config /tmp/dev-pki --output /tmp/license-server.yaml
               ivpack license issue --config /tmp/license-server.yaml --id LIC-0001 --site SITE-001 \\
                 --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
+              ivpack license register out/pulmoscan-V2.3.1.1024.ivp --config /tmp/license-server.yaml
               ivpack license serve --config /tmp/license-server.yaml
             """,
-        subcommands: [Serve.self, DevConfig.self, Issue.self, Revoke.self, List.self, Export.self]
+        subcommands: [Serve.self, DevConfig.self, Register.self, Issue.self, Revoke.self, List.self, Export.self]
     )
 
     struct Serve: AsyncParsableCommand {
@@ -73,6 +74,82 @@ struct LicenseCommand: AsyncParsableCommand {
                 try Array(text.utf8).withUnsafeBytes { try file.write($0) }
                 try file.commit()
                 print("Wrote \(output) (DEVELOPMENT licence server configuration for \(folder))")
+            }
+        }
+    }
+
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a released bundle with the licence server: only registered bundles are activated.",
+            discussion: """
+                Records the bundle's manifest digest, product and version in the server's database. \
+                Activation of a manifest digest that was never registered is refused (unregistered-release) \
+                and takes no seat. Registering the same bundle again changes nothing; the same digest with \
+                another product, version or key is refused (exit 2).
+
+                For an encrypted bundle, give its content key wrapped to the server's escrow certificate \
+                (--escrowed-key, DER CMS) and the key's check value from the manifest (--key-check): the \
+                server opens the key with its escrow key at once and refuses (exit 1) a key that does not \
+                open or is not the bundle's.
+
+                Example:
+                  ivpack license register out/pulmoscan-V2.3.1.1024.ivp --config server.yaml
+                  ivpack license register out/pulmoscan-V2.4.0.1100.ivp --config server.yaml \\
+                    --escrowed-key escrow.p7m --key-check 3f0c...e91a
+                """)
+
+        @Argument(help: "The released bundle (.ivp).") var bundle: String
+        @Option(name: .long, help: "The server configuration (its database and escrow key are used).")
+        var config: String
+        @Option(name: .long, help: "Encrypted bundle: its content key wrapped to the escrow certificate (DER CMS).")
+        var escrowedKey: String?
+        @Option(
+            name: .long, help: "Encrypted bundle: the content key's check value (64 hex digits, from the manifest).")
+        var keyCheck: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if (escrowedKey == nil) != (keyCheck == nil) {
+                throw ValidationError("--escrowed-key and --key-check go together")
+            }
+        }
+
+        mutating func run() throws {
+            try reportingErrors {
+                let configuration = try LicenseServerConfig.load(path: config)
+                let store = try LicenseStore(path: configuration.database)
+                let reader = try BundleReader(path: bundle, blockSize: 16 << 10)
+                let manifest = reader.manifest
+                let escrowed = try escrowedKey.map { try InputFile.readAll(path: $0, limit: EnvelopedKey.maxBytes) }
+                let escrow = escrowed == nil ? nil : try KeyEscrow.load(configuration)
+                let now = Timestamp.now()
+                let outcome = try ReleaseRegistrar.register(
+                    manifestSHA256: reader.manifestDigest, product: manifest.product.name, version: manifest.version,
+                    escrowedKey: escrowed, keyCheck: keyCheck, escrow: escrow, configPath: config, store: store,
+                    actor: "operator \(AuditLog.currentOperator())", now: now, keySource: escrowedKey ?? "escrowed key")
+                let registeredAt: Int64
+                switch outcome {
+                case .registered: registeredAt = now
+                case .alreadyRegistered(let at): registeredAt = at
+                }
+                if json {
+                    printJSON(
+                        .object([
+                            ("manifestSHA256", .string(reader.manifestDigest.hex)),
+                            ("product", .string(manifest.product.name)), ("version", .string(manifest.version)),
+                            ("encrypted", .bool(escrowed != nil)),
+                            ("registeredAt", .string(Timestamp.iso8601(registeredAt))),
+                            ("new", .bool(outcome == .registered)),
+                        ]))
+                } else {
+                    let what =
+                        "\(manifest.product.name) \(manifest.version), manifest \(reader.manifestDigest.hex)"
+                        + (escrowed == nil ? "" : ", content key escrowed")
+                    print(
+                        outcome == .registered
+                            ? "Registered \(bundle): \(what)"
+                            : "Already registered \(bundle) at \(Timestamp.iso8601(registeredAt)): \(what)")
+                }
             }
         }
     }
@@ -189,6 +266,11 @@ struct LicenseCommand: AsyncParsableCommand {
 
                 Example:
                   ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.3.1.1024.ivp --output licence.json
+
+                The bundle must be registered (`ivpack license register`). For an encrypted bundle the file \
+                carries its content key wrapped to the site's certificate: give it with --site-cert.
+                  ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.4.0.1100.ivp \\
+                    --site-cert site-001.pem --output licence.json
                 """)
         @Option(name: .long, help: "The server configuration (database and licence-signing key).") var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
@@ -196,6 +278,11 @@ struct LicenseCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Where to write the licence file.") var output: String
         @Option(name: .long, help: "Days the file stays valid (never beyond the licence).") var validDays: Int = 30
         @Flag(name: .long, help: "Required: this writes an offline licence file.") var offline = false
+        @Option(
+            name: .long,
+            help: "Encrypted bundle: the site's certificate (PEM, RSA or EC) its content key is wrapped to in the file."
+        )
+        var siteCert: String?
 
         func validate() throws {
             guard offline else { throw ValidationError("export writes offline licence files only; say --offline") }
@@ -221,6 +308,23 @@ struct LicenseCommand: AsyncParsableCommand {
                 )
                 .map(\.description)
                 let actor = "operator \(AuditLog.currentOperator())"
+                let release = try store.release(manifestSHA256: inspection.manifestDigest.hex)
+                if release == nil {
+                    try store.recordExport(
+                        licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now,
+                        actor: actor, refusal: "unregistered-release")
+                    printError(
+                        "error: cannot export \(id): the bundle \(bundle) (manifest \(inspection.manifestDigest.hex)) is not registered; "
+                            + "register the released bundle first: ivpack license register \(bundle) --config \(config)"
+                    )
+                    throw ExitCode(ExitStatus.checkFailed.rawValue)
+                }
+                if release?.isEncrypted == true && siteCert == nil {
+                    printError(
+                        "error: cannot export \(id): the bundle is encrypted; give the site's certificate with --site-cert FILE "
+                            + "(the file carries the content key wrapped to it)")
+                    throw ExitCode(ExitStatus.badInput.rawValue)
+                }
                 if !problems.isEmpty {
                     try store.recordExport(
                         licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now,
@@ -230,12 +334,24 @@ struct LicenseCommand: AsyncParsableCommand {
                     throw ExitCode(ExitStatus.checkFailed.rawValue)
                 }
                 let signer = try GrantSigner(identity: try configuration.grantSigningIdentity())
+                var contentKey: [UInt8]?
+                if let release, let escrowedKey = release.escrowedKey, let siteCert {
+                    guard let escrow = try KeyEscrow.load(configuration) else {
+                        throw ReleaseRegistrationError.noEscrowConfigured(config: config)
+                    }
+                    contentKey = try escrow.rewrap(
+                        escrowedKey, to: try Certificate.load(file: siteCert)[0],
+                        source: "escrowed key of manifest \(release.manifestSHA256)")
+                } else if siteCert != nil {
+                    printError("note: the bundle is not encrypted; --site-cert is not used")
+                }
                 let grant = LicenseGrant(
                     licenseID: license.id, product: license.product, minimumVersion: license.minimumVersion,
                     maximumVersion: license.maximumVersion, siteID: license.siteID,
                     manifestSHA256: inspection.manifestDigest.hex,
                     nonce: "", installerSubject: "", installerFingerprint: "", activationID: 0, issuedAt: now,
-                    notAfter: min(now + Int64(validDays) * 86_400, license.notAfter), licenseNotAfter: license.notAfter)
+                    notAfter: min(now + Int64(validDays) * 86_400, license.notAfter), licenseNotAfter: license.notAfter,
+                    contentKey: contentKey)
                 let bytes = CanonicalJSON.encode(try signer.sign(grant).json(format: SignedGrant.licenseFileFormat))
                 let file = try AtomicOutputFile(path: output)
                 try bytes.withUnsafeBytes { try file.write($0) }
@@ -245,6 +361,8 @@ struct LicenseCommand: AsyncParsableCommand {
                     actor: actor)
                 print(
                     "Wrote offline licence file \(output): \(id) for site \(license.siteID), bundle \(m.product.name) \(m.version), valid until \(Timestamp.iso8601(grant.notAfter))"
+                        + (contentKey == nil
+                            ? "" : ", content key wrapped to \"\(try Certificate.load(file: siteCert!)[0].subject)\"")
                 )
             }
         }

@@ -25,6 +25,19 @@ struct LicenseOptions: ParsableArguments {
     )
     var clientKey: String?
 
+    @Option(
+        name: .long,
+        help:
+            "With --license-file, for an encrypted bundle: the site's certificate (PEM) its content key is wrapped to.")
+    var siteCert: String?
+
+    @Option(
+        name: .long,
+        help:
+            "The site's private key (PEM) for --site-cert; an encrypted key's passphrase comes from $IVPACK_SITE_KEY_PASSPHRASE."
+    )
+    var siteKey: String?
+
     @Option(name: .long, help: "Seconds for one attempt to reach the licence server.")
     var licenseTimeout: Int64 = 10
 
@@ -41,6 +54,11 @@ struct LicenseOptions: ParsableArguments {
         if licenseServer != nil && (clientCert == nil || clientKey == nil) {
             throw ValidationError("--license-server needs the installer's --client-cert and --client-key")
         }
+        if (siteCert == nil) != (siteKey == nil) { throw ValidationError("--site-cert and --site-key go together") }
+        if siteCert != nil && licenseFile == nil {
+            throw ValidationError(
+                "--site-cert and --site-key are for --license-file (online, the key is wrapped to --client-cert)")
+        }
         if !(1...300).contains(licenseTimeout) || !(1...10).contains(licenseAttempts) {
             throw ValidationError("--license-timeout is 1 to 300 seconds and --license-attempts 1 to 10")
         }
@@ -56,7 +74,13 @@ struct LicenseOptions: ParsableArguments {
                 siteID: site, timeoutSeconds: licenseTimeout, attempts: licenseAttempts)
             return LicenseServerAuthority(options: client, policy: policy)
         }
-        if let file = licenseFile { return LicenseFileAuthority(file: file, siteID: site, policy: policy) }
+        if let file = licenseFile {
+            return LicenseFileAuthority(
+                file: file, siteID: site, policy: policy, siteCertificate: siteCert, siteKey: siteKey,
+                siteKeyPassphrase: ProcessInfo.processInfo.environment["IVPACK_SITE_KEY_PASSPHRASE"].map {
+                    Array($0.utf8)
+                })
+        }
         return nil
     }
 }

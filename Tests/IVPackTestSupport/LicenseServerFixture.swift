@@ -55,6 +55,35 @@ public final class LicenseServerFixture: @unchecked Sendable {
         return license
     }
 
+    /// Registers a released bundle with the server, as `ivpack license register` does: only
+    /// registered manifest digests are activated. An encrypted one gives its escrowed key (wrapped
+    /// to the development escrow certificate) and the key's check value.
+    @discardableResult
+    public func register(
+        manifestSHA256: SHA256Digest, product: String = "PulmoScan AI", version: String,
+        escrowedKey: [UInt8]? = nil, keyCheck: String? = nil
+    ) throws -> RegistrationOutcome {
+        try ReleaseRegistrar.register(
+            manifestSHA256: manifestSHA256, product: product, version: version, escrowedKey: escrowedKey,
+            keyCheck: keyCheck, escrow: try KeyEscrow.load(server.config), configPath: configPath, store: server.store,
+            actor: "test", now: Timestamp.now())
+    }
+
+    /// Registers the bundle `release` built.
+    @discardableResult
+    public func register(_ release: SignedRelease) throws -> RegistrationOutcome {
+        try register(manifestSHA256: release.built.manifestDigest, version: release.release.version)
+    }
+
+    /// Registers the bundle at `path` (its manifest digest, product and version).
+    @discardableResult
+    public func register(bundle path: String) throws -> RegistrationOutcome {
+        let reader = try BundleReader(path: path, blockSize: 16 << 10)
+        return try register(
+            manifestSHA256: reader.manifestDigest, product: reader.manifest.product.name,
+            version: reader.manifest.version)
+    }
+
     /// Client options with the development installer identity (or another).
     /// Client options for a test. The timeout is generous on purpose: with every suite running
     /// at once on 2 cores, a handshake that the server refuses took over 5 s twice, and the test

@@ -433,6 +433,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue()
+        try server.register(s)
         let ca = try HandMadeCertificates.issue(
             name: "installer-ca", in: s.pki.directory + "/hand-made",
             request: CertificateRequest(

@@ -34,6 +34,7 @@ import Testing
             layout.rootCertificate, layout.intermediateCertificate, layout.releaseManager.certificate,
             layout.quality.certificate,
             layout.installer.certificate, layout.licenseServer.certificate, layout.licenseSigning.certificate,
+            layout.licenseEscrow.certificate,
             layout.timestampAuthority.certificate,
         ]
     }
@@ -267,7 +268,7 @@ import Testing
         let folder = TemporaryFolder()
         let layout = try makePKI(folder)
         let keys = DevelopmentPKILayout.files.filter(\.isPrivateKey)
-        #expect(keys.count == 11)
+        #expect(keys.count == 12)
         for file in keys {
             let attributes = try FileManager.default.attributesOfItem(atPath: layout.path(of: file))
             #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(file.path)")

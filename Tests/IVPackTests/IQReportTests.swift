@@ -163,6 +163,7 @@ import Testing
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue()
+        try server.register(s)
         var report = try s.verify()
         report.checks.append(
             await LicenseCheck.online(

@@ -99,14 +99,29 @@ struct LicenseRuleTests {
             case .failure(let refusal): return refusal
             }
         }
+        // Only registered releases are activated, and only as what they were registered as.
+        #expect(try activate() == .unregisteredRelease)
+        let releases = [
+            ("a", "PulmoScan AI", "V2.3.1.1024"), ("b", "PulmoScan AI", "V2.3.1.1024"),
+            ("c", "PulmoScan AI", "V2.3.1.1024"), ("d", "PulmoScan AI", "V2.0.0.1-rc.1"),
+            ("e", "CardioScan", "V2.3.1.1024"), ("f", "PulmoScan AI", "V3.0.0.1"),
+        ]
+        for (letter, product, version) in releases {
+            try store.register(
+                RegisteredRelease(
+                    manifestSHA256: String(repeating: letter, count: 64), product: product, version: version,
+                    registeredAt: now), actor: "test")
+        }
+        #expect(try activate(product: "CardioScan") == .releaseMismatch)
+        #expect(try activate(version: "V2.3.1.1025") == .releaseMismatch)
         #expect(try activate() == .noLicense)
         try store.issue(Self.license(seats: 1), actor: "test")
-        #expect(try activate(product: "CardioScan") == .noLicense)
+        #expect(try activate(product: "CardioScan", manifest: String(repeating: "e", count: 64)) == .noLicense)
         #expect(try activate(site: "SITE-002") == .wrongSite)
-        #expect(try activate(version: "V3.0.0.1") == .versionNotCovered)
-        #expect(try activate(version: "V2.0.0.1-rc.1") == nil)
+        #expect(try activate(version: "V3.0.0.1", manifest: String(repeating: "f", count: 64)) == .versionNotCovered)
+        #expect(try activate(version: "V2.0.0.1-rc.1", manifest: String(repeating: "d", count: 64)) == nil)
         // The same bundle again takes no seat; another bundle needs a second one.
-        #expect(try activate(version: "V2.0.0.1-rc.1") == nil)
+        #expect(try activate(version: "V2.0.0.1-rc.1", manifest: String(repeating: "d", count: 64)) == nil)
         #expect(try activate(manifest: String(repeating: "b", count: 64)) == .seatsExhausted)
         #expect(try store.activations().count == 1)
         var later = Self.license(notBefore: now + 10)
@@ -152,6 +167,7 @@ struct LicenseRuleTests {
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         await server.stop()
         try server.issue(notBefore: Timestamp.now() + 86_400)
+        try server.register(s)
         let out = s.folder.url("early.json")
         let early = await runDetached(
             ivpackExecutable,

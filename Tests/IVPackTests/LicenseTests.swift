@@ -13,6 +13,7 @@ import Testing
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder, edit: edit)
         if issue { try server.issue(seats: seats) }
+        try server.register(s)
         return (s, server)
     }
 
@@ -201,8 +202,9 @@ import Testing
     @Test func exhaustedSeatsAreRefused() async throws {
         let (s, server) = try await setUp(seats: 1)
         #expect(try await check(s, server).status == .pass)
-        // Another bundle (another manifest) needs a second seat.
+        // Another bundle (another manifest, registered) needs a second seat.
         let other = SHA256Digest.of(Array("another bundle".utf8))
+        try server.register(manifestSHA256: other, version: s.release.version)
         let result = await LicenseCheck.online(
             options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
             version: s.release.version, manifestSHA256: other)
@@ -466,6 +468,7 @@ import Testing
         let s = try SignedRelease(signedBy: [])
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue(seats: 2)
+        try server.register(s)
         let passphrase = DevelopmentPKILayout.encryptedKeyPassphrase
         let passFile = s.folder.write("pass.txt", passphrase + "\n", mode: 0o600)
         let audit = s.folder.url("audit.jsonl")
@@ -588,6 +591,12 @@ import Testing
                 id: "LIC-D", siteID: "SITE-001", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
                 maximumVersion: "V2.999.999.999999", notBefore: now - 60, notAfter: now + 86_400, seats: 100,
                 createdAt: now), actor: "test")
+        for i in 0..<20 {
+            try store.register(
+                RegisteredRelease(
+                    manifestSHA256: SHA256Digest.of(Array("b\(i)".utf8)).hex, product: "PulmoScan AI",
+                    version: s.release.version, registeredAt: now), actor: "test")
+        }
         let (process, port) = try await startServerProcess(config: config)
         #expect(port > 0)
         let options = LicenseClientOptions(

@@ -34,9 +34,45 @@ public protocol LicenseAuthority: Sendable {
     /// The decision for `subject`. Never throws: an unreachable server or an unreadable file is a
     /// refusal that says so. It may wait on the network.
     func decide(_ subject: LicenseSubject) async -> LicenseDecision
+
+    /// The decision for an encrypted bundle, with its content key when licensed: the key the
+    /// grant releases, unwrapped for this installer (online) or site (offline) and checked against
+    /// `keyCheckValue`, the manifest's signed check value. A licence that is refused releases no
+    /// key; a grant whose key cannot be had is a refusal that names the reason (`GrantKeyError`'s
+    /// code), so the caller never holds a decision "licensed" without the key. Never throws.
+    func decideReleasingKey(_ subject: LicenseSubject, keyCheckValue: String) async -> LicenseKeyRelease
+}
+
+/// A licence decision and, when licensed, the bundle's content key (`decideReleasingKey`).
+public struct LicenseKeyRelease: Sendable {
+    /// The decision, as `decide` gives it; refused when the key could not be had.
+    public var decision: LicenseDecision
+    /// The content key when `decision` is licensed; nil otherwise. It zeroes itself when
+    /// released: drop it as soon as the install no longer needs it.
+    public var contentKey: ContentKey?
+
+    /// A decision with its key.
+    public init(decision: LicenseDecision, contentKey: ContentKey?) {
+        self.decision = decision
+        self.contentKey = contentKey
+    }
 }
 
 extension LicenseAuthority {
     /// The catalogue's title of the `license` check.
     public var checkTitle: String { VerifyCheckCatalog.title(.license) }
+
+    /// An authority that cannot release keys refuses every encrypted bundle, saying so.
+    public func decideReleasingKey(_ subject: LicenseSubject, keyCheckValue: String) async -> LicenseKeyRelease {
+        switch await decide(subject) {
+        case .licensed(let evidence):
+            return LicenseKeyRelease(
+                decision: .refused(
+                    details: [
+                        "content-key-not-released: the bundle is encrypted and this licence authority releases no content keys"
+                    ], evidence: evidence), contentKey: nil)
+        case .refused(let details, let evidence):
+            return LicenseKeyRelease(decision: .refused(details: details, evidence: evidence), contentKey: nil)
+        }
+    }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The licence protocol (Schemas/license-api.openapi.yaml): `POST /v1/activations` over mutual
 /// TLS. The installer is identified by the client certificate, never by the body.
 public enum LicenseProtocol {
@@ -116,12 +118,21 @@ public struct LicenseGrant: Sendable, Equatable {
     public var notAfter: Int64
     /// The licence's validity.
     public var licenseNotAfter: Int64
+    /// The bundle's content key, released with the grant: DER CMS AuthEnvelopedData (as
+    /// `EnvelopedKey` writes it) wrapped to the installer's client certificate (online) or to the
+    /// site's certificate (offline licence file); nil for a bundle that is not encrypted. In the
+    /// JSON as `contentKey` (base64), present only when there is a key, so that the grant of a
+    /// plain bundle keeps its 14 members and its bytes.
+    public var contentKey: [UInt8]?
+
+    /// Members of a grant without a content key.
+    public static let memberCount = 14
 
     public init(
         licenseID: String, product: String, minimumVersion: String, maximumVersion: String, siteID: String,
         manifestSHA256: String,
         nonce: String, installerSubject: String, installerFingerprint: String, activationID: Int64, issuedAt: Int64,
-        notAfter: Int64, licenseNotAfter: Int64
+        notAfter: Int64, licenseNotAfter: Int64, contentKey: [UInt8]? = nil
     ) {
         self.licenseID = licenseID
         self.product = product
@@ -136,10 +147,11 @@ public struct LicenseGrant: Sendable, Equatable {
         self.issuedAt = issuedAt
         self.notAfter = notAfter
         self.licenseNotAfter = licenseNotAfter
+        self.contentKey = contentKey
     }
 
     public var json: JSONValue {
-        .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("format", .string(Self.format)), ("licenseID", .string(licenseID)), ("product", .string(product)),
             ("minimumVersion", .string(minimumVersion)), ("maximumVersion", .string(maximumVersion)),
             ("siteID", .string(siteID)),
@@ -148,16 +160,23 @@ public struct LicenseGrant: Sendable, Equatable {
             ("installerFingerprint", .string(installerFingerprint)), ("activationID", .integer(activationID)),
             ("issuedAt", .integer(issuedAt)), ("notAfter", .integer(notAfter)),
             ("licenseNotAfter", .integer(licenseNotAfter)),
-        ])
+        ]
+        if let contentKey { members.append(("contentKey", .string(Data(contentKey).base64EncodedString()))) }
+        return .object(members)
     }
 
     public var canonicalBytes: [UInt8] { CanonicalJSON.encode(json) }
+
+    /// Longest `contentKey` member (base64): an EnvelopedData for one recipient is under 1.5 KiB
+    /// even for RSA-8192; this leaves room and still bounds what a grant makes the installer parse.
+    public static let maxContentKeyBase64Bytes = 16 << 10
 
     /// Parses grant bytes strictly; they must be canonical.
     public static func parse(_ bytes: [UInt8]) -> Result<LicenseGrant, ProtocolError> {
         guard
             let value = try? JSONParser.parse(
-                bytes, limits: JSONLimits(maxBytes: 64 << 10, maxDepth: 4, maxStringBytes: 4096))
+                bytes,
+                limits: JSONLimits(maxBytes: 64 << 10, maxDepth: 4, maxStringBytes: maxContentKeyBase64Bytes))
         else {
             return .failure(ProtocolError(code: "malformed-grant", message: "the grant is not valid JSON"))
         }
@@ -170,15 +189,24 @@ public struct LicenseGrant: Sendable, Equatable {
             let subject = s("installerSubject"), let fingerprint = s("installerFingerprint"),
             let activation = i("activationID"),
             let issued = i("issuedAt"), let notAfter = i("notAfter"), let licenseNotAfter = i("licenseNotAfter"),
-            value.objectValue?.count == 14
+            value.objectValue?.count == memberCount + (value["contentKey"] == nil ? 0 : 1)
         else {
             return .failure(
                 ProtocolError(code: "malformed-grant", message: "the grant lacks a member or has an unknown one"))
         }
+        var contentKey: [UInt8]?
+        if let member = value["contentKey"] {
+            guard let text = member.stringValue, !text.isEmpty, let der = Data(base64Encoded: text) else {
+                return .failure(
+                    ProtocolError(code: "malformed-grant", message: "the grant's contentKey is not a base64 string"))
+            }
+            contentKey = [UInt8](der)
+        }
         let grant = LicenseGrant(
             licenseID: licenseID, product: product, minimumVersion: minimum, maximumVersion: maximum, siteID: site,
             manifestSHA256: manifest, nonce: nonce, installerSubject: subject, installerFingerprint: fingerprint,
-            activationID: activation, issuedAt: issued, notAfter: notAfter, licenseNotAfter: licenseNotAfter)
+            activationID: activation, issuedAt: issued, notAfter: notAfter, licenseNotAfter: licenseNotAfter,
+            contentKey: contentKey)
         guard grant.canonicalBytes == bytes else {
             return .failure(ProtocolError(code: "malformed-grant", message: "the grant is not in canonical form"))
         }

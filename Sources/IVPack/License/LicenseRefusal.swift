@@ -7,6 +7,12 @@ public enum LicenseRefusal: String, Sendable, Error, CaseIterable {
     case wrongSite = "wrong-site"
     case versionNotCovered = "version-not-covered"
     case seatsExhausted = "seats-exhausted"
+    /// The manifest digest names no bundle the vendor registered (`ivpack license register`).
+    case unregisteredRelease = "unregistered-release"
+    /// The bundle is registered under another product or version than the request names.
+    case releaseMismatch = "release-mismatch"
+    /// The bundle is encrypted and the installer's certificate cannot receive its content key.
+    case installerCannotReceiveKey = "installer-cannot-receive-key"
 
     /// Words for the installer.
     public var explanation: String {
@@ -18,6 +24,20 @@ public enum LicenseRefusal: String, Sendable, Error, CaseIterable {
         case .wrongSite: return "the licence is for another site"
         case .versionNotCovered: return "the licence does not cover this version"
         case .seatsExhausted: return "every seat of the licence is in use"
+        case .unregisteredRelease:
+            return
+                "the licence server does not know this bundle (its manifest digest was never registered): "
+                + "use a bundle the vendor released; the vendor registers each released bundle with "
+                + "`ivpack license register BUNDLE`"
+        case .releaseMismatch:
+            return
+                "the bundle is registered with the licence server under another product or version than the request names: "
+                + "check the bundle; report to the vendor"
+        case .installerCannotReceiveKey:
+            return
+                "the bundle is encrypted and the installer's certificate cannot receive its content key "
+                + "(an RSA key needs the keyEncipherment usage, an EC key keyAgreement, or no key usage extension): "
+                + "ask the vendor for an installer certificate that can"
         }
     }
 

@@ -123,6 +123,9 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
     public var licenseServer: Identity
     /// The identity that signs licence grants.
     public var licenseSigning: Identity
+    /// The licence server's escrow identity: encrypted bundles' content keys are wrapped to it
+    /// (EC P-256, key usage keyAgreement, as `EnvelopedKey.checkRecipient` requires).
+    public var licenseEscrow: Identity
     /// The RFC 3161 time-stamping authority's identity.
     public var timestampAuthority: Identity
     /// The intermediate CA's CRL (`crl.pem`), where `DevelopmentPKI.revoke` adds serials.
@@ -197,6 +200,12 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
             isPrivateKey: false),
         .init(path: "license-signing/license-signing.key", summary: "its private key", isPrivateKey: true),
         .init(
+            path: "license-escrow/escrow.pem",
+            summary:
+                "licence server escrow certificate (keyAgreement): encrypted bundles' content keys are wrapped to it",
+            isPrivateKey: false),
+        .init(path: "license-escrow/escrow.key", summary: "its private key", isPrivateKey: true),
+        .init(
             path: "tsa/tsa.pem", summary: "RFC 3161 time-stamping authority certificate (critical timeStamping usage)",
             isPrivateKey: false),
         .init(path: "tsa/tsa.key", summary: "its private key", isPrivateKey: true),
@@ -228,6 +237,7 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
         licenseServer = Identity(certificate: path("license-server/server.pem"), key: path("license-server/server.key"))
         licenseSigning = Identity(
             certificate: path("license-signing/license-signing.pem"), key: path("license-signing/license-signing.key"))
+        licenseEscrow = Identity(certificate: path("license-escrow/escrow.pem"), key: path("license-escrow/escrow.key"))
         timestampAuthority = Identity(certificate: path("tsa/tsa.pem"), key: path("tsa/tsa.key"))
         crl = path("crl.pem")
         rootCRL = path("root-crl.pem")
@@ -300,7 +310,10 @@ public enum DevelopmentPKI {
                 rmdir(staging)
             }
         }
-        for folder in ["ca", "signers", "installers", "report-signers", "license-server", "license-signing", "tsa"] {
+        for folder in [
+            "ca", "signers", "installers", "report-signers", "license-server", "license-signing", "license-escrow",
+            "tsa",
+        ] {
             let path = staging + "/" + folder
             guard mkdir(path, folder == "ca" ? 0o700 : 0o755) == 0 else {
                 throw FileSystemError(operation: "create the folder", path: path, code: errno, isInput: false)
@@ -361,6 +374,10 @@ public enum DevelopmentPKI {
         return crl
     }
 
+    /// The key usage of installer certificates: TLS client authentication signs (digitalSignature),
+    /// and an encrypted bundle's content key is wrapped to the certificate by ECDH (keyAgreement).
+    public static let installerKeyUsage = ["digitalSignature", "keyAgreement"]
+
     /// Issues another code-signing certificate from the intermediate CA into `signers/NAME.pem`, with
     /// its key (`NAME.key`) and chain (`NAME.chain.pem`); never overwrites. The subject is
     /// `CN=NAME (DEVELOPMENT)` with the role's OU; `policyOID` nil leaves certificate policies out,
@@ -369,7 +386,7 @@ public enum DevelopmentPKI {
     public static func issueSigner(
         role: String, policyOID: String?, in layout: DevelopmentPKILayout, name: String,
         notBefore: Int64, notAfter: Int64,
-        extendedKeyUsage: [String] = [WellKnownOID.codeSigning]
+        extendedKeyUsage: [String] = [WellKnownOID.codeSigning], keyUsage: [String]? = nil
     ) throws -> DevelopmentPKILayout.Signer {
         guard isPlainName(name) else { throw DevelopmentPKIError.invalidSignerName(name) }
         let folder = layout.directory + "/signers"
@@ -387,7 +404,7 @@ public enum DevelopmentPKI {
             CertificateRequest(
                 subject: subject(
                     unit: organizationalUnit(ofRole: role), commonName: "\(name) (\(WellKnownOID.developmentMarker))"),
-                notBefore: notBefore, notAfter: notAfter, extendedKeyUsage: extendedKeyUsage,
+                notBefore: notBefore, notAfter: notAfter, keyUsage: keyUsage, extendedKeyUsage: extendedKeyUsage,
                 certificatePolicies: policyOID.map { [$0] } ?? []),
             publicKeyOf: key, issuer: (issuer, issuerKey))
         try write(try key.pkcs8PEM(passphrase: nil), to: signer.key, privateKey: true)
@@ -403,11 +420,12 @@ public enum DevelopmentPKI {
         var files: [String: String] = [:]
         func request(
             _ unit: String?, _ commonName: String, ca: Bool = false, pathLength: Int? = nil, eku: [String] = [],
-            ekuCritical: Bool = false, policies: [String] = [], names: [String] = []
+            ekuCritical: Bool = false, policies: [String] = [], names: [String] = [], keyUsage: [String]? = nil
         ) -> CertificateRequest {
             CertificateRequest(
                 subject: subject(unit: unit, commonName: commonName), notBefore: now, notAfter: notAfter,
-                isCA: ca, pathLength: pathLength, extendedKeyUsage: eku, extendedKeyUsageIsCritical: ekuCritical,
+                isCA: ca, pathLength: pathLength, keyUsage: keyUsage, extendedKeyUsage: eku,
+                extendedKeyUsageIsCritical: ekuCritical,
                 certificatePolicies: ca ? [anyPolicy] : policies, subjectAltNames: names)
         }
         let marker = WellKnownOID.developmentMarker
@@ -449,7 +467,7 @@ public enum DevelopmentPKI {
             "installers/installer-1.pem", "installers/installer-1.key",
             request(
                 "Field Service", "Installer 1 (\(marker))", eku: [WellKnownOID.clientAuth],
-                policies: [WellKnownOID.roleInstaller]))
+                policies: [WellKnownOID.roleInstaller], keyUsage: installerKeyUsage))
         _ = try leaf(
             "report-signers/hospital-reviewer.pem", "report-signers/hospital-reviewer.key",
             request(
@@ -468,6 +486,9 @@ public enum DevelopmentPKI {
         _ = try leaf(
             "license-signing/license-signing.pem", "license-signing/license-signing.key",
             request("Licensing", "Licence Signing (\(marker))", eku: [WellKnownOID.licenseSigning]))
+        _ = try leaf(
+            "license-escrow/escrow.pem", "license-escrow/escrow.key",
+            request("Licensing", "Licence Escrow (\(marker))", keyUsage: ["keyAgreement"]))
         _ = try leaf(
             "tsa/tsa.pem", "tsa/tsa.key",
             request(
