@@ -87,15 +87,14 @@ struct LicenseCommand: AsyncParsableCommand {
                 and takes no seat. Registering the same bundle again changes nothing; the same digest with \
                 another product, version or key is refused (exit 2).
 
-                For an encrypted bundle, give its content key wrapped to the server's escrow certificate \
-                (--escrowed-key, DER CMS) and the key's check value from the manifest (--key-check): the \
-                server opens the key with its escrow key at once and refuses (exit 1) a key that does not \
-                open or is not the bundle's.
+                For an encrypted bundle (built with --escrow-cert), the recipient entry wrapped for the \
+                server's escrow certificate and the key's check value are read from the bundle itself; \
+                the server opens the key with its escrow key at once and refuses (exit 1) a key that does \
+                not open or is not the bundle's, and a bundle with no entry for its escrow certificate. \
+                --escrowed-key (DER CMS) with --key-check gives them explicitly instead.
 
                 Example:
                   ivpack license register out/pulmoscan-V2.3.1.1024.ivp --config server.yaml
-                  ivpack license register out/pulmoscan-V2.4.0.1100.ivp --config server.yaml \\
-                    --escrowed-key escrow.p7m --key-check 3f0c...e91a
                 """)
 
         @Argument(help: "The released bundle (.ivp).") var bundle: String
@@ -120,13 +119,41 @@ struct LicenseCommand: AsyncParsableCommand {
                 let store = try LicenseStore(path: configuration.database)
                 let reader = try BundleReader(path: bundle, blockSize: 16 << 10)
                 let manifest = reader.manifest
-                let escrowed = try escrowedKey.map { try InputFile.readAll(path: $0, limit: EnvelopedKey.maxBytes) }
-                let escrow = escrowed == nil ? nil : try KeyEscrow.load(configuration)
+                var escrowed = try escrowedKey.map { try InputFile.readAll(path: $0, limit: EnvelopedKey.maxBytes) }
+                var check = keyCheck
+                var source = escrowedKey ?? "escrowed key"
+                let escrow = manifest.isEncrypted || escrowed != nil ? try KeyEscrow.load(configuration) : nil
+                if escrowed == nil, let encryption = manifest.encryption {
+                    // The recipient entry made for this server's escrow certificate, from the bundle.
+                    guard let escrow else {
+                        throw ReleaseRegistrationError.noEscrowConfigured(config: config)
+                    }
+                    var found: (path: String, der: [UInt8])?
+                    while let entry = try reader.next() {
+                        guard case .recipient(let name) = entry.kind else { continue }
+                        let der = try reader.readAll(limit: EnvelopedKey.maxBytes)
+                        if let wrapped = try? EnvelopedKey.parse(der: der, source: name.path),
+                            wrapped.isRecipient(escrow.certificate)
+                        {
+                            found = (name.path, der)
+                            break
+                        }
+                    }
+                    guard let found else {
+                        printError(
+                            "error: \(bundle): the bundle is encrypted but none of its recipient entries is wrapped for this server's escrow certificate \"\(escrow.certificate.subject)\"; nothing was registered. Build it with --escrow-cert (that certificate), or add one with `ivpack recipients add --name license-escrow --cert ESCROW.pem`"
+                        )
+                        throw ExitCode(ExitStatus.badInput.rawValue)
+                    }
+                    escrowed = found.der
+                    check = encryption.keyCheck
+                    source = "\(bundle): \(found.path)"
+                }
                 let now = Timestamp.now()
                 let outcome = try ReleaseRegistrar.register(
                     manifestSHA256: reader.manifestDigest, product: manifest.product.name, version: manifest.version,
-                    escrowedKey: escrowed, keyCheck: keyCheck, escrow: escrow, configPath: config, store: store,
-                    actor: "operator \(AuditLog.currentOperator())", now: now, keySource: escrowedKey ?? "escrowed key")
+                    escrowedKey: escrowed, keyCheck: check, escrow: escrow, configPath: config, store: store,
+                    actor: "operator \(AuditLog.currentOperator())", now: now, keySource: source)
                 let registeredAt: Int64
                 switch outcome {
                 case .registered: registeredAt = now

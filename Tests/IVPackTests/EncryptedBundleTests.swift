@@ -1,5 +1,6 @@
 import Foundation
 import IVPack
+import IVPackLicense
 import IVPackTestSupport
 import Testing
 
@@ -367,6 +368,70 @@ import Testing
         let outcome = try Installer.install(
             try e.request([.recipient(key: try site9.loadKey(), certificate: try site9.loadCertificate())]))
         #expect(outcome.report.passed)
+    }
+
+    /// The licence server releases the key: the bundle is built for the development escrow
+    /// certificate, registered through `ivpack license register` (which finds the escrow entry
+    /// and the check value in the bundle), and installed with the licence check alone. An
+    /// unregistered bundle and a revoked licence get no key, and nothing is written.
+    @Test func aLicensedInstallDecryptsWithTheKeyTheServerReleases() async throws {
+        let f = try InstallFixture()
+        var options = BuildEncryption()
+        options.components = ["nodule-detector", "licences"]
+        options.recipients = [
+            (RecipientEntryName.escrowName, try Certificate.load(file: f.signed.pki.licenseEscrow.certificate)[0])
+        ]
+        let bundle = try f.bundle(version: InstallTests.v1, name: "escrowed", encryption: options)
+        let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
+        try server.issue(seats: 2)
+        let authority = LicenseServerAuthority(
+            options: server.clientOptions(pki: f.signed.pki), policy: try f.signed.policy())
+        // Not registered yet: refused, no seat, no key, nothing written.
+        let unregistered = await Self.asyncInstallError {
+            _ = try await Installer.install(try f.request(bundle), license: authority)
+        }
+        guard case .verificationFailed(let report) = unregistered else {
+            Issue.record("expected a licence refusal, got \(String(describing: unregistered))")
+            await server.stop()
+            return
+        }
+        #expect(report.failureText.contains("unregistered-release"), "\(report.failureText)")
+        #expect(try server.server.store.activations().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: f.root))
+        // Registered from the bundle itself.
+        let register = await runDetached(
+            ivpackExecutable, ["license", "register", bundle, "--config", server.configPath, "--json"])
+        #expect(register.status == 0, "\(register.stderr)")
+        #expect(try JSONParser.parse(Array(register.stdout.utf8))["encrypted"] == .bool(true), "\(register.stdout)")
+        let outcome = try await Installer.install(try f.request(bundle), license: authority)
+        #expect(outcome.report.passed, "\(outcome.report.failureText)")
+        let manifest = try BundleReader(path: bundle).manifest
+        for file in manifest.allFiles {
+            let installed = outcome.releaseFolder + "/" + file.path.dropFirst(Manifest.payloadPrefix.count)
+            #expect(SHA256Digest.of(Self.bytes(installed)) == file.sha256, "\(file.path)")
+        }
+        // Revoked: the next install (another root) is refused before anything is written.
+        let revoke = await runDetached(
+            ivpackExecutable, ["license", "revoke", "--config", server.configPath, "--id", "LIC-0001"])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        var other = try f.request(bundle)
+        other.root = f.work.url("root2")
+        let revoked = await Self.asyncInstallError { _ = try await Installer.install(other, license: authority) }
+        #expect("\(revoked.map { "\($0)" } ?? "installed")".contains("revoked"), "\(String(describing: revoked))")
+        #expect(!FileManager.default.fileExists(atPath: f.work.url("root2")))
+        await server.stop()
+    }
+
+    static func asyncInstallError(_ body: () async throws -> Void) async -> InstallError? {
+        do {
+            try await body()
+            return nil
+        } catch let error as InstallError {
+            return error
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return nil
+        }
     }
 
     @Test func commandLineBuildsVerifiesAndInstallsWithARecipientKey() throws {

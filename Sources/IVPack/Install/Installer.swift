@@ -168,12 +168,25 @@ public enum Installer {
         let manifest = verified.bundle.manifest
         let subject = LicenseSubject(
             product: manifest.product.name, version: manifest.version, manifestSHA256: verified.bundle.manifestDigest)
-        let check = LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject)).check
+        // An encrypted bundle without a key of the site's own: the licence server releases it
+        // with the grant (wrapped to the installer's client certificate), or the licence is
+        // refused with the reason; nothing is written either way before this point.
+        var request = request
+        let decision: LicenseDecision
+        if let encryption = manifest.encryption, request.contentKeys.isEmpty {
+            let release = await license.decideReleasingKey(subject, keyCheckValue: encryption.keyCheck)
+            decision = release.decision
+            if let key = release.contentKey {
+                request.contentKeys = [.key(key, from: "the licence grant")]
+            }
+        } else {
+            decision = await license.decide(subject)
+        }
+        let check = LicenseRequirement(title: license.checkTitle, decision: decision).check
         verified.report.checks.append(check)
         guard check.status != .fail else { throw .verificationFailed(verified.report) }
         // The installer is who the licence server authenticated over mutual TLS and named in the
         // grant it signed (as the IQ report says); an offline licence file authenticates no one.
-        var request = request
         if request.installer == nil, check.evidence.contains(where: { $0.key == "server" }),
             let installer = check.evidence.first(where: { $0.key == "installer" })?.value, !installer.isEmpty
         {
