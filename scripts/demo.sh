@@ -4,15 +4,19 @@
 #   1. builds ivpack (swift build -c release), unless IVPACK names an ivpack binary to use;
 #   2. copies Examples/pulmoscan into a fresh temporary folder and makes it a git repository
 #      with one commit and the annotated release tag V2.3.1.1024 (what a release pipeline has);
-#   3. ivpack build, with SOURCE_DATE_EPOCH = the commit time, into out/ at the repository root;
-#   4. ivpack keys init-dev: a development PKI and trust policy in the temporary folder;
+#   3. ivpack keys init-dev: a development PKI and trust policy in the temporary folder;
+#   4. ivpack build, with SOURCE_DATE_EPOCH = the commit time, into out/ at the repository root,
+#      the model component encrypted (its content key wrapped for the licence server's escrow
+#      certificate: only a licensed install gets the key);
 #   5. ivpack sign by the release manager and by quality;
 #   6. ivpack check: the release gate (version naming, release notes, approvals);
 #   7. ivpack inspect and tar -tf on the bundle;
 #   8. ivpack license serve: a development licence server on 127.0.0.1, with a licence and the
-#      bundle registered as released (ivpack license register: only registered bundles activate);
+#      bundle registered as released (ivpack license register: only registered bundles activate;
+#      the escrowed content key is registered with it);
 #   9. ivpack verify against the development trust policy, with the licence check over mutual TLS;
-#  10. ivpack install into a temporary install root, licensed over mutual TLS, with the release's
+#  10. ivpack install into a temporary install root, licensed over mutual TLS (the server releases
+#      the model's content key in its grant; install decrypts while extracting), with the release's
 #      postInstall and healthCheck hooks and the IQ report of the installation; status --check;
 #      ivpack qualify (the release's on-site qualification; one IQ report of the whole IQ);
 #      ivpack sign-report by installer, hospital reviewer and vendor issuer; verify-report;
@@ -21,7 +25,9 @@
 #      configuration (kept); status; ivpack rollback to V2.3.1.1024 with a reason (the site's
 #      state put back as V2.3.1.1024 left it); status again; ivpack prune.
 #
-# The commit and tag dates and identities are fixed, so every run gives a byte-identical bundle.
+# The commit and tag dates and identities are fixed, so every run gives the same bundle, except the
+# encrypted model and what depends on its key (a new content key per build, by design); the second
+# release, in the clear, is byte-identical from run to run.
 # Works from any current directory; the temporary folder is removed on exit, whatever happens.
 set -euo pipefail
 
@@ -87,16 +93,20 @@ SOURCE_DATE_EPOCH="$(git -C "$release" log -1 --format=%ct)"
 export SOURCE_DATE_EPOCH
 echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
 
-# 3. The bundle.
-mkdir -p "$out"
-step "ivpack build --spec ivpack.yaml --output $bundle"
-(cd "$release" && "$ivpack" build --spec ivpack.yaml --output "$bundle")
-
-# 4. A development PKI (root, intermediate, signers per role, installer, licence server, CRLs,
-#    trust policy). A real site gets its trust policy from the vendor's installer kit instead.
+# 3. A development PKI (root, intermediate, signers per role, installer, licence server and its
+#    escrow certificate, CRLs, trust policy). A real site gets its trust policy from the vendor's
+#    installer kit instead.
 pki="$work/dev-pki"
 step "ivpack keys init-dev $pki"
 "$ivpack" keys init-dev "$pki" 2>&1 | tail -n 3
+
+# 4. The bundle, the model weights encrypted for the licence server's escrow certificate.
+mkdir -p "$out"
+step "ivpack build --spec ivpack.yaml --output $bundle --encrypt nodule-detector --escrow-cert ..."
+(cd "$release" && "$ivpack" build --spec ivpack.yaml --output "$bundle" \
+    --encrypt nodule-detector --escrow-cert "$pki/license-escrow/escrow.pem")
+echo "the model as stored in the bundle (ciphertext; no safetensors header):"
+tar -xOf "$bundle" payload/models/nodule-detector.safetensors | head -c 48 | od -An -tx1 | head -n 3
 
 # 5. Two approvals: the release manager, then quality, each with their own certificate.
 step "ivpack sign (release-manager, then quality)"
