@@ -239,4 +239,30 @@ extension HSMTests {
         let unwrapped = try wrapped.unwrap(with: key, certificate: site.loadCertificate())
         #expect(unwrapped.sameKey(as: content))
     }
+
+    /// `ivpack install --recipient-key pkcs11:...`: an encrypted bundle installed with the site's
+    /// recipient key inside SoftHSM2, the PIN from the environment.
+    @Test func installDecryptsWithARecipientKeyInSoftHSM() throws {
+        let hsm = try SoftHSM.shared()
+        let f = try InstallFixture()
+        let pki = RecipientCertificates()
+        let site = try pki.rsa("site-hsm-install")
+        var options = BuildEncryption()
+        options.components = ["nodule-detector"]
+        options.recipients = [("site", try site.loadCertificate())]
+        let bundle = try f.bundle(version: InstallTests.v1, big: false, name: "hsm", encryption: options)
+        let uri = try hsm.importKey(file: site.key, label: hsm.uniqueLabel("install-recipient"))
+        let environment = hsm.environment.merging(["IVPACK_PKCS11_PIN": SoftHSM.userPIN]) { $1 }
+        let r = run(
+            ivpackExecutable,
+            [
+                "install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root, "--recipient-key", uri,
+                "--recipient-cert", site.certificate,
+            ], environment: environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        let manifest = try BundleReader(path: bundle).manifest
+        let model = try #require(manifest.allFiles.first { $0.encryption != nil })
+        let installed = f.root + "/current/" + model.path.dropFirst(Manifest.payloadPrefix.count)
+        #expect(SHA256Digest.of(Array(FileManager.default.contents(atPath: installed) ?? Data())) == model.sha256)
+    }
 }
