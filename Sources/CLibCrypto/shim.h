@@ -127,3 +127,8 @@ static inline EVP_PKEY *ivpack_pkcs11_load_private_key(ENGINE *e, const char *ur
     return key;
 }
 #pragma GCC diagnostic pop
+
+/* Certificate signing requests (`ivpack keys csr`): the stack of requested extensions. */
+static inline void ivpack_sk_X509_EXTENSION_pop_free(STACK_OF(X509_EXTENSION) *s) {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+}

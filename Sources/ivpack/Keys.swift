@@ -10,10 +10,13 @@ struct KeysCommand: ParsableCommand {
             Production keys and roots come from the vendor's own PKI (or an HSM) and never from ivpack. \
             `init-dev` makes a development PKI for tests and demonstrations.
 
-            Example:
+            Examples:
               ivpack keys init-dev Keys/dev
+              ivpack keys csr --role release-manager \\
+                --subject "O=Example Medical AI Co.,OU=Release Management,CN=Jane Doe" \\
+                --key-out jane.key --out jane.csr
             """,
-        subcommands: [InitDev.self]
+        subcommands: [InitDev.self, CSR.self]
     )
 }
 
@@ -91,6 +94,163 @@ extension KeysCommand {
                     WARNING: DEVELOPMENT PKI. These keys are unencrypted and for tests and demonstrations only.
                     WARNING: never ship them, never sign a release for a site with them, never trust root-ca.pem in production.
                     """)
+            }
+        }
+    }
+}
+
+extension KeysCommand {
+    struct CSR: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "csr",
+            abstract: "Make a key and a certificate request for an ivpack role, for the vendor's real CA.",
+            discussion: """
+                Generates a P-256 key (a NEW file, mode 0600, encrypted when --passphrase-file is given) \
+                and a PKCS#10 request (PEM) signed with it, asking for what ivpack requires of the role: \
+                its certificate policy OID (how a trust policy's roles prove it), key usage and \
+                extended key usage (docs/trust-model.md, Production PKI). The CA issues the certificate \
+                with these extensions (e.g. `openssl x509 -req -copy_extensions copy`, or its own \
+                profile with the same values). Roles: \(RoleProfile.all.map(\.role).joined(separator: ", ")).
+
+                Example:
+                  ivpack keys csr --role release-manager \\
+                    --subject "O=Example Medical AI Co.,OU=Release Management,CN=Jane Doe" \\
+                    --key-out jane.key --out jane.csr
+                """)
+
+        @Option(
+            name: .long,
+            help:
+                "The role: release-manager, quality, installer, hospital-reviewer, vendor-issuer, license-server, license-signing, license-escrow."
+        )
+        var role: String
+
+        @Option(
+            name: .long, help: "The subject, most general first: \"O=Vendor,OU=Unit,CN=Name\" (C, ST, L, O, OU, CN).")
+        var subject: String
+
+        @Option(name: .long, help: "Where to write the new private key (must not exist).")
+        var keyOut: String
+
+        @Option(name: .long, help: "Where to write the request (PEM; must not exist).")
+        var out: String
+
+        @Option(name: .long, help: "A DNS name for the certificate (repeatable; license-server).")
+        var dns: [String] = []
+
+        @Option(name: .long, help: "An IP address for the certificate (repeatable; license-server).")
+        var ip: [String] = []
+
+        @Option(name: .long, help: "Encrypt the key with the passphrase on this file's first line.")
+        var passphraseFile: String?
+
+        func validate() throws {
+            guard let profile = RoleProfile.named(role) else {
+                throw ValidationError(
+                    "--role \(role): not an ivpack role; use one of \(RoleProfile.all.map(\.role).joined(separator: ", "))"
+                )
+            }
+            if profile.needsSubjectAltNames && dns.isEmpty && ip.isEmpty {
+                throw ValidationError("--role \(role) is a TLS server certificate: give its names with --dns or --ip")
+            }
+            if keyOut == out { throw ValidationError("--key-out and --out must be different files") }
+        }
+
+        /// `O=A,OU=B,CN=C` as attribute pairs; a backslash escapes a comma.
+        static func parseSubject(_ text: String) throws -> [(String, String)] {
+            var parts: [String] = []
+            var current = ""
+            var escaped = false
+            for c in text {
+                if escaped {
+                    current.append(c)
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "," {
+                    parts.append(current)
+                    current = ""
+                } else {
+                    current.append(c)
+                }
+            }
+            parts.append(current)
+            return try parts.map { part in
+                guard let equals = part.firstIndex(of: "=") else {
+                    throw ValidationError("--subject: \"\(part)\" is not NAME=VALUE (e.g. CN=Jane Doe)")
+                }
+                let name = part[..<equals].trimmingCharacters(in: .whitespaces)
+                let value = part[part.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty, !value.isEmpty else {
+                    throw ValidationError("--subject: \"\(part)\" has an empty name or value")
+                }
+                return (name, value)
+            }
+        }
+
+        mutating func run() throws {
+            let options = self
+            try reportingErrors {
+                let profile = RoleProfile.named(options.role)!
+                let subject = try Self.parseSubject(options.subject)
+                for path in [options.keyOut, options.out] where FileManager.default.fileExists(atPath: path) {
+                    printError("error: \(path) exists; keys csr never overwrites a file")
+                    throw ExitCode(ExitStatus.badInput.rawValue)
+                }
+                let key = try PrivateKey.generateP256()
+                let request = try CertificateSigningRequest.make(
+                    subject: subject, key: key, keyUsage: profile.keyUsage,
+                    extendedKeyUsage: profile.extendedKeyUsage,
+                    extendedKeyUsageIsCritical: profile.extendedKeyUsageIsCritical,
+                    certificatePolicies: profile.policyOID.map { [$0] } ?? [],
+                    subjectAltNames: options.dns.map { "DNS:" + $0 } + options.ip.map { "IP:" + $0 })
+                let pem = try key.pkcs8PEM(passphrase: try readPassphrase(file: options.passphraseFile))
+                try Self.writeNew(options.keyOut, Array(pem.utf8), mode: 0o600)
+                do {
+                    try Self.writeNew(options.out, Array(request.utf8), mode: 0o644)
+                } catch {
+                    unlink(options.keyOut)
+                    throw error
+                }
+                print(
+                    "Key:     \(options.keyOut) (P-256, mode 0600\(options.passphraseFile == nil ? "" : ", encrypted"))"
+                )
+                print("Request: \(options.out) for role \(profile.role): \(profile.purpose)")
+                if let oid = profile.policyOID { print("  certificate policy \(oid)") }
+                print(
+                    "  key usage \(profile.keyUsage.joined(separator: ", ")); extended key usage \(profile.extendedKeyUsage.isEmpty ? "none" : profile.extendedKeyUsage.joined(separator: ", "))"
+                )
+                print("Send the request to the vendor's CA; keep the key where it is (or import it into an HSM).")
+            }
+        }
+
+        /// A new file (never an overwrite, no link followed) with `bytes`, synced; removed on failure.
+        static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            guard fd >= 0 else {
+                throw FileSystemError(operation: "create", path: path, code: errno, isInput: false)
+            }
+            do {
+                guard fchmod(fd, mode) == 0 else {
+                    throw FileSystemError(operation: "set the mode of", path: path, code: errno, isInput: false)
+                }
+                var done = 0
+                while done < bytes.count {
+                    let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
+                    }
+                    done += n
+                }
+                guard fsync(fd) == 0 else {
+                    throw FileSystemError(operation: "sync", path: path, code: errno, isInput: false)
+                }
+                close(fd)
+            } catch {
+                close(fd)
+                unlink(path)
+                throw error
             }
         }
     }
