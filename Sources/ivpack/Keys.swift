@@ -205,9 +205,13 @@ extension KeysCommand {
                     certificatePolicies: profile.policyOID.map { [$0] } ?? [],
                     subjectAltNames: options.dns.map { "DNS:" + $0 } + options.ip.map { "IP:" + $0 })
                 let pem = try key.pkcs8PEM(passphrase: try readPassphrase(file: options.passphraseFile))
-                try Self.writeNew(options.keyOut, Array(pem.utf8), mode: 0o600)
+                try Array(pem.utf8).withUnsafeBytes {
+                    try writeNewFile(options.keyOut, mode: 0o600, what: "the private key file", $0)
+                }
                 do {
-                    try Self.writeNew(options.out, Array(request.utf8), mode: 0o644)
+                    try Array(request.utf8).withUnsafeBytes {
+                        try writeNewFile(options.out, mode: 0o644, what: "the certificate request", $0)
+                    }
                 } catch {
                     unlink(options.keyOut)
                     throw error
@@ -221,36 +225,6 @@ extension KeysCommand {
                     "  key usage \(profile.keyUsage.joined(separator: ", ")); extended key usage \(profile.extendedKeyUsage.isEmpty ? "none" : profile.extendedKeyUsage.joined(separator: ", "))"
                 )
                 print("Send the request to the vendor's CA; keep the key where it is (or import it into an HSM).")
-            }
-        }
-
-        /// A new file (never an overwrite, no link followed) with `bytes`, synced; removed on failure.
-        static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t) throws {
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-            guard fd >= 0 else {
-                throw FileSystemError(operation: "create", path: path, code: errno, isInput: false)
-            }
-            do {
-                guard fchmod(fd, mode) == 0 else {
-                    throw FileSystemError(operation: "set the mode of", path: path, code: errno, isInput: false)
-                }
-                var done = 0
-                while done < bytes.count {
-                    let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw FileSystemError(operation: "write", path: path, code: errno, isInput: false)
-                    }
-                    done += n
-                }
-                guard fsync(fd) == 0 else {
-                    throw FileSystemError(operation: "sync", path: path, code: errno, isInput: false)
-                }
-                close(fd)
-            } catch {
-                close(fd)
-                unlink(path)
-                throw error
             }
         }
     }

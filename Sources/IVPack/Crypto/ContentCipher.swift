@@ -88,25 +88,9 @@ public final class ContentKey: @unchecked Sendable, CustomStringConvertible, Cus
     /// Writes the key's 32 raw bytes to a new file at `path`, mode 0600. Refuses to overwrite
     /// anything (`O_EXCL`, no symbolic link followed); a failed write removes the file.
     public func export(to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw FileSystemError(operation: "create the content key file", path: path, code: errno, isInput: false)
-        }
-        do {
-            // The mode given to open is masked by the umask; 0600 is what the key file must be.
-            guard fchmod(fd, 0o600) == 0 else {
-                throw FileSystemError(operation: "set mode 0600 on", path: path, code: errno, isInput: false)
-            }
-            try writeFully(fd, UnsafeRawBufferPointer(start: storage, count: Self.byteCount), path: path)
-            guard fsync(fd) == 0 else {
-                throw FileSystemError(operation: "sync", path: path, code: errno, isInput: false)
-            }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(path)
-            throw error
-        }
+        try writeNewFile(
+            path, mode: 0o600, what: "the content key file",
+            UnsafeRawBufferPointer(start: storage, count: Self.byteCount))
     }
 
     /// Whether `other` holds the same bytes (compared in constant time).

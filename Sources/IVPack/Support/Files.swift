@@ -306,3 +306,29 @@ func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64? 
         done += n
     }
 }
+
+/// Writes `bytes` to a NEW file at `path` with exactly `mode` (never an overwrite: `O_EXCL`; no
+/// symbolic link followed), synced; a failed write removes the file. For secrets (a private key,
+/// a content key) and anything that must not replace what is there. `what` names the file in
+/// errors ("the content key file").
+public func writeNewFile(_ path: String, mode: mode_t, what: String, _ bytes: UnsafeRawBufferPointer) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+    guard fd >= 0 else {
+        throw FileSystemError(operation: "create \(what)", path: path, code: errno, isInput: false)
+    }
+    do {
+        // The mode given to open is masked by the umask; this is the mode the file must have.
+        guard fchmod(fd, mode) == 0 else {
+            throw FileSystemError(operation: "set the mode of", path: path, code: errno, isInput: false)
+        }
+        try writeFully(fd, bytes, path: path)
+        guard fsync(fd) == 0 else {
+            throw FileSystemError(operation: "sync", path: path, code: errno, isInput: false)
+        }
+        close(fd)
+    } catch {
+        close(fd)
+        unlink(path)
+        throw error
+    }
+}
