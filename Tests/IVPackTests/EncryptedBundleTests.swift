@@ -169,6 +169,10 @@ import Testing
         #expect(outcome.report.passed)
         let payload = try #require(outcome.report.checks.first { $0.id == .payload })
         #expect(payload.evidence.contains { $0.key == "decrypted while extracting" && $0.value.hasPrefix("2 files") })
+        let origin = payload.evidence.first { $0.key == "content key from" }?.value ?? ""
+        #expect(
+            how == "file" ? origin.hasPrefix("key file ") : origin.hasPrefix("recipient entry ivpack/recipients/00"),
+            "\(origin)")
         let tree = outcome.releaseFolder
         for file in try e.manifest.allFiles {
             let installed = tree + "/" + file.path.dropFirst(Manifest.payloadPrefix.count)

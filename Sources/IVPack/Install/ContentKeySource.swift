@@ -20,6 +20,14 @@ public enum ContentKeyResolver {
     public static func resolve(_ bundle: VerifiedBundle, sources: [ContentKeySource]) throws(ContentKeyUnavailable)
         -> ContentKey?
     {
+        try resolveWithOrigin(bundle, sources: sources)?.key
+    }
+
+    /// As `resolve`, with where the key came from, in words for the IQ report ("recipient entry
+    /// ivpack/recipients/001-site-7.p7m", "the licence grant", "key file PATH"): never the key.
+    public static func resolveWithOrigin(_ bundle: VerifiedBundle, sources: [ContentKeySource])
+        throws(ContentKeyUnavailable) -> (key: ContentKey, origin: String)?
+    {
         guard let encryption = bundle.manifest.encryption else { return nil }
         let what = "components \(encryption.components.joined(separator: ", ")) are encrypted"
         var recipients: [(path: String, wrapped: EnvelopedKey)] = []
@@ -86,7 +94,7 @@ public enum ContentKeyResolver {
                 )
                 continue
             }
-            return key
+            return (key, origin)
         }
         throw ContentKeyUnavailable(
             bundle: bundle.path, problem: "\(what) and no key given opens them: " + problems.joined(separator: "; "),

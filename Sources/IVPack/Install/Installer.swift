@@ -147,10 +147,10 @@ public enum Installer {
 
     /// The content key of an encrypted bundle from the request's sources, before anything is written.
     static func contentKey(_ verified: PayloadExtractor.Verified, _ request: InstallRequest) throws(InstallError)
-        -> ContentKey?
+        -> (key: ContentKey, origin: String)?
     {
         do {
-            return try ContentKeyResolver.resolve(verified.bundle, sources: request.contentKeys)
+            return try ContentKeyResolver.resolveWithOrigin(verified.bundle, sources: request.contentKeys)
         } catch {
             throw .contentKey(bundle: error.bundle, problem: error.problem, hint: error.hint)
         }
@@ -203,7 +203,8 @@ public enum Installer {
     /// postInstall; `current` switched by `rename(2)`; the state's active and previous recorded;
     /// the health check, and on its failure the automatic rollback.
     static func proceed(
-        _ verified: PayloadExtractor.Verified, _ request: InstallRequest, key: ContentKey? = nil
+        _ verified: PayloadExtractor.Verified, _ request: InstallRequest,
+        key: (key: ContentKey, origin: String)? = nil
     ) throws(InstallError) -> InstallOutcome {
         let manifest = verified.bundle.manifest
         let digest = verified.bundle.manifestDigest
@@ -263,7 +264,8 @@ public enum Installer {
             payload = try InstallError.mapping { () throws -> Check in
                 let staging = try root.releases.newFolder(stagingName)
                 let check = try PayloadExtractor.extract(
-                    verified, into: staging, hashWorkers: request.hashWorkers, key: key, progress: request.progress)
+                    verified, into: staging, hashWorkers: request.hashWorkers, key: key?.key, keyOrigin: key?.origin,
+                    progress: request.progress)
                 // Every file and folder of the release on stable storage before it can be activated.
                 try staging.syncFileSystem()
                 return check

@@ -98,7 +98,7 @@ enum PayloadExtractor {
     /// the caller resolved and checked the key (`ContentKeySource`) before anything was written.
     static func extract(
         _ verified: Verified, into staging: Directory, hashWorkers: Int, key: ContentKey? = nil,
-        progress: ProgressHandler?
+        keyOrigin: String? = nil, progress: ProgressHandler?
     ) throws(InstallError) -> Check {
         let path = verified.bundle.path
         let reader: BundleReader
@@ -231,7 +231,8 @@ enum PayloadExtractor {
                         (
                             "decrypted while extracting",
                             "\(decrypted) files (AES-256-GCM tags and plaintext chunk digests checked)"
-                        )
+                        ),
+                        ("content key from", keyOrigin ?? "not said"),
                     ] : []))
     }
 }
