@@ -15,10 +15,17 @@ struct CheckCommand: ParsableCommand {
             entries with a warning. Every finding has a rule ID, severity, file and line, clause and fix. \
             Exit 1 on any blocking finding, 0 otherwise (warnings are printed). See docs/release-gate.md.
 
+            With --attest (a bundle only), the verdict, pass or fail, is signed with --key/--cert as an \
+            in-toto statement about the manifest and appended as ivpack/attestations/NNN-gate.p7s. A \
+            trust policy with requireGate makes verify's gate check, and sign --trust, need a passing \
+            one signed by its gate role. See docs/trust-model.md.
+
             Examples:
               ivpack check ivpack.yaml
               ivpack check out/pulmoscan-V2.4.0.1101.ivp --previous out/pulmoscan-V2.3.1.1024.ivp --format sarif > gate.sarif
               ivpack check out/pulmoscan-V2.3.1.1024.ivp --policy release/gate-policy.yaml --trust trust-policy.yaml
+              ivpack check out/pulmoscan-V2.3.1.1024.ivp --attest --key keys/signers/gate.key \\
+                --cert keys/signers/gate.pem --chain keys/intermediate-ca.pem
             """
     )
 
@@ -46,6 +53,34 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "Output: text, json or sarif (SARIF 2.1.0).")
     var format: Format = .text
 
+    @Flag(name: .long, help: "Sign the verdict and append it to the bundle as a gate attestation.")
+    var attest = false
+
+    @Option(name: .long, help: "With --attest: the gate signer's private key (PEM, PKCS#8) or a pkcs11: URI.")
+    var key: String?
+
+    @Option(name: .long, help: "With --attest: the gate signer's certificate (PEM).")
+    var cert: String?
+
+    @Option(name: .long, help: "With --attest: intermediate certificates to include (PEM).")
+    var chain: String?
+
+    @Option(name: .long, help: "With --attest: a file whose first line is the key's passphrase.")
+    var passphraseFile: String?
+
+    @Option(name: .long, help: "With --attest: an RFC 3161 time-stamping authority (http:// or https://).")
+    var tsa: String?
+
+    @Option(name: .long, help: "Seconds to wait for the time-stamping authority.")
+    var tsaTimeout: Int = 20
+
+    func validate() throws {
+        if attest && (key == nil || cert == nil) { throw ValidationError("--attest needs --key and --cert") }
+        if !attest && (key != nil || cert != nil || chain != nil || tsa != nil || passphraseFile != nil) {
+            throw ValidationError("--key, --cert, --chain, --passphrase-file and --tsa go with --attest")
+        }
+    }
+
     mutating func run() throws {
         try reportingErrors {
             let gatePolicy = try GatePolicy.resolve(policy)
@@ -68,6 +103,26 @@ struct CheckCommand: ParsableCommand {
                 policy: gatePolicy, channel: selected, release: release, previous: before, diff: diff,
                 trust: trustPolicy, now: Timestamp.now())
             let report = ReleaseGate.run(context)
+            var attested: GateAttestResult?
+            if attest, let key, let cert {
+                guard release.kind == .bundle, let digest = release.manifestDigest else {
+                    printError(
+                        "error: \(target): --attest attests a bundle; build the release first, then check the bundle")
+                    throw ExitCode(ExitStatus.badInput.rawValue)
+                }
+                let source: SigningIdentity.KeySource =
+                    SigningIdentity.KeySource.isPKCS11(key)
+                    ? .pkcs11(uri: key, pin: try readSecret(file: nil, variable: "IVPACK_PKCS11_PIN"))
+                    : .file(path: key, passphrase: try readPassphrase(file: passphraseFile))
+                let identity = try SigningIdentity.load(
+                    key: source, certificateFile: cert, chainFiles: chain.map { [$0] } ?? [])
+                let policyDigest =
+                    GatePolicy.preset(policy) == nil
+                    ? SHA256Digest.of(try InputFile.readAll(path: policy, limit: YAMLReader.maxBytes)) : nil
+                attested = try GateAttester.attest(
+                    bundlePath: target, report: report, checkedDigest: digest, policyDigest: policyDigest,
+                    identity: identity, now: Timestamp.now(), timestampAuthority: tsa, timestampTimeout: tsaTimeout)
+            }
             switch format {
             case .text:
                 print(report.text)
@@ -80,6 +135,11 @@ struct CheckCommand: ParsableCommand {
                         "check: \(report.blockingRuleIDs.count) blocking finding(s): \(Set(report.blockingRuleIDs).sorted().joined(separator: ", "))"
                     )
                 }
+            }
+            if let attested {
+                printError(
+                    "check: attested \(attested.passed ? "PASS" : "FAIL") for manifest sha256 \(attested.manifestDigest.hex) as \(attested.entry), signed by \(attested.signer)"
+                )
             }
             if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }

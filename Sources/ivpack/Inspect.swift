@@ -33,6 +33,13 @@ struct InspectCommand: ParsableCommand {
                             .array(
                                 i.signatures.map { .object([("path", .string($0.path)), ("size", .integer($0.size))]) })
                         ),
+                        (
+                            "attestations",
+                            .array(
+                                i.attestations.map {
+                                    .object([("path", .string($0.path)), ("size", .integer($0.size))])
+                                })
+                        ),
                         ("unexpectedEntries", .array(i.unexpected.map { .string($0.path) })),
                         ("missingEntries", .array(i.missing.map { .string($0) })),
                         ("problems", .array(i.problems.map { .string($0) })),
@@ -79,6 +86,10 @@ struct InspectCommand: ParsableCommand {
             } else {
                 print("Signatures:")
                 for s in i.signatures { print("  \(s.path) (\(s.size) bytes)") }
+            }
+            if !i.attestations.isEmpty {
+                print("Attestations:")
+                for a in i.attestations { print("  \(a.path) (\(a.size) bytes)") }
             }
             // Names from the bundle are shown escaped: they may hold terminal controls.
             for u in i.unexpected { print("warning: entry not in the manifest: \(u.shownPath)") }

@@ -51,9 +51,22 @@ struct SignCommand: ParsableCommand {
     @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.")
     var pinFile: String?
 
+    @Option(
+        name: .long,
+        help: "A trust policy: with requireGate, a valid passing gate attestation is a condition of signing.")
+    var trust: String?
+
+    @Flag(name: .long, help: "Approve although the release gate did not pass; needs --reason.")
+    var overrideGate = false
+
+    @Option(name: .long, help: "Why the gate is overridden: signed and recorded in the bundle, shown by verify.")
+    var reason: String?
+
     @OptionGroup var outputOptions: JSONOutputOptions
 
     func validate() throws {
+        if overrideGate && reason == nil { throw ValidationError("--override-gate needs --reason TEXT") }
+        if reason != nil && !overrideGate { throw ValidationError("--reason goes with --override-gate") }
         if identity.keyIsPKCS11, identity.passphraseFile != nil {
             throw ValidationError("--passphrase-file is for a key file; a pkcs11: key takes --pin-file")
         }
@@ -67,16 +80,22 @@ struct SignCommand: ParsableCommand {
             let signer = try identity.load(pinFile: pinFile)
             let result = try BundleSigner.sign(
                 bundlePath: bundle, identity: signer, role: role, now: Timestamp.now(),
-                timestampAuthority: tsa, timestampTimeout: tsaTimeout)
+                timestampAuthority: tsa, timestampTimeout: tsaTimeout,
+                gate: GateApproval(
+                    trust: try trust.map { try TrustPolicy.load(path: $0) }, overrideReason: overrideGate ? reason : nil
+                ))
             if outputOptions.json {
                 printJSON(
-                    .object([
-                        ("bundle", .string(bundle)), ("entry", .string(result.entry)), ("role", .string(result.role)),
-                        ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),
-                        ("signatures", .integer(result.signatureCount)),
-                    ]))
+                    .object(
+                        [
+                            ("bundle", .string(bundle)), ("entry", .string(result.entry)),
+                            ("role", .string(result.role)),
+                            ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),
+                            ("signatures", .integer(result.signatureCount)),
+                        ] + (result.gateOverride.map { [("gateOverride", JSONValue.string($0))] } ?? [])))
             } else {
                 print("Signed \(bundle) as \(result.role): \(result.entry)")
+                if let entry = result.gateOverride { print("  gate overridden, reason recorded in \(entry)") }
                 print("  signer \(result.signer)")
                 print(
                     "  manifest sha256 \(result.manifestDigest.hex); \(result.signatureCount) signature\(result.signatureCount == 1 ? "" : "s") in the bundle"

@@ -34,6 +34,8 @@ public final class BundleReader {
     public private(set) var signatureNames: [SignatureEntryName] = []
     /// The recipient entries (wrapped content keys) seen so far, in bundle order.
     public private(set) var recipientNames: [RecipientEntryName] = []
+    /// The attestation entries (signed statements about the manifest) seen so far, in bundle order.
+    public private(set) var attestationNames: [AttestationEntryName] = []
     /// Offset of the end-of-archive marker, once `next()` returned nil.
     public var endOfArchiveOffset: Int64? { tar.endOfArchiveOffset }
 
@@ -232,6 +234,23 @@ public final class BundleReader {
             checkHeaders(of: entry, name: path, mode: 0o644)
             return .recipient(name)
         }
+        if path.hasPrefix(AttestationEntryName.prefix) {
+            guard let name = AttestationEntryName(path) else {
+                problems.append(.badAttestationName(shown: Display.name(path)))
+                return .unexpected
+            }
+            if attestationNames.contains(where: { $0.path == path }) {
+                problems.append(.duplicate(shown: Display.name(path)))
+                return .unexpected
+            }
+            if attestationNames.contains(where: { $0.index == name.index }) {
+                problems.append(.reusedAttestationNumber(shown: Display.name(path), number: name.index))
+                return .unexpected
+            }
+            attestationNames.append(name)
+            checkHeaders(of: entry, name: path, mode: 0o644)
+            return .attestation(name)
+        }
         guard let index = indexByPath[path] else {
             problems.append(.notInManifest(shown: Display.name(path)))
             return .unexpected
@@ -240,7 +259,7 @@ public final class BundleReader {
             problems.append(.duplicate(shown: Display.name(path)))
             return .unexpected
         }
-        if !signatureNames.isEmpty || !recipientNames.isEmpty {
+        if !signatureNames.isEmpty || !recipientNames.isEmpty || !attestationNames.isEmpty {
             problems.append(.afterSignatures(shown: Display.name(path)))
         }
         if index < lastIndex {
@@ -367,6 +386,8 @@ public struct BundleEntry: Sendable {
         case signature(SignatureEntryName)
         /// A recipient entry (a wrapped content key) with a valid, unused name, in an encrypted bundle.
         case recipient(RecipientEntryName)
+        /// An attestation entry (a signed statement about the manifest) with a valid, unused name.
+        case attestation(AttestationEntryName)
         /// Anything else: its problem is in the reader's `problems`.
         case unexpected
     }
@@ -427,6 +448,8 @@ public enum BundleProblem: Sendable, Equatable, CustomStringConvertible {
     case badSignatureName(shown: String)
     case badRecipientName(shown: String)
     case recipientInClearBundle(shown: String)
+    case badAttestationName(shown: String)
+    case reusedAttestationNumber(shown: String, number: Int)
     case duplicate(shown: String)
     case reusedSignatureNumber(shown: String, number: Int)
     case reusedRecipientNumber(shown: String, number: Int)
@@ -472,10 +495,15 @@ public enum BundleProblem: Sendable, Equatable, CustomStringConvertible {
             return "entry \"\(shown)\": a wrapped content key in a bundle whose manifest encrypts nothing"
         case .reusedRecipientNumber(let shown, let number):
             return "entry \"\(shown)\" reuses recipient number \(number)"
+        case .badAttestationName(let shown):
+            return
+                "entry \"\(shown)\": not a valid attestation entry name (NNN-KIND.p7s, KIND one of \(AttestationEntryName.Kind.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .reusedAttestationNumber(let shown, let number):
+            return "entry \"\(shown)\" reuses attestation number \(number)"
         case .notInManifest(let shown): return "entry \"\(shown)\" is not in the manifest"
         case .afterSignatures(let shown):
             return
-                "entry \"\(shown)\" comes after the signatures or recipient entries; the bundle was altered after signing"
+                "entry \"\(shown)\" comes after the signatures, recipient or attestation entries; the bundle was altered after signing"
         case .outOfOrder(let shown, let before):
             return "entry \"\(shown)\" is out of order (the manifest lists it before \"\(Display.name(before))\")"
         case .missing(let path): return "\(Display.name(path)) is in the manifest but not in the archive"

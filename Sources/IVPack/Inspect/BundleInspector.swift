@@ -8,6 +8,8 @@ public struct BundleInspection: Sendable {
     public var signatures: [Entry]
     /// Recipient entries (wrapped content keys, `ivpack/recipients/...`), in bundle order.
     public var recipients: [Entry] = []
+    /// Attestation entries (signed statements: the gate's verdict, overrides, `ivpack/attestations/...`), in bundle order.
+    public var attestations: [Entry] = []
     /// Entries that are neither the manifest, a payload file of the manifest, nor a signature.
     public var unexpected: [Entry]
     /// Payload files of the manifest that the archive does not contain.
@@ -48,6 +50,7 @@ public enum BundleInspector {
         var signatures: [BundleInspection.Entry] = []
         var recipients: [BundleInspection.Entry] = []
         var unexpected: [BundleInspection.Entry] = []
+        var attestations: [BundleInspection.Entry] = []
         var listed = Set<String>()
         while let entry = try reader.next() {
             let item = BundleInspection.Entry(
@@ -57,13 +60,16 @@ public enum BundleInspector {
             case .payload(_, let file): listed.insert(file.path)
             case .signature: signatures.append(item)
             case .recipient: recipients.append(item)
+            case .attestation: attestations.append(item)
             case .unexpected: unexpected.append(item)
             }
         }
         let missing = reader.manifest.allFiles.map(\.path).filter { !listed.contains($0) }
-        return BundleInspection(
+        var inspection = BundleInspection(
             path: path, manifest: reader.manifest, manifestDigest: reader.manifestDigest,
             signatures: signatures, recipients: recipients, unexpected: unexpected, missing: missing,
             problems: reader.problems.map(\.description))
+        inspection.attestations = attestations
+        return inspection
     }
 }

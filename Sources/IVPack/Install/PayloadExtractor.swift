@@ -35,6 +35,7 @@ enum PayloadExtractor {
         report.recordManifest(of: reader)
         var signatures: [SignatureEntry] = []
         var recipients: [RecipientEntry] = []
+        var attestations: [AttestationEntry] = []
         var sizeProblems: [String] = []
         do {
             while let entry = try reader.next() {
@@ -46,6 +47,9 @@ enum PayloadExtractor {
                 case .recipient(let name):
                     recipients.append(
                         RecipientEntry(path: name.path, der: try reader.readAll(limit: EnvelopedKey.maxBytes)))
+                case .attestation(let name):
+                    attestations.append(
+                        AttestationEntry(name: name, der: try reader.readAll(limit: SignedData.maxBytes)))
                 case .payload(_, let expected):
                     if entry.tar.size != expected.storedSize {
                         sizeProblems.append(
@@ -62,14 +66,20 @@ enum PayloadExtractor {
             Check(
                 .entries, status: entryProblems.isEmpty ? .pass : .fail, details: BundleVerifier.capped(entryProblems),
                 evidence: [
-                    ("entries", String(reader.manifest.allFiles.count + signatures.count + recipients.count + 1))
+                    (
+                        "entries",
+                        String(
+                            reader.manifest.allFiles.count + signatures.count + recipients.count + attestations.count
+                                + 1)
+                    )
                 ]))
         if !sizeProblems.isEmpty {
             report.checks.append(Check(.payload, status: .fail, details: BundleVerifier.capped(sizeProblems)))
         }
         let bundle = VerifiedBundle(
             path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
-            manifestDigest: reader.manifestDigest, signatures: signatures, recipients: recipients)
+            manifestDigest: reader.manifestDigest, signatures: signatures, recipients: recipients,
+            attestations: attestations)
         report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, accepting: accepting).evaluate(
             bundle, now: now)
         if let unmatched = UnmatchedAcceptance.find(accepting, in: report.checks) {
@@ -129,6 +139,7 @@ enum PayloadExtractor {
             throw .payloadMismatch(bundle: path, problems: ["the bundle is encrypted and no content key was given"])
         }
         var recipientIndex = 0
+        var attestationIndex = 0
         var decrypted = 0
         let tree = StagingTree(root: staging)
         var problems: [String] = []
@@ -159,6 +170,15 @@ enum PayloadExtractor {
                         problems.append("recipient entry \(name.path) changed since it was checked")
                     }
                     recipientIndex += 1
+                case .attestation(let name):
+                    let der = try reader.readAll(limit: SignedData.maxBytes)
+                    let checked =
+                        attestationIndex < verified.bundle.attestations.count
+                        ? verified.bundle.attestations[attestationIndex] : nil
+                    if checked?.path != name.path || checked?.der != der {
+                        problems.append("attestation entry \(name.path) changed since it was checked")
+                    }
+                    attestationIndex += 1
                 case .payload(let index, let expected):
                     guard entry.tar.size == expected.storedSize else {
                         problems.append(

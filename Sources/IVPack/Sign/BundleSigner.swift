@@ -21,6 +21,24 @@ public struct SignResult: Sendable {
     public var manifestDigest: SHA256Digest
     /// Signatures in the bundle now, including the new one.
     public var signatureCount: Int
+    /// The override recorded before the signature (`--override-gate`), if any.
+    public var gateOverride: String? = nil
+}
+
+/// What `sign` requires of the release gate before it adds an approval (clause 6.6.1).
+public struct GateApproval: Sendable {
+    /// The trust policy to judge gate attestations with; its `requireGate` makes a valid, passing
+    /// attestation a condition of signing. Without one, `sign` still refuses a bundle whose only
+    /// gate verdicts (signatures checked, signers not judged) are fails.
+    public var trust: TrustPolicy?
+    /// Approve although the gate did not pass: the reason is signed by the approver in an override
+    /// statement (`ivpack/attestations/NNN-gate-override.p7s`) appended just before the approval.
+    public var overrideReason: String?
+
+    public init(trust: TrustPolicy? = nil, overrideReason: String? = nil) {
+        self.trust = trust
+        self.overrideReason = overrideReason
+    }
 }
 
 /// Appends CMS signatures to a bundle without rewriting its payload.
@@ -36,18 +54,18 @@ public enum BundleSigner {
     public static func sign(
         bundlePath: String, certificate: Certificate, key: PrivateKey, chain: [Certificate],
         role: String, now: Int64, timestampAuthority: String? = nil,
-        timestampTimeout: Int = RFC3161.defaultTimeoutSeconds
+        timestampTimeout: Int = RFC3161.defaultTimeoutSeconds, gate: GateApproval = GateApproval()
     ) throws -> SignResult {
         try sign(
             bundlePath: bundlePath, identity: try SigningIdentity(certificate: certificate, key: key, chain: chain),
             role: role,
-            now: now, timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
+            now: now, timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout, gate: gate)
     }
 
     /// Signs the manifest of the bundle at `bundlePath` as `role`, with `identity`.
     public static func sign(
         bundlePath: String, identity: SigningIdentity, role: String, now: Int64, timestampAuthority: String? = nil,
-        timestampTimeout: Int = RFC3161.defaultTimeoutSeconds
+        timestampTimeout: Int = RFC3161.defaultTimeoutSeconds, gate: GateApproval = GateApproval()
     ) throws -> SignResult {
         guard SignatureEntryName.isValidRole(role) else {
             throw SignError(
@@ -69,8 +87,17 @@ public enum BundleSigner {
                 problem: "expired on \(Timestamp.iso8601(certificate.notAfter))",
                 hint: "Renew the signing certificate")
         }
+        if let reason = gate.overrideReason {
+            guard reason.contains(where: { !$0.isWhitespace }),
+                reason.utf8.count <= GateOverrideStatement.maxReasonBytes
+            else {
+                throw SignError(
+                    bundle: bundlePath, problem: "--reason must say why the gate is overridden",
+                    hint: "Give 1 to \(GateOverrideStatement.maxReasonBytes) bytes of text", status: .badInput)
+            }
+        }
         let file = try UpdatableFile(path: bundlePath)
-        let layout = try BundleLayout.read(path: bundlePath)
+        var layout = try BundleLayout.read(path: bundlePath)
         guard layout.signatures.count < SignatureEntryName.maxCount else {
             throw SignError(
                 bundle: bundlePath, problem: "already holds \(layout.signatures.count) signatures", hint: "",
@@ -88,16 +115,36 @@ public enum BundleSigner {
                     status: .checkFailed)
             }
         }
+        let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
+        var overrideEntry: String?
+        if let reason = gate.overrideReason {
+            // Recorded first: a crash between the two appends leaves a signed override without
+            // its approval (harmless), never an approval without its override.
+            let statement = GateOverrideStatement(
+                manifestDigest: SHA256Digest.of(layout.manifestBytes), role: role, reason: reason,
+                signatureEntry: entry, time: Timestamp.iso8601(now))
+            overrideEntry = try layout.appendAttestation(
+                kind: .gateOverride, statement: statement.bytes, identity: identity, to: file,
+                timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout,
+                failpoint: "sign-override-before-commit")
+            layout = try BundleLayout.read(path: bundlePath)
+        } else if let refusal = GateAttestations.signRefusal(layout, trust: gate.trust, now: now) {
+            throw SignError(
+                bundle: bundlePath, problem: "the release gate does not allow an approval: \(refusal)",
+                hint:
+                    "Run ivpack check BUNDLE --attest with the gate certificate once the release passes, or approve anyway with --override-gate --reason TEXT (signed, recorded in the bundle and shown by verify)",
+                status: .checkFailed)
+        }
         var signature = try SignedData.sign(
             content: layout.manifestBytes, certificate: certificate, key: identity.key, chain: identity.chain)
         if let url = timestampAuthority {
             signature = try RFC3161.timestamp(signature, authority: url, timeout: timestampTimeout)
         }
-        let entry = SignatureEntryName.make(index: layout.signatures.count + 1, role: role)
         // The header's time is the release's, like every other entry's: its bytes follow from the manifest.
         try layout.append(path: entry, data: signature.der, to: file, failpoint: "sign-before-commit")
         return SignResult(
             entry: entry, role: role, signer: certificate.subject,
-            manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1)
+            manifestDigest: SHA256Digest.of(layout.manifestBytes), signatureCount: layout.signatures.count + 1,
+            gateOverride: overrideEntry)
     }
 }

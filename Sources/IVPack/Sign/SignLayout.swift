@@ -8,6 +8,8 @@ struct BundleLayout {
     var signatures: [(path: String, der: [UInt8])]
     /// Existing recipient entries (wrapped content keys) with their bytes.
     var recipients: [(path: String, der: [UInt8])] = []
+    /// Existing attestation entries (signed statements about the manifest).
+    var attestations: [AttestationEntry] = []
     /// Offset of the end-of-archive marker.
     var endOfArchive: Int64
 
@@ -21,6 +23,7 @@ struct BundleLayout {
         let reader = try BundleReader(path: path, blockSize: 16 << 10)
         var signatures: [(String, [UInt8])] = []
         var recipients: [(String, [UInt8])] = []
+        var attestations: [AttestationEntry] = []
         var wrongSize: [String] = []
         while let entry = try reader.next() {
             switch entry.kind {
@@ -32,6 +35,8 @@ struct BundleLayout {
                 )
             case .recipient(let name):
                 recipients.append((name.path, try reader.readAll(limit: EnvelopedKey.maxBytes)))
+            case .attestation(let name):
+                attestations.append(AttestationEntry(name: name, der: try reader.readAll(limit: SignedData.maxBytes)))
             case .payload, .unexpected:
                 break
             }
@@ -49,7 +54,7 @@ struct BundleLayout {
         }
         return BundleLayout(
             manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures,
-            recipients: recipients, endOfArchive: end)
+            recipients: recipients, attestations: attestations, endOfArchive: end)
     }
 
     /// Appends one entry (`path`, `data`) at the end-of-archive marker of the bundle open as

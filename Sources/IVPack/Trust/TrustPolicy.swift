@@ -14,6 +14,35 @@ public struct RoleRule: Sendable, Equatable {
     }
 }
 
+/// The release gate a trust policy requires (`requireGate`): a valid, passing gate attestation
+/// for the manifest, of gate policy `policy`, signed by a certificate proving `role`.
+public struct GateRequirement: Sendable, Equatable {
+    /// The gate policy's name: a preset (`nmpa`, `semver`), or a policy file's name (its last path component).
+    public var policy: String
+    /// When set, the SHA-256 the gate policy file must have.
+    public var policySHA256: SHA256Digest?
+    /// The role whose certificate signs the attestation.
+    public var role: String
+    /// Whether an approver's recorded override (`sign --override-gate --reason`) stands in for a
+    /// passing attestation (the check then warns); default false: an override is only evidence.
+    public var allowOverride: Bool
+
+    public init(policy: String, policySHA256: SHA256Digest? = nil, role: String, allowOverride: Bool = false) {
+        self.policy = policy
+        self.policySHA256 = policySHA256
+        self.role = role
+        self.allowOverride = allowOverride
+    }
+
+    /// Whether the gate policy named `name` (as a statement records it) with `digest` is this one.
+    public func accepts(policy name: String, digest: SHA256Digest?) -> Bool {
+        let last = name.split(separator: "/").last.map(String.init) ?? name
+        guard name == policy || last == policy else { return false }
+        if let policySHA256 { return digest == policySHA256 }
+        return true
+    }
+}
+
 /// How revocation is checked.
 public enum RevocationMode: String, Sendable, CaseIterable {
     /// Every certificate of a chain must be covered by a current CRL from the policy.
@@ -44,6 +73,8 @@ public struct TrustPolicy: Sendable {
     /// The report roles (`installer`, `hospital-reviewer`, `vendor-issuer`) that must each have a valid
     /// sign-off on an IQ report for `verify-report` to pass; empty: none is required.
     public var reportRoles: [String] = []
+    /// The release gate's attestation `verify` requires (`gate` check), and `sign --trust` too; nil: none.
+    public var requireGate: GateRequirement?
     /// Product name → lowest acceptable version (a `VersionRange` from it: pre-releases count as their release).
     public var minimumVersions: [String: String]
     /// The least strength of every certificate judged under this policy (default and floor: 2).
@@ -76,7 +107,7 @@ public struct TrustPolicy: Sendable {
             allowed: [
                 "apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
                 "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions",
-                "minimumSecurityLevel", "maxClockSkewSeconds", "reportRoles",
+                "minimumSecurityLevel", "maxClockSkewSeconds", "reportRoles", "requireGate",
             ],
             required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
         guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
@@ -210,12 +241,43 @@ public struct TrustPolicy: Sendable {
                 }
             }
         }
+        var requireGate: GateRequirement?
+        if let node = m["requireGate"] {
+            let g = try reader.mapping(
+                node, "requireGate", allowed: ["policy", "role", "policySHA256", "allowOverride"],
+                required: ["policy", "role"])
+            let name = try reader.string(g["policy"]!, "requireGate.policy")
+            let role = try reader.string(g["role"]!, "requireGate.role")
+            guard roles[role] != nil else {
+                throw reader.error(
+                    g["role"], "requireGate.role", "role \"\(role)\" is not defined under roles",
+                    hint:
+                        "Define how a certificate proves the gate role under roles, e.g. gate: {subjectOU: Release Gate}"
+                )
+            }
+            var requirement = GateRequirement(policy: name, role: role)
+            if let n = g["policySHA256"] {
+                let hex = try reader.string(n, "requireGate.policySHA256")
+                guard let digest = SHA256Digest(hex: hex) else {
+                    throw reader.error(n, "requireGate.policySHA256", "\"\(hex)\" is not 64 hex digits")
+                }
+                requirement.policySHA256 = digest
+            }
+            if let n = g["allowOverride"] {
+                guard case .scalar(let s) = n, s.string == "true" || s.string == "false" else {
+                    throw reader.error(n, "requireGate.allowOverride", "must be true or false")
+                }
+                requirement.allowOverride = s.string == "true"
+            }
+            requireGate = requirement
+        }
         var policy = TrustPolicy(
             file: path, development: development, trustedRoots: roots, intermediates: intermediates,
             timestampRoots: timestampRoots, crls: crls,
             revocation: revocation, roles: roles, requiredRoles: required, minimumVersions: minimums,
             minimumSecurityLevel: level, maxClockSkewSeconds: skew)
         policy.reportRoles = reportRoles
+        policy.requireGate = requireGate
         return policy
     }
 

@@ -75,7 +75,8 @@ public enum BundleVerifier {
         // 3. Everything that judges what was read.
         let bundle = VerifiedBundle(
             path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
-            manifestDigest: reader.manifestDigest, signatures: pass.signatures, recipients: pass.recipients)
+            manifestDigest: reader.manifestDigest, signatures: pass.signatures, recipients: pass.recipients,
+            attestations: pass.attestations)
         return (report, bundle)
     }
 
@@ -92,12 +93,14 @@ enum StreamingPass {
         var checks: [Check]
         var signatures: [SignatureEntry]
         var recipients: [RecipientEntry]
+        var attestations: [AttestationEntry]
     }
 
     static func run(_ reader: BundleReader, hashWorkers: Int, progress: ProgressHandler?) -> Result {
         var digestProblems: [String] = []
         var signatures: [SignatureEntry] = []
         var recipients: [RecipientEntry] = []
+        var attestations: [AttestationEntry] = []
         var payloadBytes: Int64 = 0
         var payloadFiles = 0
         let files = reader.manifest.allFiles
@@ -116,6 +119,9 @@ enum StreamingPass {
                 case .recipient(let name):
                     recipients.append(
                         RecipientEntry(path: name.path, der: try reader.readAll(limit: EnvelopedKey.maxBytes)))
+                case .attestation(let name):
+                    attestations.append(
+                        AttestationEntry(name: name, der: try reader.readAll(limit: SignedData.maxBytes)))
                 case .payload(_, let file):
                     payloadFiles += 1
                     // An encrypted file is checked as stored: its ciphertext chunks, without the key.
@@ -146,7 +152,9 @@ enum StreamingPass {
                 Check(
                     .entries, status: entryProblems.isEmpty ? .pass : .fail,
                     details: BundleVerifier.capped(entryProblems),
-                    evidence: [("entries", String(files.count + signatures.count + recipients.count + 1))]),
+                    evidence: [
+                        ("entries", String(files.count + signatures.count + recipients.count + attestations.count + 1))
+                    ]),
                 Check(
                     .payload, status: digestProblems.isEmpty && !reader.unreadable ? .pass : .fail,
                     details: BundleVerifier.capped(digestProblems),
@@ -157,7 +165,7 @@ enum StreamingPass {
                         + (reader.manifest.isEncrypted
                             ? [("encrypted files", "checked as stored (ciphertext chunk digests), without the key")]
                             : [])),
-            ], signatures: signatures, recipients: recipients)
+            ], signatures: signatures, recipients: recipients, attestations: attestations)
     }
 }
 
@@ -165,6 +173,17 @@ enum StreamingPass {
 public struct SignatureEntry: Sendable, Equatable {
     public var path: String
     public var der: [UInt8]
+}
+
+/// An attestation entry's name and bytes (a CMS SignedData carrying its statement), as read from the bundle.
+public struct AttestationEntry: Sendable, Equatable {
+    public var name: AttestationEntryName
+    public var der: [UInt8]
+    public var path: String { name.path }
+    public init(name: AttestationEntryName, der: [UInt8]) {
+        self.name = name
+        self.der = der
+    }
 }
 
 /// A recipient entry's name and bytes (a CMS AuthEnvelopedData), as read from the bundle.
@@ -184,6 +203,8 @@ public struct VerifiedBundle: Sendable {
     public var signatures: [SignatureEntry]
     /// Recipient entries in bundle order (only in an encrypted bundle).
     public var recipients: [RecipientEntry] = []
+    /// Attestation entries in bundle order (signed statements about the manifest: the gate's verdict, overrides).
+    public var attestations: [AttestationEntry] = []
 }
 
 /// One check of verify after the streaming pass: a small value that never throws and returns
@@ -212,7 +233,8 @@ public struct AllOfVerifyChecks: VerifyCheck {
     ) -> AllOfVerifyChecks {
         AllOfVerifyChecks(
             [
-                SignaturesAndRoles(policy: policy), ContentEncryption(), RecordedVersionConsistency(),
+                SignaturesAndRoles(policy: policy), GateAttestationCheck(policy: policy), ContentEncryption(),
+                RecordedVersionConsistency(),
                 MinimumVersion(policy: policy),
                 TargetEnvironment(probe: probe, accepting: accepting),
             ] + (license.map { [$0] } ?? []))

@@ -15,6 +15,8 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let roles = CheckID(rawValue: "roles")
     /// A warning when the trust policy or a signer's root is a development PKI.
     public static let trustDevelopment = CheckID(rawValue: "trust.development")
+    /// The release gate's signed verdict on this manifest (required by the trust policy's `requireGate`).
+    public static let gate = CheckID(rawValue: "gate")
     /// Every component carries the bundle's version, as recorded at build.
     public static let versionConsistency = CheckID(rawValue: "version.consistency")
     /// The version is not below the site's minimum (no downgrade).
@@ -107,6 +109,11 @@ public enum VerifyCheckCatalog {
         .init(
             id: .trustDevelopment, title: "Trust policy trusts production roots only (no development PKI)",
             clause: "IQ 6.2.1"),
+        .init(
+            id: .gate,
+            title:
+                "The release gate passed this manifest: a valid attestation signed by the gate role the trust policy requires",
+            clause: "IQ 6.6.1"),
         .init(
             id: .encryption,
             title: "Encrypted components: every recipient entry is a wrapped content key, and who can open it",

@@ -78,3 +78,34 @@ struct SignerTrust {
             requiredPolicy: requiredPolicy)
     }
 }
+
+extension SignerTrust {
+    /// Why the signer does not prove `role` under the policy, or nil when it does: the chain is
+    /// valid and trusted (a development root only under a development policy), the certificate has
+    /// the code-signing usage, matches the role's rule, and a role proven by a certificate policy
+    /// holds along the whole path. What a bundle signature needs, for any other signed statement.
+    func refusal(role: String, signer: Certificate) -> String? {
+        if let failure { return failure }
+        if case .invalid(let reason, _, _) = chain {
+            return "the signer's certificate is not trusted by the policy: \(reason)"
+        }
+        if developmentRoot && !policy.development {
+            return "the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept"
+        }
+        guard signer.extendedKeyUsages.contains(WellKnownOID.codeSigning) else {
+            return "the signer's certificate lacks the code-signing extended key usage (\(WellKnownOID.codeSigning))"
+        }
+        guard let rule = policy.roles[role] else { return "the trust policy does not define the role \"\(role)\"" }
+        guard rule.matches(signer) else {
+            let how = [
+                rule.certificatePolicy.map { "certificate policy \($0)" },
+                rule.subjectOU.map { "subject OU \"\($0)\"" },
+            ].compactMap { $0 }.joined(separator: " and ")
+            return "the signer \"\(signer.subject)\" does not prove role \"\(role)\" (needs \(how))"
+        }
+        if let oid = rule.certificatePolicy, case .invalid(let reason, _, _) = validate(requiredPolicy: oid) {
+            return "the certificate carries role \"\(role)\"'s policy, but the path does not allow it: \(reason)"
+        }
+        return nil
+    }
+}
