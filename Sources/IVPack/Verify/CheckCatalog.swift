@@ -15,6 +15,9 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let roles = CheckID(rawValue: "roles")
     /// A warning when the trust policy or a signer's root is a development PKI.
     public static let trustDevelopment = CheckID(rawValue: "trust.development")
+    /// The CRLs the signers' paths rely on are current: a warning within the policy's
+    /// `crlWarnDays` of a CRL's nextUpdate, a failure after it under `revocation: require`.
+    public static let trustCRLFreshness = CheckID(rawValue: "trust.crl-freshness")
     /// Every component carries the bundle's version, as recorded at build.
     public static let versionConsistency = CheckID(rawValue: "version.consistency")
     /// The version is not below the site's minimum (no downgrade).
@@ -107,6 +110,10 @@ public enum VerifyCheckCatalog {
         .init(
             id: .trustDevelopment, title: "Trust policy trusts production roots only (no development PKI)",
             clause: "IQ 6.2.1"),
+        .init(
+            id: .trustCRLFreshness,
+            title: "The CRLs the signers' paths rely on are current (not past, nor close to, their next update)",
+            clause: "IQ 6.2.1; RFC 5280 6.3"),
         .init(
             id: .encryption,
             title: "Encrypted components: every recipient entry is a wrapped content key, and who can open it",
