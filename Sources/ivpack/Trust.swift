@@ -29,7 +29,7 @@ extension TrustCommand {
                 distribution point: UPDATED, UNCHANGED, REFUSED (why) or UNREACHABLE.
 
                 Exit codes: 0 every CRL current; 1 a CRL refused, or one still past its next update; \
-                3 a distribution point unreachable.
+                3 a distribution point unreachable or a CRL file not writable.
 
                 Example:
                   ivpack trust refresh --policy /etc/ivpack/trust-policy.yaml --timeout 20
@@ -72,6 +72,9 @@ extension TrustCommand {
                                             members.append(("reason", .string(why)))
                                         }
                                         if case .unreachable(let why) = o.result {
+                                            members.append(("reason", .string(why)))
+                                        }
+                                        if case .notWritten(let why) = o.result {
                                             members.append(("reason", .string(why)))
                                         }
                                         if let next = o.nextUpdate {

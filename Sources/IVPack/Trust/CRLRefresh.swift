@@ -18,6 +18,8 @@ public enum CRLRefresh {
         case refused(String)
         /// No CRL could be fetched; nothing was written.
         case unreachable(String)
+        /// The CRL was good but could not be written (the old file is untouched).
+        case notWritten(String)
 
         public var word: String {
             switch self {
@@ -25,6 +27,7 @@ public enum CRLRefresh {
             case .unchanged: "unchanged"
             case .refused: "refused"
             case .unreachable: "unreachable"
+            case .notWritten: "not-written"
             }
         }
     }
@@ -45,7 +48,7 @@ public enum CRLRefresh {
             var text = "\(result.word.uppercased())  \(url)"
             if let file { text += " -> \(file)" }
             switch result {
-            case .refused(let why), .unreachable(let why): text += ": " + why
+            case .refused(let why), .unreachable(let why), .notWritten(let why): text += ": " + why
             case .updated, .unchanged:
                 if let nextUpdate { text += " (next update \(Timestamp.iso8601(nextUpdate)))" }
             }
@@ -60,10 +63,17 @@ public enum CRLRefresh {
         public var stale: [CRLFreshness]
 
         /// 0: every CRL current and nothing refused; 1: a CRL refused, or one still stale;
-        /// 3: a distribution point unreachable (and nothing refused).
+        /// 3: a distribution point unreachable, or a CRL file not writable (and nothing refused).
         public var exitCode: Int32 {
             if outcomes.contains(where: { if case .refused = $0.result { true } else { false } }) { return 1 }
-            if outcomes.contains(where: { if case .unreachable = $0.result { true } else { false } }) { return 3 }
+            if outcomes.contains(where: {
+                switch $0.result {
+                case .unreachable, .notWritten: true
+                default: false
+                }
+            }) {
+                return 3
+            }
             return stale.isEmpty ? 0 : 1
         }
     }
@@ -210,7 +220,7 @@ public enum CRLRefresh {
             try Array(replaced.map(\.pem).joined().utf8).withUnsafeBytes { try output.write($0) }
             try output.commit()
         } catch {
-            outcome.result = .refused("cannot write \(file.path): \(error)")
+            outcome.result = .notWritten("cannot write \(file.path): \(error)")
             return outcome
         }
         installed[file.path] = replaced
