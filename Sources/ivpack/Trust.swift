@@ -24,7 +24,7 @@ extension TrustCommand {
                 Fetches a CRL from every http:// CRL distribution point of the policy's trusted roots \
                 and intermediates and from the url of every crls entry that names one; checks it is \
                 signed by its issuer in the policy, that thisUpdate is not in the future, that \
-                nextUpdate is after now and that its CRL number is not below the installed one; and \
+                nextUpdate is after now and that its CRL number is above the installed one; and \
                 replaces the policy's CRL file for that issuer atomically. Prints one line per \
                 distribution point: UPDATED, UNCHANGED, REFUSED (why) or UNREACHABLE.
 
