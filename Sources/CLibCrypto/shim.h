@@ -132,3 +132,22 @@ static inline EVP_PKEY *ivpack_pkcs11_load_private_key(ENGINE *e, const char *ur
 static inline void ivpack_sk_X509_EXTENSION_pop_free(STACK_OF(X509_EXTENSION) *s) {
     sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
 }
+
+/* The URIs of a certificate's CRL distribution points (full names only), one a line, into `out`. */
+static inline void ivpack_crl_distribution_uris(X509 *x, BIO *out) {
+    STACK_OF(DIST_POINT) *points = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+    if (points == NULL) { ERR_clear_error(); return; }
+    for (int i = 0; i < sk_DIST_POINT_num(points); i++) {
+        DIST_POINT *point = sk_DIST_POINT_value(points, i);
+        if (point->distpoint == NULL || point->distpoint->type != 0) continue;
+        GENERAL_NAMES *names = point->distpoint->name.fullname;
+        for (int j = 0; j < sk_GENERAL_NAME_num(names); j++) {
+            GENERAL_NAME *name = sk_GENERAL_NAME_value(names, j);
+            if (name->type != GEN_URI) continue;
+            ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
+            BIO_write(out, ASN1_STRING_get0_data(uri), ASN1_STRING_length(uri));
+            BIO_write(out, "\n", 1);
+        }
+    }
+    CRL_DIST_POINTS_free(points);
+}

@@ -200,6 +200,15 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         return X509_check_host(x509, host, host.utf8.count, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS), nil) == 1
     }
 
+    /// The URIs of the certificate's CRL distribution points (full names), in order; empty when
+    /// it has none.
+    public var crlDistributionPoints: [String] {
+        let bio = BIO_new(BIO_s_mem())!
+        defer { BIO_free(bio) }
+        ivpack_crl_distribution_uris(x509, bio)
+        return String(decoding: bioBytes(bio), as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
     /// Whether the two certificates are the same DER.
     public func sameCertificate(as other: Certificate) -> Bool { X509_cmp(x509, other.x509) == 0 }
 }
@@ -214,6 +223,17 @@ public final class RevocationList: @unchecked Sendable {
     /// Every CRL in a PEM or DER file.
     public static func load(file: String) throws -> [RevocationList] {
         let bytes = try InputFile.readAll(path: file, limit: 64 << 20)
+        let out = parse(bytes)
+        guard !out.isEmpty else {
+            throw InputError.credential(
+                file: file, problem: "holds no CRL in PEM or DER form",
+                hint: "Give the CA's CRL file (-----BEGIN X509 CRL-----)")
+        }
+        return out
+    }
+
+    /// Every CRL in PEM or DER `bytes`; empty when there is none.
+    public static func parse(_ bytes: [UInt8]) -> [RevocationList] {
         var out: [RevocationList] = []
         ERR_clear_error()
         withMemoryBIO(bytes) { bio in
@@ -228,11 +248,6 @@ public final class RevocationList: @unchecked Sendable {
             if let c { out.append(RevocationList(owning: c)) }
         }
         _ = OpenSSLError.drain("read CRL")
-        guard !out.isEmpty else {
-            throw InputError.credential(
-                file: file, problem: "holds no CRL in PEM or DER form",
-                hint: "Give the CA's CRL file (-----BEGIN X509 CRL-----)")
-        }
         return out
     }
 
@@ -248,6 +263,31 @@ public final class RevocationList: @unchecked Sendable {
     /// Times of this and the next update, seconds since 1970.
     public var lastUpdate: Int64 { epochSeconds(X509_CRL_get0_lastUpdate(crl)) ?? 0 }
     public var nextUpdate: Int64? { epochSeconds(X509_CRL_get0_nextUpdate(crl)) }
+
+    /// DER encoding.
+    public var der: [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        let n = i2d_X509_CRL(crl, &out)
+        guard n > 0, let out else { return [] }
+        defer { ivpack_openssl_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(n)))
+    }
+
+    /// Whether the CRL's issuer name is `certificate`'s issuer name: the CRL that speaks for it.
+    public func covers(_ certificate: Certificate) -> Bool {
+        guard let mine = X509_CRL_get_issuer(crl), let theirs = X509_get_issuer_name(certificate.x509) else {
+            return false
+        }
+        return X509_NAME_cmp(mine, theirs) == 0
+    }
+
+    /// Whether the CRL's issuer name is `certificate`'s subject name.
+    public func isIssued(by certificate: Certificate) -> Bool {
+        guard let mine = X509_CRL_get_issuer(crl), let theirs = X509_get_subject_name(certificate.x509) else {
+            return false
+        }
+        return X509_NAME_cmp(mine, theirs) == 0
+    }
 
     /// PEM encoding.
     public var pem: String {

@@ -92,7 +92,9 @@ public enum ChainValidator {
             flags |= UInt(X509_V_FLAG_POLICY_CHECK | X509_V_FLAG_EXPLICIT_POLICY)
         }
         X509_VERIFY_PARAM_set_flags(param, flags)
-        // In if-available mode a chain element without a CRL is accepted. At a past time (a
+        // In if-available mode a chain element without a CRL, or with a CRL past its nextUpdate, is
+        // accepted (a revoked entry of a stale CRL still refuses; verify warns of the stale CRL,
+        // `trust.crl-freshness`). At a past time (a
         // time-stamped signature) a CRL issued after that time is still the current word on
         // revocation, so "CRL not yet valid" is accepted. Every other error stands.
         switch (revocation == .ifAvailable, isPastTime) {
@@ -100,12 +102,14 @@ public enum ChainValidator {
             X509_STORE_CTX_set_verify_cb(ctx) { ok, ctx in
                 guard ok == 0, let ctx else { return ok }
                 let e = X509_STORE_CTX_get_error(ctx)
-                return e == X509_V_ERR_UNABLE_TO_GET_CRL || e == X509_V_ERR_CRL_NOT_YET_VALID ? 1 : ok
+                return e == X509_V_ERR_UNABLE_TO_GET_CRL || e == X509_V_ERR_CRL_HAS_EXPIRED
+                    || e == X509_V_ERR_CRL_NOT_YET_VALID ? 1 : ok
             }
         case (true, false):
             X509_STORE_CTX_set_verify_cb(ctx) { ok, ctx in
                 guard ok == 0, let ctx else { return ok }
-                return X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL ? 1 : ok
+                let e = X509_STORE_CTX_get_error(ctx)
+                return e == X509_V_ERR_UNABLE_TO_GET_CRL || e == X509_V_ERR_CRL_HAS_EXPIRED ? 1 : ok
             }
         case (false, true):
             X509_STORE_CTX_set_verify_cb(ctx) { ok, ctx in

@@ -662,9 +662,20 @@ public enum IQReportSignature {
                     ? "not checked (policy: none)"
                     : "checked against \(policy.crls.count) CRL(s) (policy: \(policy.revocation.rawValue))"
             ))
-        guard chain.trusted else {
-            return fail("the signer's certificate is not trusted by the policy: \(chain.problem ?? "unknown reason")")
+        let freshness = policy.crlFreshness(path: chain.chain.isEmpty ? [signer] : chain.chain, now: now)
+        let stale =
+            policy.revocation == .require
+            ? freshness.filter { $0.state == .expired || $0.state == .noNextUpdate }
+                .map { $0.message(policyFile: policy.file) }.joined(separator: "; ") : ""
+        for f in freshness where f.state != .current {
+            evidence.append(("crlFreshness", f.message(policyFile: policy.file)))
         }
+        guard chain.trusted else {
+            return fail(
+                "the signer's certificate is not trusted by the policy: \(chain.problem ?? "unknown reason")"
+                    + (stale.isEmpty ? "" : ": " + stale))
+        }
+        if !stale.isEmpty { return fail("the signer's revocation status cannot be confirmed: \(stale)") }
         if developmentRoot && !policy.development {
             return fail(
                 "the signer chains to a development root (\(root?.subject ?? "")), which this policy does not accept")

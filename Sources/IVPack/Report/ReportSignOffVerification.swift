@@ -275,7 +275,15 @@ extension ReportSignOffs {
                     "the signer's certificate expired on \(Timestamp.iso8601(signer.notAfter)) and the sign-off carries no RFC 3161 time-stamp, so it is judged now: a sign-off outlives its certificate only with a time-stamp (sign-report --tsa URL). Have the \(statement.role.rawValue) sign again with a current certificate (\(reason))"
                 )
             }
-            return fail("the signer's certificate is not trusted by the policy: \(reason)")
+            return fail(
+                "the signer's certificate is not trusted by the policy: \(reason)"
+                    + (trust.staleRevocation.map { ": " + $0 } ?? ""))
+        }
+        if let stale = trust.staleRevocation {
+            return fail("the signer's revocation status cannot be confirmed: \(stale)")
+        }
+        for freshness in trust.crlFreshness where freshness.state != .current {
+            evidence.append(("crlFreshness", freshness.message(policyFile: policy.file)))
         }
         if developmentRoot && !policy.development {
             return fail(

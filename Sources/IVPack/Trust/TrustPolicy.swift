@@ -66,7 +66,12 @@ public struct TrustPolicy: Sendable {
     /// Roots trusted for RFC 3161 time-stamping authorities; empty means `trustedRoots`.
     public var timestampRoots: [Certificate]
     public var crls: [RevocationList]
+    /// The policy's `crls` entries: where each CRL file is and where a fresh one is fetched
+    /// (`ivpack trust refresh`).
+    public var crlFiles: [CRLFile] = []
     public var revocation: RevocationMode
+    /// How many days before a CRL's nextUpdate `verify` starts to warn (`crlWarnDays`, default 7).
+    public var crlWarnDays: Int = TrustPolicy.defaultCRLWarnDays
     /// Role name → how a certificate proves it.
     public var roles: [String: RoleRule]
     public var requiredRoles: [String]
@@ -81,6 +86,25 @@ public struct TrustPolicy: Sendable {
     public var minimumSecurityLevel: SecurityLevel = .minimum
     /// How far a time-stamp token's time may be ahead of this machine's clock, in seconds.
     public var maxClockSkewSeconds: Int64 = RFC3161.defaultMaxClockSkewSeconds
+
+    /// The default of `crlWarnDays`.
+    public static let defaultCRLWarnDays = 7
+    /// The accepted range of `crlWarnDays`: up to a year.
+    public static let crlWarnDaysRange: ClosedRange<Int64> = 0...366
+
+    /// One entry of the policy's `crls`: a CRL file (PEM or DER) and, optionally, the HTTP URL it
+    /// is published at.
+    public struct CRLFile: Sendable {
+        /// The path as written in the policy.
+        public var name: String
+        /// The path resolved against the policy's folder.
+        public var path: String
+        /// The URL `ivpack trust refresh` fetches it from, besides the distribution points of the
+        /// policy's certificates.
+        public var url: String?
+        /// The CRLs the file held when the policy was loaded.
+        public var crls: [RevocationList]
+    }
 
     /// The accepted range of `maxClockSkewSeconds`: up to a day.
     public static let maxClockSkewRange: ClosedRange<Int64> = 0...86_400
@@ -107,7 +131,7 @@ public struct TrustPolicy: Sendable {
             allowed: [
                 "apiVersion", "kind", "development", "trustedRoots", "intermediates", "crls",
                 "timestampRoots", "revocation", "roles", "requiredRoles", "minimumVersions",
-                "minimumSecurityLevel", "maxClockSkewSeconds", "reportRoles", "requireGate",
+                "minimumSecurityLevel", "maxClockSkewSeconds", "reportRoles", "requireGate", "crlWarnDays",
             ],
             required: ["apiVersion", "kind", "trustedRoots", "roles", "requiredRoles"])
         guard try reader.string(m["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
@@ -143,15 +167,39 @@ public struct TrustPolicy: Sendable {
         let intermediates = try certificates("intermediates")
         let timestampRoots = try certificates("timestampRoots")
         var crls: [RevocationList] = []
+        var crlFiles: [CRLFile] = []
         if let node = m["crls"] {
             for (i, item) in try reader.sequence(node, "crls", nonEmpty: false).enumerated() {
-                let name = try reader.string(item, "crls[\(i)]")
+                let name: String
+                var url: String?
+                if case .mapping = item {
+                    let entry = try reader.mapping(item, "crls[\(i)]", allowed: ["file", "url"], required: ["file"])
+                    name = try reader.string(entry["file"]!, "crls[\(i)].file")
+                    if let u = entry["url"] {
+                        let text = try reader.string(u, "crls[\(i)].url")
+                        guard text.hasPrefix("http://"), URLParts(text) != nil else {
+                            throw reader.error(
+                                u, "crls[\(i)].url", "\"\(text)\" is not an http:// URL",
+                                hint: "CRLs are fetched over plain HTTP (they are signed); give http://HOST[:PORT]/PATH"
+                            )
+                        }
+                        url = text
+                    }
+                } else {
+                    name = try reader.string(item, "crls[\(i)]")
+                }
                 do {
-                    crls += try RevocationList.load(file: resolve(name))
+                    let loaded = try RevocationList.load(file: resolve(name))
+                    crls += loaded
+                    crlFiles.append(CRLFile(name: name, path: resolve(name), url: url, crls: loaded))
                 } catch let e as IVPackError {
                     throw reader.error(item, "crls[\(i)]", "cannot use \(name): \(e)")
                 }
             }
+        }
+        var crlWarnDays = Self.defaultCRLWarnDays
+        if let node = m["crlWarnDays"] {
+            crlWarnDays = Int(try reader.integer(node, "crlWarnDays", range: Self.crlWarnDaysRange))
         }
         var revocation = RevocationMode.require
         if let node = m["revocation"] {
@@ -278,6 +326,8 @@ public struct TrustPolicy: Sendable {
             minimumSecurityLevel: level, maxClockSkewSeconds: skew)
         policy.reportRoles = reportRoles
         policy.requireGate = requireGate
+        policy.crlFiles = crlFiles
+        policy.crlWarnDays = crlWarnDays
         return policy
     }
 

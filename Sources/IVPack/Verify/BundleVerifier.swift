@@ -246,13 +246,14 @@ public struct AllOfVerifyChecks: VerifyCheck {
 public struct SignaturesAndRoles: VerifyCheck {
     public var policy: TrustPolicy
     public init(policy: TrustPolicy) { self.policy = policy }
-    public var ids: [CheckID] { [.signature(1), .roles, .trustDevelopment] }
+    public var ids: [CheckID] { [.signature(1), .roles, .trustCRLFreshness, .trustDevelopment] }
 
     public func evaluate(_ bundle: VerifiedBundle, now: Int64) -> [Check] {
         var out: [Check] = []
         // Valid signatures: role → (signer subject, certificate fingerprint).
         var proven: [String: [(signer: String, certificate: SHA256Digest)]] = [:]
         var developmentRootSeen = false
+        var crlFreshness: [CRLFreshness] = []
         for entry in bundle.signatures {
             let outcome = SignatureCheck.evaluate(
                 path: entry.path, der: entry.der, manifestBytes: bundle.manifestBytes, policy: policy, now: now)
@@ -261,8 +262,10 @@ public struct SignaturesAndRoles: VerifyCheck {
                 proven[role, default: []].append((outcome.signer ?? entry.path, certificate))
             }
             developmentRootSeen = developmentRootSeen || outcome.developmentRoot
+            crlFreshness += outcome.crlFreshness
         }
         out.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !bundle.signatures.isEmpty))
+        if let freshness = policy.crlFreshnessCheck(crlFreshness) { out.append(freshness) }
         if policy.development || developmentRootSeen {
             out.append(
                 Check(

@@ -21,6 +21,8 @@ extension VerifyCheckCatalog {
             "使用的是开发用信任策略：结果不能用于临床，请使用本院正式的信任策略重新验证。/ A development trust policy was used: the result is not valid for clinical use; verify again with the site's production trust policy.",
         CheckID.gate.rawValue:
             "发布门禁未通过或缺少其签名证明：不要安装，请厂商提供通过发布门禁（ivpack check --attest）的版本。/ The release gate did not pass this release, or its signed attestation is missing: do not install; ask the vendor for a release that passed the gate (ivpack check --attest).",
+        CheckID.trustCRLFreshness.rawValue:
+            "信任策略中的证书吊销列表（CRL）即将或已经过期：运行 ivpack trust refresh --policy 策略文件 获取最新的吊销列表，然后重新验证。/ A certificate revocation list (CRL) of the trust policy is about to expire or has expired: run ivpack trust refresh --policy POLICY to fetch the current one, then verify again.",
         CheckID.encryption.rawValue:
             "加密组件的密钥条目损坏或被篡改：不要安装，向厂商索取新的安装包。/ A wrapped content key in the bundle is damaged or was altered: do not install; ask the vendor for a new copy of the bundle.",
         CheckID.versionConsistency.rawValue:

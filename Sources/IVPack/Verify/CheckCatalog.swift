@@ -17,6 +17,9 @@ public struct CheckID: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let trustDevelopment = CheckID(rawValue: "trust.development")
     /// The release gate's signed verdict on this manifest (required by the trust policy's `requireGate`).
     public static let gate = CheckID(rawValue: "gate")
+    /// The CRLs the signers' paths rely on are current: a warning within the policy's
+    /// `crlWarnDays` of a CRL's nextUpdate, a failure after it under `revocation: require`.
+    public static let trustCRLFreshness = CheckID(rawValue: "trust.crl-freshness")
     /// Every component carries the bundle's version, as recorded at build.
     public static let versionConsistency = CheckID(rawValue: "version.consistency")
     /// The version is not below the site's minimum (no downgrade).
@@ -114,6 +117,10 @@ public enum VerifyCheckCatalog {
             title:
                 "The release gate passed this manifest: a valid attestation signed by the gate role the trust policy requires",
             clause: "IQ 6.6.1"),
+        .init(
+            id: .trustCRLFreshness,
+            title: "The CRLs the signers' paths rely on are current (not past, nor close to, their next update)",
+            clause: "IQ 6.2.1; RFC 5280 6.3"),
         .init(
             id: .encryption,
             title: "Encrypted components: every recipient entry is a wrapped content key, and who can open it",

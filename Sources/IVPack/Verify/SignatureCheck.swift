@@ -7,6 +7,8 @@ struct SignatureCheck {
     /// Fingerprint of the signer's certificate, when the signature is valid.
     var certificate: SHA256Digest?
     var developmentRoot: Bool
+    /// The freshness of the CRLs the signer's path relies on (`trust.crl-freshness`).
+    var crlFreshness: [CRLFreshness] = []
 
     /// Checks, in order: the entry name, the CMS structure, the signature over the manifest, the
     /// signer's path to a trusted root (with revocation) at the signing moment, the code-signing
@@ -19,12 +21,13 @@ struct SignatureCheck {
         let id = parsedName.map { CheckID.signature($0.index) } ?? CheckID(rawValue: "signature." + path)
         let claimed = parsedName?.role ?? "?"
         let title = "Signature \(path) (role \(claimed))"
+        var crlFreshness: [CRLFreshness] = []
         func fail(_ detail: String, _ evidence: [(key: String, value: String)] = [], developmentRoot: Bool = false)
             -> SignatureCheck
         {
             SignatureCheck(
                 check: Check(id, title: title, status: .fail, details: [detail], evidence: evidence),
-                role: nil, signer: nil, certificate: nil, developmentRoot: developmentRoot)
+                role: nil, signer: nil, certificate: nil, developmentRoot: developmentRoot, crlFreshness: crlFreshness)
         }
         let signed: SignedData
         do {
@@ -51,12 +54,21 @@ struct SignatureCheck {
         let trust = SignerTrust(signed: signed, signer: signer, policy: policy, now: now)
         evidence += trust.evidence
         if let failure = trust.failure { return fail(failure, evidence) }
+        crlFreshness = trust.crlFreshness
         let chain = trust.chain
         let root = trust.root
         let developmentRoot = trust.developmentRoot
         if case .invalid(let reason, _, _) = chain {
             return fail(
-                "the signer's certificate is not trusted by the policy: \(reason)", evidence,
+                "the signer's certificate is not trusted by the policy: \(reason)"
+                    + (trust.staleRevocation.map { ": " + $0 } ?? ""), evidence,
+                developmentRoot: developmentRoot)
+        }
+        // A time-stamped signature is judged at the token's time, when the CRL may still have been
+        // current; under `revocation: require` the CRL must be current now as well.
+        if let stale = trust.staleRevocation {
+            return fail(
+                "the signer's revocation status cannot be confirmed: \(stale)", evidence,
                 developmentRoot: developmentRoot)
         }
         if developmentRoot && !policy.development {
@@ -107,6 +119,7 @@ struct SignatureCheck {
         }
         return SignatureCheck(
             check: Check(id, title: title, status: .pass, evidence: evidence), role: claimed,
-            signer: signer.subject, certificate: signer.fingerprint, developmentRoot: developmentRoot)
+            signer: signer.subject, certificate: signer.fingerprint, developmentRoot: developmentRoot,
+            crlFreshness: crlFreshness)
     }
 }

@@ -19,6 +19,17 @@ struct SignerTrust {
     var developmentRoot: Bool
     /// Rows for the check's evidence: time-stamp, validatedAt, chain, revocation.
     var evidence: [(key: String, value: String)]
+    /// How current, now (whatever time the chain is judged at), the policy's CRLs that speak for
+    /// the path are (`trust.crl-freshness`).
+    var crlFreshness: [CRLFreshness] = []
+    /// Why the chain cannot be trusted because a CRL it relies on is stale under
+    /// `revocation: require` (with how to refresh it); nil otherwise.
+    var staleRevocation: String? {
+        guard policy.revocation == .require else { return nil }
+        let stale = crlFreshness.filter { $0.state == .expired || $0.state == .noNextUpdate }
+        guard !stale.isEmpty else { return nil }
+        return stale.map { $0.message(policyFile: policy.file) }.joined(separator: "; ")
+    }
 
     private let signer: Certificate
     private let untrusted: [Certificate]
@@ -57,6 +68,7 @@ struct SignerTrust {
         chain = ChainValidator.validate(
             signer, untrusted: untrusted, roots: policy.trustedRoots, crls: policy.crls, revocation: policy.revocation,
             at: time, isPastTime: time < now, securityLevel: policy.minimumSecurityLevel, requiredPolicy: nil)
+        crlFreshness = policy.crlFreshness(path: chain.chain.isEmpty ? [signer] : chain.chain, now: now)
         developmentRoot = chain.chain.last.map { $0.subject.contains(WellKnownOID.developmentMarker) } ?? false
         if failure != nil { return }
         if !chain.chain.isEmpty { evidence.append(("chain", chain.chain.map(\.subject).joined(separator: " <- "))) }
