@@ -196,59 +196,31 @@ public final class BundleReader {
             problems.append(.unsafeName(offset: entry.headerOffset, shown: Display.name(path), why: why))
             return .unexpected
         }
+        // Entries appended after the payload: signatures, recipient entries, attestations.
         if path.hasPrefix(SignatureEntryName.prefix) {
-            guard let name = SignatureEntryName(path) else {
-                problems.append(.badSignatureName(shown: Display.name(path)))
-                return .unexpected
-            }
-            if signatureNames.contains(where: { $0.path == path }) {
-                problems.append(.duplicate(shown: Display.name(path)))
-                return .unexpected
-            }
-            if signatureNames.contains(where: { $0.index == name.index }) {
-                problems.append(.reusedSignatureNumber(shown: Display.name(path), number: name.index))
-                return .unexpected
-            }
-            signatureNames.append(name)
-            checkHeaders(of: entry, name: path, mode: 0o644)
+            guard
+                let name = appended(
+                    entry, path: path, names: &signatureNames, badName: .badSignatureName(shown: Display.name(path)),
+                    reused: { .reusedSignatureNumber(shown: Display.name(path), number: $0) })
+            else { return .unexpected }
             return .signature(name)
         }
         if path.hasPrefix(RecipientEntryName.prefix) {
-            guard let name = RecipientEntryName(path) else {
-                problems.append(.badRecipientName(shown: Display.name(path)))
-                return .unexpected
-            }
-            guard manifest.isEncrypted else {
-                problems.append(.recipientInClearBundle(shown: Display.name(path)))
-                return .unexpected
-            }
-            if recipientNames.contains(where: { $0.path == path }) {
-                problems.append(.duplicate(shown: Display.name(path)))
-                return .unexpected
-            }
-            if recipientNames.contains(where: { $0.index == name.index }) {
-                problems.append(.reusedRecipientNumber(shown: Display.name(path), number: name.index))
-                return .unexpected
-            }
-            recipientNames.append(name)
-            checkHeaders(of: entry, name: path, mode: 0o644)
+            guard
+                let name = appended(
+                    entry, path: path, names: &recipientNames, badName: .badRecipientName(shown: Display.name(path)),
+                    refused: manifest.isEncrypted ? nil : .recipientInClearBundle(shown: Display.name(path)),
+                    reused: { .reusedRecipientNumber(shown: Display.name(path), number: $0) })
+            else { return .unexpected }
             return .recipient(name)
         }
         if path.hasPrefix(AttestationEntryName.prefix) {
-            guard let name = AttestationEntryName(path) else {
-                problems.append(.badAttestationName(shown: Display.name(path)))
-                return .unexpected
-            }
-            if attestationNames.contains(where: { $0.path == path }) {
-                problems.append(.duplicate(shown: Display.name(path)))
-                return .unexpected
-            }
-            if attestationNames.contains(where: { $0.index == name.index }) {
-                problems.append(.reusedAttestationNumber(shown: Display.name(path), number: name.index))
-                return .unexpected
-            }
-            attestationNames.append(name)
-            checkHeaders(of: entry, name: path, mode: 0o644)
+            guard
+                let name = appended(
+                    entry, path: path, names: &attestationNames,
+                    badName: .badAttestationName(shown: Display.name(path)),
+                    reused: { .reusedAttestationNumber(shown: Display.name(path), number: $0) })
+            else { return .unexpected }
             return .attestation(name)
         }
         guard let index = indexByPath[path] else {
@@ -274,6 +246,34 @@ public final class BundleReader {
             checkHeaders(of: entry, name: path, mode: UInt32(record.mode, radix: 8) ?? 0o644)
         }
         return .payload(index: index, file: record)
+    }
+
+    /// The rules of every entry appended after the payload: a valid name of its kind, then
+    /// `refused` (a kind this bundle cannot have), not there twice, its number unused within its
+    /// kind; then its header bytes. Records the problem and returns nil, or returns the name.
+    private func appended<Name: AppendedEntryName>(
+        _ entry: TarEntry, path: String, names: inout [Name], badName: BundleProblem, refused: BundleProblem? = nil,
+        reused: (Int) -> BundleProblem
+    ) -> Name? {
+        guard let name = Name(path) else {
+            problems.append(badName)
+            return nil
+        }
+        if let refused {
+            problems.append(refused)
+            return nil
+        }
+        if names.contains(where: { $0.path == path }) {
+            problems.append(.duplicate(shown: Display.name(path)))
+            return nil
+        }
+        if names.contains(where: { $0.index == name.index }) {
+            problems.append(reused(name.index))
+            return nil
+        }
+        names.append(name)
+        checkHeaders(of: entry, name: path, mode: 0o644)
+        return name
     }
 
     // MARK: - Raw header bytes
@@ -376,6 +376,20 @@ public final class BundleReader {
         }
     }
 }
+
+/// The name of an entry appended after the payload (`NNN-...` under its prefix), parsed strictly.
+public protocol AppendedEntryName: Sendable, Equatable {
+    /// The parsed name, or nil when `path` is not a valid name of this kind.
+    init?(_ path: String)
+    /// 1-based number of the entry within its kind.
+    var index: Int { get }
+    /// The entry's full path.
+    var path: String { get }
+}
+
+extension SignatureEntryName: AppendedEntryName {}
+extension RecipientEntryName: AppendedEntryName {}
+extension AttestationEntryName: AppendedEntryName {}
 
 /// One entry after the manifest, as the reader classified it.
 public struct BundleEntry: Sendable {
