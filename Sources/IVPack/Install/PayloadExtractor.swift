@@ -152,33 +152,25 @@ enum PayloadExtractor {
                 switch entry.kind {
                 case .unexpected:
                     break reading
+                // Each appended entry must be the very bytes the first read judged, in the same place.
                 case .signature(let name):
                     let der = try reader.readAll(limit: SignedData.maxBytes)
-                    let checked =
-                        signatureIndex < verified.bundle.signatures.count
-                        ? verified.bundle.signatures[signatureIndex] : nil
-                    if checked?.path != name.path || checked?.der != der {
-                        problems.append("signature entry \(name.path) changed since it was checked")
+                    let checked = verified.bundle.signatures.map { ($0.path, $0.der) }
+                    if let changed = unchanged(name.path, der, "signature", checked, &signatureIndex) {
+                        problems.append(changed)
                     }
-                    signatureIndex += 1
                 case .recipient(let name):
                     let der = try reader.readAll(limit: EnvelopedKey.maxBytes)
-                    let checked =
-                        recipientIndex < verified.bundle.recipients.count
-                        ? verified.bundle.recipients[recipientIndex] : nil
-                    if checked?.path != name.path || checked?.der != der {
-                        problems.append("recipient entry \(name.path) changed since it was checked")
+                    let checked = verified.bundle.recipients.map { ($0.path, $0.der) }
+                    if let changed = unchanged(name.path, der, "recipient", checked, &recipientIndex) {
+                        problems.append(changed)
                     }
-                    recipientIndex += 1
                 case .attestation(let name):
                     let der = try reader.readAll(limit: SignedData.maxBytes)
-                    let checked =
-                        attestationIndex < verified.bundle.attestations.count
-                        ? verified.bundle.attestations[attestationIndex] : nil
-                    if checked?.path != name.path || checked?.der != der {
-                        problems.append("attestation entry \(name.path) changed since it was checked")
+                    let checked = verified.bundle.attestations.map { ($0.path, $0.der) }
+                    if let changed = unchanged(name.path, der, "attestation", checked, &attestationIndex) {
+                        problems.append(changed)
                     }
-                    attestationIndex += 1
                 case .payload(let index, let expected):
                     guard entry.tar.size == expected.storedSize else {
                         problems.append(
@@ -255,6 +247,16 @@ enum PayloadExtractor {
                         ("content key from", keyOrigin ?? "not said"),
                     ] : []))
     }
+}
+
+/// The problem when the appended entry `path` with `der`, the `index`-th of its kind in the
+/// second read, is not the `index`-th entry the first read checked; nil when it is. Advances `index`.
+private func unchanged(
+    _ path: String, _ der: [UInt8], _ kind: String, _ checked: [(path: String, der: [UInt8])], _ index: inout Int
+) -> String? {
+    defer { index += 1 }
+    let first = index < checked.count ? checked[index] : nil
+    return first?.path == path && first?.der == der ? nil : "\(kind) entry \(path) changed since it was checked"
 }
 
 /// The staging folder being filled: folders created as files need them (mode 0755), each file
