@@ -228,7 +228,11 @@ struct EnvelopedKeyTests {
 extension HSMTests {
     /// RSA-OAEP unwrap with the recipient's key inside SoftHSM2, through the pkcs11 engine. In the
     /// HSM suite: it shares the process's token and is serialized with the other HSM tests.
-    @Test func contentKeyUnwrapsWithARecipientRSAKeyInSoftHSM() throws {
+    @Test(
+        .disabled(
+            "In-process PKCS#11 (SoftHSM2 in this test process) left every later P-256 generation of the process failing (unknown group) in clean-clone CI at 7df8570 and 066ba9e; the same library code runs in child processes in installDecryptsWithARecipientKeyInSoftHSM"
+        ))
+    func contentKeyUnwrapsWithARecipientRSAKeyInSoftHSM() throws {
         let hsm = try SoftHSM.shared()
         let pki = RecipientCertificates()
         let site = try pki.rsa("site-hsm")

@@ -6,7 +6,11 @@ import Testing
 /// Signing with keys inside an HSM (SoftHSM2) through PKCS#11. Serialized: the process shares one
 /// SoftHSM configuration and token, and a PKCS#11 login is process state.
 @Suite(.serialized) struct HSMTests {
-    @Test func bundleSignedWithReleaseManagerKeyInSoftHSMVerifies() throws {
+    @Test(
+        .disabled(
+            "In-process PKCS#11 (SoftHSM2 in this test process) left every later P-256 generation of the process failing (unknown group) in clean-clone CI at 7df8570 and 066ba9e; the same library code runs in child processes in signCommandTakesAPKCS11URIWithThePINFromTheEnvironment"
+        ))
+    func bundleSignedWithReleaseManagerKeyInSoftHSMVerifies() throws {
         let hsm = try SoftHSM.shared()
         let s = try SignedRelease(signedBy: [])
         let uri = try hsm.importSigner(s.pki.releaseManager)
@@ -181,7 +185,11 @@ import Testing
         #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
     }
 
-    @Test func libraryNamesTheURIOfAKeyThatIsNotInTheToken() throws {
+    @Test(
+        .disabled(
+            "In-process PKCS#11 (SoftHSM2 in this test process) left every later P-256 generation of the process failing (unknown group) in clean-clone CI at 7df8570 and 066ba9e; the same library code runs in child processes in signCommandRefusesAndLeavesTheBundleUnchanged (unknown key)"
+        ))
+    func libraryNamesTheURIOfAKeyThatIsNotInTheToken() throws {
         let hsm = try SoftHSM.shared()
         let uri = hsm.uri(label: "absent-key")
         let error = #expect(throws: InputError.self) {
