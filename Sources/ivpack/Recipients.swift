@@ -25,7 +25,6 @@ struct RecipientsCommand: ParsableCommand {
 
         mutating func run() throws {
             try reportingErrors {
-                let inspection = try BundleInspector.inspect(path: bundle)
                 let reader = try BundleReader(path: bundle, blockSize: 16 << 10)
                 var rows: [(entry: String, recipients: [String])] = []
                 while let entry = try reader.next() {
@@ -39,7 +38,7 @@ struct RecipientsCommand: ParsableCommand {
                     }
                     rows.append((name.path, who))
                 }
-                let encryption = inspection.manifest.encryption
+                let encryption = reader.manifest.encryption
                 if outputOptions.json {
                     printJSON(
                         .object([
