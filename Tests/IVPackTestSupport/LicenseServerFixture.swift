@@ -22,7 +22,13 @@ public final class LicenseServerFixture: @unchecked Sendable {
         let server = try LicenseServer(config: config)
         self.server = server
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        task = Task { try await server.run(onRunning: { port in continuation.yield(port) }) }
+        // The server's tasks prefer threads of their own. On the cooperative pool (2 threads on
+        // 2 cores) it waited behind tests that block a thread: a 5 s curl timed out in clean-clone
+        // CI at 471a351, and with both pool threads blocked for 8 s a health request timed out
+        // (curl 28) without this preference and was answered with it.
+        task = Task(executorPreference: ServerThreads.shared) {
+            try await server.run(onRunning: { port in continuation.yield(port) })
+        }
         var bound = 0
         for await p in stream {
             bound = p
@@ -96,5 +102,18 @@ public final class LicenseServerFixture: @unchecked Sendable {
             serverURL: url, clientCertificate: certificate ?? pki.installer.certificate,
             clientKey: key ?? pki.installer.key,
             siteID: site, timeoutSeconds: timeout, attempts: attempts)
+    }
+}
+
+/// A task executor on a concurrent Dispatch queue, whose threads are not the cooperative pool's:
+/// Dispatch adds a thread when its threads block, so test load on the pool cannot starve a server.
+final class ServerThreads: TaskExecutor, @unchecked Sendable {
+    static let shared = ServerThreads()
+    private let queue = DispatchQueue(label: "ivpack.test.license-server", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

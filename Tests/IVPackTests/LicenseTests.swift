@@ -45,7 +45,7 @@ import Testing
     @Test func noClientCertificateIsRefusedInTheHandshake() async throws {
         let (s, server) = try await setUp()
         let r = await runDetached(
-            "/usr/bin/curl", ["-sS", "--max-time", "5", "--cacert", s.pki.rootCertificate, server.url + "/v1/health"])
+            "/usr/bin/curl", ["-sS", "--max-time", "20", "--cacert", s.pki.rootCertificate, server.url + "/v1/health"])
         #expect(r.status != 0)
         #expect(
             r.stderr.lowercased().contains("certificate required") || r.stderr.lowercased().contains("alert"),
@@ -54,7 +54,7 @@ import Testing
         let ok = await runDetached(
             "/usr/bin/curl",
             [
-                "-sS", "--max-time", "5", "--cacert", s.pki.rootCertificate, "--cert", s.pki.installer.certificate,
+                "-sS", "--max-time", "20", "--cacert", s.pki.rootCertificate, "--cert", s.pki.installer.certificate,
                 "--key", s.pki.installer.key, server.url + "/v1/health",
             ])
         #expect(ok.status == 0, "\(ok.stderr)")
@@ -306,7 +306,7 @@ import Testing
             return await runDetached(
                 "/usr/bin/curl",
                 [
-                    "-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", "--cacert", s.pki.rootCertificate,
+                    "-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}", "--cacert", s.pki.rootCertificate,
                     "--cert", s.pki.installer.certificate, "--key", s.pki.installer.key,
                     "-H", "Content-Type: application/json", "--data-binary", "@" + s.folder.url("body.json"),
                     server.url + LicenseProtocol.activationsPath,
