@@ -42,6 +42,44 @@ import Testing
         await server.stop()
     }
 
+    /// Issue 19: verifying an unsigned bundle failed `roles` but still activated the licence,
+    /// and seats never come back. Now the server is asked only when every other check passed.
+    @Test func aBundleThatFailsVerificationTakesNoSeat() async throws {
+        let (s, server) = try await setUp(seats: 1)
+        let authority = LicenseServerAuthority(options: server.clientOptions(pki: s.pki), policy: try s.policy())
+        func verify(_ path: String) async throws -> VerifyReport {
+            try await BundleVerifier.verify(
+                bundlePath: path, policy: try s.policy(), now: Timestamp.now(),
+                license: authority)
+        }
+        // One payload byte flipped in a copy of the signed bundle: payload fails, no seat.
+        let tampered = s.folder.url("tampered.ivp")
+        try FileManager.default.copyItem(atPath: s.bundle, toPath: tampered)
+        let entry = try #require(try BundleSurgery.entries(of: tampered).first { $0.path.hasPrefix("payload/") })
+        let at = try #require(BundleSurgery.offset(of: Array(entry.data.prefix(64)), in: tampered))
+        BundleSurgery.flipByte(in: tampered, at: at)
+        // The same release unsigned: roles fail, no seat.
+        let unsigned = s.folder.url("unsigned.ivp")
+        try BundleSurgery.rewrite(s.bundle, to: unsigned) { $0.removeAll { $0.path.hasPrefix("ivpack/signatures/") } }
+        for (path, failing) in [(tampered, "payload"), (unsigned, "roles")] {
+            let report = try await verify(path)
+            #expect(report.failedIDs.map(\.rawValue).contains(failing), "\(report.failureText)")
+            let license = try #require(report.checks.first { $0.id == .license })
+            #expect(license.status == .warn)
+            #expect(license.details.first?.hasPrefix("not run: the licence was not asked for because") == true)
+            #expect(license.details.first?.contains(failing) == true, "\(license.details)")
+            #expect(try server.server.store.activations().isEmpty, "\(path) took a seat")
+        }
+        // The licence's one seat is still free for the bundle that passes, and a retry takes no second.
+        for _ in 0..<2 {
+            let report = try await verify(s.bundle)
+            #expect(report.failedIDs.isEmpty, "\(report.failureText)")
+            #expect(report.checks.first { $0.id == .license }?.status == .pass)
+        }
+        #expect(try server.server.store.activations().count == 1)
+        await server.stop()
+    }
+
     @Test func noClientCertificateIsRefusedInTheHandshake() async throws {
         let (s, server) = try await setUp()
         let r = await runDetached(

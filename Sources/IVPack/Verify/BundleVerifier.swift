@@ -26,9 +26,9 @@ public enum BundleVerifier {
         return report
     }
 
-    /// Runs every check, and the licence check last: `license` is asked once the bundle is read,
-    /// and its decision is the report's `license` check (none when `license` is nil). Throws only
-    /// when the bundle cannot be opened at all.
+    /// Runs every check, and the licence check last: `license` is asked only when no other check
+    /// failed, so a bundle that fails verification never takes a licence seat (a failed check
+    /// makes the `license` check "not run"). Throws only when the bundle cannot be opened at all.
     public static func verify(
         bundlePath: String, policy: TrustPolicy, now: Int64,
         probe: any SystemProbe = LiveSystem(), license: (any LicenseAuthority)?,
@@ -37,19 +37,36 @@ public enum BundleVerifier {
         progress: ProgressHandler? = nil
     ) async throws -> VerifyReport {
         var (report, bundle) = try read(bundlePath: bundlePath, now: now, hashWorkers: hashWorkers, progress: progress)
-        guard let bundle else { return report }
-        // Checks never wait, so the authority, which may ask a server, decides before they run.
-        var requirement: LicenseRequirement?
-        if let license {
+        guard let bundle else {
+            if let license { report.checks.append(licenseNotAsked(license, failed: report.checks)) }
+            return report
+        }
+        report.checks += AllOfVerifyChecks.standard(policy: policy, probe: probe, accepting: accepting)
+            .evaluate(bundle, now: now)
+        guard let license else { return report }
+        // Every other check has been judged: only a bundle that passed them may take a seat.
+        if report.checks.contains(where: { $0.status == .fail }) {
+            report.checks.append(licenseNotAsked(license, failed: report.checks))
+        } else {
             let subject = LicenseSubject(
                 product: bundle.manifest.product.name, version: bundle.manifest.version,
                 manifestSHA256: bundle.manifestDigest)
-            requirement = LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject))
+            report.checks += LicenseRequirement(title: license.checkTitle, decision: await license.decide(subject))
+                .evaluate(bundle, now: now)
         }
-        report.checks += AllOfVerifyChecks.standard(
-            policy: policy, probe: probe, license: requirement, accepting: accepting
-        ).evaluate(bundle, now: now)
         return report
+    }
+
+    /// The `license` check when the server was not asked because `failed` has failed checks:
+    /// "not run" (a warning, never a pass; the verdict is FAIL through the failed checks).
+    static func licenseNotAsked(_ license: any LicenseAuthority, failed checks: [Check]) -> Check {
+        let failed = checks.filter { $0.status == .fail }.map(\.id.rawValue)
+        return Check(
+            .license, title: license.checkTitle, status: .warn,
+            details: [
+                "not run: the licence was not asked for because \(failed.joined(separator: ", ")) failed; a bundle that fails verification takes no licence seat. Fix what failed and verify again."
+            ],
+            evidence: [("asked", "no")])
     }
 
     /// The manifest and the streaming pass: the report so far, and what the composed checks judge
