@@ -27,6 +27,17 @@ struct SignCommand: ParsableCommand {
             With --tsa URL, an RFC 3161 time-stamp token from that authority is embedded in the \
             signature, so that the signature stays verifiable after the signing certificate expires.
 
+            The certificate must prove the role: under the rules of --trust POLICY when given, \
+            else by ivpack's role certificate policies (what `ivpack keys csr --role` requests). \
+            Without --role, the one role the certificate proves is used. A signature made with the \
+            wrong role or certificate is replaced with --replace ROLE: the bundle is rewritten \
+            beside itself and renamed into place (a kill leaves the old or the new bundle; needs \
+            the bundle's size in free space).
+
+            Example, a quality signature mistakenly made as qa:
+              ivpack sign out/pulmoscan-V2.3.1.1024.ivp --replace qa --role quality \\
+                --key keys/signers/quality.key --cert keys/signers/quality.pem
+
             Example with the key in an HSM:
               IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
                 --key 'pkcs11:token=release-signing;object=release-manager' \\
@@ -39,8 +50,17 @@ struct SignCommand: ParsableCommand {
 
     @OptionGroup var identity: SigningIdentityOptions<KeyFileOrHSM>
 
-    @Option(name: .long, help: "The role this signature stands for, e.g. release-manager or quality.")
-    var role: String
+    @Option(
+        name: .long,
+        help:
+            "The role this signature stands for, e.g. release-manager or quality (default: the one role the certificate proves)."
+    )
+    var role: String?
+
+    @Option(
+        name: .long,
+        help: "Replace the signature that claims this role (a wrong role or certificate), in place and crash-safely.")
+    var replace: String?
 
     @Option(name: .long, help: "An RFC 3161 time-stamping authority (http:// or https://) to time-stamp the signature.")
     var tsa: String?
@@ -83,7 +103,7 @@ struct SignCommand: ParsableCommand {
                 timestampAuthority: tsa, timestampTimeout: tsaTimeout,
                 gate: GateApproval(
                     trust: try trust.map { try TrustPolicy.load(path: $0) }, overrideReason: overrideGate ? reason : nil
-                ))
+                ), replace: replace)
             if outputOptions.json {
                 printJSON(
                     .object(
@@ -91,10 +111,13 @@ struct SignCommand: ParsableCommand {
                             ("bundle", .string(bundle)), ("entry", .string(result.entry)),
                             ("role", .string(result.role)),
                             ("signer", .string(result.signer)), ("manifestSHA256", .string(result.manifestDigest.hex)),
-                            ("signatures", .integer(result.signatureCount)),
-                        ] + (result.gateOverride.map { [("gateOverride", JSONValue.string($0))] } ?? [])))
+                            ("signatures", .integer(result.signatureCount)), ("roleCheck", .string(result.roleCheck)),
+                        ] + (result.gateOverride.map { [("gateOverride", JSONValue.string($0))] } ?? [])
+                            + (result.replaced.map { [("replaced", JSONValue.string($0))] } ?? [])))
             } else {
                 print("Signed \(bundle) as \(result.role): \(result.entry)")
+                if let replaced = result.replaced { print("  replaced \(replaced)") }
+                print("  \(result.roleCheck)")
                 if let entry = result.gateOverride { print("  gate overridden, reason recorded in \(entry)") }
                 print("  signer \(result.signer)")
                 print(

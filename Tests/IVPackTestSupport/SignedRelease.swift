@@ -27,9 +27,11 @@ public final class SignedRelease: @unchecked Sendable {
     }
 
     /// Signs `bundle` (default: the built one) as `role` with `identity` (default: the role's signer).
+    /// The role is not checked unless `checkRole`: tests sign what another tool could (a
+    /// certificate that does not prove the role it claims), which verify must refuse.
     public func sign(
         role: String, identity: DevelopmentPKILayout.Signer? = nil, bundle path: String? = nil, at time: Int64? = nil,
-        timestampAuthority: String? = nil, timestampTimeout: Int = 10
+        timestampAuthority: String? = nil, timestampTimeout: Int = 10, checkRole: Bool = false
     ) throws {
         let id = identity ?? signer(role)
         let certs = try Certificate.load(file: id.certificate)
@@ -37,7 +39,7 @@ public final class SignedRelease: @unchecked Sendable {
             bundlePath: path ?? bundle, certificate: certs[0],
             key: try PrivateKey.load(file: id.key, passphrase: nil),
             chain: try Certificate.load(file: id.chain), role: role, now: time ?? now,
-            timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout)
+            timestampAuthority: timestampAuthority, timestampTimeout: timestampTimeout, checkRole: checkRole)
     }
 
     /// A local RFC 3161 authority with this PKI's TSA identity, its clock fixed at `time`.

@@ -318,13 +318,15 @@ import Testing
 
     // MARK: - Crash inside a hook
 
+    // The hooks sleep 600 s, not 60: a clean-clone run with 4 builds beside it took over 60 s from
+    // the kill to the next install, the hook had ended by itself, and "stopped the hook" was absent.
     @Test func aKillInsideAHookIsUndoneByTheNextRunWhichStopsTheHook() throws {
         let f = try InstallFixture()
         #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
         let v1 = try Installer.status(root: f.root, check: false).state.active!
         let before = Self.tree(f.root + "/state")
         let slow = try Self.bundle(
-            f, Self.v2, extra: "printf 'half' > \"$IVPACK_STATE_DIR/etc/site.conf\"; sleep 60", name: "slow")
+            f, Self.v2, extra: "printf 'half' > \"$IVPACK_STATE_DIR/etc/site.conf\"; sleep 600", name: "slow")
         let killed = try ivpackKilledAtFailpoint(
             ["install", slow, "--trust", f.signed.pki.trustPolicy, "--root", f.root], failpoint: "install-in-hook")
         #expect(killed.killedBySignal, "\(killed.stderr)")
@@ -397,7 +399,7 @@ import Testing
         let preRollback = "  preRollback:\n    run: [service/hooks/pre-rollback]\n    timeout: 5s"
         let b2 = try Self.bundle(
             f, Self.v2, moreHooks: preRollback,
-            more: [("service/hooks/pre-rollback", "#!/bin/sh\necho stopping\nsleep 60\n", 0o755)])
+            more: [("service/hooks/pre-rollback", "#!/bin/sh\necho stopping\nsleep 600\n", 0o755)])
         #expect(install(f, b2).status == 0)
         let v2 = try Installer.status(root: f.root, check: false).state.active!
         let before = Self.tree(f.root + "/state")

@@ -12,6 +12,10 @@ struct BundleLayout {
     var attestations: [AttestationEntry] = []
     /// Offset of the end-of-archive marker.
     var endOfArchive: Int64
+    /// Where each signature entry's headers start, in the order of `signatures`.
+    var signatureStarts: [Int64] = []
+    /// Where every entry's headers start, in archive order.
+    var entryStarts: [Int64] = []
 
     /// Reads the bundle and refuses one that `verify` would refuse for its structure: a file
     /// missing or of another size than the manifest says (a bundle cut at an entry boundary reads
@@ -25,9 +29,13 @@ struct BundleLayout {
         var recipients: [(String, [UInt8])] = []
         var attestations: [AttestationEntry] = []
         var wrongSize: [String] = []
+        var signatureStarts: [Int64] = []
+        var entryStarts: [Int64] = []
         while let entry = try reader.next() {
+            entryStarts.append(entry.tar.headerOffset)
             switch entry.kind {
             case .signature(let name):
+                signatureStarts.append(entry.tar.headerOffset)
                 signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
             case .payload(_, let file) where entry.tar.size != file.storedSize:
                 wrongSize.append(
@@ -54,7 +62,8 @@ struct BundleLayout {
         }
         return BundleLayout(
             manifestBytes: reader.manifestBytes, manifest: reader.manifest, signatures: signatures,
-            recipients: recipients, attestations: attestations, endOfArchive: end)
+            recipients: recipients, attestations: attestations, endOfArchive: end, signatureStarts: signatureStarts,
+            entryStarts: entryStarts)
     }
 
     /// Appends one entry (`path`, `data`) at the end-of-archive marker of the bundle open as
@@ -71,5 +80,31 @@ struct BundleLayout {
         Failpoint.reach(failpoint)
         try file.write(bytes[0..<512], at: endOfArchive)
         try file.sync()
+    }
+
+    /// Replaces signature entry `index` (of `signatures`) by the entry (`path`, `data`) at the
+    /// same place, crash-safe by a whole new file: the bytes before the old entry, the new entry,
+    /// the bytes after it up to the end marker and a new end marker go to a temporary file beside
+    /// the bundle (unnamed until complete where Linux allows; the unchanged ranges by
+    /// copy_file_range(2), in the kernel), flushed, then renamed over the bundle. A kill at any
+    /// moment leaves the old bundle or the new one. Costs a copy of the bundle and as much free
+    /// space; `file` (the locked old bundle) is read, never written.
+    func replace(
+        signatureAt index: Int, path: String, data: [UInt8], bundlePath: String, file: UpdatableFile,
+        failpoint: String
+    ) throws {
+        let start = signatureStarts[index]
+        let end = entryStarts.first { $0 > start } ?? endOfArchive
+        let entry = try TarStreamWriter.entryWithEndMarker(
+            path: path, data: data, permissions: 0o644, modificationTime: manifest.provenance.sourceDateEpoch
+        ).dropLast(TarHeaderFormat.endOfArchive.count)
+        let output = try AtomicOutputFile(path: bundlePath)
+        try output.keepMode(of: file)
+        try output.append(from: file, offset: 0, count: start)
+        try Array(entry).withUnsafeBytes { try output.write($0) }
+        try output.append(from: file, offset: end, count: endOfArchive - end)
+        try TarHeaderFormat.endOfArchive.withUnsafeBytes { try output.write($0) }
+        Failpoint.reach(failpoint)
+        try output.commit()
     }
 }

@@ -203,6 +203,52 @@ public final class AtomicOutputFile {
     }
 }
 
+extension AtomicOutputFile {
+    /// Appends `count` bytes of `source` from `offset`: copy_file_range(2), so the bytes move in
+    /// the kernel (and are shared where the file system can), with read/write where the call is
+    /// not supported (another file system, an old kernel).
+    func append(from source: UpdatableFile, offset: Int64, count: Int64) throws {
+        var from = Int(offset)
+        var left = count
+        while left > 0 {
+            let n = copyFileRange(from: source.fd, at: &from, to: fd, count: Int(min(left, 1 << 30)))
+            if n > 0 {
+                left -= Int64(n)
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) || n == 0 {
+                // Not supported here (or the source ended early, which the read below reports).
+                while left > 0 {
+                    let bytes = try source.read(count: Int(min(left, 1 << 20)), at: Int64(from))
+                    guard !bytes.isEmpty else {
+                        throw FileSystemError(
+                            operation: "copy (the file ended \(left) bytes early)", path: source.path, code: EIO,
+                            isInput: true)
+                    }
+                    try bytes.withUnsafeBytes { try write($0) }
+                    from += bytes.count
+                    left -= Int64(bytes.count)
+                }
+                return
+            }
+            throw FileSystemError(
+                operation: "copy into \(temporaryPath)", path: source.path, code: errno, isInput: false)
+        }
+    }
+
+    /// Gives the output the permission bits of `file`.
+    func keepMode(of file: UpdatableFile) throws {
+        var st = stat()
+        guard fstat(file.fd, &st) == 0 else {
+            throw FileSystemError(operation: "read file status", path: file.path, code: errno, isInput: true)
+        }
+        guard fchmod(fd, st.st_mode & 0o7777) == 0 else {
+            throw FileSystemError(operation: "set the permissions", path: temporaryPath, code: errno, isInput: false)
+        }
+    }
+}
+
 /// A file updated in place (a bundle receiving a signature), locked against other ivpack
 /// processes for as long as the value lives.
 public final class UpdatableFile {
@@ -212,29 +258,50 @@ public final class UpdatableFile {
     /// Opens `path` for reading and writing and takes an exclusive lock, without waiting.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw FileSystemError(operation: "open for update", path: path, code: errno, isInput: true)
-        }
-        // Wait a little for a lock held briefly by someone else (for instance a child process of a
-        // multi-threaded host that has not reached exec yet), then give up with a clear message.
-        var attempts = 0
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            if code == EWOULDBLOCK && attempts < 300 {
-                attempts += 1
-                usleep(10_000)
+        self.fd = try Self.openLocked(path)
+    }
+
+    /// The descriptor of `path`, open for update and exclusively locked.
+    private static func openLocked(_ path: String) throws -> Int32 {
+        // `sign --replace` renames a new file over the bundle: a process that opened the old one
+        // and waited for its lock would otherwise update a file that no longer has the name, so
+        // the lock counts only while the name still leads to the locked file.
+        for _ in 0..<100 {
+            let fd = open(path, O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw FileSystemError(operation: "open for update", path: path, code: errno, isInput: true)
+            }
+            // Wait a little for a lock held briefly by someone else (for instance a child process of a
+            // multi-threaded host that has not reached exec yet), then give up with a clear message.
+            var attempts = 0
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let code = errno
+                if code == EWOULDBLOCK && attempts < 300 {
+                    attempts += 1
+                    usleep(10_000)
+                    continue
+                }
+                close(fd)
+                if code == EWOULDBLOCK {
+                    throw FileSystemError(
+                        operation: "lock it (another ivpack process is updating this bundle; wait for it to finish)",
+                        path: path, code: code, isInput: false)
+                }
+                throw FileSystemError(operation: "lock it", path: path, code: code, isInput: false)
+            }
+            var held = stat()
+            var named = stat()
+            if fstat(fd, &held) == 0, stat(path, &named) == 0,
+                held.st_ino != named.st_ino || held.st_dev != named.st_dev
+            {
+                close(fd)
                 continue
             }
-            close(fd)
-            if code == EWOULDBLOCK {
-                throw FileSystemError(
-                    operation: "lock it (another ivpack process is updating this bundle; wait for it to finish)",
-                    path: path, code: code, isInput: false)
-            }
-            throw FileSystemError(operation: "lock it", path: path, code: code, isInput: false)
+            return fd
         }
-        self.fd = fd
+        throw FileSystemError(
+            operation: "lock it (it was replaced 100 times while ivpack waited)", path: path, code: EAGAIN,
+            isInput: false)
     }
 
     deinit { close(fd) }
