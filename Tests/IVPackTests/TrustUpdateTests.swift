@@ -246,6 +246,25 @@ import Testing
         #expect(m.exitStatus == .badInput && m.description.contains("unknown member \"x\""), "\(m)")
     }
 
+    @Test func aCrashBeforeTheSwitchLeavesTheOldStateInForce() throws {
+        let site = try Site()
+        let path = try site.update(version: 1)
+        let killed = try ivpackKilledAtFailpoint(
+            ["trust", "update", path, "--state", site.state], failpoint: "trust-update-before-switch")
+        #expect(killed.killedBySignal && killed.stderr.contains("failpoint reached"), "\(killed.stderr)")
+        // states/v1 is complete on disk, but current still names v0: the old state is in force.
+        #expect(FileManager.default.fileExists(atPath: site.state + "/states/v1/trust-state.json"))
+        #expect(try TrustStore.current(state: site.state).version == 0)
+        #expect(try TrustStore.history(state: site.state).map(\.version) == [0])
+        #expect(throws: TrustUpdateError.self) { try TrustPolicy.load(path: site.state) }
+        // The next install completes, replacing what the crash left.
+        #expect(try site.install(path).state.version == 1)
+        let states = try FileManager.default.contentsOfDirectory(atPath: site.state + "/states").sorted()
+        #expect(states == ["v0", "v1"], "\(states)")
+        #expect(!FileManager.default.fileExists(atPath: site.state + "/.current.tmp"))
+        #expect(try TrustPolicy.load(path: site.state).development)
+    }
+
     // MARK: - Rotation end to end
 
     @Test func rotationIntroducesASignerAndRevokesTheOldOne() throws {

@@ -167,15 +167,17 @@ public enum TrustStore {
         return try TrustState.parse(try InputFile.readAll(path: file, limit: TrustState.maxBytes), file: file)
     }
 
-    /// Every state kept in `state`, oldest first.
+    /// Every state kept in `state` up to the one in force, oldest first (a later folder an
+    /// interrupted install left behind is not history).
     public static func history(state: String) throws -> [TrustState] {
+        let inForce = try current(state: state).version
         let folder = "\(state)/\(statesName)"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return try names.filter { $0.hasPrefix("v") }.compactMap { name -> TrustState? in
             let file = "\(folder)/\(name)/\(stateFileName)"
             guard FileManager.default.fileExists(atPath: file) else { return nil }
             return try TrustState.parse(try InputFile.readAll(path: file, limit: TrustState.maxBytes), file: file)
-        }.sorted { $0.version < $1.version }
+        }.filter { $0.version <= inForce }.sorted { $0.version < $1.version }
     }
 
     /// Installs the update in `updatePath` into `state`, only when at least the threshold of the
