@@ -330,6 +330,11 @@ import Testing
         let after = try s.verify(policy: try TrustPolicy.load(path: site.state))
         #expect(!after.passed && after.failureText.contains("revoked"), "\(after.failureText)")
         #expect(try s.verify(b2, policy: try TrustPolicy.load(path: site.state)).passed)
+        // The command line reads the state folder the same way.
+        let cliNew = ivpack(["verify", b2, "--trust", site.state])
+        #expect(cliNew.status == 0, "\(cliNew.stdout)\(cliNew.stderr)")
+        let cliOld = ivpack(["verify", s.bundle, "--trust", site.state])
+        #expect(cliOld.status == 1, "\(cliOld.stdout)\(cliOld.stderr)")
         // The earlier state is kept, untouched.
         #expect(try s.verify(policy: try TrustPolicy.load(path: site.state + "/states/v2/trust-policy.yaml")).passed)
     }
