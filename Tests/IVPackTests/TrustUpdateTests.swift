@@ -240,6 +240,20 @@ import Testing
             try TrustStore.initialise(state: site.folder.url("s3"), updateKeys: releaseManager, threshold: 1, now: 0)
         }
         #expect(r.description.contains("trust-update role"))
+        // A second certificate for update-1's key counts as the same key.
+        let issuer = try Certificate.load(file: site.pki.intermediateCertificate)[0]
+        let twin = try CertificateAuthority.issue(
+            CertificateRequest(
+                subject: [("O", DevelopmentPKI.organization), ("CN", "update-1 again")], notBefore: site.now - 60,
+                notAfter: site.now + Self.day, extendedKeyUsage: [WellKnownOID.documentSigning],
+                certificatePolicies: [WellKnownOID.roleTrustUpdate]),
+            publicKeyOf: try PrivateKey.load(file: site.keys[0].key, passphrase: nil),
+            issuer: (issuer, try PrivateKey.load(file: site.pki.intermediateKey, passphrase: nil)))
+        let same = try Self.refusal {
+            try TrustStore.initialise(
+                state: site.folder.url("s4"), updateKeys: try site.certificates([0]) + [twin], threshold: 2, now: 0)
+        }
+        #expect(same.description.contains("same public key"), "\(same)")
         // An unknown member in the update file.
         let bad = site.folder.write("updates/bad.json", #"{"apiVersion":"ivpack.dev/v1","x":1}"#)
         let m = try Self.refusal { try site.install(bad) }

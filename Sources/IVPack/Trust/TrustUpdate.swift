@@ -210,9 +210,10 @@ enum UpdateKeySet {
         }
         var seen = Set<SHA256Digest>()
         for key in keys {
-            guard seen.insert(key.fingerprint).inserted else {
+            // By public key, not certificate: two certificates of one key must not count twice.
+            guard seen.insert(key.publicKeyFingerprint).inserted else {
                 throw .invalidArgument(
-                    problem: "\(place): the update key \"\(key.subject)\" is named twice",
+                    problem: "\(place): the update key of \"\(key.subject)\" is named twice (the same public key)",
                     hint: "Each key counts once towards the threshold; name distinct keys")
             }
             guard key.certificatePolicies.contains(WellKnownOID.roleTrustUpdate) else {
@@ -437,7 +438,7 @@ public struct SignedTrustUpdate: Sendable {
                         + "\(Timestamp.iso8601(signer.notBefore)) to \(Timestamp.iso8601(signer.notAfter))")
                 return check
             }
-            if !counted.insert(signer.fingerprint).inserted { check.outcome = .duplicate }
+            if !counted.insert(signer.publicKeyFingerprint).inserted { check.outcome = .duplicate }
             return check
         }
     }
