@@ -62,6 +62,13 @@
    OpenSSL reads out of the CMS (signature mathematics checked, the signer's chain not) validates
    against Schemas/iq-signoff.schema.json, is canonical, carries an issue block exactly on a
    vendor-issuer's sign-off, and its number and role match the file name.
+15. Each trust update (`ivpack trust bundle`) validates against Schemas/trust-update.schema.json
+   and is canonical; its decoded payload validates against Schemas/trust-update-payload.schema.json,
+   is canonical, and its trust-policy.yaml validates against Schemas/trust-policy.schema.json naming
+   only files of the update. Every signature is checked by OpenSSL over the payload (mathematics
+   only: which keys count is `ivpack trust update`'s job).
+16. Each trust state file (STATE/states/vN/trust-state.json) validates against
+   Schemas/trust-state.schema.json and is canonical.
 
 Needs python3 with the `jsonschema` and `PyYAML` packages, and optionally `openapi-spec-validator`.
 Exits 0 when everything passes, 1 when a schema or document fails or cannot be read, 2 on
@@ -74,6 +81,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -106,6 +114,9 @@ IQ_REPORT_SCHEMA = SCHEMAS / "iq-report.schema.json"
 LABELS_SCHEMA = SCHEMAS / "qualification-labels.schema.json"
 MAX_LABELS_BYTES = 4 << 20
 IQ_SIGNOFF_SCHEMA = SCHEMAS / "iq-signoff.schema.json"
+TRUST_UPDATE_SCHEMA = SCHEMAS / "trust-update.schema.json"
+TRUST_PAYLOAD_SCHEMA = SCHEMAS / "trust-update-payload.schema.json"
+TRUST_STATE_SCHEMA = SCHEMAS / "trust-state.schema.json"
 MAX_IQ_REPORT_BYTES = 16 << 20
 MAX_LICENSE_FILE_BYTES = 1 << 20
 DEFAULT_SPEC = REPO / "Examples" / "pulmoscan" / "ivpack.yaml"
@@ -653,6 +664,78 @@ def check_iq_signoff(signoff_path, schema):
           f"(signer's chain not verified here)")
 
 
+def read_canonical_json(path, data, what):
+    try:
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{path}: the {what} is not JSON: {e}")
+    if canonical(document) != data:
+        raise Failure(f"{path}: the {what} is not in canonical form (keys sorted, no whitespace)")
+    return document
+
+
+def check_trust_update(update_path, schemas):
+    envelope_schema, payload_schema, policy_schema = schemas
+    with open(update_path, "rb") as f:
+        data = f.read()
+    document = read_canonical_json(update_path, data, "trust update")
+    errors = validation_errors(Draft202012Validator(envelope_schema), document)
+    if errors:
+        raise Failure(f"{update_path}: does not match {TRUST_UPDATE_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    payload_bytes = base64.b64decode(document["payload"], validate=True)
+    payload = read_canonical_json(update_path, payload_bytes, "payload")
+    errors = validation_errors(Draft202012Validator(payload_schema), payload)
+    if errors:
+        raise Failure(f"{update_path}: its payload does not match {TRUST_PAYLOAD_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    files = {f["name"]: f["content"] for f in payload["files"]}
+    problems = []
+    if len(files) != len(payload["files"]):
+        problems.append("/files: a name appears twice")
+    if payload["updateKeys"]["threshold"] > len(payload["updateKeys"]["certificates"]):
+        problems.append("/updateKeys/threshold: above the number of certificates")
+    if "trust-policy.yaml" not in files:
+        problems.append("/files: no trust-policy.yaml")
+    else:
+        try:
+            policy = yaml.load(files["trust-policy.yaml"], Loader=StrictLoader)
+        except yaml.YAMLError as e:
+            raise Failure(f"{update_path}: its trust-policy.yaml is not valid YAML for ivpack: {e}")
+        errors = validation_errors(Draft202012Validator(policy_schema), policy)
+        problems += [f"trust-policy.yaml: {e}" for e in errors]
+        named = list(policy.get("trustedRoots", [])) + list(policy.get("intermediates", [])) + list(policy.get("timestampRoots", []))
+        named += [c["file"] if isinstance(c, dict) else c for c in policy.get("crls", [])]
+        problems += [f"trust-policy.yaml names {n!r}, not a file of the update" for n in named if n not in files]
+    with tempfile.TemporaryDirectory() as folder:
+        content = Path(folder) / "payload"
+        content.write_bytes(payload_bytes)
+        for i, signature in enumerate(document["signatures"]):
+            sig = Path(folder) / f"sig-{i}.der"
+            sig.write_bytes(base64.b64decode(signature["cms"], validate=True))
+            result = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-binary", "-inform", "DER", "-in", str(sig),
+                                     "-content", str(content), "-out", "/dev/null"], capture_output=True)
+            if result.returncode != 0:
+                problems.append(f"/signatures/{i}: OpenSSL does not verify it over the payload: "
+                                f"{result.stderr.decode('utf-8', 'replace').strip()}")
+    if problems:
+        raise Failure(f"{update_path}:\n  " + "\n  ".join(problems))
+    print(f"ok   trust update {update_path}: version {payload['version']}, expires {payload['expires']}, "
+          f"{len(files)} files, {len(document['signatures'])} signature(s) (keys not judged here), next keys "
+          f"{payload['updateKeys']['threshold']} of {len(payload['updateKeys']['certificates'])}")
+
+
+def check_trust_state(state_path, schema):
+    with open(state_path, "rb") as f:
+        data = f.read()
+    document = read_canonical_json(state_path, data, "trust state")
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{state_path}: does not match {TRUST_STATE_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    if (document["version"] == 0) != (document["update"] is None):
+        raise Failure(f"{state_path}: /update is null exactly on version 0, the root of trust")
+    print(f"ok   trust state {state_path}: version {document['version']}, next update "
+          f"{document['updateKeys']['threshold']} of {len(document['updateKeys']['certificates'])} keys")
+
+
 def read_manifest(bundle):
     try:
         with tarfile.open(bundle, mode="r:") as tar:  # plain tar only, as ivpack: no compression
@@ -780,6 +863,10 @@ def main():
                              "a spec's own labels file is checked with the spec")
     parser.add_argument("--iq-signoff", action="append", type=Path, default=[], metavar="FILE",
                         help="an IQ report sign-off (REPORT.NNN-ROLE.p7s) whose statement to validate, chain not verified (repeatable)")
+    parser.add_argument("--trust-update", action="append", type=Path, default=[], metavar="FILE",
+                        help="a trust update (ivpack trust bundle) to validate, with its payload and policy (repeatable)")
+    parser.add_argument("--trust-state", action="append", type=Path, default=[], metavar="FILE",
+                        help="a trust state file (STATE/states/vN/trust-state.json) to validate (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
     args = parser.parse_args()
     failures = 0
@@ -790,7 +877,7 @@ def main():
         return 1
     required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
                 LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA,
-                IQ_SIGNOFF_SCHEMA)
+                IQ_SIGNOFF_SCHEMA, TRUST_UPDATE_SCHEMA, TRUST_PAYLOAD_SCHEMA, TRUST_STATE_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
     if not LICENSE_API.is_file():
         missing.append(LICENSE_API.name)
@@ -814,6 +901,9 @@ def main():
     jobs += [(check_iq_report, r, schemas[IQ_REPORT_SCHEMA]) for r in args.iq_report]
     jobs += [(check_labels, f, schemas[LABELS_SCHEMA]) for f in args.labels]
     jobs += [(check_iq_signoff, f, schemas[IQ_SIGNOFF_SCHEMA]) for f in args.iq_signoff]
+    jobs += [(check_trust_update, f, (schemas[TRUST_UPDATE_SCHEMA], schemas[TRUST_PAYLOAD_SCHEMA], schemas[POLICY_SCHEMA]))
+             for f in args.trust_update]
+    jobs += [(check_trust_state, f, schemas[TRUST_STATE_SCHEMA]) for f in args.trust_state]
     jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:
         if not path.is_file():

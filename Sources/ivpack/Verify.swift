@@ -33,7 +33,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Argument(help: "The bundle.")
     var bundle: String
 
-    @Option(name: .long, help: "The site's trust policy (YAML).")
+    @Option(name: .long, help: "The site's trust policy (YAML), or a trust state folder (ivpack trust update --state).")
     var trust: String
 
     @OptionGroup var licensing: LicenseOptions

@@ -118,6 +118,18 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     /// SHA-256 of the DER encoding.
     public var fingerprint: SHA256Digest { SHA256Digest.of(der) }
 
+    /// SHA-256 of the DER SubjectPublicKeyInfo: the same for every certificate of one key.
+    public var publicKeyFingerprint: SHA256Digest {
+        var out: UnsafeMutablePointer<UInt8>?
+        let n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &out)
+        guard n > 0, let out else {
+            ERR_clear_error()
+            return fingerprint
+        }
+        defer { ivpack_openssl_free(out) }
+        return SHA256Digest.of(UnsafeBufferPointer(start: out, count: Int(n)))
+    }
+
     static func name(_ n: OpaquePointer?) -> String {
         guard let n else { return "" }
         let bio = BIO_new(BIO_s_mem())!

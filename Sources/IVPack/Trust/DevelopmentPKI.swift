@@ -413,6 +413,20 @@ public enum DevelopmentPKI {
         return signer
     }
 
+    /// Issues a trust-update key (role `trust-update`, certificate policy
+    /// `WellKnownOID.roleTrustUpdate`, document signing) from the intermediate CA into
+    /// `signers/NAME.pem` with its key and chain, like `issueSigner`. Update keys are pinned by a
+    /// site's trust state, not validated against its roots; `create` issues none, so the PKI's
+    /// files stay as they are and tests ask for the few they need.
+    @discardableResult
+    public static func issueTrustUpdateKey(
+        in layout: DevelopmentPKILayout, name: String, notBefore: Int64, notAfter: Int64
+    ) throws -> DevelopmentPKILayout.Signer {
+        try issueSigner(
+            role: "trust-update", policyOID: WellKnownOID.roleTrustUpdate, in: layout, name: name,
+            notBefore: notBefore, notAfter: notAfter, extendedKeyUsage: [WellKnownOID.documentSigning])
+    }
+
     // MARK: - Generation
 
     /// Every file's text by relative path.
@@ -581,6 +595,7 @@ public enum DevelopmentPKI {
         switch role {
         case "release-manager": return "Release Management"
         case "quality": return "Quality Assurance"
+        case "trust-update": return "Trust Updates"
         default: return role
         }
     }

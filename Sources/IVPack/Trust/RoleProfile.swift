@@ -40,6 +40,11 @@ public struct RoleProfile: Sendable, Equatable {
             policyOID: WellKnownOID.roleVendorIssuer, keyUsage: ["digitalSignature"],
             extendedKeyUsage: [WellKnownOID.documentSigning]),
         RoleProfile(
+            role: "trust-update",
+            purpose: "signs a site's trust updates, one of a threshold of keys (ivpack trust bundle)",
+            policyOID: WellKnownOID.roleTrustUpdate, keyUsage: ["digitalSignature"],
+            extendedKeyUsage: [WellKnownOID.documentSigning]),
+        RoleProfile(
             role: "license-server", purpose: "the licence server's TLS server certificate (needs --dns or --ip)",
             policyOID: nil, keyUsage: ["digitalSignature"], extendedKeyUsage: [WellKnownOID.serverAuth],
             needsSubjectAltNames: true),

@@ -110,7 +110,18 @@ public struct TrustPolicy: Sendable {
     public static let maxClockSkewRange: ClosedRange<Int64> = 0...86_400
 
     /// Reads and validates a policy file; certificate and CRL paths are relative to its folder.
+    /// A trust state folder (`ivpack trust init|update --state DIR`) stands for the policy of its
+    /// state in force, `DIR/current/trust-policy.yaml`.
     public static func load(path: String) throws -> TrustPolicy {
+        if TrustStore.isStateFolder(path) {
+            let policy = TrustStore.policyPath(state: path)
+            guard TrustStore.exists(policy) else {
+                throw TrustUpdateError.invalidArgument(
+                    problem: "\(path): the trust state in force (the root of trust) holds no trust policy yet",
+                    hint: "Install the vendor's first trust update: ivpack trust update FILE --state \(path)")
+            }
+            return try load(path: policy)
+        }
         let bytes = try InputFile.readAll(path: path, limit: YAMLReader.maxBytes)
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         return try parse(bytes: bytes, file: path, folder: folder)

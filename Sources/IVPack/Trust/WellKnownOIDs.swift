@@ -20,6 +20,9 @@ public enum WellKnownOID {
     public static let roleHospitalReviewer = "2.25.41054068985983710855343861885436036682"
     /// Certificate policy of the vendor's issuer of IQ reports (签发人), who signs a report as approved.
     public static let roleVendorIssuer = "2.25.154523951155026899988174998361839623660"
+    /// Certificate policy of trust-update keys: the keys whose threshold signs a site's trust
+    /// updates (`ivpack trust bundle`, `ivpack trust update`).
+    public static let roleTrustUpdate = "2.25.239106599681037604345148042130222702201"
     /// Extended key usage: document signing (RFC 9336), on the development reviewer and issuer certificates.
     public static let documentSigning = "1.3.6.1.5.5.7.3.36"
     /// Extended key usage of the licence-grant signing certificate.
