@@ -291,3 +291,51 @@ import Testing
         #expect(ReleaseGate.run(context).blockingRuleIDs.isEmpty, "\(ReleaseGate.run(context).text)")
     }
 }
+
+/// VER-012: separately versioned modules on real release folders.
+@Suite struct GateModuleTests {
+    static let fixtureModule =
+        "{name: detector, component: nodule-detector, version: V2.3.1.1024, format: full-version, naming_rule_ref: QMS-WI-006 C/2, full_version: V2.3.1.1024}"
+
+    @Test func moduleInItsOwnFormatMappedToTheFullVersionPasses() throws {
+        let report = try GateRegulatoryTests.gate {
+            $0.replacingOccurrences(
+                of: Self.fixtureModule,
+                with:
+                    "{name: detector, component: nodule-detector, version: M7, format: \"M<N>\", naming_rule_ref: QMS-WI-007 A/1, full_version: V2.3.1.1024}"
+            )
+        }
+        #expect(report.findings.isEmpty, "\(report.text)")
+    }
+
+    @Test func moduleOutOfFormatOrMappedElsewhereIsRefused() throws {
+        let report = try GateRegulatoryTests.gate {
+            $0.replacingOccurrences(
+                of: Self.fixtureModule,
+                with:
+                    "{name: detector, component: nodule-detector, version: M07, format: \"M<N>\", naming_rule_ref: QMS-WI-007 A/1, full_version: V2.3.0.1013}"
+            )
+        }
+        #expect(report.ruleIDs == ["VER-012", "VER-012"], "\(report.text)")
+        #expect(report.findings[0].message.contains("V2.3.0.1013"))
+        #expect(report.findings[1].message.contains("does not follow its declared format M<N>"))
+    }
+
+    @Test func undeclaredModelComponentIsRefusedUnderNMPA() throws {
+        let report = try GateRegulatoryTests.gate { GateRegulatoryTests.removing("modules", from: $0) }
+        #expect(report.ruleIDs == ["VER-012"], "\(report.text)")
+        #expect(report.findings[0].hint.contains("component: nodule-detector, version: V2.3.1.1024"))
+        let relaxed = try GateRegulatoryTests.gate(policy: GateRegulatoryTests.noRecords) {
+            GateRegulatoryTests.removing("modules", from: $0)
+        }
+        #expect(relaxed.findings.isEmpty, "\(relaxed.text)")
+    }
+
+    @Test(arguments: [
+        ("M7", "M<N>", true), ("M07", "M<N>", false), ("2.1.0", "<N>.<N>.<N>", true), ("2.1", "<N>.<N>.<N>", false),
+        ("V2.3.1.1024", "full-version", true), ("V2.3.1.1023", "full-version", false),
+    ])
+    func moduleFormats(version: String, format: String, matches: Bool) {
+        #expect(ModuleVersionRule.matches(version, format: format, fullVersion: "V2.3.1.1024") == matches)
+    }
+}

@@ -106,6 +106,11 @@ public enum GateRuleCatalog {
             id: "VER-011", severity: .warn, title: "No skipped values (X+1, Y+1, Z+1 only)",
             clause: "Policy (audit readability)"),
         .init(
+            id: "VER-012", severity: .block,
+            title:
+                "A separately versioned module (model, middleware) declares its version format and its mapping to the full version",
+            clause: "NMPA SW §二（七） last paragraph, §八（一）2（8）"),
+        .init(
             id: "VER-013", severity: .block,
             title: "A version maps to exactly one content: a version is never reused for other content",
             clause: "NMPA SW (一一对应); SemVer §3; GMP 2.5.1"),

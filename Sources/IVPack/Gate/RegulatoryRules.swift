@@ -690,3 +690,118 @@ public struct TestReportRule: GateRule {
         return findings
     }
 }
+
+/// VER-012: separately versioned modules (an AI model, medical middleware) declare their version
+/// format and map to the system's full version. Each `modules` item names its component, its own
+/// version, the format that version follows and the naming rule that defines it, and the full
+/// version it is released in (this release's). Where the policy requires the record, every model
+/// component of the release is declared.
+///
+/// ```yaml
+/// modules:
+///   - {name: nodule-detector-model, component: nodule-detector, version: M7, format: "M<N>",
+///      naming_rule_ref: QMS-WI-006 C/2, full_version: V2.3.1.1024}
+/// ```
+/// A `format` of `full-version` says the module carries the system's full version itself; in any
+/// other format `<N>` stands for a number without leading zeros and every other character for itself.
+public struct ModuleVersionRule: GateRule {
+    /// The format of a module that carries the system's full version.
+    public static let fullVersionFormat = "full-version"
+    /// The members each module declares.
+    public static let members = ["name", "component", "version", "format", "naming_rule_ref", "full_version"]
+
+    /// A rule for the `modules` record.
+    public init() {}
+    /// The IDs this rule reports.
+    public var ruleIDs: [String] { ["VER-012"] }
+
+    /// Findings about the module declarations.
+    public func check(_ context: GateContext) -> [Finding] {
+        guard let notes = context.notes else { return [] }
+        let release = context.release
+        var models: [String] = []
+        for f in release.files where f.kind == .model && !models.contains(f.component) { models.append(f.component) }
+        func example(_ component: String) -> String {
+            "{name: \(component), component: \(component), version: \(release.version), format: \(Self.fullVersionFormat), naming_rule_ref: <naming rule ID and version>, full_version: \(release.version)}"
+        }
+        guard let record = notes.record(NotesRecord.modules.rawValue) else {
+            guard context.policy.notes.requires(.modules), !models.isEmpty else { return [] }
+            return [
+                Finding(
+                    "VER-012", file: notes.file, line: 1,
+                    "the notes declare no modules; the release's model component\(models.count == 1 ? "" : "s") \(models.joined(separator: ", ")) need a declared version format and mapping",
+                    hint: "Add to the front matter: modules: [\(models.map(example).joined(separator: ", "))]")
+            ]
+        }
+        var findings: [Finding] = []
+        func add(_ node: FrontMatterNode, _ message: String, _ hint: String) {
+            findings.append(Finding("VER-012", file: notes.file, line: node.line, message, hint: hint))
+        }
+        guard case .sequence(let items) = record.value else {
+            add(record, "modules is not a list", "Write modules: [\(models.map(example).joined(separator: ", "))]")
+            return findings
+        }
+        var declared = Set<String>()
+        for (i, item) in items.enumerated() {
+            let name = item["name"]?.string ?? "modules[\(i)]"
+            let absent = Self.members.filter { item[$0]?.string == nil }
+            if !absent.isEmpty {
+                add(
+                    item, "module \(name) lacks \(absent.joined(separator: ", "))",
+                    "Declare \(Self.members.joined(separator: ", ")) for each module")
+            }
+            if let component = item["component"]?.string {
+                declared.insert(component)
+                if !release.componentNames.contains(component) {
+                    add(
+                        item["component"]!,
+                        "module \(name) names component \(component), which the release does not have",
+                        "Name one of: \(release.componentNames.joined(separator: ", "))")
+                }
+            }
+            if let full = item["full_version"]?.string, full != release.version {
+                add(
+                    item["full_version"]!,
+                    "module \(name) maps to full version \(full), but the release is \(release.version)",
+                    "Record the mapping to this release: full_version: \(release.version)")
+            }
+            if let version = item["version"]?.string, let format = item["format"]?.string,
+                !Self.matches(version, format: format, fullVersion: release.version)
+            {
+                add(
+                    item["version"]!,
+                    "module \(name)'s version \(version) does not follow its declared format \(format)",
+                    format == Self.fullVersionFormat
+                        ? "A module in format full-version carries the release's version: version: \(release.version)"
+                        : "Write the version in the format the naming rule declares (<N>: a number without leading zeros)"
+                )
+            }
+        }
+        for component in models where !declared.contains(component) && context.policy.notes.requires(.modules) {
+            add(
+                record, "model component \(component) is not declared in modules",
+                "Add \(example(component)) to modules")
+        }
+        return findings
+    }
+
+    /// Whether `version` follows `format` (`full-version`, or a pattern with `<N>` placeholders).
+    public static func matches(_ version: String, format: String, fullVersion: String) -> Bool {
+        if format == fullVersionFormat { return version == fullVersion }
+        var v = Substring(version)
+        var f = Substring(format)
+        while !f.isEmpty {
+            if f.hasPrefix("<N>") {
+                let digits = v.prefix { $0.isASCII && $0.isNumber }
+                guard !digits.isEmpty, digits.count <= 18, digits == "0" || digits.first != "0" else { return false }
+                v = v.dropFirst(digits.count)
+                f = f.dropFirst(3)
+            } else {
+                guard v.first == f.first else { return false }
+                v = v.dropFirst()
+                f = f.dropFirst()
+            }
+        }
+        return v.isEmpty
+    }
+}

@@ -299,6 +299,7 @@ public enum ReleaseGate {
             ResidualAnomaliesRule(), SBOMRule(), ExactEnvironmentRule(), PlaceholderRule(),
             VersionHistoryRule(), ChangedComponentsRule(), ApprovalRule(),
             AIModelRule(), RegulatoryImpactRule(), RollbackRule(), TestReportRule(),
+            ModuleVersionRule(),
         ])
     }
 
