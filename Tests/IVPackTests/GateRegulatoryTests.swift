@@ -339,3 +339,19 @@ import Testing
         #expect(ModuleVersionRule.matches(version, format: format, fullVersion: "V2.3.1.1024") == matches)
     }
 }
+
+/// The test report format: the example's report and a broken one against Schemas/test-report.schema.json.
+@Suite struct TestReportSchemaTests {
+    @Test func exampleTestReportValidatesAndABrokenOneFails() throws {
+        let example = SchemaTests.repositoryRoot + "/Examples/pulmoscan/verification/TR-2026-311.test-report.json"
+        let good = SchemaTests.checkSchemas(["--test-report", example])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        let folder = TemporaryFolder()
+        let broken = folder.write(
+            "bad.test-report.json",
+            GateNotes.testReport(version: "V2.3.1.1024", artifact: "not-a-digest", suites: [("system", 1, -1, 0)]))
+        let bad = SchemaTests.checkSchemas(["--test-report", broken])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("artifact_sha256"), "\(bad.stderr)")
+    }
+}
