@@ -49,6 +49,7 @@ enum GateNotes {
             naming_rule_doc_version: C/2
             sbom_file: sbom/bom.cdx.json
             sbom_sha256: \(sbomSHA256)
+            version_module: service/VERSION
             modules:
               - {name: detector, component: nodule-detector, version: \(version), format: full-version, naming_rule_ref: QMS-WI-006 C/2, full_version: \(version)}
             rollback:

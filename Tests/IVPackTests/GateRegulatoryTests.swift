@@ -355,3 +355,57 @@ import Testing
         #expect(bad.stderr.contains("artifact_sha256"), "\(bad.stderr)")
     }
 }
+
+/// VER-014: full-version literals in the code, in a spec and in the built bundle.
+@Suite struct GateHardCodedVersionTests {
+    @Test func versionReadFromTheVersionModulePasses() throws {
+        let release = ReleaseFixture()
+        GateNotes.write(release)
+        let report = try GateNotes.gate(release)
+        #expect(report.findings.isEmpty, "\(report.text)")
+    }
+
+    @Test func hardCodedFullVersionInTheCodeIsRefusedInSpecAndBundle() throws {
+        let release = ReleaseFixture()
+        release.folder.write(
+            "service/lib/about.py", "# About screen\nFULL = \"V2.3.1.1024\"\nOLD = 'V2.2.0.861'\nHOST = \"127.0.0.1\"\n"
+        )
+        GateNotes.write(release)
+        let report = try GateNotes.gate(release)
+        #expect(report.ruleIDs == ["VER-014", "VER-014"], "\(report.text)")
+        #expect(report.findings.map(\.line) == [2, 3])
+        #expect(report.findings[0].file == release.root + "/service/lib/about.py")
+        #expect(report.findings[0].hint.contains("service/VERSION"))
+        // build itself refuses another version in the code; the release's own literal it lets through.
+        release.folder.write("service/lib/about.py", "# About screen\nFULL = \"V2.3.1.1024\"\n")
+        git(["add", "-A"], in: release.root)
+        git(["commit", "-q", "-m", "About screen"], in: release.root)
+        git(["tag", "-f", "-a", release.version, "-m", "Release \(release.version)"], in: release.root)
+        let out = TemporaryFolder()
+        _ = try release.build(to: out.url("r.ivp"))
+        let bundle = try ReleaseUnderCheck.loadBundle(path: out.url("r.ivp"))
+        #expect(
+            bundle.versionLiterals == [
+                VersionLiteral(path: "service/VERSION", line: 1, text: "V2.3.1.1024"),
+                VersionLiteral(path: "service/lib/about.py", line: 2, text: "V2.3.1.1024"),
+            ])
+        let context = try GateContext(
+            policy: .nmpa, channel: GatePolicy.nmpa.channel("market")!, release: bundle, now: Timestamp.now())
+        #expect(
+            ReleaseGate.run(context).findings.filter { $0.ruleID == "VER-014" }.map(\.file) == ["service/lib/about.py"])
+    }
+
+    @Test func withoutADeclaredVersionModuleTheVersionFileIsALiteralToo() throws {
+        let report = try GateRegulatoryTests.gate { GateRegulatoryTests.removing("version_module", from: $0) }
+        #expect(report.ruleIDs == ["VER-014"], "\(report.text)")
+        #expect(report.findings[0].file.hasSuffix("service/VERSION"))
+    }
+
+    @Test(arguments: [
+        ("v = 'V2.3.1.1024'", ["V2.3.1.1024"]), ("ip 10.0.0.1, V1.2.3", []), ("XV2.3.1.1024", []),
+        ("V2.3.1.1024.7", []), ("(V10.2.0.20481)", ["V10.2.0.20481"]),
+    ])
+    func literalTokens(line: String, expected: [String]) {
+        #expect(VersionLiteral.scan(Array(line.utf8), path: "a.py", version: "V9.9.9.9").map(\.text) == expected)
+    }
+}

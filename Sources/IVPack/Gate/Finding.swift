@@ -115,6 +115,10 @@ public enum GateRuleCatalog {
             title: "A version maps to exactly one content: a version is never reused for other content",
             clause: "NMPA SW (一一对应); SemVer §3; GMP 2.5.1"),
         .init(
+            id: "VER-014", severity: .block,
+            title: "No full-version literal in the code outside the declared version module",
+            clause: "NMPA SW §二（七）; IMDRF N7 §10.6.2; EU MDR Annex VI C §6.5"),
+        .init(
             id: "VER-015", severity: .block,
             title: "The derived SemVer X.Y.Z+B passes the official SemVer 2.0.0 pattern",
             clause: "semver.org"),

@@ -805,3 +805,125 @@ public struct ModuleVersionRule: GateRule {
         return v.isEmpty
     }
 }
+
+/// A full-version literal in a source file: the release's own version, or (any policy) a `V`
+/// followed by four dotted numbers, as `V2.3.1.1024`.
+public struct VersionLiteral: Sendable, Equatable {
+    /// Largest source file scanned; larger ones (rarely source) are skipped.
+    public static let maxBytes = 4 << 20
+    /// Most literals kept from one file.
+    public static let maxPerFile = 100
+
+    /// Release-relative path of the file.
+    public var path: String
+    /// 1-based line.
+    public var line: Int
+    /// The literal.
+    public var text: String
+
+    /// A literal `text` at `line` of `path`.
+    public init(path: String, line: Int, text: String) {
+        self.path = path
+        self.line = line
+        self.text = text
+    }
+
+    /// The literals of `bytes` (read as UTF-8, invalid bytes replaced), at most `maxPerFile`.
+    public static func scan(_ bytes: [UInt8], path: String, version: String) -> [VersionLiteral] {
+        var out: [VersionLiteral] = []
+        let text = String(decoding: bytes, as: UTF8.self)
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard line.contains("V") || line.contains(version) else { continue }
+            var found = tokens(in: line)
+            if !found.contains(version) && GateText.containsWord(String(line), version) { found.append(version) }
+            for token in found where out.count < maxPerFile {
+                out.append(VersionLiteral(path: path, line: i + 1, text: token))
+            }
+        }
+        return out
+    }
+
+    /// `V<n>.<n>.<n>.<n>` tokens not touching a letter, digit or `_`.
+    static func tokens(in line: Substring) -> [String] {
+        let s = Array(line.unicodeScalars)
+        func isWord(_ c: Unicode.Scalar) -> Bool { c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" }
+        var out: [String] = []
+        var i = 0
+        while i < s.count {
+            guard s[i] == "V", i == 0 || !isWord(s[i - 1]) else {
+                i += 1
+                continue
+            }
+            var j = i + 1
+            var fields = 0
+            while fields < 4 {
+                let start = j
+                while j < s.count, ("0"..."9").contains(s[j]) { j += 1 }
+                guard j > start else { break }
+                fields += 1
+                if fields < 4 {
+                    guard j < s.count, s[j] == "." else { break }
+                    j += 1
+                }
+            }
+            if fields == 4 && (j == s.count || (!isWord(s[j]) && s[j] != ".")) {
+                out.append(String(String.UnicodeScalarView(s[i..<j])))
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
+/// VER-014: the version comes from the build, never from a literal in the code. A full-version
+/// literal in a file of a code component is refused unless the file is one of the version modules
+/// the notes declare (`version_module: service/VERSION`, or a list): the one place the pipeline
+/// stamps and the code reads.
+public struct HardCodedVersionRule: GateRule {
+    /// Most findings listed one by one; the rest are counted in one more.
+    public static let maxFindings = 20
+
+    /// A rule for the code components.
+    public init() {}
+    /// The IDs this rule reports.
+    public var ruleIDs: [String] { ["VER-014"] }
+
+    /// One finding per literal outside the version modules.
+    public func check(_ context: GateContext) -> [Finding] {
+        // The notes declare the version module; without them (NOTES-001) every file would be suspect.
+        guard context.notes != nil else { return [] }
+        let release = context.release
+        let entry = context.notes?.record("version_module")
+        let modules = Set(
+            (entry?.items.isEmpty == false ? entry!.items : entry.map { [$0] } ?? []).compactMap(\.string))
+        let outside = release.versionLiterals.filter { !modules.contains($0.path) }
+        let hint =
+            modules.isEmpty
+            ? "Read the version from one version module the pipeline stamps, and declare it in the notes: version_module: <path>"
+            : "Read the version from \(modules.sorted().joined(separator: ", ")) instead of writing it in the code"
+        var findings: [Finding] = []
+        for literal in outside.prefix(Self.maxFindings) {
+            let shown = release.root.map { $0 == "." ? literal.path : $0 + "/" + literal.path } ?? literal.path
+            findings.append(
+                Finding(
+                    "VER-014", file: shown, line: literal.line,
+                    "the code holds the full-version literal \(literal.text) outside the version module", hint: hint))
+        }
+        if outside.count > Self.maxFindings {
+            findings.append(
+                Finding(
+                    "VER-014", file: release.path,
+                    "\(outside.count - Self.maxFindings) more full-version literals in the code", hint: hint))
+        }
+        for path in modules.sorted() where release.file(path) == nil {
+            findings.append(
+                Finding(
+                    "VER-014", file: context.notes?.file ?? release.path, line: entry?.line,
+                    "version_module \(path) is not a file of the release",
+                    hint: "Name the file the code reads the version from, by its path in the release"))
+        }
+        return findings
+    }
+}

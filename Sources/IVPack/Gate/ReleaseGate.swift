@@ -82,6 +82,8 @@ public struct ReleaseUnderCheck: Sendable {
     public var root: String?
     /// The test reports the release carries (`*.test-report.json`), path and bytes, in file order.
     public var testReports: [(path: String, bytes: [UInt8])] = []
+    /// Full-version literals in the code components' files (VER-014), in file order.
+    public var versionLiterals: [VersionLiteral] = []
 
     /// The digest test reports bind to (REL-001): the SHA-256 of the `sha256sum`-style listing
     /// `<sha256>  <path>\n` of every file of the release except the release notes and the test
@@ -155,10 +157,19 @@ public struct ReleaseUnderCheck: Sendable {
         for f in collected where f.relativePath.hasSuffix(TestReport.suffix) && reports.count < TestReport.maxCount {
             reports.append((f.relativePath, try InputFile.readAll(path: f.diskPath, limit: TestReport.maxBytes)))
         }
+        var literals: [VersionLiteral] = []
+        for f in collected where kinds[f.component] == .code {
+            guard let file = try? InputFile(path: f.diskPath), file.size <= Int64(VersionLiteral.maxBytes) else {
+                continue
+            }
+            literals += VersionLiteral.scan(
+                try file.readBytes(count: Int(file.size), at: 0), path: f.relativePath, version: spec.version)
+        }
         return ReleaseUnderCheck(
             kind: .spec, path: path, product: spec.product, version: spec.version, versionLine: versionLine,
             notesPath: spec.releaseNotes, notesDisplay: notesDisplay, notesBytes: notes, notesProblem: notesProblem,
-            files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root, testReports: reports)
+            files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root, testReports: reports,
+            versionLiterals: literals)
     }
 
     /// Reads a bundle's manifest, release notes and signature entries (not its payload).
@@ -179,6 +190,8 @@ public struct ReleaseUnderCheck: Sendable {
         var notes: [UInt8]?
         var signatures: [(path: String, der: [UInt8])] = []
         var reports: [(path: String, bytes: [UInt8])] = []
+        var literals: [VersionLiteral] = []
+        let code = Set(manifest.components.filter { $0.kind == .code }.flatMap { $0.files.map(\.path) })
         while let entry = try reader.next() {
             switch entry.kind {
             case .payload(_, let file) where file.path == manifest.releaseNotes:
@@ -191,6 +204,11 @@ public struct ReleaseUnderCheck: Sendable {
                         String(file.path.dropFirst(Manifest.payloadPrefix.count)),
                         try reader.readAll(limit: TestReport.maxBytes)
                     ))
+            case .payload(_, let file)
+            where code.contains(file.path) && file.encryption == nil && file.size <= Int64(VersionLiteral.maxBytes):
+                literals += VersionLiteral.scan(
+                    try reader.readAll(limit: VersionLiteral.maxBytes),
+                    path: String(file.path.dropFirst(Manifest.payloadPrefix.count)), version: manifest.version)
             case .signature(let name):
                 signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
             default:
@@ -210,7 +228,7 @@ public struct ReleaseUnderCheck: Sendable {
             notesPath: notesPath, notesDisplay: notesPath, notesBytes: notes,
             notesProblem: notes == nil ? "the bundle does not contain its release notes \(manifest.releaseNotes)" : nil,
             files: files, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), signatures: signatures, root: nil,
-            testReports: reports)
+            testReports: reports, versionLiterals: literals)
     }
 
     static func digestOfFile(_ path: String) throws -> SHA256Digest {
@@ -299,7 +317,7 @@ public enum ReleaseGate {
             ResidualAnomaliesRule(), SBOMRule(), ExactEnvironmentRule(), PlaceholderRule(),
             VersionHistoryRule(), ChangedComponentsRule(), ApprovalRule(),
             AIModelRule(), RegulatoryImpactRule(), RollbackRule(), TestReportRule(),
-            ModuleVersionRule(),
+            ModuleVersionRule(), HardCodedVersionRule(),
         ])
     }
 
