@@ -112,6 +112,8 @@ LICENSE_CONFIG_SCHEMA = SCHEMAS / "license-server-config.schema.json"
 LICENSE_API = SCHEMAS / "license-api.openapi.yaml"
 IQ_REPORT_SCHEMA = SCHEMAS / "iq-report.schema.json"
 LABELS_SCHEMA = SCHEMAS / "qualification-labels.schema.json"
+TEST_REPORT_SCHEMA = SCHEMAS / "test-report.schema.json"
+MAX_TEST_REPORT_BYTES = 1 << 20  # TestReport.maxBytes
 MAX_LABELS_BYTES = 4 << 20
 IQ_SIGNOFF_SCHEMA = SCHEMAS / "iq-signoff.schema.json"
 TRUST_UPDATE_SCHEMA = SCHEMAS / "trust-update.schema.json"
@@ -267,6 +269,25 @@ def check_spec(spec_path, schemas):
     if problems:
         raise Failure(f"{spec_path}:\n  " + "\n  ".join(problems))
     print(f"ok   spec {spec_path}{labels_note}")
+
+
+def check_test_report(report_path, schema):
+    """A test report as TestReport.parse reads it (REL-001)."""
+    try:
+        with open(report_path, "rb") as f:
+            data = f.read(MAX_TEST_REPORT_BYTES + 1)
+    except OSError as e:
+        raise Failure(f"{report_path}: cannot read: {e}")
+    if len(data) > MAX_TEST_REPORT_BYTES:
+        raise Failure(f"{report_path}: more than {MAX_TEST_REPORT_BYTES} bytes; the gate refuses larger reports")
+    try:
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=strict_json_object)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure(f"{report_path}: cannot read as JSON: {e}")
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{report_path}: does not match {TEST_REPORT_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    print(f"ok   {report_path} (test report {document['id']}, {document['full_version']})")
 
 
 def check_labels(labels_path, schema, quiet=False):
@@ -858,6 +879,8 @@ def main():
                         help="an offline licence file (ivpack license export --offline) to validate, signature not verified (repeatable)")
     parser.add_argument("--iq-report", action="append", type=Path, default=[], metavar="FILE",
                         help="an IQ report (ivpack verify --report FILE) to validate, signature not verified (repeatable)")
+    parser.add_argument("--test-report", action="append", type=Path, default=[], metavar="FILE",
+                        help="a test report (*.test-report.json, ivpack-test-report/1) to validate (repeatable)")
     parser.add_argument("--labels", action="append", type=Path, default=[], metavar="FILE",
                         help="a reference labels file (qualification dataset, ivpack-qualification-labels/1) to validate (repeatable); "
                              "a spec's own labels file is checked with the spec")
@@ -876,7 +899,7 @@ def main():
         print(f"FAIL {e}", file=sys.stderr)
         return 1
     required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
-                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA,
+                LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA, TEST_REPORT_SCHEMA,
                 IQ_SIGNOFF_SCHEMA, TRUST_UPDATE_SCHEMA, TRUST_PAYLOAD_SCHEMA, TRUST_STATE_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
     if not LICENSE_API.is_file():
@@ -900,6 +923,7 @@ def main():
     jobs += [(check_license_file, f, (schemas[LICENSE_FILE_SCHEMA], schemas[LICENSE_GRANT_SCHEMA])) for f in args.license_file]
     jobs += [(check_iq_report, r, schemas[IQ_REPORT_SCHEMA]) for r in args.iq_report]
     jobs += [(check_labels, f, schemas[LABELS_SCHEMA]) for f in args.labels]
+    jobs += [(check_test_report, f, schemas[TEST_REPORT_SCHEMA]) for f in args.test_report]
     jobs += [(check_iq_signoff, f, schemas[IQ_SIGNOFF_SCHEMA]) for f in args.iq_signoff]
     jobs += [(check_trust_update, f, (schemas[TRUST_UPDATE_SCHEMA], schemas[TRUST_PAYLOAD_SCHEMA], schemas[POLICY_SCHEMA]))
              for f in args.trust_update]

@@ -66,7 +66,8 @@ import Testing
 
     @Test func previousVersionInNotesMustBeThePreviousRelease() throws {
         let current = Self.release("V2.3.2.1031", previous: "V2.3.1.1023")
-        #expect(try Self.gateAfterBase(current).ruleIDs == ["NOTES-016"])
+        // The rollback target the notes give (their previous version) is not the previous release either.
+        #expect(try Self.gateAfterBase(current).ruleIDs == ["NOTES-016", "REL-015"])
     }
 
     @Test func changedComponentMustBeNamedInTheNotes() throws {
@@ -106,18 +107,24 @@ import Testing
             "models/detector.safetensors",
             FormatFixtures.safetensors(metadata: ["version": "V2.3.2.1031", "arch": "unet"], tensorBytes: 8192))
         let report = try Self.gateAfterBase(current)
-        #expect(report.ruleIDs == ["NOTES-019", "NOTES-020"], "\(report.text)")
-        let retrained = Self.release(
-            "V2.4.0.1101", level: "Y",
-            items: [
-                (
-                    "CR-830", "Changed", "ai_data_driven_nonsignificant",
-                    "nodule-detector retrained, no significant difference"
-                )
-            ])
+        // The notes' weights digest is the old model's too (NOTES-008).
+        #expect(report.ruleIDs == ["NOTES-019", "NOTES-020", "NOTES-008"], "\(report.text)")
+        let items: [GateNotes.Item] = [
+            (
+                "CR-830", "Changed", "ai_data_driven_nonsignificant",
+                "nodule-detector retrained, no significant difference"
+            )
+        ]
+        let retrained = Self.release("V2.4.0.1101", level: "Y", items: items)
         retrained.folder.write(
             "models/detector.safetensors",
             FormatFixtures.safetensors(metadata: ["version": "V2.4.0.1101", "arch": "unet"], tensorBytes: 8192))
+        GateNotes.write(
+            retrained,
+            text: GateNotes.text(
+                version: "V2.4.0.1101", previous: Self.base, level: "Y", items: items,
+                sbomSHA256: GateNotes.sbomDigest(retrained),
+                modelSHA256: SHA256Digest.of(retrained.folder.read("models/detector.safetensors")).hex))
         let ok = try Self.gateAfterBase(retrained)
         #expect(ok.findings.isEmpty, "\(ok.text)")
         #expect(ok.actualLevel == .minor && ok.requiredLevel == .minor)
@@ -302,13 +309,27 @@ import Testing
             folder.write(path, bytes, mode: path.hasSuffix(".py") ? 0o644 : 0o644)
         }
         let newSBOM = SHA256Digest.of(folder.read("sbom/pulmoscan.cdx.json")).hex
+        let model = "models/nodule-detector.safetensors"
+        let oldModel = SHA256Digest.of(Array(FileManager.default.contents(atPath: example + "/" + model)!)).hex
+        let newModel = SHA256Digest.of(folder.read(model)).hex
         var text = oldNotes
         if let notes {
             text = notes(
-                oldNotes.replacingOccurrences(of: base, with: version).replacingOccurrences(of: oldSBOM, with: newSBOM),
+                oldNotes.replacingOccurrences(of: base, with: version).replacingOccurrences(of: oldSBOM, with: newSBOM)
+                    .replacingOccurrences(of: oldModel, with: newModel),
                 version)
         }
         folder.write("release-notes/\(version).md", text)
+        if version != base || retrain {
+            // The test system tests the new artifact: its report names the new artifact digest.
+            let report = "verification/TR-2026-311.test-report.json"
+            let artifact = try #require(try ReleaseUnderCheck.loadSpec(path: folder.url("ivpack.yaml")).artifactDigest)
+            var json = String(decoding: folder.read(report), as: UTF8.self)
+            let key = "\"artifact_sha256\": \""
+            let start = try #require(json.range(of: key)).upperBound
+            json.replaceSubrange(start..<json.index(start, offsetBy: 64), with: artifact.hex)
+            folder.write(report, json)
+        }
         git(["init", "-q", "-b", "main"], in: folder.path)
         git(["add", "-A"], in: folder.path)
         git(["commit", "-q", "-m", "Release \(version)"], in: folder.path)
@@ -326,11 +347,13 @@ import Testing
             var t = text.replacingOccurrences(
                 of: "previous_released_version: V2.3.0.1013", with: "previous_released_version: \(base)"
             )
+            .replacingOccurrences(of: "  target: V2.3.0.1013", with: "  target: \(base)")
             .replacingOccurrences(
                 of: "semver: 2.3.1+1024", with: "semver: \(fields[0]).\(fields[1]).\(fields[2])+\(fields[3])"
             )
             .replacingOccurrences(of: "update_level: Z", with: "update_level: \(level)")
             if let item {
+                t = t.replacingOccurrences(of: "update_driver: 无 none", with: "update_driver: 数据驱动 data-driven")
                 t = t.replacingOccurrences(
                     of: "### 变更 Changed\n无 / None",
                     with: """

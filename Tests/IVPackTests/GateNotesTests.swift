@@ -12,9 +12,18 @@ enum GateNotes {
     static func text(
         version: String, previous: String = "V2.3.0.1013", level: String = "Z",
         items: [Item] = [("CR-812", "Fixed", "corrective", "diameter under-reported with non-square pixels")],
-        sbomSHA256: String
+        sbomSHA256: String, modelSHA256: String? = nil
     ) -> String {
         let fields = version.dropFirst().split(separator: ".")
+        let modelSHA256 = modelSHA256 ?? modelDigest(version: version)
+        // An X step (or a stated X level) needs the CN change registration (NOTES-011).
+        let majorStep = level == "X" || version.split(separator: ".").first != previous.split(separator: ".").first
+        let types = Set(items.map(\.type))
+        let driver =
+            types.contains("ai_algorithm_driven")
+            ? "算法驱动 algorithm-driven"
+            : types.contains { $0.hasPrefix("ai_") } ? "数据驱动 data-driven" : "无 none"
+        let significant = types.contains("ai_data_driven_significant")
         let semver =
             fields.count == 4 ? "\(fields[0]).\(fields[1]).\(fields[2])+\(fields[3])" : String(version.dropFirst())
         func table(_ kac: String) -> String {
@@ -40,6 +49,31 @@ enum GateNotes {
             naming_rule_doc_version: C/2
             sbom_file: sbom/bom.cdx.json
             sbom_sha256: \(sbomSHA256)
+            version_module: service/VERSION
+            modules:
+              - {name: detector, component: nodule-detector, version: \(version), format: full-version, naming_rule_ref: QMS-WI-006 C/2, full_version: \(version)}
+            rollback:
+              target: \(previous)
+              tested: true
+              evidence: TR-ROLLBACK-77
+              compatibility: API and reports unchanged
+              data_migration: 无 / none
+              legacy_users: none
+            regulatory:
+              CN:
+                change_registration_required: \(majorStep)
+                approval_number: \(majorStep ? "国械注准20263210001" : "null")
+                decision_record: RA-2026-031
+              US: {pathway: letter-to-file, decision_record: RA-2026-032}
+              EU: {significant_change: false, decision_record: RA-2026-033}
+            ai:
+              model: {id: ps-ai-nodule-detector, version: \(version), file: models/detector.safetensors, sha256: \(modelSHA256)}
+              update_driver: \(driver)
+              test_set: {id: PS-CT-TEST-SEQ-02, sha256: \(Self.testSetDigest)}
+              baseline: {version: V2.0.0.612, test_set_sha256: \(Self.testSetDigest)}
+              metrics: [{name: sensitivity, value: 0.921, ci95: "0.905-0.935", baseline: 0.921}]
+              statistical_test: {name: McNemar, alpha: 0.05, p: \(significant ? "0.01" : "1.0"), conclusion: \(significant ? "significant" : "not significant")}
+              adaptive_learning: {CN: false, US: false, EU: false}
             ---
 
             # PulmoScan AI \(version) 发布说明 / Release Notes
@@ -77,7 +111,7 @@ enum GateNotes {
 
             ## 6 性能评估与验证确认摘要 / Performance Evaluation and V&V Summary
 
-            412 tests run, 412 passed (TR-2026-311).
+            412 tests run, 412 passed (TR-2026-311, `verification/TR-2026-311.test-report.json`).
 
             ## 7 已知剩余缺陷 / Known Residual Anomalies
 
@@ -123,23 +157,66 @@ enum GateNotes {
             """
     }
 
+    /// The SHA-256 of the sequestered test set the fixture's notes name (a made-up data set).
+    static let testSetDigest = "3bf306dae51e5ae38d557116649589ca4a91402e132a9b67bde9a9253653f3a0"
+
+    /// The SHA-256 of the model `ReleaseFixture(version:)` writes, as the notes must state it.
+    static func modelDigest(version: String) -> String {
+        SHA256Digest.of(FormatFixtures.safetensors(metadata: ["version": version, "arch": "unet"], tensorBytes: 4096))
+            .hex
+    }
+
     /// The SHA-256 of the fixture's SBOM, as the notes must state it.
     static func sbomDigest(_ release: ReleaseFixture) -> String {
         SHA256Digest.of(release.folder.read("sbom/bom.cdx.json")).hex
     }
 
-    /// Writes conforming notes into `release` (its spec names release-notes.md).
+    /// Writes conforming notes into `release` (its spec names release-notes.md), and a passing test
+    /// report of the release's artifact in a `test-reports` component (REL-001).
     @discardableResult
     static func write(_ release: ReleaseFixture, text: String? = nil) -> String {
-        release.folder.write(
+        let path = release.folder.write(
             "release-notes.md", text ?? Self.text(version: release.version, sbomSHA256: sbomDigest(release)))
+        writeTestReport(release)
+        return path
+    }
+
+    /// Where the fixture's test report is.
+    static let reportPath = "verification/TR-2026-311.test-report.json"
+
+    /// A test report JSON for `version` and `artifact`, with the given suites (name, passed, failed, not run).
+    static func testReport(
+        version: String, artifact: String,
+        suites: [(String, Int, Int, Int)] = [("system", 96, 0, 0), ("regression", 52, 0, 0)]
+    ) -> String {
+        let rows = suites.map {
+            "{\"name\": \"\($0.0)\", \"passed\": \($0.1), \"failed\": \($0.2), \"not_run\": \($0.3)}"
+        }
+        return """
+            {"format": "ivpack-test-report/1", "id": "TR-2026-311", "full_version": "\(version)",
+             "artifact_sha256": "\(artifact)", "suites": [\(rows.joined(separator: ", "))]}
+
+            """
+    }
+
+    /// Adds the `test-reports` component to the fixture's spec (once) and writes a passing report
+    /// bound to the release's artifact digest as it is now: the test system tested what is there.
+    static func writeTestReport(_ release: ReleaseFixture) {
+        let component = "  - name: test-reports\n    kind: file\n    paths: [verification]"
+        release.folder.write("ivpack.yaml", ReleaseFixture.spec(version: release.version, extraComponents: component))
+        release.folder.write(
+            reportPath, testReport(version: release.version, artifact: String(repeating: "0", count: 64)))
+        let artifact = try! ReleaseUnderCheck.loadSpec(path: release.specPath).artifactDigest!.hex
+        release.folder.write(reportPath, testReport(version: release.version, artifact: artifact))
     }
 
     /// Runs the gate on the fixture's spec.
     static func gate(
         _ release: ReleaseFixture, policy: GatePolicy = .nmpa, channel: String = "market",
-        previous: ReleaseUnderCheck? = nil
+        previous: ReleaseUnderCheck? = nil, refreshReport: Bool = true
     ) throws -> GateReport {
+        // The test system tests the artifact as the test left it (REL-001 tests break this on purpose).
+        if refreshReport && release.folder.exists(reportPath) { writeTestReport(release) }
         var current = try ReleaseUnderCheck.load(path: release.specPath)
         var diff: ReleaseDiff?
         if let previous {
@@ -376,7 +453,8 @@ enum GateNotes {
         let release = ReleaseFixture()
         try FileManager.default.removeItem(atPath: release.folder.url("release-notes.md"))
         let report = try GateNotes.gate(release)
-        #expect(report.ruleIDs == ["NOTES-001"], "\(report.text)")
+        // The bare fixture carries no test report either (REL-001 does not need the notes).
+        #expect(report.ruleIDs == ["NOTES-001", "REL-001"], "\(report.text)")
     }
 
     @Test func brokenFrontMatterIsAFindingNotAThrow() throws {

@@ -6,7 +6,7 @@ which the release pipeline stamps at build time; every other module imports it f
 """
 from pathlib import Path
 
-#: Full version (完整版本), e.g. "V2.3.1.1024", as stamped by the release pipeline.
+#: Full version (完整版本), V<X>.<Y>.<Z>.<B>, as stamped by the release pipeline into VERSION.
 __version__ = Path(__file__).with_name("VERSION").read_text(encoding="ascii").strip()
 
 #: Release version (发布版本): "V" + the first numeric field of the full version, e.g. "V2".

@@ -106,9 +106,18 @@ public enum GateRuleCatalog {
             id: "VER-011", severity: .warn, title: "No skipped values (X+1, Y+1, Z+1 only)",
             clause: "Policy (audit readability)"),
         .init(
+            id: "VER-012", severity: .block,
+            title:
+                "A separately versioned module (model, middleware) declares its version format and its mapping to the full version",
+            clause: "NMPA SW §二（七） last paragraph, §八（一）2（8）"),
+        .init(
             id: "VER-013", severity: .block,
             title: "A version maps to exactly one content: a version is never reused for other content",
             clause: "NMPA SW (一一对应); SemVer §3; GMP 2.5.1"),
+        .init(
+            id: "VER-014", severity: .block,
+            title: "No full-version literal in the code outside the declared version module",
+            clause: "NMPA SW §二（七）; IMDRF N7 §10.6.2; EU MDR Annex VI C §6.5"),
         .init(
             id: "VER-015", severity: .block,
             title: "The derived SemVer X.Y.Z+B passes the official SemVer 2.0.0 pattern",
@@ -138,12 +147,25 @@ public enum GateRuleCatalog {
             title: "Known residual anomalies: totals stated, one row per remaining anomaly",
             clause: "IEC 62304 5.8.2/5.8.3; NMPA SW §八（一）2（7）"),
         .init(
+            id: "NOTES-008", severity: .block,
+            title:
+                "The AI record: model and weights digest as shipped, update driver, test set equal to the baseline's, metrics, statistical conclusion",
+            clause: "NMPA AI 2022 (data-driven significance); FDA PCCP §VII.B(1)-(3)"),
+        .init(
             id: "NOTES-009", severity: .block, title: "The SBOM file and SHA-256 in the notes match the release",
             clause: "NMPA Cyber §二（八）; FDA Cyber §V.A.4"),
         .init(
             id: "NOTES-010", severity: .block,
             title: "The operating environment lists exact versions (no 'or later', '>=', 以上版本)",
             clause: "IQ 6.6.1 e; NMPA SW §八（一）1（5）"),
+        .init(
+            id: "NOTES-011", severity: .block,
+            title: "Regulatory impact per market with record IDs; an X bump has the CN change-registration approval",
+            clause: "NMPA SW §二（六）; FDA PCCP §V.D"),
+        .init(
+            id: "NOTES-013", severity: .block,
+            title: "The upgrade record states compatibility, data migration and legacy-user impact",
+            clause: "IEC 81001-5-1 6.3.1; NMPA SW §二（六） (回滚机制); FDA PCCP §VII.B(4)"),
         .init(
             id: "NOTES-016", severity: .block, title: "Version strings in the notes equal the release's version",
             clause: "NMPA SW (一一对应); NMPA UDI footnote [3]"),
@@ -159,9 +181,27 @@ public enum GateRuleCatalog {
             id: "NOTES-020", severity: .block, title: "A model whose content changed has a model/algorithm change item",
             clause: "NMPA AI 2022; REL-012 (ivpack rule)"),
         .init(
+            id: "REL-001", severity: .block,
+            title:
+                "Test reports bound to this artifact: its full version and artifact digest, 0 failed, 0 not run without justification, regression run",
+            clause: "IEC 62304 5.8.1, 5.8.6; FDA SW guidance; GMP 2.3.16"),
+        .init(
             id: "REL-006", severity: .block,
             title: "Every approval role the policy requires has signed the bundle, each with its own certificate",
             clause: "IQ 6.6.1 f; GMP appendix 2.6.1; IEC 62304 8.2.1"),
+        .init(
+            id: "REL-008", severity: .block,
+            title:
+                "A recorded FDA decision; under a PCCP: title, version, modification ID, every acceptance criterion passed",
+            clause: "FDA PCCP §V.D, §V.F, §VII.B(3)"),
+        .init(
+            id: "REL-014", severity: .block,
+            title: "Adaptive (self/continuous) learning is off in every market unless an approval or PCCP covers it",
+            clause: "NMPA AI 2022; FDA PCCP §VI"),
+        .init(
+            id: "REL-015", severity: .block,
+            title: "A tested rollback to the previous released version, with its evidence",
+            clause: "NMPA SW §二（六） (回滚机制)"),
     ]
 
     /// The descriptor of `id`, or nil for an unknown ID.

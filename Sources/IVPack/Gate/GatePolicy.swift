@@ -140,6 +140,12 @@ public struct GatePolicy: Sendable, Equatable {
         public var inexactVersionPhrases: [String]
         /// Keep a Changelog types a change item may carry.
         public var changelogTypes: [String]
+        /// The structured records the release must carry (`NotesRecord` raw values). A record that
+        /// is present is checked under any policy; a required one that is missing is a finding.
+        public var records: [String] = []
+
+        /// Whether the policy requires `record`.
+        public func requires(_ record: NotesRecord) -> Bool { records.contains(record.rawValue) }
     }
 
     /// The policy's name: the preset's, or the file it was read from.
@@ -179,6 +185,22 @@ public struct GatePolicy: Sendable, Equatable {
 
     /// The version fields of the scheme, most significant first.
     public var fields: [BumpLevel] { scheme == .nmpa ? [.major, .minor, .patch, .build] : [.major, .minor, .patch] }
+}
+
+/// A structured record a release carries for the regulatory rules: a front matter member of the
+/// release notes, or (`testReports`) files of the release. A policy lists those it requires.
+public enum NotesRecord: String, Sendable, CaseIterable {
+    /// `ai:` the model, update driver, test set, metrics and statistical test (NOTES-008), and
+    /// adaptive learning per market (REL-014).
+    case ai
+    /// `regulatory:` the decision per market, with the US PCCP (NOTES-011, REL-008).
+    case regulatory
+    /// `rollback:` the tested rollback target and its evidence (NOTES-013, REL-015).
+    case rollback
+    /// Test reports in the release (`*.test-report.json`) bound to this artifact (REL-001).
+    case testReports = "test_reports"
+    /// `modules:` separately versioned modules and their mapping to the full version (VER-012).
+    case modules
 }
 
 // MARK: - Presets
@@ -267,7 +289,7 @@ extension GatePolicy {
                 "sbom_file", "sbom_sha256", "update_level",
             ],
             placeholders: defaultPlaceholders, inexactVersionPhrases: defaultInexactPhrases,
-            changelogTypes: defaultChangelogTypes),
+            changelogTypes: defaultChangelogTypes, records: NotesRecord.allCases.map(\.rawValue)),
         requiredRoles: ["release-manager", "quality"])
 
     /// SemVer preset: SemVer 2.0.0 `MAJOR.MINOR.PATCH` (no prefix, up to 9 digits a field, build
@@ -490,7 +512,7 @@ extension GatePolicy {
             node, "releaseNotes",
             allowed: [
                 "headings", "sections", "changeSubsections", "frontMatter",
-                "placeholders", "inexactVersionPhrases", "changelogTypes",
+                "placeholders", "inexactVersionPhrases", "changelogTypes", "records",
             ])
         if let n = nm["headings"] {
             let text = try r.string(n, "releaseNotes.headings")
@@ -540,6 +562,15 @@ extension GatePolicy {
             p.notes.inexactVersionPhrases = try r.strings(n, "releaseNotes.inexactVersionPhrases", nonEmpty: false)
         }
         if let n = nm["changelogTypes"] { p.notes.changelogTypes = try r.strings(n, "releaseNotes.changelogTypes") }
+        if let n = nm["records"] {
+            let names = try r.strings(n, "releaseNotes.records", nonEmpty: false)
+            for (i, name) in names.enumerated() where NotesRecord(rawValue: name) == nil {
+                throw r.error(
+                    n, "releaseNotes.records[\(i)]", "unknown record \"\(name)\"",
+                    hint: "Use: \(NotesRecord.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            p.notes.records = names
+        }
         for section in p.notes.sections {
             let missing =
                 p.notes.headings == .both

@@ -80,6 +80,24 @@ public struct ReleaseUnderCheck: Sendable {
     public var signatures: [(path: String, der: [UInt8])]
     /// The spec's folder (spec only).
     public var root: String?
+    /// The test reports the release carries (`*.test-report.json`), path and bytes, in file order.
+    public var testReports: [(path: String, bytes: [UInt8])] = []
+    /// Full-version literals in the code components' files (VER-014), in file order.
+    public var versionLiterals: [VersionLiteral] = []
+
+    /// The digest test reports bind to (REL-001): the SHA-256 of the `sha256sum`-style listing
+    /// `<sha256>  <path>\n` of every file of the release except the release notes and the test
+    /// reports, sorted by path (byte order). The same for a spec and for the bundle built from it,
+    /// so a report written before the build stays bound after it; nil when a digest is unknown.
+    public var artifactDigest: SHA256Digest? {
+        var lines: [(path: String, line: String)] = []
+        for f in files where f.path != notesPath && !f.path.hasSuffix(TestReport.suffix) {
+            guard let digest = f.sha256 else { return nil }
+            lines.append((f.path, "\(digest.hex)  \(f.path)\n"))
+        }
+        lines.sort { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
+        return SHA256Digest.of(Array(lines.map(\.line).joined().utf8))
+    }
 
     /// The component names in order.
     public var componentNames: [String] {
@@ -100,8 +118,10 @@ public struct ReleaseUnderCheck: Sendable {
         return try loadBundle(path: path)
     }
 
-    /// Reads a release spec, its release notes and the SBOM digests it needs; `hashAll` digests every file.
-    public static func loadSpec(path: String, hashAll: Bool = false) throws -> ReleaseUnderCheck {
+    /// Reads a release spec and its release notes. `hashAll` (the default) digests every file, as the
+    /// rules that compare digests need (NOTES-008 the weights, REL-001 the artifact digest); without
+    /// it only the dependency manifests are digested (NOTES-009).
+    public static func loadSpec(path: String, hashAll: Bool = true) throws -> ReleaseUnderCheck {
         let spec = try ReleaseSpec.load(path: path)
         let text = String(decoding: try InputFile.readAll(path: path, limit: YAMLReader.maxBytes), as: UTF8.self)
         let versionLine = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
@@ -133,10 +153,23 @@ public struct ReleaseUnderCheck: Sendable {
             ReleaseFileInfo(
                 component: ReleaseNotesComponent.name, kind: .document, path: spec.releaseNotes,
                 sha256: notes.map { SHA256Digest.of($0) }))
+        var reports: [(path: String, bytes: [UInt8])] = []
+        for f in collected where f.relativePath.hasSuffix(TestReport.suffix) && reports.count < TestReport.maxCount {
+            reports.append((f.relativePath, try InputFile.readAll(path: f.diskPath, limit: TestReport.maxBytes)))
+        }
+        var literals: [VersionLiteral] = []
+        for f in collected where kinds[f.component] == .code {
+            guard let file = try? InputFile(path: f.diskPath), file.size <= Int64(VersionLiteral.maxBytes) else {
+                continue
+            }
+            literals += VersionLiteral.scan(
+                try file.readBytes(count: Int(file.size), at: 0), path: f.relativePath, version: spec.version)
+        }
         return ReleaseUnderCheck(
             kind: .spec, path: path, product: spec.product, version: spec.version, versionLine: versionLine,
             notesPath: spec.releaseNotes, notesDisplay: notesDisplay, notesBytes: notes, notesProblem: notesProblem,
-            files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root)
+            files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root, testReports: reports,
+            versionLiterals: literals)
     }
 
     /// Reads a bundle's manifest, release notes and signature entries (not its payload).
@@ -156,10 +189,26 @@ public struct ReleaseUnderCheck: Sendable {
         let bytes = reader.manifestBytes
         var notes: [UInt8]?
         var signatures: [(path: String, der: [UInt8])] = []
+        var reports: [(path: String, bytes: [UInt8])] = []
+        var literals: [VersionLiteral] = []
+        let code = Set(manifest.components.filter { $0.kind == .code }.flatMap { $0.files.map(\.path) })
         while let entry = try reader.next() {
             switch entry.kind {
             case .payload(_, let file) where file.path == manifest.releaseNotes:
                 notes = try reader.readAll(limit: ReleaseNotesDocument.maxBytes)
+            case .payload(_, let file)
+            where file.path.hasSuffix(TestReport.suffix) && file.encryption == nil
+                && reports.count < TestReport.maxCount:
+                reports.append(
+                    (
+                        String(file.path.dropFirst(Manifest.payloadPrefix.count)),
+                        try reader.readAll(limit: TestReport.maxBytes)
+                    ))
+            case .payload(_, let file)
+            where code.contains(file.path) && file.encryption == nil && file.size <= Int64(VersionLiteral.maxBytes):
+                literals += VersionLiteral.scan(
+                    try reader.readAll(limit: VersionLiteral.maxBytes),
+                    path: String(file.path.dropFirst(Manifest.payloadPrefix.count)), version: manifest.version)
             case .signature(let name):
                 signatures.append((name.path, try reader.readAll(limit: SignedData.maxBytes)))
             default:
@@ -178,7 +227,8 @@ public struct ReleaseUnderCheck: Sendable {
             kind: .bundle, path: path, product: manifest.product, version: manifest.version, versionLine: nil,
             notesPath: notesPath, notesDisplay: notesPath, notesBytes: notes,
             notesProblem: notes == nil ? "the bundle does not contain its release notes \(manifest.releaseNotes)" : nil,
-            files: files, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), signatures: signatures, root: nil)
+            files: files, manifest: manifest, manifestDigest: SHA256Digest.of(bytes), signatures: signatures, root: nil,
+            testReports: reports, versionLiterals: literals)
     }
 
     static func digestOfFile(_ path: String) throws -> SHA256Digest {
@@ -266,6 +316,8 @@ public enum ReleaseGate {
             NotesVersionRule(), FrontMatterRule(), RequiredSectionsRule(), ChangeListRule(), ClassificationRule(),
             ResidualAnomaliesRule(), SBOMRule(), ExactEnvironmentRule(), PlaceholderRule(),
             VersionHistoryRule(), ChangedComponentsRule(), ApprovalRule(),
+            AIModelRule(), RegulatoryImpactRule(), RollbackRule(), TestReportRule(),
+            ModuleVersionRule(), HardCodedVersionRule(),
         ])
     }
 

@@ -19,6 +19,9 @@ public struct ReleaseNotesDocument: Sendable {
         public var value: String?
         /// The 1-based line of the key in the file.
         public var line: Int
+        /// The whole value, mappings and sequences included (the structured records: `ai`,
+        /// `regulatory`, `rollback`, `modules`).
+        public var node: FrontMatterNode
     }
 
     /// An ATX heading (`## Title`), outside code blocks.
@@ -154,6 +157,16 @@ public struct ReleaseNotesDocument: Sendable {
     /// The value and line of front matter key `key`, if present.
     public func frontMatter(_ key: String) -> FrontMatterEntry? { frontMatter.first { $0.key == key } }
 
+    /// The front matter value at `path` (`record("ai", "model", "sha256")`), if present and not null.
+    public func record(_ path: String...) -> FrontMatterNode? {
+        guard let first = path.first, var node = frontMatter(first)?.node else { return nil }
+        for key in path.dropFirst() {
+            guard let next = node[key] else { return nil }
+            node = next
+        }
+        return node.isNull ? nil : node
+    }
+
     /// The lines after the front matter.
     public var bodyLines: [Line] { Array(lines.dropFirst(bodyStart - 1)) }
 
@@ -269,8 +282,109 @@ public struct ReleaseNotesDocument: Sendable {
             guard case .scalar(let key) = k else { continue }
             var value: String?
             if case .scalar(let s) = v, v.tag.rawValue != Tag.Name.null.rawValue { value = s.string }
-            frontMatter.append(FrontMatterEntry(key: key.string, value: value, line: (k.mark?.line ?? 0) + 1))
+            frontMatter.append(
+                FrontMatterEntry(
+                    key: key.string, value: value, line: (k.mark?.line ?? 0) + 1,
+                    node: FrontMatterNode(v, line: (k.mark?.line ?? 0) + 1, depth: 0)))
         }
+    }
+}
+
+/// A front matter value with the line it starts on: a scalar, a mapping, a sequence or null.
+/// Nesting deeper than `maxDepth` is cut off (read as null), so no input recurses without bound.
+public struct FrontMatterNode: Sendable, Equatable {
+    /// Deepest nesting kept.
+    public static let maxDepth = 16
+
+    /// The shape of a value.
+    public enum Value: Sendable, Equatable {
+        /// `null`, `~`, an empty value, or nesting beyond `maxDepth`.
+        case null
+        /// A scalar's text, whatever its YAML type (`true`, `0.05`, `V2.3.1.1024`).
+        case scalar(String)
+        /// A mapping's members, in order.
+        case mapping([Member])
+        /// A sequence's items, in order.
+        case sequence([FrontMatterNode])
+    }
+
+    /// A member of a mapping.
+    public struct Member: Sendable, Equatable {
+        /// The key's text.
+        public var key: String
+        /// The value.
+        public var node: FrontMatterNode
+    }
+
+    /// The value.
+    public var value: Value
+    /// The 1-based line of the value (of its key, for a member).
+    public var line: Int
+
+    init(_ node: Node, line: Int, depth: Int) {
+        self.line = (node.mark?.line).map { $0 + 1 } ?? line
+        switch node {
+        case .scalar(let s):
+            value = node.tag.rawValue == Tag.Name.null.rawValue ? .null : .scalar(s.string)
+        case .mapping(let m) where depth < Self.maxDepth:
+            value = .mapping(
+                m.compactMap { k, v in
+                    guard case .scalar(let key) = k else { return nil }
+                    let keyLine = (k.mark?.line ?? 0) + 1
+                    var member = FrontMatterNode(v, line: keyLine, depth: depth + 1)
+                    member.line = keyLine
+                    return Member(key: key.string, node: member)
+                })
+        case .sequence(let items) where depth < Self.maxDepth:
+            value = .sequence(items.map { FrontMatterNode($0, line: line, depth: depth + 1) })
+        default:
+            value = .null
+        }
+    }
+
+    /// A node built from its parts (tests, other readers).
+    public init(value: Value, line: Int) {
+        self.value = value
+        self.line = line
+    }
+
+    /// The member `key` of a mapping; nil for another shape or a missing key.
+    public subscript(key: String) -> FrontMatterNode? {
+        guard case .mapping(let members) = value else { return nil }
+        return members.first { $0.key == key }?.node
+    }
+
+    /// Whether the value is null.
+    public var isNull: Bool { value == .null }
+    /// The scalar's text, trimmed; nil for another shape or an empty scalar.
+    public var string: String? {
+        guard case .scalar(let s) = value, !s.trimmingWhitespace.isEmpty else { return nil }
+        return s.trimmingWhitespace
+    }
+    /// `true` or `false` (YAML 1.2 core spellings); nil otherwise.
+    public var bool: Bool? {
+        switch string?.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: return nil
+        }
+    }
+    /// The scalar as a number; nil when it is not one.
+    public var number: Double? { string.flatMap { Double($0) } }
+    /// The items of a sequence; empty for another shape.
+    public var items: [FrontMatterNode] {
+        guard case .sequence(let items) = value else { return [] }
+        return items
+    }
+    /// The members of a mapping; empty for another shape.
+    public var members: [Member] {
+        guard case .mapping(let members) = value else { return [] }
+        return members
+    }
+    /// Whether the value is a mapping.
+    public var isMapping: Bool {
+        if case .mapping = value { return true }
+        return false
     }
 }
 
