@@ -36,7 +36,9 @@ extension TrustCommand {
                 """
         )
 
-        @Option(name: .long, help: "The trust policy (YAML) whose CRLs are refreshed.")
+        @Option(
+            name: .long, help: "The trust policy (YAML) whose CRLs are refreshed.",
+            completion: .file(extensions: ["yaml", "yml"]))
         var policy: String
 
         @Option(name: .long, help: "Seconds to wait for each distribution point (1-300).")

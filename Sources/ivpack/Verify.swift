@@ -30,10 +30,10 @@ struct VerifyCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle.")
+    @Argument(help: "The bundle.", completion: .file())
     var bundle: String
 
-    @Option(name: .long, help: "The site's trust policy (YAML).")
+    @Option(name: .long, help: "The site's trust policy (YAML).", completion: .file(extensions: ["yaml", "yml"]))
     var trust: String
 
     @OptionGroup var licensing: LicenseOptions
