@@ -42,14 +42,15 @@ install -d -m 0700 "$root/etc/ivpack/license-server"
 # Depends: what dpkg-shlibdeps derives from the binary (it needs a debian/control to read).
 mkdir -p "$stage/debian"
 printf 'Source: ivpack\n\nPackage: ivpack\nArchitecture: any\n' >"$stage/debian/control"
-depends="$(cd "$stage" && dpkg-shlibdeps -O -e"root/usr/bin/ivpack" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
+depends="$(cd "$stage" && dpkg-shlibdeps -O -e"root/usr/bin/ivpack" | sed -n 's/^shlibs:Depends=//p')"
 [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps gave no Depends" >&2; exit 3; }
 rm -rf "$stage/debian"
-echo "build-deb: the binary's shared libraries and their packages (ldd + dpkg -S):" >&2
-ldd "$bin" | awk '$3 ~ /^\// { print $3 }' | while read -r lib; do
-    pkg="$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -n 1 | cut -d: -f1 || true)"
-    [ -n "$pkg" ] || pkg="$(dpkg -S "$lib" 2>/dev/null | head -n 1 | cut -d: -f1 || true)"
-    printf '  %-48s %s\n' "$lib" "${pkg:-?}" >&2
+echo "build-deb: the libraries the binary names (readelf -d NEEDED), where ldd finds them, their packages:" >&2
+readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r name; do
+    lib="$(ldd "$bin" | awk -v n="$name" '$1 == n { print $3 } $1 ~ ("/" n "$") { print $1 }' | head -n 1)"
+    pkg="$(dpkg -S "$lib" 2>/dev/null | head -n 1 | cut -d: -f1 || true)"
+    [ -n "$pkg" ] || pkg="$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -n 1 | cut -d: -f1 || true)"
+    printf '  %-24s %-44s %s\n' "$name" "${lib:-not found}" "${pkg:-?}" >&2
 done
 
 mkdir -p "$root/DEBIAN"

@@ -66,7 +66,10 @@ ivp="$root/usr/bin/ivpack"
 if [ -n "$toolchain" ]; then
     mkdir -p "$work/empty"
     mount --bind "$work/empty" "$toolchain"
-    echo "toolchain $toolchain hidden: $(ls -A "$toolchain" | wc -l) entries visible; libswiftCore.so found: $(find / -xdev -name 'libswiftCore.so' 2>/dev/null | wc -l)"
+    echo "toolchain $toolchain hidden: $(ls -A "$toolchain" | wc -l) entries visible"
+    # Other copies on the root file system, none in the loader's search path (perf's build-id
+    # cache under ~/.debug keeps one on this machine).
+    find / -xdev -name 'libswiftCore.so' 2>/dev/null | sed 's/^/  other libswiftCore.so: /' || true
 fi
 run() { env -i PATH=/usr/bin:/bin HOME="$work/home" LANG=C.UTF-8 "$@"; }
 mkdir -p "$work/home"
