@@ -112,21 +112,24 @@ for role in release-manager quality; do
 done
 run "$ivp" check "$bundle" --policy nmpa --trust "$pki/trust-policy.yaml" | tail -n 1
 run "$ivp" verify "$bundle" --trust "$pki/trust-policy.yaml" | tail -n 3
-run "$ivp" inspect "$bundle" | head -n 3
+run "$ivp" inspect "$bundle" >"$work/inspect.txt"
+head -n 3 "$work/inspect.txt"
 
 printf '\n==> man -l usr/share/man/man1/ivpack.1.gz\n'
 man1="$root/usr/share/man/man1"
-run env MANPAGER=cat MANWIDTH=100 man --warnings -l "$man1/ivpack.1.gz" 2>"$work/man.err" | head -n 12
+run env MANPAGER=cat MANWIDTH=100 man --warnings -l "$man1/ivpack.1.gz" >"$work/man.txt" 2>"$work/man.err"
+head -n 12 "$work/man.txt"
 [ ! -s "$work/man.err" ] || { echo "man reported:"; cat "$work/man.err"; exit 1; }
-echo "(... $(ls "$man1" | wc -l) pages: $(ls "$man1" | head -n 4 | tr '\n' ' ')...)"
+pages=("$man1"/*)
+echo "(... ${#pages[@]} pages: ${pages[*]##*/})"
 
 printf '\n==> bash completion: ivpack verify BUNDLE --trust pk<TAB>\n'
 mkdir -p "$work/complete/pki" && touch "$work/complete/pki-policy.yaml" "$work/complete/pkg.txt"
 run bash -c '
     cd "$1" && source "$2"
-    COMP_WORDS=(ivpack verify x.ivp --trust pk); COMP_CWORD=4; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
+    COMP_WORDS=(ivpack verify x.ivp --trust pk); COMP_CWORD=4; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
     _ivpack ivpack pk --trust; printf "  %s\n" "${COMPREPLY[@]}"
-    COMP_WORDS=(ivpack inspect pk); COMP_CWORD=2; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
+    COMP_WORDS=(ivpack inspect pk); COMP_CWORD=2; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
     echo "ivpack inspect pk<TAB>:"; _ivpack ivpack pk inspect; printf "  %s\n" "${COMPREPLY[@]}"
 ' _ "$work/complete" "$root/usr/share/bash-completion/completions/ivpack"
 INSIDE
