@@ -33,10 +33,12 @@ let package = Package(
             pkgConfig: "libgit2",
             providers: [.apt(["libgit2-dev"])]
         ),
+        // The commit and build time of a `make release` build ("unknown" otherwise); see stamp.c.
+        .target(name: "CIVPackBuildStamp"),
         .target(
             name: "IVPack",
             dependencies: [
-                "CLibCrypto", "CLibArchive", "CLibGit2",
+                "CLibCrypto", "CLibArchive", "CLibGit2", "CIVPackBuildStamp",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -58,7 +58,7 @@ if [ -z "$ivpack" ]; then
     swift build -c release
     ivpack="$(swift build -c release --show-bin-path)/ivpack"
 fi
-echo "ivpack: $ivpack ($("$ivpack" --version))"
+echo "ivpack: $ivpack ($("$ivpack" --version | head -n 1))"
 
 # 2. The release folder, as a tagged git repository in a temporary folder.
 work="$(mktemp -d "${TMPDIR:-/tmp}/ivpack-demo.XXXXXX")"

@@ -20,7 +20,7 @@ struct AuditCommand: ParsableCommand {
     /// For tests of concurrent appenders: appends COUNT events from this process. Not shown in help.
     struct AppendTest: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "append-test", shouldDisplay: false)
-        @Option(name: .long) var log: String
+        @Option(name: .long, completion: .file()) var log: String
         @Option(name: .long) var count: Int = 1
 
         mutating func run() throws {
@@ -52,7 +52,7 @@ struct AuditCommand: ParsableCommand {
                 """
         )
 
-        @Argument(help: "The audit log (JSON Lines).")
+        @Argument(help: "The audit log (JSON Lines).", completion: .file())
         var log: String
 
         @OptionGroup var outputOptions: JSONOutputOptions

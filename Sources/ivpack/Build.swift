@@ -26,10 +26,11 @@ struct BuildCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The release spec.")
+    @Option(name: .long, help: "The release spec.", completion: .file(extensions: ["yaml", "yml"]))
     var spec: String = "ivpack.yaml"
 
-    @Option(name: [.short, .long], help: "The bundle file to write (written whole or not at all).")
+    @Option(
+        name: [.short, .long], help: "The bundle file to write (written whole or not at all).", completion: .file())
     var output: String
 
     @Option(
@@ -44,8 +45,8 @@ struct BuildCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
-            "The licence server's key-escrow certificate (PEM): the content key is wrapped for it, so that the server can release it to licensed installers."
-    )
+            "The licence server's key-escrow certificate (PEM): the content key is wrapped for it, so that the server can release it to licensed installers.",
+        completion: .file())
     var escrowCert: String?
 
     @Option(
@@ -56,11 +57,13 @@ struct BuildCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
-            "Encrypt with the key in this file (32 bytes, mode 0600) instead of a generated one: for byte-identical TEST builds only; the manifest says so."
-    )
+            "Encrypt with the key in this file (32 bytes, mode 0600) instead of a generated one: for byte-identical TEST builds only; the manifest says so.",
+        completion: .file())
     var contentKey: String?
 
-    @Option(name: .long, help: "Also write the content key to this NEW file (mode 0600). Keep it secret.")
+    @Option(
+        name: .long, help: "Also write the content key to this NEW file (mode 0600). Keep it secret.",
+        completion: .file())
     var exportContentKey: String?
 
     @OptionGroup var outputOptions: JSONOutputOptions

@@ -34,20 +34,22 @@ struct CheckCommand: ParsableCommand {
         case text, json, sarif
     }
 
-    @Argument(help: "The release spec (.yaml, or a folder holding ivpack.yaml) or a bundle.")
+    @Argument(help: "The release spec (.yaml, or a folder holding ivpack.yaml) or a bundle.", completion: .file())
     var target: String = "ivpack.yaml"
 
-    @Option(name: .long, help: "The gate policy: a preset (nmpa, semver) or a policy file (YAML).")
+    @Option(name: .long, help: "The gate policy: a preset (nmpa, semver) or a policy file (YAML).", completion: .file())
     var policy: String = "nmpa"
 
-    @Option(name: .long, help: "The previous release's bundle, for the history rules.")
+    @Option(name: .long, help: "The previous release's bundle, for the history rules.", completion: .file())
     var previous: String?
 
     @Option(
         name: .long, help: "The release channel (market, internal, or one the policy defines); default: the policy's.")
     var channel: String?
 
-    @Option(name: .long, help: "A trust policy to verify the approval signatures with (YAML).")
+    @Option(
+        name: .long, help: "A trust policy to verify the approval signatures with (YAML).",
+        completion: .file(extensions: ["yaml", "yml"]))
     var trust: String?
 
     @Option(name: .long, help: "Output: text, json or sarif (SARIF 2.1.0).")
@@ -56,16 +58,18 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .long, help: "Sign the verdict and append it to the bundle as a gate attestation.")
     var attest = false
 
-    @Option(name: .long, help: "With --attest: the gate signer's private key (PEM, PKCS#8) or a pkcs11: URI.")
+    @Option(
+        name: .long, help: "With --attest: the gate signer's private key (PEM, PKCS#8) or a pkcs11: URI.",
+        completion: .file())
     var key: String?
 
-    @Option(name: .long, help: "With --attest: the gate signer's certificate (PEM).")
+    @Option(name: .long, help: "With --attest: the gate signer's certificate (PEM).", completion: .file())
     var cert: String?
 
-    @Option(name: .long, help: "With --attest: intermediate certificates to include (PEM).")
+    @Option(name: .long, help: "With --attest: intermediate certificates to include (PEM).", completion: .file())
     var chain: String?
 
-    @Option(name: .long, help: "With --attest: a file whose first line is the key's passphrase.")
+    @Option(name: .long, help: "With --attest: a file whose first line is the key's passphrase.", completion: .file())
     var passphraseFile: String?
 
     @Option(name: .long, help: "With --attest: an RFC 3161 time-stamping authority (http:// or https://).")

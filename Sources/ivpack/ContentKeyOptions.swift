@@ -9,21 +9,23 @@ struct ContentKeyOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "For an encrypted bundle: the private key of a recipient the content key is wrapped for (a PEM file, or a pkcs11: URI for a key in an HSM; PIN from --recipient-pin-file or $IVPACK_PKCS11_PIN)."
-    )
+            "For an encrypted bundle: the private key of a recipient the content key is wrapped for (a PEM file, or a pkcs11: URI for a key in an HSM; PIN from --recipient-pin-file or $IVPACK_PKCS11_PIN).",
+        completion: .file())
     var recipientKey: String?
 
-    @Option(name: .long, help: "The certificate of --recipient-key (PEM).")
+    @Option(name: .long, help: "The certificate of --recipient-key (PEM).", completion: .file())
     var recipientCert: String?
 
-    @Option(name: .long, help: "A file whose first line is --recipient-key's passphrase (or PIN for a pkcs11: key).")
+    @Option(
+        name: .long, help: "A file whose first line is --recipient-key's passphrase (or PIN for a pkcs11: key).",
+        completion: .file())
     var recipientPinFile: String?
 
     @Option(
         name: .long,
         help:
-            "For an encrypted bundle: a file holding its content key (32 bytes, mode 0600), e.g. from `openssl cms -decrypt`."
-    )
+            "For an encrypted bundle: a file holding its content key (32 bytes, mode 0600), e.g. from `openssl cms -decrypt`.",
+        completion: .file())
     var contentKey: String?
 
     func validate() throws {

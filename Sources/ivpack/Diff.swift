@@ -17,13 +17,15 @@ struct DiffCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The older release (bundle or spec).")
+    @Argument(help: "The older release (bundle or spec).", completion: .file())
     var old: String
 
-    @Argument(help: "The newer release (bundle or spec).")
+    @Argument(help: "The newer release (bundle or spec).", completion: .file())
     var new: String
 
-    @Option(name: .long, help: "The gate policy whose version scheme names the step: nmpa, semver or a file.")
+    @Option(
+        name: .long, help: "The gate policy whose version scheme names the step: nmpa, semver or a file.",
+        completion: .file())
     var policy: String = "nmpa"
 
     @OptionGroup var outputOptions: JSONOutputOptions

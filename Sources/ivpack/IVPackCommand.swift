@@ -34,7 +34,7 @@ struct IVPackCommand: AsyncParsableCommand {
             Exit codes: 0 success; 1 a check failed; 2 bad input; 3 environment or I/O failure; \
             64 command-line usage.
             """,
-        version: IVPackVersion.current,
+        version: BuildInfo.current.versionText,
         subcommands: [
             BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, RecipientsCommand.self,
             VerifyCommand.self,

@@ -14,7 +14,7 @@ struct InspectCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle.")
+    @Argument(help: "The bundle.", completion: .file())
     var bundle: String
 
     @OptionGroup var outputOptions: JSONOutputOptions

@@ -8,7 +8,7 @@ struct InstallRootOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "The install root: the folder holding releases/, state/, the current link and .ivpack/.",
-            discussion: "The folder given to (or chosen by) `ivpack install`."))
+            discussion: "The folder given to (or chosen by) `ivpack install`."), completion: .directory)
     var root: String
 }
 
@@ -54,17 +54,19 @@ struct InstallCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle.")
+    @Argument(help: "The bundle.", completion: .file())
     var bundle: String
 
-    @Option(name: .long, help: "The site's trust policy (YAML), or a trust state folder (ivpack trust update --state).")
+    @Option(
+        name: .long, help: "The site's trust policy (YAML), or a trust state folder (ivpack trust update --state).",
+        completion: .file(extensions: ["yaml", "yml"]))
     var trust: String
 
     @Option(
         name: .long,
         help: ArgumentHelp(
             "The install root (created if absent); default: the release's install.root.",
-            discussion: "A folder holding releases/, state/, the current link and .ivpack/."))
+            discussion: "A folder holding releases/, state/, the current link and .ivpack/."), completion: .directory)
     var root: String?
 
     @Flag(name: .long, help: "Allow a version below the active one (needs --reason).")

@@ -39,7 +39,7 @@ extension KeysCommand {
                 """
         )
 
-        @Argument(help: "The folder to create (must not exist or be empty).")
+        @Argument(help: "The folder to create (must not exist or be empty).", completion: .directory)
         var directory: String
 
         @Option(name: .long, help: "Days every certificate and CRL stays valid, from now.")
@@ -129,10 +129,10 @@ extension KeysCommand {
             name: .long, help: "The subject, most general first: \"O=Vendor,OU=Unit,CN=Name\" (C, ST, L, O, OU, CN).")
         var subject: String
 
-        @Option(name: .long, help: "Where to write the new private key (must not exist).")
+        @Option(name: .long, help: "Where to write the new private key (must not exist).", completion: .file())
         var keyOut: String
 
-        @Option(name: .long, help: "Where to write the request (PEM; must not exist).")
+        @Option(name: .long, help: "Where to write the request (PEM; must not exist).", completion: .file())
         var out: String
 
         @Option(name: .long, help: "A DNS name for the certificate (repeatable; license-server).")
@@ -141,7 +141,8 @@ extension KeysCommand {
         @Option(name: .long, help: "An IP address for the certificate (repeatable; license-server).")
         var ip: [String] = []
 
-        @Option(name: .long, help: "Encrypt the key with the passphrase on this file's first line.")
+        @Option(
+            name: .long, help: "Encrypt the key with the passphrase on this file's first line.", completion: .file())
         var passphraseFile: String?
 
         func validate() throws {

@@ -26,7 +26,7 @@ struct LicenseCommand: AsyncParsableCommand {
                   ivpack license serve --config /etc/ivpack/license-server.yaml
                 """)
 
-        @Option(name: .long, help: "The server configuration (YAML).")
+        @Option(name: .long, help: "The server configuration (YAML).", completion: .file(extensions: ["yaml", "yml"]))
         var config: String
 
         mutating func run() async throws {
@@ -53,16 +53,16 @@ struct LicenseCommand: AsyncParsableCommand {
                   ivpack license dev-config /tmp/dev-pki --port 8443 --database /tmp/licenses.sqlite --output /tmp/license-server.yaml
                 """)
 
-        @Argument(help: "The development PKI folder.")
+        @Argument(help: "The development PKI folder.", completion: .directory)
         var pki: String
 
         @Option(name: .long, help: "Port to listen on (127.0.0.1); 0 picks a free one.")
         var port: Int = 8443
 
-        @Option(name: .long, help: "The SQLite database file.")
+        @Option(name: .long, help: "The SQLite database file.", completion: .file())
         var database: String = "licenses.sqlite"
 
-        @Option(name: .long, help: "Where to write the configuration.")
+        @Option(name: .long, help: "Where to write the configuration.", completion: .file())
         var output: String
 
         mutating func run() throws {
@@ -97,10 +97,14 @@ struct LicenseCommand: AsyncParsableCommand {
                   ivpack license register out/pulmoscan-V2.3.1.1024.ivp --config server.yaml
                 """)
 
-        @Argument(help: "The released bundle (.ivp).") var bundle: String
-        @Option(name: .long, help: "The server configuration (its database and escrow key are used).")
+        @Argument(help: "The released bundle (.ivp).", completion: .file()) var bundle: String
+        @Option(
+            name: .long, help: "The server configuration (its database and escrow key are used).",
+            completion: .file(extensions: ["yaml", "yml"]))
         var config: String
-        @Option(name: .long, help: "Encrypted bundle: its content key wrapped to the escrow certificate (DER CMS).")
+        @Option(
+            name: .long, help: "Encrypted bundle: its content key wrapped to the escrow certificate (DER CMS).",
+            completion: .file())
         var escrowedKey: String?
         @Option(
             name: .long, help: "Encrypted bundle: the content key's check value (64 hex digits, from the manifest).")
@@ -190,7 +194,9 @@ struct LicenseCommand: AsyncParsableCommand {
                     --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
                 """)
 
-        @Option(name: .long, help: "The server configuration (its database is used).") var config: String
+        @Option(
+            name: .long, help: "The server configuration (its database is used).",
+            completion: .file(extensions: ["yaml", "yml"])) var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
         @Option(name: .long, help: "The site the licence is for.") var site: String
         @Option(name: .long, help: "The product name, as in the bundle's manifest.") var product: String
@@ -227,7 +233,8 @@ struct LicenseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a licence.",
             discussion: "Example:\n  ivpack license revoke --config server.yaml --id LIC-0001")
-        @Option(name: .long, help: "The server configuration.") var config: String
+        @Option(name: .long, help: "The server configuration.", completion: .file(extensions: ["yaml", "yml"]))
+        var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
 
         mutating func run() throws {
@@ -247,7 +254,8 @@ struct LicenseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List licences and their activations.",
             discussion: "Example:\n  ivpack license list --config server.yaml --json")
-        @Option(name: .long, help: "The server configuration.") var config: String
+        @Option(name: .long, help: "The server configuration.", completion: .file(extensions: ["yaml", "yml"]))
+        var config: String
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         mutating func run() throws {
@@ -299,16 +307,19 @@ struct LicenseCommand: AsyncParsableCommand {
                   ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.4.0.1100.ivp \\
                     --site-cert site-001.pem --output licence.json
                 """)
-        @Option(name: .long, help: "The server configuration (database and licence-signing key).") var config: String
+        @Option(
+            name: .long, help: "The server configuration (database and licence-signing key).",
+            completion: .file(extensions: ["yaml", "yml"])) var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
-        @Option(name: .long, help: "The bundle the file is for.") var bundle: String
-        @Option(name: .long, help: "Where to write the licence file.") var output: String
+        @Option(name: .long, help: "The bundle the file is for.", completion: .file()) var bundle: String
+        @Option(name: .long, help: "Where to write the licence file.", completion: .file()) var output: String
         @Option(name: .long, help: "Days the file stays valid (never beyond the licence).") var validDays: Int = 30
         @Flag(name: .long, help: "Required: this writes an offline licence file.") var offline = false
         @Option(
             name: .long,
-            help: "Encrypted bundle: the site's certificate (PEM, RSA or EC) its content key is wrapped to in the file."
-        )
+            help:
+                "Encrypted bundle: the site's certificate (PEM, RSA or EC) its content key is wrapped to in the file.",
+            completion: .file())
         var siteCert: String?
 
         func validate() throws {

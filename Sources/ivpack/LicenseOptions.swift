@@ -9,33 +9,34 @@ struct LicenseOptions: ParsableArguments {
     @Option(name: .long, help: "The vendor's licence server, https://host:port.")
     var licenseServer: String?
 
-    @Option(name: .long, help: "A signed offline licence file (air-gapped sites).")
+    @Option(name: .long, help: "A signed offline licence file (air-gapped sites).", completion: .file())
     var licenseFile: String?
 
     @Option(name: .long, help: "This site's identifier, as licensed.")
     var site: String?
 
-    @Option(name: .long, help: "The installer's client certificate (PEM) for the licence server.")
+    @Option(name: .long, help: "The installer's client certificate (PEM) for the licence server.", completion: .file())
     var clientCert: String?
 
     @Option(
         name: .long,
         help:
-            "The installer's private key (PEM); an encrypted key's passphrase comes from $IVPACK_CLIENT_KEY_PASSPHRASE."
-    )
+            "The installer's private key (PEM); an encrypted key's passphrase comes from $IVPACK_CLIENT_KEY_PASSPHRASE.",
+        completion: .file())
     var clientKey: String?
 
     @Option(
         name: .long,
         help:
-            "With --license-file, for an encrypted bundle: the site's certificate (PEM) its content key is wrapped to.")
+            "With --license-file, for an encrypted bundle: the site's certificate (PEM) its content key is wrapped to.",
+        completion: .file())
     var siteCert: String?
 
     @Option(
         name: .long,
         help:
-            "The site's private key (PEM) for --site-cert; an encrypted key's passphrase comes from $IVPACK_SITE_KEY_PASSPHRASE."
-    )
+            "The site's private key (PEM) for --site-cert; an encrypted key's passphrase comes from $IVPACK_SITE_KEY_PASSPHRASE.",
+        completion: .file())
     var siteKey: String?
 
     @Option(name: .long, help: "Seconds for one attempt to reach the licence server.")
@@ -87,10 +88,14 @@ struct LicenseOptions: ParsableArguments {
 
 /// `--report`, `--html` and `--purpose`: the IQ report, shared by `verify` and `install`.
 struct IQReportOptions: ParsableArguments {
-    @Option(name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.")
+    @Option(
+        name: .long, help: "Write the IQ report (canonical JSON, ivpack-iq-report/1) to this file.", completion: .file()
+    )
     var report: String?
 
-    @Option(name: .long, help: "Write the IQ report as a self-contained, printable HTML page to this file.")
+    @Option(
+        name: .long, help: "Write the IQ report as a self-contained, printable HTML page to this file.",
+        completion: .file())
     var html: String?
 
     @Option(

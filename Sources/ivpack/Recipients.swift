@@ -18,7 +18,7 @@ struct RecipientsCommand: ParsableCommand {
                   ivpack recipients list out/pulmoscan-V2.3.1.1024.ivp
                 """)
 
-        @Argument(help: "The bundle.")
+        @Argument(help: "The bundle.", completion: .file())
         var bundle: String
 
         @OptionGroup var outputOptions: JSONOutputOptions
@@ -86,13 +86,15 @@ struct RecipientsCommand: ParsableCommand {
                     --recipient-key vendor-escrow.key --recipient-cert vendor-escrow.pem
                 """)
 
-        @Argument(help: "The encrypted bundle (changed in place, by one appended entry).")
+        @Argument(help: "The encrypted bundle (changed in place, by one appended entry).", completion: .file())
         var bundle: String
 
         @Option(name: .long, help: "The new recipient entry's name: lower-case letters, digits and '-'.")
         var name: String
 
-        @Option(name: .long, help: "The new recipient's certificate (PEM, RSA or EC, allowed to take a key).")
+        @Option(
+            name: .long, help: "The new recipient's certificate (PEM, RSA or EC, allowed to take a key).",
+            completion: .file())
         var cert: String
 
         @OptionGroup var keys: ContentKeyOptions

@@ -33,7 +33,7 @@ struct SignReportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The IQ report (JSON) to sign.")
+    @Argument(help: "The IQ report (JSON) to sign.", completion: .file())
     var report: String
 
     @OptionGroup var identity: SigningIdentityOptions<KeyFile>
@@ -50,7 +50,9 @@ struct SignReportCommand: ParsableCommand {
     @Option(name: .long, help: "The signer's position (职务), shown with the name.")
     var position: String?
 
-    @Option(name: .long, help: "A UTF-8 text file of problems found and corrective actions, signed with the sign-off.")
+    @Option(
+        name: .long, help: "A UTF-8 text file of problems found and corrective actions, signed with the sign-off.",
+        completion: .file())
     var noteFile: String?
 
     @Option(name: .long, help: "An RFC 3161 time-stamping authority (http:// or https://) to time-stamp the signature.")
@@ -132,19 +134,25 @@ struct VerifyReportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The IQ report (JSON).")
+    @Argument(help: "The IQ report (JSON).", completion: .file())
     var report: String
 
-    @Option(name: .long, help: "The site's trust policy (YAML).")
+    @Option(name: .long, help: "The site's trust policy (YAML).", completion: .file(extensions: ["yaml", "yml"]))
     var trust: String
 
-    @Option(name: .long, help: "A single detached signature of an earlier ivpack (default: REPORT.p7s, if present).")
+    @Option(
+        name: .long, help: "A single detached signature of an earlier ivpack (default: REPORT.p7s, if present).",
+        completion: .file())
     var signature: String?
 
-    @Option(name: .long, help: "The audit log to hold against the event count and head hash the report recorded.")
+    @Option(
+        name: .long, help: "The audit log to hold against the event count and head hash the report recorded.",
+        completion: .file())
     var auditLog: String?
 
-    @Option(name: .long, help: "Write the report's HTML page, with the verified sign-off table, to this file.")
+    @Option(
+        name: .long, help: "Write the report's HTML page, with the verified sign-off table, to this file.",
+        completion: .file())
     var html: String?
 
     @Flag(name: .long, help: "Print the outcome as JSON.")

@@ -45,7 +45,7 @@ struct SignCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle to sign (changed in place).")
+    @Argument(help: "The bundle to sign (changed in place).", completion: .file())
     var bundle: String
 
     @OptionGroup var identity: SigningIdentityOptions<KeyFileOrHSM>
@@ -68,12 +68,13 @@ struct SignCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds to wait for the time-stamping authority.")
     var tsaTimeout: Int = 20
 
-    @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.")
+    @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.", completion: .file())
     var pinFile: String?
 
     @Option(
         name: .long,
-        help: "A trust policy: with requireGate, a valid passing gate attestation is a condition of signing.")
+        help: "A trust policy: with requireGate, a valid passing gate attestation is a condition of signing.",
+        completion: .file(extensions: ["yaml", "yml"]))
     var trust: String?
 
     @Flag(name: .long, help: "Approve although the release gate did not pass; needs --reason.")

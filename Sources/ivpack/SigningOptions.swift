@@ -26,16 +26,16 @@ enum KeyFile: SigningKeyForms {
 /// The signer's identity: --key, --cert, --chain and --passphrase-file, the same for every
 /// command that signs. `load(pinFile:)` turns them into a `SigningIdentity`.
 struct SigningIdentityOptions<Forms: SigningKeyForms>: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(Forms.keyHelp))
+    @Option(name: .long, help: ArgumentHelp(Forms.keyHelp), completion: .file())
     var key: String
 
-    @Option(name: .long, help: "The signer's certificate (PEM).")
+    @Option(name: .long, help: "The signer's certificate (PEM).", completion: .file())
     var cert: String
 
-    @Option(name: .long, help: "Intermediate certificates to include (PEM).")
+    @Option(name: .long, help: "Intermediate certificates to include (PEM).", completion: .file())
     var chain: String?
 
-    @Option(name: .long, help: "A file whose first line is the key's passphrase.")
+    @Option(name: .long, help: "A file whose first line is the key's passphrase.", completion: .file())
     var passphraseFile: String?
 
     /// Whether --key names a key in an HSM.

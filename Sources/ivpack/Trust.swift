@@ -40,7 +40,9 @@ extension TrustCommand {
                 """
         )
 
-        @Option(name: .long, help: "The trust policy (YAML) whose CRLs are refreshed.")
+        @Option(
+            name: .long, help: "The trust policy (YAML) whose CRLs are refreshed.",
+            completion: .file(extensions: ["yaml", "yml"]))
         var policy: String
 
         @Option(name: .long, help: "Seconds to wait for each distribution point (1-300).")
@@ -149,7 +151,9 @@ extension TrustCommand {
                 """
         )
 
-        @Option(name: .long, help: "The trust policy (YAML) whose material the update carries.")
+        @Option(
+            name: .long, help: "The trust policy (YAML) whose material the update carries.",
+            completion: .file(extensions: ["yaml", "yml"]))
         var policy: String
 
         @Option(name: .long, help: "The update's version: above every version sites have installed.")
@@ -158,7 +162,9 @@ extension TrustCommand {
         @Option(name: .long, help: "Days until the update expires and sites refuse it (1-3660).")
         var expiresDays: Int = 90
 
-        @Option(name: .long, help: "A certificate of an update key trusted for the next update (repeat; PEM).")
+        @Option(
+            name: .long, help: "A certificate of an update key trusted for the next update (repeat; PEM).",
+            completion: .file())
         var updateKey: [String] = []
 
         @Option(name: .long, help: "How many of the --update-key keys must sign the next update.")
@@ -169,7 +175,7 @@ extension TrustCommand {
         @Option(name: .long, help: "A file whose first line is the HSM user PIN, for a pkcs11: key.")
         var pinFile: String?
 
-        @Option(name: .long, help: "Where to write the update (JSON).")
+        @Option(name: .long, help: "Where to write the update (JSON).", completion: .file())
         var output: String
 
         func validate() throws {
@@ -209,7 +215,7 @@ extension TrustCommand {
                 """
         )
 
-        @Argument(help: "The trust update to add a signature to.")
+        @Argument(help: "The trust update to add a signature to.", completion: .file())
         var update: String
 
         @OptionGroup var identity: SigningIdentityOptions<KeyFileOrHSM>
@@ -246,10 +252,12 @@ extension TrustCommand {
                 """
         )
 
-        @Option(name: .long, help: "The trust state folder to create.")
+        @Option(name: .long, help: "The trust state folder to create.", completion: .directory)
         var state: String
 
-        @Option(name: .long, help: "A certificate of an update key trusted for the first update (repeat; PEM).")
+        @Option(
+            name: .long, help: "A certificate of an update key trusted for the first update (repeat; PEM).",
+            completion: .file())
         var updateKey: [String] = []
 
         @Option(name: .long, help: "How many of the --update-key keys must sign the first update.")
@@ -287,10 +295,10 @@ extension TrustCommand {
                 """
         )
 
-        @Argument(help: "The trust update file (ivpack trust bundle).")
+        @Argument(help: "The trust update file (ivpack trust bundle).", completion: .file())
         var update: String
 
-        @Option(name: .long, help: "The trust state folder (ivpack trust init).")
+        @Option(name: .long, help: "The trust state folder (ivpack trust init).", completion: .directory)
         var state: String
 
         @OptionGroup var outputOptions: JSONOutputOptions
@@ -329,7 +337,7 @@ extension TrustCommand {
                 """
         )
 
-        @Option(name: .long, help: "The trust state folder.")
+        @Option(name: .long, help: "The trust state folder.", completion: .directory)
         var state: String
 
         mutating func run() throws {

@@ -30,10 +30,12 @@ struct VerifyCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle.")
+    @Argument(help: "The bundle.", completion: .file())
     var bundle: String
 
-    @Option(name: .long, help: "The site's trust policy (YAML), or a trust state folder (ivpack trust update --state).")
+    @Option(
+        name: .long, help: "The site's trust policy (YAML), or a trust state folder (ivpack trust update --state).",
+        completion: .file(extensions: ["yaml", "yml"]))
     var trust: String
 
     @OptionGroup var licensing: LicenseOptions

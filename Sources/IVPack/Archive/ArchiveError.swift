@@ -23,3 +23,9 @@ public struct ArchiveError: IVPackError, Equatable {
         return ArchiveError(operation: operation, path: path, reason: reason, isInput: isInput)
     }
 }
+
+/// The libarchive that this process runs with.
+enum LibArchiveLibrary {
+    /// libarchive's own version text of the loaded library (`archive_version_string`), e.g. "libarchive 3.6.2".
+    static var runtimeVersion: String { String(cString: archive_version_string()) }
+}

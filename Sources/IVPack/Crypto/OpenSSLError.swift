@@ -27,3 +27,9 @@ public struct OpenSSLError: IVPackError, Equatable {
         return OpenSSLError(operation: operation, reasons: reasons)
     }
 }
+
+/// The OpenSSL that this process runs with.
+enum OpenSSLLibrary {
+    /// OpenSSL's own version text of the loaded libcrypto (`OpenSSL_version`), e.g. "OpenSSL 3.0.17 1 Jul 2025".
+    static var runtimeVersion: String { String(cString: OpenSSL_version(OPENSSL_VERSION)) }
+}

@@ -192,3 +192,15 @@ public final class GitRepository {
         return result.sorted { $0.path < $1.path }
     }
 }
+
+/// The libgit2 that this process runs with.
+enum LibGit2Library {
+    /// The loaded library's version (`git_libgit2_version`), e.g. "libgit2 1.5.1".
+    static var runtimeVersion: String {
+        var major: Int32 = 0
+        var minor: Int32 = 0
+        var revision: Int32 = 0
+        guard git_libgit2_version(&major, &minor, &revision) == 0 else { return "libgit2 (version unknown)" }
+        return "libgit2 \(major).\(minor).\(revision)"
+    }
+}

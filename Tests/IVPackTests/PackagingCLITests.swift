@@ -1,0 +1,58 @@
+import Foundation
+import IVPack
+import IVPackTestSupport
+import Testing
+
+/// What an installed ivpack tells about itself, and the shell completions `make install` ships.
+@Suite struct PackagingCLITests {
+    @Test func versionPrintsTheVersionFirstThenBuildAndLoadedLibraries() {
+        let r = ivpack(["--version"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == IVPackVersion.current)
+        #expect(lines.count == 5, "\(r.stdout)")
+        #expect(lines.dropFirst().first?.hasPrefix("commit ") == true)
+        #expect(Array(lines.dropFirst(2)) == BuildInfo.current.libraries)
+        #expect(lines.contains { $0.hasPrefix("OpenSSL 3.") })
+        #expect(lines.contains { $0.hasPrefix("libarchive 3.") })
+        #expect(lines.contains { $0.hasPrefix("libgit2 1.") })
+    }
+
+    /// The generated bash script, sourced and asked as bash would ask it on TAB.
+    func bashCompletions(_ words: [String], in folder: TemporaryFolder) -> [String] {
+        let script = folder.write("ivpack.bash", ivpack(["--generate-completion-script", "bash"]).stdout)
+        let quoted = words.map { "'\($0)'" }.joined(separator: " ")
+        let r = run(
+            "/bin/bash",
+            [
+                "-c",
+                """
+                source '\(script)'
+                COMP_WORDS=(\(quoted)); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+                COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
+                _ivpack ivpack "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+                printf '%s\\n' "${COMPREPLY[@]}"
+                """,
+            ],
+            in: folder.url("work"))
+        return r.stdout.split(separator: "\n").map(String.init).sorted()
+    }
+
+    @Test func bashCompletesFileNamesForPathOptionsAndArguments() {
+        let folder = TemporaryFolder()
+        _ = folder.write("work/pki/root-ca.pem", "")
+        _ = folder.write("work/pki-policy.yaml", "")
+        _ = folder.write("work/pkg.txt", "")
+        // A trust policy: YAML files and folders.
+        #expect(
+            bashCompletions(["ivpack", "verify", "x.ivp", "--trust", "pk"], in: folder) == ["pki", "pki-policy.yaml"])
+        // A bundle argument or a key: any file.
+        #expect(bashCompletions(["ivpack", "inspect", "pk"], in: folder) == ["pkg.txt", "pki", "pki-policy.yaml"])
+        #expect(
+            bashCompletions(["ivpack", "sign", "x.ivp", "--key", "pk"], in: folder) == [
+                "pkg.txt", "pki", "pki-policy.yaml",
+            ])
+        // An install root: folders only.
+        #expect(bashCompletions(["ivpack", "status", "--root", "pk"], in: folder) == ["pki"])
+    }
+}
