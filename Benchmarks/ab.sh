@@ -40,7 +40,7 @@ for payload in big small; do
             bin="$a"; [ "$side" = B ] && bin="$b"
             bundle="$work/$payload-$side.ivp"
             rm -f "$bundle"
-            timeit "$payload build $side" "$bin" build --spec "$work/$payload/ivpack.yaml" --output "$bundle" --quiet
+            timeit "$payload build $side" "$bin" build --force --spec "$work/$payload/ivpack.yaml" --output "$bundle" --quiet
             for role in release-manager quality; do
                 "$bin" sign "$bundle" --role "$role" --key "$pki/signers/$role.key" --cert "$pki/signers/$role.pem" \
                     --chain "$pki/intermediate-ca.pem" >/dev/null

@@ -327,7 +327,7 @@ bench_payload() {
     # ivpack build.
     bundle="$dir/bundle.ivp"
     timed "ivpack build" "$name" "$bytes" "rm -f -- $(q "$bundle")" -- \
-        "$ivpack" build --spec "$dir/ivpack.yaml" --output "$bundle"
+        "$ivpack" build --force --spec "$dir/ivpack.yaml" --output "$bundle"
     local bundle_bytes; bundle_bytes="$(stat -c %s "$bundle")"
     timed "openssl dgst -sha256 (bundle)" "$name" "$bundle_bytes" ":" -- openssl dgst -sha256 "$bundle"
 
@@ -438,7 +438,7 @@ bench_sign10() {
     make_release "$dir" BENCH-SIGN
     bundle="$dir/bundle.ivp"
     n_runs=1 timed "ivpack build" "$label" "$sign10_bytes" ":" -- \
-        "$ivpack" build --spec "$dir/ivpack.yaml" --output "$bundle"
+        "$ivpack" build --force --spec "$dir/ivpack.yaml" --output "$bundle"
     rm -f -- "$dir/payload/zeros.bin"
     size0="$(stat -c %s "$bundle")"
     tlen=$(( size0 < 1048576 ? size0 : 1048576 ))

@@ -101,8 +101,8 @@ clear="$work/clear.ivp"
 enc="$work/enc.ivp"
 key="$work/content.key"
 # Untimed first builds: the bundles to verify and install, and the key file of the encrypted one.
-(cd "$rel" && "$ivpack" build --spec ivpack.yaml --output "$clear" >/dev/null)
-(cd "$rel" && "$ivpack" build --spec ivpack.yaml --output "$enc" --encrypt payload \
+(cd "$rel" && "$ivpack" build --force --spec ivpack.yaml --output "$clear" >/dev/null)
+(cd "$rel" && "$ivpack" build --force --spec ivpack.yaml --output "$enc" --encrypt payload \
     --recipient site=../site.pem --export-content-key "$key" >/dev/null)
 sign_all "$clear"
 sign_all "$enc"
@@ -112,9 +112,9 @@ for ((round = 0; round < 1; round++)); do
     timed "openssl dgst -sha256" ":" -- openssl dgst -sha256 "$rel/payload/big.bin"
     timed "openssl enc -aes-256-ctr" ":" -- sh -c "openssl enc -aes-256-ctr -K $(rand_hex 32) -iv $(rand_hex 16) -in '$rel/payload/big.bin' -out /dev/null"
     timed "build (clear)" "rm -f '$work/b1.ivp'" -- \
-        sh -c "cd '$rel' && exec '$ivpack' build --spec ivpack.yaml --output '$work/b1.ivp'"
+        sh -c "cd '$rel' && exec '$ivpack' build --force --spec ivpack.yaml --output '$work/b1.ivp'"
     timed "build (encrypted)" "rm -f '$work/b2.ivp'" -- \
-        sh -c "cd '$rel' && exec '$ivpack' build --spec ivpack.yaml --output '$work/b2.ivp' --encrypt payload --recipient site=../site.pem"
+        sh -c "cd '$rel' && exec '$ivpack' build --force --spec ivpack.yaml --output '$work/b2.ivp' --encrypt payload --recipient site=../site.pem"
     timed "verify (clear)" ":" -- "$ivpack" verify "$clear" --trust "$policy"
     timed "verify (encrypted, no key)" ":" -- "$ivpack" verify "$enc" --trust "$policy"
     timed "install (clear)" "rm -rf '$work/root1'" -- \

@@ -226,7 +226,7 @@ set_version() { # set_version DIR MODEL VERSION: the release files of DIR for VE
 }
 
 build_bundle() { # build_bundle DIR OUT
-    (cd "$1" && "$ivpack" build --spec ivpack.yaml --output "$2" >/dev/null) || die "ivpack build of $2 failed"
+    (cd "$1" && "$ivpack" build --force --spec ivpack.yaml --output "$2" >/dev/null) || die "ivpack build of $2 failed"
     for role in release-manager quality; do
         "$ivpack" sign "$2" --role "$role" --key "$pki/signers/$role.key" --cert "$pki/signers/$role.pem" \
             --chain "$pki/intermediate-ca.pem" >/dev/null || die "ivpack sign of $2 failed"

@@ -103,7 +103,7 @@ step "ivpack keys init-dev $pki"
 # 4. The bundle, the model weights encrypted for the licence server's escrow certificate.
 mkdir -p "$out"
 step "ivpack build --spec ivpack.yaml --output $bundle --encrypt nodule-detector --escrow-cert ..."
-(cd "$release" && "$ivpack" build --spec ivpack.yaml --output "$bundle" \
+(cd "$release" && "$ivpack" build --force --spec ivpack.yaml --output "$bundle" \
     --encrypt nodule-detector --escrow-cert "$pki/license-escrow/escrow.pem")
 echo "the model as stored in the bundle (ciphertext; no safetensors header):"
 tar -xOf "$bundle" payload/models/nodule-detector.safetensors | head -c 48 | od -An -tx1 | head -n 3
@@ -224,7 +224,7 @@ mv "$release2/release-notes/$version.md" "$release2/release-notes/$version2.md"
     git commit -q -m "Release $version2"
     git tag -a "$version2" -m "PulmoScan AI $version2"
 )
-(cd "$release2" && "$ivpack" build --spec ivpack.yaml --output "$bundle2")
+(cd "$release2" && "$ivpack" build --force --spec ivpack.yaml --output "$bundle2")
 "$ivpack" sign "$bundle2" --role release-manager \
     --key "$pki/signers/release-manager.key" --cert "$pki/signers/release-manager.pem" --chain "$pki/intermediate-ca.pem"
 "$ivpack" sign "$bundle2" --role quality \

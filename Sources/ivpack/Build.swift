@@ -70,8 +70,20 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
+    @Flag(name: .long, help: "Replace the output file if it exists (a signed bundle's signatures are lost).")
+    var force = false
+
     mutating func run() throws {
         try reportingErrors {
+            // Before any work: a signed bundle is not silently replaced by an unsigned one (issue 19).
+            var existing = stat()
+            if !force, lstat(output, &existing) == 0 {
+                printError(
+                    "error: \(output) exists already; nothing was built. Give another --output, or --force to replace it (a signed bundle's signatures would be lost)"
+                )
+                throw ExitCode(ExitStatus.badInput.rawValue)
+            }
+            try OutputFolder.prepare(output)
             var epoch = sourceDateEpoch
             if epoch == nil, let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
                 guard let value = Int64(text), value >= 0 else {

@@ -110,6 +110,7 @@ struct InstallCommand: AsyncParsableCommand {
         let options = self
         try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
+            try OutputFolder.prepare(options.iq.report, options.iq.html)
             let started = Timestamp.now()
             var request = InstallRequest(bundlePath: options.bundle, root: options.root, policy: policy)
             request.now = started

@@ -61,6 +61,7 @@ struct QualifyCommand: ParsableCommand {
         let options = self
         try reportingErrors {
             let release = try Installer.activeRelease(root: options.rootOptions.root)
+            try OutputFolder.prepare(options.iq.report, options.iq.html)
             let outcome = runQualification(
                 release,
                 accepting: options.acceptUnchecked.map {

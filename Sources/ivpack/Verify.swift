@@ -65,6 +65,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let options = self
         try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
+            try OutputFolder.prepare(options.iq.report, options.iq.html)
             let started = Timestamp.now()
             let report = try await BundleVerifier.verify(
                 bundlePath: options.bundle, policy: policy, now: started,
@@ -78,13 +79,14 @@ struct VerifyCommand: AsyncParsableCommand {
             {
                 throw unmatched
             }
-            try options.iq.write(report, siteID: options.licensing.site, started: started)
+            // The verdict first: a report that cannot be written then loses no result.
             if options.json {
                 printJSON(report.json)
             } else {
                 printReport(report)
-                options.iq.printWritten()
             }
+            try options.iq.write(report, siteID: options.licensing.site, started: started)
+            if !options.json { options.iq.printWritten() }
             if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }
     }

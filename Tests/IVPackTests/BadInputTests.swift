@@ -130,11 +130,16 @@ import Testing
         #expect(r.stderr.contains("nope.yaml: cannot open for reading: No such file or directory"))
     }
 
-    @Test func outputFolderMissingIsEnvironmentFailure() {
+    /// A missing output folder is created (issue 19); one that cannot be (a file is in the way) is
+    /// an environment failure naming it, before any work.
+    @Test func outputFolderThatCannotBeMadeIsEnvironmentFailure() {
         let release = ReleaseFixture()
-        let r = ivpack(["build", "--spec", release.specPath, "--output", "/nonexistent-folder/b.ivp"])
-        #expect(r.status == 3)
-        #expect(r.stderr.contains("/nonexistent-folder"))
+        let out = TemporaryFolder("ivpack-out")
+        _ = out.write("not-a-folder", "x")
+        let r = ivpack(["build", "--spec", release.specPath, "--output", out.url("not-a-folder/sub/b.ivp")])
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains(out.url("not-a-folder")), "\(r.stderr)")
+        #expect(r.stderr.contains("Not a directory"), "\(r.stderr)")
     }
 
     @Test func fifoInAComponentIsRefused() {

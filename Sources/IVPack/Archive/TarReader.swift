@@ -43,6 +43,8 @@ public final class TarReader {
     /// The archive file, for messages.
     public let path: String
     private var current: TarEntry?
+    /// Where the next header must start: after the current entry's data and padding.
+    private var nextHeaderOffset: Int64 = 0
     /// The open archive when the reader was given one (kept open as long as the reader).
     private let file: InputFile?
     /// Offset of the end-of-archive marker, known once `next()` has returned nil.
@@ -125,8 +127,12 @@ public final class TarReader {
             return nil
         }
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let raw else {
+            // On a fatal error libarchive reports the position as -30 (ARCHIVE_FATAL), which once
+            // reached a message as "byte -30" (issue 19); the header starts where the last entry ended.
+            let at = position >= 0 ? Int64(position) : nextHeaderOffset
+            if let cut = cutShort(before: at + 512, inside: "the entry header at byte \(at)") { throw cut }
             throw ArchiveError.from(
-                archive, operation: "read the entry header at byte \(position)", path: path, isInput: true)
+                archive, operation: "read the entry header at byte \(at)", path: path, isInput: true)
         }
         var rawPath: [UInt8] = []
         if let p = archive_entry_pathname(raw) {
@@ -162,7 +168,24 @@ public final class TarReader {
             isSparse: archive_entry_sparse_count(raw) > 0,
             modificationTime: Int64(archive_entry_mtime(raw)))
         current = entry
+        nextHeaderOffset = entry.dataOffset + entry.size + Int64(TarHeaderFormat.paddingCount(entry.size))
         return entry
+    }
+
+    /// The error for an archive whose file ends before byte `end` (what a copy cut short leaves),
+    /// naming where; nil when the file is long enough and the problem is another.
+    private func cutShort(before end: Int64, inside what: String) -> ArchiveError? {
+        var size = file?.size
+        if size == nil {
+            var st = stat()
+            if stat(path, &st) == 0 { size = Int64(st.st_size) }
+        }
+        guard let size, size < end else { return nil }
+        return ArchiveError(
+            operation: "read it to its end", path: path,
+            reason:
+                "the bundle is cut short: the file ends at byte \(size), inside \(what). Copy it again completely and compare its size and SHA-256 with the vendor's",
+            isInput: true)
     }
 
     /// Passes the current entry's data to `body` in blocks, front to back, without copying it.
@@ -176,6 +199,15 @@ public final class TarReader {
             let status = archive_read_data_block(archive, &buffer, &size, &offset)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
+                if let current,
+                    let cut = cutShort(
+                        before: current.dataOffset + current.size,
+                        inside:
+                            "the data of \(current.path ?? "an entry") (bytes \(current.dataOffset) to \(current.dataOffset + current.size))"
+                    )
+                {
+                    throw cut
+                }
                 throw ArchiveError.from(
                     archive, operation: "read the data of \(current?.path ?? "an entry")", path: path, isInput: true)
             }

@@ -249,6 +249,45 @@ extension AtomicOutputFile {
     }
 }
 
+/// The folders of the files a command will write, made ready before it does any work (issue 19:
+/// `verify --report newiq/r.json` hashed the whole bundle, then failed on the missing folder with
+/// no verdict): a missing folder is created with its parents, like `mkdir -p`; one that cannot be
+/// created or written is an output error (exit 3) naming it.
+public enum OutputFolder {
+    /// Prepares the folder of each path given (nil entries are skipped).
+    public static func prepare(_ paths: String?...) throws {
+        for case let path? in paths { try prepare(for: path) }
+    }
+
+    /// Prepares the folder of `path`.
+    public static func prepare(for path: String) throws {
+        guard let slash = path.lastIndex(of: "/") else { return try writable(".", for: path) }
+        let folder = String(path[..<slash])
+        if folder.isEmpty { return try writable("/", for: path) }
+        var st = stat()
+        if stat(folder, &st) != 0 {
+            guard errno == ENOENT else {
+                throw FileSystemError(operation: "reach its folder \(folder)", path: path, code: errno, isInput: false)
+            }
+            try prepare(for: folder)
+            if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+                throw FileSystemError(operation: "create its folder \(folder)", path: path, code: errno, isInput: false)
+            }
+        } else if st.st_mode & S_IFMT != S_IFDIR {
+            throw FileSystemError(
+                operation: "use \(folder) as its folder (it is not a folder)", path: path, code: ENOTDIR, isInput: false
+            )
+        }
+        try writable(folder, for: path)
+    }
+
+    private static func writable(_ folder: String, for path: String) throws {
+        if access(folder, W_OK | X_OK) != 0 {
+            throw FileSystemError(operation: "write into its folder \(folder)", path: path, code: errno, isInput: false)
+        }
+    }
+}
+
 /// A file updated in place (a bundle receiving a signature), locked against other ivpack
 /// processes for as long as the value lives.
 public final class UpdatableFile {

@@ -93,7 +93,7 @@ public enum BundleVerifier {
         let bundle = VerifiedBundle(
             path: bundlePath, manifest: reader.manifest, manifestBytes: reader.manifestBytes,
             manifestDigest: reader.manifestDigest, signatures: pass.signatures, recipients: pass.recipients,
-            attestations: pass.attestations)
+            attestations: pass.attestations, readToEnd: reader.endOfArchiveOffset != nil)
         return (report, bundle)
     }
 
@@ -222,6 +222,9 @@ public struct VerifiedBundle: Sendable {
     public var recipients: [RecipientEntry] = []
     /// Attestation entries in bundle order (signed statements about the manifest: the gate's verdict, overrides).
     public var attestations: [AttestationEntry] = []
+    /// Whether the archive was read to its end-of-archive marker (false: cut short or damaged, so
+    /// entries after the break, signatures among them, were never seen).
+    public var readToEnd = true
 }
 
 /// One check of verify after the streaming pass: a small value that never throws and returns
@@ -281,7 +284,10 @@ public struct SignaturesAndRoles: VerifyCheck {
             developmentRootSeen = developmentRootSeen || outcome.developmentRoot
             crlFreshness += outcome.crlFreshness
         }
-        out.append(Self.requiredRoles(policy.requiredRoles, proven: proven, signed: !bundle.signatures.isEmpty))
+        out.append(
+            Self.requiredRoles(
+                policy.requiredRoles, proven: proven, signed: !bundle.signatures.isEmpty,
+                readToEnd: bundle.readToEnd))
         if let freshness = policy.crlFreshnessCheck(crlFreshness) { out.append(freshness) }
         if policy.development || developmentRootSeen {
             out.append(
@@ -298,7 +304,8 @@ public struct SignaturesAndRoles: VerifyCheck {
     /// Every required role needs a valid signature, and distinct required roles need distinct
     /// certificates: two approvals by one person are one approval (clause 6.6.1 f).
     static func requiredRoles(
-        _ required: [String], proven: [String: [(signer: String, certificate: SHA256Digest)]], signed: Bool
+        _ required: [String], proven: [String: [(signer: String, certificate: SHA256Digest)]], signed: Bool,
+        readToEnd: Bool = true
     ) -> Check {
         var problems: [String] = []
         var used: [SHA256Digest: String] = [:]
@@ -306,7 +313,12 @@ public struct SignaturesAndRoles: VerifyCheck {
         for role in required {
             guard let candidates = proven[role], !candidates.isEmpty else {
                 problems.append(
-                    "required role \"\(role)\" has no valid signature" + (signed ? "" : " (the bundle is not signed)"))
+                    "required role \"\(role)\" has no valid signature"
+                        + (signed
+                            ? ""
+                            : readToEnd
+                                ? " (the bundle is not signed)"
+                                : " (no signature was read: the bundle could not be read to its end, see entries)"))
                 evidence.append((role, "missing"))
                 continue
             }
