@@ -55,6 +55,9 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "Output: text, json or sarif (SARIF 2.1.0).")
     var format: Format = .text
 
+    @Flag(name: .long, help: "Print the result as JSON: the same as --format json, as every other command takes it.")
+    var json = false
+
     @Flag(name: .long, help: "Sign the verdict and append it to the bundle as a gate attestation.")
     var attest = false
 
@@ -79,6 +82,9 @@ struct CheckCommand: ParsableCommand {
     var tsaTimeout: Int = 20
 
     func validate() throws {
+        if json && format != .text && format != .json {
+            throw ValidationError("--json and --format \(format.rawValue) ask for two outputs; give one")
+        }
         if attest && (key == nil || cert == nil) { throw ValidationError("--attest needs --key and --cert") }
         if !attest && (key != nil || cert != nil || chain != nil || tsa != nil || passphraseFile != nil) {
             throw ValidationError("--key, --cert, --chain, --passphrase-file and --tsa go with --attest")
@@ -127,7 +133,7 @@ struct CheckCommand: ParsableCommand {
                     bundlePath: target, report: report, checkedDigest: digest, policyDigest: policyDigest,
                     identity: identity, now: Timestamp.now(), timestampAuthority: tsa, timestampTimeout: tsaTimeout)
             }
-            switch format {
+            switch json ? .json : format {
             case .text:
                 print(report.text)
             case .json:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IVPack
+import Synchronization
 
 /// Runs a command body, printing ivpack errors to standard error and turning them into the
 /// documented exit codes; the command's event goes to the audit log either way. Anything
@@ -89,16 +90,21 @@ func printJSON(_ value: JSONValue) {
 func terminalProgress(_ label: String, quiet: Bool, machineOutput: Bool) -> ProgressHandler? {
     guard !quiet, !machineOutput, isatty(2) == 1 else { return nil }
     let started = DispatchTime.now().uptimeNanoseconds
+    // TERM=dumb (an editor's shell, a CI log): plain lines, one per tenth of the work.
+    let plain = ProcessInfo.processInfo.environment["TERM"] == "dumb"
+    let shown = Mutex<Int>(-1)
     return { done, total in
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        let rate = seconds > 0 ? Double(done) / seconds : 0
-        let left = rate > 0 ? Double(total - done) / rate : 0
-        func size(_ bytes: Double) -> String {
-            bytes >= 1_073_741_824
-                ? String(format: "%.2f GiB", bytes / 1_073_741_824) : String(format: "%.1f MiB", bytes / 1_048_576)
+        if plain {
+            let tenth = total > 0 ? Int(min(done, total) * 10 / total) : 10
+            let due = shown.withLock { last in
+                guard tenth > last else { return false }
+                last = tenth
+                return true
+            }
+            guard due else { return }
         }
-        var line = "\r\(label) \(size(Double(done))) of \(size(Double(total))), \(size(rate))/s"
-        line += done >= total ? ", done\u{1B}[K\n" : String(format: ", %.0f s left\u{1B}[K", left)
+        let line = ProgressLine.render(label: label, done: done, total: total, seconds: seconds, plain: plain)
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

@@ -56,8 +56,15 @@ import Testing
             "sign", s.bundle, "--role", "release-manager", "--key", reviewer.key, "--cert", reviewer.certificate,
             "--chain", s.pki.intermediateCertificate,
         ])
-        // sign judges no role (it has no trust policy); verify does: the role is not proven.
-        #expect(signed.status == 0, "\(signed.stderr)")
+        // sign judges the role by ivpack's role certificate policies (issue 19) and refuses it...
+        #expect(signed.status == 2, "\(signed.stderr)")
+        #expect(signed.stderr.contains("does not prove role \"release-manager\""), "\(signed.stderr)")
+        // ...and verify does not take it either when another tool signed it anyway.
+        try s.sign(
+            role: "release-manager",
+            identity: DevelopmentPKILayout.Signer(
+                role: "release-manager", certificate: reviewer.certificate, key: reviewer.key,
+                chain: s.pki.intermediateCertificate), at: Timestamp.now()) // openssl makes it valid from now
         let report = try s.verify()
         #expect(report.failedIDs.contains(.roles), "\(report.failureText)")
     }

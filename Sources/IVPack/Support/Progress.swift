@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -35,4 +37,29 @@ final class ProgressThrottle {
     }
 
     func finish() { handler?(total, total) }
+}
+
+/// One frame of a progress line: for a terminal (`plain: false`, redrawn in place with a carriage
+/// return and erase-to-end) or for TERM=dumb and logs (`plain: true`, plain text on a line of its
+/// own). Rate and time left are "--" until half a second of work with bytes done: the first frame
+/// once said "3099890 s left" (issue 19).
+public enum ProgressLine {
+    public static func render(label: String, done: Int64, total: Int64, seconds: Double, plain: Bool) -> String {
+        let finished = done >= total
+        let percent = total > 0 ? min(100, Int(done * 100 / total)) : 100
+        let rate: Double? = seconds >= 0.5 && done > 0 ? Double(done) / seconds : nil
+        var line = "\(label) \(percent)% \(size(Double(done))) of \(size(Double(total))), "
+        line += rate.map { "\(size($0))/s" } ?? "-- MiB/s"
+        if finished {
+            line += ", done"
+        } else {
+            line += rate.map { ", \(Int((Double(total - done) / $0).rounded(.up))) s left" } ?? ", -- s left"
+        }
+        return plain ? line + "\n" : "\r" + line + "\u{1B}[K" + (finished ? "\n" : "")
+    }
+
+    static func size(_ bytes: Double) -> String {
+        bytes >= 1_073_741_824
+            ? String(format: "%.2f GiB", bytes / 1_073_741_824) : String(format: "%.1f MiB", bytes / 1_048_576)
+    }
 }
