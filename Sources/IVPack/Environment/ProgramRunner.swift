@@ -49,6 +49,10 @@ enum ProgramRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        // Only standard input, output and error reach the program: a descriptor ivpack inherited
+        // without close-on-exec (Foundation's Process gives its child one it watches for the
+        // child's exit) kept a test waiting 60 s for a killed ivpack's leftover hook to end.
+        if let addclosefrom = Self.addclosefrom { _ = addclosefrom(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -160,6 +164,15 @@ enum ProgramRunner {
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         return Outcome(status: nil, timedOut: true, output: output)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which its Swift module
+    /// does not declare: looked up once; without it, programs inherit what has no close-on-exec.
+    private static let addclosefrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+            guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+            return unsafeBitCast(
+                symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        }()
 
     /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), which its Swift module does
     /// not declare: looked up once.
