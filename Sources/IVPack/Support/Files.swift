@@ -261,24 +261,27 @@ public enum OutputFolder {
 
     /// Prepares the folder of `path`.
     public static func prepare(for path: String) throws {
-        guard let slash = path.lastIndex(of: "/") else { return try writable(".", for: path) }
-        let folder = String(path[..<slash])
-        if folder.isEmpty { return try writable("/", for: path) }
+        let folder = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        try makeFolders(folder)
         var st = stat()
-        if stat(folder, &st) != 0 {
-            guard errno == ENOENT else {
-                throw FileSystemError(operation: "reach its folder \(folder)", path: path, code: errno, isInput: false)
-            }
-            try prepare(for: folder)
-            if mkdir(folder, 0o755) != 0 && errno != EEXIST {
-                throw FileSystemError(operation: "create its folder \(folder)", path: path, code: errno, isInput: false)
-            }
-        } else if st.st_mode & S_IFMT != S_IFDIR {
+        if stat(folder, &st) == 0, st.st_mode & S_IFMT != S_IFDIR {
             throw FileSystemError(
                 operation: "use \(folder) as its folder (it is not a folder)", path: path, code: ENOTDIR, isInput: false
             )
         }
         try writable(folder, for: path)
+    }
+
+    /// Creates `path` and its missing parents (mode 0755 before umask), like `mkdir -p`.
+    static func makeFolders(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0 { return }
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try makeFolders(String(path[..<slash]))
+        }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw FileSystemError(operation: "create the folder", path: path, code: errno, isInput: false)
+        }
     }
 
     private static func writable(_ folder: String, for path: String) throws {

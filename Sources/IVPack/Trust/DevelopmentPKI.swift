@@ -292,7 +292,7 @@ public enum DevelopmentPKI {
         let slash = target.lastIndex(of: "/")
         let parent = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
         let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
-        try makeFolders(parent)
+        try OutputFolder.makeFolders(parent)
         var template = Array("\(parent)/.\(base).tmp-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw FileSystemError(
@@ -645,18 +645,6 @@ public enum DevelopmentPKI {
             throw DevelopmentPKIError.existingPKI(path)
         }
         throw DevelopmentPKIError.folderNotEmpty(path)
-    }
-
-    /// Creates `path` and its missing parents (mode 0755 before umask).
-    static func makeFolders(_ path: String) throws {
-        var st = stat()
-        if stat(path, &st) == 0 { return }
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            try makeFolders(String(path[..<slash]))
-        }
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-            throw FileSystemError(operation: "create the folder", path: path, code: errno, isInput: false)
-        }
     }
 
     /// Writes `text` atomically; a private key is mode 0600 from before its first byte is written.
