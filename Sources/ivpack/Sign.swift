@@ -11,7 +11,8 @@ struct SignCommand: ParsableCommand {
             certificate chain and signing time) and appends it as ivpack/signatures/NNN-ROLE.p7s. \
             Several roles may sign at different times; one certificate signs a bundle once. The cost \
             does not depend on the bundle's size. A passphrase for an encrypted key comes from \
-            $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
+            $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line; on a terminal \
+            ivpack asks for it (echo off) when neither is set.
 
             A --key starting with pkcs11: is a PKCS#11 URI (RFC 7512) naming a key inside an HSM; \
             the key never leaves it. The module is the URI's ?module-path=, else \

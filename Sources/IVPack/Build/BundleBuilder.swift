@@ -184,6 +184,7 @@ public enum BundleBuilder {
                 let input = try InputFile(path: file.diskPath)
                 guard input.size == file.size else { throw changedDuringBuild(file) }
                 input.adviseSequential()
+                throttle.reading(entry.path)
                 try writer.beginFile(
                     path: entry.path, size: entry.storedSize, permissions: file.executable ? 0o755 : 0o644,
                     modificationTime: mtime)
