@@ -243,7 +243,7 @@ enum PayloadExtractor {
                     ? [
                         (
                             "decrypted while extracting",
-                            "\(decrypted) files (AES-256-GCM tags and plaintext chunk digests checked)"
+                            "\(decrypted) files (AES-256-GCM tags and signed ciphertext chunk digests checked)"
                         ),
                         ("content key from", keyOrigin ?? "not said"),
                     ] : []))
