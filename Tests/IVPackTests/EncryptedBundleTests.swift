@@ -69,7 +69,7 @@ import Testing
         }
     }
 
-    @Test func ciphertextRevealsNothingAndVerifyPassesWithoutTheKey() throws {
+    @Test(.clause("IQ 5.1.2")) func ciphertextRevealsNothingAndVerifyPassesWithoutTheKey() throws {
         let e = try Encrypted()
         let manifest = try e.manifest
         let encryption = try #require(manifest.encryption)
@@ -117,7 +117,7 @@ import Testing
         #expect(try e.f.signed.verify(clear).checks.contains { $0.id == .encryption } == false)
     }
 
-    @Test func flippedCiphertextFailsVerifyAndInstallNamingFileAndChunk() throws {
+    @Test(.clause("IQ 5.1.2", "IQ 6.2.2 f")) func flippedCiphertextFailsVerifyAndInstallNamingFileAndChunk() throws {
         let e = try Encrypted()
         let big = try e.data(of: "payload/LICENSE.txt")
         // A byte inside encrypted chunk 3 (each stored chunk is 65,536 + 16 bytes).
