@@ -47,7 +47,8 @@ struct InstallCommand: AsyncParsableCommand {
 
             Example:
               ivpack install out/pulmoscan-V2.3.1.1024.ivp \\
-                --trust /etc/ivpack/trust-policy.yaml --root /opt/example-medical/pulmoscan \\
+                --trust /etc/ivpack/trust-policy.yaml \\
+                --root /opt/example-medical/pulmoscan \\
                 --license-server https://licence.vendor.example:8443 --site SITE-001 \\
                 --client-cert installer.pem --client-key installer.key \\
                 --report iq/IQ-install.json --html iq/IQ-install.html

@@ -22,7 +22,8 @@ struct SignCommand: ParsableCommand {
 
             Example:
               ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
-                --key keys/signers/release-manager.key --cert keys/signers/release-manager.pem \\
+                --key keys/signers/release-manager.key \\
+                --cert keys/signers/release-manager.pem \\
                 --chain keys/intermediate-ca.pem
 
             With --tsa URL, an RFC 3161 time-stamp token from that authority is embedded in the \
@@ -40,9 +41,11 @@ struct SignCommand: ParsableCommand {
                 --key keys/signers/quality.key --cert keys/signers/quality.pem
 
             Example with the key in an HSM:
-              IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
+              IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp \\
+                --role release-manager \\
                 --key 'pkcs11:token=release-signing;object=release-manager' \\
-                --cert keys/signers/release-manager.pem --chain keys/intermediate-ca.pem
+                --cert keys/signers/release-manager.pem \\
+                --chain keys/intermediate-ca.pem
             """
     )
 

@@ -23,7 +23,8 @@ struct VerifyCommand: AsyncParsableCommand {
             Sign the JSON report with `ivpack sign-report`.
 
             Example:
-              ivpack verify out/pulmoscan-V2.3.1.1024.ivp --trust /etc/ivpack/trust-policy.yaml \\
+              ivpack verify out/pulmoscan-V2.3.1.1024.ivp \\
+                --trust /etc/ivpack/trust-policy.yaml \\
                 --license-server https://licence.vendor.example:8443 --site SITE-001 \\
                 --client-cert installer.pem --client-key installer.key \\
                 --report iq/IQ-pulmoscan.json --html iq/IQ-pulmoscan.html
