@@ -145,7 +145,7 @@ import Testing
 
     /// Every recipient holds the bundle's key, and with it GCM lets anyone make a chunk that
     /// authenticates: install must hold the stored chunk to its signed digest, not only to its tag.
-    @Test func aChunkReencryptedByAHolderOfTheKeyIsRefused() throws {
+    @Test(.clause("IQ 5.1.2")) func aChunkReencryptedByAHolderOfTheKeyIsRefused() throws {
         let e = try Encrypted()
         let manifest = try e.manifest
         let file = try #require(manifest.allFiles.first { $0.path == "payload/LICENSE.txt" })
