@@ -216,6 +216,8 @@ if kind == "sarif":
     run = log["runs"][0]
     assert run["invocations"][0]["executionSuccessful"] is True, "the SARIF log says the check did not run"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file:///"), "no %SRCROOT%"
+    # The release folder, found from the spec digest the manifest records.
+    assert run["originalUriBaseIds"]["RELEASEROOT"] == {"uri": "release/", "uriBaseId": "%SRCROOT%"}, run["originalUriBaseIds"]
     for r in run["results"]:
         loc = r["locations"][0]["physicalLocation"]["artifactLocation"]
         assert loc.get("uriBaseId") == "%SRCROOT%", f"{loc} is not relative to %SRCROOT%"

@@ -28,8 +28,8 @@ struct CheckCommand: ParsableCommand {
             Examples:
               ivpack check ivpack.yaml
               ivpack check out/pulmoscan-V2.4.0.1101.ivp --previous out/pulmoscan-V2.3.1.1024.ivp --format sarif > gate.sarif
-              ivpack check out/release.ivp --release-root release --format codequality > gate-codequality.json
-              ivpack check out/release.ivp --release-root release --format junit > gate-junit.xml
+              ivpack check out/release.ivp --format codequality > gate-codequality.json
+              ivpack check out/release.ivp --format junit > gate-junit.xml
               ivpack check out/pulmoscan-V2.3.1.1024.ivp --policy release/gate-policy.yaml --trust trust-policy.yaml
               ivpack check out/pulmoscan-V2.3.1.1024.ivp --attest --key keys/signers/gate.key \\
                 --cert keys/signers/gate.pem --chain keys/intermediate-ca.pem
@@ -69,7 +69,8 @@ struct CheckCommand: ParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "The repository root machine formats name files relative to (SARIF %SRCROOT%).",
-            discussion: "Default: the git working tree that holds the release folder, else the current directory."),
+            discussion: "Default: the git working tree that holds the release folder, else the current directory.",
+            valueName: "dir"),
         completion: .directory)
     var sarifRoot: String?
 
@@ -78,8 +79,8 @@ struct CheckCommand: ParsableCommand {
         help: ArgumentHelp(
             "The folder of the spec a checked bundle was built from (SARIF RELEASEROOT).",
             discussion:
-                "A bundle names its files (release notes, test reports) relative to it. Default: the spec's folder for a spec, the repository root for a bundle."
-        ),
+                "A bundle names its files (release notes, test reports) relative to it. Default: the spec's folder for a spec; for a bundle, the folder of the spec under the repository whose SHA-256 the manifest records, else the repository root.",
+            valueName: "dir"),
         completion: .directory)
     var releaseRoot: String?
 
@@ -142,8 +143,9 @@ struct CheckCommand: ParsableCommand {
     }
 
     /// The roots machine formats name files against.
-    func roots(kind: ReleaseUnderCheck.Kind) -> GateArtifactRoots {
-        GateArtifactRoots.resolve(target: target, kind: kind, sourceRoot: sarifRoot, releaseRoot: releaseRoot)
+    func roots(kind: ReleaseUnderCheck.Kind, specSHA256: SHA256Digest? = nil) -> GateArtifactRoots {
+        GateArtifactRoots.resolve(
+            target: target, kind: kind, sourceRoot: sarifRoot, releaseRoot: releaseRoot, specSHA256: specSHA256)
     }
 
     /// The machine format's document for a check that could not run.
@@ -212,7 +214,7 @@ struct CheckCommand: ParsableCommand {
         case .json:
             printJSON(report.json)
         case .sarif, .codequality, .junit:
-            let roots = self.roots(kind: release.kind)
+            let roots = self.roots(kind: release.kind, specSHA256: release.manifest?.provenance.specSHA256)
             switch output {
             case .codequality: printJSON(report.codeQuality(roots: roots))
             case .junit: print(report.junit(roots: roots))

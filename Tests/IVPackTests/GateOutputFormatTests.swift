@@ -1,7 +1,8 @@
 import Foundation
-import IVPack
 import IVPackTestSupport
 import Testing
+
+@testable import IVPack
 
 #if canImport(FoundationXML)
     import FoundationXML
@@ -98,6 +99,10 @@ final class ExampleRepository: @unchecked Sendable {
         let valid = Self.validate("--sarif", r.stdout)
         #expect(valid.status == 0, "\(valid.stdout)\(valid.stderr)")
         #expect(valid.stdout.contains("official OASIS SARIF 2.1.0 schema"))
+
+        // Without --release-root, the release folder is the one whose spec the manifest names by digest.
+        let found = ivpack(["check", bundle, "--format", "codequality"], in: repo.root)
+        #expect(found.stdout.contains(ExampleRepository.notes), "\(found.stdout)")
 
         // From another folder, with absolute paths: the repository is found from the release folder.
         let elsewhere = TemporaryFolder()
@@ -226,6 +231,43 @@ final class ExampleRepository: @unchecked Sendable {
                 #expect(suite.cases.first?.errorMessage == message)
             }
         }
+    }
+
+    @Test func filesOutsideTheRepositoryKeepAbsolutePathsAndXMLStaysWellFormed() throws {
+        let repo = TemporaryFolder()
+        let elsewhere = TemporaryFolder()
+        let previous = elsewhere.write("previous.ivp", "")
+        let previousReal = URL(fileURLWithPath: previous).resolvingSymlinksInPath().path
+        let roots = GateArtifactRoots(
+            sourceRoot: repo.path, releaseRoot: repo.url("release"), workingDirectory: repo.path)
+        let hostile = "bad \u{1}line <&\"'> \u{FFFE}end"
+        let report = GateReport(
+            target: "out/x.ivp", kind: .bundle, product: "P <&>", version: "V2.3.1.1024", policy: "nmpa",
+            channel: "market", previous: (previous, "V2.3.0.1013"), requiredLevel: nil, actualLevel: nil,
+            rulesChecked: ["VER-008", "NOTES-018", "REL-006"],
+            findings: [
+                Finding("VER-008", file: previous, "not greater", hint: "bump"),
+                Finding("NOTES-018", file: "release-notes/V2.3.1.1024.md", line: 3, hostile, hint: "fix <it>"),
+                Finding("REL-006", file: "out/x.ivp", "unsigned", hint: "", severity: .warn),
+            ])
+        let paths = report.codeQuality(roots: roots).arrayValue?.compactMap { $0["location"]?["path"]?.stringValue }
+        #expect(paths == [previousReal, "release/release-notes/V2.3.1.1024.md", "out/x.ivp"])
+
+        let sarif = report.sarif(toolVersion: "test", roots: roots)
+        let locations = sarif["runs"]?.arrayValue?.first?["results"]?.arrayValue?.compactMap {
+            $0["locations"]?.arrayValue?.first?["physicalLocation"]?["artifactLocation"]
+        }
+        #expect(locations?.first?["uri"]?.stringValue == "file://" + previousReal)
+        #expect(locations?.first?["uriBaseId"] == nil)
+        #expect(locations?.dropFirst().allSatisfy { $0["uriBaseId"]?.stringValue == "%SRCROOT%" } == true)
+
+        let document = try JUnitDocument.parse(report.junit(roots: roots))
+        let cases = try #require(document.suites.first?.cases)
+        #expect(cases.map { String($0.name.prefix(9)) } == ["VER-008 T", "NOTES-018", "REL-006 E"])
+        #expect(cases[0].file == previousReal)
+        #expect(cases[1].failureMessage == "bad \u{FFFD}line <&\"'> \u{FFFD}end")
+        #expect(cases[1].failureText.contains("fix: fix <it>"))
+        #expect(document.suites.first?.failures == 2)
     }
 
     @Test func formatAndJSONFlagAgree() throws {

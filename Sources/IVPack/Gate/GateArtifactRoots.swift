@@ -31,13 +31,15 @@ public struct GateArtifactRoots: Sendable, Equatable {
 
     /// The roots for a report on `target` (a spec, a folder holding one, or a bundle).
     ///
-    /// The release folder is `releaseRoot` when given, else the spec's folder for a spec, else
-    /// (a bundle, whose source folder is not recorded) the source root. The source root is
-    /// `sourceRoot` when given, else the root of the git working tree that contains the release
-    /// folder, else the current directory.
+    /// The source root is `sourceRoot` when given, else the root of the git working tree that
+    /// contains the release folder (the current directory for a bundle), else the current
+    /// directory. The release folder is `releaseRoot` when given, else the spec's folder for a
+    /// spec; for a bundle, the folder of the one spec under the source root whose SHA-256 is
+    /// `specSHA256` (the manifest's `provenance.specSHA256`: the spec it was built from), else
+    /// the source root.
     public static func resolve(
         target: String, kind: ReleaseUnderCheck.Kind, sourceRoot: String? = nil, releaseRoot: String? = nil,
-        workingDirectory: String = FileManager.default.currentDirectoryPath
+        specSHA256: SHA256Digest? = nil, workingDirectory: String = FileManager.default.currentDirectoryPath
     ) -> GateArtifactRoots {
         let cwd = canonical(workingDirectory, in: "/")
         var release: String? = releaseRoot.map { canonical($0, in: cwd) }
@@ -57,7 +59,44 @@ public struct GateArtifactRoots: Sendable, Equatable {
         } else {
             source = cwd
         }
+        if release == nil, let specSHA256 {
+            release = specFolder(digest: specSHA256, under: source)
+        }
         return GateArtifactRoots(sourceRoot: source, releaseRoot: release ?? source, workingDirectory: cwd)
+    }
+
+    /// How deep under the source root the spec of a bundle is looked for (`release/ivpack.yaml`
+    /// is depth 2), how many entries are looked at, and the largest YAML file read.
+    static let specSearchDepth = 4
+    static let specSearchEntries = 20_000
+    static let specSearchMaxBytes = 4 << 20
+
+    /// The folder of the one YAML file under `root` (hidden folders skipped) whose SHA-256 is
+    /// `digest`; nil when there is none, or more than one in different folders.
+    static func specFolder(digest: SHA256Digest, under root: String) -> String? {
+        let files = FileManager.default
+        var queue: [(path: String, depth: Int)] = [(root, 0)]
+        var seen = 0
+        var found: Set<String> = []
+        while !queue.isEmpty, seen < specSearchEntries {
+            let (folder, depth) = queue.removeFirst()
+            guard let names = try? files.contentsOfDirectory(atPath: folder) else { continue }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                seen += 1
+                let path = folder + "/" + name
+                var isFolder: ObjCBool = false
+                guard files.fileExists(atPath: path, isDirectory: &isFolder) else { continue }
+                if isFolder.boolValue {
+                    if depth + 1 < specSearchDepth { queue.append((path, depth + 1)) }
+                } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml"),
+                    let size = (try? files.attributesOfItem(atPath: path))?[.size] as? Int, size <= specSearchMaxBytes,
+                    let bytes = files.contents(atPath: path), SHA256Digest.of(bytes) == digest
+                {
+                    found.insert(folder)
+                }
+            }
+        }
+        return found.count == 1 ? found.first : nil
     }
 
     /// Where a finding's file is: a path relative to the source root when it lies under it, else
