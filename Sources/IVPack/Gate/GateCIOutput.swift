@@ -63,9 +63,10 @@ extension GateReport {
     public static let junitSuiteName = "ivpack check"
 
     /// The report as JUnit XML: one `testsuite` named `ivpack check` inside `testsuites`, one
-    /// `testcase` per rule evaluated (classname `ivpack.check`, name the rule ID and title, `file`
-    /// the first finding's file relative to the repository), a `failure` for a rule with a
-    /// blocking finding (every blocking finding in its text), warnings in `system-out`.
+    /// `testcase` per rule evaluated (classname `ivpack.check`, name the rule ID and title), a
+    /// `failure` for a rule with a blocking finding (every blocking finding in its text, with its
+    /// file relative to the repository and line), warnings in `system-out`. Only the elements and
+    /// attributes of Jenkins' junit-10.xsd are used, so strict readers accept it.
     public func junit(roots: GateArtifactRoots) -> String {
         let ids = rulesChecked + findings.map(\.ruleID).filter { !rulesChecked.contains($0) }
         var unique: [String] = []
@@ -75,11 +76,7 @@ extension GateReport {
         for id in unique {
             let own = sortedFindings.filter { $0.ruleID == id }
             let title = GateRuleCatalog.rule(id)?.title
-            var attributes = "classname=\"ivpack.check\" name=\"\(Self.xml(title.map { "\(id) \($0)" } ?? id))\""
-            if let first = own.first {
-                attributes += " file=\"\(Self.xml(roots.locate(first.file, in: self).path))\""
-                if let line = first.line { attributes += " line=\"\(line)\"" }
-            }
+            let attributes = "classname=\"ivpack.check\" name=\"\(Self.xml(title.map { "\(id) \($0)" } ?? id))\""
             let lines = own.map { f -> String in
                 let location = roots.locate(f.file, in: self).path + (f.line.map { ":\($0)" } ?? "")
                 return "\(f.severity == .block ? "BLOCK" : "WARN") \(f.ruleID) \(location): \(f.message)"
