@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Runs a CI recipe of docs/release-gate.md as the CI server would, and checks what it made.
 #
-#   scripts/run-ci-recipe.sh [--doc FILE] github|gitlab
+#   scripts/run-ci-recipe.sh [--doc FILE] [--fetch-depth 1|0] github|gitlab
 #
 #   IVPACK   the ivpack binary to use (default: ivpack on PATH)
 #
 # 1. Makes a "remote": a bare git repository holding Examples/pulmoscan under release/, committed
-#    and tagged V2.3.1.1024 with an annotated tag, as scripts/demo.sh does.
+#    (after a first commit) and tagged V2.3.1.1024 with an annotated tag, as scripts/demo.sh does.
 # 2. Builds the reference bundle from a full clone of it (the annotated tag as it is).
 # 3. Checks the release out the way the CI server does: `git init`, a shallow fetch of the tagged
 #    commit as `+SHA:refs/tags/TAG` (what actions/checkout runs for a tag push, which leaves a
-#    lightweight tag), then `git checkout`. GitLab is checked out the same way: the recipe must
-#    not depend on how kind the server's checkout is.
+#    lightweight tag), then `git checkout`. With --fetch-depth 0, first a full fetch of every
+#    branch and tag, then the same `+SHA:refs/tags/TAG` fetch, which overwrites the annotated tag
+#    (actions/checkout v4 with fetch-depth: 0, issue 882); the recipe must then keep the whole
+#    history. GitLab is checked out the same way: the recipe must not depend on how kind the
+#    server's checkout is.
 # 4. Takes the recipe's YAML block out of the document (it must parse as YAML), and from it the
 #    shell lines between `# ivpack-recipe:begin NAME` and `# ivpack-recipe:end`. The one thing
 #    replaced is the package installation (between `install-begin` and `install-end`): the given
@@ -31,12 +34,23 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 doc="$repo/docs/release-gate.md"
-usage() { echo "usage: scripts/run-ci-recipe.sh [--doc FILE] github|gitlab" >&2; exit 2; }
-if [ "${1:-}" = "--doc" ]; then
-    [ $# -ge 2 ] || usage
-    doc="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
-    shift 2
-fi
+depth=1
+usage() { echo "usage: scripts/run-ci-recipe.sh [--doc FILE] [--fetch-depth 1|0] github|gitlab" >&2; exit 2; }
+while [ $# -gt 1 ]; do
+    case "$1" in
+    --doc)
+        [ $# -ge 3 ] || usage
+        doc="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+        shift 2
+        ;;
+    --fetch-depth)
+        [ $# -ge 3 ] && { [ "$2" = 0 ] || [ "$2" = 1 ]; } || usage
+        depth="$2"
+        shift 2
+        ;;
+    *) usage ;;
+    esac
+done
 [ $# -eq 1 ] || usage
 flavour="$1"
 case "$flavour" in github | gitlab) ;; *) usage ;; esac
@@ -71,6 +85,7 @@ find "$src/release" \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf
     export GIT_AUTHOR_NAME="PulmoScan Release Pipeline" GIT_AUTHOR_EMAIL="release@example.com"
     export GIT_COMMITTER_NAME="PulmoScan Release Pipeline" GIT_COMMITTER_EMAIL="release@example.com"
     git init -q -b main .
+    git commit -q --allow-empty -m "Start PulmoScan AI"
     git add -A
     git commit -q -m "Release $tag"
     git tag -a "$tag" -m "PulmoScan AI $tag"
@@ -91,7 +106,12 @@ tar -xOf "$work/reference.ivp" ivpack/manifest.json >"$work/reference-manifest.j
 ws="$work/workspace"
 git init -q "$ws"
 git -C "$ws" remote add origin "$remote"
-quiet_git -C "$ws" fetch --no-tags --prune --depth=1 origin "+$sha:refs/tags/$tag"
+if [ "$depth" = 0 ]; then
+    quiet_git -C "$ws" fetch --prune origin "+refs/heads/*:refs/remotes/origin/*" "+refs/tags/*:refs/tags/*"
+    quiet_git -C "$ws" fetch --no-tags --prune origin "+$sha:refs/tags/$tag"
+else
+    quiet_git -C "$ws" fetch --no-tags --prune --depth=1 origin "+$sha:refs/tags/$tag"
+fi
 quiet_git -C "$ws" checkout --force "refs/tags/$tag"
 [ "$(git -C "$ws" cat-file -t "refs/tags/$tag")" = commit ] \
     || { echo "run-ci-recipe: the simulated checkout did not make a lightweight tag" >&2; exit 3; }
@@ -196,7 +216,11 @@ walk(a, b)
 EOF
     fail "the bundle's manifest differs from the one built from a full clone with the annotated tag (same commit, another bundle)"
 fi
-echo "ok   $flavour: exit 0; ${bundles[0]#"$ws/"}: manifest byte-identical to the full clone's"
+commits="$(git -C "$ws" rev-list --count HEAD)"
+if [ "$depth" = 0 ] && [ "$commits" != 2 ]; then
+    fail "the full checkout has $commits commit(s) after the recipe, expected 2: the recipe cut its history"
+fi
+echo "ok   $flavour: exit 0; ${bundles[0]#"$ws/"}: manifest byte-identical to the full clone's; $commits commit(s) checked out (fetch depth $depth)"
 
 while read -r kind path; do
     file="$ws/$path"

@@ -8,11 +8,17 @@ import Testing
 /// paths. Without the tag re-fetch they fail.
 @Suite struct CIRecipeTests {
     static let document = SchemaTests.repositoryRoot + "/docs/release-gate.md"
-    static let refetch = "git fetch --force --depth=1 origin \"+refs/tags/$TAG:refs/tags/$TAG\""
+    static let refetch = "git fetch --force origin \"+refs/tags/$TAG:refs/tags/$TAG\""
 
-    static func runRecipe(_ flavour: String, document: String = CIRecipeTests.document) -> ProcessResult {
+    static func runRecipe(_ flavour: String, document: String = CIRecipeTests.document, fetchDepth: Int = 1)
+        -> ProcessResult
+    {
         run(
-            "/bin/bash", [SchemaTests.repositoryRoot + "/scripts/run-ci-recipe.sh", "--doc", document, flavour],
+            "/bin/bash",
+            [
+                SchemaTests.repositoryRoot + "/scripts/run-ci-recipe.sh", "--doc", document, "--fetch-depth",
+                String(fetchDepth), flavour,
+            ],
             in: SchemaTests.repositoryRoot, environment: ["IVPACK": ivpackExecutable])
     }
 
@@ -25,11 +31,13 @@ import Testing
         return folder.write("release-gate.md", kept.joined(separator: "\n"))
     }
 
-    @Test(arguments: ["github", "gitlab"])
-    func recipeRunsAsWrittenAndBuildsTheReleaseManagersBundle(flavour: String) {
-        let r = Self.runRecipe(flavour)
+    /// Shallow (fetch-depth 1) and full (fetch-depth 0) checkouts, both with a lightweight tag.
+    @Test(arguments: ["github", "gitlab"], [1, 0])
+    func recipeRunsAsWrittenAndBuildsTheReleaseManagersBundle(flavour: String, fetchDepth: Int) {
+        let r = Self.runRecipe(flavour, fetchDepth: fetchDepth)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("ok   \(flavour): exit 0; out/pulmoscan-V2.3.1.1024.ivp: manifest byte-identical"))
+        #expect(r.stdout.contains("\(fetchDepth == 0 ? 2 : 1) commit(s) checked out"), "\(r.stdout)")
         let reports = flavour == "github" ? ["sarif"] : ["codequality", "junit"]
         for kind in reports {
             #expect(r.stdout.contains("ok   \(kind) out/"), "\(r.stdout)")
@@ -43,6 +51,17 @@ import Testing
         let r = Self.runRecipe(flavour, document: doc)
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("refs/tags/V2.3.1.1024 is not an annotated tag"), "\(r.stderr)")
+    }
+
+    @Test func shallowRefetchCutsAFullCheckoutsHistory() throws {
+        let text = try String(contentsOfFile: Self.document, encoding: .utf8)
+        let folder = TemporaryFolder()
+        let doc = folder.write(
+            "release-gate.md",
+            text.replacingOccurrences(of: "git fetch --force origin", with: "git fetch --force --depth=1 origin"))
+        let r = Self.runRecipe("gitlab", document: doc, fetchDepth: 0)
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("the recipe cut its history"), "\(r.stderr)")
     }
 
     @Test func recipeWithoutTheRefetchAndItsGuardBuildsAnotherBundle() throws {
