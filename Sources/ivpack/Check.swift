@@ -27,12 +27,15 @@ struct CheckCommand: ParsableCommand {
 
             Examples:
               ivpack check ivpack.yaml
-              ivpack check out/pulmoscan-V2.4.0.1101.ivp --previous out/pulmoscan-V2.3.1.1024.ivp --format sarif > gate.sarif
+              ivpack check out/pulmoscan-V2.4.0.1101.ivp \\
+                --previous out/pulmoscan-V2.3.1.1024.ivp --format sarif > gate.sarif
               ivpack check out/release.ivp --format codequality > gate-codequality.json
               ivpack check out/release.ivp --format junit > gate-junit.xml
-              ivpack check out/pulmoscan-V2.3.1.1024.ivp --policy release/gate-policy.yaml --trust trust-policy.yaml
-              ivpack check out/pulmoscan-V2.3.1.1024.ivp --attest --key keys/signers/gate.key \\
-                --cert keys/signers/gate.pem --chain keys/intermediate-ca.pem
+              ivpack check out/pulmoscan-V2.3.1.1024.ivp \\
+                --policy release/gate-policy.yaml --trust trust-policy.yaml
+              ivpack check out/pulmoscan-V2.3.1.1024.ivp --attest \\
+                --key keys/signers/gate.key --cert keys/signers/gate.pem \\
+                --chain keys/intermediate-ca.pem
             """
     )
 
