@@ -69,7 +69,7 @@ fail() { echo "run-ci-recipe: $flavour: $*" >&2; exit 1; }
 # Git as a CI server has it: no user or system configuration.
 export HOME="$work/home" GIT_CONFIG_NOSYSTEM=1
 mkdir -p "$HOME"
-unset GIT_DIR GIT_WORK_TREE SOURCE_DATE_EPOCH
+unset GIT_DIR GIT_WORK_TREE GIT_CONFIG_GLOBAL SOURCE_DATE_EPOCH
 quiet_git() { git -c advice.detachedHead=false "$@" >/dev/null 2>&1; }
 
 tag="V2.3.1.1024"
