@@ -114,6 +114,119 @@ import Testing
         #expect(gate.status == 0, "\(gate.stdout)\(gate.stderr)")
     }
 
+    /// What a user fills in the nmpa notes (from `notes template --previous none` once the model
+    /// is in the spec), for a first release with one corrective change: the README's nmpa list.
+    static func nmpaNotesFills(testSet: String) -> [(prefix: String, line: String)] {
+        [
+            ("release_date: TODO", "release_date: \"2026-12-02\""),
+            ("safety_level: TODO", "safety_level: 中等 (B)"),
+            ("udi_di: TODO", "udi_di: \"09520000000028\""),
+            ("naming_rule_doc_id: TODO", "naming_rule_doc_id: QMS-WI-006"),
+            ("naming_rule_doc_version: TODO", "naming_rule_doc_version: C/2"),
+            ("update_level: TODO", "update_level: Z"),
+            ("    naming_rule_ref: TODO", "    naming_rule_ref: QMS-WI-006 C/2"),
+            ("  compatibility: TODO", "  compatibility: 无 / none (first release)"),
+            ("  data_migration: TODO", "  data_migration: 无 / none"),
+            ("  legacy_users: TODO", "  legacy_users: 无 / none"),
+            ("    change_registration_required: TODO", "    change_registration_required: false"),
+            ("    decision_record: TODO", "    decision_record: RA-2026-101"),
+            ("  update_driver: TODO", "  update_driver: 无 none"),
+            ("  test_set: {id: TODO", "  test_set: {id: PS-CT-TEST-SEQ-02, sha256: \(testSet)}"),
+            ("  baseline: {version: TODO", "  baseline: {version: V1.0.0.1, test_set_sha256: \(testSet)}"),
+            ("    - {name: TODO", "    - {name: sensitivity, value: 0.92}"),
+            (
+                "  statistical_test: {name: TODO",
+                "  statistical_test: {name: McNemar, alpha: 0.05, p: 1.0, conclusion: not significant}"
+            ),
+            ("| PulmoScan AI | PS-AI |", "| PulmoScan AI | PS-AI | V1.0.0.1 | 无 / none | 2026-12-02 |"),
+            ("TODO: the update classification", "轻微更新 Z / patch: one corrective fix."),
+            ("TODO: Regulatory Impact", "CN: no change registration needed (RA-2026-101)."),
+            ("| TODO | TODO | TODO | TODO |", "| CR-1 | Fixed | `corrective` | Reject empty series |"),
+            ("TODO: the model, its update", "nodule-detector V1.0.0.1, first release; update driver 无 / none."),
+            ("TODO: the tests run", "System and regression tests: TR-1 (verification/TR-1.test-report.json)."),
+            ("已知缺陷总数 Known total: TODO", "已知缺陷总数 Known total: 0; 剩余缺陷数 Remaining: 0"),
+            ("TODO: the vulnerabilities assessed", "No known vulnerabilities."),
+            ("TODO: the exact versions validated", "Debian 12.8, Python 3.11.2."),
+            ("TODO: installation, upgrade", "First installation with ivpack install; nothing to migrate."),
+            ("TODO: User Communication", "无 / None"),
+            ("TODO: Update History", "V1.0.0.1: first release."),
+            ("TODO: who approves", "Release manager and quality sign the bundle."),
+            ("TODO: References", "QMS-WI-006 C/2."),
+        ]
+    }
+
+    @Test func initUnderNMPAFilledByHandChecksBuildsSignsAndVerifies() throws {
+        let repo = TemporaryFolder("ivpack-init-nmpa-full")
+        git(["init", "-q", "-b", "main"], in: repo.path)
+        #expect(ivpack(["init", repo.path, "--product", "PulmoScan AI"]).status == 0)
+        let spec = repo.url("ivpack.yaml")
+        // The spec: the product fields, the model that arrived, and the test reports' component.
+        var specText = String(decoding: repo.read("ivpack.yaml"), as: UTF8.self)
+        for (old, new) in [
+            ("  vendor: TODO", "  vendor: Example Medical AI Co.  #"), ("  model: TODO", "  model: PS-AI  #"),
+            (
+                "  # Add the model weights",
+                "  - name: nodule-detector\n    kind: model\n    paths: [models/detector.safetensors]\n  #"
+            ),
+            ("  # - name: test-reports", "  - name: test-reports"), ("  #   kind: file", "    kind: file"),
+            ("  #   paths: [verification]", "    paths: [verification]"),
+        ] {
+            #expect(specText.contains(old), "\(old)")
+            specText = specText.replacingOccurrences(of: old, with: new)
+        }
+        repo.write("ivpack.yaml", specText)
+        repo.write(
+            "models/detector.safetensors",
+            FormatFixtures.safetensors(metadata: ["version": "V1.0.0.1"], tensorBytes: 4096))
+        repo.write("service/app.py", "VERSION = open('VERSION').read().strip()\n")
+        // The notes again, from the template, now that the release has its model.
+        let notesPath = "release-notes/V1.0.0.1.md"
+        try FileManager.default.removeItem(atPath: repo.url(notesPath))
+        let template = ivpack([
+            "notes", "template", "--spec", spec, "--previous", "none", "--output", repo.url(notesPath),
+        ])
+        #expect(template.status == 0, "\(template.stderr)")
+        var notes = String(decoding: repo.read(notesPath), as: UTF8.self)
+        #expect(notes.contains("sha256: \(Self.sha256sum(repo.url("models/detector.safetensors")))"))
+        notes = notes.replacingOccurrences(of: "TODO: a change table as above, or 无 / None", with: "无 / None")
+        let testSet = String(repeating: "3b", count: 32)
+        repo.write(notesPath, Self.fill(notes, Self.nmpaNotesFills(testSet: testSet)))
+        // The test system's report, bound to this artifact.
+        let artifact = try #require(try ReleaseUnderCheck.loadSpec(path: spec).artifactDigest).hex
+        repo.write(
+            "verification/TR-1.test-report.json",
+            """
+            {"format": "ivpack-test-report/1", "id": "TR-1", "full_version": "V1.0.0.1",
+             "artifact_sha256": "\(artifact)",
+             "suites": [{"name": "system", "passed": 12, "failed": 0, "not_run": 0},
+                        {"name": "regression", "passed": 7, "failed": 0, "not_run": 0}]}
+
+            """)
+        git(["add", "-A"], in: repo.path)
+        git(["commit", "-q", "-m", "Release V1.0.0.1"], in: repo.path)
+        git(["tag", "-a", "V1.0.0.1", "-m", "Release V1.0.0.1"], in: repo.path)
+
+        let checked = ivpack(["check", spec])
+        #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+        let out = TemporaryFolder("ivpack-init-nmpa-out")
+        let bundle = out.url("pulmoscan-V1.0.0.1.ivp")
+        let built = ivpack(["build", "--spec", spec, "--output", bundle])
+        #expect(built.status == 0, "\(built.stdout)\(built.stderr)")
+        let pki = try DevelopmentPKI.create(in: out.url("pki"), now: Timestamp.now() - 3600)
+        for role in GatePolicy.nmpa.requiredRoles {
+            let signer = role == "quality" ? pki.quality : pki.releaseManager
+            let signed = ivpack([
+                "sign", bundle, "--role", role, "--key", signer.key, "--cert", signer.certificate, "--chain",
+                pki.intermediateCertificate,
+            ])
+            #expect(signed.status == 0, "\(signed.stderr)")
+        }
+        let verified = ivpack(["verify", bundle, "--trust", pki.trustPolicy])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let gate = ivpack(["check", bundle, "--trust", pki.trustPolicy])
+        #expect(gate.status == 0, "\(gate.stdout)\(gate.stderr)")
+    }
+
     @Test func initSkeletonFailsTheNMPAGateOnEveryPlaceholder() throws {
         let repo = TemporaryFolder("ivpack-init-nmpa")
         git(["init", "-q", "-b", "main"], in: repo.path)

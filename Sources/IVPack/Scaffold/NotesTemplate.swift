@@ -101,7 +101,12 @@ public enum NotesTemplate {
         }
         if policy.notes.requires(.rollback) {
             out.append("rollback:                       # NOTES-013, REL-015")
-            if let previous = facts.previousVersion {
+            if let previous = facts.previousVersion, GateText.isNone(previous) {
+                // A first release: nothing to roll back to (REL-015 asks no test).
+                out.append("  target: 无 / none")
+                out.append("  tested: false")
+                out.append("  evidence: 无 / none")
+            } else if let previous = facts.previousVersion {
                 out.append("  target: \(previous)")
                 out.append("  tested: \(t)  # true, once the rollback to \(previous) is tested")
                 out.append("  evidence: \(t)  # the rollback test record's ID")
