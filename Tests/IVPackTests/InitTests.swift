@@ -355,6 +355,30 @@ import Testing
         #expect(hint.contains("id: nodule-detector"))
     }
 
+    @Test func moduleAndBaselineHintsUseWhatTheNotesState() throws {
+        let release = ReleaseFixture()
+        let testSet = String(repeating: "5c", count: 32)
+        let report = try Self.gate(
+            release,
+            notes: """
+                ---
+                version: \(release.version)
+                naming_rule_doc_id: QMS-WI-009
+                naming_rule_doc_version: B/4
+                ai:
+                  test_set: {id: TS-1, sha256: \(testSet)}
+                ---
+                # PulmoScan AI \(release.version)
+
+                """)
+        let module = try #require(report.findings.first { $0.ruleID == "VER-012" }?.hint)
+        #expect(module.contains("naming_rule_ref: QMS-WI-009 B/4"), "\(module)")
+        #expect(module.contains("component: nodule-detector"))
+        let baseline = try #require(
+            report.findings.first { $0.ruleID == "NOTES-008" && $0.message == "ai.baseline.version is missing" }?.hint)
+        #expect(baseline.contains("test_set_sha256: \(testSet)"), "\(baseline)")
+    }
+
     // MARK: - The change-type vocabulary in the docs
 
     @Test func changeTypesSectionOfTheDocsIsTheCodesVocabulary() throws {

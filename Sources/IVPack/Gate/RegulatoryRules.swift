@@ -375,7 +375,7 @@ public struct AIModelRule: GateRule {
         if baseline?["version"]?.string == nil {
             add(
                 "NOTES-008", baseline ?? record, "ai.baseline.version is missing",
-                "Write the registered version the metrics are compared with: baseline: {version: <version>, test_set_sha256: <sha256>}"
+                "Write the registered version the metrics are compared with: baseline: {version: <registered version>, test_set_sha256: \(testHash ?? "<its test set's SHA-256>")}"
             )
         }
         if let testHash, let b = baseline?["test_set_sha256"]?.string?.lowercased(), b != testHash {
@@ -736,8 +736,11 @@ public struct ModuleVersionRule: GateRule {
         let release = context.release
         var models: [String] = []
         for f in release.files where f.kind == .model && !models.contains(f.component) { models.append(f.component) }
+        // The naming rule the notes' header already names (NOTES-002), when it does.
+        let rule = ["naming_rule_doc_id", "naming_rule_doc_version"].compactMap { notes.frontMatter($0)?.value }
+        let ruleRef = rule.count == 2 ? rule.joined(separator: " ") : "<naming rule ID and revision>"
         func example(_ component: String) -> String {
-            "{name: \(component), component: \(component), version: \(release.version), format: \(Self.fullVersionFormat), naming_rule_ref: <naming rule ID and version>, full_version: \(release.version)}"
+            "{name: \(component), component: \(component), version: \(release.version), format: \(Self.fullVersionFormat), naming_rule_ref: \(ruleRef), full_version: \(release.version)}"
         }
         guard let record = notes.record(NotesRecord.modules.rawValue) else {
             guard context.policy.notes.requires(.modules), !models.isEmpty else { return [] }
