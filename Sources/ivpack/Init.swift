@@ -50,14 +50,44 @@ struct InitCommand: ParsableCommand {
                 print("  \(entry.content == nil ? "folder" : "wrote ") \(shown)\(entry.path)")
             }
             print("")
+            let todo = ReleaseScaffold.placeholders(entries)
+            print("Fill these (each TODO is a finding of ivpack check until then):")
+            for path in entries.map(\.path) {
+                let lines = todo.filter { $0.path == path }
+                guard !lines.isEmpty else { continue }
+                var fields: [String] = []
+                for case let field? in lines.map(\.field) where !fields.contains(field) { fields.append(field) }
+                print("  \(shown)\(path): \(lines.count) line\(lines.count == 1 ? "" : "s")")
+                for row in Self.wrapped(fields, width: 72) { print("    " + row) }
+                if lines.contains(where: { $0.field == nil }) {
+                    print("    and the TODO lines of the sections and the change table")
+                }
+            }
+            print("")
             print("Next steps:")
-            print("  1. Replace every TODO in \(shown)ivpack.yaml (product.vendor, product.model)")
-            print("     and in the release notes (grep -rn TODO \(shown.isEmpty ? "." : shown)).")
+            print("  1. Replace every TODO (grep -rn TODO \(shown.isEmpty ? "." : shown)).")
             print("  2. Put the code under \(shown)\(ReleaseScaffold.codeFolder)/, list its dependencies in the SBOM.")
             print("  3. ivpack check \(shown)ivpack.yaml --policy \(gatePolicy.name)")
             print("  4. git add -A && git commit && git tag -a \(ReleaseScaffold.firstVersion(gatePolicy)) -m Release")
             print("  5. ivpack build --spec \(shown)ivpack.yaml --output out/release.ivp, then ivpack sign.")
         }
+    }
+
+    /// `items` joined by ", " into lines of at most `width` columns (an item longer than that alone).
+    static func wrapped(_ items: [String], width: Int) -> [String] {
+        var rows: [String] = []
+        var row = ""
+        for item in items {
+            let next = row.isEmpty ? item : row + ", " + item
+            if next.count > width && !row.isEmpty {
+                rows.append(row + ",")
+                row = item
+            } else {
+                row = next
+            }
+        }
+        if !row.isEmpty { rows.append(row) }
+        return rows
     }
 
     /// The last component of `directory`, or of the current folder for `.`.

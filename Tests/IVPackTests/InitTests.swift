@@ -48,6 +48,10 @@ import Testing
         let initRun = ivpack(["init", repo.path, "--policy", "semver", "--product", "Lung Triage"])
         #expect(initRun.status == 0, "\(initRun.stderr)")
         #expect(initRun.stdout.contains("Next steps"))
+        // It names the fields to fill, as the README lists them.
+        #expect(
+            initRun.stdout.contains("ivpack.yaml: 2 lines\n    product.vendor, product.model\n"), "\(initRun.stdout)")
+        #expect(initRun.stdout.contains("release-notes/1.0.0.md: 7 lines\n    release_date, update_level\n"))
         let notesPath = "release-notes/1.0.0.md"
         for file in ["ivpack.yaml", notesPath, "sbom/lung-triage.cdx.json", "service/VERSION", ".gitignore"] {
             #expect(repo.exists(file), "\(file) not written")

@@ -109,6 +109,42 @@ public enum ReleaseScaffold {
         return entries
     }
 
+    /// Every line of the files of `entries` that holds the placeholder: path, 1-based line, and
+    /// the YAML field it stands for (`product.vendor`, `release_date`, `rollback.tested`), nil for a
+    /// line of the notes' Markdown. What `init` tells the user to fill.
+    public static func placeholders(_ entries: [ScaffoldEntry]) -> [(path: String, line: Int, field: String?)] {
+        var out: [(path: String, line: Int, field: String?)] = []
+        for entry in entries {
+            guard let content = entry.content else { continue }
+            var parents: [(indent: Int, key: String)] = []
+            var inYAML = entry.path.hasSuffix(".yaml")
+            for (i, raw) in content.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = String(raw)
+                if entry.path.hasSuffix(".md") && line == "---" {
+                    inYAML = i == 0
+                    continue
+                }
+                let indent = line.prefix { $0 == " " }.count
+                let body = line.dropFirst(indent)
+                var field: String?
+                if inYAML && !body.hasPrefix("#") {
+                    parents.removeAll { $0.indent >= indent }
+                    if body.hasPrefix("-") {
+                        field = parents.map(\.key).joined(separator: ".")
+                    } else if let colon = body.firstIndex(of: ":") {
+                        let key = String(body[..<colon]).trimmingWhitespace
+                        field = (parents.map(\.key) + [key]).joined(separator: ".")
+                        parents.append((indent, key))
+                    }
+                }
+                if line.contains(NotesTemplate.marker) && !body.hasPrefix("#") {
+                    out.append((entry.path, i + 1, field))
+                }
+            }
+        }
+        return out
+    }
+
     /// The files of `entries` that exist already in `folder`.
     public static func existing(_ entries: [ScaffoldEntry], in folder: String) -> [String] {
         entries.filter { $0.content != nil }.map(\.path).filter {
