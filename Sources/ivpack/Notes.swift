@@ -23,7 +23,8 @@ struct NotesTemplateCommand: ParsableCommand {
         abstract: "Print the release-notes skeleton of a version, with what the spec and its files say.",
         discussion: """
             Fills in what ivpack knows from the spec and the files it names: product, model, version, \
-            release version and SemVer, the previous version (--previous), the model weights' digests, \
+            release version and SemVer, the previous version (--previous, else the highest release tag \
+            below the version in the code's repository), the model weights' digests, \
             the SBOM's path and SHA-256; every other value is a TODO that ivpack check refuses until it \
             is filled (NOTES-018). The same generator as ivpack init. With --output, writes a new file \
             (an existing one is refused: exit 2).
@@ -41,7 +42,7 @@ struct NotesTemplateCommand: ParsableCommand {
     @Option(name: .long, help: "The version the notes are for; default: the spec's.")
     var version: String?
 
-    @Option(name: .long, help: "The previous released version (none for a first release).")
+    @Option(name: .long, help: "The previous released version (none for a first release); default: from the tags.")
     var previous: String?
 
     @Option(name: .long, help: "The release spec.", completion: .file(extensions: ["yaml", "yml"]))

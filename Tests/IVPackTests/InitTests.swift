@@ -306,6 +306,23 @@ import Testing
         #expect(release.folder.read("release-notes/V2.4.0.1101.md") == before)
     }
 
+    @Test func notesTemplateTakesThePreviousVersionFromTheReleaseTags() throws {
+        let release = ReleaseFixture()
+        // Tags of other releases: the highest below V2.3.1.1024 is the previous one; a later
+        // version, a non-canonical one and another tag pattern do not count.
+        for tag in ["V2.2.0.900", "V2.3.0.1013", "V2.4.0.1101", "V2.3.0.01", "pulmoscan-V2.3.0.1020"] {
+            git(["tag", tag], in: release.root)
+        }
+        let r = ivpack(["notes", "template", "--spec", release.specPath])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("previous_released_version: V2.3.0.1013\n"), "\(r.stdout.prefix(400))")
+        #expect(r.stdout.contains("  target: V2.3.0.1013\n"))
+        // Without such tags ivpack cannot know it: the template asks.
+        let first = ReleaseFixture()
+        let asked = ivpack(["notes", "template", "--spec", first.specPath])
+        #expect(asked.stdout.contains("previous_released_version: TODO"))
+    }
+
     // MARK: - Hints with real values
 
     /// The fixture's release with notes whose front matter lacks the keys the hints are about.

@@ -211,10 +211,43 @@ extension NotesTemplate {
     {
         var release = try ReleaseUnderCheck.loadSpec(path: specPath, hashAll: true)
         if let version { release.version = version }
-        let previousVersion = previous.map { GateText.isNone($0) ? "无 / none" : $0 }
+        let previousVersion =
+            previous.map { GateText.isNone($0) ? "无 / none" : $0 }
+            ?? previousTag(specPath: specPath, before: release.version, policy: policy)
         var facts = ReleaseFacts(release: release, policy: policy, previousVersion: previousVersion)
         facts.versionModule = release.file(ReleaseScaffold.versionModule) != nil ? ReleaseScaffold.versionModule : nil
         return render(facts, policy: policy)
+    }
+
+    /// The highest version below `version` that the first code component's repository has a
+    /// release tag for (its tag pattern, default `{version}`), canonical under `policy`; nil when
+    /// there is none or the repository cannot be read (the template then asks for it).
+    static func previousTag(specPath: String, before version: String, policy: GatePolicy) -> String? {
+        guard let spec = try? ReleaseSpec.load(path: specPath),
+            let code = spec.components.first(where: { $0.kind == .code }),
+            let tree = try? ReleaseTree(root: spec.root),
+            case .success(let real) = tree.resolve(code.version.repository ?? code.paths[0]),
+            let repository = try? GitRepository(discoveringFrom: real),
+            let names = try? repository.tagNames(),
+            let market = policy.channel(policy.defaultChannel)
+        else { return nil }
+        let pattern = code.version.tag ?? "{version}"
+        guard let range = pattern.range(of: "{version}") else { return nil }
+        let prefix = String(pattern[..<range.lowerBound])
+        let suffix = String(pattern[range.upperBound...])
+        func parsed(_ text: String) -> ReleaseVersion? {
+            let check = VersionNaming.check(text, policy: policy, channel: market, file: "", line: nil)
+            return check.findings.isEmpty ? check.parsed : nil
+        }
+        guard let current = parsed(version) else { return nil }
+        var best: ReleaseVersion?
+        for name in names
+        where name.hasPrefix(prefix) && name.hasSuffix(suffix) && name.count > prefix.count + suffix.count {
+            let text = String(name.dropFirst(prefix.count).dropLast(suffix.count))
+            guard let v = parsed(text), v < current else { continue }
+            if best == nil || best! < v { best = v }
+        }
+        return best?.text
     }
 
     /// Writes `text` to the new file `path` (its folder made when missing), atomically.
