@@ -231,6 +231,25 @@ import Testing
         #expect(gate.status == 0, "\(gate.stdout)\(gate.stderr)")
     }
 
+    @Test func readmeListsTheFieldsTheSemverSkeletonLeavesToFill() throws {
+        let readme = String(
+            decoding: FileManager.default.contents(atPath: SchemaTests.repositoryRoot + "/README.md")!, as: UTF8.self)
+        let start = try #require(readme.range(of: "### `ivpack init`"))
+        let end = try #require(readme.range(of: "### `ivpack notes template`"))
+        let section = String(readme[start.upperBound..<end.lowerBound])
+        let fields = ReleaseScaffold.placeholders(try ReleaseScaffold.plan(product: "Lung Triage", policy: .semver))
+            .compactMap(\.field)
+        #expect(Set(fields) == ["product.vendor", "product.model", "release_date", "update_level"])
+        for field in fields {
+            let leaf = field.split(separator: ".").map(String.init)
+            #expect(section.contains("`\(field)`") || section.contains("`\(leaf.joined(separator: "."))`"), "\(field)")
+        }
+        // And the acceptance test fills exactly those, plus the notes' section lines.
+        #expect(
+            Self.semverFills.filter { $0.prefix.hasSuffix(": TODO") && $0.prefix.allSatisfy(\.isASCII) }.count
+                == fields.count)
+    }
+
     @Test func initSkeletonFailsTheNMPAGateOnEveryPlaceholder() throws {
         let repo = TemporaryFolder("ivpack-init-nmpa")
         git(["init", "-q", "-b", "main"], in: repo.path)
