@@ -17,6 +17,13 @@ test: deps lint
 	swift build --build-tests
 	swift test
 
+# For auditors: docs/conformance.md, the matrix from the IQ draft's clauses and the release rules to
+# the features and the tests that prove them, generated from the tests' .clause(...) traits and
+# Conformance/clauses.tsv. `make test` fails when it is stale or a clause the code cites has no test.
+.PHONY: conformance
+conformance:
+	python3 scripts/conformance.py
+
 lint:
 	swift format lint --strict --recursive --parallel Sources Tests Benchmarks/LicenseLoad Benchmarks/CipherSpeed Fuzz/Sources
 

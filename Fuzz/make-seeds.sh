@@ -206,7 +206,7 @@ cp "$repo/Examples/pulmoscan/release-notes/V2.3.1.1024.md" "$corpus/FuzzReleaseN
     --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 3 --valid-days 3650 >/dev/null
 "$ivpack" license register "$work/minimal.ivp" --config "$work/license-server.yaml" >/dev/null
 "$ivpack" license export --offline --config "$work/license-server.yaml" --id LIC-FUZZ-0001 --bundle "$work/minimal.ivp" \
-    --output "$corpus/FuzzLicenseGrant/licence-file.json" --valid-days 3650 >/dev/null
+    --output "$corpus/FuzzLicenseGrant/licence-file.json" --valid-days 366 >/dev/null
 issued="$(date +%s)"
 tar -xOf "$work/minimal.ivp" ivpack/manifest.json | sha256sum | cut -d' ' -f1 >"$fuzz/pki/licence-manifest-sha256"
 echo $((issued + 60)) >"$fuzz/pki/now"

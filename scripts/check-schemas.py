@@ -801,7 +801,14 @@ def check_bundle(bundle, schema):
                 problems.append(f"{where}/path: {f['path']!r} is listed twice")
             seen.add(f["path"])
             want = max(1, -(-f["size"] // chunk_size))
-            if len(f["chunks"]) != want:
+            if "encryption" in f:
+                # Digested as stored only: the ciphertext's chunks, none of the plaintext's.
+                got = len(f["encryption"]["ciphertextChunks"])
+                if got != want:
+                    problems.append(f"{where}/encryption/ciphertextChunks: {got} digests; {f['size']} bytes in {chunk_size}-byte chunks need {want}")
+                if f["chunks"]:
+                    problems.append(f"{where}/chunks: {len(f['chunks'])} digests; an encrypted file has none")
+            elif len(f["chunks"]) != want:
                 problems.append(f"{where}/chunks: {len(f['chunks'])} digests; {f['size']} bytes in {chunk_size}-byte chunks need {want}")
             if f["path"] not in names:
                 problems.append(f"{where}/path: {f['path']!r} is not an entry of the archive")

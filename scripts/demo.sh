@@ -161,7 +161,7 @@ step "ivpack verify $bundle --trust $pki/trust-policy.yaml --license-server $url
 #     report of the installation; then status with a drift check.
 root="$work/install-root"
 step "ivpack install $bundle --trust $pki/trust-policy.yaml --root $root --license-server $url ... --report"
-"$ivpack" install "$bundle" --trust "$pki/trust-policy.yaml" --root "$root" --quiet \
+"$ivpack" install "$bundle" --trust "$pki/trust-policy.yaml" --root "$root" \
     --license-server "$url" --site SITE-DEMO \
     --client-cert "$pki/installers/installer-1.pem" --client-key "$pki/installers/installer-1.key" \
     --report "$out/IQ-install-$version.json" --html "$out/IQ-install-$version.html"
@@ -232,7 +232,7 @@ mv "$release2/release-notes/$version.md" "$release2/release-notes/$version2.md"
 # The site tunes its configuration before the upgrade: the upgrade keeps it (a state path).
 sed -i 's/^pacs_ae_title = .*/pacs_ae_title = RADIOLOGY-3/' "$root/state/etc/pulmoscan.conf"
 step "ivpack install $bundle2 --trust $pki/trust-policy.yaml --root $root"
-"$ivpack" install "$bundle2" --trust "$pki/trust-policy.yaml" --root "$root" --quiet
+"$ivpack" install "$bundle2" --trust "$pki/trust-policy.yaml" --root "$root"
 grep '^pacs_ae_title' "$root/state/etc/pulmoscan.conf"
 step "ivpack status --root $root"
 "$ivpack" status --root "$root"

@@ -49,7 +49,8 @@ struct ContentKeyOptions: ParsableArguments {
                 if let warning = SecretFileAccess.groupAccessWarning(path: recipientKey, what: "private key") {
                     printError("warning: \(warning)")
                 }
-                key = try PrivateKey.load(file: recipientKey, passphrase: try readPassphrase(file: recipientPinFile))
+                key = try PrivateKey.load(
+                    file: recipientKey, passphrase: try readPassphrase(file: recipientPinFile, key: recipientKey))
             }
             sources.append(
                 .recipient(

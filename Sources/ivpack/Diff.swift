@@ -13,7 +13,8 @@ struct DiffCommand: ParsableCommand {
             differs; `ivpack check --previous` decides whether the differences are allowed.
 
             Example:
-              ivpack diff out/pulmoscan-V2.3.1.1024.ivp out/pulmoscan-V2.4.0.1101.ivp --json
+              ivpack diff out/pulmoscan-V2.3.1.1024.ivp out/pulmoscan-V2.4.0.1101.ivp \\
+                --json
             """
     )
 

@@ -47,7 +47,8 @@ struct InstallCommand: AsyncParsableCommand {
 
             Example:
               ivpack install out/pulmoscan-V2.3.1.1024.ivp \\
-                --trust /etc/ivpack/trust-policy.yaml --root /opt/example-medical/pulmoscan \\
+                --trust /etc/ivpack/trust-policy.yaml \\
+                --root /opt/example-medical/pulmoscan \\
                 --license-server https://licence.vendor.example:8443 --site SITE-001 \\
                 --client-cert installer.pem --client-key installer.key \\
                 --report iq/IQ-install.json --html iq/IQ-install.html
@@ -99,7 +100,10 @@ struct InstallCommand: AsyncParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
+    @OptionGroup var verboseOptions: VerboseOptions
+
     func validate() throws {
+        _ = try OutputLevel(quiet: progressOptions.quiet, verbose: verboseOptions.verbose)
         if allowDowngrade && (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--allow-downgrade needs --reason TEXT: why, for the installed state's record")
         }
@@ -108,6 +112,7 @@ struct InstallCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let options = self
+        let level = try OutputLevel(quiet: options.progressOptions.quiet, verbose: options.verboseOptions.verbose)
         try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
             try OutputFolder.prepare(options.iq.report, options.iq.html)
@@ -152,6 +157,10 @@ struct InstallCommand: AsyncParsableCommand {
             } else {
                 try options.iq.write(installed)
             }
+            if level == .verdict {
+                try printInstallVerdict(outcome, qualification: qualification)
+                return
+            }
             for note in outcome.reconciled { print("Mended:  \(note)") }
             let report = outcome.report
             let warnings = report.checks.filter { $0.status == .warn }
@@ -164,15 +173,16 @@ struct InstallCommand: AsyncParsableCommand {
             if options.licensing.site == nil {
                 print("Licence: not run (no --license-server or --license-file)")
             }
-            for check in warnings {
-                print("WARN  \(check.id): \(check.title)")
+            for check in level == .evidence ? report.checks : warnings {
+                print("\(check.status.label)  \(check.id): \(check.title)")
                 for d in check.details { print("      - \(d)") }
+                if level == .evidence { for e in check.evidence { print("      \(e.key): \(e.value)") } }
             }
             options.iq.printWritten()
             if outcome.alreadyActive {
                 print("Already active: \(outcome.release.name) is this manifest; nothing was changed.")
                 if let qualification {
-                    printQualification(qualification)
+                    printQualification(qualification, level: level)
                     if !qualification.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
                 }
                 return
@@ -187,10 +197,27 @@ struct InstallCommand: AsyncParsableCommand {
             print("Active:  \(outcome.release.name)" + (outcome.previous.map { " (previous: \($0))" } ?? ""))
             if let reason = outcome.release.downgradeReason { print("Downgrade allowed: \(reason)") }
             if let qualification {
-                printQualification(qualification)
+                printQualification(qualification, level: level)
                 if !qualification.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
             }
         }
+    }
+}
+
+/// `install --quiet`: one line, what is active now (or why nothing changed), and the exit code.
+func printInstallVerdict(_ outcome: InstallOutcome, qualification: QualificationOutcome?) throws {
+    if outcome.alreadyActive {
+        print("Result: PASS (already active: \(outcome.release.name); nothing was changed)")
+    } else if let failure = outcome.failure {
+        printError("error: \(failure.description)")
+        throw ExitCode(failure.exitStatus.rawValue)
+    } else {
+        print(
+            "Result: PASS (active: \(outcome.release.name)\(outcome.previous.map { ", previous: \($0)" } ?? ""))")
+    }
+    if let qualification {
+        printQualification(qualification, level: .verdict)
+        if !qualification.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
     }
 }
 

@@ -10,9 +10,11 @@ struct LicenseCommand: AsyncParsableCommand {
         discussion: """
             Example:
               ivpack license dev-config /tmp/dev-pki --output /tmp/license-server.yaml
-              ivpack license issue --config /tmp/license-server.yaml --id LIC-0001 --site SITE-001 \\
-                --product "PulmoScan AI" --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
-              ivpack license register out/pulmoscan-V2.3.1.1024.ivp --config /tmp/license-server.yaml
+              ivpack license issue --config /tmp/license-server.yaml --id LIC-0001 \\
+                --site SITE-001 --product "PulmoScan AI" --min-version V2.0.0.1 \\
+                --max-version V2.999.999.999999 --seats 5 --valid-days 365
+              ivpack license register out/pulmoscan-V2.3.1.1024.ivp \\
+                --config /tmp/license-server.yaml
               ivpack license serve --config /tmp/license-server.yaml
             """,
         subcommands: [Serve.self, DevConfig.self, Register.self, Issue.self, Revoke.self, List.self, Export.self]
@@ -50,7 +52,8 @@ struct LicenseCommand: AsyncParsableCommand {
             abstract: "Write a DEVELOPMENT server configuration for a PKI made by `ivpack keys init-dev`.",
             discussion: """
                 Example:
-                  ivpack license dev-config /tmp/dev-pki --port 8443 --database /tmp/licenses.sqlite --output /tmp/license-server.yaml
+                  ivpack license dev-config /tmp/dev-pki --port 8443 \\
+                    --database /tmp/licenses.sqlite --output /tmp/license-server.yaml
                 """)
 
         @Argument(help: "The development PKI folder.", completion: .directory)
@@ -190,8 +193,9 @@ struct LicenseCommand: AsyncParsableCommand {
             abstract: "Add a licence to the server's database.",
             discussion: """
                 Example:
-                  ivpack license issue --config server.yaml --id LIC-0001 --site SITE-001 --product "PulmoScan AI" \\
-                    --min-version V2.0.0.1 --max-version V2.999.999.999999 --seats 5 --valid-days 365
+                  ivpack license issue --config server.yaml --id LIC-0001 --site SITE-001 \\
+                    --product "PulmoScan AI" --min-version V2.0.0.1 \\
+                    --max-version V2.999.999.999999 --seats 5 --valid-days 365
                 """)
 
         @Option(
@@ -300,12 +304,14 @@ struct LicenseCommand: AsyncParsableCommand {
                 `ivpack verify ... --license-file FILE --site SITE`.
 
                 Example:
-                  ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.3.1.1024.ivp --output licence.json
+                  ivpack license export --offline --config server.yaml --id LIC-0001 \\
+                    --bundle pulmoscan-V2.3.1.1024.ivp --output licence.json
 
                 The bundle must be registered (`ivpack license register`). For an encrypted bundle the file \
                 carries its content key wrapped to the site's certificate: give it with --site-cert.
-                  ivpack license export --offline --config server.yaml --id LIC-0001 --bundle pulmoscan-V2.4.0.1100.ivp \\
-                    --site-cert site-001.pem --output licence.json
+                  ivpack license export --offline --config server.yaml --id LIC-0001 \\
+                    --bundle pulmoscan-V2.4.0.1100.ivp --site-cert site-001.pem \\
+                    --output licence.json
                 """)
         @Option(
             name: .long, help: "The server configuration (database and licence-signing key).",

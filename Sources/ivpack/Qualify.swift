@@ -53,12 +53,18 @@ struct QualifyCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the checks and measurements as JSON.")
     var json = false
 
+    @OptionGroup var progressOptions: ProgressOptions
+
+    @OptionGroup var verboseOptions: VerboseOptions
+
     func validate() throws {
         try validateAcceptance(acceptUnchecked, reason: reason)
+        _ = try OutputLevel(quiet: progressOptions.quiet, verbose: verboseOptions.verbose)
     }
 
     mutating func run() throws {
         let options = self
+        let level = try OutputLevel(quiet: options.progressOptions.quiet, verbose: options.verboseOptions.verbose)
         try reportingErrors {
             let release = try Installer.activeRelease(root: options.rootOptions.root)
             try OutputFolder.prepare(options.iq.report, options.iq.html)
@@ -77,9 +83,11 @@ struct QualifyCommand: ParsableCommand {
                         ("measurements", outcome.measurements.json),
                         ("conclusion", .string(report.conclusion.rawValue)),
                     ]))
+            } else if level == .verdict {
+                printQualification(outcome, level: .verdict)
             } else {
                 print("Release: \(release.name) (\(release.manifest.product.name) \(release.manifest.version))")
-                printQualification(outcome)
+                printQualification(outcome, level: level)
                 options.iq.printWritten()
                 print("IQ conclusion: \(report.conclusionStatement)")
             }
@@ -127,16 +135,21 @@ func qualifiedReport(release: ActiveRelease, outcome: QualificationOutcome, purp
     return IQReport.qualified(recorded.verification, qualification: outcome, context: context)
 }
 
-/// One line a check, its findings under it; then the measurements that matter at a glance.
-func printQualification(_ outcome: QualificationOutcome) {
-    for check in outcome.checks {
-        let label = check.status == .pass ? "PASS" : check.status == .fail ? "FAIL" : "WARN"
-        print("\(label)  \(check.id): \(check.title)")
-        for d in check.details { print("      - \(d)") }
+/// One line a check, its findings under it (and with `.evidence` the measured values); then the
+/// count. `.verdict`: the count only, with the failed checks' names.
+func printQualification(_ outcome: QualificationOutcome, level: OutputLevel = .checks) {
+    let failed = outcome.checks.filter { $0.status == .fail }
+    if level != .verdict {
+        for check in outcome.checks {
+            print("\(check.status.label)  \(check.id): \(check.title)")
+            for d in check.details { print("      - \(d)") }
+            if level == .evidence { for e in check.evidence { print("      \(e.key): \(e.value)") } }
+        }
     }
-    let failed = outcome.checks.count(where: { $0.status == .fail })
     print(
-        "Qualification: \(outcome.checks.count) checks, \(failed == 0 ? "all passed" : "\(failed) failed")")
+        "Qualification: \(outcome.checks.count) checks, "
+            + (failed.isEmpty
+                ? "all passed" : "\(failed.count) failed: \(failed.map(\.id.rawValue).joined(separator: ", "))"))
 }
 
 extension Check {

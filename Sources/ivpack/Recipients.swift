@@ -82,8 +82,9 @@ struct RecipientsCommand: ParsableCommand {
                 the manifest's signed key check value first.
 
                 Example:
-                  ivpack recipients add out/pulmoscan-V2.3.1.1024.ivp --name site-9 --cert site9.pem \\
-                    --recipient-key vendor-escrow.key --recipient-cert vendor-escrow.pem
+                  ivpack recipients add out/pulmoscan-V2.3.1.1024.ivp --name site-9 \\
+                    --cert site9.pem --recipient-key vendor-escrow.key \\
+                    --recipient-cert vendor-escrow.pem
                 """)
 
         @Argument(help: "The encrypted bundle (changed in place, by one appended entry).", completion: .file())

@@ -26,10 +26,11 @@ struct SignReportCommand: ParsableCommand {
             sign-off, 2 for a report or note that is not valid, 3 when the time-stamping authority fails.
 
             Example:
-              ivpack sign-report iq/IQ-pulmoscan.json --role installer --key installer.key \\
-                --cert installer.pem --chain intermediate-ca.pem
-              ivpack sign-report iq/IQ-pulmoscan.json --role vendor-issuer --name "Zhang Wei" \\
-                --position "Quality Manager" --key issuer.key --cert issuer.pem --tsa http://tsa.example/
+              ivpack sign-report iq/IQ-pulmoscan.json --role installer \\
+                --key installer.key --cert installer.pem --chain intermediate-ca.pem
+              ivpack sign-report iq/IQ-pulmoscan.json --role vendor-issuer \\
+                --name "Zhang Wei" --position "Quality Manager" --key issuer.key \\
+                --cert issuer.pem --tsa http://tsa.example/
             """
     )
 
@@ -129,8 +130,10 @@ struct VerifyReportCommand: ParsableCommand {
             policy is invalid.
 
             Example:
-              ivpack verify-report iq/IQ-pulmoscan.json --trust /etc/ivpack/trust-policy.yaml \\
-                --audit-log /var/log/ivpack/audit.jsonl --html iq/IQ-pulmoscan-signed.html
+              ivpack verify-report iq/IQ-pulmoscan.json \\
+                --trust /etc/ivpack/trust-policy.yaml \\
+                --audit-log /var/log/ivpack/audit.jsonl \\
+                --html iq/IQ-pulmoscan-signed.html
             """
     )
 

@@ -93,7 +93,10 @@ func terminalProgress(_ label: String, quiet: Bool, machineOutput: Bool) -> Prog
     // TERM=dumb (an editor's shell, a CI log): plain lines, one per tenth of the work.
     let plain = ProcessInfo.processInfo.environment["TERM"] == "dumb"
     let shown = Mutex<Int>(-1)
-    return { done, total in
+    // The line must fit the terminal: a wrapped line is redrawn only in part by "\r".
+    var size = winsize()
+    let width = ioctl(2, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 20 ? Int(size.ws_col) : 80
+    return { done, total, file in
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         if plain {
             let tenth = total > 0 ? Int(min(done, total) * 10 / total) : 10
@@ -104,7 +107,8 @@ func terminalProgress(_ label: String, quiet: Bool, machineOutput: Bool) -> Prog
             }
             guard due else { return }
         }
-        let line = ProgressLine.render(label: label, done: done, total: total, seconds: seconds, plain: plain)
+        let line = ProgressLine.render(
+            label: label, done: done, total: total, seconds: seconds, plain: plain, file: file, width: width)
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

@@ -11,7 +11,8 @@ struct SignCommand: ParsableCommand {
             certificate chain and signing time) and appends it as ivpack/signatures/NNN-ROLE.p7s. \
             Several roles may sign at different times; one certificate signs a bundle once. The cost \
             does not depend on the bundle's size. A passphrase for an encrypted key comes from \
-            $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line.
+            $IVPACK_KEY_PASSPHRASE or --passphrase-file, never from the command line; on a terminal \
+            ivpack asks for it (echo off) when neither is set.
 
             A --key starting with pkcs11: is a PKCS#11 URI (RFC 7512) naming a key inside an HSM; \
             the key never leaves it. The module is the URI's ?module-path=, else \
@@ -21,7 +22,8 @@ struct SignCommand: ParsableCommand {
 
             Example:
               ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
-                --key keys/signers/release-manager.key --cert keys/signers/release-manager.pem \\
+                --key keys/signers/release-manager.key \\
+                --cert keys/signers/release-manager.pem \\
                 --chain keys/intermediate-ca.pem
 
             With --tsa URL, an RFC 3161 time-stamp token from that authority is embedded in the \
@@ -39,9 +41,11 @@ struct SignCommand: ParsableCommand {
                 --key keys/signers/quality.key --cert keys/signers/quality.pem
 
             Example with the key in an HSM:
-              IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp --role release-manager \\
+              IVPACK_PKCS11_PIN=... ivpack sign out/pulmoscan-V2.3.1.1024.ivp \\
+                --role release-manager \\
                 --key 'pkcs11:token=release-signing;object=release-manager' \\
-                --cert keys/signers/release-manager.pem --chain keys/intermediate-ca.pem
+                --cert keys/signers/release-manager.pem \\
+                --chain keys/intermediate-ca.pem
             """
     )
 

@@ -49,7 +49,7 @@ struct SigningIdentityOptions<Forms: SigningKeyForms>: ParsableArguments {
         if keyIsPKCS11 {
             source = .pkcs11(uri: key, pin: try readSecret(file: pinFile, variable: "IVPACK_PKCS11_PIN"))
         } else {
-            let passphrase = try readPassphrase(file: passphraseFile)
+            let passphrase = try readPassphrase(file: passphraseFile, key: key)
             if let warning = SecretFileAccess.groupAccessWarning(path: key, what: "private key") {
                 printError("warning: \(warning)")
             }
@@ -60,8 +60,12 @@ struct SigningIdentityOptions<Forms: SigningKeyForms>: ParsableArguments {
 }
 
 /// The key passphrase from --passphrase-file or $IVPACK_KEY_PASSPHRASE; nil when neither is set.
-func readPassphrase(file: String?) throws -> [UInt8]? {
-    try readSecret(file: file, variable: "IVPACK_KEY_PASSPHRASE")
+/// With `key`, a key file that is encrypted is asked for on the terminal when neither is set
+/// and standard input is one (`TerminalPrompt`).
+func readPassphrase(file: String?, key: String? = nil) throws -> [UInt8]? {
+    if let given = try readSecret(file: file, variable: "IVPACK_KEY_PASSPHRASE") { return given }
+    guard let key else { return nil }
+    return try TerminalPrompt.passphrase(forKey: key)
 }
 
 /// A secret from the first line of `file`, else from the environment `variable`; nil when neither is set.

@@ -10,8 +10,8 @@ struct TrustCommand: ParsableCommand {
         discussion: """
             Examples:
               ivpack trust refresh --policy /etc/ivpack/trust-policy.yaml
-              ivpack trust init --state /etc/ivpack/trust --update-key k1.pem --update-key k2.pem \\
-                --update-key k3.pem --threshold 2
+              ivpack trust init --state /etc/ivpack/trust --update-key k1.pem \\
+                --update-key k2.pem --update-key k3.pem --threshold 2
               ivpack trust update trust-update-7.json --state /etc/ivpack/trust
               ivpack verify bundle.ivp --trust /etc/ivpack/trust
             """,
@@ -144,10 +144,11 @@ extension TrustCommand {
                 signed by the threshold of the current keys and of the new ones.
 
                 Example:
-                  ivpack trust bundle --policy site/trust-policy.yaml --version 7 --expires-days 90 \\
-                    --update-key keys/update-1.pem --update-key keys/update-2.pem \\
-                    --update-key keys/update-3.pem --threshold 2 \\
-                    --key keys/update-1.key --cert keys/update-1.pem --output trust-update-7.json
+                  ivpack trust bundle --policy site/trust-policy.yaml --version 7 \\
+                    --expires-days 90 --update-key keys/update-1.pem \\
+                    --update-key keys/update-2.pem --update-key keys/update-3.pem \\
+                    --threshold 2 --key keys/update-1.key --cert keys/update-1.pem \\
+                    --output trust-update-7.json
                 """
         )
 
@@ -211,7 +212,8 @@ extension TrustCommand {
                 the file atomically with one more signature. Nothing already signed changes.
 
                 Example:
-                  ivpack trust cosign trust-update-7.json --key keys/update-2.key --cert keys/update-2.pem
+                  ivpack trust cosign trust-update-7.json --key keys/update-2.key \\
+                    --cert keys/update-2.pem
                 """
         )
 

@@ -23,7 +23,8 @@ struct VerifyCommand: AsyncParsableCommand {
             Sign the JSON report with `ivpack sign-report`.
 
             Example:
-              ivpack verify out/pulmoscan-V2.3.1.1024.ivp --trust /etc/ivpack/trust-policy.yaml \\
+              ivpack verify out/pulmoscan-V2.3.1.1024.ivp \\
+                --trust /etc/ivpack/trust-policy.yaml \\
                 --license-server https://licence.vendor.example:8443 --site SITE-001 \\
                 --client-cert installer.pem --client-key installer.key \\
                 --report iq/IQ-pulmoscan.json --html iq/IQ-pulmoscan.html
@@ -55,14 +56,18 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
+    @OptionGroup var verboseOptions: VerboseOptions
+
     @OptionGroup var iq: IQReportOptions
 
     func validate() throws {
         try validateAcceptance(acceptUnchecked, reason: reason)
+        _ = try OutputLevel(quiet: progressOptions.quiet, verbose: verboseOptions.verbose)
     }
 
     mutating func run() async throws {
         let options = self
+        let level = try OutputLevel(quiet: options.progressOptions.quiet, verbose: options.verboseOptions.verbose)
         try await reportingErrors {
             let policy = try TrustPolicy.load(path: options.trust)
             try OutputFolder.prepare(options.iq.report, options.iq.html)
@@ -83,36 +88,49 @@ struct VerifyCommand: AsyncParsableCommand {
             if options.json {
                 printJSON(report.json)
             } else {
-                printReport(report)
+                printReport(report, level: level)
             }
             try options.iq.write(report, siteID: options.licensing.site, started: started)
-            if !options.json { options.iq.printWritten() }
+            if !options.json && level != .verdict { options.iq.printWritten() }
             if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }
     }
 }
 
-func printReport(_ report: VerifyReport) {
+/// Prints a verification: at `.verdict` the result line only (with the failed checks' names), at
+/// `.checks` a line per check with its findings, at `.evidence` also what each check saw. The
+/// evidence is the bulk (17 checks gave ~90 lines with it, ~25 without): the report keeps it.
+func printReport(_ report: VerifyReport, level: OutputLevel = .checks) {
+    let failed = report.checks.filter { $0.status == .fail }
+    let warned = report.checks.filter { $0.status == .warn }.count
+    let verdict =
+        report.passed
+        ? "Result: PASS (\(report.checks.count) checks, \(warned) warning\(warned == 1 ? "" : "s"))"
+        : "Result: FAIL (\(failed.count) of \(report.checks.count) checks failed: \(failed.map(\.id.rawValue).joined(separator: ", ")))"
+    guard level != .verdict else {
+        print(verdict)
+        return
+    }
     print("Bundle:  \(report.bundle)")
     if let product = report.product, let version = report.version { print("Product: \(product) \(version)") }
     if let digest = report.manifestDigest { print("Manifest sha256 \(digest.hex)") }
     print("")
     for check in report.checks {
-        let label: String
-        switch check.status {
-        case .pass: label = "PASS"
-        case .fail: label = "FAIL"
-        case .warn: label = "WARN"
-        }
-        print("\(label)  \(check.id): \(check.title)")
+        print("\(check.status.label)  \(check.id): \(check.title)")
         for d in check.details { print("      - \(d)") }
-        for e in check.evidence { print("      \(e.key): \(e.value)") }
+        if level == .evidence { for e in check.evidence { print("      \(e.key): \(e.value)") } }
     }
-    let failed = report.checks.filter { $0.status == .fail }.count
-    let warned = report.checks.filter { $0.status == .warn }.count
     print("")
-    print(
-        report.passed
-            ? "Result: PASS (\(report.checks.count) checks, \(warned) warning\(warned == 1 ? "" : "s"))"
-            : "Result: FAIL (\(failed) of \(report.checks.count) checks failed)")
+    print(verdict)
+}
+
+extension Check.Status {
+    /// The four-letter label of the text output.
+    var label: String {
+        switch self {
+        case .pass: "PASS"
+        case .fail: "FAIL"
+        case .warn: "WARN"
+        }
+    }
 }

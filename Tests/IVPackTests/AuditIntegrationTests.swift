@@ -24,7 +24,7 @@ import Testing
         #expect(verification.lineCount == 8000)
     }
 
-    @Test func commandsAppendTheirEventsWithSecretsRedacted() throws {
+    @Test(.clause("IQ 5.4.1", "IQ 6.2.2 g")) func commandsAppendTheirEventsWithSecretsRedacted() throws {
         let s = try SignedRelease(signedBy: [])
         let log = s.folder.url("audit.jsonl")
         s.folder.write("pass.txt", DevelopmentPKILayout.encryptedKeyPassphrase + "\n", mode: 0o600)

@@ -62,7 +62,7 @@ import Testing
 
     // MARK: What a line records
 
-    @Test func anEventRecordsWhoWhereWhatAndWhenChainedToTheLineBefore() throws {
+    @Test(.clause("IQ 5.4.1", "IQ 6.2.2 g")) func anEventRecordsWhoWhereWhatAndWhenChainedToTheLineBefore() throws {
         let log = try makeLog(2)
         let path = log.path
         let l = lines(path)
@@ -331,7 +331,7 @@ import Testing
             finalNewline: false),
     ]
 
-    @Test(arguments: tamperings)
+    @Test(.clause("IQ 6.5.1"), arguments: tamperings)
     func tamperingIsNamedAtItsLine(_ t: Tampering) throws {
         let log = try makeLog(10)
         let path = log.path
@@ -377,7 +377,7 @@ import Testing
         #expect(v.lineCount == 4)
     }
 
-    @Test func removingTheNewestEventsLeavesAValidChainButChangesTheHead() throws {
+    @Test(.clause("IQ 6.5.1")) func removingTheNewestEventsLeavesAValidChainButChangesTheHead() throws {
         let log = try makeLog(5)
         let path = log.path
         let head = try AuditLog.verify(path: path).headSHA256
@@ -396,7 +396,7 @@ import Testing
         #expect(r.stdout == "\(log.path): intact, 3 events; head sha256 \(sha(lines(log.path)[2]))\n")
     }
 
-    @Test func auditVerifyExitsOneAndNamesTheBrokenLine() throws {
+    @Test(.clause("IQ 6.5.1")) func auditVerifyExitsOneAndNamesTheBrokenLine() throws {
         let log = try makeLog(5)
         var l = lines(log.path)
         l.remove(at: 1)
@@ -424,7 +424,7 @@ import Testing
 
     // MARK: Concurrency
 
-    @Test func eightWritersAppendingAThousandEventsEachLeaveOneIntactChain() async throws {
+    @Test(.clause("IQ 5.4.1")) func eightWritersAppendingAThousandEventsEachLeaveOneIntactChain() async throws {
         let t = TemporaryFolder("ivpack-audit")
         let path = t.url("audit.jsonl")
         // Each append opens, locks and closes the log itself, as a separate process would.

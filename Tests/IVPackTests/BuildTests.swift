@@ -24,7 +24,7 @@ import Testing
         #expect(extracted.stdout == String(decoding: release.folder.read("service/app.py"), as: UTF8.self))
     }
 
-    @Test func manifestRecordsDigestsChunksModesAndProvenance() throws {
+    @Test(.clause("REL-003", "REL-005")) func manifestRecordsDigestsChunksModesAndProvenance() throws {
         let release = ReleaseFixture()
         // A file spanning several 64 KiB chunks with an uneven tail.
         var big = [UInt8](repeating: 0, count: 200_000)
@@ -58,7 +58,7 @@ import Testing
         #expect(SHA256Digest.of(Array(manifestBytes.utf8)) == result.manifestDigest)
     }
 
-    @Test func buildIsByteIdenticalAcrossFoldersUmaskLocaleAndFileOrder() throws {
+    @Test(.clause("REL-003")) func buildIsByteIdenticalAcrossFoldersUmaskLocaleAndFileOrder() throws {
         let release = ReleaseFixture()
         let out = TemporaryFolder()
         let epoch = ["SOURCE_DATE_EPOCH": "1700000000"]

@@ -86,7 +86,7 @@ import Testing
         #expect(!report.checks.contains { $0.id == .trustCRLFreshness })
     }
 
-    @Test func anExpiredCRLFailsUnderRequireAndSaysHowToRefresh() throws {
+    @Test(.clause("IQ 6.2.1")) func anExpiredCRLFailsUnderRequireAndSaysHowToRefresh() throws {
         let s = try SignedRelease()
         Self.install(
             try Self.intermediateCRL(s, lastUpdate: s.now - 10 * Self.day, nextUpdate: s.now - Self.day, number: 2),

@@ -52,7 +52,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         #expect(report.failureText.contains(reason), "\(report.failureText)", sourceLocation: sourceLocation)
     }
 
-    @Test func sha1SignedSignerIsRefusedBySignAndVerify() throws {
+    @Test(.clause("REL-005")) func sha1SignedSignerIsRefusedBySignAndVerify() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let weak = try opensslSigner(s, name: "quality-sha1", key: .p256, digest: "sha1")
         try expectSignRefused(s, weak, reason: "is signed with a weak algorithm, ecdsa-with-SHA1")
@@ -406,7 +406,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
             product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest)
     }
 
-    @Test func weakLicenceServerCertificateIsRefusedByTheClient() async throws {
+    @Test(.clause("IQ 6.2.1")) func weakLicenceServerCertificateIsRefusedByTheClient() async throws {
         let s = try SignedRelease()
         let weak = try HandMadeCertificates.issueWithOpenSSL(
             name: "server-rsa1024", in: s.pki.directory + "/hand-made", key: .rsa(bits: 1024),
@@ -429,7 +429,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         await server.stop()
     }
 
-    @Test func caInstallerClientCertificateIsRefusedByTheServer() async throws {
+    @Test(.clause("IQ 6.2.1")) func caInstallerClientCertificateIsRefusedByTheServer() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue()

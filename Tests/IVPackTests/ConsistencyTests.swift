@@ -14,7 +14,7 @@ import Testing
         return error
     }
 
-    @Test func missingTagIsNamed() throws {
+    @Test(.clause("IQ 5.5.1 c", "REL-021")) func missingTagIsNamed() throws {
         let release = ReleaseFixture(tag: false)
         git(["tag", "V2.3.0.1013"], in: release.root)
         let e = try refusal(release)
@@ -25,7 +25,7 @@ import Testing
         #expect(e.description.contains("inference-service"))
     }
 
-    @Test func tagOnAnotherCommitIsRefused() throws {
+    @Test(.clause("IQ 5.5.1 c", "REL-021")) func tagOnAnotherCommitIsRefused() throws {
         let release = ReleaseFixture()
         release.folder.write("service/app.py", "print('changed after tagging')\n")
         git(["commit", "-q", "-am", "after the tag"], in: release.root)
@@ -35,7 +35,7 @@ import Testing
         #expect(m.expected.contains("HEAD"))
     }
 
-    @Test func uncommittedChangeInCodeIsRefused() throws {
+    @Test(.clause("IQ 5.5.1 c")) func uncommittedChangeInCodeIsRefused() throws {
         let release = ReleaseFixture()
         release.folder.write("service/app.py", "print('edited, not committed')\n")
         let e = try refusal(release)
@@ -45,7 +45,7 @@ import Testing
         #expect(m.location == "git working tree")
     }
 
-    @Test func untrackedFileInCodeIsRefused() throws {
+    @Test(.clause("IQ 5.5.1 c")) func untrackedFileInCodeIsRefused() throws {
         let release = ReleaseFixture()
         release.folder.write("service/debug.py", "print('scratch')\n")
         let e = try refusal(release)
@@ -60,7 +60,7 @@ import Testing
         #expect(out.exists("b.ivp"))
     }
 
-    @Test func modelHeaderWithAnotherVersionIsNamed() throws {
+    @Test(.clause("IQ 5.5.1 a", "IQ 5.5.1 c")) func modelHeaderWithAnotherVersionIsNamed() throws {
         let release = ReleaseFixture()
         release.writeModel(version: "V2.3.0.1013")
         let e = try refusal(release)
@@ -73,7 +73,7 @@ import Testing
         #expect(m.location.contains("__metadata__"))
     }
 
-    @Test func modelWithoutVersionNeedsAModelCard() throws {
+    @Test(.clause("IQ 5.5.1 c")) func modelWithoutVersionNeedsAModelCard() throws {
         let release = ReleaseFixture()
         release.writeModel(version: nil)
         let e = try refusal(release)
@@ -96,7 +96,7 @@ import Testing
             ])
     }
 
-    @Test func manualWithAnotherVersionIsNamed() throws {
+    @Test(.clause("IQ 5.5.1 b")) func manualWithAnotherVersionIsNamed() throws {
         let release = ReleaseFixture()
         release.folder.write("docs/manual.md", "---\nversion: V2.2.0.900\n---\n# Installation manual V2.2.0.900\n")
         let e = try refusal(release)
@@ -108,7 +108,7 @@ import Testing
         #expect(e.mismatches.contains { $0.location.contains("title") })
     }
 
-    @Test func pdfManualWithAnotherVersionIsNamed() throws {
+    @Test(.clause("IQ 5.5.1 b")) func pdfManualWithAnotherVersionIsNamed() throws {
         let release = ReleaseFixture()
         release.folder.write(
             "docs/guide.pdf", FormatFixtures.pdf(info: ["Title": "User guide", "Version": "V2.3.0.1013"]))
@@ -119,7 +119,7 @@ import Testing
         #expect(m.location.contains("Version"))
     }
 
-    @Test func sbomWithAnotherVersionIsNamed() throws {
+    @Test(.clause("IQ 5.5.1 a")) func sbomWithAnotherVersionIsNamed() throws {
         let release = ReleaseFixture()
         release.folder.write("sbom/bom.cdx.json", FormatFixtures.cycloneDX(version: "V2.3.0.1013"))
         let e = try refusal(release)
@@ -130,7 +130,7 @@ import Testing
         #expect(m.found == "\"V2.3.0.1013\"")
     }
 
-    @Test func unpinnedRequirementIsNamedWithItsLine() throws {
+    @Test(.clause("IQ 5.5.1 a")) func unpinnedRequirementIsNamedWithItsLine() throws {
         let release = ReleaseFixture()
         release.folder.write("deps/requirements.txt", "numpy==1.26.4\n# the web layer\nfastapi>=0.110\n")
         let e = try refusal(release)
@@ -141,14 +141,14 @@ import Testing
         #expect(m.found.contains(">="))
     }
 
-    @Test func releaseNotesForAnotherVersionAreRefused() throws {
+    @Test(.clause("IQ 5.5.1 b")) func releaseNotesForAnotherVersionAreRefused() throws {
         let release = ReleaseFixture()
         release.folder.write("release-notes.md", "# PulmoScan AI V2.3.0.1013 release notes\n")
         let e = try refusal(release)
         #expect(e.mismatches.contains { $0.component == "release-notes" && $0.file == "release-notes.md" })
     }
 
-    @Test func allMismatchesAreReportedTogether() throws {
+    @Test(.clause("IQ 5.5.1 a")) func allMismatchesAreReportedTogether() throws {
         let release = ReleaseFixture()
         release.writeModel(version: "V1.0.0.1")
         release.folder.write("sbom/bom.cdx.json", FormatFixtures.cycloneDX(version: "V1.0.0.1"))
@@ -157,7 +157,7 @@ import Testing
         #expect(Set(e.mismatches.map(\.component)) == ["nodule-detector", "sbom", "inference-service"])
     }
 
-    @Test func cliExitsOneAndNamesEveryMismatch() throws {
+    @Test(.clause("IQ 5.5.1 a")) func cliExitsOneAndNamesEveryMismatch() throws {
         let release = ReleaseFixture()
         release.writeModel(version: "V2.3.0.1013")
         let out = TemporaryFolder()

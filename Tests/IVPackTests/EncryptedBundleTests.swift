@@ -69,7 +69,7 @@ import Testing
         }
     }
 
-    @Test func ciphertextRevealsNothingAndVerifyPassesWithoutTheKey() throws {
+    @Test(.clause("IQ 5.1.2")) func ciphertextRevealsNothingAndVerifyPassesWithoutTheKey() throws {
         let e = try Encrypted()
         let manifest = try e.manifest
         let encryption = try #require(manifest.encryption)
@@ -79,15 +79,25 @@ import Testing
         let files = manifest.allFiles
         for (index, file) in files.enumerated() where file.encryption != nil {
             #expect(file.encryption?.fileIndex == index)
-            #expect(file.encryption?.ciphertextChunks.count == file.chunks.count)
+            #expect(
+                file.encryption?.ciphertextChunks.count
+                    == Manifest.chunkCount(size: file.size, chunkSize: manifest.chunkSize))
+            // No plaintext chunk digests of a confidential file.
+            #expect(file.chunks.isEmpty)
         }
+        // The manifest as the JSON Schema describes it (encrypted files: chunks empty).
+        let schema = run(
+            "/usr/bin/env", ["python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py", e.bundle],
+            in: SchemaTests.repositoryRoot)
+        #expect(schema.status == 0, "\(schema.stdout)\(schema.stderr)")
         // The model's stored bytes: no safetensors header, and gzip cannot shrink them.
         let model = try e.data(of: "payload/models/detector.safetensors")
         let modelFile = try #require(files.first { $0.path == "payload/models/detector.safetensors" })
-        #expect(model.size == modelFile.size + 16 * Int64(modelFile.chunks.count))
+        #expect(model.size == modelFile.size + 16 * Int64(modelFile.encryption?.ciphertextChunks.count ?? -1))
         let stored = Array(Self.bytes(e.bundle)[Int(model.offset)..<Int(model.offset + model.size)])
-        // safetensors starts with an 8-byte little-endian header length, then '{'.
-        #expect(stored[8] != UInt8(ascii: "{"))
+        // safetensors starts with an 8-byte little-endian header length, then '{"': not both
+        // (one ciphertext byte alone is '{' once in 256 builds).
+        #expect(stored[8...9] != [UInt8(ascii: "{"), UInt8(ascii: "\"")])
         let dumped = e.f.work.write("model.enc", stored)
         let gz = run("/bin/sh", ["-c", "gzip -9 -c '\(dumped)' | wc -c"])
         #expect((Int(gz.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= stored.count)
@@ -107,7 +117,7 @@ import Testing
         #expect(try e.f.signed.verify(clear).checks.contains { $0.id == .encryption } == false)
     }
 
-    @Test func flippedCiphertextFailsVerifyAndInstallNamingFileAndChunk() throws {
+    @Test(.clause("IQ 5.1.2", "IQ 6.2.2 f")) func flippedCiphertextFailsVerifyAndInstallNamingFileAndChunk() throws {
         let e = try Encrypted()
         let big = try e.data(of: "payload/LICENSE.txt")
         // A byte inside encrypted chunk 3 (each stored chunk is 65,536 + 16 bytes).
@@ -131,6 +141,38 @@ import Testing
             "\(problems)")
         #expect(e.f.currentTarget == nil)
         #expect(!e.f.releaseFolderNames().contains { !$0.hasPrefix(".") && $0.contains("V2") })
+    }
+
+    /// Every recipient holds the bundle's key, and with it GCM lets anyone make a chunk that
+    /// authenticates: install must hold the stored chunk to its signed digest, not only to its tag.
+    @Test(.clause("IQ 5.1.2")) func aChunkReencryptedByAHolderOfTheKeyIsRefused() throws {
+        let e = try Encrypted()
+        let manifest = try e.manifest
+        let file = try #require(manifest.allFiles.first { $0.path == "payload/LICENSE.txt" })
+        let fileIndex = UInt32(try #require(file.encryption).fileIndex)
+        let big = try e.data(of: "payload/LICENSE.txt")
+        let stride = 65536 + 16
+        let forged = try ContentCipherTests.encryptOne(
+            [UInt8](repeating: 0x41, count: 65536), fileIndex: fileIndex, chunkIndex: 3, isFinal: false,
+            with: try ChunkCipher(key: try ContentKey.load(file: e.keyFile)))
+        #expect(forged.count == stride)
+        var bytes = Self.bytes(e.bundle)
+        let at = Int(big.offset) + 3 * stride
+        bytes.replaceSubrange(at..<(at + stride), with: forged)
+        let bad = e.f.work.write("forged.ivp", bytes)
+        let error = Self.installError { _ = try Installer.install(try e.f.request(bad).with([.keyFile(e.keyFile)])) }
+        guard case .payloadMismatch(_, let problems) = error else {
+            Issue.record("expected a payload mismatch, got \(String(describing: error))")
+            return
+        }
+        #expect(
+            problems.contains {
+                $0.contains("payload/LICENSE.txt: encrypted chunk 3 authenticates under the key but does not match")
+            }, "\(problems)")
+        #expect(problems.count == 1, "\(problems)")
+        #expect(e.f.currentTarget == nil)
+        // verify, without the key, says the same of the stored bytes.
+        #expect(try e.f.signed.verify(bad).failureText.contains("payload/LICENSE.txt: encrypted chunk 3"))
     }
 
     @Test func exchangedChunksAreDetectedWhileDecrypting() throws {
@@ -179,6 +221,13 @@ import Testing
             #expect(SHA256Digest.of(Self.bytes(installed)) == file.sha256, "\(file.path)")
         }
         try InstallTests.expectConsistent(e.f, active: InstallTests.v1)
+        // Drift in an installed decrypted file: found by its whole-file digest (it has no chunk digests).
+        let licence = tree + "/LICENSE.txt"
+        var changed = Self.bytes(licence)
+        changed[1_000_000] ^= 0x20
+        FileManager.default.createFile(atPath: licence, contents: Data(changed))
+        let drift = try #require(try Installer.status(root: e.f.root, check: true).drift)
+        #expect(drift.changed.count == 1 && drift.changed[0].hasPrefix("LICENSE.txt: SHA-256 "), "\(drift.changed)")
     }
 
     @Test func withoutAKeyOrWithAWrongOneNothingIsWritten() throws {

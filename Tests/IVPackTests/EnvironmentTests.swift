@@ -5,7 +5,7 @@ import Testing
 
 /// Environment requirements (IQ protocol, clause 4.1.1) checked against a machine: a fake root
 /// describes CPU, memory, OS and kernel; disk, tools and nvidia-smi use real probes and programs.
-@Suite struct EnvironmentTests {
+@Suite(.clause("IQ 4.1.1", "IQ 6.1.1")) struct EnvironmentTests {
     // MARK: Fixtures
 
     /// A fake machine: the system files under a temporary root, and an empty tool folder.
@@ -185,7 +185,7 @@ import Testing
         #expect(evidence(c, "source") == m.root + "/proc/cpuinfo")
     }
 
-    @Test func cpuWithTooFewCoresFails() {
+    @Test(.clause("IQ 4.1.2 a", "IQ 4.1.2 b")) func cpuWithTooFewCoresFails() {
         let m = FakeMachine(cores: 2)
         let c = only(
             EnvironmentCheck.evaluate(requirements: requirements(#"{"cpu": {"minCores": 4}}"#), probe: m.probe()),
@@ -228,7 +228,7 @@ import Testing
         #expect(evidence(c, "required.minimum") == "4294967296 (4.0 GiB)")
     }
 
-    @Test func memoryBelowTheMinimumFails() {
+    @Test(.clause("IQ 4.1.2 b")) func memoryBelowTheMinimumFails() {
         let m = FakeMachine(memTotalKB: 2 << 20) // 2 GiB
         let c = only(
             EnvironmentCheck.evaluate(
@@ -271,7 +271,7 @@ import Testing
         #expect(evidence(c, "found.prettyName") == "Debian GNU/Linux 12 (bookworm)")
     }
 
-    @Test func anotherOperatingSystemFails() {
+    @Test(.clause("IQ 4.1.2 a")) func anotherOperatingSystemFails() {
         let m = FakeMachine(osRelease: "ID=ubuntu\nID_LIKE=debian\nVERSION_ID='22.04'\n")
         let c = only(
             EnvironmentCheck.evaluate(requirements: requirements(#"{"os": {"id": "debian"}}"#), probe: m.probe()),
@@ -334,7 +334,7 @@ import Testing
         #expect(evidence(c, "found.measuredAt") == "/tmp")
     }
 
-    @Test func diskWithOnePebibyteFreeIsNotMetAtTmp() {
+    @Test(.clause("IQ 4.1.2 b")) func diskWithOnePebibyteFreeIsNotMetAtTmp() {
         let c = only(
             EnvironmentCheck.evaluate(
                 requirements: requirements(#"{"disk": {"path": "/tmp", "minimumFree": 1125899906842624}}"#),
@@ -343,7 +343,7 @@ import Testing
         #expect(c?.details.first?.contains("at least 1.0 PiB required") == true)
     }
 
-    @Test func diskBelowTheRecommendationWarns() {
+    @Test(.clause("IQ 6.3.1")) func diskBelowTheRecommendationWarns() {
         let c = only(
             EnvironmentCheck.evaluate(
                 requirements: requirements(
@@ -388,7 +388,7 @@ import Testing
         #expect(evidence(c, "found.gpus")?.contains("NVIDIA A100-SXM4-80GB (80.0 GiB, driver 535.104.05)") == true)
     }
 
-    @Test func tooFewGPUsWithEnoughMemoryFail() {
+    @Test(.clause("IQ 4.1.2 b")) func tooFewGPUsWithEnoughMemoryFail() {
         let m = FakeMachine()
         nvidiaSMI(m, ["NVIDIA A100-PCIE-40GB, 40960, 535.104.05", "Tesla T4, 15360, 535.104.05"])
         let r = requirements(#"{"gpu": {"model": "A100", "minCount": 1, "minMemory": 85899345920}}"#)
@@ -489,7 +489,7 @@ import Testing
         #expect(checks.last?.details.first?.contains("exactly 2.7 required") == true)
     }
 
-    @Test func aToolThatDoesNotExistFailsWithAClearMessage() {
+    @Test(.clause("IQ 4.1.2 a", "IQ 6.3.1")) func aToolThatDoesNotExistFailsWithAClearMessage() {
         let checks = EnvironmentCheck.evaluate(
             requirements: requirements(#"{"tools": [{"name": "ivpack-no-such-tool", "minimum": "1.2"}]}"#),
             probe: LiveSystem())

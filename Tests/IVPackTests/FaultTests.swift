@@ -135,7 +135,7 @@ import Testing
         }
     }
 
-    @Test func licenceServerThatAcceptsAndNeverAnswersIsATimeoutNotAHang() throws {
+    @Test(.clause("IQ 6.3.1")) func licenceServerThatAcceptsAndNeverAnswersIsATimeoutNotAHang() throws {
         let s = try SignedRelease()
         let listener = try SilentListener()
         defer { listener.close() }

@@ -85,7 +85,7 @@ import Testing
         }
     }
 
-    @Test func blockedReleaseFailsVerifyOnGateWhenThePolicyRequiresIt() throws {
+    @Test(.clause("IQ 6.6.1")) func blockedReleaseFailsVerifyOnGateWhenThePolicyRequiresIt() throws {
         let f = try Fixture()
         let bundle = try f.bundle("blocked", passing: false)
         #expect(try f.gateReport(bundle).passed == false)
@@ -141,7 +141,7 @@ import Testing
         #expect(gate.details.joined().contains("does not prove role \"gate\""), "\(gate.details)")
     }
 
-    @Test func attestationCopiedFromAnotherBundleFails() throws {
+    @Test(.clause("IQ 6.6.1")) func attestationCopiedFromAnotherBundleFails() throws {
         let f = try Fixture()
         let other = try f.bundle("other", passing: true)
         try f.attest(other)
@@ -157,7 +157,7 @@ import Testing
         _ = bundle
     }
 
-    @Test func attestationWithAFlippedByteFails() throws {
+    @Test(.clause("IQ 6.6.1")) func attestationWithAFlippedByteFails() throws {
         let f = try Fixture()
         let bundle = try f.bundle("ok", passing: true)
         let result = try f.attest(bundle)
@@ -173,7 +173,7 @@ import Testing
         #expect(gate.details.joined().contains("the attestation was changed"), "\(gate.details)")
     }
 
-    @Test func signRefusesWithoutAttestationAndRecordsTheOverride() throws {
+    @Test(.clause("IQ 6.6.1", "REL-006")) func signRefusesWithoutAttestationAndRecordsTheOverride() throws {
         let f = try Fixture()
         let bundle = try f.bundle("blocked", passing: false)
         let before = FileManager.default.contents(atPath: bundle)
@@ -217,7 +217,7 @@ import Testing
         #expect(report.checks.first { $0.id == .gate }?.status == .warn)
     }
 
-    @Test func passingAttestationLetsSignApprove() throws {
+    @Test(.clause("IQ 6.6.1")) func passingAttestationLetsSignApprove() throws {
         let f = try Fixture()
         let bundle = try f.bundle("ok", passing: true)
         try f.attest(bundle)

@@ -31,20 +31,22 @@ import Testing
 
     /// The history cases: a version after V2.3.1.1024 with the change types of its notes, and the
     /// rule IDs the step must report (empty: it passes).
-    @Test(arguments: [
-        ("V2.3.2.1031", "Z", "corrective", [String]()),
-        ("V2.4.0.1101", "Y", "minor_perfective", []),
-        ("V3.0.0.1101", "X", "ai_algorithm_driven", []),
-        ("V2.3.1.1100", "B", "build_only", []),
-        ("V2.4.0.1101", "X", "ai_algorithm_driven", ["VER-009"]), // under-bump: algorithm change needs X
-        ("V3.0.0.1200", "Z", "corrective", ["VER-009"]), // over-bump: corrective only
-        ("V2.4.0.1101", "Z", "cyber_patch", ["VER-009"]), // over-bump by one level
-        ("V2.4.1.1100", "Y", "minor_perfective", ["VER-010"]), // Y bump without resetting Z
-        ("V3.1.0.1100", "X", "major_adaptive", ["VER-010"]), // X bump without resetting Y
-        ("V2.3.2.1019", "Z", "corrective", ["VER-008"]), // build number goes back
-        ("V2.3.0.1100", "Z", "corrective", ["VER-008"]), // not greater
-        ("V2.3.3.1100", "Z", "corrective", ["VER-011"]), // skipped Z value (warning)
-    ])
+    @Test(
+        .clause("VER-008", "VER-009", "VER-010", "VER-011", "IQ 6.6.1 d"),
+        arguments: [
+            ("V2.3.2.1031", "Z", "corrective", [String]()),
+            ("V2.4.0.1101", "Y", "minor_perfective", []),
+            ("V3.0.0.1101", "X", "ai_algorithm_driven", []),
+            ("V2.3.1.1100", "B", "build_only", []),
+            ("V2.4.0.1101", "X", "ai_algorithm_driven", ["VER-009"]), // under-bump: algorithm change needs X
+            ("V3.0.0.1200", "Z", "corrective", ["VER-009"]), // over-bump: corrective only
+            ("V2.4.0.1101", "Z", "cyber_patch", ["VER-009"]), // over-bump by one level
+            ("V2.4.1.1100", "Y", "minor_perfective", ["VER-010"]), // Y bump without resetting Z
+            ("V3.1.0.1100", "X", "major_adaptive", ["VER-010"]), // X bump without resetting Y
+            ("V2.3.2.1019", "Z", "corrective", ["VER-008"]), // build number goes back
+            ("V2.3.0.1100", "Z", "corrective", ["VER-008"]), // not greater
+            ("V2.3.3.1100", "Z", "corrective", ["VER-011"]), // skipped Z value (warning)
+        ])
     func historyStepsReportTheirRule(version: String, level: String, type: String, expected: [String]) throws {
         let current = Self.release(version, level: level, items: [("CR-900", "Changed", type, "the change")])
         let report = try Self.gateAfterBase(current)
@@ -53,7 +55,7 @@ import Testing
         #expect(report.findings.allSatisfy { $0.file == current.specPath && $0.line == 6 })
     }
 
-    @Test func reusedVersionWithOtherContentIsRefused() throws {
+    @Test(.clause("VER-013")) func reusedVersionWithOtherContentIsRefused() throws {
         let current = Self.release(Self.base, previous: "V2.3.0.1013")
         current.folder.write("LICENSE.txt", "Another licence text.\n")
         let report = try Self.gateAfterBase(current)
@@ -64,13 +66,13 @@ import Testing
         #expect(again.passed)
     }
 
-    @Test func previousVersionInNotesMustBeThePreviousRelease() throws {
+    @Test(.clause("NOTES-016")) func previousVersionInNotesMustBeThePreviousRelease() throws {
         let current = Self.release("V2.3.2.1031", previous: "V2.3.1.1023")
         // The rollback target the notes give (their previous version) is not the previous release either.
         #expect(try Self.gateAfterBase(current).ruleIDs == ["NOTES-016", "REL-015"])
     }
 
-    @Test func changedComponentMustBeNamedInTheNotes() throws {
+    @Test(.clause("NOTES-019")) func changedComponentMustBeNamedInTheNotes() throws {
         let current = Self.release("V2.3.2.1031")
         current.folder.write(
             "docs/manual.md",
@@ -85,7 +87,7 @@ import Testing
         #expect(try Self.gateAfterBase(named).findings.isEmpty)
     }
 
-    @Test func versionRestampIsNotAChange() throws {
+    @Test(.clause("NOTES-019")) func versionRestampIsNotAChange() throws {
         let baseFixture = Self.release(Self.base, previous: "V2.3.0.1013")
         let previous = try ReleaseUnderCheck.loadSpec(path: baseFixture.specPath, hashAll: true)
         let current = Self.release("V2.3.2.1031")
@@ -101,7 +103,7 @@ import Testing
         withExtendedLifetime(baseFixture) {}
     }
 
-    @Test func changedModelNeedsAnAIChangeItem() throws {
+    @Test(.clause("NOTES-020", "REL-012")) func changedModelNeedsAnAIChangeItem() throws {
         let current = Self.release("V2.3.2.1031")
         current.folder.write(
             "models/detector.safetensors",
@@ -132,7 +134,7 @@ import Testing
 
     // MARK: Approvals
 
-    @Test func approvalsVerifiedWithTrustPolicy() throws {
+    @Test(.clause("REL-006", "IQ 6.6.1 f")) func approvalsVerifiedWithTrustPolicy() throws {
         let signed = try SignedRelease(signedBy: ["release-manager"])
         func approvals(_ trust: TrustPolicy?) throws -> [Finding] {
             let release = try ReleaseUnderCheck.loadBundle(path: signed.bundle)
@@ -152,7 +154,7 @@ import Testing
         #expect(try approvals(nil).map(\.severity) == [.warn])
     }
 
-    @Test func approvalClaimedByTheWrongCertificateFails() throws {
+    @Test(.clause("REL-006", "IQ 6.6.1 f")) func approvalClaimedByTheWrongCertificateFails() throws {
         let signed = try SignedRelease(signedBy: [])
         // The release manager's certificate signs, claiming the quality role.
         try signed.sign(role: "quality", identity: signed.pki.releaseManager)
@@ -378,7 +380,9 @@ import Testing
         #expect(r.stdout.contains("Result: PASS"))
     }
 
-    @Test func nextExampleReleaseWithModelUpdatePassesAndWrongVariantsFail() throws {
+    @Test(.clause("NOTES-020", "REL-012", "VER-009")) func nextExampleReleaseWithModelUpdatePassesAndWrongVariantsFail()
+        throws
+    {
         let out = TemporaryFolder()
         let previous = try Self.exampleBundle(into: out)
         let next = try Self.exampleBundle(

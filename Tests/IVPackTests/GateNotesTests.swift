@@ -232,7 +232,7 @@ enum GateNotes {
 
 /// Release-notes rules on real Markdown files: the conforming notes pass, and each defect is
 /// reported with its rule ID and line.
-@Suite struct GateNotesTests {
+@Suite(.clause("IQ 6.6.1 e")) struct GateNotesTests {
     static let sections = GatePolicy.nmpa.notes.sections
 
     @Test func conformingNotesPass() throws {
@@ -253,7 +253,7 @@ enum GateNotes {
     }
 
     /// Each required section removed in turn (heading and body) is NOTES-003, naming the section.
-    @Test(arguments: GatePolicy.nmpa.notes.sections.map(\.id))
+    @Test(.clause("NOTES-003", "NOTES-014"), arguments: GatePolicy.nmpa.notes.sections.map(\.id))
     func eachMissingSectionIsReported(id: String) throws {
         let release = ReleaseFixture()
         let section = try #require(Self.sections.first { $0.id == id })
@@ -271,7 +271,7 @@ enum GateNotes {
         #expect(!report.passed)
     }
 
-    @Test func missingChangeSubsectionIsReported() throws {
+    @Test(.clause("NOTES-003")) func missingChangeSubsectionIsReported() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "### 弃用 Deprecated\n无 / None\n", with: "")
@@ -281,7 +281,7 @@ enum GateNotes {
         #expect(report.findings[0].message.contains("弃用 / Deprecated"))
     }
 
-    @Test func headingWithoutEnglishTitleIsReportedUnderBothHeadings() throws {
+    @Test(.clause("NOTES-003")) func headingWithoutEnglishTitleIsReportedUnderBothHeadings() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "## 13 发布批准 / Release Approval", with: "## 13 发布批准")
@@ -295,7 +295,7 @@ enum GateNotes {
         #expect(try GateNotes.gate(release, policy: either).findings.isEmpty)
     }
 
-    @Test func emptySectionMustSayNone() throws {
+    @Test(.clause("NOTES-003")) func emptySectionMustSayNone() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(
@@ -308,7 +308,9 @@ enum GateNotes {
         #expect(report.findings[0].line == Self.line(of: "## 5 ", in: text))
     }
 
-    @Test(arguments: ["TODO: describe the fix", "Details TBD.", "Lorem ipsum dolor sit amet.", "结论待定", "FIXME"])
+    @Test(
+        .clause("NOTES-018"),
+        arguments: ["TODO: describe the fix", "Details TBD.", "Lorem ipsum dolor sit amet.", "结论待定", "FIXME"])
     func placeholderTextIsReported(placeholder: String) throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
@@ -319,7 +321,7 @@ enum GateNotes {
         #expect(report.findings[0].line == Self.line(of: "RMF-PS-AI rev 9.", in: text))
     }
 
-    @Test func wordsContainingAPlaceholderAreNotPlaceholders() throws {
+    @Test(.clause("NOTES-018")) func wordsContainingAPlaceholderAreNotPlaceholders() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(
@@ -328,7 +330,7 @@ enum GateNotes {
         #expect(try GateNotes.gate(release).findings.isEmpty)
     }
 
-    @Test func wrongVersionHeadingIsReported() throws {
+    @Test(.clause("NOTES-001")) func wrongVersionHeadingIsReported() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "# PulmoScan AI V2.3.1.1024 发布说明", with: "# PulmoScan AI V2.3.1.1023 发布说明")
@@ -339,7 +341,7 @@ enum GateNotes {
         #expect(report.findings[0].line == Self.line(of: "# PulmoScan AI V2.3.1.1023", in: text))
     }
 
-    @Test func frontMatterVersionMismatchIsNotes016() throws {
+    @Test(.clause("NOTES-016")) func frontMatterVersionMismatchIsNotes016() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "udi_pi: V2.3.1.1024", with: "udi_pi: V2.3.1.1025")
@@ -347,10 +349,12 @@ enum GateNotes {
         #expect(try GateNotes.gate(release).ruleIDs == ["NOTES-016"])
     }
 
-    @Test(arguments: [
-        "| Python | 3.11 or later |", "| Python | >=3.11 |", "| 操作系统 | Windows 10 以上版本 |", "| Python | 3.11+ |",
-        "| Browser | Chrome 120 or higher |",
-    ])
+    @Test(
+        .clause("NOTES-010"),
+        arguments: [
+            "| Python | 3.11 or later |", "| Python | >=3.11 |", "| 操作系统 | Windows 10 以上版本 |", "| Python | 3.11+ |",
+            "| Browser | Chrome 120 or higher |",
+        ])
     func inexactEnvironmentVersionIsReported(row: String) throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
@@ -361,7 +365,7 @@ enum GateNotes {
         #expect(report.findings[0].line == Self.line(of: row, in: text))
     }
 
-    @Test func sbomDigestThatDoesNotMatchIsReported() throws {
+    @Test(.clause("NOTES-009")) func sbomDigestThatDoesNotMatchIsReported() throws {
         let release = ReleaseFixture()
         let wrong = String(repeating: "ab", count: 32)
         GateNotes.write(release, text: GateNotes.text(version: release.version, sbomSHA256: wrong))
@@ -370,7 +374,7 @@ enum GateNotes {
         #expect(report.findings[0].message.contains(GateNotes.sbomDigest(release)))
     }
 
-    @Test func sbomFileNotInTheReleaseIsReported() throws {
+    @Test(.clause("NOTES-009")) func sbomFileNotInTheReleaseIsReported() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "sbom_file: sbom/bom.cdx.json", with: "sbom_file: sbom/other.cdx.json")
@@ -379,7 +383,7 @@ enum GateNotes {
         #expect(report.ruleIDs == ["NOTES-009"], "\(report.text)")
     }
 
-    @Test func changeItemsNeedAKnownChangeType() throws {
+    @Test(.clause("NOTES-004")) func changeItemsNeedAKnownChangeType() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(
             version: release.version,
@@ -397,7 +401,7 @@ enum GateNotes {
         #expect(report.findings.contains { $0.message.contains("listed twice") })
     }
 
-    @Test func changesWithoutATableAreReported() throws {
+    @Test(.clause("NOTES-004")) func changesWithoutATableAreReported() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "### 新增 Added\n无 / None", with: "### 新增 Added\n- CR-900: new export to PACS")
@@ -407,7 +411,7 @@ enum GateNotes {
         #expect(report.findings[0].line == Self.line(of: "### 新增 Added", in: text))
     }
 
-    @Test func classificationMustMatchTheHighestChangeType() throws {
+    @Test(.clause("NOTES-005")) func classificationMustMatchTheHighestChangeType() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(
             version: release.version, level: "Z",
@@ -420,7 +424,7 @@ enum GateNotes {
         #expect(report.findings[0].message.contains("CR-2"))
     }
 
-    @Test func residualAnomalyCountMustMatchTheTable() throws {
+    @Test(.clause("NOTES-006")) func residualAnomalyCountMustMatchTheTable() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "剩余缺陷数 Remaining: 1.", with: "剩余缺陷数 Remaining: 2.")
@@ -432,7 +436,7 @@ enum GateNotes {
         #expect(try GateNotes.gate(release).ruleIDs == ["NOTES-006"])
     }
 
-    @Test func releaseVersionAndSemverFormsAreChecked() throws {
+    @Test(.clause("VER-002", "VER-015")) func releaseVersionAndSemverFormsAreChecked() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "release_version: V2\n", with: "release_version: V2.3\n")
@@ -441,7 +445,7 @@ enum GateNotes {
         #expect(try GateNotes.gate(release).ruleIDs == ["VER-002", "VER-015"])
     }
 
-    @Test func missingFrontMatterKeysAndBadDateAreNotes002() throws {
+    @Test(.clause("NOTES-002")) func missingFrontMatterKeysAndBadDateAreNotes002() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "safety_level: 严重 (C)\n", with: "")
@@ -451,7 +455,7 @@ enum GateNotes {
         #expect(report.ruleIDs == ["NOTES-002", "NOTES-002"], "\(report.text)")
     }
 
-    @Test func missingNotesFileIsNotes001() throws {
+    @Test(.clause("NOTES-001")) func missingNotesFileIsNotes001() throws {
         let release = ReleaseFixture()
         try FileManager.default.removeItem(atPath: release.folder.url("release-notes.md"))
         let report = try GateNotes.gate(release)
@@ -459,7 +463,7 @@ enum GateNotes {
         #expect(report.ruleIDs == ["NOTES-001", "REL-001"], "\(report.text)")
     }
 
-    @Test func brokenFrontMatterIsAFindingNotAThrow() throws {
+    @Test(.clause("NOTES-002")) func brokenFrontMatterIsAFindingNotAThrow() throws {
         let release = ReleaseFixture()
         let text = GateNotes.text(version: release.version, sbomSHA256: GateNotes.sbomDigest(release))
             .replacingOccurrences(of: "model_spec: PS-AI", with: "model_spec: [PS-AI")

@@ -38,12 +38,12 @@ import Testing
 
     // MARK: NOTES-013, REL-015
 
-    @Test func rollbackToThePreviousReleasePasses() throws {
+    @Test(.clause("REL-015")) func rollbackToThePreviousReleasePasses() throws {
         let report = try Self.gate()
         #expect(report.findings.isEmpty, "\(report.text)")
     }
 
-    @Test func rollbackToAnotherVersionThanThePreviousReleaseIsRefused() throws {
+    @Test(.clause("REL-015")) func rollbackToAnotherVersionThanThePreviousReleaseIsRefused() throws {
         let report = try Self.gate {
             $0.replacingOccurrences(of: "  target: V2.3.0.1013", with: "  target: V2.2.0.861")
         }
@@ -52,7 +52,7 @@ import Testing
         #expect(report.findings[0].hint.contains("rollback.target: V2.3.0.1013"))
     }
 
-    @Test func untestedRollbackWithoutEvidenceIsRefused() throws {
+    @Test(.clause("REL-015")) func untestedRollbackWithoutEvidenceIsRefused() throws {
         let report = try Self.gate {
             $0.replacingOccurrences(of: "  tested: true", with: "  tested: false")
                 .replacingOccurrences(of: "  evidence: TR-ROLLBACK-77\n", with: "")
@@ -60,13 +60,13 @@ import Testing
         #expect(report.ruleIDs == ["REL-015", "REL-015"], "\(report.text)")
     }
 
-    @Test func rollbackStatementsAreRequired() throws {
+    @Test(.clause("NOTES-013")) func rollbackStatementsAreRequired() throws {
         let report = try Self.gate { $0.replacingOccurrences(of: "  data_migration: 无 / none\n", with: "") }
         #expect(report.ruleIDs == ["NOTES-013"], "\(report.text)")
         #expect(report.findings[0].message.contains("data_migration"))
     }
 
-    @Test func missingRollbackRecordBlocksOnlyWherePolicyRequiresIt() throws {
+    @Test(.clause("NOTES-013")) func missingRollbackRecordBlocksOnlyWherePolicyRequiresIt() throws {
         let nmpa = try Self.gate { Self.removing("rollback", from: $0) }
         #expect(nmpa.ruleIDs == ["NOTES-013"], "\(nmpa.text)")
         #expect(nmpa.findings[0].hint.contains("target: V2.3.0.1013"))
@@ -76,7 +76,7 @@ import Testing
 
     // MARK: NOTES-011, REL-008
 
-    @Test func majorStepNeedsTheCNApprovalNumber() throws {
+    @Test(.clause("NOTES-011", "REL-007")) func majorStepNeedsTheCNApprovalNumber() throws {
         let items: [GateNotes.Item] = [("CR-900", "Changed", "major_perfective", "new lesion type")]
         let approved = try Self.gate(version: "V3.0.0.1101", level: "X", items: items)
         #expect(approved.findings.isEmpty, "\(approved.text)")
@@ -87,7 +87,7 @@ import Testing
         #expect(missing.findings[0].message.contains("approval number"))
     }
 
-    @Test func everyMarketNeedsADecisionRecord() throws {
+    @Test(.clause("NOTES-011")) func everyMarketNeedsADecisionRecord() throws {
         let report = try Self.gate {
             $0.replacingOccurrences(
                 of: "EU: {significant_change: false, decision_record: RA-2026-033}",
@@ -112,7 +112,7 @@ import Testing
         """
     }
 
-    @Test func pccpWithEveryCriterionPassedPasses() throws {
+    @Test(.clause("REL-008")) func pccpWithEveryCriterionPassedPasses() throws {
         let report = try Self.gate {
             $0.replacingOccurrences(
                 of: Self.usLine,
@@ -121,7 +121,7 @@ import Testing
         #expect(report.findings.isEmpty, "\(report.text)")
     }
 
-    @Test func pccpWithAFailedOrOverriddenCriterionIsRefused() throws {
+    @Test(.clause("REL-008")) func pccpWithAFailedOrOverriddenCriterionIsRefused() throws {
         let report = try Self.gate {
             $0.replacingOccurrences(
                 of: Self.usLine,
@@ -143,7 +143,7 @@ import Testing
 
     // MARK: NOTES-008, REL-014
 
-    @Test func modelDigestMustBeTheWeightsThatShip() throws {
+    @Test(.clause("NOTES-008")) func modelDigestMustBeTheWeightsThatShip() throws {
         let release = ReleaseFixture()
         GateNotes.write(release)
         #expect(try GateNotes.gate(release).findings.isEmpty)
@@ -158,14 +158,14 @@ import Testing
         #expect(report.findings[0].hint == "Write the digest of the weights that ship: sha256: \(actual)")
     }
 
-    @Test func modelFileMustBeInTheRelease() throws {
+    @Test(.clause("NOTES-008")) func modelFileMustBeInTheRelease() throws {
         let report = try Self.gate {
             $0.replacingOccurrences(of: "file: models/detector.safetensors", with: "file: models/other.safetensors")
         }
         #expect(report.ruleIDs == ["NOTES-008"], "\(report.text)")
     }
 
-    @Test func testSetMustBeTheBaselinesTestSet() throws {
+    @Test(.clause("NOTES-008", "REL-013")) func testSetMustBeTheBaselinesTestSet() throws {
         let other = String(repeating: "ab", count: 32)
         let report = try Self.gate {
             $0.replacingOccurrences(
@@ -175,7 +175,7 @@ import Testing
         #expect(report.findings[0].message.contains("not the comparison baseline's \(other)"))
     }
 
-    @Test func updateDriverMustFollowTheChangeItems() throws {
+    @Test(.clause("NOTES-008")) func updateDriverMustFollowTheChangeItems() throws {
         let items: [GateNotes.Item] = [("CR-830", "Changed", "ai_data_driven_nonsignificant", "retrained")]
         let good = try Self.gate(version: "V2.4.0.1101", level: "Y", items: items)
         #expect(good.findings.isEmpty, "\(good.text)")
@@ -186,7 +186,7 @@ import Testing
         #expect(wrong.findings[0].hint.contains("数据驱动"))
     }
 
-    @Test func conclusionMustFollowPAndTheChangeType() throws {
+    @Test(.clause("NOTES-008", "REL-013")) func conclusionMustFollowPAndTheChangeType() throws {
         // p below alpha, but the notes conclude "not significant" for a non-significant change item.
         let items: [GateNotes.Item] = [("CR-830", "Changed", "ai_data_driven_nonsignificant", "retrained")]
         let report = try Self.gate(version: "V2.4.0.1101", level: "Y", items: items) {
@@ -203,7 +203,7 @@ import Testing
         #expect(significant.findings[0].message.contains("ai_data_driven_nonsignificant"))
     }
 
-    @Test func adaptiveLearningMustBeOffUnlessCovered() throws {
+    @Test(.clause("REL-014")) func adaptiveLearningMustBeOffUnlessCovered() throws {
         let on = try Self.gate {
             $0.replacingOccurrences(
                 of: "adaptive_learning: {CN: false, US: false, EU: false}",
@@ -224,7 +224,7 @@ import Testing
         #expect(covered.findings.isEmpty, "\(covered.text)")
     }
 
-    @Test func aiRecordIsOptionalOutsideNMPAButCheckedWhenPresent() throws {
+    @Test(.clause("NOTES-008")) func aiRecordIsOptionalOutsideNMPAButCheckedWhenPresent() throws {
         let absent = try Self.gate(policy: Self.noRecords) { Self.removing("ai", from: $0) }
         #expect(absent.findings.isEmpty, "\(absent.text)")
         let wrong = try Self.gate(policy: Self.noRecords) {
@@ -237,7 +237,7 @@ import Testing
 
     // MARK: REL-001
 
-    @Test func testReportOfAnotherArtifactIsRefused() throws {
+    @Test(.clause("REL-001", "IQ 5.5.1")) func testReportOfAnotherArtifactIsRefused() throws {
         let release = ReleaseFixture()
         GateNotes.write(release)
         #expect(try GateNotes.gate(release, refreshReport: false).findings.isEmpty)
@@ -249,7 +249,7 @@ import Testing
         #expect(report.findings[0].file == release.root + "/" + GateNotes.reportPath)
     }
 
-    @Test func testReportWithFailuresOrUnjustifiedSkipsIsRefused() throws {
+    @Test(.clause("REL-001")) func testReportWithFailuresOrUnjustifiedSkipsIsRefused() throws {
         let release = ReleaseFixture()
         GateNotes.write(release)
         let artifact = try #require(try ReleaseUnderCheck.loadSpec(path: release.specPath).artifactDigest).hex
@@ -265,7 +265,7 @@ import Testing
         #expect(report.findings.map(\.message).joined().contains("regression"))
     }
 
-    @Test func missingTestReportBlocksUnderNMPA() throws {
+    @Test(.clause("REL-001")) func missingTestReportBlocksUnderNMPA() throws {
         let release = ReleaseFixture()
         GateNotes.write(release)
         release.folder.write("ivpack.yaml", ReleaseFixture.spec(version: release.version))
@@ -276,7 +276,7 @@ import Testing
         #expect(try GateNotes.gate(release, policy: Self.noRecords, refreshReport: false).findings.isEmpty)
     }
 
-    @Test func specAndBuiltBundleHaveTheSameArtifactDigest() throws {
+    @Test(.clause("REL-001")) func specAndBuiltBundleHaveTheSameArtifactDigest() throws {
         let release = ReleaseFixture()
         GateNotes.write(release)
         let out = TemporaryFolder()
@@ -293,7 +293,7 @@ import Testing
 }
 
 /// VER-012: separately versioned modules on real release folders.
-@Suite struct GateModuleTests {
+@Suite(.clause("VER-012")) struct GateModuleTests {
     static let fixtureModule =
         "{name: detector, component: nodule-detector, version: V2.3.1.1024, format: full-version, naming_rule_ref: QMS-WI-006 C/2, full_version: V2.3.1.1024}"
 
@@ -357,7 +357,7 @@ import Testing
 }
 
 /// VER-014: full-version literals in the code, in a spec and in the built bundle.
-@Suite struct GateHardCodedVersionTests {
+@Suite(.clause("VER-014")) struct GateHardCodedVersionTests {
     @Test func versionReadFromTheVersionModulePasses() throws {
         let release = ReleaseFixture()
         GateNotes.write(release)

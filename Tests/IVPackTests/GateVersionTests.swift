@@ -5,7 +5,7 @@ import Testing
 
 /// Version naming under the nmpa and semver presets: the strings of REGULATORY.md section 6, each
 /// invalid one with the rule it breaks, and policy files that change the defaults.
-@Suite struct GateVersionTests {
+@Suite(.clause("IQ 6.6.1 d")) struct GateVersionTests {
     static let market = GatePolicy.nmpa.channel("market")!
     static let internalChannel = GatePolicy.nmpa.channel("internal")!
 
@@ -14,13 +14,15 @@ import Testing
     }
 
     /// REGULATORY.md 6.1: ten valid market versions, with the derived release version and SemVer.
-    @Test(arguments: [
-        ("V1.0.0.1", "V1", "1.0.0+1"), ("V1.0.1.15", "V1", "1.0.1+15"), ("V1.1.0.42", "V1", "1.1.0+42"),
-        ("V2.0.0.118", "V2", "2.0.0+118"), ("V2.3.1.1024", "V2", "2.3.1+1024"), ("V2.3.2.1031", "V2", "2.3.2+1031"),
-        ("V2.4.0.1101", "V2", "2.4.0+1101"), ("V3.0.0.5120", "V3", "3.0.0+5120"),
-        ("V10.2.0.20481", "V10", "10.2.0+20481"),
-        ("V1.2.3.999999", "V1", "1.2.3+999999"),
-    ])
+    @Test(
+        .clause("VER-001", "VER-015"),
+        arguments: [
+            ("V1.0.0.1", "V1", "1.0.0+1"), ("V1.0.1.15", "V1", "1.0.1+15"), ("V1.1.0.42", "V1", "1.1.0+42"),
+            ("V2.0.0.118", "V2", "2.0.0+118"), ("V2.3.1.1024", "V2", "2.3.1+1024"), ("V2.3.2.1031", "V2", "2.3.2+1031"),
+            ("V2.4.0.1101", "V2", "2.4.0+1101"), ("V3.0.0.5120", "V3", "3.0.0+5120"),
+            ("V10.2.0.20481", "V10", "10.2.0+20481"),
+            ("V1.2.3.999999", "V1", "1.2.3+999999"),
+        ])
     func validMarketVersionsPass(version: String, release: String, semver: String) throws {
         let result = Self.check(version)
         #expect(result.findings.isEmpty, "\(result.findings)")
@@ -30,22 +32,24 @@ import Testing
         #expect(SemVer.isValid(parsed.derivedSemVer))
     }
 
-    @Test(arguments: ["V2.3.2.1031-rc.1", "V0.9.0.311", "V0.1.0.1-alpha.2"])
+    @Test(.clause("VER-005", "VER-006"), arguments: ["V2.3.2.1031-rc.1", "V0.9.0.311", "V0.1.0.1-alpha.2"])
     func internalOnlyVersionsPassInTheInternalChannel(version: String) {
         #expect(Self.check(version, channel: "internal").findings.isEmpty)
     }
 
     /// REGULATORY.md 6.2 and the ASCII cases of the issue, each with the rule ID it must report.
-    @Test(arguments: [
-        ("2.3.1.1024", "VER-001"), ("v2.3.1.1024", "VER-001"), ("V2.3.1", "VER-001"), ("V2.03.1.1024", "VER-001"),
-        ("V2.3.1.1024-rc.1", "VER-006"), ("V2.3.1.1024+g3f9c2e", "VER-007"), ("V0.9.0.311", "VER-005"),
-        ("V1.0.0.081015release", "VER-004"), ("V２.３.１.１０２４", "VER-004"), ("V1.0.0.0", "VER-003"),
-        ("V2.3.1.1024\n", "VER-004"), ("V2.3.1.1024 ", "VER-004"), (" V2.3.1.1024", "VER-004"),
-        ("V2.3.1.1O24", "VER-004"),
-        ("V2.3.1.1024.7", "VER-007"), ("V1000.0.0.1", "VER-003"), ("V1.0.0.1234567", "VER-003"),
-        ("V2..1.1024", "VER-001"),
-        ("V2.3.1.1024-beta", "VER-001"), ("V2.3.1.1024-rc.01", "VER-001"), ("", "VER-001"),
-    ])
+    @Test(
+        .clause("VER-001", "VER-003", "VER-004", "VER-005", "VER-006", "VER-007"),
+        arguments: [
+            ("2.3.1.1024", "VER-001"), ("v2.3.1.1024", "VER-001"), ("V2.3.1", "VER-001"), ("V2.03.1.1024", "VER-001"),
+            ("V2.3.1.1024-rc.1", "VER-006"), ("V2.3.1.1024+g3f9c2e", "VER-007"), ("V0.9.0.311", "VER-005"),
+            ("V1.0.0.081015release", "VER-004"), ("V２.３.１.１０２４", "VER-004"), ("V1.0.0.0", "VER-003"),
+            ("V2.3.1.1024\n", "VER-004"), ("V2.3.1.1024 ", "VER-004"), (" V2.3.1.1024", "VER-004"),
+            ("V2.3.1.1O24", "VER-004"),
+            ("V2.3.1.1024.7", "VER-007"), ("V1000.0.0.1", "VER-003"), ("V1.0.0.1234567", "VER-003"),
+            ("V2..1.1024", "VER-001"),
+            ("V2.3.1.1024-beta", "VER-001"), ("V2.3.1.1024-rc.01", "VER-001"), ("", "VER-001"),
+        ])
     func invalidVersionsReportTheirRule(version: String, rule: String) {
         let result = Self.check(version)
         #expect(
@@ -70,16 +74,19 @@ import Testing
         #expect(message.contains("line break"))
     }
 
-    @Test func internalChannelStillRefusesBuildMetadataAndReservedBuild() {
+    @Test(.clause("VER-003", "VER-007")) func internalChannelStillRefusesBuildMetadataAndReservedBuild() {
         #expect(Self.check("V2.3.1.1024+abc", channel: "internal").ruleIDs == ["VER-007"])
         #expect(Self.check("V0.9.0.0", channel: "internal").ruleIDs == ["VER-003"])
     }
 
-    @Test(arguments: [
-        ("1.2.3", true), ("0.1.0", true), ("1.0.0-rc.1", true), ("1.0.0-0.3.7", true), ("1.0.0+20130313144700", true),
-        ("1.0.0-alpha+001", true), ("01.2.3", false), ("1.2", false), ("1.2.3-", false), ("1.2.3-01", false),
-        ("1.2.3+", false), ("1.2.3.4", false), ("１.2.3", false), ("v1.2.3", false),
-    ])
+    @Test(
+        .clause("VER-015"),
+        arguments: [
+            ("1.2.3", true), ("0.1.0", true), ("1.0.0-rc.1", true), ("1.0.0-0.3.7", true),
+            ("1.0.0+20130313144700", true),
+            ("1.0.0-alpha+001", true), ("01.2.3", false), ("1.2", false), ("1.2.3-", false), ("1.2.3-01", false),
+            ("1.2.3+", false), ("1.2.3.4", false), ("１.2.3", false), ("v1.2.3", false),
+        ])
     func semverPatternMatchesTheOfficialGrammar(text: String, valid: Bool) {
         #expect(SemVer.isValid(text) == valid)
     }
@@ -104,7 +111,7 @@ import Testing
 
     // MARK: Policy files
 
-    @Test func policyFileOverridesPresetValues() throws {
+    @Test(.clause("VER-003")) func policyFileOverridesPresetValues() throws {
         let folder = TemporaryFolder()
         let path = folder.write(
             "gate.yaml",

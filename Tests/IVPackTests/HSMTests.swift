@@ -31,7 +31,7 @@ import Testing
         #expect(report.checks.first { $0.id == .roles }?.status == .pass)
     }
 
-    @Test func signCommandTakesAPKCS11URIWithThePINFromTheEnvironment() throws {
+    @Test(.clause("REL-005")) func signCommandTakesAPKCS11URIWithThePINFromTheEnvironment() throws {
         let hsm = try SoftHSM.shared()
         let s = try SignedRelease(signedBy: [])
         let uri = try hsm.importSigner(s.pki.releaseManager)

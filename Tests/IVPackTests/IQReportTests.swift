@@ -69,7 +69,8 @@ import Testing
         String(s.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map(Character.init))
     }
 
-    @Test func reportsOfARealPassingAndFailingVerificationValidateAgainstTheSchema() throws {
+    @Test(.clause("IQ 3.5", "IQ 4.1.2 g", "IQ 6.2.1", "IQ C.1"))
+    func reportsOfARealPassingAndFailingVerificationValidateAgainstTheSchema() throws {
         let s = try SignedRelease()
         let passed = iqReport(try s.verify(), purpose: "IQ of the CT reading room server", site: "SITE-001")
         // No check failed, but a verify-only report is never a pass: installation and
@@ -159,7 +160,7 @@ import Testing
         #expect(IQReportRules.problems(edited).contains { $0.hasPrefix("/conclusion/result is \"pass\"") })
     }
 
-    @Test func installerIdentityComesFromTheLicenceCheck() async throws {
+    @Test(.clause("IQ C.1")) func installerIdentityComesFromTheLicenceCheck() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue()
@@ -184,7 +185,9 @@ import Testing
         #expect(r.stdout.contains("(license-client-certificate)"), "\(r.stdout)")
     }
 
-    @Test func verifyWritesReportsThatChromiumPrintsWithTheConclusionAndVersion() throws {
+    @Test(.clause("IQ 4.1.2 h", "IQ C.1")) func verifyWritesReportsThatChromiumPrintsWithTheConclusionAndVersion()
+        throws
+    {
         let s = try SignedRelease()
         let out = TemporaryFolder("ivpack-iq")
         let r = ivpack([
@@ -220,7 +223,7 @@ import Testing
         }
     }
 
-    @Test func verifyWritesTheReportOfAFailedIQAndKeepsItsExitStatus() throws {
+    @Test(.clause("IQ 3.5", "IQ 4.1.2 g")) func verifyWritesTheReportOfAFailedIQAndKeepsItsExitStatus() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let out = TemporaryFolder("ivpack-iq")
         let r = ivpack([

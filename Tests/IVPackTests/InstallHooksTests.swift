@@ -115,7 +115,7 @@ import Testing
 
     // MARK: - Hooks and the site's state
 
-    @Test func hooksGetTheirEnvironmentAndNoSecretAndTheSiteStateSurvivesUpgrades() throws {
+    @Test(.clause("IQ 4.1.2 d")) func hooksGetTheirEnvironmentAndNoSecretAndTheSiteStateSurvivesUpgrades() throws {
         let f = try InstallFixture()
         let b1 = try Self.bundle(f, Self.v1)
         let inspected = ivpack(["inspect", b1]).stdout
@@ -166,7 +166,8 @@ import Testing
         Self.expectValid(f.root + "/.ivpack/snapshots/\(active)/paths.json", schema: "state-snapshot.schema.json")
     }
 
-    @Test func aFailingHealthCheckRollsBackAutomaticallyWithTheStateRestoredByteForByte() throws {
+    @Test(.clause("IQ 4.1.2 d", "IQ 5.2.2", "IQ 5.4.1", "IQ 6.3.2 a", "IQ 6.3.2 c"))
+    func aFailingHealthCheckRollsBackAutomaticallyWithTheStateRestoredByteForByte() throws {
         let f = try InstallFixture()
         #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
         _ = f.work.write("root/state/etc/site.conf", "port = 9443\n")
@@ -219,7 +220,7 @@ import Testing
         #expect(root.hasSuffix("/root") && root.dropFirst("IVPACK_ROOT=".count).hasPrefix("/"), "\(root)")
     }
 
-    @Test func aFirstInstallWhoseHealthCheckFailsLeavesTheRootAsBefore() throws {
+    @Test(.clause("IQ 5.2.2", "IQ 6.3.2 a")) func aFirstInstallWhoseHealthCheckFailsLeavesTheRootAsBefore() throws {
         let f = try InstallFixture()
         let r = install(f, try Self.bundle(f, Self.v1, unhealthy: true))
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
@@ -233,7 +234,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: f.root + "/.ivpack/snapshots/initial"))
     }
 
-    @Test func aPostInstallHookThatFailsAbandonsTheInstallAndPutsTheStateBack() throws {
+    @Test(.clause("IQ 5.2.2", "IQ 6.3.2 a", "IQ 6.3.2 c"))
+    func aPostInstallHookThatFailsAbandonsTheInstallAndPutsTheStateBack() throws {
         let f = try InstallFixture()
         #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
         let before = Self.tree(f.root + "/state")
@@ -267,7 +269,7 @@ import Testing
         try InstallTests.expectConsistent(f, active: Self.v1)
     }
 
-    @Test func aMissingHookProgramFailsThatStepAndChangesNothing() throws {
+    @Test(.clause("IQ 6.3.1")) func aMissingHookProgramFailsThatStepAndChangesNothing() throws {
         let f = try InstallFixture()
         let preRollback = "  preRollback:\n    run: [service/hooks/pre-rollback]\n    timeout: 5s"
         #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
@@ -355,7 +357,7 @@ import Testing
         #expect(Self.read(f.root + "/state/etc/site.conf") == before["etc/site.conf"])
     }
 
-    @Test func aKillDuringTheAutomaticRollbackIsFinishedByTheNextRun() throws {
+    @Test(.clause("IQ 5.2.1", "IQ 6.3.2 a")) func aKillDuringTheAutomaticRollbackIsFinishedByTheNextRun() throws {
         let f = try InstallFixture()
         #expect(install(f, try Self.bundle(f, Self.v1)).status == 0)
         _ = f.work.write("root/state/etc/site.conf", "port = 9443\n")

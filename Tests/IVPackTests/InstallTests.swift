@@ -31,7 +31,7 @@ import Testing
 
     // MARK: - Install, status, rollback
 
-    @Test func installThenStatusShowsTheActiveReleaseAndItsTree() throws {
+    @Test(.clause("IQ 3.2", "IQ 4.1.2 c")) func installThenStatusShowsTheActiveReleaseAndItsTree() throws {
         let f = try InstallFixture()
         let bundle = try f.bundle(version: Self.v1)
         let outcome = try Installer.install(try f.request(bundle))
@@ -92,7 +92,7 @@ import Testing
         InstallHooksTests.expectValid(f.root + "/.ivpack/state.json", schema: "installed-state.schema.json")
     }
 
-    @Test func secondReleaseThenRollbackThenStatus() throws {
+    @Test(.clause("IQ 5.2.2", "IQ 6.3.2 a", "IQ 6.3.2 b")) func secondReleaseThenRollbackThenStatus() throws {
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1)))
         let second = try Installer.install(try f.request(try f.bundle(version: Self.v2)))
@@ -136,7 +136,9 @@ import Testing
 
     // MARK: - Verify while extracting
 
-    @Test(arguments: [("LICENSE.txt", 1_500_000), ("service/app.py", 10)])
+    @Test(
+        .clause("IQ 4.1.2 c", "IQ 5.1.2", "IQ 6.2.2 f"),
+        arguments: [("LICENSE.txt", 1_500_000), ("service/app.py", 10)])
     func flippedPayloadByteIsNamedAndNothingChanges(file: String, at offset: Int) throws {
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: true)))
@@ -162,7 +164,7 @@ import Testing
 
     // MARK: - Versions
 
-    @Test func downgradeIsRefusedUnlessAllowedWithAReason() throws {
+    @Test(.clause("IQ 5.5.1")) func downgradeIsRefusedUnlessAllowedWithAReason() throws {
         let f = try InstallFixture()
         let newer = try Installer.install(try f.request(try f.bundle(version: Self.v2, big: false)))
         let older = try f.bundle(version: Self.v1, big: false)
@@ -316,7 +318,9 @@ import Testing
 
     // MARK: - Licence
 
-    @Test func aLicensedInstallOverMutualTLSRecordsTheInstallersCertificate() async throws {
+    @Test(.clause("IQ 4.1.2 d", "IQ 5.1.1")) func aLicensedInstallOverMutualTLSRecordsTheInstallersCertificate()
+        async throws
+    {
         let f = try InstallFixture()
         let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
         try server.issue()
@@ -360,7 +364,9 @@ import Testing
 
     // MARK: - Crash safety
 
-    @Test(arguments: ["install-staging-half", "install-before-switch", "install-after-switch"])
+    @Test(
+        .clause("IQ 4.1.2 c", "IQ 5.2.1"),
+        arguments: ["install-staging-half", "install-before-switch", "install-after-switch"])
     func killedInstallLeavesOneCompleteReleaseAndTheNextInstallSucceeds(failpoint: String) throws {
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1)))
@@ -389,7 +395,7 @@ import Testing
         #expect(state.releases.count == 2)
     }
 
-    @Test func killedRollbackIsReconciledByTheNextRun() throws {
+    @Test(.clause("IQ 5.2.1", "IQ 5.2.2", "IQ 6.3.2 c")) func killedRollbackIsReconciledByTheNextRun() throws {
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
         let second = try Installer.install(try f.request(try f.bundle(version: Self.v2, big: false)))
@@ -408,7 +414,7 @@ import Testing
         #expect(state.previous == first.release.name && state.active == second.release.name)
     }
 
-    @Test func leftoversAndUnrecordedFoldersAreRemovedByTheNextRun() throws {
+    @Test(.clause("IQ 5.2.1")) func leftoversAndUnrecordedFoldersAreRemovedByTheNextRun() throws {
         let f = try InstallFixture()
         let first = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
         // What interrupted runs leave: a staging folder, a release renamed into place but never
@@ -561,7 +567,7 @@ import Testing
         #expect(InstallFixture.listing(f.root).isEmpty)
     }
 
-    @Test(.enabled(if: FaultTests.canMount, "needs permission to mount a tmpfs"))
+    @Test(.clause("IQ 6.3.1"), .enabled(if: FaultTests.canMount, "needs permission to mount a tmpfs"))
     func aFullDiskFailsCleanlyAndLeavesTheActiveRelease() throws {
         let f = try InstallFixture()
         try FileManager.default.createDirectory(atPath: f.root, withIntermediateDirectories: true)
@@ -583,7 +589,7 @@ import Testing
 
     // MARK: - Drift
 
-    @Test func statusCheckNamesChangedAddedAndMissingFiles() throws {
+    @Test(.clause("IQ 6.3.2 c")) func statusCheckNamesChangedAddedAndMissingFiles() throws {
         let f = try InstallFixture()
         let installed = try Installer.install(try f.request(try f.bundle(version: Self.v1)))
         let tree = f.root + "/releases/" + installed.release.name
@@ -623,7 +629,7 @@ import Testing
         return process
     }
 
-    @Test func aSecondInstallWaitsForTheLockThenFailsClearly() throws {
+    @Test(.clause("IQ 6.3.1")) func aSecondInstallWaitsForTheLockThenFailsClearly() throws {
         let f = try InstallFixture()
         _ = try Installer.install(try f.request(try f.bundle(version: Self.v1, big: false)))
         let b2 = try f.bundle(version: Self.v2, big: false)
@@ -645,7 +651,7 @@ import Testing
         try Self.expectConsistent(f, active: Self.v2)
     }
 
-    @Test func concurrentInstallsNeverInterleave() async throws {
+    @Test(.clause("IQ 5.3.2", "IQ 6.3.1")) func concurrentInstallsNeverInterleave() async throws {
         let f = try InstallFixture()
         let bundles = [try f.bundle(version: Self.v1), try f.bundle(version: Self.v2)]
         let policy = f.signed.pki.trustPolicy

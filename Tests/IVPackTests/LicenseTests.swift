@@ -25,7 +25,7 @@ import Testing
             product: "PulmoScan AI", version: s.release.version, manifestSHA256: s.built.manifestDigest)
     }
 
-    @Test func licensedInstallPassesAndIsRecordedOnce() async throws {
+    @Test(.clause("IQ 5.1.1")) func licensedInstallPassesAndIsRecordedOnce() async throws {
         let (s, server) = try await setUp()
         let first = try await check(s, server)
         #expect(first.status == .pass, "\(first.details)")
@@ -80,7 +80,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func noClientCertificateIsRefusedInTheHandshake() async throws {
+    @Test(.clause("IQ 5.1.1", "IQ 6.2.1")) func noClientCertificateIsRefusedInTheHandshake() async throws {
         let (s, server) = try await setUp()
         let r = await runDetached(
             "/usr/bin/curl", ["-sS", "--max-time", "20", "--cacert", s.pki.rootCertificate, server.url + "/v1/health"])
@@ -100,7 +100,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func clientCertificateFromAnotherCAIsRefused() async throws {
+    @Test(.clause("IQ 6.2.1")) func clientCertificateFromAnotherCAIsRefused() async throws {
         let (s, server) = try await setUp()
         let other = try DevelopmentPKI.create(in: s.folder.url("other-pki"), now: s.now - 3600)
         let result = try await check(
@@ -115,7 +115,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func expiredClientCertificateIsRefused() async throws {
+    @Test(.clause("IQ 6.2.1")) func expiredClientCertificateIsRefused() async throws {
         let (s, server) = try await setUp()
         let expired = try DevelopmentPKI.issueSigner(
             role: "installer", policyOID: WellKnownOID.roleInstaller, in: s.pki, name: "installer-expired",
@@ -129,7 +129,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func revokedClientCertificateIsRefused() async throws {
+    @Test(.clause("IQ 6.2.1")) func revokedClientCertificateIsRefused() async throws {
         let s = try SignedRelease()
         let serial = try Certificate.load(file: s.pki.installer.certificate)[0].serialHex
         _ = try DevelopmentPKI.revoke(serialHex: serial, in: s.pki, now: s.now - 60)
@@ -143,7 +143,8 @@ import Testing
         await server.stop()
     }
 
-    @Test func clientCertificateThatIsNotAnInstallerCertificateIsRefused() async throws {
+    @Test(.clause("IQ 5.1.1", "IQ 6.2.1")) func clientCertificateThatIsNotAnInstallerCertificateIsRefused() async throws
+    {
         let (s, server) = try await setUp()
         let plain = try DevelopmentPKI.issueSigner(
             role: "installer", policyOID: nil, in: s.pki, name: "not-an-installer",
@@ -155,7 +156,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func serverCertificateForAnotherHostIsRefusedByTheClient() async throws {
+    @Test(.clause("IQ 5.1.1")) func serverCertificateForAnotherHostIsRefusedByTheClient() async throws {
         let s = try SignedRelease()
         let wrongHost = try issueServerCertificate(s, name: "other-host", altNames: ["DNS:license.other.example"])
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder) {
@@ -190,7 +191,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func tls11ClientIsRefused() async throws {
+    @Test(.clause("IQ 5.1.1", "IQ 6.2.1")) func tls11ClientIsRefused() async throws {
         let (s, server) = try await setUp()
         let r = await runDetached(
             "/usr/bin/openssl",
@@ -237,7 +238,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func exhaustedSeatsAreRefused() async throws {
+    @Test(.clause("IQ 5.1.1")) func exhaustedSeatsAreRefused() async throws {
         let (s, server) = try await setUp(seats: 1)
         #expect(try await check(s, server).status == .pass)
         // Another bundle (another manifest, registered) needs a second seat.
@@ -318,7 +319,7 @@ import Testing
         await server.stop()
     }
 
-    @Test func unreachableServerIsAClearFailureNotAHang() async throws {
+    @Test(.clause("IQ 6.3.1")) func unreachableServerIsAClearFailureNotAHang() async throws {
         let s = try SignedRelease()
         let gone = try LoopbackHTTPServer { _, _ in (200, "text/plain", []) }
         let port = gone.port

@@ -126,6 +126,8 @@ import Testing
                 defer { position += 1 }
                 guard components.contains(m.components[ci].name) else { continue }
                 let count = m.components[ci].files[fi].chunks.count
+                // Digested as stored only: no plaintext chunk digests.
+                m.components[ci].files[fi].chunks = []
                 m.components[ci].files[fi].encryption = Manifest.FileEncryption(
                     fileIndex: position, ciphertextChunks: (0..<count).map { SHA256Digest.of([UInt8($0), 0xEE]) })
             }
@@ -163,7 +165,13 @@ import Testing
         cases.append((digests, "encryption/ciphertextChunks"))
         var half = encrypted
         half.components[1].files[0].encryption = nil
+        half.components[1].files[0].chunks = manifest.components[1].files[0].chunks
         cases.append((half, "is encrypted but this file is not"))
+        // Plaintext chunk digests beside the ciphertext's: refused (they would tell which pieces
+        // of a confidential file changed between two bundles).
+        var plainDigests = encrypted
+        plainDigests.components[1].files[0].chunks = manifest.components[1].files[0].chunks
+        cases.append((plainDigests, "an encrypted file has none"))
         var unknown = encrypted
         unknown.encryption?.components.append("weights")
         cases.append((unknown, "\"weights\" is not a component"))

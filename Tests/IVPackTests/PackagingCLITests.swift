@@ -18,6 +18,21 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("libgit2 1.") })
     }
 
+    /// The IQ report names the ivpack that wrote it as `--version` does: an auditor can tell
+    /// which build and which OpenSSL judged the signatures.
+    @Test func theIQReportRecordsTheBuildAndLibrariesOfTheIvpackThatWroteIt() throws {
+        let s = try SignedRelease()
+        let report = s.folder.url("iq/IQ.json")
+        let r = ivpack(["verify", s.bundle, "--trust", s.pki.trustPolicy, "--report", report, "-q"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let value = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: report))))
+        let build = value["environment"]?["ivpackBuild"]
+        let version = ivpack(["--version"]).stdout.split(separator: "\n").map(String.init)
+        #expect(build?["commit"]?.stringValue.map { version[1].hasPrefix("commit \($0), built ") } == true)
+        #expect(build?["libraries"] == .array(version.dropFirst(2).map { .string($0) }))
+        #expect(IQReport(reportBytes: Array(try Data(contentsOf: URL(fileURLWithPath: report))))?.ivpackBuild != nil)
+    }
+
     /// The generated bash script, sourced and asked as bash would ask it on TAB.
     func bashCompletions(_ words: [String], in folder: TemporaryFolder) -> [String] {
         let script = folder.write("ivpack.bash", ivpack(["--generate-completion-script", "bash"]).stdout)

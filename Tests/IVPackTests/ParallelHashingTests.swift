@@ -78,7 +78,7 @@ import Testing
         }
     }
 
-    @Test func largeFilesAreCheckedInPlaceWithTheSameResultOnOneAndManyWorkers() throws {
+    @Test(.clause("IQ 5.3.2")) func largeFilesAreCheckedInPlaceWithTheSameResultOnOneAndManyWorkers() throws {
         // 40 chunks of 64 KiB with an uneven tail: above the size at which verify reads in place.
         let big = Self.pattern(40 * 65536 - 777, seed: 3)
         let release = Self.release(chunkSize: "64KiB", files: [("LICENSE.txt", big)])
@@ -98,7 +98,7 @@ import Testing
         #expect(payload.details[2].contains("chunk 39 (bytes 2555904 to \(big.count - 1))"))
     }
 
-    @Test func aBundleCutInsideALargeFileNamesTheChunkWhereItEnds() throws {
+    @Test(.clause("IQ 6.2.2 f")) func aBundleCutInsideALargeFileNamesTheChunkWhereItEnds() throws {
         let big = Self.pattern(40 * 65536, seed: 5)
         let release = Self.release(chunkSize: "64KiB", files: [("LICENSE.txt", big)])
         let out = TemporaryFolder()

@@ -22,4 +22,27 @@ import Testing
             ProgressLine.render(label: "build", done: 2 << 30, total: 2 << 30, seconds: 3, plain: true)
                 == "build 100% 2.00 GiB of 2.00 GiB, 682.7 MiB/s, done\n")
     }
+
+    @Test func theCurrentFileIsNamedAndTheLineFitsTheTerminal() {
+        let short = ProgressLine.render(
+            label: "install", done: 1 << 30, total: 2 << 30, seconds: 2, plain: true, file: "models/weights.bin",
+            width: 80)
+        #expect(short == "install 50% 1.00 GiB of 2.00 GiB, 512.0 MiB/s, 2 s left: models/weights.bin\n")
+        let deep = String(repeating: "deep/", count: 30) + "weights.safetensors"
+        for width in [70, 80, 132] {
+            let line = ProgressLine.render(
+                label: "install", done: 1 << 30, total: 2 << 30, seconds: 2, plain: false, file: deep, width: width)
+            let visible = line.dropFirst().dropLast(3) // "\r" ... ESC [ K
+            #expect(visible.count < width, "\(width): \(visible)")
+            #expect(visible.contains(": …") && visible.hasSuffix("tensors"), "\(width): \(visible)")
+        }
+        // Too narrow for any of the name: none of it.
+        let narrow = ProgressLine.render(
+            label: "install", done: 1 << 30, total: 2 << 30, seconds: 2, plain: true, file: deep, width: 60)
+        #expect(narrow == "install 50% 1.00 GiB of 2.00 GiB, 512.0 MiB/s, 2 s left\n")
+        // Done: no file any more.
+        let done = ProgressLine.render(
+            label: "install", done: 2 << 30, total: 2 << 30, seconds: 4, plain: true, file: deep, width: 80)
+        #expect(!done.contains("deep/"))
+    }
 }

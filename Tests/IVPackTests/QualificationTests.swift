@@ -145,7 +145,8 @@ import Testing
 
     // MARK: - Against a real service
 
-    @Test func installQualifyPassesAndReportsTheWholeIQ() throws {
+    @Test(.clause("IQ 3.2", "IQ 4.1.2 e", "IQ 4.1.2 f", "IQ 4.3", "IQ 4.3.1", "IQ 4.3.2", "IQ 5.3.1", "IQ 6.1.3"))
+    func installQualifyPassesAndReportsTheWholeIQ() throws {
         let f = try InstallFixture()
         var files: [(String, String, Int)] = [
             ("service/serve.py", Self.server, 0o755), ("data/labels.json", Self.labels(), 0o644),
@@ -206,7 +207,7 @@ import Testing
         #expect(status.stdout.contains("match its manifest: no drift"), "\(status.stdout)")
     }
 
-    @Test func oneMisclassifiedCaseFailsAnAccuracyOfOneAndIsNamed() async throws {
+    @Test(.clause("IQ 4.1.2 f", "IQ 4.3.2")) func oneMisclassifiedCaseFailsAnAccuracyOfOneAndIsNamed() async throws {
         let (f, _) = try Self.installed(mislabelled: [7])
         let strict = try await Self.run(f)
         let accuracy = try #require(Self.check(strict, "accuracy"))
@@ -228,7 +229,7 @@ import Testing
         #expect(Self.check(above, "accuracy")?.status == .fail)
     }
 
-    @Test func aSlowServiceFailsLatencyWithItsPercentilesRecorded() async throws {
+    @Test(.clause("IQ 4.3.2")) func aSlowServiceFailsLatencyWithItsPercentilesRecorded() async throws {
         let (f, _) = try Self.installed()
         let slow = try await Self.run(f) {
             $0.service!.run += ["--delay-ms", "60"]
@@ -247,7 +248,7 @@ import Testing
         #expect(Self.check(slow, "accuracy")?.status == .pass)
     }
 
-    @Test func errorsUnderConcurrencyAreCounted() async throws {
+    @Test(.clause("IQ 4.3.2")) func errorsUnderConcurrencyAreCounted() async throws {
         let (f, _) = try Self.installed()
         let o = try await Self.run(f) { $0.service!.run += ["--fail-every", "5"] }
         let concurrency = try #require(Self.check(o, "concurrency"))
@@ -259,7 +260,7 @@ import Testing
         #expect(concurrency.details.contains { $0.contains("× status 500") }, "\(concurrency.details)")
     }
 
-    @Test func aReplacedDatasetFileFailsBeforeAnyCaseRuns() async throws {
+    @Test(.clause("IQ 4.3.2", "IQ 6.2.2 f")) func aReplacedDatasetFileFailsBeforeAnyCaseRuns() async throws {
         let (f, _) = try Self.installed()
         let release = try Installer.activeRelease(root: f.root)
         let file = release.folder + "/data/case-04.txt"
@@ -275,7 +276,7 @@ import Testing
         #expect(dataset.details.contains { $0.contains("no case ran") })
     }
 
-    @Test func aServiceThatDiesFailsWithItsOutput() async throws {
+    @Test(.clause("IQ 4.3.1")) func aServiceThatDiesFailsWithItsOutput() async throws {
         let (f, _) = try Self.installed()
         let o = try await Self.run(f) { $0.service!.run += ["--crash"] }
         let service = try #require(Self.check(o, "service"))
@@ -285,7 +286,9 @@ import Testing
         #expect(Self.check(o, "case.health") == nil)
     }
 
-    @Test func aServiceThatIsDownFailsTheFunctionChecksWithTheProbeError() async throws {
+    @Test(.clause("IQ 4.1.2 e", "IQ 4.3.1")) func aServiceThatIsDownFailsTheFunctionChecksWithTheProbeError()
+        async throws
+    {
         let (f, _) = try Self.installed()
         // The same cases against a service the site runs itself, which is not running.
         let o = try await Self.run(f) { spec in
@@ -302,7 +305,7 @@ import Testing
         #expect(health.evidence.contains { $0.key == "error" && $0.value == "unreachable" })
     }
 
-    @Test func peakMemoryOverItsThresholdFails() async throws {
+    @Test(.clause("IQ 4.3.2")) func peakMemoryOverItsThresholdFails() async throws {
         let (f, _) = try Self.installed()
         let o = try await Self.run(f) {
             $0.metrics!.maxMemoryBytes = 1 << 20
@@ -446,7 +449,7 @@ import Testing
         _ = f
     }
 
-    @Test func aReleaseDeclaringQualificationNotApplicableSaysSo() async throws {
+    @Test(.clause("IQ 4.3")) func aReleaseDeclaringQualificationNotApplicableSaysSo() async throws {
         let (f, _) = try Self.installed(
             sections: "qualification:\n  notApplicable: \"a library release with no service of its own\"")
         let o = try await Self.run(f)

@@ -63,7 +63,8 @@ import Testing
         }
     }
 
-    @Test func installerReviewerAndIssuerSignInTurnAndVerifyReportShowsAllThree() throws {
+    @Test(.clause("IQ 4.1.2 h", "IQ 4.2.1", "IQ 4.2.2", "IQ A.2", "IQ C.1"))
+    func installerReviewerAndIssuerSignInTurnAndVerifyReportShowsAllThree() throws {
         let f = try Fixture()
         let note = f.out.write(
             "note.txt", "问题：CT 服务器磁盘余量不足。\r\n纠正措施：扩容至 2 TB，已复核。\nProblem: low disk; corrective action: extended.\n")
@@ -167,7 +168,7 @@ import Testing
         #expect(try f.verify().passed)
     }
 
-    @Test func aMissingRequiredRoleFailsVerifyReport() throws {
+    @Test(.clause("IQ A.2")) func aMissingRequiredRoleFailsVerifyReport() throws {
         let f = try Fixture()
         #expect(f.sign("installer").status == 0)
         #expect(f.sign("hospital-reviewer").status == 0)
@@ -305,7 +306,7 @@ import Testing
         #expect(outcome.checks.first?.evidence.contains { $0.key == "note" } == true)
     }
 
-    @Test func aCutAuditLogIsCaught() throws {
+    @Test(.clause("IQ 6.5.1")) func aCutAuditLogIsCaught() throws {
         let f = try Fixture()
         let log = f.out.url("audit.jsonl")
         let env = ["IVPACK_AUDIT_LOG": log]
@@ -438,7 +439,7 @@ import Testing
         }
     }
 
-    @Test func aFailedCheckCarriesAPlainLanguageAction() throws {
+    @Test(.clause("IQ 4.1.2 g")) func aFailedCheckCarriesAPlainLanguageAction() throws {
         #expect(VerifyCheckCatalog.action(for: .payload)?.contains("do not install; obtain a new copy") == true)
         #expect(VerifyCheckCatalog.action(for: .signature(2)) != nil)
         #expect(VerifyCheckCatalog.action(for: .environment("cpu")) != nil)

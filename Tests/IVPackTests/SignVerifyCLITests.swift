@@ -31,7 +31,7 @@ import Testing
             FileManager.default.contents(atPath: s.bundle) == before, "bundle changed", sourceLocation: sourceLocation)
     }
 
-    @Test func signAndVerifyThroughTheCommandLine() throws {
+    @Test(.clause("IQ 6.2.1")) func signAndVerifyThroughTheCommandLine() throws {
         let s = try SignedRelease(signedBy: [])
         for role in ["release-manager", "quality"] {
             let r = ivpack(signArguments(s, role: role))

@@ -4,7 +4,7 @@ import IVPackTestSupport
 import Testing
 
 @Suite struct SignVerifyTests {
-    @Test func bundleSignedByBothRolesVerifies() throws {
+    @Test(.clause("IQ 6.6.1 f", "REL-005")) func bundleSignedByBothRolesVerifies() throws {
         let s = try SignedRelease()
         let report = try s.verify()
         #expect(report.passed, "\(report.failureText)")
@@ -34,7 +34,7 @@ import Testing
         #expect(listing.last == "ivpack/signatures/001-release-manager.p7s")
     }
 
-    @Test func opensslCMSVerifyAcceptsTheSignature() throws {
+    @Test(.clause("REL-005")) func opensslCMSVerifyAcceptsTheSignature() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         let out = s.folder
         #expect(
@@ -78,7 +78,7 @@ import Testing
 
     // MARK: - Tampering
 
-    @Test func flippedByteInTheManifestIsRejected() throws {
+    @Test(.clause("IQ 5.1.2", "IQ 6.2.2 f", "REL-005")) func flippedByteInTheManifestIsRejected() throws {
         let s = try SignedRelease()
         // A byte inside the version string of the manifest: still valid JSON, but no longer what was signed.
         let manifest = s.built.manifest.canonicalBytes
@@ -140,7 +140,7 @@ import Testing
         #expect(report.failureText.contains("required role \"quality\" has no valid signature"))
     }
 
-    @Test func appendedRemovedRenamedAndDuplicatedEntriesAreNamed() throws {
+    @Test(.clause("IQ 5.1.2", "IQ 6.2.2 f")) func appendedRemovedRenamedAndDuplicatedEntriesAreNamed() throws {
         let s = try SignedRelease()
         let cases: [(String, (inout [BundleSurgery.Entry]) -> Void, String)] = [
             (
@@ -185,7 +185,7 @@ import Testing
         }
     }
 
-    @Test func strippedSignatureLeavesARequiredRoleMissing() throws {
+    @Test(.clause("IQ 6.6.1 f")) func strippedSignatureLeavesARequiredRoleMissing() throws {
         let s = try SignedRelease()
         let out = s.folder.url("stripped.ivp")
         try BundleSurgery.rewrite(s.bundle, to: out) { $0.removeAll { $0.path.hasSuffix("-quality.p7s") } }
@@ -194,7 +194,7 @@ import Testing
         #expect(report.failureText.contains("required role \"quality\" has no valid signature"))
     }
 
-    @Test func oneCertificateCannotStandForTwoRequiredRoles() throws {
+    @Test(.clause("IQ 6.6.1 f", "REL-006")) func oneCertificateCannotStandForTwoRequiredRoles() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         // A policy under which the release manager's certificate proves both roles (by its OU).
         let text = String(decoding: FileManager.default.contents(atPath: s.pki.trustPolicy)!, as: UTF8.self)
@@ -272,7 +272,7 @@ import Testing
         #expect(report.failureText.contains("code-signing"))
     }
 
-    @Test func signerProvingAnotherRoleIsRejected() throws {
+    @Test(.clause("IQ 6.6.1 f")) func signerProvingAnotherRoleIsRejected() throws {
         let s = try SignedRelease(signedBy: ["release-manager"])
         // The quality certificate claims to sign as release-manager.
         try s.sign(role: "release-manager", identity: s.pki.quality)
@@ -281,7 +281,7 @@ import Testing
         #expect(report.failureText.contains("claims role \"release-manager\" but the certificate does not prove it"))
     }
 
-    @Test func versionBelowThePolicyMinimumIsRefused() throws {
+    @Test(.clause("IQ 5.5.1")) func versionBelowThePolicyMinimumIsRefused() throws {
         let s = try SignedRelease()
         let report = try s.verify(policy: try s.policy(minimumVersions: "PulmoScan AI: V2.4.0.1100"))
         #expect(report.failedIDs == [.versionMinimum])
@@ -290,7 +290,7 @@ import Testing
         #expect(same.passed)
     }
 
-    @Test func truncatedBundleIsRejectedAtEveryOffsetTried() throws {
+    @Test(.clause("IQ 6.2.2 f")) func truncatedBundleIsRejectedAtEveryOffsetTried() throws {
         let s = try SignedRelease()
         let bytes = [UInt8](FileManager.default.contents(atPath: s.bundle)!)
         for cut in [100, 512, 1500, bytes.count / 3, bytes.count / 2, bytes.count - 3000, bytes.count - 1024 - 100] {

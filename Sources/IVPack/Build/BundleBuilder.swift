@@ -133,7 +133,8 @@ public enum BundleBuilder {
                             path: Manifest.payloadPrefix + f.relativePath, size: f.size,
                             mode: f.executable ? "0755" : "0644",
                             sha256: zero,
-                            chunks: Array(repeating: zero, count: chunks),
+                            // An encrypted file's chunks are digested as stored (ciphertextChunks).
+                            chunks: encrypted.contains(entry.0.name) ? [] : Array(repeating: zero, count: chunks),
                             encryption: encrypted.contains(entry.0.name)
                                 ? Manifest.FileEncryption(
                                     fileIndex: position, ciphertextChunks: Array(repeating: zero, count: chunks))
@@ -189,6 +190,7 @@ public enum BundleBuilder {
                 let input = try InputFile(path: file.diskPath)
                 guard input.size == file.size else { throw changedDuringBuild(file) }
                 input.adviseSequential()
+                throttle.reading(entry.path)
                 try writer.beginFile(
                     path: entry.path, size: entry.storedSize, permissions: file.executable ? 0o755 : 0o644,
                     modificationTime: mtime)
@@ -197,7 +199,6 @@ public enum BundleBuilder {
                         input, size: file.size, fileIndex: UInt32(fileEncryption.fileIndex),
                         changed: { changedDuringBuild(file) }, write: { try writer.write($0) })
                     manifest.components[ci].files[fi].sha256 = digests.whole
-                    manifest.components[ci].files[fi].chunks = digests.chunks
                     manifest.components[ci].files[fi].encryption?.ciphertextChunks = digests.ciphertextChunks
                     written += file.size
                     throttle.update(written)

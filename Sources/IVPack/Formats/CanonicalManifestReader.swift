@@ -181,7 +181,8 @@ struct CanonicalManifestReader {
             else { return nil }
             encryption = decoded
         }
-        guard Manifest.encryptionProblem(components: components, encryption: encryption) == nil else { return nil }
+        guard Manifest.encryptionProblem(components: components, encryption: encryption, chunkSize: chunkSize) == nil
+        else { return nil }
         guard take(",\"format\":\"ivpack-manifest/1\"") else { return nil }
         var install: InstallSpec?
         if take(",\"install\":") {
@@ -293,7 +294,7 @@ struct CanonicalManifestReader {
         guard take(",\"path\":"), let path = string(), path.hasPrefix(Manifest.payloadPrefix),
             RelativePath.isCanonical(path),
             take(",\"sha256\":"), let sha256 = digest(), take(",\"size\":"), let size = integer(), take("}"),
-            chunks.count == Manifest.chunkCount(size: size, chunkSize: chunkSize),
+            chunks.count == (encryption == nil ? Manifest.chunkCount(size: size, chunkSize: chunkSize) : 0),
             seenPaths.insert(path).inserted
         else { return nil }
         return Manifest.FileEntry(

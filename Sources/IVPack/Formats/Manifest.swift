@@ -43,17 +43,21 @@ public struct Manifest: Sendable, Equatable {
         /// `0644` or `0755`.
         public var mode: String
         public var sha256: SHA256Digest
-        /// Digest of each `chunkSize` piece of the file, in order; the last may be shorter.
+        /// Digest of each `chunkSize` piece of the file, in order; the last may be shorter. Empty
+        /// for an encrypted file: its chunks are digested as stored (`encryption.ciphertextChunks`),
+        /// and plaintext chunk digests would only tell a holder of two bundles which pieces of a
+        /// confidential model changed, or confirm a guessed piece (docs/encryption.md).
         public var chunks: [SHA256Digest]
-        /// Set when the file is stored encrypted: `size`, `sha256` and `chunks` are then the
-        /// plaintext's (what is installed), and the bundle holds `storedSize` bytes of ciphertext.
+        /// Set when the file is stored encrypted: `size` and `sha256` are then the plaintext's
+        /// (what is installed), and the bundle holds `storedSize` bytes of ciphertext.
         public var encryption: FileEncryption? = nil
 
         /// Bytes of the file's data in the bundle: the plaintext size, or for an encrypted file
         /// the ciphertext's, `size + 16 × chunks` (each chunk followed by its GCM tag).
         public var storedSize: Int64 {
-            guard encryption != nil else { return size }
-            let (total, overflow) = size.addingReportingOverflow(Int64(ChunkCipher.tagSize) * Int64(chunks.count))
+            guard let encryption else { return size }
+            let (total, overflow) = size.addingReportingOverflow(
+                Int64(ChunkCipher.tagSize) * Int64(encryption.ciphertextChunks.count))
             return overflow ? Int64.max : total
         }
     }
@@ -63,8 +67,9 @@ public struct Manifest: Sendable, Equatable {
         /// The file index of every chunk's nonce and associated data: the file's position among
         /// all files of the manifest (`allFiles`), from 0. Both readers require exactly that.
         public var fileIndex: Int
-        /// SHA-256 of each encrypted chunk (ciphertext then tag), as many as `chunks`: what
-        /// `verify` checks without the key.
+        /// SHA-256 of each encrypted chunk (ciphertext then tag), one per `chunkSize` piece of
+        /// the plaintext: what `verify` checks without the key and `install` checks before it
+        /// decrypts.
         public var ciphertextChunks: [SHA256Digest]
 
         public init(fileIndex: Int, ciphertextChunks: [SHA256Digest]) {
@@ -308,7 +313,7 @@ extension Manifest {
         for c in components {
             n += 256 + c.versionEvidence.count * 256
             for f in c.files {
-                n += 150 + f.path.utf8.count + 67 * f.chunks.count * (f.encryption == nil ? 1 : 2)
+                n += 150 + f.path.utf8.count + 67 * (f.chunks.count + (f.encryption?.ciphertextChunks.count ?? 0))
             }
         }
         return n
@@ -383,7 +388,9 @@ extension Manifest {
     /// manifest order, never the release notes; every file of a listed component is encrypted
     /// and no other; each encrypted file's index is its position among all files and it has one
     /// ciphertext digest per chunk. Returns the JSON pointer and the problem, or nil.
-    static func encryptionProblem(components: [Component], encryption: Encryption?) -> (String, String)? {
+    static func encryptionProblem(components: [Component], encryption: Encryption?, chunkSize: Int) -> (
+        String, String
+    )? {
         let listed = encryption?.components ?? []
         var position = 0
         var next = 0
@@ -416,10 +423,11 @@ extension Manifest {
                         "is \(e.fileIndex); the file's position among all files is \(position)"
                     )
                 }
-                guard e.ciphertextChunks.count == f.chunks.count else {
+                let count = Manifest.chunkCount(size: f.size, chunkSize: chunkSize)
+                guard e.ciphertextChunks.count == count else {
                     return (
                         "\(fp)/encryption/ciphertextChunks",
-                        "has \(e.ciphertextChunks.count) digests; the file has \(f.chunks.count) chunks"
+                        "has \(e.ciphertextChunks.count) digests; a file of \(f.size) bytes in \(chunkSize)-byte chunks has \(count)"
                     )
                 }
             }
@@ -562,7 +570,14 @@ extension StrictJSONReader {
                 let mode = try string(f["mode"], "\(fp)/mode")
                 guard mode == "0644" || mode == "0755" else { throw fail("\(fp)/mode", "must be \"0644\" or \"0755\"") }
                 let chunkValues = try array(f["chunks"], "\(fp)/chunks")
-                guard chunkValues.count == Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)) else {
+                if f["encryption"] != nil {
+                    guard chunkValues.isEmpty else {
+                        throw fail(
+                            "\(fp)/chunks",
+                            "has \(chunkValues.count) digests; an encrypted file has none (its chunks are digested as stored, in encryption/ciphertextChunks)"
+                        )
+                    }
+                } else if chunkValues.count != Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)) {
                     throw fail(
                         "\(fp)/chunks",
                         "has \(chunkValues.count) digests; a file of \(size) bytes in \(chunkSize)-byte chunks has \(Manifest.chunkCount(size: size, chunkSize: Int(chunkSize)))"
@@ -633,7 +648,9 @@ extension StrictJSONReader {
                 components: Set(components.map(\.name)))
         }
         let encryption = try m["encryption"].map { try Manifest.Encryption.decode($0, self) }
-        if let (pointer, problem) = Manifest.encryptionProblem(components: components, encryption: encryption) {
+        if let (pointer, problem) = Manifest.encryptionProblem(
+            components: components, encryption: encryption, chunkSize: Int(chunkSize))
+        {
             throw fail(pointer, problem)
         }
         return Manifest(

@@ -153,6 +153,13 @@ extension Installer {
                 report.changed.append("\(Display.name(relative)): \(st.st_size) bytes, the manifest says \(file.size)")
                 continue
             }
+            if file.encryption != nil {
+                // Installed decrypted; the manifest keeps only its whole plaintext digest.
+                if let problem = Self.wholeFileProblem(tree.child(relative), file, shown: Display.name(relative)) {
+                    report.changed.append(problem)
+                }
+                continue
+            }
             var named = StoredData(installed: file, chunkSize: hasher.chunkSize)
             named.path = Display.name(relative)
             do {
@@ -183,5 +190,29 @@ extension Installer {
             Display.name($0)
         }
         return report
+    }
+
+    /// The drift of an installed file against the manifest's whole-file SHA-256 (an encrypted
+    /// file, which has no plaintext chunk digests), or nil when it matches.
+    static func wholeFileProblem(_ path: String, _ file: Manifest.FileEntry, shown: String) -> String? {
+        do {
+            let input = try InputFile(path: path)
+            input.adviseSequential()
+            let hasher = SHA256Hasher()
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+            defer { buffer.deallocate() }
+            var offset: Int64 = 0
+            while true {
+                let n = try input.read(into: buffer, at: offset)
+                if n == 0 { break }
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                offset += Int64(n)
+            }
+            let digest = hasher.finish()
+            return digest == file.sha256
+                ? nil : "\(shown): SHA-256 \(digest.hex), the manifest says \(file.sha256.hex)"
+        } catch {
+            return "\(shown): cannot be read: \(error)"
+        }
     }
 }

@@ -178,6 +178,7 @@ enum PayloadExtractor {
                         )
                         break reading
                     }
+                    throttle.reading(expected.path)
                     let out = try tree.create(installed[index], mode: expected.mode == "0755" ? 0o755 : 0o644)
                     if expected.encryption != nil, let ciphers {
                         // Decrypted by the workers, chunk by chunk, straight from the bundle.
@@ -242,7 +243,7 @@ enum PayloadExtractor {
                     ? [
                         (
                             "decrypted while extracting",
-                            "\(decrypted) files (AES-256-GCM tags and plaintext chunk digests checked)"
+                            "\(decrypted) files (AES-256-GCM tags and signed ciphertext chunk digests checked)"
                         ),
                         ("content key from", keyOrigin ?? "not said"),
                     ] : []))

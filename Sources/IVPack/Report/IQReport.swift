@@ -191,6 +191,9 @@ public struct IQReport: Sendable {
     public var operatingSystem: String
     /// The version of ivpack that ran the checks.
     public var ivpackVersion: String
+    /// That ivpack's build: commit, build date and the OpenSSL, libarchive and libgit2 it ran
+    /// with (nil in a report written before ivpack recorded it).
+    public var ivpackBuild: BuildInfo?
     /// Every check, in the order it ran, with its result and evidence.
     public var checks: [Check]
     /// The failed and warned checks, in the order they ran.
@@ -239,6 +242,7 @@ public struct IQReport: Sendable {
         }
         operatingSystem = context.operatingSystem
         ivpackVersion = IVPackVersion.current
+        ivpackBuild = BuildInfo.current
         checks = verification.checks
         problems = verification.checks.filter { $0.status != .pass }
             .map { Problem(check: $0.id.rawValue, status: $0.status, title: $0.title, details: $0.details) }
@@ -322,10 +326,22 @@ public struct IQReport: Sendable {
                 ),
                 (
                     "environment",
-                    .object([
-                        ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
-                        ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
-                    ])
+                    .object(
+                        [
+                            ("operatingSystem", .string(operatingSystem)), ("ivpackVersion", .string(ivpackVersion)),
+                            ("checks", .array(environmentCheckIDs.map { .string($0.rawValue) })),
+                        ]
+                            + (ivpackBuild.map { build in
+                                [
+                                    (
+                                        "ivpackBuild",
+                                        .object([
+                                            ("commit", .string(build.commit)), ("date", .string(build.date)),
+                                            ("libraries", .array(build.libraries.map { .string($0) })),
+                                        ])
+                                    )
+                                ]
+                            } ?? []))
                 ),
                 ("checks", .array(checks.map(\.json))),
                 (

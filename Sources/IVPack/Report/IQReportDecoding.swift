@@ -46,6 +46,15 @@ extension IQReport {
             installerCertificateSHA256: text(v["people"]?["installerCertificateSHA256"]), operatorUser: operatorUser,
             host: host)
         self.ivpackVersion = text(v["environment"]?["ivpackVersion"]) ?? ivpackVersion
+        let build = v["environment"]?["ivpackBuild"]
+        if let build, let commit = text(build["commit"]), let date = text(build["date"]),
+            case .array(let libraries)? = build["libraries"]
+        {
+            self.ivpackBuild = BuildInfo(
+                version: self.ivpackVersion, commit: commit, date: date, libraries: libraries.compactMap(text))
+        } else {
+            self.ivpackBuild = nil
+        }
         self.conclusion = conclusion
         self.conclusionStatement = statement
         self.components = IQReportComponent.decode(v["components"])

@@ -115,10 +115,17 @@ public enum IQReportHTML {
         people += [("操作员", "Operator (OS user)", e(report.people.operatorUser)), ("主机", "Host", e(report.people.host))]
         h += section("people", "5", "评估人员", "People", keep: true, table(people))
 
-        var environment = table([
-            ("操作系统", "Operating system", e(report.operatingSystem)),
-            ("ivpack 版本", "ivpack version", e(report.ivpackVersion)),
-        ])
+        var environment = table(
+            [
+                ("操作系统", "Operating system", e(report.operatingSystem)),
+                ("ivpack 版本", "ivpack version", e(report.ivpackVersion)),
+            ]
+                + (report.ivpackBuild.map { build in
+                    [
+                        ("ivpack 构建", "ivpack build", e("commit \(build.commit), built \(build.date)")),
+                        ("密码与归档库", "Libraries", e(build.libraries.joined(separator: "; "))),
+                    ]
+                } ?? []))
         let environmentChecks = report.checks.filter { report.environmentCheckIDs.contains($0.id) }
         if environmentChecks.isEmpty {
             environment +=

@@ -141,6 +141,7 @@ enum StreamingPass {
                         AttestationEntry(name: name, der: try reader.readAll(limit: SignedData.maxBytes)))
                 case .payload(_, let file):
                     payloadFiles += 1
+                    throttle.reading(file.path)
                     // An encrypted file is checked as stored: its ciphertext chunks, without the key.
                     let expected = StoredData(file, chunkSize: reader.manifest.chunkSize)
                     if entry.tar.size != expected.size {

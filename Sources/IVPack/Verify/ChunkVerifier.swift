@@ -232,15 +232,14 @@ final class ChunkVerifier: @unchecked Sendable {
     }
 
     /// Decrypts an encrypted file while checking it (install): one job per chunk, in which a
-    /// worker reads the chunk's tag, then its ciphertext in pieces into one pooled buffer,
-    /// decrypts each piece in place (AES-256-GCM, `ChunkCipher` from `ciphers`), hashes the
-    /// plaintext and hands it to `sink` at its plaintext offset; at the chunk's end the GCM tag
-    /// is checked, then the plaintext digest against the manifest's `chunks`. The stored
-    /// ciphertext digests are not recomputed: the tag authenticates the ciphertext under a key
-    /// that the signed `keyCheck` binds, and the plaintext digests are checked anyway (a third
-    /// SHA-256 pass would cost the decrypting install about a third more CPU). A failed tag is
-    /// named by file and chunk; the plaintext of that chunk may already be written (the caller
-    /// discards the whole destination on any problem, as for a digest mismatch).
+    /// worker reads the chunk's tag, then its ciphertext in pieces into one pooled buffer, hashes
+    /// each piece as stored, decrypts it in place (AES-256-GCM, `ChunkCipher` from `ciphers`) and
+    /// hands the plaintext to `sink` at its plaintext offset; at the chunk's end the GCM tag is
+    /// checked, then the stored chunk's digest against the signed `ciphertextChunks`. The tag
+    /// alone is not enough: every recipient holds the bundle's key, and with it GCM lets anyone
+    /// make a chunk that authenticates; the signed digest lets only the vendor's bytes through.
+    /// A failed tag or digest is named by file and chunk; the plaintext of that chunk may
+    /// already be written (the caller discards the whole destination on any problem).
     func verifyDecrypting(
         _ file: Manifest.FileEntry, ciphers: CipherPool, in bundle: InputFile, dataOffset: Int64, sink: any ChunkSink
     ) {
@@ -250,13 +249,13 @@ final class ChunkVerifier: @unchecked Sendable {
             return
         }
         let fileIndex = UInt32(clamping: encryption.fileIndex)
-        let count = file.chunks.count
+        let count = encryption.ciphertextChunks.count
         let stride = Int64(chunkSize + ChunkCipher.tagSize)
         for index in 0..<count {
             let start = Int64(index) * Int64(chunkSize)
             let length = max(0, min(Int64(chunkSize), file.size - start))
             let storedStart = dataOffset + Int64(index) * stride
-            let expectedDigest = file.chunks[index]
+            let expectedDigest = encryption.ciphertextChunks[index]
             let isFinal = index == count - 1
             nonisolated(unsafe) let buffer = takeBuffer()
             pool.submit { [self] in
@@ -299,12 +298,12 @@ final class ChunkVerifier: @unchecked Sendable {
                             )
                             return
                         }
+                        hasher.update(UnsafeRawBufferPointer(piece))
                         try cipher.decryptPiece(piece)
                     } catch {
                         record(fileOrder, index, "\(file.path): encrypted chunk \(index) cannot be read: \(error)")
                         return
                     }
-                    hasher.update(UnsafeRawBufferPointer(piece))
                     do {
                         try sink.write(UnsafeRawBufferPointer(piece), at: start + done)
                     } catch {
@@ -328,10 +327,12 @@ final class ChunkVerifier: @unchecked Sendable {
                     record(fileOrder, index, "\(file.path): encrypted chunk \(index) cannot be decrypted: \(error)")
                     return
                 }
+                withUnsafeBytes(of: &tag) { hasher.update($0) }
                 if hasher.finish() != expectedDigest {
                     record(
                         fileOrder, index,
-                        "\(file.path): chunk \(index) decrypts to bytes that do not match its SHA-256 in the manifest")
+                        "\(file.path): encrypted chunk \(index) authenticates under the key but does not match its SHA-256 in the manifest (ciphertextChunks): it was made by a holder of the key, not the vendor"
+                    )
                 }
             }
         }
