@@ -42,7 +42,7 @@ import Testing
 
     // MARK: - The acceptance test
 
-    @Test func initFilledByHandChecksBuildsSignsAndVerifies() throws {
+    @Test(.clause("NOTES-018")) func initFilledByHandChecksBuildsSignsAndVerifies() throws {
         let repo = TemporaryFolder("ivpack-init")
         git(["init", "-q", "-b", "main"], in: repo.path)
         let initRun = ivpack(["init", repo.path, "--policy", "semver", "--product", "Lung Triage"])
@@ -444,7 +444,7 @@ import Testing
 
     // MARK: - check SPEC runs build's version rules; build --json prints them
 
-    @Test func checkSpecReportsAManualVersionMismatchAsBuildDoes() throws {
+    @Test(.clause("VER-018", "IQ 5.5.1 b")) func checkSpecReportsAManualVersionMismatchAsBuildDoes() throws {
         let release = ReleaseFixture()
         // A consistent release: none of build's rules fires.
         let clean = ivpack(["check", release.specPath, "--format", "json"])
@@ -475,7 +475,24 @@ import Testing
         #expect(!out.exists("r.ivp"))
     }
 
-    @Test func checkSpecReportsAnUntaggedCommitAsVER016() throws {
+    @Test(.clause("VER-017", "VER-019")) func checkSpecReportsModelAndSBOMVersionMismatches() throws {
+        let release = ReleaseFixture()
+        release.writeModel(version: "V2.3.0.1013")
+        release.folder.write("sbom/bom.cdx.json", FormatFixtures.cycloneDX(version: "V2.3.0.1013"))
+        let checked = try ReleaseUnderCheck.loadSpec(path: release.specPath)
+        let report = ReleaseGate.run(
+            try GateContext(
+                policy: .nmpa, channel: GatePolicy.nmpa.channel("market")!, release: checked, now: Timestamp.now()))
+        let build = report.findings.filter { ["VER-016", "VER-017", "VER-018", "VER-019"].contains($0.ruleID) }
+        #expect(build.map(\.ruleID) == ["VER-017", "VER-019"], "\(report.text)")
+        #expect(
+            build.map(\.file) == [
+                release.folder.url("models/detector.safetensors"), release.folder.url("sbom/bom.cdx.json"),
+            ])
+        #expect(build.allSatisfy { $0.message.contains("V2.3.0.1013") })
+    }
+
+    @Test(.clause("VER-016", "IQ 5.5.1 c")) func checkSpecReportsAnUntaggedCommitAsVER016() throws {
         let release = ReleaseFixture(tag: false)
         let checked = try ReleaseUnderCheck.loadSpec(path: release.specPath)
         #expect(checked.consistency.map(\.mismatch.component) == ["inference-service"])
