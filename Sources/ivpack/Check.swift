@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import IVPack
 
 struct CheckCommand: ParsableCommand {
@@ -20,18 +21,27 @@ struct CheckCommand: ParsableCommand {
             trust policy with requireGate makes verify's gate check, and sign --trust, need a passing \
             one signed by its gate role. See docs/trust-model.md.
 
+            Machine formats (json, sarif, codequality, junit) name files relative to the repository \
+            (--sarif-root, default: the git working tree holding the release folder) and, when the \
+            check cannot run (exit 2 or 3), still print a valid document that carries the error.
+
             Examples:
               ivpack check ivpack.yaml
-              ivpack check out/pulmoscan-V2.4.0.1101.ivp --previous out/pulmoscan-V2.3.1.1024.ivp --format sarif > gate.sarif
-              ivpack check out/pulmoscan-V2.3.1.1024.ivp --policy release/gate-policy.yaml --trust trust-policy.yaml
-              ivpack check out/pulmoscan-V2.3.1.1024.ivp --attest --key keys/signers/gate.key \\
-                --cert keys/signers/gate.pem --chain keys/intermediate-ca.pem
+              ivpack check out/pulmoscan-V2.4.0.1101.ivp \\
+                --previous out/pulmoscan-V2.3.1.1024.ivp --format sarif > gate.sarif
+              ivpack check out/release.ivp --format codequality > gate-codequality.json
+              ivpack check out/release.ivp --format junit > gate-junit.xml
+              ivpack check out/pulmoscan-V2.3.1.1024.ivp \\
+                --policy release/gate-policy.yaml --trust trust-policy.yaml
+              ivpack check out/pulmoscan-V2.3.1.1024.ivp --attest \\
+                --key keys/signers/gate.key --cert keys/signers/gate.pem \\
+                --chain keys/intermediate-ca.pem
             """
     )
 
     /// Output forms.
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json, sarif
+        case text, json, sarif, codequality, junit
     }
 
     @Argument(help: "The release spec (.yaml, or a folder holding ivpack.yaml) or a bundle.", completion: .file())
@@ -52,8 +62,30 @@ struct CheckCommand: ParsableCommand {
         completion: .file(extensions: ["yaml", "yml"]))
     var trust: String?
 
-    @Option(name: .long, help: "Output: text, json or sarif (SARIF 2.1.0).")
+    @Option(
+        name: .long,
+        help:
+            "Output: text, json, sarif (SARIF 2.1.0), codequality (GitLab Code Quality) or junit (JUnit XML).")
     var format: Format = .text
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The repository root machine formats name files relative to (SARIF %SRCROOT%).",
+            discussion: "Default: the git working tree that holds the release folder, else the current directory.",
+            valueName: "dir"),
+        completion: .directory)
+    var sarifRoot: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The folder of the spec a checked bundle was built from (SARIF RELEASEROOT).",
+            discussion:
+                "A bundle names its files (release notes, test reports) relative to it. Default: the spec's folder for a spec; for a bundle, the folder of the spec under the repository whose SHA-256 the manifest records, else the repository root.",
+            valueName: "dir"),
+        completion: .directory)
+    var releaseRoot: String?
 
     @Flag(name: .long, help: "Print the result as JSON: the same as --format json, as every other command takes it.")
     var json = false
@@ -91,67 +123,117 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
+    /// A reason the check cannot run that the command finds itself.
+    struct CheckInputError: IVPackError {
+        let description: String
+        var exitStatus: ExitStatus { .badInput }
+    }
+
     mutating func run() throws {
+        let output = json ? .json : format
+        let command = self
         try reportingErrors {
-            let gatePolicy = try GatePolicy.resolve(policy)
-            let channelName = channel ?? gatePolicy.defaultChannel
-            guard let selected = gatePolicy.channel(channelName) else {
-                printError(
-                    "error: --channel \(channelName): policy \(gatePolicy.name) has the channels \(gatePolicy.channels.map(\.name).joined(separator: ", "))"
-                )
-                throw ExitCode(ExitStatus.badInput.rawValue)
+            do {
+                try command.check(output: output)
+            } catch let error where !(error is ExitCode) && output != .text {
+                // Every machine format still gets a valid document: a pipeline that keeps or
+                // uploads it shows why the check could not run (the exit status stays 2 or 3).
+                let status = (error as? any IVPackError)?.exitStatus ?? .environment
+                command.printErrorDocument(String(describing: error), status: status.rawValue, output: output)
+                throw error
             }
-            var release = try ReleaseUnderCheck.load(path: target)
-            if previous != nil && release.kind == .spec {
-                // The component diff needs the digest of every file.
-                release = try ReleaseUnderCheck.loadSpec(path: release.path, hashAll: true)
-            }
-            let before = try previous.map { try ReleaseUnderCheck.loadBundle(path: $0) }
-            let trustPolicy = try trust.map { try TrustPolicy.load(path: $0) }
-            let diff = try before.map { try ReleaseDiff.compute(old: $0, new: release, policy: gatePolicy) }
-            let context = try GateContext(
-                policy: gatePolicy, channel: selected, release: release, previous: before, diff: diff,
-                trust: trustPolicy, now: Timestamp.now())
-            let report = ReleaseGate.run(context)
-            var attested: GateAttestResult?
-            if attest, let key, let cert {
-                guard release.kind == .bundle, let digest = release.manifestDigest else {
-                    printError(
-                        "error: \(target): --attest attests a bundle; build the release first, then check the bundle")
-                    throw ExitCode(ExitStatus.badInput.rawValue)
-                }
-                let source: SigningIdentity.KeySource =
-                    SigningIdentity.KeySource.isPKCS11(key)
-                    ? .pkcs11(uri: key, pin: try readSecret(file: nil, variable: "IVPACK_PKCS11_PIN"))
-                    : .file(path: key, passphrase: try readPassphrase(file: passphraseFile))
-                let identity = try SigningIdentity.load(
-                    key: source, certificateFile: cert, chainFiles: chain.map { [$0] } ?? [])
-                let policyDigest =
-                    GatePolicy.preset(policy) == nil
-                    ? SHA256Digest.of(try InputFile.readAll(path: policy, limit: YAMLReader.maxBytes)) : nil
-                attested = try GateAttester.attest(
-                    bundlePath: target, report: report, checkedDigest: digest, policyDigest: policyDigest,
-                    identity: identity, now: Timestamp.now(), timestampAuthority: tsa, timestampTimeout: tsaTimeout)
-            }
-            switch json ? .json : format {
-            case .text:
-                print(report.text)
-            case .json:
-                printJSON(report.json)
-            case .sarif:
-                printJSON(report.sarif(toolVersion: IVPackVersion.current))
-                if !report.passed {
-                    printError(
-                        "check: \(report.blockingRuleIDs.count) blocking finding(s): \(Set(report.blockingRuleIDs).sorted().joined(separator: ", "))"
-                    )
-                }
-            }
-            if let attested {
-                printError(
-                    "check: attested \(attested.passed ? "PASS" : "FAIL") for manifest sha256 \(attested.manifestDigest.hex) as \(attested.entry), signed by \(attested.signer)"
-                )
-            }
-            if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }
+    }
+
+    /// The roots machine formats name files against.
+    func roots(kind: ReleaseUnderCheck.Kind, specSHA256: SHA256Digest? = nil) -> GateArtifactRoots {
+        GateArtifactRoots.resolve(
+            target: target, kind: kind, sourceRoot: sarifRoot, releaseRoot: releaseRoot, specSHA256: specSHA256)
+    }
+
+    /// The machine format's document for a check that could not run.
+    func printErrorDocument(_ message: String, status: Int32, output: Format) {
+        var isFolder: ObjCBool = false
+        let spec =
+            target.hasSuffix(".yaml") || target.hasSuffix(".yml")
+            || (FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) && isFolder.boolValue)
+        let roots = self.roots(kind: spec ? .spec : .bundle)
+        switch output {
+        case .text: break
+        case .json: printJSON(GateReport.jsonError(message: message, target: target, exitCode: status))
+        case .sarif:
+            printJSON(
+                GateReport.sarifError(
+                    message: message, exitCode: status, toolVersion: IVPackVersion.current, roots: roots))
+        case .codequality: printJSON(GateReport.codeQualityError(message: message, target: target, roots: roots))
+        case .junit: print(GateReport.junitError(message: message, target: target, exitCode: status))
+        }
+    }
+
+    func check(output: Format) throws {
+        let gatePolicy = try GatePolicy.resolve(policy)
+        let channelName = channel ?? gatePolicy.defaultChannel
+        guard let selected = gatePolicy.channel(channelName) else {
+            throw CheckInputError(
+                description:
+                    "--channel \(channelName): policy \(gatePolicy.name) has the channels \(gatePolicy.channels.map(\.name).joined(separator: ", "))"
+            )
+        }
+        var release = try ReleaseUnderCheck.load(path: target)
+        if previous != nil && release.kind == .spec {
+            // The component diff needs the digest of every file.
+            release = try ReleaseUnderCheck.loadSpec(path: release.path, hashAll: true)
+        }
+        let before = try previous.map { try ReleaseUnderCheck.loadBundle(path: $0) }
+        let trustPolicy = try trust.map { try TrustPolicy.load(path: $0) }
+        let diff = try before.map { try ReleaseDiff.compute(old: $0, new: release, policy: gatePolicy) }
+        let context = try GateContext(
+            policy: gatePolicy, channel: selected, release: release, previous: before, diff: diff,
+            trust: trustPolicy, now: Timestamp.now())
+        let report = ReleaseGate.run(context)
+        var attested: GateAttestResult?
+        if attest, let key, let cert {
+            guard release.kind == .bundle, let digest = release.manifestDigest else {
+                throw CheckInputError(
+                    description:
+                        "\(target): --attest attests a bundle; build the release first, then check the bundle")
+            }
+            let source: SigningIdentity.KeySource =
+                SigningIdentity.KeySource.isPKCS11(key)
+                ? .pkcs11(uri: key, pin: try readSecret(file: nil, variable: "IVPACK_PKCS11_PIN"))
+                : .file(path: key, passphrase: try readPassphrase(file: passphraseFile))
+            let identity = try SigningIdentity.load(
+                key: source, certificateFile: cert, chainFiles: chain.map { [$0] } ?? [])
+            let policyDigest =
+                GatePolicy.preset(policy) == nil
+                ? SHA256Digest.of(try InputFile.readAll(path: policy, limit: YAMLReader.maxBytes)) : nil
+            attested = try GateAttester.attest(
+                bundlePath: target, report: report, checkedDigest: digest, policyDigest: policyDigest,
+                identity: identity, now: Timestamp.now(), timestampAuthority: tsa, timestampTimeout: tsaTimeout)
+        }
+        switch output {
+        case .text:
+            print(report.text)
+        case .json:
+            printJSON(report.json)
+        case .sarif, .codequality, .junit:
+            let roots = self.roots(kind: release.kind, specSHA256: release.manifest?.provenance.specSHA256)
+            switch output {
+            case .codequality: printJSON(report.codeQuality(roots: roots))
+            case .junit: print(report.junit(roots: roots))
+            default: printJSON(report.sarif(toolVersion: IVPackVersion.current, roots: roots))
+            }
+            if !report.passed {
+                printError(
+                    "check: \(report.blockingRuleIDs.count) blocking finding(s): \(Set(report.blockingRuleIDs).sorted().joined(separator: ", "))"
+                )
+            }
+        }
+        if let attested {
+            printError(
+                "check: attested \(attested.passed ? "PASS" : "FAIL") for manifest sha256 \(attested.manifestDigest.hex) as \(attested.entry), signed by \(attested.signer)"
+            )
+        }
+        if !report.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
     }
 }

@@ -225,7 +225,7 @@ import Testing
         let licence = tree + "/LICENSE.txt"
         var changed = Self.bytes(licence)
         changed[1_000_000] ^= 0x20
-        FileManager.default.createFile(atPath: licence, contents: Data(changed))
+        _ = FileManager.default.createFile(atPath: licence, contents: Data(changed))
         let drift = try #require(try Installer.status(root: e.f.root, check: true).drift)
         #expect(drift.changed.count == 1 && drift.changed[0].hasPrefix("LICENSE.txt: SHA-256 "), "\(drift.changed)")
     }

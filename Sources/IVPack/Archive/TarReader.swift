@@ -51,12 +51,16 @@ public final class TarReader {
     public private(set) var endOfArchiveOffset: Int64?
     /// The blocks libarchive reads, kept for `rawBytes(at:count:)` (readers made from a file).
     private let source: BlockSource?
+    /// Where in the file this reader started (0, or past entries judged without libarchive): every
+    /// offset it reports is the file's, libarchive's own count plus this.
+    private let base: Int64
 
     /// Opens `path` for streaming; only uncompressed tar formats are accepted.
     public init(path: String, blockSize: Int = 1 << 20) throws {
         self.path = path
         self.file = nil
         self.source = nil
+        self.base = 0
         guard let archive = archive_read_new() else { fatalError("libarchive could not allocate a reader") }
         self.archive = archive
         archive_read_support_format_tar(archive)
@@ -73,10 +77,15 @@ public final class TarReader {
     /// Reads the archive through an already open file. libarchive moves the descriptor's file
     /// position; `pread` on the same file (as parallel hashing does) is unaffected. One
     /// descriptor means headers and data come from the same file even if the path is replaced.
-    public init(file: InputFile, blockSize: Int = 1 << 20) throws {
+    ///
+    /// `startingAt` (a multiple of 512) starts reading there, at an entry's headers: the entries
+    /// before it were judged another way (`BundleReader.skipCanonicalPayload`).
+    public init(file: InputFile, blockSize: Int = 1 << 20, startingAt base: Int64 = 0) throws {
         self.path = file.path
         self.file = file
-        let source = BlockSource(fd: file.fd, blockSize: blockSize)
+        self.base = base
+        nextHeaderOffset = base
+        let source = BlockSource(fd: file.fd, blockSize: blockSize, position: base)
         self.source = source
         guard let archive = archive_read_new() else { fatalError("libarchive could not allocate a reader") }
         self.archive = archive
@@ -84,7 +93,7 @@ public final class TarReader {
         // Our own read and skip callbacks (what archive_read_open_fd does, plus keeping the last
         // two blocks), so that the raw header bytes libarchive parsed can be compared without
         // reading them again: one pread per entry cost ~4% of verifying 20,000 small files.
-        guard lseek(file.fd, 0, SEEK_SET) == 0,
+        guard lseek(file.fd, off_t(base), SEEK_SET) == off_t(base),
             archive_read_open2(
                 archive, Unmanaged.passUnretained(source).toOpaque(), nil,
                 { _, client, buffer in
@@ -121,15 +130,16 @@ public final class TarReader {
         let status = archive_read_next_header(archive, &raw)
         // libarchive updates the header position inside next_header: afterwards it is where this
         // header (or, at the end, the end-of-archive marker) starts.
-        let position = archive_read_header_position(archive)
+        let relative = archive_read_header_position(archive)
+        let position = relative >= 0 ? Int64(relative) + base : Int64(relative)
         if status == ARCHIVE_EOF {
-            endOfArchiveOffset = Int64(position)
+            endOfArchiveOffset = position
             return nil
         }
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let raw else {
             // On a fatal error libarchive reports the position as -30 (ARCHIVE_FATAL), which once
             // reached a message as "byte -30" (issue 19); the header starts where the last entry ended.
-            let at = position >= 0 ? Int64(position) : nextHeaderOffset
+            let at = position >= 0 ? position : nextHeaderOffset
             if let cut = cutShort(before: at + 512, inside: "the entry header at byte \(at)") { throw cut }
             throw ArchiveError.from(
                 archive, operation: "read the entry header at byte \(at)", path: path, isInput: true)
@@ -162,9 +172,9 @@ public final class TarReader {
             rawPath: rawPath, kind: kind,
             size: archive_entry_size_is_set(raw) != 0 ? Int64(archive_entry_size(raw)) : 0,
             permissions: UInt32(archive_entry_perm(raw)),
-            linkTarget: linkTarget, headerOffset: Int64(position),
+            linkTarget: linkTarget, headerOffset: position,
             // The reader has consumed exactly the headers: its position is where the data starts.
-            dataOffset: Int64(archive_filter_bytes(archive, 0)),
+            dataOffset: Int64(archive_filter_bytes(archive, 0)) + base,
             isSparse: archive_entry_sparse_count(raw) > 0,
             modificationTime: Int64(archive_entry_mtime(raw)))
         current = entry
@@ -251,10 +261,12 @@ final class BlockSource {
     private var starts: [Int64] = [0, 0]
     private var counts: [Int] = [0, 0]
     private var next = 0
-    private var position: Int64 = 0
+    private var position: Int64
 
-    init(fd: Int32, blockSize: Int) {
+    init(fd: Int32, blockSize: Int, position: Int64 = 0) {
         self.fd = fd
+        self.position = position
+        starts = [position, position]
         self.blockSize = max(4096, blockSize)
         buffers = (0..<2).map { _ in
             UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, blockSize), alignment: 4096)

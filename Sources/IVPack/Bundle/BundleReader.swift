@@ -39,7 +39,8 @@ public final class BundleReader {
     /// Offset of the end-of-archive marker, once `next()` returned nil.
     public var endOfArchiveOffset: Int64? { tar.endOfArchiveOffset }
 
-    private let tar: TarReader
+    private var tar: TarReader
+    private let blockSize: Int
     private let files: [Manifest.FileEntry]
     private var indexByPath: [String: Int] = [:]
     private var seen: [Bool]
@@ -66,6 +67,7 @@ public final class BundleReader {
         throws(BundleOpenError)
     {
         self.path = path
+        self.blockSize = blockSize
         do {
             file = try InputFile(path: path)
         } catch let error as FileSystemError {
@@ -117,6 +119,55 @@ public final class BundleReader {
         previousSize = 0
         checkHeaders(of: first, name: Manifest.entryPath, mode: 0o644)
         moveRegion(past: first)
+    }
+
+    /// Install's first read, for a bundle as `build` wrote it: compares every payload entry's
+    /// padding and headers with the bytes `build` writes for it (`TarHeaderFormat`), reading only
+    /// those bytes (one `pread` per entry, never the data), then goes on with libarchive after the
+    /// payload, at the entries appended to it (signatures, recipients, attestations). Returns
+    /// false and changes nothing when a byte differs or the file is shorter than the payload:
+    /// then `next()` reads the archive front to back as usual and names the problems. The data
+    /// is not read here: install hashes every chunk in its second read, which also compares every
+    /// header again. Call it right after opening, before `next()`.
+    ///
+    /// Why: the first read took in the whole bundle when its files are small (64 KiB blocks
+    /// hold several files), ~0.35 s of a 2.5 s install of 20,000 files (1 GiB) that `tar -x`
+    /// does in 1.9 s; 20,000 reads of about 1 KiB cost a few tens of milliseconds.
+    public func skipCanonicalPayload() -> Bool {
+        guard !finished, lastIndex == -1, !files.isEmpty, problems.isEmpty else { return false }
+        var at = regionStart
+        var size = previousSize
+        var region: [UInt8] = []
+        for record in files {
+            guard
+                let header = TarHeaderFormat.headers(
+                    path: Array(record.path.utf8), size: record.storedSize,
+                    mode: UInt32(record.mode, radix: 8) ?? 0o644, mtime: manifest.provenance.sourceDateEpoch)
+            else { return false }
+            let padding = TarHeaderFormat.paddingCount(size)
+            region.removeAll(keepingCapacity: true)
+            region.append(contentsOf: repeatElement(0, count: padding))
+            region.append(contentsOf: header)
+            guard let found = try? file.readBytes(count: region.count, at: at), found == region else { return false }
+            at += Int64(region.count)
+            guard at <= file.size - record.storedSize else { return false }
+            at += record.storedSize
+            size = record.storedSize
+        }
+        let next: TarReader
+        do {
+            next = try TarReader(
+                file: file, blockSize: blockSize, startingAt: at + Int64(TarHeaderFormat.paddingCount(size)))
+        } catch {
+            return false
+        }
+        tar = next
+        regionStart = at
+        previousSize = size
+        previousRawName = Array(files[files.count - 1].path.utf8)
+        seen = [Bool](repeating: true, count: files.count)
+        lastIndex = files.count - 1
+        return true
     }
 
     /// The next entry after the manifest, classified, or nil at the end of the archive (then

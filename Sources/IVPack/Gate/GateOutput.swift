@@ -66,8 +66,11 @@ extension GateReport {
     }
 
     /// The report as a SARIF 2.1.0 log: one run, the rules that ran, one result per finding
-    /// (`error` for block, `warning` for warn).
-    public func sarif(toolVersion: String) -> JSONValue {
+    /// (`error` for block, `warning` for warn), and one successful invocation. With `roots`, every
+    /// `artifactLocation` is relative to the repository (`uriBaseId` `%SRCROOT%`, declared with
+    /// the release folder `RELEASEROOT` in `originalUriBaseIds`), so code scanning can attach it;
+    /// without, files are named as the findings name them.
+    public func sarif(toolVersion: String, roots: GateArtifactRoots? = nil) -> JSONValue {
         let ids = rulesChecked + findings.map(\.ruleID).filter { !rulesChecked.contains($0) }
         let rules = ids.map { id -> JSONValue in
             let d = GateRuleCatalog.rule(id)
@@ -81,7 +84,7 @@ extension GateReport {
         }
         let results = sortedFindings.map { f -> JSONValue in
             var physical: [(key: String, value: JSONValue)] = [
-                ("artifactLocation", .object([("uri", .string(f.file.sarifURI))]))
+                ("artifactLocation", Self.sarifArtifactLocation(f.file, roots: roots, report: self))
             ]
             if let line = f.line, line >= 1 { physical.append(("region", .object([("startLine", .integer(line))]))) }
             return .object([
@@ -92,31 +95,90 @@ extension GateReport {
                 ("properties", .object([("clause", .string(f.clause)), ("hint", .string(f.hint))])),
             ])
         }
+        return Self.sarifLog(
+            toolVersion: toolVersion, rules: rules, results: results, roots: roots,
+            invocation: [("executionSuccessful", .bool(true)), ("exitCode", .integer(passed ? 0 : 1))])
+    }
+
+    /// A SARIF 2.1.0 log for a check that could not run (bad input, exit 2; I/O, exit 3): no
+    /// result, and one invocation with `executionSuccessful: false`, the exit code and the error
+    /// as a tool execution notification, so a pipeline that uploads the log shows why.
+    public static func sarifError(
+        message: String, exitCode: Int32, toolVersion: String, roots: GateArtifactRoots? = nil
+    ) -> JSONValue {
+        sarifLog(
+            toolVersion: toolVersion, rules: [], results: [], roots: roots,
+            invocation: [
+                ("executionSuccessful", .bool(false)), ("exitCode", .integer(Int(exitCode))),
+                (
+                    "toolExecutionNotifications",
+                    .array([.object([("level", .string("error")), ("message", .object([("text", .string(message))]))])])
+                ),
+            ])
+    }
+
+    static func sarifLog(
+        toolVersion: String, rules: [JSONValue], results: [JSONValue], roots: GateArtifactRoots?,
+        invocation: [(key: String, value: JSONValue)]
+    ) -> JSONValue {
+        var run: [(key: String, value: JSONValue)] = [
+            (
+                "tool",
+                .object([
+                    (
+                        "driver",
+                        .object([
+                            ("name", .string("ivpack")), ("version", .string(toolVersion)),
+                            ("informationUri", .string("https://ivpack.dev/docs/release-gate.md")),
+                            ("rules", .array(rules)),
+                        ])
+                    )
+                ])
+            ),
+            ("invocations", .array([.object(invocation)])),
+            ("results", .array(results)),
+        ]
+        if let roots {
+            var bases: [(key: String, value: JSONValue)] = [
+                (
+                    GateArtifactRoots.sourceRootID,
+                    .object([
+                        ("uri", .string("file://" + (roots.sourceRoot == "/" ? "" : roots.sourceRoot).sarifPath + "/"))
+                    ])
+                )
+            ]
+            if let release = roots.releaseRootRelative {
+                bases.append(
+                    (
+                        GateArtifactRoots.releaseRootID,
+                        release.isEmpty
+                            ? .object([("uri", .string("./")), ("uriBaseId", .string(GateArtifactRoots.sourceRootID))])
+                            : .object([
+                                ("uri", .string(release.sarifPath)),
+                                ("uriBaseId", .string(GateArtifactRoots.sourceRootID)),
+                            ])
+                    ))
+            }
+            run.append(("originalUriBaseIds", .object(bases)))
+        }
         return .object([
             ("$schema", .string("https://json.schemastore.org/sarif-2.1.0.json")),
             ("version", .string("2.1.0")),
-            (
-                "runs",
-                .array([
-                    .object([
-                        (
-                            "tool",
-                            .object([
-                                (
-                                    "driver",
-                                    .object([
-                                        ("name", .string("ivpack")), ("version", .string(toolVersion)),
-                                        ("informationUri", .string("https://ivpack.dev/docs/release-gate.md")),
-                                        ("rules", .array(rules)),
-                                    ])
-                                )
-                            ])
-                        ),
-                        ("results", .array(results)),
-                    ])
-                ])
-            ),
+            ("runs", .array([.object(run)])),
         ])
+    }
+
+    /// A finding's file as a SARIF artifact location: relative to `%SRCROOT%` when it lies under
+    /// the repository, an absolute `file://` URI otherwise (or, without roots, as named).
+    static func sarifArtifactLocation(_ file: String, roots: GateArtifactRoots?, report: GateReport) -> JSONValue {
+        guard let roots else { return .object([("uri", .string(file.sarifURI))]) }
+        let location = roots.locate(file, in: report)
+        if let relative = location.relative, !relative.isEmpty {
+            return .object([
+                ("uri", .string(relative.sarifPath)), ("uriBaseId", .string(GateArtifactRoots.sourceRootID)),
+            ])
+        }
+        return .object([("uri", .string(location.absolute.sarifURI))])
     }
 }
 
@@ -137,8 +199,11 @@ extension String {
     var replacingDashes: String { String(filter { $0 != "-" }) }
 
     /// A relative or absolute path as a SARIF URI: percent-encoded outside unreserved characters and `/`.
-    var sarifURI: String {
-        var out = hasPrefix("/") ? "file://" : ""
+    var sarifURI: String { (hasPrefix("/") ? "file://" : "") + sarifPath }
+
+    /// The path percent-encoded outside unreserved characters and `/`, with no scheme.
+    var sarifPath: String {
+        var out = ""
         for b in utf8 {
             switch b {
             case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E, 0x2F:
