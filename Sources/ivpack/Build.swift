@@ -114,9 +114,20 @@ struct BuildCommand: ParsableCommand {
                 encryption.recipients.append(
                     (name, try Self.oneCertificate(String(text[text.index(after: equals)...]), option: "--recipient")))
             }
-            let result = try BundleBuilder.build(
-                specPath: spec, outputPath: output, sourceDateEpoch: epoch, encryption: encryption,
-                progress: progressOptions.progress("build", machineOutput: outputOptions.json))
+            let result: BuildResult
+            do {
+                result = try BundleBuilder.build(
+                    specPath: spec, outputPath: output, sourceDateEpoch: epoch, encryption: encryption,
+                    progress: progressOptions.progress("build", machineOutput: outputOptions.json))
+            } catch let mismatches as VersionMismatches where outputOptions.json {
+                // Machines read the refusal too: the same findings check reports on the spec (exit 1).
+                printJSON(
+                    .object([
+                        ("built", .bool(false)), ("version", .string(mismatches.version)),
+                        ("findings", .array(mismatches.findings.map(\.json))),
+                    ]))
+                throw mismatches
+            }
             let m = result.manifest
             if outputOptions.json {
                 printJSON(

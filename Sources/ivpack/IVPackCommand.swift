@@ -42,7 +42,7 @@ struct IVPackCommand: AsyncParsableCommand {
             RollbackCommand.self, StatusCommand.self, PruneCommand.self, LicenseCommand.self, CheckCommand.self,
             DiffCommand.self,
             AuditCommand.self,
-            SignReportCommand.self, VerifyReportCommand.self, TrustCommand.self,
+            SignReportCommand.self, VerifyReportCommand.self, TrustCommand.self, InitCommand.self, NotesCommand.self,
         ]
     )
 }

@@ -246,7 +246,9 @@ enum GateNotes {
 
     @Test func exampleReleaseNotesPassTheGate() throws {
         let report = try GateNotes.gate(path: SchemaTests.repositoryRoot + "/Examples/pulmoscan/ivpack.yaml")
-        #expect(report.findings.isEmpty, "\(report.text)")
+        // In ivpack's own repository the example's code is not the commit of a V2.3.1.1024 tag
+        // (make demo copies and tags it): build's VER-016 says so, and nothing else may fire.
+        #expect(report.findings.allSatisfy { $0.ruleID == "VER-016" }, "\(report.text)")
         #expect(report.requiredLevel == .patch)
     }
 

@@ -82,7 +82,12 @@ public enum BundleBuilder {
             results.append(try consistency.check(component, files: files))
         }
         let mismatches = results.flatMap(\.mismatches)
-        if !mismatches.isEmpty { throw VersionMismatches(version: spec.version, mismatches: mismatches) }
+        if !mismatches.isEmpty {
+            throw VersionMismatches(
+                version: spec.version, mismatches: mismatches,
+                kinds: Dictionary(filesByComponent.map { ($0.0.name, $0.0.kind) }, uniquingKeysWith: { a, _ in a }),
+                root: spec.root)
+        }
 
         var epoch = sourceDateEpoch
         if epoch == nil, let code = spec.components.first(where: { $0.kind == .code }) {

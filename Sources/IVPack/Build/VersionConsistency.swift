@@ -20,6 +20,16 @@ public struct VersionMismatch: Sendable, Equatable, CustomStringConvertible {
 public struct VersionMismatches: IVPackError, Equatable {
     public var version: String
     public var mismatches: [VersionMismatch]
+    /// The kind of each component named by a mismatch, which decides its gate rule.
+    public var kinds: [String: ComponentKind] = [:]
+    /// The spec's folder, so that findings name files as the user can open them.
+    public var root: String?
+
+    /// The mismatches as gate findings (VER-016 to VER-019), as `check` reports them on the spec.
+    public var findings: [Finding] {
+        ComponentMismatch.findings(
+            mismatches.map { ComponentMismatch(kind: kinds[$0.component] ?? .document, mismatch: $0) }, root: root)
+    }
     public var exitStatus: ExitStatus { .checkFailed }
     public var description: String {
         "the release is not consistently version \(version): \(mismatches.count) mismatch\(mismatches.count == 1 ? "" : "es"); no bundle was written:\n"

@@ -123,6 +123,26 @@ public enum GateRuleCatalog {
             title: "The derived SemVer X.Y.Z+B passes the official SemVer 2.0.0 pattern",
             clause: "semver.org"),
         .init(
+            id: "VER-016", severity: .block,
+            title: "A code component is the commit its version tag names, with a clean tree under its paths",
+            clause: "IQ 5.5.1 c; NMPA SW §二（七） (一一对应)"),
+        .init(
+            id: "VER-017", severity: .block,
+            title: "A model component's metadata (or model card) carries the release's version",
+            clause: "IQ 5.5.1 c; NMPA SW §二（七） last paragraph"),
+        .init(
+            id: "VER-018", severity: .block,
+            title: "A document component (manual, IFU) states the release's version in its metadata or title",
+            clause: "IQ 5.5.1 b; NMPA SW (一一对应)"),
+        .init(
+            id: "VER-019", severity: .block,
+            title: "A dependency manifest (SBOM) names the release's version and pins every dependency exactly",
+            clause: "IQ 5.5.1 a; NMPA Cyber §二（八）"),
+        .init(
+            id: "SPEC-001", severity: .block,
+            title: "The release spec's product fields hold no placeholder (TODO) left by ivpack init",
+            clause: "IQ 6.6.1 e (ivpack rule)"),
+        .init(
             id: "NOTES-001", severity: .block,
             title: "Release notes exist for the exact full version, with a heading naming it",
             clause: "IQ 6.6.1 e; KaC 1.1.0; IEC 62304 5.8.4"),

@@ -257,12 +257,13 @@ public struct FrontMatterRule: GateRule {
             ]
         }
         var findings: [Finding] = []
+        let facts = ReleaseFacts(context: context)
         for key in required {
             guard let entry = notes.frontMatter(key), let value = entry.value, !value.trimmingWhitespace.isEmpty else {
                 findings.append(
                     Finding(
                         "NOTES-002", file: notes.file, line: notes.frontMatter(key)?.line ?? 1,
-                        "front matter key \(key) is missing or empty", hint: "Add \(key): <value> to the front matter"))
+                        "front matter key \(key) is missing or empty", hint: facts.addHint(key)))
                 continue
             }
         }
@@ -286,7 +287,8 @@ public struct FrontMatterRule: GateRule {
             findings.append(
                 Finding(
                     "NOTES-002", file: notes.file, line: entry.line, "sbom_sha256 is not 64 hexadecimal digits",
-                    hint: "Write the SHA-256 of the SBOM file (sha256sum)"))
+                    hint: facts.frontMatterValue("sbom_sha256").map { "Write sbom_sha256: \($0)" }
+                        ?? "Write the SHA-256 of the SBOM file (sha256sum)"))
         }
         return findings
     }
@@ -573,7 +575,9 @@ public struct SBOMRule: GateRule {
                 Finding(
                     "NOTES-009", file: notes.file, line: 1,
                     "the notes do not name the SBOM (\(sbom.path)) and its SHA-256",
-                    hint: "Add sbom_file: \(sbom.path) and sbom_sha256: <sha256> to the front matter")
+                    hint:
+                        "Add sbom_file: \(sbom.path) and sbom_sha256: \(sbom.sha256?.hex ?? "<the SHA-256 of \(sbom.path) (sha256sum)>") to the front matter"
+                )
             ]
         }
         guard let file = release.file(name) else {

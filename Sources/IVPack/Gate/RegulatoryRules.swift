@@ -334,7 +334,7 @@ public struct AIModelRule: GateRule {
         let models = context.release.files.filter { $0.kind == .model }
         let model = models.first { !$0.path.hasSuffix(".json") } ?? models.first
         let example =
-            "ai: {model: {id: <model ID>, version: <version>, file: \(model?.path ?? "<model file>"), sha256: \(model?.sha256?.hex ?? "<sha256>")}, update_driver: none, test_set: {id: <ID>, sha256: <sha256>}, baseline: {version: <registered version>, test_set_sha256: <sha256>}, metrics: [{name: <metric>, value: <value>}], statistical_test: {name: <test>, alpha: 0.05, p: <p>, conclusion: not significant}, adaptive_learning: {CN: false}}"
+            "ai: {model: {id: \(model?.component ?? "<model ID>"), version: \(context.release.version), file: \(model?.path ?? "<the weights' path in the release>"), sha256: \(model?.sha256?.hex ?? "<the weights' SHA-256>")}, update_driver: \(Driver.implied(by: context.changes).written), test_set: {id: <ID>, sha256: <sha256>}, baseline: {version: <registered version>, test_set_sha256: <sha256>}, metrics: [{name: <metric>, value: <value>}], statistical_test: {name: <test>, alpha: 0.05, p: <p>, conclusion: not significant}, adaptive_learning: {CN: false}}"
         let (found, missing) = RegulatoryRecords.mapping(.ai, context, ruleID: "NOTES-008", example: example)
         if let missing { return [missing] }
         guard let notes = context.notes, let record = found else { return [] }
@@ -375,7 +375,7 @@ public struct AIModelRule: GateRule {
         if baseline?["version"]?.string == nil {
             add(
                 "NOTES-008", baseline ?? record, "ai.baseline.version is missing",
-                "Write the registered version the metrics are compared with: baseline: {version: <version>, test_set_sha256: <sha256>}"
+                "Write the registered version the metrics are compared with: baseline: {version: <registered version>, test_set_sha256: \(testHash ?? "<its test set's SHA-256>")}"
             )
         }
         if let testHash, let b = baseline?["test_set_sha256"]?.string?.lowercased(), b != testHash {
@@ -400,17 +400,32 @@ public struct AIModelRule: GateRule {
         return findings
     }
 
+    /// The fix for a missing `ai.model`, with the release's weights file, digest and version.
+    static func modelHint(_ context: GateContext) -> String {
+        let models = context.release.files.filter { $0.kind == .model }
+        guard let model = models.first(where: { !$0.path.hasSuffix(".json") }) ?? models.first else {
+            return
+                "Write model: {id: <model ID>, version: \(context.release.version), file: <the weights' path in the release>, sha256: <their SHA-256>}; the release has no model component yet"
+        }
+        return
+            "Write model: {id: \(model.component), version: \(context.release.version), file: \(model.path), sha256: \(model.sha256?.hex ?? "<the SHA-256 of \(model.path)>")}"
+    }
+
     private func checkModel(
         _ record: FrontMatterNode, _ context: GateContext, _ add: (String, FrontMatterNode?, String, String) -> Void
     ) {
         guard let model = record["model"], model.isMapping else {
             add(
                 "NOTES-008", record["model"] ?? record, "ai.model is missing",
-                "Write model: {id: <model ID>, version: <version>, file: <path in the release>, sha256: <SHA-256>}")
+                AIModelRule.modelHint(context))
             return
         }
         for key in ["id", "version"] where model[key]?.string == nil {
-            add("NOTES-008", model[key] ?? model, "ai.model.\(key) is missing", "Write the model's \(key)")
+            add(
+                "NOTES-008", model[key] ?? model, "ai.model.\(key) is missing",
+                key == "version"
+                    ? "Write version: \(context.release.version) when the model carries the full version, else the model's own version (VER-012 maps it)"
+                    : "Write the model's ID, the name it is registered and tested under")
         }
         guard let path = model["file"]?.string else {
             add(
@@ -721,8 +736,11 @@ public struct ModuleVersionRule: GateRule {
         let release = context.release
         var models: [String] = []
         for f in release.files where f.kind == .model && !models.contains(f.component) { models.append(f.component) }
+        // The naming rule the notes' header already names (NOTES-002), when it does.
+        let rule = ["naming_rule_doc_id", "naming_rule_doc_version"].compactMap { notes.frontMatter($0)?.value }
+        let ruleRef = rule.count == 2 ? rule.joined(separator: " ") : "<naming rule ID and revision>"
         func example(_ component: String) -> String {
-            "{name: \(component), component: \(component), version: \(release.version), format: \(Self.fullVersionFormat), naming_rule_ref: <naming rule ID and version>, full_version: \(release.version)}"
+            "{name: \(component), component: \(component), version: \(release.version), format: \(Self.fullVersionFormat), naming_rule_ref: \(ruleRef), full_version: \(release.version)}"
         }
         guard let record = notes.record(NotesRecord.modules.rawValue) else {
             guard context.policy.notes.requires(.modules), !models.isEmpty else { return [] }

@@ -84,6 +84,9 @@ public struct ReleaseUnderCheck: Sendable {
     public var testReports: [(path: String, bytes: [UInt8])] = []
     /// Full-version literals in the code components' files (VER-014), in file order.
     public var versionLiterals: [VersionLiteral] = []
+    /// Where the spec's components do not carry its version, as build would refuse them
+    /// (VER-016 to VER-019); empty for a bundle (build checked it).
+    public var consistency: [ComponentMismatch] = []
 
     /// The digest test reports bind to (REL-001): the SHA-256 of the `sha256sum`-style listing
     /// `<sha256>  <path>\n` of every file of the release except the release notes and the test
@@ -169,7 +172,30 @@ public struct ReleaseUnderCheck: Sendable {
             kind: .spec, path: path, product: spec.product, version: spec.version, versionLine: versionLine,
             notesPath: spec.releaseNotes, notesDisplay: notesDisplay, notesBytes: notes, notesProblem: notesProblem,
             files: files, manifest: nil, manifestDigest: nil, signatures: [], root: spec.root, testReports: reports,
-            versionLiterals: literals)
+            versionLiterals: literals, consistency: consistency(spec, tree: tree, collected: collected))
+    }
+
+    /// Build's version-consistency check of every component (the release notes are NOTES-001 and
+    /// NOTES-016's), as values: a component that cannot be checked (no git repository, an
+    /// unreadable file) is a mismatch that says why, since build would stop on it too.
+    static func consistency(_ spec: ReleaseSpec, tree: ReleaseTree, collected: [ReleaseFile]) -> [ComponentMismatch] {
+        let checker = VersionConsistency(spec: spec, tree: tree)
+        var out: [ComponentMismatch] = []
+        for c in spec.components where c.kind != .file {
+            do {
+                let result = try checker.check(c, files: collected.filter { $0.component == c.name })
+                out += result.mismatches.map { ComponentMismatch(kind: c.kind, mismatch: $0) }
+            } catch {
+                out.append(
+                    ComponentMismatch(
+                        kind: c.kind,
+                        mismatch: VersionMismatch(
+                            component: c.name, file: c.version.repository ?? c.paths.first ?? ".",
+                            location: "its version cannot be read", expected: spec.version, found: "\(error)",
+                            hint: "Fix what stops the check; build stops on it too")))
+            }
+        }
+        return out
     }
 
     /// Reads a bundle's manifest, release notes and signature entries (not its payload).
@@ -317,7 +343,7 @@ public enum ReleaseGate {
             ResidualAnomaliesRule(), SBOMRule(), ExactEnvironmentRule(), PlaceholderRule(),
             VersionHistoryRule(), ChangedComponentsRule(), ApprovalRule(),
             AIModelRule(), RegulatoryImpactRule(), RollbackRule(), TestReportRule(),
-            ModuleVersionRule(), HardCodedVersionRule(),
+            ModuleVersionRule(), HardCodedVersionRule(), VersionConsistencyRule(), SpecPlaceholderRule(),
         ])
     }
 

@@ -124,6 +124,18 @@ public final class GitRepository {
         return Tag(name: name, commit: Self.hex(git_object_id(commit)), annotated: annotated)
     }
 
+    /// The names of all tags of the repository, sorted.
+    public func tagNames() throws(GitError) -> [String] {
+        var names = git_strarray()
+        guard git_tag_list(&names, repository) == 0 else { throw GitError.last("list tags", path: workingDirectory) }
+        defer { git_strarray_dispose(&names) }
+        var found: [String] = []
+        for i in 0..<names.count {
+            if let c = names.strings[i] { found.append(String(cString: c)) }
+        }
+        return found.sorted()
+    }
+
     /// The names of all tags that peel to `commit`, sorted.
     public func tags(pointingAt commit: String) throws(GitError) -> [String] {
         var names = git_strarray()
