@@ -20,9 +20,11 @@ struct BuildCommand: ParsableCommand {
             `install` decrypts it with a recipient's key or the key the licence server releases.
 
             Examples:
-              ivpack build --spec release/ivpack.yaml --output out/pulmoscan-V2.3.1.1024.ivp
-              ivpack build --spec release/ivpack.yaml --output out/pulmoscan-V2.3.1.1024.ivp \\
-                --encrypt models --escrow-cert keys/licence-escrow.pem --recipient site-7=site7.pem
+              ivpack build --spec release/ivpack.yaml \\
+                --output out/pulmoscan-V2.3.1.1024.ivp
+              ivpack build --spec release/ivpack.yaml \\
+                --output out/pulmoscan-V2.3.1.1024.ivp --encrypt models \\
+                --escrow-cert keys/licence-escrow.pem --recipient site-7=site7.pem
             """
     )
 

@@ -18,6 +18,30 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("libgit2 1.") })
     }
 
+    /// Help text is wrapped by argument-parser at the terminal's width: an example line longer
+    /// than that is broken in the middle of an argument, and the pasted command fails (issue 19).
+    @Test func everyHelpExampleLineFitsIn76Columns() throws {
+        let r = ivpack(["--experimental-dump-help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let dump = try JSONParser.parse(Array(r.stdout.utf8))
+        var long: [String] = []
+        var commands = 0
+        func walk(_ command: JSONValue?, _ path: String) {
+            guard let command else { return }
+            commands += 1
+            for line in (command["discussion"]?.stringValue ?? "").split(separator: "\n")
+            where line.hasPrefix(" ") && line.count > 76 {
+                long.append("\(path): \(line)")
+            }
+            if case .array(let subcommands)? = command["subcommands"] {
+                for sub in subcommands { walk(sub, path + " " + (sub["commandName"]?.stringValue ?? "?")) }
+            }
+        }
+        walk(dump["command"], "ivpack")
+        #expect(commands > 30)
+        #expect(long.isEmpty, "\(long.joined(separator: "\n"))")
+    }
+
     /// The IQ report names the ivpack that wrote it as `--version` does: an auditor can tell
     /// which build and which OpenSSL judged the signatures.
     @Test func theIQReportRecordsTheBuildAndLibrariesOfTheIvpackThatWroteIt() throws {
