@@ -31,7 +31,7 @@ SOURCES = [
     ("REGULATORY", "Release rules (REGULATORY.md section 5.3)"),
     ("ivpack", "ivpack's own gate rules (beyond REGULATORY.md)"),
 ]
-RULE_ID = re.compile(r"\b(?:VER|NOTES|REL)-\d{3}\b")
+RULE_ID = re.compile(r"\b(?:VER|NOTES|REL|SPEC)-\d{3}\b")
 
 
 class Problem(Exception):
@@ -270,7 +270,7 @@ def scan_citations(root):
             for m in re.finditer(r'(?<![\w"])clause:\s*"((?:[^"\\]|\\.)*)"', text):
                 cites.append((rel, line_of(text, m.start()), m.group(1)))
             if "/Gate/" in "/" + rel.replace(os.sep, "/"):
-                for m in re.finditer(r'\bid:\s*"((?:VER|NOTES|REL)-\d{3})"', text):
+                for m in re.finditer(r'\bid:\s*"((?:VER|NOTES|REL|SPEC)-\d{3})"', text):
                     cites.append((rel, line_of(text, m.start()), m.group(1)))
     return cites
 
@@ -318,7 +318,7 @@ def area(rel):
 # --- The matrix -------------------------------------------------------------------------------
 
 
-RULE_ORDER = {"VER": "1", "NOTES": "2", "REL": "3"}
+RULE_ORDER = {"VER": "1", "NOTES": "2", "REL": "3", "SPEC": "4"}
 
 
 def sort_key(entry_id):

@@ -42,7 +42,7 @@ import Testing
 
     // MARK: - The acceptance test
 
-    @Test(.clause("NOTES-018")) func initFilledByHandChecksBuildsSignsAndVerifies() throws {
+    @Test(.clause("NOTES-018", "SPEC-001")) func initFilledByHandChecksBuildsSignsAndVerifies() throws {
         let repo = TemporaryFolder("ivpack-init")
         git(["init", "-q", "-b", "main"], in: repo.path)
         let initRun = ivpack(["init", repo.path, "--policy", "semver", "--product", "Lung Triage"])
