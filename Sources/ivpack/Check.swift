@@ -90,6 +90,9 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON: the same as --format json, as every other command takes it.")
     var json = false
 
+    @Flag(name: [.short, .long], help: "Text output: the verdict line only, with the blocking rules' IDs.")
+    var quiet = false
+
     @Flag(name: .long, help: "Sign the verdict and append it to the bundle as a gate attestation.")
     var attest = false
 
@@ -116,6 +119,9 @@ struct CheckCommand: ParsableCommand {
     func validate() throws {
         if json && format != .text && format != .json {
             throw ValidationError("--json and --format \(format.rawValue) ask for two outputs; give one")
+        }
+        if quiet && (json || format != .text) {
+            throw ValidationError("--quiet is for the text output; --json and --format print the whole report")
         }
         if attest && (key == nil || cert == nil) { throw ValidationError("--attest needs --key and --cert") }
         if !attest && (key != nil || cert != nil || chain != nil || tsa != nil || passphraseFile != nil) {
@@ -212,6 +218,11 @@ struct CheckCommand: ParsableCommand {
                 identity: identity, now: Timestamp.now(), timestampAuthority: tsa, timestampTimeout: tsaTimeout)
         }
         switch output {
+        case .text where quiet:
+            // The last line of the text is the verdict; a failure names its blocking rules.
+            let verdict = report.text.split(separator: "\n").last.map(String.init) ?? ""
+            let rules = Set(report.blockingRuleIDs).sorted().joined(separator: ", ")
+            print(report.passed || rules.isEmpty ? verdict : String(verdict.dropLast()) + ": \(rules))")
         case .text:
             print(report.text)
         case .json:

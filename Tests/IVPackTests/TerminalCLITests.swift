@@ -97,4 +97,20 @@ import Testing
         #expect(offTerminal.stderr.contains("the key is encrypted and no passphrase was given"))
         #expect(!offTerminal.stderr.contains("Passphrase for"))
     }
+
+    @Test func checkQuietPrintsTheVerdictWithTheBlockingRules() throws {
+        let folder = TemporaryFolder()
+        let made = ivpack(["init", "--policy", "semver", "--product", "Demo AI"], in: folder.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        let quiet = ivpack(["check", "ivpack.yaml", "--policy", "semver", "-q"], in: folder.path)
+        #expect(quiet.status == 1, "\(quiet.stdout)\(quiet.stderr)")
+        let lines = quiet.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "\(quiet.stdout)")
+        #expect(lines.first?.hasPrefix("Result: FAIL (") == true)
+        #expect(
+            lines.first?.contains("NOTES-018") == true && lines.first?.contains("SPEC-001") == true, "\(quiet.stdout)")
+        #expect(lines.first?.hasSuffix(")") == true)
+        let both = ivpack(["check", "ivpack.yaml", "-q", "--json"], in: folder.path)
+        #expect(both.status == 64, "\(both.stderr)")
+    }
 }
