@@ -149,6 +149,38 @@ import Testing
         await second.stop()
     }
 
+    @Test func anInstanceThatActivatesThenFailsWith5xxIsSkippedAndTakesNoSecondSeat() async throws {
+        let s = try SignedRelease()
+        // The healthy instance registers an encrypted release (its key in escrow) in the shared database.
+        let healthy = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "healthy")
+        try healthy.issue(seats: 1)
+        let key = try ContentKey.generate()
+        let escrowed = try EnvelopedKey.wrap(key, to: [try Certificate.load(file: s.pki.licenseEscrow.certificate)[0]])
+        try healthy.register(
+            manifestSHA256: s.built.manifestDigest, version: s.release.version, escrowedKey: escrowed.der,
+            keyCheck: try key.checkValue())
+        // Another instance on that database without the escrow key: it activates, then cannot
+        // release the content key and answers 500 (`key-release-failed`).
+        let escrow =
+            "escrow:\n  certificate: \(s.pki.directory)/license-escrow/escrow.pem\n  key: \(s.pki.directory)/license-escrow/escrow.key\n"
+        let broken = try await LicenseServerFixture(
+            pki: s.pki, folder: s.folder, name: "broken", database: healthy.server.config.database,
+            edit: { $0.replacingOccurrences(of: escrow, with: "") })
+        #expect(broken.server.config.escrowCertificate == nil)
+        let result = try await check(s, servers: [broken.url, healthy.url])
+        #expect(result.status == .pass, "\(result.details)")
+        #expect(value(result, "server") == healthy.url)
+        #expect(value(result, "serversSkipped") == "\(broken.url): key-release-failed", "\(result.evidence)")
+        // The broken instance's activation is the one the healthy instance returned: one seat.
+        #expect(try healthy.server.store.activations().count == 1)
+        #expect(
+            try healthy.server.store.auditTrail().filter { $0.action == "activate" }.map(\.result) == [
+                "ok", "ok-existing",
+            ])
+        await broken.stop()
+        await healthy.stop()
+    }
+
     @Test func anUntrustedServerIsAFailureNotSkipped() async throws {
         let (s, server) = try await setUp()
         let granting = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "granting")
