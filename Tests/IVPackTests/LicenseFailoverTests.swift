@@ -228,6 +228,27 @@ import Testing
         await server.stop()
     }
 
+    @Test func installTakesSeveralLicenseServers() async throws {
+        let f = try InstallFixture()
+        let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
+        try server.issue()
+        let bundle = try f.bundle(version: ReleaseFixture.defaultVersion, big: false)
+        try server.register(bundle: bundle)
+        let closed = try closedURL()
+        let r = await runDetached(
+            ivpackExecutable,
+            [
+                "install", bundle, "--trust", f.signed.pki.trustPolicy, "--root", f.root, "--license-server", closed,
+                "--license-server", server.url, "--site", "SITE-001", "--client-cert",
+                f.signed.pki.installer.certificate, "--client-key", f.signed.pki.installer.key, "--license-timeout",
+                "20", "--license-attempts", "1",
+            ])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: f.root))
+        #expect(try server.server.store.activations().count == 1)
+        await server.stop()
+    }
+
     /// Issue 20: the server presents its whole chain, so a client holding only the root connects.
     @Test func theServerPresentsItsFullChain() async throws {
         let (s, server) = try await setUp()
