@@ -302,6 +302,26 @@ import Testing
             ])
         #expect(refused.status != 0, "\(refused.stdout)")
         await bare.stop()
+        // And `license serve` says so when it starts.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ivpackExecutable)
+        process.arguments = ["license", "serve", "--config", bare.configPath]
+        let errors = s.folder.url("bare-serve.err")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let listening = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: String(decoding: out.fileHandleForReading.availableData, as: UTF8.self))
+            }
+        }
+        process.terminate()
+        process.waitUntilExit()
+        #expect(listening.contains("listening"), "\(listening)")
+        let logged = String(decoding: FileManager.default.contents(atPath: errors) ?? Data(), as: UTF8.self)
+        #expect(logged.contains("tls.chain does not hold the issuer of the server certificate"), "\(logged)")
     }
 }
 
