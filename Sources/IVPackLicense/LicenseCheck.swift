@@ -29,11 +29,12 @@ public struct LicenseServerAuthority: LicenseAuthority {
 
     func decideReleasingKey(_ subject: LicenseSubject, keyCheckValue: String?) async -> LicenseKeyRelease {
         let client = LicenseClient(options: options, policy: policy)
-        switch await client.activate(
+        let activation = await client.activateWithFailover(
             product: subject.product, version: subject.version, manifestSHA256: subject.manifestSHA256.hex)
-        {
+        let servers = Self.serverEvidence(activation, options: options)
+        switch activation.result {
         case .success(let (grant, signer)):
-            let evidence = LicenseCheck.evidence(grant, signer: signer) + [("server", options.serverURL)]
+            let evidence = LicenseCheck.evidence(grant, signer: signer) + servers
             guard let keyCheckValue else {
                 return LicenseKeyRelease(decision: .licensed(evidence: evidence), contentKey: nil)
             }
@@ -51,10 +52,28 @@ public struct LicenseServerAuthority: LicenseAuthority {
         case .failure(let failure):
             return LicenseKeyRelease(
                 decision: .refused(
-                    details: ["\(failure.code): \(failure.message)"],
-                    evidence: [("server", options.serverURL), ("site", options.siteID)]),
+                    details: ["\(failure.code): \(failure.message)"], evidence: servers + [("site", options.siteID)]),
                 contentKey: nil)
         }
+    }
+}
+
+extension LicenseServerAuthority {
+    /// `server`: the one that answered (or, when none did, the first asked); `serversSkipped`: each
+    /// attempt that found no answer, as `URL: code`, in order.
+    static func serverEvidence(_ activation: LicenseActivation, options: LicenseClientOptions) -> [(
+        key: String, value: String
+    )] {
+        var evidence: [(key: String, value: String)] = [("server", activation.answeredBy ?? options.serverURL)]
+        if options.serverURLs.count > 1 { evidence.append(("servers", options.serverURLs.joined(separator: ", "))) }
+        if !activation.skipped.isEmpty {
+            evidence.append(
+                (
+                    "serversSkipped",
+                    activation.skipped.map { "\($0.server): \($0.failure.code)" }.joined(separator: "; ")
+                ))
+        }
+        return evidence
     }
 }
 

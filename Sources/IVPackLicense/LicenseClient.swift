@@ -7,24 +7,42 @@ import NIOSSL
 
 /// Where and how the installer reaches the licence server.
 public struct LicenseClientOptions: Sendable {
-    /// `https://host:port` (a path, if any, is ignored: the protocol's paths are fixed).
-    public var serverURL: String
+    /// The licence servers, tried in this order (`https://host:port`; a path, if any, is ignored:
+    /// the protocol's paths are fixed). Another server is tried only when one does not answer.
+    public var serverURLs: [String]
+    /// The first server of `serverURLs`; setting it replaces the first.
+    public var serverURL: String {
+        get { serverURLs.first ?? "" }
+        set { serverURLs = [newValue] + serverURLs.dropFirst() }
+    }
     public var clientCertificate: String
     public var clientKey: String
     /// Passphrase of an encrypted client key.
     public var clientKeyPassphrase: [UInt8]?
     public var siteID: String
-    /// Seconds for one attempt (connect, handshake, request, reply).
+    /// Seconds for one attempt at one server (connect, handshake, request, reply).
     public var timeoutSeconds: Int64
-    /// Attempts in all (1 = no retry); waits 0.5 s, 1 s, 2 s, … between them.
+    /// Rounds over the servers in all (1 = each server once); waits 0.5 s, 1 s, 2 s, … between rounds.
     public var attempts: Int
 
+    /// One licence server.
     public init(
         serverURL: String, clientCertificate: String, clientKey: String, clientKeyPassphrase: [UInt8]? = nil,
         siteID: String,
         timeoutSeconds: Int64 = 10, attempts: Int = 3
     ) {
-        self.serverURL = serverURL
+        self.init(
+            serverURLs: [serverURL], clientCertificate: clientCertificate, clientKey: clientKey,
+            clientKeyPassphrase: clientKeyPassphrase, siteID: siteID, timeoutSeconds: timeoutSeconds,
+            attempts: attempts)
+    }
+
+    /// Several instances of the licence server, tried in order.
+    public init(
+        serverURLs: [String], clientCertificate: String, clientKey: String, clientKeyPassphrase: [UInt8]? = nil,
+        siteID: String, timeoutSeconds: Int64 = 10, attempts: Int = 3
+    ) {
+        self.serverURLs = serverURLs
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
         self.clientKeyPassphrase = clientKeyPassphrase
@@ -32,6 +50,21 @@ public struct LicenseClientOptions: Sendable {
         self.timeoutSeconds = timeoutSeconds
         self.attempts = attempts
     }
+}
+
+/// A licence server that did not answer one attempt, and why (`unreachable`, `timeout`, ...).
+public struct LicenseServerSkip: Sendable, Equatable {
+    public var server: String
+    public var failure: LicenseCheckFailure
+}
+
+/// The outcome of an activation over one or more licence servers: the grant or the failure, the
+/// server that decided it (its answer, or its certificate the policy refused; nil when none
+/// answered) and the attempts that found no answer, in order.
+public struct LicenseActivation: Sendable {
+    public var result: Result<(LicenseGrant, signer: String), LicenseCheckFailure>
+    public var answeredBy: String?
+    public var skipped: [LicenseServerSkip]
 }
 
 /// Why the licence check could not obtain an answer, or the answer was no.
@@ -85,40 +118,78 @@ public struct LicenseClient: Sendable {
     ) async
         -> Result<(LicenseGrant, signer: String), LicenseCheckFailure>
     {
+        await activateWithFailover(product: product, version: version, manifestSHA256: manifestSHA256, now: now)
+            .result
+    }
+
+    /// Asks the servers in order for a grant and verifies it. A server that does not answer (refused
+    /// or reset connection, no answer within the timeout, a 5xx) is skipped for the next; an answer
+    /// (a grant, a 4xx refusal, a TLS refusal) or a server certificate the policy does not trust ends
+    /// the check there. At most `attempts` rounds, each server once a round: every request carries
+    /// the same bundle and site, which the servers' shared database activates once.
+    public func activateWithFailover(
+        product: String, version: String, manifestSHA256: String, now: @Sendable () -> Int64 = Timestamp.now
+    ) async -> LicenseActivation {
+        let servers = options.serverURLs.isEmpty ? [""] : options.serverURLs
+        var skipped: [LicenseServerSkip] = []
         var last = LicenseCheckFailure(code: "unreachable", message: "no attempt was made", retryable: true)
-        for attempt in 0..<max(1, options.attempts) {
-            if attempt > 0 { try? await Task.sleep(nanoseconds: UInt64(500_000_000) << UInt64(attempt - 1)) }
-            let nonce = Self.makeNonce()
-            let request = ActivationRequest(
-                product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID, nonce: nonce
-            )
-            let outcome = await exchange(request)
-            switch outcome {
-            case .failure(let failure):
-                last = failure
-                if !failure.retryable { return .failure(failure) }
-            case .success(let signed):
-                let expectation = GrantExpectation(
+        for round in 0..<max(1, options.attempts) {
+            if round > 0 { try? await Task.sleep(nanoseconds: UInt64(500_000_000) << UInt64(round - 1)) }
+            for server in servers {
+                let nonce = Self.makeNonce()
+                let request = ActivationRequest(
                     product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID,
                     nonce: nonce)
-                switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: now()) {
-                case .success(let value): return .success(value)
-                case .failure(let e):
-                    return .failure(LicenseCheckFailure(code: e.code, message: e.message, retryable: false))
+                switch await exchange(request, server: server) {
+                case .failure(let failure):
+                    if !failure.retryable {
+                        return LicenseActivation(
+                            result: .failure(failure), answeredBy: server, skipped: skipped)
+                    }
+                    last = failure
+                    skipped.append(LicenseServerSkip(server: server, failure: failure))
+                case .success(let signed):
+                    let expectation = GrantExpectation(
+                        product: product, version: version, manifestSHA256: manifestSHA256, siteID: options.siteID,
+                        nonce: nonce)
+                    let result: Result<(LicenseGrant, signer: String), LicenseCheckFailure>
+                    switch GrantVerifier.check(signed, expected: expectation, policy: policy, now: now()) {
+                    case .success(let value): result = .success(value)
+                    case .failure(let e):
+                        result = .failure(LicenseCheckFailure(code: e.code, message: e.message, retryable: false))
+                    }
+                    return LicenseActivation(result: result, answeredBy: server, skipped: skipped)
                 }
             }
         }
-        return .failure(last)
+        if servers.count > 1 {
+            let each = servers.map { server in
+                let reasons = skipped.filter { $0.server == server }.map(\.failure.code)
+                return "\(server) (\(reasons.joined(separator: ", ")))"
+            }
+            last = LicenseCheckFailure(
+                code: last.code,
+                message:
+                    "no licence server answered: \(each.joined(separator: "; ")); check the network and that an instance runs, or give another --license-server",
+                retryable: true)
+        }
+        return LicenseActivation(result: .failure(last), answeredBy: nil, skipped: skipped)
     }
 
     /// One request and its signed grant, or why not.
     public func exchange(_ request: ActivationRequest) async -> Result<SignedGrant, LicenseCheckFailure> {
-        guard let components = URLComponents(string: options.serverURL), components.scheme == "https",
+        await exchange(request, server: options.serverURL)
+    }
+
+    /// One request to `server` and its signed grant, or why not.
+    public func exchange(_ request: ActivationRequest, server: String) async -> Result<
+        SignedGrant, LicenseCheckFailure
+    > {
+        guard let components = URLComponents(string: server), components.scheme == "https",
             let host = components.host, !host.isEmpty
         else {
             return .failure(
-                LicenseCheckFailure(
-                    code: "bad-url", message: "\(options.serverURL) is not an https:// URL", retryable: false))
+                LicenseCheckFailure(code: "bad-url", message: "\(server) is not an https:// URL", retryable: false))
         }
         let port = components.port ?? 443
         let context: NIOSSLContext
@@ -172,8 +243,18 @@ public struct LicenseClient: Sendable {
     {
         if let reason = verifier.refusal {
             return LicenseCheckFailure(
-                code: "tls-server-untrusted", message: "the licence server's certificate is not trusted: \(reason)",
+                code: "tls-server-untrusted",
+                message:
+                    "the certificate of the licence server \(host):\(port) is not trusted: \(reason); no other server is tried: check the site's trust policy and the server's certificate",
                 retryable: false)
+        }
+        // A connection closed during the handshake without any TLS alert is the network's doing (an
+        // instance going down, a balancer with no backend), not a refusal: another server may answer.
+        if Self.isUncleanShutdown(error), verifier.tlsError.map(Self.isUncleanShutdown) ?? true {
+            return LicenseCheckFailure(
+                code: "unreachable",
+                message: "\(host):\(port) closed the connection during the TLS handshake without an alert",
+                retryable: true)
         }
         if let ssl = error as? NIOSSLError {
             return LicenseCheckFailure(
@@ -194,9 +275,20 @@ public struct LicenseClient: Sendable {
         // certificate; the server's alert then closes the channel, and the request's own error
         // may be "I/O on closed channel". The alert, recorded as it passed, says what happened
         // (seen under load in LicenseTests.clientCertificateFromAnotherCAIsRefused).
-        if let tls = verifier.tlsError { return refusedHandshake(tls, host: host, port: port) }
+        if let tls = verifier.tlsError, !isUncleanShutdown(tls) { return refusedHandshake(tls, host: host, port: port) }
         return LicenseCheckFailure(
             code: "unreachable", message: "cannot reach \(host):\(port): \(error)", retryable: true)
+    }
+
+    /// The peer closed the TCP connection in the handshake without a TLS alert: NIOSSL reports it
+    /// as `uncleanShutdown` or as a handshake failure whose only error is its synthetic "EOF during
+    /// handshake" (NIOSSLHandler, channelInactive while handshaking).
+    static func isUncleanShutdown(_ error: any Error) -> Bool {
+        switch error as? NIOSSLError {
+        case .uncleanShutdown?: return true
+        case .handshakeFailed(.sslError(let errors))?: return errors == [.eofDuringHandshake]
+        default: return false
+        }
     }
 
     static func refusedHandshake(_ tls: any Error, host: String, port: Int) -> LicenseCheckFailure {
@@ -253,7 +345,9 @@ public struct LicenseClient: Sendable {
                 }
             }
             guard let status else {
-                if let tls = verifier.tlsError { return .failure(Self.refusedHandshake(tls, host: host, port: port)) }
+                if let tls = verifier.tlsError, !Self.isUncleanShutdown(tls) {
+                    return .failure(Self.refusedHandshake(tls, host: host, port: port))
+                }
                 return .failure(
                     LicenseCheckFailure(
                         code: "bad-response", message: "the server closed the connection without a reply",

@@ -131,8 +131,17 @@ public final class LicenseServer: Sendable {
         escrow = try KeyEscrow.load(config)
         authenticator = try InstallerAuthenticator(config: config, logger: logger)
         // Read through ivpack's own loaders first, so that a missing or malformed file is named.
-        _ = try Certificate.load(file: config.certificate)
-        for path in config.chain { _ = try Certificate.load(file: path) }
+        let leaf = try Certificate.load(file: config.certificate)
+        let intermediates = try config.chain.flatMap { try Certificate.load(file: $0) }
+        // Clients that hold only the root (curl, testssl.sh, a site's policy without the
+        // intermediate) need the issuer in the handshake: say so when `tls.chain` lacks it.
+        if let first = leaf.first, first.issuer != first.subject,
+            !(leaf.dropFirst() + intermediates).contains(where: { $0.subject == first.issuer })
+        {
+            logger.warning(
+                "tls.chain does not hold the issuer of the server certificate: clients that hold only the root cannot connect; list the intermediates in tls.chain",
+                metadata: ["certificate": .string(config.certificate), "issuer": .string(first.issuer)])
+        }
         _ = try PrivateKey.load(file: config.key, passphrase: nil)
         var chain = try NIOSSLCertificate.fromPEMFile(config.certificate)
         for path in config.chain { chain += try NIOSSLCertificate.fromPEMFile(path) }

@@ -6,8 +6,12 @@ import IVPackLicense
 /// The licence check's options, shared by `verify` and `install`: a licence server over mutual TLS
 /// (the installer's certificate and key), or a signed offline licence file.
 struct LicenseOptions: ParsableArguments {
-    @Option(name: .long, help: "The vendor's licence server, https://host:port.")
-    var licenseServer: String?
+    @Option(
+        name: .long,
+        help:
+            "The vendor's licence server, https://host:port; repeat it for several instances, tried in order when one does not answer."
+    )
+    var licenseServer: [String] = []
 
     @Option(name: .long, help: "A signed offline licence file (air-gapped sites).", completion: .file())
     var licenseFile: String?
@@ -39,20 +43,34 @@ struct LicenseOptions: ParsableArguments {
         completion: .file())
     var siteKey: String?
 
-    @Option(name: .long, help: "Seconds for one attempt to reach the licence server.")
+    @Option(name: .long, help: "Seconds for one attempt at one licence server before the next is tried.")
     var licenseTimeout: Int64 = 10
 
-    @Option(name: .long, help: "Attempts to reach the licence server (with backoff).")
+    @Option(name: .long, help: "Rounds over the licence servers (each server once a round, with backoff).")
     var licenseAttempts: Int = 3
 
+    /// Bounds the check's time: rounds × servers × timeout, plus the backoff between rounds.
+    static let maximumLicenseServers = 8
+
     func validate() throws {
-        if licenseServer != nil && licenseFile != nil {
+        if !licenseServer.isEmpty && licenseFile != nil {
             throw ValidationError("give --license-server or --license-file, not both")
         }
-        if (licenseServer != nil || licenseFile != nil) && site == nil {
+        if (!licenseServer.isEmpty || licenseFile != nil) && site == nil {
             throw ValidationError("the licence check needs --site")
         }
-        if licenseServer != nil && (clientCert == nil || clientKey == nil) {
+        if licenseServer.count > Self.maximumLicenseServers {
+            throw ValidationError("give at most \(Self.maximumLicenseServers) --license-server URLs")
+        }
+        for url in licenseServer {
+            guard let c = URLComponents(string: url), c.scheme == "https", let host = c.host, !host.isEmpty else {
+                throw ValidationError("--license-server \(url) is not an https://host:port URL")
+            }
+        }
+        if Set(licenseServer).count != licenseServer.count {
+            throw ValidationError("a --license-server URL is given twice")
+        }
+        if !licenseServer.isEmpty && (clientCert == nil || clientKey == nil) {
             throw ValidationError("--license-server needs the installer's --client-cert and --client-key")
         }
         if (siteCert == nil) != (siteKey == nil) { throw ValidationError("--site-cert and --site-key go together") }
@@ -68,10 +86,10 @@ struct LicenseOptions: ParsableArguments {
     /// Who decides the licence, judged by `policy`; nil when no licence check was asked for.
     func authority(policy: TrustPolicy) -> (any LicenseAuthority)? {
         guard let site else { return nil }
-        if let server = licenseServer, let cert = clientCert, let key = clientKey {
+        if !licenseServer.isEmpty, let cert = clientCert, let key = clientKey {
             let passphrase = ProcessInfo.processInfo.environment["IVPACK_CLIENT_KEY_PASSPHRASE"].map { Array($0.utf8) }
             let client = LicenseClientOptions(
-                serverURL: server, clientCertificate: cert, clientKey: key, clientKeyPassphrase: passphrase,
+                serverURLs: licenseServer, clientCertificate: cert, clientKey: key, clientKeyPassphrase: passphrase,
                 siteID: site, timeoutSeconds: licenseTimeout, attempts: licenseAttempts)
             return LicenseServerAuthority(options: client, policy: policy)
         }

@@ -15,7 +15,9 @@ struct VerifyCommand: AsyncParsableCommand {
             With --license-server, the installation must also be licensed: ivpack asks the vendor's \
             licence server over mutual TLS (the installer's certificate and key, the server's \
             certificate judged by the trust policy) and verifies the signed grant; for an air-gapped \
-            site, --license-file checks a signed offline licence file instead.
+            site, --license-file checks a signed offline licence file instead. Repeat \
+            --license-server for several instances: the next is asked only when one does not \
+            answer (refused, silent past --license-timeout, a 5xx); a refusal is final.
 
             With --report and --html, the installation-qualification (IQ) report (annex C) is \
             written as canonical JSON and as a printable HTML page, also when a check fails (the \

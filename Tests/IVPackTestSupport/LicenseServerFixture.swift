@@ -11,12 +11,14 @@ public final class LicenseServerFixture: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     /// `edit` may change the configuration text (another server certificate, TLS 1.2, ...).
+    /// `database` names another instance's database file to share (`NAME.sqlite` by default).
     public init(
-        pki: DevelopmentPKILayout, folder: TemporaryFolder, name: String = "server", edit: (String) -> String = { $0 }
+        pki: DevelopmentPKILayout, folder: TemporaryFolder, name: String = "server", database: String? = nil,
+        edit: (String) -> String = { $0 }
     ) async throws {
         var text = edit(
             LicenseServerConfig.developmentText(
-                pkiDirectory: pki.directory, port: 0, database: folder.url("\(name).sqlite")))
+                pkiDirectory: pki.directory, port: 0, database: database ?? folder.url("\(name).sqlite")))
         // The server's idle timeout (10 s by default) closed connections that a loaded test process
         // had not yet used ("I/O on closed channel" in 3 tests of a clean-clone run with 4 builds
         // beside it); tests of the timeout set their own.
