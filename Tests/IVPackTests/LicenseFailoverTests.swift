@@ -60,8 +60,10 @@ import Testing
         // The silent server was really connected to, and held the client until the timeout.
         #expect(silent.accepted >= 1)
         #expect(elapsed >= 2, "moved on after \(elapsed) s, before the 2 s timeout")
-        // Bound: one round, two servers, 2 s each, with margin for a loaded machine.
-        #expect(elapsed < 6, "took \(elapsed) s")
+        // Bounded: the evidence above shows one round that skipped the silent server once. Wall
+        // time only catches a wait without end: the clean-clone CI run, every suite at once on
+        // two cores, took 13.3 s here (the real server's TLS handshake in a debug build).
+        #expect(elapsed < 45, "took \(elapsed) s")
         await server.stop()
     }
 
@@ -125,8 +127,9 @@ import Testing
         #expect(
             value(result, "serversSkipped")
                 == "\(closed): unreachable; \(silent.url): timeout; \(closed): unreachable; \(silent.url): timeout")
-        // Bound: 2 rounds × (closed + 1 s) + 0.5 s backoff, with margin.
-        #expect(elapsed < 6, "took \(elapsed) s")
+        // Bound: 2 rounds × (closed + 1 s) + 0.5 s backoff; the evidence above counts the
+        // attempts, the wall time only catches a wait without end on a loaded machine.
+        #expect(elapsed < 30, "took \(elapsed) s")
     }
 
     @Test func failoverToAnotherInstanceTakesNoSecondSeat() async throws {
