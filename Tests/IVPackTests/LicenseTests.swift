@@ -345,7 +345,9 @@ import Testing
             return await runDetached(
                 "/usr/bin/curl",
                 [
-                    "-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}", "--cacert", s.pki.rootCertificate,
+                    // 60 s: a clean-clone CI run with every suite at once got no answer to the
+                    // 100 kB body within 20 s although the server had logged its refusal.
+                    "-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}", "--cacert", s.pki.rootCertificate,
                     "--cert", s.pki.installer.certificate, "--key", s.pki.installer.key,
                     "-H", "Content-Type: application/json", "--data-binary", "@" + s.folder.url("body.json"),
                     server.url + LicenseProtocol.activationsPath,
