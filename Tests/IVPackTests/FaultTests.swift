@@ -154,21 +154,27 @@ import Testing
     }
 }
 
-/// A TCP listener on 127.0.0.1 that accepts connections and never sends a byte.
+/// A TCP listener on 127.0.0.1 that accepts connections and never sends a byte: it holds each
+/// one open (a hung server), or with `hangingUp` closes it at once (an instance going down, or a
+/// balancer with no backend).
 final class SilentListener: @unchecked Sendable {
     let port: Int
     private let fd: Int32
+    private let hangingUp: Bool
     private let lock = NSLock()
     private var held: [Int32] = []
+    private var count = 0
     private var closed = false
 
+    /// Connections accepted so far.
     var accepted: Int {
         lock.lock()
         defer { lock.unlock() }
-        return held.count
+        return count
     }
 
-    init() throws {
+    init(hangingUp: Bool = false) throws {
+        self.hangingUp = hangingUp
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -194,7 +200,8 @@ final class SilentListener: @unchecked Sendable {
             let client = accept(fd, nil, nil)
             if client < 0 { return }
             lock.lock()
-            if closed { Glibc.close(client) } else { held.append(client) }
+            count += 1
+            if closed || hangingUp { Glibc.close(client) } else { held.append(client) }
             lock.unlock()
         }
     }

@@ -71,7 +71,7 @@ import Testing
 
     @Test func aServerThatHangsUpInTheHandshakeIsSkipped() async throws {
         let (s, server) = try await setUp()
-        let hangingUp = try HangingUpListener()
+        let hangingUp = try SilentListener(hangingUp: true)
         defer { hangingUp.close() }
         let result = try await check(s, servers: [hangingUp.url, server.url])
         #expect(result.status == .pass, "\(result.details)")
@@ -331,58 +331,6 @@ import Testing
 }
 
 extension SilentListener {
-    /// The listener as a licence-server URL: an instance that accepts and hangs.
+    /// The listener as a licence-server URL: an instance that accepts and hangs (or hangs up).
     var url: String { "https://127.0.0.1:\(port)" }
-}
-
-/// A TCP listener on 127.0.0.1 that accepts each connection and closes it at once, without a
-/// byte: an instance going down, or a balancer with no backend.
-final class HangingUpListener: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
-    private let lock = NSLock()
-    private var count = 0
-
-    init() throws {
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ready = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(sock, $0, length) == 0 && listen(sock, 16) == 0 && getsockname(sock, $0, &length) == 0
-            }
-        }
-        guard ready else {
-            Glibc.close(sock)
-            throw POSIXError(.EADDRINUSE)
-        }
-        fd = sock
-        port = Int(UInt16(bigEndian: address.sin_port))
-        Thread { [self] in
-            while true {
-                let client = accept(fd, nil, nil)
-                if client < 0 { return }
-                lock.lock()
-                count += 1
-                lock.unlock()
-                Glibc.close(client)
-            }
-        }.start()
-    }
-
-    var url: String { "https://127.0.0.1:\(port)" }
-
-    var accepted: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return count
-    }
-
-    func close() {
-        shutdown(fd, Int32(SHUT_RDWR))
-        Glibc.close(fd)
-    }
 }
