@@ -14,6 +14,7 @@ demo: deps
 
 # Style first (swift-format, configured in .swift-format, ships with the toolchain): seconds.
 test: deps lint
+	bash scripts/test-services.sh start
 	swift build --build-tests
 	swift test
 
