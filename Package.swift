@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // One system-library target per C library; only the matching layer in IVPack imports it.
@@ -42,7 +43,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // The licence server and client: HTTPS with mutual TLS, SQLite store.
+        // The licence server and client: HTTPS with mutual TLS, SQLite or PostgreSQL store.
         .target(
             name: "IVPackLicense",
             dependencies: [
@@ -54,6 +55,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -79,7 +81,10 @@ let package = Package(
         .target(
             name: "IVPackTestSupport",
             // CLibArchive for ReferenceTarWriter: libarchive's own writer, to compare with ivpack's.
-            dependencies: ["IVPack", "IVPackLicense", "CLibArchive"],
+            // PostgresNIO for PostgresTestDatabase: each test's own database on the test server.
+            dependencies: [
+                "IVPack", "IVPackLicense", "CLibArchive", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/IVPackTestSupport"
         ),
         .testTarget(

@@ -531,10 +531,15 @@ def check_license_config(config_path, schema):
     if errors:
         raise Failure(f"{config_path}: does not match {LICENSE_CONFIG_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
     listen = document["listen"]
+    if "store" in document:
+        s = document["store"]
+        store = f"{s['kind']} {s.get('path') or s.get('url')}" + (f", TLS {s['tls']['mode']}" if "tls" in s else "")
+    else:
+        store = f"sqlite {document['database']}"
     print(f"ok   licence server config {config_path}: {listen['host']}:{listen['port']}, "
           f"TLS {document['tls'].get('minimumVersion', '1.3')} or later, "
           f"{len(document['clientAuthentication']['trustedRoots'])} installer root file(s), "
-          f"revocation {document['clientAuthentication'].get('revocation', 'require')}, database {document['database']}")
+          f"revocation {document['clientAuthentication'].get('revocation', 'require')}, store {store}")
 
 
 def strict_json_object(pairs):

@@ -34,15 +34,15 @@ struct LicenseLoad {
             pkiDirectory: pki.directory, port: 0, database: folder + "/licenses.sqlite"
         )
         .write(toFile: configPath, atomically: true, encoding: .utf8)
-        let server = try LicenseServer(config: try LicenseServerConfig.load(path: configPath))
-        try server.store.issue(
+        let server = try await LicenseServer(config: try LicenseServerConfig.load(path: configPath))
+        try await server.store.issue(
             License(
                 id: "LIC-LOAD", siteID: "SITE-LOAD", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
                 maximumVersion: "V2.999.999.999999", notBefore: now - 60, notAfter: now + 86_400, seats: bundles,
                 createdAt: now), actor: "benchmark")
         // Only registered releases are activated: register every bundle the installers name.
         for i in 0..<bundles {
-            try server.store.register(
+            try await server.store.register(
                 RegisteredRelease(
                     manifestSHA256: SHA256Digest.of(Array("bundle-\(i)".utf8)).hex, product: "PulmoScan AI",
                     version: "V2.3.1.1024", registeredAt: now), actor: "benchmark")
@@ -105,11 +105,12 @@ struct LicenseLoad {
                 percentile(0.99), latencies.last ?? 0))
         for e in Set(errors).prefix(5) { print("error: \(e)") }
 
-        let activations = try server.store.activations()
+        let activations = try await server.store.activations()
         let distinct = Set(activations.map(\.manifestSHA256)).count
         let expected = min(bundles, checks)
+        let seatsUsed = try await server.store.activationCount(licenseID: "LIC-LOAD")
         print(
-            "database: \(activations.count) activations, \(distinct) distinct bundles (expected \(expected)); licence seats used \(try server.store.activationCount(licenseID: "LIC-LOAD"))"
+            "database: \(activations.count) activations, \(distinct) distinct bundles (expected \(expected)); licence seats used \(seatsUsed)"
         )
         serverTask.cancel()
         _ = try? await serverTask.value

@@ -119,9 +119,9 @@ public enum ReleaseRegistrar {
     @discardableResult
     public static func register(
         manifestSHA256: SHA256Digest, product: String, version: String, escrowedKey: [UInt8]?, keyCheck: String?,
-        escrow: KeyEscrow?, configPath: String, store: LicenseStore, actor: String, now: Int64,
+        escrow: KeyEscrow?, configPath: String, store: any LicenseStoring, actor: String, now: Int64,
         keySource: String = "escrowed key"
-    ) throws -> RegistrationOutcome {
+    ) async throws -> RegistrationOutcome {
         guard (escrowedKey == nil) == (keyCheck == nil) else { throw ReleaseRegistrationError.keyAndCheckGoTogether }
         if let escrowedKey, let keyCheck {
             guard SHA256Digest(hex: keyCheck) != nil else {
@@ -140,7 +140,7 @@ public enum ReleaseRegistrar {
                 throw ReleaseRegistrationError.checkValueMismatch(source: keySource, expected: keyCheck)
             }
         }
-        return try store.register(
+        return try await store.register(
             RegisteredRelease(
                 manifestSHA256: manifestSHA256.hex, product: product, version: version, registeredAt: now,
                 escrowedKey: escrowedKey, keyCheck: keyCheck), actor: actor)

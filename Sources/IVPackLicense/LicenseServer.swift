@@ -111,10 +111,10 @@ final class RefusalLog: @unchecked Sendable {
 
 /// The reference licence server: HTTPS with mutual TLS (TLS 1.3; 1.2 with forward-secret AEAD
 /// suites only when configured), installers identified by their certificates, licences and
-/// activations in SQLite, grants signed with the licence-signing key.
+/// activations in SQLite or PostgreSQL (`LicenseStoring`), grants signed with the licence-signing key.
 public final class LicenseServer: Sendable {
     public let config: LicenseServerConfig
-    public let store: LicenseStore
+    public let store: any LicenseStoring
     let signer: GrantSigner
     /// Opens escrowed content keys to release them in grants; nil when not configured.
     let escrow: KeyEscrow?
@@ -123,10 +123,10 @@ public final class LicenseServer: Sendable {
     let logger: Logger
 
     /// Loads keys, certificates and the database. No secret is logged.
-    public init(config: LicenseServerConfig, logger: Logger = Logger(label: "ivpack.license-server")) throws {
+    public init(config: LicenseServerConfig, logger: Logger = Logger(label: "ivpack.license-server")) async throws {
         self.config = config
         self.logger = logger
-        store = try LicenseStore(path: config.database)
+        store = try await LicenseStores.open(config)
         signer = try GrantSigner(identity: try config.grantSigningIdentity())
         escrow = try KeyEscrow.load(config)
         authenticator = try InstallerAuthenticator(config: config, logger: logger)
@@ -235,7 +235,7 @@ public final class LicenseServer: Sendable {
         // bundle's key is refused without taking a seat.
         let canReceiveKey = (try? EnvelopedKey.checkRecipient(installer)) != nil
         do {
-            outcome = try store.activate(
+            outcome = try await store.activate(
                 siteID: req.siteID, product: req.product, version: req.version, manifestSHA256: req.manifestSHA256,
                 installerSubject: installer.subject, installerFingerprint: installer.fingerprint.hex,
                 installerCanReceiveKey: canReceiveKey, now: now)

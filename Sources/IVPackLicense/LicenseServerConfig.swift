@@ -1,5 +1,106 @@
+import Foundation
 import IVPack
 import Yams
+
+/// Where the server keeps its licences (`store:` in the configuration; `database: FILE` is the
+/// SQLite form ivpack had first and keeps working).
+public enum LicenseStoreConfig: Sendable, Equatable {
+    /// One SQLite file (the default; one server).
+    case sqlite(path: String)
+    /// A PostgreSQL database that several servers may share.
+    case postgres(PostgresStoreConfig)
+
+    /// The database for messages: the file or `postgres://USER@HOST:PORT/DB`.
+    public var location: String {
+        switch self {
+        case .sqlite(let path): return path
+        case .postgres(let p): return p.location
+        }
+    }
+}
+
+/// A PostgreSQL licence database: `store: {kind: postgres, url: postgres://USER@HOST:PORT/DB,
+/// passwordFile: FILE, tls: {mode: disable|require|verify-full, ca: FILE}}`.
+public struct PostgresStoreConfig: Sendable, Equatable {
+    /// How the connection is protected.
+    public enum TLSMode: String, Sendable, Equatable {
+        /// No TLS (a server on loopback or a private network).
+        case disable
+        /// TLS, the server's certificate not checked (as libpq's sslmode=require).
+        case require
+        /// TLS, the server's certificate checked against `ca` (or the system roots) and its name.
+        case verifyFull = "verify-full"
+    }
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    /// A file holding the password (its first line); nil: `$PGPASSWORD`, else none.
+    public var passwordFile: String?
+    public var tlsMode: TLSMode
+    /// Roots for `verify-full` (PEM); nil: the system's.
+    public var tlsCA: String?
+
+    public init(
+        host: String, port: Int = 5432, user: String, database: String, passwordFile: String? = nil,
+        tlsMode: TLSMode = .disable, tlsCA: String? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.passwordFile = passwordFile
+        self.tlsMode = tlsMode
+        self.tlsCA = tlsCA
+    }
+
+    /// `postgres://USER@HOST:PORT/DB`: what messages and logs name (never the password).
+    public var location: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+    /// Reads `postgres://USER@HOST[:PORT]/DB`. A password in the URL is refused: a configuration
+    /// file is read by many and copied into tickets, so the password lives in `passwordFile`.
+    /// Returns the problem as a string for the caller to place.
+    public static func parse(url: String) -> Result<
+        (host: String, port: Int, user: String, database: String), URLProblem
+    > {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"),
+            let c = URLComponents(string: url)
+        else { return .failure(.notPostgresURL) }
+        if c.password != nil { return .failure(.passwordInURL) }
+        guard let user = c.user, !user.isEmpty else { return .failure(.noUser) }
+        guard let host = c.host, !host.isEmpty else { return .failure(.noHost) }
+        let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        guard !database.isEmpty, !database.contains("/") else { return .failure(.noDatabase) }
+        if c.query != nil || c.fragment != nil { return .failure(.parameters) }
+        let port = c.port ?? 5432
+        guard (1...65535).contains(port) else { return .failure(.notPostgresURL) }
+        return .success((host, port, user.removingPercentEncoding ?? user, database))
+    }
+
+    /// Why a `store.url` is refused.
+    public enum URLProblem: Error, Sendable, Equatable, CustomStringConvertible {
+        case notPostgresURL, passwordInURL, noUser, noHost, noDatabase, parameters
+        public var description: String {
+            switch self {
+            case .notPostgresURL: return "is not a postgres://USER@HOST:PORT/DATABASE URL"
+            case .passwordInURL:
+                return "holds a password; configuration files are read and copied widely, so ivpack refuses it"
+            case .noUser: return "names no user (postgres://USER@HOST:PORT/DATABASE)"
+            case .noHost: return "names no host (postgres://USER@HOST:PORT/DATABASE)"
+            case .noDatabase: return "names no database (postgres://USER@HOST:PORT/DATABASE)"
+            case .parameters: return "has URL parameters; give TLS settings under store.tls"
+            }
+        }
+        public var hint: String {
+            switch self {
+            case .passwordInURL:
+                return "Remove it from the URL and put it in a file named by store.passwordFile (mode 0600)"
+            case .parameters: return "Remove the ?... part; use store.tls: {mode: verify-full, ca: FILE}"
+            default: return "Example: postgres://ivpack@db.example.org:5432/licences"
+            }
+        }
+    }
+}
 
 /// The licence server's configuration file (Schemas/license-server-config.schema.json). Paths are
 /// relative to the file's folder.
@@ -33,8 +134,10 @@ public struct LicenseServerConfig: Sendable {
     public var escrowKey: String?
     /// A file holding the PIN of a `pkcs11:` escrow key (else `$IVPACK_PKCS11_PIN`).
     public var escrowPINFile: String?
-    /// The SQLite database file.
-    public var database: String
+    /// The licence store (SQLite file or PostgreSQL database).
+    public var store: LicenseStoreConfig
+    /// The store's location for messages: the SQLite file, or `postgres://USER@HOST:PORT/DB`.
+    public var database: String { store.location }
     /// Seconds a client may take to send a whole request.
     public var requestTimeoutSeconds: Int64
 
@@ -48,9 +151,10 @@ public struct LicenseServerConfig: Sendable {
         let top = try r.mapping(
             try r.root(of: text), "",
             allowed: [
-                "apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "escrow", "database", "limits",
+                "apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "escrow", "database", "store",
+                "limits",
             ],
-            required: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants", "database"])
+            required: ["apiVersion", "kind", "listen", "tls", "clientAuthentication", "grants"])
         guard try r.string(top["apiVersion"]!, "apiVersion") == ReleaseSpec.apiVersion else {
             throw r.error(
                 top["apiVersion"], "apiVersion", "is not supported",
@@ -114,6 +218,19 @@ public struct LicenseServerConfig: Sendable {
                 limitsTimeout = try r.integer(t, "limits.requestTimeoutSeconds", range: 1...300)
             }
         }
+        let store: LicenseStoreConfig
+        switch (top["database"], top["store"]) {
+        case (let d?, nil): store = .sqlite(path: resolve(try r.string(d, "database")))
+        case (nil, let s?): store = try storeConfig(r, s, resolve)
+        case (_?, _?):
+            throw r.error(
+                top["store"], "store", "and database are both given",
+                hint: "database: FILE is the short form of store: {kind: sqlite, path: FILE}; keep one")
+        case (nil, nil):
+            throw r.error(
+                nil, "store", "is missing", hint: "Add store: {kind: sqlite, path: licenses.sqlite} (or database: FILE)"
+            )
+        }
         func paths(_ m: [String: Node], _ key: String, _ field: String) throws -> [String] {
             try m[key].map { try r.strings($0, field, nonEmpty: false).map(resolve) } ?? []
         }
@@ -139,12 +256,61 @@ public struct LicenseServerConfig: Sendable {
             escrowCertificate: escrowCertificate,
             escrowKey: escrowKey,
             escrowPINFile: escrowPINFile,
-            database: resolve(try r.string(top["database"]!, "database")),
+            store: store,
             requestTimeoutSeconds: limitsTimeout)
     }
 
+    private static func storeConfig(_ r: YAMLReader, _ node: Node, _ resolve: (String) -> String) throws
+        -> LicenseStoreConfig
+    {
+        let kindOnly = try r.mapping(
+            node, "store", allowed: ["kind", "path", "url", "passwordFile", "tls"], required: ["kind"])
+        switch try r.string(kindOnly["kind"]!, "store.kind") {
+        case "sqlite":
+            let m = try r.mapping(node, "store", allowed: ["kind", "path"], required: ["kind", "path"])
+            return .sqlite(path: resolve(try r.string(m["path"]!, "store.path")))
+        case "postgres":
+            let m = try r.mapping(
+                node, "store", allowed: ["kind", "url", "passwordFile", "tls"], required: ["kind", "url"])
+            let url = try r.string(m["url"]!, "store.url")
+            let parts: (host: String, port: Int, user: String, database: String)
+            switch PostgresStoreConfig.parse(url: url) {
+            case .success(let p): parts = p
+            case .failure(let problem): throw r.error(m["url"], "store.url", problem.description, hint: problem.hint)
+            }
+            var mode = PostgresStoreConfig.TLSMode.disable
+            var ca: String?
+            if let t = m["tls"] {
+                let tls = try r.mapping(t, "store.tls", allowed: ["mode", "ca"], required: ["mode"])
+                let text = try r.string(tls["mode"]!, "store.tls.mode")
+                guard let parsed = PostgresStoreConfig.TLSMode(rawValue: text) else {
+                    throw r.error(
+                        tls["mode"], "store.tls.mode", "unknown mode \"\(text)\"",
+                        hint: "Use disable, require or verify-full")
+                }
+                mode = parsed
+                ca = try tls["ca"].map { resolve(try r.string($0, "store.tls.ca")) }
+                if ca != nil && mode != .verifyFull {
+                    throw r.error(
+                        tls["ca"], "store.tls.ca", "is used with mode verify-full only",
+                        hint: "Say mode: verify-full, or remove ca")
+                }
+            }
+            return .postgres(
+                PostgresStoreConfig(
+                    host: parts.host, port: parts.port, user: parts.user, database: parts.database,
+                    passwordFile: try m["passwordFile"].map { resolve(try r.string($0, "store.passwordFile")) },
+                    tlsMode: mode, tlsCA: ca))
+        case let other:
+            throw r.error(kindOnly["kind"], "store.kind", "unknown kind \"\(other)\"", hint: "Use sqlite or postgres")
+        }
+    }
+
     /// The configuration text for a development PKI made by `ivpack keys init-dev`.
-    public static func developmentText(pkiDirectory: String, port: Int, database: String) -> String {
+    /// `store` replaces the `database:` line with a `store:` block when given (e.g. a PostgreSQL one).
+    public static func developmentText(pkiDirectory: String, port: Int, database: String, store: String? = nil)
+        -> String
+    {
         """
         # ivpack licence server: DEVELOPMENT configuration for the PKI in \(pkiDirectory)
         apiVersion: ivpack.dev/v1
@@ -169,7 +335,7 @@ public struct LicenseServerConfig: Sendable {
         escrow:
           certificate: \(pkiDirectory)/license-escrow/escrow.pem
           key: \(pkiDirectory)/license-escrow/escrow.key
-        database: \(database)
+        \(store ?? "database: \(database)")
         """
     }
 }

@@ -101,58 +101,77 @@ public struct LicenseStoreError: IVPackError {
     public var description: String { "licence database \(path): \(problem)" }
 }
 
-/// Licences, activations and the audit trail in SQLite (one file, WAL mode, created on first use).
-/// The SQL is plain (no SQLite-only syntax beyond `INTEGER PRIMARY KEY`), so that PostgreSQL can
-/// take over: see docs/license-server.md.
-public final class LicenseStore: Sendable {
+/// Licences, activations and the audit trail in SQLite (one file, WAL mode, created on first use),
+/// the default store. The schema is versioned (`PRAGMA user_version`, `LicenseSchema`); the
+/// PostgreSQL store (`PostgresLicenseStore`) keeps the same tables and semantics.
+public final class LicenseStore: LicenseStoring {
     let pool: DatabasePool
     public let path: String
+    public var location: String { path }
 
-    /// The schema, applied on every open: `CREATE TABLE IF NOT EXISTS` adds a table that a
-    /// database made by an older ivpack lacks (`releases`), and changes nothing else.
-    static let schema = """
-        CREATE TABLE IF NOT EXISTS licenses (
-            id TEXT PRIMARY KEY,
-            site_id TEXT NOT NULL,
-            product TEXT NOT NULL,
-            min_version TEXT NOT NULL,
-            max_version TEXT NOT NULL,
-            not_before BIGINT NOT NULL,
-            not_after BIGINT NOT NULL,
-            seats INTEGER NOT NULL CHECK (seats > 0),
-            revoked_at BIGINT,
-            created_at BIGINT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS activations (
-            id INTEGER PRIMARY KEY,
-            license_id TEXT NOT NULL REFERENCES licenses(id),
-            site_id TEXT NOT NULL,
-            manifest_sha256 TEXT NOT NULL,
-            installer_subject TEXT NOT NULL,
-            installer_fingerprint TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            UNIQUE (license_id, site_id, manifest_sha256)
-        );
-        CREATE TABLE IF NOT EXISTS releases (
-            manifest_sha256 TEXT PRIMARY KEY,
-            product TEXT NOT NULL,
-            version TEXT NOT NULL,
-            escrowed_key BLOB,
-            key_check TEXT,
-            registered_at BIGINT NOT NULL,
-            CHECK ((escrowed_key IS NULL) = (key_check IS NULL))
-        );
-        CREATE TABLE IF NOT EXISTS audit (
-            id INTEGER PRIMARY KEY,
-            at BIGINT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            result TEXT NOT NULL,
-            detail TEXT NOT NULL
-        );
-        """
+    /// The migrations, numbered from 1, applied in order at open, each in one transaction that also
+    /// sets `PRAGMA user_version`. Migration 1 is the schema ivpack had before versions existed
+    /// (`CREATE TABLE IF NOT EXISTS`): a database of that shape has user_version 0 and its tables,
+    /// and migration 1 recognises it as version 1 without changing it (adding `releases` when an
+    /// even older ivpack made it).
+    static let migrations: [(version: Int, statements: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE IF NOT EXISTS licenses (
+                    id TEXT PRIMARY KEY,
+                    site_id TEXT NOT NULL,
+                    product TEXT NOT NULL,
+                    min_version TEXT NOT NULL,
+                    max_version TEXT NOT NULL,
+                    not_before BIGINT NOT NULL,
+                    not_after BIGINT NOT NULL,
+                    seats INTEGER NOT NULL CHECK (seats > 0),
+                    revoked_at BIGINT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS activations (
+                    id INTEGER PRIMARY KEY,
+                    license_id TEXT NOT NULL REFERENCES licenses(id),
+                    site_id TEXT NOT NULL,
+                    manifest_sha256 TEXT NOT NULL,
+                    installer_subject TEXT NOT NULL,
+                    installer_fingerprint TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (license_id, site_id, manifest_sha256)
+                )
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS releases (
+                    manifest_sha256 TEXT PRIMARY KEY,
+                    product TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    escrowed_key BLOB,
+                    key_check TEXT,
+                    registered_at BIGINT NOT NULL,
+                    CHECK ((escrowed_key IS NULL) = (key_check IS NULL))
+                )
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS audit (
+                    id INTEGER PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    result TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                )
+                """,
+            ]
+        ),
+        (2, LicenseSchema.version2),
+    ]
 
-    /// Opens (and creates on first use) the database at `path`.
+    /// Opens (and creates on first use) the database at `path`, applying the migrations it lacks;
+    /// refuses a database whose schema is newer than this ivpack knows.
     public init(path: String) throws {
         self.path = path
         do {
@@ -162,11 +181,31 @@ public final class LicenseStore: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.write { db in try db.execute(sql: Self.schema) }
+            for migration in Self.migrations {
+                // The version is read again inside each write transaction: another process
+                // opening the same file at once may have applied this migration already.
+                try pool.write { db in
+                    let current = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                    if current > LicenseSchema.currentVersion {
+                        throw LicenseSchema.tooNew(location: path, found: current)
+                    }
+                    guard current < migration.version else { return }
+                    for statement in migration.statements { try db.execute(sql: statement) }
+                    try db.execute(sql: "PRAGMA user_version = \(migration.version)")
+                }
+            }
         } catch let error as DatabaseError {
             throw LicenseStoreError(path: path, problem: "cannot open: \(error.message ?? "\(error.resultCode)")")
         }
     }
+
+    /// The schema version recorded in the file (`PRAGMA user_version`).
+    public func schemaVersion() throws -> Int {
+        try wrap { try pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 } }
+    }
+
+    /// Nothing to release: GRDB closes the file when the store is freed.
+    public func close() async {}
 
     private func wrap<T>(_ body: () throws -> T) throws -> T {
         do {
@@ -243,8 +282,10 @@ public final class LicenseStore: Sendable {
     /// key (`ReleaseRegistrar`); the store only records it.
     @discardableResult
     public func register(_ release: RegisteredRelease, actor: String) throws -> RegistrationOutcome {
+        // The refusal's audit row is committed, then the refusal thrown: thrown inside the
+        // transaction, it rolled the row back (found by the PostgreSQL store's shared tests).
         try wrap {
-            try pool.write { db in
+            try pool.write { db -> Result<RegistrationOutcome, LicenseStoreError> in
                 let detail =
                     "manifest=\(release.manifestSHA256) product=\(release.product) version=\(release.version) encrypted=\(release.isEncrypted)"
                 if let existing = try Row.fetchOne(
@@ -269,18 +310,19 @@ public final class LicenseStore: Sendable {
                         try Self.audit(
                             db, at: release.registeredAt, actor: actor, action: "register", result: "refused",
                             detail: detail)
-                        throw LicenseStoreError(
-                            path: path,
-                            problem:
-                                "manifest \(release.manifestSHA256) is registered already (at \(Timestamp.iso8601(existing.registeredAt))) with "
-                                + differences.joined(separator: "; ")
-                                + "; a manifest digest names one bundle: register the bundle that was released",
-                            status: .badInput)
+                        return .failure(
+                            LicenseStoreError(
+                                path: path,
+                                problem:
+                                    "manifest \(release.manifestSHA256) is registered already (at \(Timestamp.iso8601(existing.registeredAt))) with "
+                                    + differences.joined(separator: "; ")
+                                    + "; a manifest digest names one bundle: register the bundle that was released",
+                                status: .badInput))
                     }
                     try Self.audit(
                         db, at: release.registeredAt, actor: actor, action: "register", result: "ok-existing",
                         detail: detail)
-                    return .alreadyRegistered(at: existing.registeredAt)
+                    return .success(.alreadyRegistered(at: existing.registeredAt))
                 }
                 try db.execute(
                     sql: """
@@ -293,8 +335,8 @@ public final class LicenseStore: Sendable {
                     ])
                 try Self.audit(
                     db, at: release.registeredAt, actor: actor, action: "register", result: "ok", detail: detail)
-                return .registered
-            }
+                return .success(.registered)
+            }.get()
         }
     }
 

@@ -22,7 +22,7 @@ struct LicenseCommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the licence server (HTTPS, mutual TLS, SQLite) until SIGTERM or SIGINT.",
+            abstract: "Run the licence server (HTTPS, mutual TLS; SQLite or PostgreSQL store) until SIGTERM or SIGINT.",
             discussion: """
                 Example:
                   ivpack license serve --config /etc/ivpack/license-server.yaml
@@ -35,13 +35,14 @@ struct LicenseCommand: AsyncParsableCommand {
             let path = config
             try await reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: path)
-                let server = try LicenseServer(config: configuration)
+                let server = try await LicenseServer(config: configuration)
                 try await server.run(handleSignals: true) { port in
                     // Written unbuffered: scripts wait for this line to know the port.
                     let line =
                         "ivpack licence server listening on https://\(configuration.host):\(port) (database \(configuration.database))\n"
                     FileHandle.standardOutput.write(Data(line.utf8))
                 }
+                await server.store.close()
             }
         }
     }
@@ -81,7 +82,7 @@ struct LicenseCommand: AsyncParsableCommand {
         }
     }
 
-    struct Register: ParsableCommand {
+    struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register a released bundle with the licence server: only registered bundles are activated.",
             discussion: """
@@ -120,10 +121,10 @@ struct LicenseCommand: AsyncParsableCommand {
             }
         }
 
-        mutating func run() throws {
-            try reportingErrors {
+        mutating func run() async throws {
+            try await reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: config)
-                let store = try LicenseStore(path: configuration.database)
+                let store = try await LicenseStores.open(configuration)
                 let reader = try BundleReader(path: bundle, blockSize: 16 << 10)
                 let manifest = reader.manifest
                 var escrowed = try escrowedKey.map { try InputFile.readAll(path: $0, limit: EnvelopedKey.maxBytes) }
@@ -157,7 +158,7 @@ struct LicenseCommand: AsyncParsableCommand {
                     source = "\(bundle): \(found.path)"
                 }
                 let now = Timestamp.now()
-                let outcome = try ReleaseRegistrar.register(
+                let outcome = try await ReleaseRegistrar.register(
                     manifestSHA256: reader.manifestDigest, product: manifest.product.name, version: manifest.version,
                     escrowedKey: escrowed, keyCheck: check, escrow: escrow, configPath: config, store: store,
                     actor: "operator \(AuditLog.currentOperator())", now: now, keySource: source)
@@ -188,7 +189,7 @@ struct LicenseCommand: AsyncParsableCommand {
         }
     }
 
-    struct Issue: ParsableCommand {
+    struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a licence to the server's database.",
             discussion: """
@@ -218,14 +219,15 @@ struct LicenseCommand: AsyncParsableCommand {
             }
         }
 
-        mutating func run() throws {
-            try reportingErrors {
-                let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
+        mutating func run() async throws {
+            try await reportingErrors {
+                let store = try await LicenseStores.open(try LicenseServerConfig.load(path: config))
                 let now = Timestamp.now()
                 let license = License(
                     id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
                     notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
-                try store.issue(license, actor: "operator \(AuditLog.currentOperator())")
+                try await store.issue(license, actor: "operator \(AuditLog.currentOperator())")
+                await store.close()
                 print(
                     "Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))"
                 )
@@ -233,7 +235,7 @@ struct LicenseCommand: AsyncParsableCommand {
         }
     }
 
-    struct Revoke: ParsableCommand {
+    struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a licence.",
             discussion: "Example:\n  ivpack license revoke --config server.yaml --id LIC-0001")
@@ -241,11 +243,13 @@ struct LicenseCommand: AsyncParsableCommand {
         var config: String
         @Option(name: .long, help: "Licence identifier.") var id: String
 
-        mutating func run() throws {
-            try reportingErrors {
-                let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
-                guard try store.revoke(id: id, at: Timestamp.now(), actor: "operator \(AuditLog.currentOperator())")
-                else {
+        mutating func run() async throws {
+            try await reportingErrors {
+                let store = try await LicenseStores.open(try LicenseServerConfig.load(path: config))
+                let revoked = try await store.revoke(
+                    id: id, at: Timestamp.now(), actor: "operator \(AuditLog.currentOperator())")
+                await store.close()
+                guard revoked else {
                     printError("error: no valid licence \(id) to revoke")
                     throw ExitCode(ExitStatus.badInput.rawValue)
                 }
@@ -254,7 +258,7 @@ struct LicenseCommand: AsyncParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List licences and their activations.",
             discussion: "Example:\n  ivpack license list --config server.yaml --json")
@@ -262,14 +266,17 @@ struct LicenseCommand: AsyncParsableCommand {
         var config: String
         @Flag(name: .long, help: "Print JSON.") var json = false
 
-        mutating func run() throws {
-            try reportingErrors {
-                let store = try LicenseStore(path: try LicenseServerConfig.load(path: config).database)
-                let licenses = try store.licenses()
+        mutating func run() async throws {
+            try await reportingErrors {
+                let store = try await LicenseStores.open(try LicenseServerConfig.load(path: config))
+                let licenses = try await store.licenses()
+                var used: [String: Int] = [:]
+                for l in licenses { used[l.id] = try await store.activationCount(licenseID: l.id) }
+                await store.close()
                 if json {
                     printJSON(
                         .array(
-                            try licenses.map { l in
+                            licenses.map { l in
                                 .object([
                                     ("id", .string(l.id)), ("site", .string(l.siteID)), ("product", .string(l.product)),
                                     ("minimumVersion", .string(l.minimumVersion)),
@@ -277,7 +284,7 @@ struct LicenseCommand: AsyncParsableCommand {
                                     ("notBefore", .string(Timestamp.iso8601(l.notBefore))),
                                     ("notAfter", .string(Timestamp.iso8601(l.notAfter))),
                                     ("seats", .integer(l.seats)),
-                                    ("activations", .integer(try store.activationCount(licenseID: l.id))),
+                                    ("activations", .integer(used[l.id] ?? 0)),
                                     ("revoked", l.revokedAt.map { .string(Timestamp.iso8601($0)) } ?? .null),
                                 ])
                             }))
@@ -287,7 +294,7 @@ struct LicenseCommand: AsyncParsableCommand {
                             l.revokedAt.map { "REVOKED \(Timestamp.iso8601($0))" }
                             ?? "valid until \(Timestamp.iso8601(l.notAfter))"
                         print(
-                            "\(l.id)  site \(l.siteID)  \(l.product) \(l.minimumVersion)..\(l.maximumVersion)  seats \(try store.activationCount(licenseID: l.id))/\(l.seats)  \(state)"
+                            "\(l.id)  site \(l.siteID)  \(l.product) \(l.minimumVersion)..\(l.maximumVersion)  seats \(used[l.id] ?? 0)/\(l.seats)  \(state)"
                         )
                     }
                     if licenses.isEmpty { print("No licences.") }
@@ -296,7 +303,7 @@ struct LicenseCommand: AsyncParsableCommand {
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a signed offline licence file for one bundle at an air-gapped site.",
             discussion: """
@@ -335,11 +342,11 @@ struct LicenseCommand: AsyncParsableCommand {
             }
         }
 
-        mutating func run() throws {
-            try reportingErrors {
+        mutating func run() async throws {
+            try await reportingErrors {
                 let configuration = try LicenseServerConfig.load(path: config)
-                let store = try LicenseStore(path: configuration.database)
-                guard let license = try store.license(id: id) else {
+                let store = try await LicenseStores.open(configuration)
+                guard let license = try await store.license(id: id) else {
                     printError("error: no licence \(id) in \(configuration.database)")
                     throw ExitCode(ExitStatus.badInput.rawValue)
                 }
@@ -352,9 +359,9 @@ struct LicenseCommand: AsyncParsableCommand {
                 )
                 .map(\.description)
                 let actor = "operator \(AuditLog.currentOperator())"
-                let release = try store.release(manifestSHA256: inspection.manifestDigest.hex)
+                let release = try await store.release(manifestSHA256: inspection.manifestDigest.hex)
                 if release == nil {
-                    try store.recordExport(
+                    try await store.recordExport(
                         licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now,
                         actor: actor, refusal: "unregistered-release")
                     printError(
@@ -370,7 +377,7 @@ struct LicenseCommand: AsyncParsableCommand {
                     throw ExitCode(ExitStatus.badInput.rawValue)
                 }
                 if !problems.isEmpty {
-                    try store.recordExport(
+                    try await store.recordExport(
                         licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: nil, at: now,
                         actor: actor,
                         refusal: problems.joined(separator: "; "))
@@ -400,7 +407,7 @@ struct LicenseCommand: AsyncParsableCommand {
                 let file = try AtomicOutputFile(path: output)
                 try bytes.withUnsafeBytes { try file.write($0) }
                 try file.commit()
-                try store.recordExport(
+                try await store.recordExport(
                     licenseID: id, manifestSHA256: inspection.manifestDigest.hex, notAfter: grant.notAfter, at: now,
                     actor: actor)
                 print(

@@ -11,21 +11,22 @@ public final class LicenseServerFixture: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     /// `edit` may change the configuration text (another server certificate, TLS 1.2, ...).
-    /// `database` names another instance's database file to share (`NAME.sqlite` by default).
+    /// `database` names another instance's database file to share (`NAME.sqlite` by default);
+    /// `store` a `store:` block instead (a PostgreSQL database, `PostgresTestDatabase.storeBlock`).
     public init(
         pki: DevelopmentPKILayout, folder: TemporaryFolder, name: String = "server", database: String? = nil,
-        edit: (String) -> String = { $0 }
+        store: String? = nil, edit: (String) -> String = { $0 }
     ) async throws {
         var text = edit(
             LicenseServerConfig.developmentText(
-                pkiDirectory: pki.directory, port: 0, database: database ?? folder.url("\(name).sqlite")))
+                pkiDirectory: pki.directory, port: 0, database: database ?? folder.url("\(name).sqlite"), store: store))
         // The server's idle timeout (10 s by default) closed connections that a loaded test process
         // had not yet used ("I/O on closed channel" in 3 tests of a clean-clone run with 4 builds
         // beside it); tests of the timeout set their own.
         if !text.contains("\nlimits:") { text += "\nlimits: {requestTimeoutSeconds: 60}\n" }
         configPath = folder.write("\(name).yaml", text)
         let config = try LicenseServerConfig.load(path: configPath)
-        let server = try LicenseServer(config: config)
+        let server = try await LicenseServer(config: config)
         self.server = server
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         // The server's tasks prefer threads of their own. On the cooperative pool (2 threads on
@@ -45,10 +46,11 @@ public final class LicenseServerFixture: @unchecked Sendable {
 
     public var url: String { "https://127.0.0.1:\(port)" }
 
-    /// Stops the server and waits for it.
+    /// Stops the server, waits for it and closes its store.
     public func stop() async {
         task.cancel()
         _ = try? await task.value
+        await server.store.close()
     }
 
     /// Adds a licence for `site`, covering V2.x by default, valid for a year.
@@ -57,13 +59,13 @@ public final class LicenseServerFixture: @unchecked Sendable {
         id: String = "LIC-0001", site: String = "SITE-001", product: String = "PulmoScan AI",
         minimum: String = "V2.0.0.1", maximum: String = "V2.999.999.999999", seats: Int = 2,
         notBefore: Int64? = nil, notAfter: Int64? = nil
-    ) throws -> License {
+    ) async throws -> License {
         let now = Timestamp.now()
         let license = License(
             id: id, siteID: site, product: product, minimumVersion: minimum, maximumVersion: maximum,
             notBefore: notBefore ?? now - 86_400, notAfter: notAfter ?? now + 365 * 86_400, seats: seats, createdAt: now
         )
-        try server.store.issue(license, actor: "test")
+        try await server.store.issue(license, actor: "test")
         return license
     }
 
@@ -74,8 +76,8 @@ public final class LicenseServerFixture: @unchecked Sendable {
     public func register(
         manifestSHA256: SHA256Digest, product: String = "PulmoScan AI", version: String,
         escrowedKey: [UInt8]? = nil, keyCheck: String? = nil
-    ) throws -> RegistrationOutcome {
-        try ReleaseRegistrar.register(
+    ) async throws -> RegistrationOutcome {
+        try await ReleaseRegistrar.register(
             manifestSHA256: manifestSHA256, product: product, version: version, escrowedKey: escrowedKey,
             keyCheck: keyCheck, escrow: try KeyEscrow.load(server.config), configPath: configPath, store: server.store,
             actor: "test", now: Timestamp.now())
@@ -83,15 +85,15 @@ public final class LicenseServerFixture: @unchecked Sendable {
 
     /// Registers the bundle `release` built.
     @discardableResult
-    public func register(_ release: SignedRelease) throws -> RegistrationOutcome {
-        try register(manifestSHA256: release.built.manifestDigest, version: release.release.version)
+    public func register(_ release: SignedRelease) async throws -> RegistrationOutcome {
+        try await register(manifestSHA256: release.built.manifestDigest, version: release.release.version)
     }
 
     /// Registers the bundle at `path` (its manifest digest, product and version).
     @discardableResult
-    public func register(bundle path: String) throws -> RegistrationOutcome {
+    public func register(bundle path: String) async throws -> RegistrationOutcome {
         let reader = try BundleReader(path: path, blockSize: 16 << 10)
-        return try register(
+        return try await register(
             manifestSHA256: reader.manifestDigest, product: reader.manifest.product.name,
             version: reader.manifest.version)
     }

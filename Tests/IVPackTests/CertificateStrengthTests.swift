@@ -416,7 +416,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
             $0.replacingOccurrences(of: "\(s.pki.directory)/license-server/server.pem", with: weak.certificate)
                 .replacingOccurrences(of: "\(s.pki.directory)/license-server/server.key", with: weak.key)
         }
-        try server.issue()
+        try await server.issue()
         let result = try await check(s, server)
         #expect(result.status == .fail)
         #expect(result.details.first?.contains("tls-server-untrusted") == true, "\(result.details)")
@@ -425,15 +425,15 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
                 "\"CN=server-rsa1024 (DEVELOPMENT),OU=Licensing,O=\(DevelopmentPKI.organization)\" has a weak key, RSA 1024-bit"
             ) == true,
             "\(result.details)")
-        #expect(try server.server.store.activations().isEmpty)
+        #expect(try await server.server.store.activations().isEmpty)
         await server.stop()
     }
 
     @Test(.clause("IQ 6.2.1")) func caInstallerClientCertificateIsRefusedByTheServer() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue()
-        try server.register(s)
+        try await server.issue()
+        try await server.register(s)
         let ca = try HandMadeCertificates.issue(
             name: "installer-ca", in: s.pki.directory + "/hand-made",
             request: CertificateRequest(
@@ -484,7 +484,7 @@ func developmentPolicy(_ s: SignedRelease, name: String, _ edit: (String) -> Str
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder) {
             $0.replacingOccurrences(of: "\(s.pki.directory)/crl.pem]", with: "\(s.pki.directory)/crl.pem, \(crl)]")
         }
-        try server.issue()
+        try await server.issue()
         let result = try await check(
             s, server, options: server.clientOptions(pki: s.pki, certificate: withChain, key: installer.key))
         #expect(result.status == .fail)

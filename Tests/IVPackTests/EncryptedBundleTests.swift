@@ -436,7 +436,7 @@ import Testing
         ]
         let bundle = try f.bundle(version: InstallTests.v1, name: "escrowed", encryption: options)
         let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
-        try server.issue(seats: 2)
+        try await server.issue(seats: 2)
         let authority = LicenseServerAuthority(
             options: server.clientOptions(pki: f.signed.pki), policy: try f.signed.policy())
         // Not registered yet: refused, no seat, no key, nothing written.
@@ -449,7 +449,7 @@ import Testing
             return
         }
         #expect(report.failureText.contains("unregistered-release"), "\(report.failureText)")
-        #expect(try server.server.store.activations().isEmpty)
+        #expect(try await server.server.store.activations().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: f.root))
         // Registered from the bundle itself.
         let register = await runDetached(

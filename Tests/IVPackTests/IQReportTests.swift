@@ -163,8 +163,8 @@ import Testing
     @Test(.clause("IQ C.1")) func installerIdentityComesFromTheLicenceCheck() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue()
-        try server.register(s)
+        try await server.issue()
+        try await server.register(s)
         var report = try s.verify()
         report.checks.append(
             await LicenseCheck.online(

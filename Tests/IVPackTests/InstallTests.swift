@@ -323,9 +323,9 @@ import Testing
     {
         let f = try InstallFixture()
         let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
-        try server.issue()
+        try await server.issue()
         let bundle = try f.bundle(version: Self.v1, big: false)
-        try server.register(bundle: bundle)
+        try await server.register(bundle: bundle)
         let licence = [
             "--license-server", server.url, "--site", "SITE-001", "--client-cert", f.signed.pki.installer.certificate,
             "--client-key", f.signed.pki.installer.key, "--license-timeout", "20",

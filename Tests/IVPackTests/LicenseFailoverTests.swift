@@ -11,8 +11,8 @@ import Testing
     func setUp(seats: Int = 2) async throws -> (SignedRelease, LicenseServerFixture) {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue(seats: seats)
-        try server.register(s)
+        try await server.issue(seats: seats)
+        try await server.register(s)
         return (s, server)
     }
 
@@ -43,7 +43,7 @@ import Testing
         #expect(value(result, "server") == server.url)
         #expect(value(result, "serversSkipped") == "\(closed): unreachable", "\(result.evidence)")
         #expect(value(result, "servers") == "\(closed), \(server.url)")
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
         await server.stop()
     }
 
@@ -84,22 +84,22 @@ import Testing
     func anAnsweredRefusalIsNeverTriedElsewhere(problem: String) async throws {
         let (s, refusing) = try await setUp(seats: 1)
         switch problem {
-        case "revoked": _ = try refusing.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
+        case "revoked": _ = try await refusing.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
         default:
             // Another bundle holds the only seat.
             let other = SHA256Digest.of(Array("another bundle".utf8))
-            try refusing.register(manifestSHA256: other, version: s.release.version)
-            _ = try refusing.server.store.activate(
+            try await refusing.register(manifestSHA256: other, version: s.release.version)
+            _ = try await refusing.server.store.activate(
                 siteID: "SITE-001", product: "PulmoScan AI", version: s.release.version, manifestSHA256: other.hex,
                 installerSubject: "CN=test", installerFingerprint: "00", now: Timestamp.now()
             ).get()
         }
         // Another instance (its own database) that would grant.
         let granting = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "granting")
-        try granting.issue()
-        try granting.register(s)
+        try await granting.issue()
+        try await granting.register(s)
         #expect(try await check(s, servers: [granting.url]).status == .pass)
-        let before = try granting.server.store.auditTrail().filter { $0.action == "activate" }.count
+        let before = try await granting.server.store.auditTrail().filter { $0.action == "activate" }.count
 
         let result = try await check(s, servers: [refusing.url, granting.url])
         #expect(result.status == .fail)
@@ -108,7 +108,7 @@ import Testing
         #expect(value(result, "server") == refusing.url)
         #expect(value(result, "serversSkipped") == nil)
         // The granting instance never saw the request.
-        #expect(try granting.server.store.auditTrail().filter { $0.action == "activate" }.count == before)
+        #expect(try await granting.server.store.auditTrail().filter { $0.action == "activate" }.count == before)
         await refusing.stop()
         await granting.stop()
     }
@@ -150,7 +150,7 @@ import Testing
         #expect(value(again, "server") == second.url)
         #expect(value(again, "serversSkipped")?.hasPrefix(firstURL) == true, "\(again.evidence)")
         #expect(value(again, "activation") == value(initial, "activation"))
-        #expect(try second.server.store.activations().count == 1)
+        #expect(try await second.server.store.activations().count == 1)
         await second.stop()
     }
 
@@ -158,10 +158,10 @@ import Testing
         let s = try SignedRelease()
         // The healthy instance registers an encrypted release (its key in escrow) in the shared database.
         let healthy = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "healthy")
-        try healthy.issue(seats: 1)
+        try await healthy.issue(seats: 1)
         let key = try ContentKey.generate()
         let escrowed = try EnvelopedKey.wrap(key, to: [try Certificate.load(file: s.pki.licenseEscrow.certificate)[0]])
-        try healthy.register(
+        try await healthy.register(
             manifestSHA256: s.built.manifestDigest, version: s.release.version, escrowedKey: escrowed.der,
             keyCheck: try key.checkValue())
         // Another instance on that database without the escrow key: it activates, then cannot
@@ -177,9 +177,9 @@ import Testing
         #expect(value(result, "server") == healthy.url)
         #expect(value(result, "serversSkipped") == "\(broken.url): key-release-failed", "\(result.evidence)")
         // The broken instance's activation is the one the healthy instance returned: one seat.
-        #expect(try healthy.server.store.activations().count == 1)
+        #expect(try await healthy.server.store.activations().count == 1)
         #expect(
-            try healthy.server.store.auditTrail().filter { $0.action == "activate" }.map(\.result) == [
+            try await healthy.server.store.auditTrail().filter { $0.action == "activate" }.map(\.result) == [
                 "ok", "ok-existing",
             ])
         await broken.stop()
@@ -189,8 +189,8 @@ import Testing
     @Test func anUntrustedServerIsAFailureNotSkipped() async throws {
         let (s, server) = try await setUp()
         let granting = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "granting")
-        try granting.issue()
-        try granting.register(s)
+        try await granting.issue()
+        try await granting.register(s)
         // A policy that does not trust the servers' root: the first server is refused by the client.
         let other = try SignedRelease()
         let options = LicenseClientOptions(
@@ -202,7 +202,7 @@ import Testing
         #expect(result.status == .fail)
         #expect(result.details.first?.hasPrefix("tls-server-untrusted") == true, "\(result.details)")
         #expect(result.details.first?.contains("127.0.0.1:\(server.port)") == true, "\(result.details)")
-        #expect(try granting.server.store.auditTrail().filter { $0.action == "activate" }.isEmpty)
+        #expect(try await granting.server.store.auditTrail().filter { $0.action == "activate" }.isEmpty)
         await server.stop()
         await granting.stop()
     }
@@ -220,7 +220,7 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("serversSkipped"), "\(r.stdout)")
         #expect(r.stdout.contains("\(closed): unreachable"), "\(r.stdout)")
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
         // The same URL twice is a usage error.
         let twice = await runDetached(
             ivpackExecutable,
@@ -236,9 +236,9 @@ import Testing
     @Test func installTakesSeveralLicenseServers() async throws {
         let f = try InstallFixture()
         let server = try await LicenseServerFixture(pki: f.signed.pki, folder: f.work)
-        try server.issue()
+        try await server.issue()
         let bundle = try f.bundle(version: ReleaseFixture.defaultVersion, big: false)
-        try server.register(bundle: bundle)
+        try await server.register(bundle: bundle)
         let closed = try closedURL()
         let r = await runDetached(
             ivpackExecutable,
@@ -250,7 +250,7 @@ import Testing
             ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: f.root))
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
         await server.stop()
     }
 

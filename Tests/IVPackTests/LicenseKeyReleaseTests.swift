@@ -26,7 +26,7 @@ import Testing
     func setUp(seats: Int = 2) async throws -> (SignedRelease, LicenseServerFixture) {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue(seats: seats)
+        try await server.issue(seats: seats)
         return (s, server)
     }
 
@@ -67,14 +67,14 @@ import Testing
         #expect(refused.message.contains("ivpack license register"), "\(refused.message)")
         #expect(refused.message.contains("(403)"), "\(refused.message)")
         #expect(!refused.retryable)
-        #expect(try server.server.store.activationCount(licenseID: "LIC-0001") == 0)
+        #expect(try await server.server.store.activationCount(licenseID: "LIC-0001") == 0)
         // Registered, the same bundle takes the one seat.
-        try server.register(s)
+        try await server.register(s)
         guard case .success = try await activate(s, server) else {
             Issue.record("a registered bundle was refused")
             return
         }
-        #expect(try server.server.store.activationCount(licenseID: "LIC-0001") == 1)
+        #expect(try await server.server.store.activationCount(licenseID: "LIC-0001") == 1)
         // With every seat taken, a random digest is still refused as unregistered, not as seats-exhausted.
         let random = SHA256Digest.of(Array("never built".utf8))
         guard case .failure(let again) = try await activate(s, server, manifest: random) else {
@@ -82,28 +82,30 @@ import Testing
             return
         }
         #expect(again.code == "unregistered-release")
-        #expect(try server.server.store.activationCount(licenseID: "LIC-0001") == 1)
-        let trail = try server.server.store.auditTrail().filter { $0.action == "activate" }
+        #expect(try await server.server.store.activationCount(licenseID: "LIC-0001") == 1)
+        let trail = try await server.server.store.auditTrail().filter { $0.action == "activate" }
         #expect(trail.map(\.result) == ["unregistered-release", "ok", "unregistered-release"], "\(trail)")
         await server.stop()
     }
 
     @Test func registeredReleaseOfAnotherVersionIsRefused() async throws {
         let (s, server) = try await setUp()
-        try server.register(manifestSHA256: s.built.manifestDigest, version: "V2.0.0.1")
+        try await server.register(manifestSHA256: s.built.manifestDigest, version: "V2.0.0.1")
         guard case .failure(let refused) = try await activate(s, server) else {
             Issue.record("a request naming another version than registered was granted")
             return
         }
         #expect(refused.code == "release-mismatch", "\(refused)")
-        #expect(try server.server.store.activations().isEmpty)
+        #expect(try await server.server.store.activations().isEmpty)
         await server.stop()
     }
 
     @Test func registeredPlainReleaseIsGrantedWithoutAKey() async throws {
         let (s, server) = try await setUp()
-        #expect(try server.register(s) == .registered)
-        #expect(try server.register(s) == .alreadyRegistered(at: try server.server.store.releases()[0].registeredAt))
+        #expect(try await server.register(s) == .registered)
+        #expect(
+            try await server.register(s)
+                == .alreadyRegistered(at: try await server.server.store.releases()[0].registeredAt))
         guard case .success(let (grant, _)) = try await activate(s, server) else {
             Issue.record("no grant")
             return
@@ -125,7 +127,7 @@ import Testing
         let forStranger = try EnvelopedKey.wrap(good.key, to: [try stranger.loadCertificate()]).der
         var errors: [any Error] = []
         do {
-            try server.register(
+            try await server.register(
                 manifestSHA256: digest, version: s.release.version, escrowedKey: forStranger, keyCheck: good.check)
             Issue.record("a key wrapped for another certificate was registered")
         } catch let error as ReleaseRegistrationError {
@@ -136,7 +138,7 @@ import Testing
         // Opens, but the check value is another key's.
         let other = try ContentKey.generate()
         do {
-            try server.register(
+            try await server.register(
                 manifestSHA256: digest, version: s.release.version, escrowedKey: good.escrowed,
                 keyCheck: try other.checkValue())
             Issue.record("a key with another check value was registered")
@@ -148,19 +150,19 @@ import Testing
         var damaged = good.escrowed
         damaged[damaged.count - 5] ^= 0x01
         do {
-            try server.register(
+            try await server.register(
                 manifestSHA256: digest, version: s.release.version, escrowedKey: damaged, keyCheck: good.check)
             Issue.record("a damaged key was registered")
         } catch let error as ReleaseRegistrationError {
             errors.append(error)
         }
-        #expect(try server.server.store.release(manifestSHA256: digest.hex) == nil)
+        #expect(try await server.server.store.release(manifestSHA256: digest.hex) == nil)
         // The right key registers; the same digest with another version or without the key is refused.
-        try server.register(
+        try await server.register(
             manifestSHA256: digest, version: s.release.version, escrowedKey: good.escrowed, keyCheck: good.check)
         for (version, key, check) in [("V2.0.0.1", good.escrowed, good.check), (s.release.version, nil, nil)] {
             do {
-                try server.register(manifestSHA256: digest, version: version, escrowedKey: key, keyCheck: check)
+                try await server.register(manifestSHA256: digest, version: version, escrowedKey: key, keyCheck: check)
                 Issue.record("a conflicting registration was accepted")
             } catch let error as LicenseStoreError {
                 #expect(error.exitStatus == .badInput)
@@ -168,7 +170,7 @@ import Testing
                 errors.append(error)
             }
         }
-        #expect(try server.server.store.release(manifestSHA256: digest.hex)?.keyCheck == good.check)
+        #expect(try await server.server.store.release(manifestSHA256: digest.hex)?.keyCheck == good.check)
         // A server configured without escrow cannot register an encrypted bundle.
         let noEscrow = s.folder.write(
             "no-escrow.yaml",
@@ -179,7 +181,7 @@ import Testing
         let configuration = try LicenseServerConfig.load(path: noEscrow)
         #expect(configuration.escrowCertificate == nil)
         do {
-            try ReleaseRegistrar.register(
+            try await ReleaseRegistrar.register(
                 manifestSHA256: SHA256Digest.of([1]), product: "PulmoScan AI", version: s.release.version,
                 escrowedKey: good.escrowed, keyCheck: good.check, escrow: try KeyEscrow.load(configuration),
                 configPath: noEscrow, store: server.server.store, actor: "test", now: Timestamp.now())
@@ -198,7 +200,7 @@ import Testing
     @Test func encryptedReleaseGrantCarriesTheKeyForThisInstallerOnly() async throws {
         let (s, server) = try await setUp()
         let content = try escrowedKey(s)
-        try server.register(
+        try await server.register(
             manifestSHA256: s.built.manifestDigest, version: s.release.version, escrowedKey: content.escrowed,
             keyCheck: content.check)
         guard case .success(let (grant, _)) = try await activate(s, server) else {
@@ -286,7 +288,7 @@ import Testing
         for error in errors {
             for spelling in secretSpellings(content.bytes) { #expect(!"\(error)".contains(spelling)) }
         }
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
     }
 
     @Test func serverWhoseEscrowCannotOpenTheKeyAnswersKeyReleaseFailed() async throws {
@@ -298,10 +300,10 @@ import Testing
             $0.replacingOccurrences(of: s.pki.licenseEscrow.certificate, with: otherEscrow.certificate)
                 .replacingOccurrences(of: s.pki.licenseEscrow.key, with: otherEscrow.key)
         }
-        try server.issue()
+        try await server.issue()
         let content = try escrowedKey(s)
         // Recorded straight in the store, as a database restored with another escrow would hold it.
-        try server.server.store.register(
+        try await server.server.store.register(
             RegisteredRelease(
                 manifestSHA256: s.built.manifestDigest.hex, product: "PulmoScan AI", version: s.release.version,
                 registeredAt: Timestamp.now(), escrowedKey: content.escrowed, keyCheck: content.check), actor: "test")
@@ -312,7 +314,7 @@ import Testing
         #expect(failure.code == "key-release-failed", "\(failure)")
         #expect(failure.retryable)
         // The activation is recorded: a retry once the escrow is fixed returns it.
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
         await server.stop()
         for spelling in secretSpellings(content.bytes) { #expect(!failure.description.contains(spelling)) }
     }
@@ -320,7 +322,7 @@ import Testing
     @Test func installerCertificateThatCannotReceiveTheKeyIsRefusedWithoutASeat() async throws {
         let (s, server) = try await setUp()
         let content = try escrowedKey(s)
-        try server.register(
+        try await server.register(
             manifestSHA256: s.built.manifestDigest, version: s.release.version, escrowedKey: content.escrowed,
             keyCheck: content.check)
         // digitalSignature only: fine for TLS, but ECDH needs keyAgreement.
@@ -332,10 +334,10 @@ import Testing
             return
         }
         #expect(refused.code == "installer-cannot-receive-key", "\(refused)")
-        #expect(try server.server.store.activations().isEmpty)
+        #expect(try await server.server.store.activations().isEmpty)
         // For a plain bundle the same certificate is fine.
         let plain = SHA256Digest.of(Array("plain bundle".utf8))
-        try server.register(manifestSHA256: plain, version: s.release.version)
+        try await server.register(manifestSHA256: plain, version: s.release.version)
         guard
             case .success = try await client(s, server, certificate: signOnly.certificate, key: signOnly.key).activate(
                 product: "PulmoScan AI", version: s.release.version, manifestSHA256: plain.hex)
@@ -349,11 +351,11 @@ import Testing
     @Test func exhaustedOrRevokedLicenceReleasesNoKey() async throws {
         let (s, server) = try await setUp(seats: 1)
         let content = try escrowedKey(s)
-        try server.register(
+        try await server.register(
             manifestSHA256: s.built.manifestDigest, version: s.release.version, escrowedKey: content.escrowed,
             keyCheck: content.check)
         let second = SHA256Digest.of(Array("second encrypted bundle".utf8))
-        try server.register(
+        try await server.register(
             manifestSHA256: second, version: s.release.version, escrowedKey: content.escrowed, keyCheck: content.check)
         let authority = LicenseServerAuthority(options: server.clientOptions(pki: s.pki), policy: try s.policy())
         let first = await authority.decideReleasingKey(
@@ -382,7 +384,7 @@ import Testing
             return
         }
         #expect(details.first?.hasPrefix("seats-exhausted") == true, "\(details)")
-        _ = try server.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
+        _ = try await server.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
         guard case .failure(let revoked) = await exchange(s.built.manifestDigest) else {
             Issue.record("a revoked licence was granted")
             return
@@ -421,7 +423,7 @@ import Testing
         #expect(unregistered.stderr.contains("is not registered"), "\(unregistered.stderr)")
         #expect(unregistered.stderr.contains("ivpack license register"), "\(unregistered.stderr)")
         let content = try escrowedKey(s)
-        try server.register(
+        try await server.register(
             manifestSHA256: s.built.manifestDigest, version: s.release.version, escrowedKey: content.escrowed,
             keyCheck: content.check)
         // Encrypted and no site certificate: refused, naming the option.

@@ -166,8 +166,8 @@ struct LicenseRuleTests {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         await server.stop()
-        try server.issue(notBefore: Timestamp.now() + 86_400)
-        try server.register(s)
+        try await server.issue(notBefore: Timestamp.now() + 86_400)
+        try await server.register(s)
         let out = s.folder.url("early.json")
         let early = await runDetached(
             ivpackExecutable,

@@ -12,8 +12,8 @@ import Testing
     ) {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder, edit: edit)
-        if issue { try server.issue(seats: seats) }
-        try server.register(s)
+        if issue { try await server.issue(seats: seats) }
+        try await server.register(s)
         return (s, server)
     }
 
@@ -37,8 +37,11 @@ import Testing
         #expect(
             second.evidence.first { $0.key == "activation" }?.value
                 == first.evidence.first { $0.key == "activation" }?.value)
-        #expect(try server.server.store.activations().count == 1)
-        #expect(try server.server.store.auditTrail().contains { $0.action == "activate" && $0.result == "ok-existing" })
+        #expect(try await server.server.store.activations().count == 1)
+        #expect(
+            try await server.server.store.auditTrail().contains {
+                $0.action == "activate" && $0.result == "ok-existing"
+            })
         await server.stop()
     }
 
@@ -68,7 +71,7 @@ import Testing
             #expect(license.status == .warn)
             #expect(license.details.first?.hasPrefix("not run: the licence was not asked for because") == true)
             #expect(license.details.first?.contains(failing) == true, "\(license.details)")
-            #expect(try server.server.store.activations().isEmpty, "\(path) took a seat")
+            #expect(try await server.server.store.activations().isEmpty, "\(path) took a seat")
         }
         // The licence's one seat is still free for the bundle that passes, and a retry takes no second.
         for _ in 0..<2 {
@@ -76,7 +79,7 @@ import Testing
             #expect(report.failedIDs.isEmpty, "\(report.failureText)")
             #expect(report.checks.first { $0.id == .license }?.status == .pass)
         }
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
         await server.stop()
     }
 
@@ -134,7 +137,7 @@ import Testing
         let serial = try Certificate.load(file: s.pki.installer.certificate)[0].serialHex
         _ = try DevelopmentPKI.revoke(serialHex: serial, in: s.pki, now: s.now - 60)
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue()
+        try await server.issue()
         let result = try await check(s, server)
         #expect(result.status == .fail)
         #expect(
@@ -163,7 +166,7 @@ import Testing
             $0.replacingOccurrences(of: "\(s.pki.directory)/license-server/server.pem", with: wrongHost.certificate)
                 .replacingOccurrences(of: "\(s.pki.directory)/license-server/server.key", with: wrongHost.key)
         }
-        try server.issue()
+        try await server.issue()
         let result = try await check(s, server)
         #expect(result.status == .fail)
         #expect(result.details.first?.contains("tls-server-untrusted") == true, "\(result.details)")
@@ -183,7 +186,7 @@ import Testing
                 of: "chain: [\(s.pki.directory)/intermediate-ca.pem]\n  minimumVersion",
                 with: "chain: [\(other.intermediateCertificate)]\n  minimumVersion")
         }
-        try server.issue()
+        try await server.issue()
         let result = try await check(s, server)
         #expect(result.status == .fail)
         #expect(result.details.first?.contains("tls-server-untrusted") == true, "\(result.details)")
@@ -223,18 +226,18 @@ import Testing
         let (s, server) = try await setUp(issue: false)
         let now = Timestamp.now()
         switch problem {
-        case "expired": try server.issue(notBefore: now - 10_000, notAfter: now - 100)
+        case "expired": try await server.issue(notBefore: now - 10_000, notAfter: now - 100)
         case "revoked":
-            try server.issue()
-            try server.server.store.revoke(id: "LIC-0001", at: now, actor: "test")
-        case "other-site": try server.issue(site: "SITE-999")
-        case "version-range": try server.issue(minimum: "V3.0.0.1", maximum: "V3.999.999.999999")
-        default: try server.issue(notBefore: now + 86_400)
+            try await server.issue()
+            try await server.server.store.revoke(id: "LIC-0001", at: now, actor: "test")
+        case "other-site": try await server.issue(site: "SITE-999")
+        case "version-range": try await server.issue(minimum: "V3.0.0.1", maximum: "V3.999.999.999999")
+        default: try await server.issue(notBefore: now + 86_400)
         }
         let result = try await check(s, server)
         #expect(result.status == .fail)
         #expect(result.details.first?.hasPrefix(code) == true, "\(result.details)")
-        #expect(try server.server.store.activations().isEmpty)
+        #expect(try await server.server.store.activations().isEmpty)
         await server.stop()
     }
 
@@ -243,13 +246,13 @@ import Testing
         #expect(try await check(s, server).status == .pass)
         // Another bundle (another manifest, registered) needs a second seat.
         let other = SHA256Digest.of(Array("another bundle".utf8))
-        try server.register(manifestSHA256: other, version: s.release.version)
+        try await server.register(manifestSHA256: other, version: s.release.version)
         let result = await LicenseCheck.online(
             options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
             version: s.release.version, manifestSHA256: other)
         #expect(result.status == .fail)
         #expect(result.details.first?.hasPrefix("seats-exhausted") == true, "\(result.details)")
-        #expect(try server.server.store.activations().count == 1)
+        #expect(try await server.server.store.activations().count == 1)
         await server.stop()
     }
 
@@ -391,7 +394,7 @@ import Testing
             ])
         #expect(tooLong.status == 64)
         #expect(tooLong.stderr.contains("--valid-days is 1 to 366"))
-        _ = try server.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
+        _ = try await server.server.store.revoke(id: "LIC-0001", at: Timestamp.now(), actor: "test")
         let revoked = await runDetached(
             ivpackExecutable,
             [
@@ -401,7 +404,7 @@ import Testing
         #expect(revoked.status == 1)
         #expect(revoked.stderr.contains("the licence is revoked"))
         #expect(!FileManager.default.fileExists(atPath: s.folder.url("y.json")))
-        let trail = try server.server.store.auditTrail().filter { $0.action == "export-offline" }
+        let trail = try await server.server.store.auditTrail().filter { $0.action == "export-offline" }
         #expect(trail.map(\.result) == ["ok", "refused"], "\(trail)")
         #expect(trail.first?.detail.contains("LIC-0001 bundle=\(s.built.manifestDigest.hex)") == true)
         #expect(trail.last?.detail.contains("reason=the licence is revoked") == true)
@@ -508,8 +511,8 @@ import Testing
     @Test func noSecretInAnyOutputOfAWholeInstallation() async throws {
         let s = try SignedRelease(signedBy: [])
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue(seats: 2)
-        try server.register(s)
+        try await server.issue(seats: 2)
+        try await server.register(s)
         let passphrase = DevelopmentPKILayout.encryptedKeyPassphrase
         let passFile = s.folder.write("pass.txt", passphrase + "\n", mode: 0o600)
         let audit = s.folder.url("audit.jsonl")

@@ -1,0 +1,107 @@
+import Foundation
+import IVPack
+import IVPackLicense
+import Logging
+import NIOPosix
+import PostgresNIO
+
+/// A database of its own on the test PostgreSQL server (`scripts/test-services.sh start`), with a
+/// random name so that suites run in parallel; `drop()` removes it. The server comes from
+/// `IVPACK_TEST_POSTGRES_URL` and `IVPACK_TEST_POSTGRES_PASSWORD`, else what test-services.sh
+/// sets up. A missing server fails the test (never a skip): a green run must have run these.
+public final class PostgresTestDatabase: Sendable {
+    /// The store configuration for this database (its password in a file of `folder`).
+    public let config: PostgresStoreConfig
+    public let name: String
+    let admin: PostgresStoreConfig
+    let adminPassword: String?
+
+    public static let defaultURL = "postgres://ivpack_test@127.0.0.1:5432/postgres"
+    public static let defaultPassword = "ivpack-test-password"
+
+    /// The admin connection's settings: the environment's or the defaults.
+    public static func adminSettings() -> (config: PostgresStoreConfig, password: String?) {
+        let env = ProcessInfo.processInfo.environment
+        let url = env["IVPACK_TEST_POSTGRES_URL"] ?? defaultURL
+        guard case .success(let p) = PostgresStoreConfig.parse(url: url) else {
+            fatalError("IVPACK_TEST_POSTGRES_URL \(url) is not postgres://USER@HOST:PORT/DB")
+        }
+        return (
+            PostgresStoreConfig(host: p.host, port: p.port, user: p.user, database: p.database),
+            env["IVPACK_TEST_POSTGRES_PASSWORD"] ?? defaultPassword
+        )
+    }
+
+    /// Creates the database. Throws "PostgreSQL is not running: run scripts/test-services.sh start"
+    /// when the server cannot be reached.
+    public init(folder: TemporaryFolder) async throws {
+        let (admin, password) = Self.adminSettings()
+        self.admin = admin
+        adminPassword = password
+        let name = "ivpack_test_" + (0..<12).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+        self.name = name
+        try await Self.onAdmin(admin, password) { c, logger in
+            try await c.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+        let passwordFile = folder.write("postgres-password-\(name)", (password ?? "") + "\n", mode: 0o600)
+        config = PostgresStoreConfig(
+            host: admin.host, port: admin.port, user: admin.user, database: name, passwordFile: passwordFile)
+    }
+
+    /// The `store:` block of a server configuration for this database.
+    public var storeBlock: String {
+        "store: {kind: postgres, url: \"\(config.location)\", passwordFile: \(config.passwordFile!)}"
+    }
+
+    /// Drops the database (and any connection still open to it).
+    public func drop() async {
+        let name = self.name
+        try? await Self.onAdmin(admin, adminPassword) { c, logger in
+            try await c.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+        }
+    }
+
+    /// Runs SQL as the test role on this database (to set up a schema version, say).
+    public func execute(_ sql: String) async throws {
+        var onThis = admin
+        onThis.database = name
+        try await Self.onAdmin(onThis, adminPassword) { c, logger in
+            try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
+    static func onAdmin(
+        _ admin: PostgresStoreConfig, _ password: String?,
+        _ body: (PostgresConnection, Logger) async throws -> Void
+    ) async throws {
+        var logger = Logger(label: "ivpack.test.postgres")
+        logger.logLevel = .error
+        let configuration = PostgresConnection.Configuration(
+            host: admin.host, port: admin.port, username: admin.user, password: password, database: admin.database,
+            tls: .disable)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: logger
+            ).get()
+        } catch {
+            throw PostgresTestServerMissing(url: admin.location, reason: String(reflecting: error))
+        }
+        do {
+            try await body(connection, logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+}
+
+/// The test server cannot be reached: a failure that says how to start it.
+public struct PostgresTestServerMissing: Error, CustomStringConvertible {
+    public var url: String
+    public var reason: String
+    public var description: String {
+        "PostgreSQL is not running: run scripts/test-services.sh start (\(url): \(reason.prefix(300)))"
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import IVPack
+import IVPackLicense
+import IVPackTestSupport
+import Testing
+
+/// `ivpack license serve` and the operator commands on a PostgreSQL store: real servers, mutual
+/// TLS, a real PostgreSQL database of the test's own.
+struct LicenseServerPostgresTests {
+    @Test func serverOnPostgreSQLGrantsOverMutualTLS() async throws {
+        let s = try SignedRelease()
+        let db = try await PostgresTestDatabase(folder: s.folder)
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder, store: db.storeBlock)
+        #expect(server.server.store is PostgresLicenseStore)
+        try await server.issue(seats: 1)
+        try await server.register(s)
+        let result = await LicenseCheck.online(
+            options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
+            version: s.release.version, manifestSHA256: s.built.manifestDigest)
+        #expect(result.status == .pass, "\(result.details)")
+        #expect(try await server.server.store.activations().count == 1)
+        #expect(try await server.server.store.auditTrail().contains { $0.action == "activate" && $0.result == "ok" })
+        await server.stop()
+        await db.drop()
+    }
+
+    /// Two servers on one database, installers at both at once: the licence's seats are granted
+    /// exactly once in all.
+    @Test func twoServersOnOneDatabaseGrantExactlyTheSeats() async throws {
+        let s = try SignedRelease()
+        let db = try await PostgresTestDatabase(folder: s.folder)
+        let a = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "a", store: db.storeBlock)
+        let b = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "b", store: db.storeBlock)
+        try await a.issue(seats: 3)
+        let digests = (0..<8).map { SHA256Digest.of(Array("bundle \($0)".utf8)) }
+        for d in digests { try await b.register(manifestSHA256: d, version: s.release.version) }
+        let policy = try s.policy()
+        let version = s.release.version
+        let options = [a.clientOptions(pki: s.pki), b.clientOptions(pki: s.pki)]
+        let details = await withTaskGroup(of: [String].self) { group in
+            for (i, d) in digests.enumerated() {
+                let o = options[i % 2]
+                group.addTask {
+                    let r = await LicenseCheck.online(
+                        options: o, policy: policy, product: "PulmoScan AI", version: version, manifestSHA256: d)
+                    return r.status == .pass ? ["pass"] : r.details
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1.first ?? "") }
+        }
+        #expect(details.filter { $0 == "pass" }.count == 3, "\(details)")
+        #expect(details.filter { $0.hasPrefix("seats-exhausted") }.count == 5, "\(details)")
+        #expect(try await a.server.store.activationCount(licenseID: "LIC-0001") == 3)
+        #expect(try await b.server.store.auditTrail().filter { $0.action == "activate" }.count == 8)
+        await a.stop()
+        await b.stop()
+        await db.drop()
+    }
+
+    @Test func operatorCommandsWorkAgainstPostgreSQL() async throws {
+        let s = try SignedRelease(signedBy: [])
+        let db = try await PostgresTestDatabase(folder: s.folder)
+        let config = s.folder.write(
+            "pg.yaml",
+            LicenseServerConfig.developmentText(
+                pkiDirectory: s.pki.directory, port: 0, database: "", store: db.storeBlock))
+        let issue = [
+            "license", "issue", "--config", config, "--id", "LIC-PG", "--site", "SITE-001", "--product",
+            "PulmoScan AI", "--min-version", "V2.0.0.1", "--max-version", "V2.9.9.9", "--seats", "2",
+        ]
+        let issued = await runDetached(ivpackExecutable, issue)
+        #expect(issued.status == 0, "\(issued.stderr)")
+        let again = await runDetached(ivpackExecutable, issue)
+        #expect(again.status == 2, "\(again.stderr)")
+        #expect(again.stderr.contains("LIC-PG exists already"))
+        let list = await runDetached(ivpackExecutable, ["license", "list", "--config", config, "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let listed = try JSONParser.parse(Array(list.stdout.utf8)).arrayValue
+        #expect(listed?.count == 1)
+        let revoked = await runDetached(ivpackExecutable, ["license", "revoke", "--config", config, "--id", "LIC-PG"])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let text = await runDetached(ivpackExecutable, ["license", "list", "--config", config])
+        #expect(text.stdout.contains("LIC-PG") && text.stdout.contains("REVOKED"), "\(text.stdout)")
+        // The configuration with its store validates against its schema.
+        let schemas = run(
+            "/usr/bin/env",
+            ["python3", SchemaTests.repositoryRoot + "/scripts/check-schemas.py", "--license-config", config],
+            in: SchemaTests.repositoryRoot)
+        #expect(schemas.status == 0, "\(schemas.stdout)\(schemas.stderr)")
+        #expect(schemas.stdout.contains("store postgres \(db.config.location)"), "\(schemas.stdout)")
+        // What the commands did is in the database's audit trail.
+        let store = try await PostgresLicenseStore(configuration: db.config)
+        #expect(
+            try await store.auditTrail().map { "\($0.action) \($0.result)" } == ["issue ok", "revoke ok"])
+        await store.close()
+        await db.drop()
+    }
+
+    @Test func aDatabaseThatCannotBeReachedStopsTheServerWithItsName() async throws {
+        let s = try SignedRelease(signedBy: [])
+        let secret = "wrong-\(UInt32.random(in: 0...UInt32.max))"
+        let passwordFile = s.folder.write("password", secret + "\n", mode: 0o600)
+        let (admin, _) = PostgresTestDatabase.adminSettings()
+        // The test server with a wrong password, and a port where no server listens.
+        for (url, expected) in [
+            (admin.location, "password authentication failed"),
+            (
+                "postgres://ivpack@127.0.0.1:1/licences",
+                "cannot connect to PostgreSQL at 127.0.0.1:1 (database licences"
+            ),
+        ] {
+            let config = s.folder.write(
+                "unreachable.yaml",
+                LicenseServerConfig.developmentText(
+                    pkiDirectory: s.pki.directory, port: 0, database: "",
+                    store: "store: {kind: postgres, url: \"\(url)\", passwordFile: \(passwordFile)}"))
+            for command in [["license", "serve", "--config", config], ["license", "list", "--config", config]] {
+                let r = await runDetached(ivpackExecutable, command)
+                #expect(r.status == 3, "\(command): \(r.stderr)")
+                #expect(r.stderr.contains(expected), "\(r.stderr)")
+                #expect(!r.stderr.contains(secret) && !r.stdout.contains(secret))
+            }
+        }
+        // A password in the URL is refused before anything connects (bad input).
+        let withPassword = s.folder.write(
+            "password-in-url.yaml",
+            LicenseServerConfig.developmentText(
+                pkiDirectory: s.pki.directory, port: 0, database: "",
+                store: "store: {kind: postgres, url: \"postgres://ivpack:\(secret)@127.0.0.1/licences\"}"))
+        let r = await runDetached(ivpackExecutable, ["license", "list", "--config", withPassword])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("store.url") && r.stderr.contains("passwordFile"), "\(r.stderr)")
+        #expect(!r.stderr.contains(secret))
+    }
+}
