@@ -2,8 +2,11 @@ import Foundation
 import IVPack
 import IVPackLicense
 
-// Load benchmark of the licence server: one server on 127.0.0.1, many concurrent installers.
-//   swift run -c release license-load [--checks N] [--concurrency C] [--bundles B]
+// Load benchmark of the licence server: servers on 127.0.0.1, many concurrent installers.
+//   swift run -c release license-load [--checks N] [--concurrency C] [--bundles B] [--instances I]
+//     [--postgres-url postgres://USER@HOST:PORT/EMPTY_DB [--password-file FILE]]
+// With --postgres-url the servers share that (empty) PostgreSQL database, 2 instances by default;
+// installers are spread over the instances.
 // Prints throughput and latency percentiles, then checks the database: every distinct
 // (site, bundle) activated exactly once, nothing lost, nothing counted twice.
 
@@ -15,11 +18,20 @@ struct LicenseLoad {
         return fallback
     }
 
+    static func option(_ name: String) -> String? {
+        let args = CommandLine.arguments
+        if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
+        return nil
+    }
+
     static func main() async throws {
 
         let checks = argument("--checks", 10_000)
         let concurrency = argument("--concurrency", 200)
         let bundles = argument("--bundles", 2_000)
+        let postgresURL = option("--postgres-url")
+        let passwordFile = option("--password-file")
+        let instances = argument("--instances", postgresURL == nil ? 1 : 2)
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ivpack-license-load-\(getpid())")
             .path
@@ -31,10 +43,16 @@ struct LicenseLoad {
         let pki = try DevelopmentPKI.create(in: folder + "/pki", now: now - 3600)
         let configPath = folder + "/server.yaml"
         try LicenseServerConfig.developmentText(
-            pkiDirectory: pki.directory, port: 0, database: folder + "/licenses.sqlite"
+            pkiDirectory: pki.directory, port: 0, database: folder + "/licenses.sqlite",
+            store: postgresURL.map { url in
+                "store: {kind: postgres, url: \"\(url)\"" + (passwordFile.map { ", passwordFile: \($0)" } ?? "") + "}"
+            }
         )
         .write(toFile: configPath, atomically: true, encoding: .utf8)
-        let server = try await LicenseServer(config: try LicenseServerConfig.load(path: configPath))
+        let config = try LicenseServerConfig.load(path: configPath)
+        var servers: [LicenseServer] = []
+        for _ in 0..<max(1, instances) { servers.append(try await LicenseServer(config: config)) }
+        let server = servers[0]
         try await server.store.issue(
             License(
                 id: "LIC-LOAD", siteID: "SITE-LOAD", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
@@ -47,27 +65,34 @@ struct LicenseLoad {
                     manifestSHA256: SHA256Digest.of(Array("bundle-\(i)".utf8)).hex, product: "PulmoScan AI",
                     version: "V2.3.1.1024", registeredAt: now), actor: "benchmark")
         }
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let serverTask = Task { try await server.run(onRunning: { continuation.yield($0) }) }
-        var port = 0
-        for await p in stream {
-            port = p
-            break
+        var serverTasks: [Task<Void, any Error>] = []
+        var ports: [Int] = []
+        for instance in servers {
+            let (stream, continuation) = AsyncStream<Int>.makeStream()
+            serverTasks.append(Task { try await instance.run(onRunning: { continuation.yield($0) }) })
+            for await p in stream {
+                ports.append(p)
+                break
+            }
         }
 
         let policy = try TrustPolicy.load(path: pki.trustPolicy)
-        let options = LicenseClientOptions(
-            serverURL: "https://127.0.0.1:\(port)", clientCertificate: pki.installer.certificate,
-            clientKey: pki.installer.key, siteID: "SITE-LOAD", timeoutSeconds: 30, attempts: 1)
-        let client = LicenseClient(options: options, policy: policy)
+        let clients = ports.map { port in
+            LicenseClient(
+                options: LicenseClientOptions(
+                    serverURL: "https://127.0.0.1:\(port)", clientCertificate: pki.installer.certificate,
+                    clientKey: pki.installer.key, siteID: "SITE-LOAD", timeoutSeconds: 30, attempts: 1),
+                policy: policy)
+        }
         let digests = (0..<bundles).map { SHA256Digest.of(Array("bundle-\($0)".utf8)).hex }
 
         print(
-            "licence server load: \(checks) checks, \(concurrency) concurrent installers, \(bundles) distinct bundles, server on 127.0.0.1:\(port)"
+            "licence server load: \(checks) checks, \(concurrency) concurrent installers, \(bundles) distinct bundles, \(ports.count) server(s) on 127.0.0.1:\(ports.map(String.init).joined(separator: ",")), store \(config.database)"
         )
         let started = DispatchTime.now().uptimeNanoseconds
         let results = await withTaskGroup(of: [(Double, String?)].self) { group in
             for worker in 0..<concurrency {
+                let client = clients[worker % clients.count]
                 group.addTask {
                     var out: [(Double, String?)] = []
                     var i = worker
@@ -112,8 +137,11 @@ struct LicenseLoad {
         print(
             "database: \(activations.count) activations, \(distinct) distinct bundles (expected \(expected)); licence seats used \(seatsUsed)"
         )
-        serverTask.cancel()
-        _ = try? await serverTask.value
+        for task in serverTasks {
+            task.cancel()
+            _ = try? await task.value
+        }
+        for instance in servers { await instance.store.close() }
         let ok = errors.isEmpty && activations.count == expected && distinct == expected
         print(ok ? "RESULT: PASS (no error, no activation lost or counted twice)" : "RESULT: FAIL")
         exit(ok ? 0 : 1)
