@@ -41,7 +41,9 @@ import Testing
         #expect(config.operatorPolicy == WellKnownOID.roleLicenseOperator)
     }
 
-    @Test func operatorIssuesListsAndRevokesAndEveryActionIsAuditedWithTheCertificate() async throws {
+    @Test(.clause("IQ 6.2.1")) func operatorIssuesListsAndRevokesAndEveryActionIsAuditedWithTheCertificate()
+        async throws
+    {
         let (pki, folder, server) = try await setUp()
         let client = try server.adminClient(pki: pki)
         let issued = try await client.issue(Self.request).get()
@@ -82,7 +84,7 @@ import Testing
         withExtendedLifetime(folder) {}
     }
 
-    @Test func installerCertificateOnTheAdminAPIIsRefusedAndChangesNothing() async throws {
+    @Test(.clause("IQ 6.2.1")) func installerCertificateOnTheAdminAPIIsRefusedAndChangesNothing() async throws {
         let (pki, folder, server) = try await setUp()
         try server.issue(id: "LIC-KEEP")
         let before = try server.server.store.auditTrail().count
@@ -103,7 +105,7 @@ import Testing
         withExtendedLifetime(folder) {}
     }
 
-    @Test func operatorCertificateCannotActivate() async throws {
+    @Test(.clause("IQ 6.2.1")) func operatorCertificateCannotActivate() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
         try server.issue()
