@@ -223,14 +223,21 @@ public struct LicenseClient: Sendable {
     }
 
     private static func makeContext(_ options: LicenseClientOptions) throws -> NIOSSLContext {
+        try makeContext(
+            certificate: options.clientCertificate, key: options.clientKey, passphrase: options.clientKeyPassphrase)
+    }
+
+    /// The TLS client context with a client credential (installer or licence operator); the server's
+    /// certificate is judged by a `ServerVerifier` callback, not by the TLS stack.
+    static func makeContext(certificate: String, key keyFile: String, passphrase: [UInt8]?) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites =
             "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
-        let certificates = try NIOSSLCertificate.fromPEMFile(options.clientCertificate)
+        let certificates = try NIOSSLCertificate.fromPEMFile(certificate)
         configuration.certificateChain = certificates.map { .certificate($0) }
         // The key goes through ivpack's own loader (passphrase handling, clear errors), then to NIOSSL as PEM in memory.
-        let key = try PrivateKey.load(file: options.clientKey, passphrase: options.clientKeyPassphrase)
+        let key = try PrivateKey.load(file: keyFile, passphrase: passphrase)
         configuration.privateKey = .privateKey(
             try NIOSSLPrivateKey(bytes: Array(try key.pkcs8PEM(passphrase: nil).utf8), format: .pem))
         configuration.certificateVerification = .noHostnameVerification
@@ -238,7 +245,7 @@ public struct LicenseClient: Sendable {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    private static func classify(_ error: any Error, host: String, port: Int, verifier: ServerVerifier)
+    static func classify(_ error: any Error, host: String, port: Int, verifier: ServerVerifier)
         -> LicenseCheckFailure
     {
         if let reason = verifier.refusal {
@@ -303,6 +310,35 @@ public struct LicenseClient: Sendable {
         host: String, port: Int, body: [UInt8], context: NIOSSLContext, verifier: ServerVerifier,
         timeout: Int64
     ) async throws -> Result<SignedGrant, LicenseCheckFailure> {
+        let reply = try await send(
+            method: .POST, path: LicenseProtocol.activationsPath, host: host, port: port, body: body, context: context,
+            verifier: verifier, timeout: timeout)
+        guard case .success(let (status, collected)) = reply else {
+            if case .failure(let failure) = reply { return .failure(failure) }
+            return .failure(LicenseCheckFailure(code: "bad-response", message: "no reply", retryable: true))
+        }
+        let value = try? JSONParser.parse(
+            collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))
+        if status == .ok, let value, let signed = SignedGrant.parse(value) { return .success(signed) }
+        if let code = value?["error"]?.stringValue {
+            let message = value?["message"]?.stringValue ?? ""
+            return .failure(
+                LicenseCheckFailure(
+                    code: code, message: "the licence server refused: \(message) (\(status.code))",
+                    retryable: status.code >= 500))
+        }
+        return .failure(
+            LicenseCheckFailure(
+                code: "bad-response", message: "unexpected reply \(status.code) from the licence server",
+                retryable: status.code >= 500))
+    }
+
+    /// One HTTP/1.1 request over mutual TLS and its reply (status and at most
+    /// `LicenseProtocol.maxResponseBytes` of body), or why there is none.
+    static func send(
+        method: HTTPMethod, path: String, host: String, port: Int, body: [UInt8]?, context: NIOSSLContext,
+        verifier: ServerVerifier, timeout: Int64
+    ) async throws -> Result<(HTTPResponseStatus, [UInt8]), LicenseCheckFailure> {
         let isIPAddress = (try? SocketAddress(ipAddress: host, port: port)) != nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(timeout))
@@ -319,13 +355,15 @@ public struct LicenseClient: Sendable {
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: LicenseProtocol.activationsPath)
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
             head.headers.add(name: "Host", value: host)
-            head.headers.add(name: "Content-Type", value: "application/json")
-            head.headers.add(name: "Content-Length", value: String(body.count))
+            if let body {
+                head.headers.add(name: "Content-Type", value: "application/json")
+                head.headers.add(name: "Content-Length", value: String(body.count))
+            }
             head.headers.add(name: "Connection", value: "close")
             try await outbound.write(.head(head))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
             try await outbound.write(.end(nil))
             var status: HTTPResponseStatus?
             var collected: [UInt8] = []
@@ -353,20 +391,7 @@ public struct LicenseClient: Sendable {
                         code: "bad-response", message: "the server closed the connection without a reply",
                         retryable: true))
             }
-            let value = try? JSONParser.parse(
-                collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))
-            if status == .ok, let value, let signed = SignedGrant.parse(value) { return .success(signed) }
-            if let code = value?["error"]?.stringValue {
-                let message = value?["message"]?.stringValue ?? ""
-                return .failure(
-                    LicenseCheckFailure(
-                        code: code, message: "the licence server refused: \(message) (\(status.code))",
-                        retryable: status.code >= 500))
-            }
-            return .failure(
-                LicenseCheckFailure(
-                    code: "bad-response", message: "unexpected reply \(status.code) from the licence server",
-                    retryable: status.code >= 500))
+            return .success((status, collected))
         }
     }
 }

@@ -17,14 +17,23 @@ struct LicenseRequestContext: RequestContext {
     }
 }
 
-/// Validates installer certificates in the TLS handshake with ivpack's one path validator, and
-/// remembers why a certificate was refused (the client only sees a TLS alert).
+/// The role a client certificate proves by its certificate policy: installers activate, licence
+/// operators use the admin API. The handshake accepts either; each route checks the one it needs.
+enum ClientRole: String, Sendable {
+    case installer
+    case licenseOperator = "operator"
+}
+
+/// Validates installer (and licence operator) certificates in the TLS handshake with ivpack's one
+/// path validator, and remembers why a certificate was refused (the client only sees a TLS alert).
 final class InstallerAuthenticator: Sendable {
     let roots: [Certificate]
     let intermediates: [Certificate]
     let crls: [RevocationList]
     let revocation: RevocationMode
     let installerPolicy: String
+    /// nil: the admin API is off, and no operator certificate passes the handshake.
+    let operatorPolicy: String?
     let logger: Logger
     let refusals = RefusalLog()
 
@@ -34,7 +43,26 @@ final class InstallerAuthenticator: Sendable {
         crls = try config.clientCRLs.flatMap { try RevocationList.load(file: $0) }
         revocation = config.revocation
         installerPolicy = config.installerPolicy
+        operatorPolicy = config.operatorPolicy
         self.logger = logger
+    }
+
+    /// The certificate policy that proves `role`; nil when the role is not configured.
+    func policy(of role: ClientRole) -> String? {
+        switch role {
+        case .installer: return installerPolicy
+        case .licenseOperator: return operatorPolicy
+        }
+    }
+
+    /// The roles a leaf claims by its certificate policies (the handshake has checked each claimed
+    /// role along the whole path, so a route may trust the leaf's claim).
+    func roles(of leaf: Certificate) -> Set<ClientRole> {
+        var roles: Set<ClientRole> = []
+        for role in [ClientRole.installer, .licenseOperator] {
+            if let oid = policy(of: role), leaf.certificatePolicies.contains(oid) { roles.insert(role) }
+        }
+        return roles
     }
 
     /// The decision for a presented chain (leaf first), and the reason when refused.
@@ -51,14 +79,19 @@ final class InstallerAuthenticator: Sendable {
         if !leaf.extendedKeyUsages.contains(WellKnownOID.clientAuth) {
             return "client certificate \"\(leaf.subject)\" refused: it lacks the TLS client-authentication usage"
         }
-        if !leaf.certificatePolicies.contains(installerPolicy) {
+        let claimed = roles(of: leaf)
+        if claimed.isEmpty {
             return
                 "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate (certificate policy \(installerPolicy) missing)"
+                + (operatorPolicy.map { " nor a licence operator certificate (certificate policy \($0) missing)" } ?? "")
         }
-        // The installer policy must hold along the whole path, not only in the leaf.
-        if case .invalid(let reason, _, _) = validate(requiredPolicy: installerPolicy) {
-            return
-                "client certificate \"\(leaf.subject)\" refused: it is not an installer certificate along its path: \(reason)"
+        // A role's policy must hold along the whole path, not only in the leaf.
+        for role in claimed.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if case .invalid(let reason, _, _) = validate(requiredPolicy: policy(of: role)) {
+                let name = role == .installer ? "an installer" : "a licence operator"
+                return
+                    "client certificate \"\(leaf.subject)\" refused: it is not \(name) certificate along its path: \(reason)"
+            }
         }
         return nil
     }
@@ -173,6 +206,7 @@ public final class LicenseServer: Sendable {
         router.post(RouterPath(stringLiteral: LicenseProtocol.activationsPath)) { request, context -> Response in
             await server.activate(request: request, context: context)
         }
+        registerAdminRoutes(on: router)
         router.get("/v1/health") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
@@ -192,7 +226,7 @@ public final class LicenseServer: Sendable {
         try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+    func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
         var buffer = ByteBuffer()
         buffer.writeBytes(CanonicalJSON.encode(value))
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
@@ -202,12 +236,23 @@ public final class LicenseServer: Sendable {
         var request = request
         let now = Timestamp.now()
         // The installer, from the certificate the handshake validated; never from the body.
-        guard let peer = try? await context.channel.nioSSL_peerCertificate().get(), let der = try? peer.toDERBytes(),
-            let installer = try? Certificate(der: der, source: "client certificate")
-        else {
+        guard let installer = await peerCertificate(context) else {
             return json(
                 .unauthorized,
                 ProtocolError(code: "no-client-certificate", message: "no validated client certificate").json)
+        }
+        // A licence operator's certificate passes the handshake for the admin API; it activates nothing.
+        guard authenticator.roles(of: installer).contains(.installer) else {
+            logger.notice(
+                "request refused",
+                metadata: ["client": .string(installer.subject), "reason": "not-an-installer"])
+            return json(
+                .forbidden,
+                ProtocolError(
+                    code: "not-an-installer",
+                    message:
+                        "the client certificate \"\(installer.subject)\" is not an installer certificate (certificate policy \(config.installerPolicy)); activations need one"
+                ).json)
         }
         let body: ByteBuffer
         do {

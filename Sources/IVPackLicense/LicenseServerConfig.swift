@@ -121,6 +121,9 @@ public struct LicenseServerConfig: Sendable {
     public var revocation: RevocationMode
     /// The certificate policy OID an installer certificate must carry.
     public var installerPolicy: String
+    /// The certificate policy OID a licence operator's certificate must carry for the admin API
+    /// (`/v1/admin/...`); nil turns the admin API off.
+    public var operatorPolicy: String?
     /// The licence-signing identity.
     public var grantCertificate: String
     public var grantKey: String
@@ -179,7 +182,7 @@ public struct LicenseServerConfig: Sendable {
         }
         let client = try r.mapping(
             top["clientAuthentication"]!, "clientAuthentication",
-            allowed: ["trustedRoots", "intermediates", "crls", "revocation", "installerPolicy"],
+            allowed: ["trustedRoots", "intermediates", "crls", "revocation", "installerPolicy", "operatorPolicy"],
             required: ["trustedRoots", "installerPolicy"])
         var revocation = RevocationMode.require
         if let v = client["revocation"] {
@@ -190,6 +193,17 @@ public struct LicenseServerConfig: Sendable {
                     hint: "Use require, if-available or none")
             }
             revocation = m
+        }
+        let installerPolicy = try r.string(client["installerPolicy"]!, "clientAuthentication.installerPolicy")
+        let operatorPolicy = try client["operatorPolicy"].map {
+            try r.string($0, "clientAuthentication.operatorPolicy")
+        }
+        if let operatorPolicy, operatorPolicy == installerPolicy {
+            // One OID for both roles would let every installer use the admin API.
+            throw r.error(
+                client["operatorPolicy"], "clientAuthentication.operatorPolicy", "is the installer policy",
+                hint: "Give operators a certificate policy of their own (ivpack's: \(WellKnownOID.roleLicenseOperator))"
+            )
         }
         let grants = try r.mapping(
             top["grants"]!, "grants", allowed: ["certificate", "key", "chain", "validitySeconds"],
@@ -246,7 +260,8 @@ public struct LicenseServerConfig: Sendable {
             clientIntermediates: try paths(client, "intermediates", "clientAuthentication.intermediates"),
             clientCRLs: try paths(client, "crls", "clientAuthentication.crls"),
             revocation: revocation,
-            installerPolicy: try r.string(client["installerPolicy"]!, "clientAuthentication.installerPolicy"),
+            installerPolicy: installerPolicy,
+            operatorPolicy: operatorPolicy,
             grantCertificate: resolve(try r.string(grants["certificate"]!, "grants.certificate")),
             grantKey: resolve(try r.string(grants["key"]!, "grants.key")),
             grantChain: try paths(grants, "chain", "grants.chain"),
@@ -327,6 +342,7 @@ public struct LicenseServerConfig: Sendable {
           crls: [\(pkiDirectory)/root-crl.pem, \(pkiDirectory)/crl.pem]
           revocation: require
           installerPolicy: "\(WellKnownOID.roleInstaller)"
+          operatorPolicy: "\(WellKnownOID.roleLicenseOperator)"
         grants:
           certificate: \(pkiDirectory)/license-signing/license-signing.pem
           key: \(pkiDirectory)/license-signing/license-signing.key

@@ -539,3 +539,57 @@ public final class LicenseStore: LicenseStoring {
         }
     }
 }
+
+/// One row of the audit table, with its sequence number (the admin API's `GET /v1/admin/audit`).
+public struct AuditEntry: Sendable, Equatable {
+    public var id: Int64
+    public var at: Int64
+    public var actor: String
+    public var action: String
+    public var result: String
+    public var detail: String
+}
+
+// Queries of the admin API (AdminAPI.swift), plain SQL as above.
+extension LicenseStore {
+    /// The activations of licence `licenseID`, oldest first.
+    public func activations(licenseID: String) throws -> [Activation] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM activations WHERE license_id = ? ORDER BY id", arguments: [licenseID]
+                ).map { row in
+                    Activation(
+                        id: row["id"], licenseID: row["license_id"], siteID: row["site_id"],
+                        manifestSHA256: row["manifest_sha256"],
+                        installerSubject: row["installer_subject"], installerFingerprint: row["installer_fingerprint"],
+                        createdAt: row["created_at"], isNew: false)
+                }
+            }
+        }
+    }
+
+    /// At most `limit` audit rows after row `afterID` (0: from the first), oldest first.
+    public func auditEntries(afterID: Int64, limit: Int) throws -> [AuditEntry] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", arguments: [afterID, limit]
+                ).map {
+                    AuditEntry(
+                        id: $0["id"], at: $0["at"], actor: $0["actor"], action: $0["action"], result: $0["result"],
+                        detail: $0["detail"])
+                }
+            }
+        }
+    }
+
+    /// Writes one audit row on its own: an admin action that changed nothing (a read, a refusal).
+    public func recordAudit(at time: Int64, actor: String, action: String, result: String, detail: String) throws {
+        try wrap {
+            try pool.write { db in
+                try Self.audit(db, at: time, actor: actor, action: action, result: result, detail: detail)
+            }
+        }
+    }
+}

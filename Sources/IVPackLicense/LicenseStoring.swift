@@ -32,8 +32,14 @@ public protocol LicenseStoring: Sendable {
     func activationCount(licenseID: String) async throws -> Int
     /// Every activation, oldest first.
     func activations() async throws -> [Activation]
+    /// The activations of licence `licenseID`, oldest first.
+    func activations(licenseID: String) async throws -> [Activation]
     /// The audit trail, oldest first.
     func auditTrail() async throws -> [LicenseAuditRow]
+    /// At most `limit` audit rows after row `afterID` (0: from the first), oldest first.
+    func auditEntries(afterID: Int64, limit: Int) async throws -> [AuditEntry]
+    /// Writes one audit row on its own: an admin action that changed nothing (a read, a refusal).
+    func recordAudit(at time: Int64, actor: String, action: String, result: String, detail: String) async throws
     /// The licence decision and activation in one transaction (see `LicenseStore.activate`): the
     /// seat count stays exact when several servers share the database.
     func activate(

@@ -529,6 +529,35 @@ public final class PostgresLicenseStore: LicenseStoring {
         return rows.map { ($0.at, $0.actor, $0.action, $0.result, $0.detail) }
     }
 
+    public func activations(licenseID: String) async throws -> [Activation] {
+        let logger = self.logger
+        return try await read { c in
+            try await Self.rows(c, "SELECT * FROM activations WHERE license_id = \(licenseID) ORDER BY id", logger)
+                .map(Self.activation)
+        }
+    }
+
+    public func auditEntries(afterID: Int64, limit: Int) async throws -> [AuditEntry] {
+        let logger = self.logger
+        return try await read { c in
+            try await Self.rows(c, "SELECT * FROM audit WHERE id > \(afterID) ORDER BY id LIMIT \(limit)", logger).map {
+                AuditEntry(
+                    id: try $0["id"].decode(Int64.self), at: try $0["at"].decode(Int64.self),
+                    actor: try $0["actor"].decode(String.self), action: try $0["action"].decode(String.self),
+                    result: try $0["result"].decode(String.self), detail: try $0["detail"].decode(String.self))
+            }
+        }
+    }
+
+    public func recordAudit(at time: Int64, actor: String, action: String, result: String, detail: String)
+        async throws
+    {
+        let logger = self.logger
+        try await transaction { c in
+            try await Self.audit(c, logger, at: time, actor: actor, action: action, result: result, detail: detail)
+        }
+    }
+
     /// A Sendable carrier for an audit row across the connection closure.
     private struct AuditRowValue: Sendable {
         var at: Int64

@@ -29,7 +29,8 @@ extension KeysCommand {
             discussion: """
                 Writes into DIR, which must not exist or be empty (an existing PKI is never overwritten): \
                 a root and an intermediate CA, code-signing certificates for the release-manager and \
-                quality roles, an installer client and a licence server TLS identity, a licence-signing \
+                quality roles, an installer client, a licence operator client (the licence server's admin \
+                API) and a licence server TLS identity, a licence-signing \
                 and a time-stamping identity, CRLs, trust-policy.yaml trusting the root (marked \
                 development: true) and README.txt saying what each file is. Keys are P-256, PKCS#8 PEM, \
                 unencrypted, mode 0600. Every subject says DEVELOPMENT; never ship these keys.
@@ -121,7 +122,7 @@ extension KeysCommand {
         @Option(
             name: .long,
             help:
-                "The role: release-manager, quality, installer, hospital-reviewer, vendor-issuer, license-server, license-signing, license-escrow."
+                "The role: release-manager, quality, installer, license-operator, hospital-reviewer, vendor-issuer, license-server, license-signing, license-escrow."
         )
         var role: String
 

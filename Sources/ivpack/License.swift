@@ -16,8 +16,15 @@ struct LicenseCommand: AsyncParsableCommand {
               ivpack license register out/pulmoscan-V2.3.1.1024.ivp \\
                 --config /tmp/license-server.yaml
               ivpack license serve --config /tmp/license-server.yaml
+              ivpack license list --server https://127.0.0.1:8443 \\
+                --client-cert /tmp/dev-pki/operators/operator-1.pem \\
+                --client-key /tmp/dev-pki/operators/operator-1.key \\
+                --ca /tmp/dev-pki/root-ca.pem
             """,
-        subcommands: [Serve.self, DevConfig.self, Register.self, Issue.self, Revoke.self, List.self, Export.self]
+        subcommands: [
+            Serve.self, DevConfig.self, Register.self, Issue.self, Revoke.self, List.self, Activations.self,
+            Export.self,
+        ]
     )
 
     struct Serve: AsyncParsableCommand {
@@ -191,17 +198,22 @@ struct LicenseCommand: AsyncParsableCommand {
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a licence to the server's database.",
+            abstract: "Add a licence: to the server's database, or through its admin API.",
             discussion: """
                 Example:
                   ivpack license issue --config server.yaml --id LIC-0001 --site SITE-001 \\
                     --product "PulmoScan AI" --min-version V2.0.0.1 \\
                     --max-version V2.999.999.999999 --seats 5 --valid-days 365
+
+                Remotely, with the licence operator's certificate:
+                  ivpack license issue --server https://licence.example:8443 \\
+                    --client-cert operator.pem --client-key operator.key \\
+                    --ca root-ca.pem --id LIC-0001 --site SITE-001 \\
+                    --product "PulmoScan AI" --min-version V2.0.0.1 \\
+                    --max-version V2.999.999.999999 --seats 5
                 """)
 
-        @Option(
-            name: .long, help: "The server configuration (its database is used).",
-            completion: .file(extensions: ["yaml", "yml"])) var config: String
+        @OptionGroup var target: LicenseTargetOptions
         @Option(name: .long, help: "Licence identifier.") var id: String
         @Option(name: .long, help: "The site the licence is for.") var site: String
         @Option(name: .long, help: "The product name, as in the bundle's manifest.") var product: String
@@ -220,16 +232,29 @@ struct LicenseCommand: AsyncParsableCommand {
         }
 
         mutating func run() async throws {
+            let options = self
             try await reportingErrors {
-                let store = try await LicenseStores.open(try LicenseServerConfig.load(path: config))
-                let now = Timestamp.now()
-                let license = License(
-                    id: id, siteID: site, product: product, minimumVersion: minVersion, maximumVersion: maxVersion,
-                    notBefore: now, notAfter: now + Int64(validDays) * 86_400, seats: seats, createdAt: now)
-                try await store.issue(license, actor: "operator \(AuditLog.currentOperator())")
-                await store.close()
+                let issued: LicenseListing
+                if let client = try options.target.adminClient() {
+                    issued = try options.target.value(
+                        await client.issue(
+                            LicenseIssueRequest(
+                                id: options.id, siteID: options.site, product: options.product,
+                                minimumVersion: options.minVersion, maximumVersion: options.maxVersion,
+                                seats: options.seats, validDays: options.validDays)))
+                } else {
+                    issued = try await options.target.withLocalStore { store in
+                        let now = Timestamp.now()
+                        let license = License(
+                            id: options.id, siteID: options.site, product: options.product,
+                            minimumVersion: options.minVersion, maximumVersion: options.maxVersion, notBefore: now,
+                            notAfter: now + Int64(options.validDays) * 86_400, seats: options.seats, createdAt: now)
+                        try await store.issue(license, actor: "operator \(AuditLog.currentOperator())")
+                        return LicenseListing(license, activations: 0)
+                    }
+                }
                 print(
-                    "Issued \(id): \(product) \(minVersion) to \(maxVersion) for site \(site), \(seats) seat(s), until \(Timestamp.iso8601(license.notAfter))"
+                    "Issued \(issued.id): \(issued.product) \(issued.minimumVersion) to \(issued.maximumVersion) for site \(issued.siteID), \(issued.seats) seat(s), until \(issued.notAfter)"
                 )
             }
         }
@@ -238,22 +263,40 @@ struct LicenseCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a licence.",
-            discussion: "Example:\n  ivpack license revoke --config server.yaml --id LIC-0001")
-        @Option(name: .long, help: "The server configuration.", completion: .file(extensions: ["yaml", "yml"]))
-        var config: String
+            discussion: """
+                Example:
+                  ivpack license revoke --config server.yaml --id LIC-0001
+                  ivpack license revoke --server https://licence.example:8443 \\
+                    --client-cert operator.pem --client-key operator.key \\
+                    --ca root-ca.pem --id LIC-0001
+                """)
+        @OptionGroup var target: LicenseTargetOptions
         @Option(name: .long, help: "Licence identifier.") var id: String
 
         mutating func run() async throws {
+            let options = self
             try await reportingErrors {
-                let store = try await LicenseStores.open(try LicenseServerConfig.load(path: config))
-                let revoked = try await store.revoke(
-                    id: id, at: Timestamp.now(), actor: "operator \(AuditLog.currentOperator())")
-                await store.close()
-                guard revoked else {
-                    printError("error: no valid licence \(id) to revoke")
-                    throw ExitCode(ExitStatus.badInput.rawValue)
+                if let client = try options.target.adminClient() {
+                    let result = await client.revoke(id: options.id)
+                    if case .failure(let f) = result, f.code == "no-such-license" || f.code == "license-already-revoked"
+                    {
+                        printError(
+                            "error: no valid licence \(options.id) to revoke (\(options.target.server ?? ""): \(f.code))"
+                        )
+                        throw ExitCode(ExitStatus.badInput.rawValue)
+                    }
+                    _ = try options.target.value(result)
+                } else {
+                    let revoked = try await options.target.withLocalStore { store in
+                        try await store.revoke(
+                            id: options.id, at: Timestamp.now(), actor: "operator \(AuditLog.currentOperator())")
+                    }
+                    guard revoked else {
+                        printError("error: no valid licence \(options.id) to revoke")
+                        throw ExitCode(ExitStatus.badInput.rawValue)
+                    }
                 }
-                print("Revoked \(id)")
+                print("Revoked \(options.id)")
             }
         }
     }
@@ -261,43 +304,82 @@ struct LicenseCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List licences and their activations.",
-            discussion: "Example:\n  ivpack license list --config server.yaml --json")
-        @Option(name: .long, help: "The server configuration.", completion: .file(extensions: ["yaml", "yml"]))
-        var config: String
+            discussion: """
+                Example:
+                  ivpack license list --config server.yaml --json
+                  ivpack license list --server https://licence.example:8443 \\
+                    --client-cert operator.pem --client-key operator.key \\
+                    --ca root-ca.pem
+                """)
+        @OptionGroup var target: LicenseTargetOptions
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         mutating func run() async throws {
+            let options = self
             try await reportingErrors {
-                let store = try await LicenseStores.open(try LicenseServerConfig.load(path: config))
-                let licenses = try await store.licenses()
-                var used: [String: Int] = [:]
-                for l in licenses { used[l.id] = try await store.activationCount(licenseID: l.id) }
-                await store.close()
-                if json {
-                    printJSON(
-                        .array(
-                            licenses.map { l in
-                                .object([
-                                    ("id", .string(l.id)), ("site", .string(l.siteID)), ("product", .string(l.product)),
-                                    ("minimumVersion", .string(l.minimumVersion)),
-                                    ("maximumVersion", .string(l.maximumVersion)),
-                                    ("notBefore", .string(Timestamp.iso8601(l.notBefore))),
-                                    ("notAfter", .string(Timestamp.iso8601(l.notAfter))),
-                                    ("seats", .integer(l.seats)),
-                                    ("activations", .integer(used[l.id] ?? 0)),
-                                    ("revoked", l.revokedAt.map { .string(Timestamp.iso8601($0)) } ?? .null),
-                                ])
-                            }))
+                let listings: [LicenseListing]
+                if let client = try options.target.adminClient() {
+                    listings = try options.target.value(await client.licenses())
                 } else {
-                    for l in licenses {
-                        let state =
-                            l.revokedAt.map { "REVOKED \(Timestamp.iso8601($0))" }
-                            ?? "valid until \(Timestamp.iso8601(l.notAfter))"
-                        print(
-                            "\(l.id)  site \(l.siteID)  \(l.product) \(l.minimumVersion)..\(l.maximumVersion)  seats \(used[l.id] ?? 0)/\(l.seats)  \(state)"
-                        )
+                    listings = try await options.target.withLocalStore { store in
+                        var listings: [LicenseListing] = []
+                        for license in try await store.licenses() {
+                            listings.append(
+                                LicenseListing(
+                                    license, activations: try await store.activationCount(licenseID: license.id)))
+                        }
+                        return listings
                     }
-                    if licenses.isEmpty { print("No licences.") }
+                }
+                if options.json {
+                    printJSON(.array(listings.map(\.json)))
+                } else {
+                    for l in listings { print(l.line) }
+                    if listings.isEmpty { print("No licences.") }
+                }
+            }
+        }
+    }
+
+    struct Activations: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List activations: which bundles were activated, where and by whom.",
+            discussion: """
+                Oldest first; --license keeps one licence's.
+
+                Example:
+                  ivpack license activations --config server.yaml --license LIC-0001
+                  ivpack license activations --server https://licence.example:8443 \\
+                    --client-cert operator.pem --client-key operator.key \\
+                    --ca root-ca.pem --json
+                """)
+        @OptionGroup var target: LicenseTargetOptions
+        @Option(name: .long, help: "Only the activations of this licence.") var license: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        mutating func run() async throws {
+            let options = self
+            try await reportingErrors {
+                let listings: [ActivationListing]
+                if let client = try options.target.adminClient() {
+                    listings = try options.target.value(await client.activations(licenseID: options.license))
+                } else {
+                    listings = try await options.target.withLocalStore { store in
+                        guard let id = options.license else {
+                            return try await store.activations().map(ActivationListing.init)
+                        }
+                        guard try await store.license(id: id) != nil else {
+                            printError("error: no licence \(id) in \(store.location)")
+                            throw ExitCode(ExitStatus.badInput.rawValue)
+                        }
+                        return try await store.activations(licenseID: id).map(ActivationListing.init)
+                    }
+                }
+                if options.json {
+                    printJSON(.array(listings.map(\.json)))
+                } else {
+                    for a in listings { print(a.line) }
+                    if listings.isEmpty { print("No activations.") }
                 }
             }
         }

@@ -113,6 +113,20 @@ public final class LicenseServerFixture: @unchecked Sendable {
     }
 }
 
+extension LicenseServerFixture {
+    /// An admin API client with the development licence operator's identity (or another), trusting
+    /// only the PKI's root for the server, as `--ca root-ca.pem` does.
+    public func adminClient(pki: DevelopmentPKILayout, certificate: String? = nil, key: String? = nil) throws
+        -> LicenseAdminClient
+    {
+        LicenseAdminClient(
+            serverURL: url, clientCertificate: certificate ?? pki.licenseOperator.certificate,
+            clientKey: key ?? pki.licenseOperator.key,
+            policy: TrustPolicy.serverRoots(try Certificate.load(file: pki.rootCertificate), file: pki.rootCertificate),
+            timeoutSeconds: 20)
+    }
+}
+
 /// A task executor on a concurrent Dispatch queue, whose threads are not the cooperative pool's:
 /// Dispatch adds a thread when its threads block, so test load on the pool cannot starve a server.
 final class ServerThreads: TaskExecutor, @unchecked Sendable {

@@ -33,7 +33,8 @@ import Testing
         [
             layout.rootCertificate, layout.intermediateCertificate, layout.releaseManager.certificate,
             layout.quality.certificate,
-            layout.installer.certificate, layout.licenseServer.certificate, layout.licenseSigning.certificate,
+            layout.installer.certificate, layout.licenseOperator.certificate, layout.licenseServer.certificate,
+            layout.licenseSigning.certificate,
             layout.licenseEscrow.certificate,
             layout.timestampAuthority.certificate,
         ]
@@ -268,7 +269,7 @@ import Testing
         let folder = TemporaryFolder()
         let layout = try makePKI(folder)
         let keys = DevelopmentPKILayout.files.filter(\.isPrivateKey)
-        #expect(keys.count == 12)
+        #expect(keys.count == 13)
         for file in keys {
             let attributes = try FileManager.default.attributesOfItem(atPath: layout.path(of: file))
             #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(file.path)")

@@ -115,6 +115,8 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
     public var releaseManagerEncryptedKey: String
     /// The installer's TLS client identity.
     public var installer: Identity
+    /// The licence operator's TLS client identity, for the licence server's admin API.
+    public var licenseOperator: Identity
     /// The hospital reviewer's identity for signing IQ reports off (role hospital-reviewer).
     public var hospitalReviewer: Identity
     /// The vendor issuer's identity for signing IQ reports off (role vendor-issuer, 签发人).
@@ -184,6 +186,10 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
             summary: "installer TLS client certificate (mutual TLS to the licence server)", isPrivateKey: false),
         .init(path: "installers/installer-1.key", summary: "its private key", isPrivateKey: true),
         .init(
+            path: "operators/operator-1.pem",
+            summary: "licence operator TLS client certificate (the licence server's admin API)", isPrivateKey: false),
+        .init(path: "operators/operator-1.key", summary: "its private key", isPrivateKey: true),
+        .init(
             path: "report-signers/hospital-reviewer.pem",
             summary: "IQ report signing certificate, role hospital-reviewer (document signing)", isPrivateKey: false),
         .init(path: "report-signers/hospital-reviewer.key", summary: "its private key", isPrivateKey: true),
@@ -229,6 +235,8 @@ public struct DevelopmentPKILayout: Sendable, Equatable {
             chain: path("signers/quality.chain.pem"))
         releaseManagerEncryptedKey = path("signers/release-manager.encrypted.key")
         installer = Identity(certificate: path("installers/installer-1.pem"), key: path("installers/installer-1.key"))
+        licenseOperator = Identity(
+            certificate: path("operators/operator-1.pem"), key: path("operators/operator-1.key"))
         hospitalReviewer = Identity(
             certificate: path("report-signers/hospital-reviewer.pem"), key: path("report-signers/hospital-reviewer.key")
         )
@@ -311,7 +319,8 @@ public enum DevelopmentPKI {
             }
         }
         for folder in [
-            "ca", "signers", "installers", "report-signers", "license-server", "license-signing", "license-escrow",
+            "ca", "signers", "installers", "operators", "report-signers", "license-server", "license-signing",
+            "license-escrow",
             "tsa",
         ] {
             let path = staging + "/" + folder
@@ -483,6 +492,11 @@ public enum DevelopmentPKI {
                 "Field Service", "Installer 1 (\(marker))", eku: [WellKnownOID.clientAuth],
                 policies: [WellKnownOID.roleInstaller], keyUsage: installerKeyUsage))
         _ = try leaf(
+            "operators/operator-1.pem", "operators/operator-1.key",
+            request(
+                "Licensing", "Licence Operator 1 (\(marker))", eku: [WellKnownOID.clientAuth],
+                policies: [WellKnownOID.roleLicenseOperator], keyUsage: ["digitalSignature"]))
+        _ = try leaf(
             "report-signers/hospital-reviewer.pem", "report-signers/hospital-reviewer.key",
             request(
                 "Hospital Quality", "Hospital Reviewer (\(marker))", eku: [WellKnownOID.documentSigning],
@@ -570,6 +584,7 @@ public enum DevelopmentPKI {
               release-manager  \(WellKnownOID.roleReleaseManager)
               quality          \(WellKnownOID.roleQuality)
               installer        \(WellKnownOID.roleInstaller)
+              license-operator \(WellKnownOID.roleLicenseOperator) (licence server admin API)
               hospital-reviewer \(WellKnownOID.roleHospitalReviewer) (IQ report sign-off)
               vendor-issuer    \(WellKnownOID.roleVendorIssuer) (IQ report sign-off)
             Licence signing uses extended key usage \(WellKnownOID.licenseSigning).

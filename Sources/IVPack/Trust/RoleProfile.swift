@@ -32,6 +32,12 @@ public struct RoleProfile: Sendable, Equatable {
             policyOID: WellKnownOID.roleInstaller, keyUsage: ["digitalSignature", "keyAgreement"],
             extendedKeyUsage: [WellKnownOID.clientAuth]),
         RoleProfile(
+            role: "license-operator",
+            purpose:
+                "the licence operator's TLS client certificate for the licence server's admin API (issue, revoke, list)",
+            policyOID: WellKnownOID.roleLicenseOperator, keyUsage: ["digitalSignature"],
+            extendedKeyUsage: [WellKnownOID.clientAuth]),
+        RoleProfile(
             role: "hospital-reviewer", purpose: "signs IQ reports off as reviewed (ivpack sign-report)",
             policyOID: WellKnownOID.roleHospitalReviewer, keyUsage: ["digitalSignature"],
             extendedKeyUsage: [WellKnownOID.documentSigning]),

@@ -342,6 +342,19 @@ public struct TrustPolicy: Sendable {
         return policy
     }
 
+    /// A policy that trusts only `roots` to identify a TLS server (`ivpack license ... --server URL
+    /// --ca FILE`): no intermediates beyond what the server sends, no CRLs (revocation if-available),
+    /// no signing roles. Development roots are accepted only when every root given is one: naming
+    /// the development root explicitly is the operator's choice, and a mixed file is refused by the
+    /// usual development check.
+    public static func serverRoots(_ roots: [Certificate], file: String) -> TrustPolicy {
+        TrustPolicy(
+            file: file,
+            development: !roots.isEmpty && roots.allSatisfy { $0.subject.contains(WellKnownOID.developmentMarker) },
+            trustedRoots: roots, intermediates: [], timestampRoots: [], crls: [], revocation: .ifAvailable, roles: [:],
+            requiredRoles: [], minimumVersions: [:])
+    }
+
     static func isOID(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count >= 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }

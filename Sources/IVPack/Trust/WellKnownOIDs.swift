@@ -16,6 +16,9 @@ public enum WellKnownOID {
     public static let roleQuality = "2.25.261145825710450062598460754844276917613"
     /// Certificate policy of installer client certificates.
     public static let roleInstaller = "2.25.58610526101530584067834871760807862814"
+    /// Certificate policy of licence operator client certificates: the licence server's admin API
+    /// (`/v1/admin/...`) answers only a client certificate that carries it.
+    public static let roleLicenseOperator = "2.25.38697765871022811781661302515557442645"
     /// Certificate policy of the hospital's reviewer of IQ reports (审核人), who signs a report as reviewed.
     public static let roleHospitalReviewer = "2.25.41054068985983710855343861885436036682"
     /// Certificate policy of the vendor's issuer of IQ reports (签发人), who signs a report as approved.
