@@ -201,9 +201,11 @@ public final class RegistryClient: Sendable {
     func classify(_ error: any Error, url: String) -> DistributionError {
         if let error = error as? DistributionError { return error }
         let text = String(describing: error)
-        if error is NIOSSLError || error is BoringSSLError || text.contains("CERTIFICATE_VERIFY_FAILED")
-            || text.contains("handshake")
-        {
+        // Only a failed handshake is about trust; NIOSSLError.uncleanShutdown (a connection cut
+        // mid-body) is a network failure that a pull or push resumes after.
+        var handshake = error is BoringSSLError || text.contains("CERTIFICATE_VERIFY_FAILED")
+        if case .handshakeFailed? = error as? NIOSSLError { handshake = true }
+        if handshake {
             return .tls(registry: registry, caFile: options.caFile, detail: text)
         }
         return .network(url: url, detail: text)

@@ -211,6 +211,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output + ".partial"))
     }
 
+    /// A proxy cuts the connection in the middle of the blob: the pull asks for the rest with
+    /// Range on a new connection and ends with the right digest.
+    @Test func pullResumesAfterTheConnectionIsCut() async throws {
+        let registry = try await RegistryFixture()
+        defer { registry.stop() }
+        let s = try SignedRelease(signedBy: [])
+        let direct = try OCIReference(parsing: registry.reference())
+        _ = try await BundleDistribution.push(bundle: s.bundle, to: direct, options: Self.options(registry))
+        let size = FileManager.default.contents(atPath: s.bundle)!.count
+        // TLS handshake and manifest are a few KiB; the cut falls inside the blob.
+        let proxy = try CuttingProxy(to: registry.port, cutAfter: 8192 + size / 2)
+        defer { proxy.stop() }
+        let viaProxy = try OCIReference(parsing: "oci://127.0.0.1:\(proxy.port)/med/pulmoscan:V2.3.1")
+        let output = s.folder.url("pulled.ivp")
+        _ = try await BundleDistribution.pull(viaProxy, to: output, options: Self.options(registry))
+        #expect(proxy.didCut)
+        #expect(proxy.connections >= 2)
+        #expect(Self.sha256(output) == Self.sha256(s.bundle))
+    }
+
     @Test func interruptedPushResumesFromTheRegistrysOffset() async throws {
         let registry = try await RegistryFixture()
         defer { registry.stop() }
@@ -239,7 +259,7 @@ import Testing
         #expect(Self.sha256(copy) == digest.hex)
     }
 
-    @Test func verifyAndInstallAcceptAnOCIReference() async throws {
+    @Test func verifyAcceptsAnOCIReferenceAndFailsATamperedOne() async throws {
         let registry = try await RegistryFixture()
         defer { registry.stop() }
         let s = try SignedRelease()
@@ -263,6 +283,24 @@ import Testing
         #expect(f.status == 1, "\(f.stdout)\(f.stderr)")
         #expect(f.stdout.contains("Result: FAIL"))
         // The temporary pulls are gone.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+            .filter { $0.hasPrefix("ivpack-pull-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    @Test func installAcceptsAnOCIReference() async throws {
+        let registry = try await RegistryFixture()
+        defer { registry.stop() }
+        let f = try InstallFixture()
+        let bundle = try f.bundle(version: ReleaseFixture.defaultVersion, big: false)
+        let auth = ["--ca", registry.caFile, "--username", registry.username]
+        let pushed = ivpack(["push", bundle, registry.reference()] + auth, environment: environment(registry))
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let r = ivpack(
+            ["install", registry.reference(), "--trust", f.signed.pki.trustPolicy, "--root", f.root] + auth,
+            environment: environment(registry))
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(f.currentTarget?.hasPrefix("releases/") == true)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
             .filter { $0.hasPrefix("ivpack-pull-") }
         #expect(leftovers.isEmpty, "\(leftovers)")
