@@ -101,7 +101,8 @@ for _ in $(seq 100); do
 done
 export IVPACK_REGISTRY_PASSWORD="$password"
 auth=(--ca "$r/ca.pem" --username bench)
-[ -n "${BENCH_CHUNK:-}" ] && auth+=(--chunk-size "$BENCH_CHUNK")
+push_chunk=()
+[ -n "${BENCH_CHUNK:-}" ] && push_chunk=(--chunk-size "$BENCH_CHUNK")
 curl_auth=(-s -f --cacert "$r/ca.pem" -u "bench:$password")
 
 declare -A WALLS RSS
@@ -130,7 +131,7 @@ export curl_auth_string="${curl_auth[*]}"
 
 cat "$bundle" >/dev/null # page cache warm for every step
 for run in $(seq "$runs"); do
-    once "ivpack push" "$ivpack" push "$bundle" "oci://127.0.0.1:$port/bench/ivpack$run:t" "${auth[@]}"
+    once "ivpack push" "$ivpack" push "$bundle" "oci://127.0.0.1:$port/bench/ivpack$run:t" "${auth[@]}" "${push_chunk[@]}"
     once "curl upload" bash -c "curl_auth=($curl_auth_string); curl_push bench/curl$run"
     rm -f "$work/pulled.ivp"
     once "ivpack pull" "$ivpack" pull "oci://127.0.0.1:$port/bench/ivpack$run:t" --output "$work/pulled.ivp" "${auth[@]}"

@@ -22,15 +22,9 @@ struct RegistryAccessOptions: ParsableArguments {
         completion: .file())
     var passwordFile: String?
 
-    @Option(name: .long, help: "Bytes per upload request of a push (default 64 MiB; suffixes K, M, G).")
-    var chunkSize: String?
-
-    func validate() throws {
-        if let chunkSize { _ = try Self.parseSize(chunkSize) }
-    }
-
     /// The options as the library takes them; reads the password (file or environment).
-    func registryOptions() throws -> RegistryOptions {
+    /// `chunkSize` is push's `--chunk-size`, the only command that uploads.
+    func registryOptions(chunkSize: String? = nil) throws -> RegistryOptions {
         var options = RegistryOptions(
             caFile: ca,
             credentials: try RegistryCredentials.resolve(
@@ -96,15 +90,23 @@ struct PushCommand: AsyncParsableCommand {
 
     @OptionGroup var registry: RegistryAccessOptions
 
+    @Option(name: .long, help: "Bytes per upload request (default 64 MiB; suffixes K, M, G).")
+    var chunkSize: String?
+
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
+
+    func validate() throws {
+        if let chunkSize { _ = try RegistryAccessOptions.parseSize(chunkSize) }
+    }
 
     mutating func run() async throws {
         let options = self
         try await reportingErrors {
             let reference = try OCIReference(parsing: options.reference)
             let pushed = try await BundleDistribution.push(
-                bundle: options.bundle, to: reference, options: try options.registry.registryOptions())
+                bundle: options.bundle, to: reference,
+                options: try options.registry.registryOptions(chunkSize: options.chunkSize))
             if options.json {
                 printJSON(
                     .object([
