@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // One system-library target per C library; only the matching layer in IVPack imports it.
@@ -59,10 +60,21 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Bundles through OCI registries (distribution API over HTTPS): `ivpack push` / `pull`.
+        .target(
+            name: "IVPackDistribution",
+            dependencies: [
+                "IVPack",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "ivpack",
             dependencies: [
-                "IVPack", "IVPackLicense",
+                "IVPack", "IVPackLicense", "IVPackDistribution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,13 +95,14 @@ let package = Package(
             // CLibArchive for ReferenceTarWriter: libarchive's own writer, to compare with ivpack's.
             // PostgresNIO for PostgresTestDatabase: each test's own database on the test server.
             dependencies: [
-                "IVPack", "IVPackLicense", "CLibArchive", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "IVPack", "IVPackLicense", "IVPackDistribution", "CLibArchive",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/IVPackTestSupport"
         ),
         .testTarget(
             name: "IVPackTests",
-            dependencies: ["IVPack", "IVPackLicense", "IVPackTestSupport"]
+            dependencies: ["IVPack", "IVPackLicense", "IVPackDistribution", "IVPackTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

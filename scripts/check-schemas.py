@@ -123,6 +123,7 @@ IQ_SIGNOFF_SCHEMA = SCHEMAS / "iq-signoff.schema.json"
 TRUST_UPDATE_SCHEMA = SCHEMAS / "trust-update.schema.json"
 TRUST_PAYLOAD_SCHEMA = SCHEMAS / "trust-update-payload.schema.json"
 TRUST_STATE_SCHEMA = SCHEMAS / "trust-state.schema.json"
+OCI_MANIFEST_SCHEMA = SCHEMAS / "oci-manifest.schema.json"
 MAX_IQ_REPORT_BYTES = 16 << 20
 MAX_LICENSE_FILE_BYTES = 1 << 20
 DEFAULT_SPEC = REPO / "Examples" / "pulmoscan" / "ivpack.yaml"
@@ -772,6 +773,23 @@ def check_trust_state(state_path, schema):
           f"{document['updateKeys']['threshold']} of {len(document['updateKeys']['certificates'])} keys")
 
 
+def check_oci_manifest(path, schema):
+    """An OCI manifest from `ivpack push`: the schema, and its keys sorted as ivpack writes them."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        document = json.loads(data)
+    except ValueError as e:
+        raise Failure(f"{path}: not JSON: {e}")
+    errors = validation_errors(Draft202012Validator(schema), document)
+    if errors:
+        raise Failure(f"{path}: does not match {OCI_MANIFEST_SCHEMA.relative_to(REPO)}:\n  " + "\n  ".join(errors))
+    if json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() != data:
+        raise Failure(f"{path}: not the bytes ivpack writes (sorted keys, no spaces)")
+    print(f"ok   OCI manifest {path}: {document['annotations']['io.ivpack.bundle.product']} "
+          f"{document['annotations']['io.ivpack.bundle.version']}")
+
+
 def read_manifest(bundle):
     try:
         with tarfile.open(bundle, mode="r:") as tar:  # plain tar only, as ivpack: no compression
@@ -912,6 +930,8 @@ def main():
                         help="a trust update (ivpack trust bundle) to validate, with its payload and policy (repeatable)")
     parser.add_argument("--trust-state", action="append", type=Path, default=[], metavar="FILE",
                         help="a trust state file (STATE/states/vN/trust-state.json) to validate (repeatable)")
+    parser.add_argument("--oci-manifest", action="append", type=Path, default=[], metavar="FILE",
+                        help="an OCI image manifest written by ivpack push (read back from the registry) to validate (repeatable)")
     parser.add_argument("bundles", nargs="*", type=Path, help="bundles whose manifest to validate")
     args = parser.parse_args()
     failures = 0
@@ -922,7 +942,7 @@ def main():
         return 1
     required = (SPEC_SCHEMA, MANIFEST_SCHEMA, POLICY_SCHEMA, REPORT_SCHEMA, GATE_POLICY_SCHEMA, CHECK_REPORT_SCHEMA, SARIF_SCHEMA,
                 LICENSE_GRANT_SCHEMA, LICENSE_FILE_SCHEMA, LICENSE_CONFIG_SCHEMA, IQ_REPORT_SCHEMA, LABELS_SCHEMA, TEST_REPORT_SCHEMA,
-                IQ_SIGNOFF_SCHEMA, TRUST_UPDATE_SCHEMA, TRUST_PAYLOAD_SCHEMA, TRUST_STATE_SCHEMA)
+                IQ_SIGNOFF_SCHEMA, TRUST_UPDATE_SCHEMA, TRUST_PAYLOAD_SCHEMA, TRUST_STATE_SCHEMA, OCI_MANIFEST_SCHEMA)
     missing = [p.name for p in required if p not in schemas]
     if not LICENSE_API.is_file():
         missing.append(LICENSE_API.name)
@@ -950,6 +970,7 @@ def main():
     jobs += [(check_trust_update, f, (schemas[TRUST_UPDATE_SCHEMA], schemas[TRUST_PAYLOAD_SCHEMA], schemas[POLICY_SCHEMA]))
              for f in args.trust_update]
     jobs += [(check_trust_state, f, schemas[TRUST_STATE_SCHEMA]) for f in args.trust_state]
+    jobs += [(check_oci_manifest, f, schemas[OCI_MANIFEST_SCHEMA]) for f in args.oci_manifest]
     jobs += [(check_bundle, b, schemas[MANIFEST_SCHEMA]) for b in args.bundles]
     for check, path, schema in jobs:
         if not path.is_file():

@@ -3,7 +3,7 @@
 # Debian/Ubuntu only (apt-get); runs apt-get through sudo when not root.
 set -euo pipefail
 
-packages=(libssl-dev libarchive-dev libgit2-dev libsqlite3-dev sqlite3 postgresql pkg-config git tar openssl curl softhsm2 libengine-pkcs11-openssl chromium poppler-utils fonts-wqy-microhei time busybox)
+packages=(libssl-dev libarchive-dev libgit2-dev libsqlite3-dev sqlite3 postgresql pkg-config git tar openssl curl softhsm2 libengine-pkcs11-openssl chromium poppler-utils fonts-wqy-microhei time busybox docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -38,7 +38,7 @@ struct IVPackCommand: AsyncParsableCommand {
         subcommands: [
             BuildCommand.self, InspectCommand.self, KeysCommand.self, SignCommand.self, RecipientsCommand.self,
             VerifyCommand.self,
-            InstallCommand.self, QualifyCommand.self,
+            InstallCommand.self, QualifyCommand.self, PushCommand.self, PullCommand.self,
             RollbackCommand.self, StatusCommand.self, PruneCommand.self, LicenseCommand.self, CheckCommand.self,
             DiffCommand.self,
             AuditCommand.self,

@@ -55,7 +55,7 @@ struct InstallCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle.", completion: .file())
+    @Argument(help: "The bundle, or oci://HOST/REPOSITORY:TAG to pull it first.", completion: .file())
     var bundle: String
 
     @Option(
@@ -94,6 +94,8 @@ struct InstallCommand: AsyncParsableCommand {
 
     @OptionGroup var licensing: LicenseOptions
 
+    @OptionGroup var registry: RegistryAccessOptions
+
     @OptionGroup var keys: ContentKeyOptions
 
     @OptionGroup var iq: IQReportOptions
@@ -129,10 +131,15 @@ struct InstallCommand: AsyncParsableCommand {
             request.contentKeys = try options.keys.sources()
             let outcome: InstallOutcome
             do {
-                if let authority = options.licensing.authority(policy: policy) {
-                    outcome = try await Installer.install(request, license: authority)
-                } else {
-                    outcome = try Installer.install(request)
+                // An oci:// reference is pulled to a temporary file (removed after), then installed as usual.
+                let prepared = request
+                outcome = try await withLocalBundle(options.bundle, registry: options.registry) { path in
+                    var request = prepared
+                    request.bundlePath = path
+                    if let authority = options.licensing.authority(policy: policy) {
+                        return try await Installer.install(request, license: authority)
+                    }
+                    return try Installer.install(request)
                 }
             } catch InstallError.verificationFailed(let report) {
                 // The report of a refused install is the record too.

@@ -33,7 +33,7 @@ struct VerifyCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The bundle.", completion: .file())
+    @Argument(help: "The bundle, or oci://HOST/REPOSITORY:TAG to pull it first.", completion: .file())
     var bundle: String
 
     @Option(
@@ -42,6 +42,8 @@ struct VerifyCommand: AsyncParsableCommand {
     var trust: String
 
     @OptionGroup var licensing: LicenseOptions
+
+    @OptionGroup var registry: RegistryAccessOptions
 
     @Option(
         name: .long,
@@ -74,13 +76,16 @@ struct VerifyCommand: AsyncParsableCommand {
             let policy = try TrustPolicy.load(path: options.trust)
             try OutputFolder.prepare(options.iq.report, options.iq.html)
             let started = Timestamp.now()
-            let report = try await BundleVerifier.verify(
-                bundlePath: options.bundle, policy: policy, now: started,
-                license: options.licensing.authority(policy: policy),
-                accepting: options.acceptUnchecked.map {
-                    UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
-                },
-                progress: options.progressOptions.progress("verify", machineOutput: options.json))
+            // An oci:// reference is pulled to a temporary file (removed after) and verified as usual.
+            let report = try await withLocalBundle(options.bundle, registry: options.registry) { path in
+                try await BundleVerifier.verify(
+                    bundlePath: path, policy: policy, now: started,
+                    license: options.licensing.authority(policy: policy),
+                    accepting: options.acceptUnchecked.map {
+                        UncheckedAcceptance(requirement: $0, reason: options.reason ?? "")
+                    },
+                    progress: options.progressOptions.progress("verify", machineOutput: options.json))
+            }
             if let unmatched = UnmatchedAcceptance.find(
                 options.acceptUnchecked.map { UncheckedAcceptance(requirement: $0, reason: "") }, in: report.checks)
             {
