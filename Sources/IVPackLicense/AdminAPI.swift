@@ -203,7 +203,8 @@ extension LicenseServer {
         let now = Timestamp.now()
         do {
             guard try await store.license(id: id) != nil else {
-                try await store.recordAudit(at: now, actor: op.actor, action: "revoke", result: "no-such-license", detail: id)
+                try await store.recordAudit(
+                    at: now, actor: op.actor, action: "revoke", result: "no-such-license", detail: id)
                 return json(
                     .notFound,
                     ProtocolError(code: "no-such-license", message: "there is no licence \(id)").json)

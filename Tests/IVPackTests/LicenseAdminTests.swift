@@ -48,7 +48,7 @@ import Testing
         let client = try server.adminClient(pki: pki)
         let issued = try await client.issue(Self.request).get()
         #expect(issued.id == "LIC-ADM-1" && issued.seats == 3 && issued.activations == 0 && issued.revoked == nil)
-        let stored = try #require(try server.server.store.license(id: "LIC-ADM-1"))
+        let stored = try #require(try await server.server.store.license(id: "LIC-ADM-1"))
         #expect(stored.notAfter - stored.notBefore == 30 * 86_400)
         // The same ID again is a conflict, and nothing changes.
         let again = await client.issue(Self.request)
@@ -60,14 +60,14 @@ import Testing
         #expect(await client.activations(licenseID: "LIC-NONE").failure?.httpStatus == 404)
         let revoked = try await client.revoke(id: "LIC-ADM-1").get()
         #expect(revoked.revoked != nil)
-        #expect(try server.server.store.license(id: "LIC-ADM-1")?.revokedAt != nil)
+        #expect(try await server.server.store.license(id: "LIC-ADM-1")?.revokedAt != nil)
         let twice = await client.revoke(id: "LIC-ADM-1")
         #expect(twice.failure?.code == "license-already-revoked" && twice.failure?.httpStatus == 409)
         let unknown = await client.revoke(id: "LIC-NONE")
         #expect(unknown.failure?.code == "no-such-license" && unknown.failure?.httpStatus == 404)
         // The audit rows name the operator by the handshake's certificate, for every action.
         let expected = try actor(pki)
-        let rows = try server.server.store.auditTrail()
+        let rows = try await server.server.store.auditTrail()
         let summary = rows.map { "\($0.action) \($0.result)" }
         #expect(
             summary == [
@@ -79,15 +79,15 @@ import Testing
         let audit = try await client.audit(after: 7).get()
         #expect(audit.compactMap { $0["action"]?.stringValue } == ["revoke", "revoke"])
         #expect(audit.first?["actor"]?.stringValue == expected)
-        #expect(try server.server.store.auditTrail().last?.action == "read-audit")
+        #expect(try await server.server.store.auditTrail().last?.action == "read-audit")
         await server.stop()
         withExtendedLifetime(folder) {}
     }
 
     @Test(.clause("IQ 6.2.1")) func installerCertificateOnTheAdminAPIIsRefusedAndChangesNothing() async throws {
         let (pki, folder, server) = try await setUp()
-        try server.issue(id: "LIC-KEEP")
-        let before = try server.server.store.auditTrail().count
+        try await server.issue(id: "LIC-KEEP")
+        let before = try await server.server.store.auditTrail().count
         let installer = try server.adminClient(
             pki: pki, certificate: pki.installer.certificate, key: pki.installer.key)
         let issue = await installer.issue(Self.request)
@@ -98,9 +98,9 @@ import Testing
         #expect(await installer.licenses().failure?.code == "not-an-operator")
         #expect(await installer.activations().failure?.code == "not-an-operator")
         #expect(await installer.audit().failure?.code == "not-an-operator")
-        #expect(try server.server.store.licenses().map(\.id) == ["LIC-KEEP"])
-        #expect(try server.server.store.license(id: "LIC-KEEP")?.revokedAt == nil)
-        #expect(try server.server.store.auditTrail().count == before)
+        #expect(try await server.server.store.licenses().map(\.id) == ["LIC-KEEP"])
+        #expect(try await server.server.store.license(id: "LIC-KEEP")?.revokedAt == nil)
+        #expect(try await server.server.store.auditTrail().count == before)
         await server.stop()
         withExtendedLifetime(folder) {}
     }
@@ -108,8 +108,8 @@ import Testing
     @Test(.clause("IQ 6.2.1")) func operatorCertificateCannotActivate() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.issue()
-        try server.register(s)
+        try await server.issue()
+        try await server.register(s)
         let options = server.clientOptions(
             pki: s.pki, certificate: s.pki.licenseOperator.certificate, key: s.pki.licenseOperator.key)
         let refused = await LicenseCheck.online(
@@ -117,7 +117,7 @@ import Testing
             manifestSHA256: s.built.manifestDigest)
         #expect(refused.status == .fail)
         #expect(refused.details.first?.hasPrefix("not-an-installer") == true, "\(refused.details)")
-        #expect(try server.server.store.activations().isEmpty)
+        #expect(try await server.server.store.activations().isEmpty)
         // The installer's certificate activates the same bundle: the refusal was the role.
         let granted = await LicenseCheck.online(
             options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
@@ -141,7 +141,7 @@ import Testing
         #expect(
             server.server.refusedHandshakes.last?.contains("unable to get local issuer certificate") == true,
             "\(server.server.refusedHandshakes)")
-        #expect(try server.server.store.licenses().isEmpty)
+        #expect(try await server.server.store.licenses().isEmpty)
         await server.stop()
         withExtendedLifetime(folder) {}
     }
@@ -238,7 +238,7 @@ import Testing
         #expect(parameter.stdout.hasSuffix("400") && parameter.stdout.contains("unknown-parameter"))
         let limit = await call(AdminProtocol.auditPath + "?limit=0")
         #expect(limit.stdout.hasSuffix("400") && limit.stdout.contains("malformed-request"))
-        #expect(try server.server.store.licenses().isEmpty)
+        #expect(try await server.server.store.licenses().isEmpty)
         // Still serving, and the good request is taken.
         #expect(try await server.adminClient(pki: pki).issue(Self.request).get().id == "LIC-ADM-1")
         await server.stop()
@@ -247,7 +247,7 @@ import Testing
     @Test func remoteCommandLineIssuesAndRevokesAndTheRevocationRefusesAnInstaller() async throws {
         let s = try SignedRelease()
         let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder)
-        try server.register(s)
+        try await server.register(s)
         let remote = [
             "--server", server.url, "--client-cert", s.pki.licenseOperator.certificate, "--client-key",
             s.pki.licenseOperator.key, "--ca", s.pki.rootCertificate,
@@ -286,7 +286,7 @@ import Testing
         let again = await runDetached(ivpackExecutable, ["license", "revoke"] + remote + ["--id", "LIC-R1"])
         #expect(again.status == 2 && again.stderr.contains("no valid licence LIC-R1 to revoke"), "\(again.stderr)")
         let expected = "operator \(try Certificate.load(file: s.pki.licenseOperator.certificate)[0].subject)"
-        let rows = try server.server.store.auditTrail().filter { $0.action == "issue" || $0.action == "revoke" }
+        let rows = try await server.server.store.auditTrail().filter { $0.action == "issue" || $0.action == "revoke" }
         #expect(rows.map(\.result) == ["ok", "ok", "no-change"])
         #expect(rows.allSatisfy { $0.actor.hasPrefix(expected + " (sha256 ") }, "\(rows.map(\.actor))")
         // An installer's certificate on the same command line is refused by the server (exit 2).
@@ -317,7 +317,7 @@ import Testing
     /// curl with the root alone reaches the admin API; without `tls.chain` it cannot.
     @Test func curlWithOnlyTheRootReachesTheAdminAPIAndTheServerSendsItsChain() async throws {
         let (pki, folder, server) = try await setUp()
-        try server.issue(id: "LIC-CURL")
+        try await server.issue(id: "LIC-CURL")
         let curl = await runDetached(
             "/usr/bin/curl",
             [
@@ -363,7 +363,7 @@ import Testing
 
 extension Result {
     /// The failure, or nil.
-    fileprivate var failure: Failure? {
+    var failure: Failure? {
         if case .failure(let f) = self { return f }
         return nil
     }

@@ -57,6 +57,52 @@ struct LicenseServerPostgresTests {
         await db.drop()
     }
 
+    /// The admin API on a PostgreSQL store: the queries only it uses (one licence's activations,
+    /// audit pages, audit rows of reads and refusals) on the real database.
+    @Test(.clause("IQ 6.2.1")) func adminAPIOnPostgreSQLListsPagesAndAuditsEveryAction() async throws {
+        let s = try SignedRelease()
+        let db = try await PostgresTestDatabase(folder: s.folder)
+        let server = try await LicenseServerFixture(pki: s.pki, folder: s.folder, store: db.storeBlock)
+        let admin = try server.adminClient(pki: s.pki)
+        let issued = try await admin.issue(
+            LicenseIssueRequest(
+                id: "LIC-PGA", siteID: "SITE-001", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
+                maximumVersion: "V2.999.999.999999", seats: 2, validDays: 30)
+        ).get()
+        #expect(issued.id == "LIC-PGA" && issued.activations == 0)
+        #expect(
+            await admin.issue(
+                LicenseIssueRequest(
+                    id: "LIC-PGA", siteID: "SITE-001", product: "PulmoScan AI", minimumVersion: "V2.0.0.1",
+                    maximumVersion: "V2.999.999.999999", seats: 2, validDays: 30)
+            ).failure?.code == "license-exists")
+        try await server.register(s)
+        let granted = await LicenseCheck.online(
+            options: server.clientOptions(pki: s.pki), policy: try s.policy(), product: "PulmoScan AI",
+            version: s.release.version, manifestSHA256: s.built.manifestDigest)
+        #expect(granted.status == .pass, "\(granted.details)")
+        let mine = try await admin.activations(licenseID: "LIC-PGA").get()
+        #expect(mine.count == 1 && mine.first?.manifestSHA256 == s.built.manifestDigest.hex, "\(mine)")
+        #expect(await admin.activations(licenseID: "LIC-NONE").failure?.httpStatus == 404)
+        #expect(try await admin.licenses().get().map(\.activations) == [1])
+        #expect(try await admin.revoke(id: "LIC-PGA").get().revoked != nil)
+        let all = try await server.server.store.auditTrail()
+        // Pages of the audit table: the rows after the first two, then a page of one.
+        let page = try await admin.audit(after: 2).get()
+        #expect(page.compactMap { $0["action"]?.stringValue } == all.dropFirst(2).map(\.action))
+        let one = try await admin.audit(after: 0, limit: 1).get()
+        #expect(one.compactMap { $0["action"]?.stringValue } == ["issue"])
+        let actions = try await server.server.store.auditTrail().map { "\($0.action) \($0.result)" }
+        for expected in [
+            "issue ok", "issue refused", "list-activations ok", "list-activations no-such-license",
+            "list-licenses ok", "revoke ok", "read-audit ok",
+        ] {
+            #expect(actions.contains(expected), "\(expected) not in \(actions)")
+        }
+        await server.stop()
+        await db.drop()
+    }
+
     @Test func operatorCommandsWorkAgainstPostgreSQL() async throws {
         let s = try SignedRelease(signedBy: [])
         let db = try await PostgresTestDatabase(folder: s.folder)
