@@ -46,6 +46,16 @@ public final class PostgresLicenseStore: LicenseStoring {
     /// (the default) needed none.
     static let maxAttempts = 64
 
+    /// How long one store operation (a read, or a transaction with its retries) may take before
+    /// it is given up and reported as the database being unavailable (the server answers 503
+    /// store-unavailable, and an installer that knows another instance asks it). Without it a
+    /// request waited for the pool: postgres-nio queues requests while connections cannot be made
+    /// and fails them only when its circuit breaker trips, 60 s after the first failed connect
+    /// (measured: with the database cut, an activation got no answer within the client's 20 s).
+    /// An operation takes a few milliseconds (the failover load: p99 well below 1 s), so 5 s is a
+    /// database that does not answer, not a slow one.
+    public static let operationDeadline: Duration = .seconds(5)
+
     /// A key of `pg_advisory_xact_lock` ("ivpack" in ASCII), held while migrations run, so that
     /// servers starting at once migrate one after the other.
     static let migrationLockKey: Int64 = 0x69_76_70_61_63_6b
@@ -132,7 +142,11 @@ public final class PostgresLicenseStore: LicenseStoring {
         let tls = try Self.tlsConfiguration(configuration)
         if let tls { single.tls = .require(try NIOSSLContext(configuration: tls)) }
         single.options.connectTimeout = .seconds(10)
-        if configuration.tlsMode == .verifyFull { single.options.tlsServerName = configuration.host }
+        // The name to check the certificate against and send as SNI; not an IP address (SNI
+        // cannot carry one, and NIOSSL refuses it): then the certificate's IP addresses are
+        // checked against the address connected to.
+        let serverName = configuration.tlsMode == .verifyFull && !Self.isIPAddress(configuration.host)
+        if serverName { single.options.tlsServerName = configuration.host }
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(
@@ -157,7 +171,7 @@ public final class PostgresLicenseStore: LicenseStoring {
             host: configuration.host, port: configuration.port, username: configuration.user, password: password,
             database: configuration.database, tls: tls.map { .require($0) } ?? .disable)
         pooled.options.connectTimeout = .seconds(10)
-        if configuration.tlsMode == .verifyFull { pooled.options.tlsServerName = configuration.host }
+        if serverName { pooled.options.tlsServerName = configuration.host }
         let client = PostgresClient(configuration: pooled, backgroundLogger: quiet)
         self.client = client
         runTask = Task { await client.run() }
@@ -275,8 +289,47 @@ public final class PostgresLicenseStore: LicenseStoring {
         }
     }
 
-    private func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await wrap { try await client.withConnection { c in try await body(c) } }
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws
+        -> T
+    {
+        let client = self.client
+        return try await wrap {
+            try await withDeadline { try await client.withConnection { c in try await body(c) } }
+        }
+    }
+
+    /// `body`, or `LicenseStoreError` when it has not finished within `operationDeadline`. The
+    /// body is cancelled then, and may still finish (a transaction may commit): every write here
+    /// is idempotent or audited as attempted, and an activation the client did not hear of is
+    /// found again by its next request (same licence, site and bundle: same activation).
+    private func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let location = self.location
+        let endpoint = "\(configuration.host):\(configuration.port)"
+        let race = DeadlineRace<T>()
+        let work = Task { try await body() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(continuation)
+                let timer = Task {
+                    try await Task.sleep(for: Self.operationDeadline)
+                    work.cancel()
+                    race.finish(
+                        .failure(
+                            LicenseStoreError(
+                                path: location,
+                                problem:
+                                    "PostgreSQL at \(endpoint) did not answer within \(Self.operationDeadline.components.seconds) s; check that the database runs and is reachable"
+                            )))
+                }
+                Task {
+                    let result = await work.result
+                    timer.cancel()
+                    race.finish(result)
+                }
+            }
+        } onCancel: {
+            work.cancel()
+        }
     }
 
     /// One transaction (SERIALIZABLE when asked), retried on a serialization failure (40001),
@@ -284,34 +337,38 @@ public final class PostgresLicenseStore: LicenseStoring {
     /// identical requests inserting at once without a row lock).
     private func transaction<T: Sendable>(
         serializable: Bool = false, retryUniqueViolation: Bool = false,
-        _ body: @Sendable (PostgresConnection) async throws -> T
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let logger = self.logger
+        let client = self.client
+        let retryCount = self.retryCount
         return try await wrap {
-            var attempt = 1
-            while true {
-                do {
-                    return try await client.withConnection { c in
-                        try await c.query(
-                            serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN", logger: logger)
-                        do {
-                            let value = try await body(c)
-                            try await c.query("COMMIT", logger: logger)
-                            return value
-                        } catch {
-                            _ = try? await c.query("ROLLBACK", logger: logger)
-                            throw error
+            try await withDeadline {
+                var attempt = 1
+                while true {
+                    do {
+                        return try await client.withConnection { c in
+                            try await c.query(
+                                serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN", logger: logger)
+                            do {
+                                let value = try await body(c)
+                                try await c.query("COMMIT", logger: logger)
+                                return value
+                            } catch {
+                                _ = try? await c.query("ROLLBACK", logger: logger)
+                                throw error
+                            }
                         }
+                    } catch {
+                        let state = Self.sqlState(error)
+                        let retryable =
+                            state == "40001" || state == "40P01" || (retryUniqueViolation && state == "23505")
+                        guard retryable, attempt < Self.maxAttempts else { throw error }
+                        attempt += 1
+                        retryCount.add()
+                        // A short random pause, so that the transactions that collided do not meet again.
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * min(attempt, 8)))))
                     }
-                } catch {
-                    let state = Self.sqlState(error)
-                    let retryable =
-                        state == "40001" || state == "40P01" || (retryUniqueViolation && state == "23505")
-                    guard retryable, attempt < Self.maxAttempts else { throw error }
-                    attempt += 1
-                    retryCount.add()
-                    // A short random pause, so that the transactions that collided do not meet again.
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * min(attempt, 8)))))
                 }
             }
         }
@@ -703,5 +760,46 @@ final class Counter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return count
+    }
+}
+
+extension PostgresLicenseStore {
+    /// Whether `host` is an IPv4 or IPv6 address literal (not a name).
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return inet_pton(AF_INET, bare, &v4) == 1 || inet_pton(AF_INET6, bare, &v6) == 1
+    }
+}
+
+/// The first of an operation's result and its deadline, delivered once.
+final class DeadlineRace<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var early: Result<T, any Error>?
+    private var done = false
+
+    func start(_ continuation: CheckedContinuation<T, any Error>) {
+        let ready: Result<T, any Error>? = lock.withLock {
+            if let early { return early }
+            self.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(with: ready) }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let waiting: CheckedContinuation<T, any Error>? = lock.withLock {
+            guard !done else { return nil }
+            done = true
+            guard let continuation else {
+                early = result
+                return nil
+            }
+            self.continuation = nil
+            return continuation
+        }
+        waiting?.resume(with: result)
     }
 }

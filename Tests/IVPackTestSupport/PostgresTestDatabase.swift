@@ -53,6 +53,14 @@ public final class PostgresTestDatabase: Sendable {
         "store: {kind: postgres, url: \"\(config.location)\", passwordFile: \(config.passwordFile!)}"
     }
 
+    /// The `store:` block for this database reached through another port of 127.0.0.1 (a proxy).
+    public func storeBlock(throughPort port: Int) -> String {
+        "store: {kind: postgres, url: \"postgres://\(config.user)@127.0.0.1:\(port)/\(config.database)\", passwordFile: \(config.passwordFile!)}"
+    }
+
+    /// The server's port.
+    public var serverPort: Int { config.port }
+
     /// Drops the database (and any connection still open to it).
     public func drop() async {
         let name = self.name
@@ -68,6 +76,37 @@ public final class PostgresTestDatabase: Sendable {
         try await Self.onAdmin(onThis, adminPassword) { c, logger in
             try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
+    }
+
+    /// The test server's TLS CA (scripts/test-services.sh makes it), from
+    /// `IVPACK_TEST_POSTGRES_CA` or its default place.
+    public static var tlsCA: String {
+        ProcessInfo.processInfo.environment["IVPACK_TEST_POSTGRES_CA"]
+            ?? "/var/lib/postgresql/ivpack-test-tls/ca.pem"
+    }
+
+    /// The connections open to this database now, with and without TLS, as the server sees them
+    /// (`pg_stat_ssl`): proof of what a client negotiated.
+    public func connections() async throws -> (tls: Int, plain: Int) {
+        let name = self.name
+        let counts = Counts()
+        try await Self.onAdmin(admin, adminPassword) { c, logger in
+            let rows = try await c.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.datname = '\(name)'"
+                ), logger: logger
+            ).collect()
+            for row in rows {
+                if try row.decode(Bool.self) { counts.tls += 1 } else { counts.plain += 1 }
+            }
+        }
+        return (counts.tls, counts.plain)
+    }
+
+    private final class Counts: @unchecked Sendable {
+        var tls = 0
+        var plain = 0
     }
 
     static func onAdmin(

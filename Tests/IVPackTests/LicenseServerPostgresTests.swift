@@ -103,6 +103,68 @@ struct LicenseServerPostgresTests {
         await db.drop()
     }
 
+    /// The database gone while a server runs (its connections cut, new ones refused): that
+    /// instance answers 503 store-unavailable within the store's deadline (5 s), names no
+    /// secret, and an installer that knows a
+    /// second instance is granted there, with no second seat for a bundle activated before; when
+    /// the database is back, the first instance grants again without a restart.
+    @Test func databaseGoneWhileRunningGives503AndTheInstallerFailsOver() async throws {
+        let s = try SignedRelease()
+        let db = try await PostgresTestDatabase(folder: s.folder)
+        let proxy = try SwitchProxy(to: db.serverPort)
+        let a = try await LicenseServerFixture(
+            pki: s.pki, folder: s.folder, name: "a", store: db.storeBlock(throughPort: proxy.port))
+        let b = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "b", store: db.storeBlock)
+        try await a.issue(seats: 2)
+        let other = SHA256Digest.of(Array("another bundle".utf8))
+        try await a.register(s)
+        try await a.register(manifestSHA256: other, version: s.release.version)
+        let policy = try s.policy()
+        func check(_ servers: [LicenseServerFixture], _ digest: SHA256Digest) async -> Check {
+            var options = servers[0].clientOptions(pki: s.pki, attempts: 1, timeout: 20)
+            options.serverURLs = servers.map(\.url)
+            return await LicenseCheck.online(
+                options: options, policy: policy, product: "PulmoScan AI", version: s.release.version,
+                manifestSHA256: digest)
+        }
+        let first = await check([a], s.built.manifestDigest)
+        #expect(first.status == .pass, "\(first.details)")
+
+        proxy.cut()
+        let alone = await check([a], other)
+        #expect(alone.status == .fail, "\(alone.details)")
+        let aloneText = alone.details.joined(separator: "\n")
+        #expect(aloneText.contains("store-unavailable"), "\(aloneText)")
+        #expect(!aloneText.contains(PostgresTestDatabase.defaultPassword))
+        // The bundle activated before the cut: B finds its activation, no second seat.
+        let again = await check([a, b], s.built.manifestDigest)
+        #expect(again.status == .pass, "\(again.details)")
+        #expect(again.evidence.first { $0.key == "server" }?.value == b.url, "\(again.evidence)")
+        #expect(
+            again.evidence.first { $0.key == "serversSkipped" }?.value == "\(a.url): store-unavailable",
+            "\(again.evidence)")
+        let failedOver = await check([a, b], other)
+        #expect(failedOver.status == .pass, "\(failedOver.details)")
+        #expect(try await b.server.store.activationCount(licenseID: "LIC-0001") == 2)
+
+        // Back: the pool reconnects by itself, after its back-off (100 ms x 1.25^n, here a few s).
+        proxy.restore()
+        let started = Timestamp.now()
+        var back = await check([a], other)
+        while back.status != .pass, Timestamp.now() - started < 60 {
+            try await Task.sleep(for: .milliseconds(500))
+            back = await check([a], other)
+        }
+        #expect(back.status == .pass, "\(back.details)")
+        #expect(try await a.server.store.activationCount(licenseID: "LIC-0001") == 2)
+        let audit = try await b.server.store.auditTrail().filter { $0.action == "activate" }
+        #expect(audit.filter { $0.result == "ok" }.count == 2, "\(audit.map(\.result))")
+        await a.stop()
+        await b.stop()
+        proxy.stop()
+        await db.drop()
+    }
+
     @Test func operatorCommandsWorkAgainstPostgreSQL() async throws {
         let s = try SignedRelease(signedBy: [])
         let db = try await PostgresTestDatabase(folder: s.folder)

@@ -247,6 +247,46 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The store's TLS modes against the real server (TLS on, its CA made by
+    /// scripts/test-services.sh): verify-full with the right CA and require connect over TLS (the
+    /// server's pg_stat_ssl says so), disable connects without; verify-full with another CA is
+    /// refused, exit 3, naming the server and the certificate problem.
+    @Test func tlsModesAreWhatTheServerSees() async throws {
+        let folder = TemporaryFolder()
+        let db = try await PostgresTestDatabase(folder: folder)
+        try #require(
+            FileManager.default.fileExists(atPath: PostgresTestDatabase.tlsCA),
+            "no test CA at \(PostgresTestDatabase.tlsCA): run scripts/test-services.sh start")
+        for (mode, ca, tls) in [
+            (PostgresStoreConfig.TLSMode.verifyFull, PostgresTestDatabase.tlsCA, true), (.require, nil, true),
+            (.disable, nil, false),
+        ] {
+            var config = db.config
+            config.tlsMode = mode
+            config.tlsCA = ca
+            let store = try await PostgresLicenseStore(configuration: config)
+            _ = try await store.licenses()
+            let seen = try await db.connections()
+            #expect(tls ? (seen.tls > 0 && seen.plain == 0) : (seen.tls == 0 && seen.plain > 0), "\(mode): \(seen)")
+            await store.close()
+        }
+        // Another CA: the development PKI's root did not issue the server's certificate.
+        let pki = try DevelopmentPKI.create(in: folder.url("pki"), now: Timestamp.now() - 3600)
+        var wrong = db.config
+        wrong.tlsMode = .verifyFull
+        wrong.tlsCA = pki.rootCertificate
+        do {
+            let store = try await PostgresLicenseStore(configuration: wrong)
+            await store.close()
+            Issue.record("verify-full connected with a CA that did not issue the server's certificate")
+        } catch let error as LicenseStoreError {
+            #expect(error.exitStatus == .environment)
+            #expect(error.description.contains("127.0.0.1:\(db.config.port)"), "\(error)")
+            #expect(error.description.lowercased().contains("certificate"), "\(error)")
+        }
+        await db.drop()
+    }
+
     @Test func aStoppedServerIsNamed() async throws {
         // A port where nothing listens: a stopped server as the client sees it.
         let config = PostgresStoreConfig(host: "127.0.0.1", port: 1, user: "ivpack", database: "licences")
