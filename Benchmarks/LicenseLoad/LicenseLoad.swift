@@ -7,6 +7,9 @@ import IVPackLicense
 //     [--postgres-url postgres://USER@HOST:PORT/EMPTY_DB [--password-file FILE]]
 // With --postgres-url the servers share that (empty) PostgreSQL database, 2 instances by default;
 // installers are spread over the instances.
+//   license-load --processes [--instances 2] [--kill-at 0.5] [--store-config FILE] ...
+// runs the instances as `ivpack license serve` processes and kills one with SIGKILL halfway
+// (the fault test of issue 20; see FailoverLoad.swift).
 // Prints throughput and latency percentiles, then checks the database: every distinct
 // (site, bundle) activated exactly once, nothing lost, nothing counted twice.
 
@@ -25,6 +28,10 @@ struct LicenseLoad {
     }
 
     static func main() async throws {
+        // --processes: `ivpack license serve` processes and a SIGKILL halfway (FailoverLoad.swift).
+        if CommandLine.arguments.contains("--processes") {
+            exit(try await FailoverLoad.run(arguments: Array(CommandLine.arguments.dropFirst())) ? 0 : 1)
+        }
 
         let checks = argument("--checks", 10_000)
         let concurrency = argument("--concurrency", 200)
