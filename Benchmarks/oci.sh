@@ -37,6 +37,8 @@ if [ -z "$ivpack" ]; then
     ivpack="$(swift build -c release --scratch-path .build-release --show-bin-path)/ivpack"
 fi
 [ -x "$ivpack" ] || die "no ivpack binary at $ivpack"
+# Absolute: the steps below run in other folders.
+ivpack="$(realpath "$ivpack")"
 
 to_bytes() { local v="$1"; v="${v%B}"; v="${v%i}"; numfmt --from=iec -- "$v" 2>/dev/null || return 1; }
 runs="${BENCH_RUNS:-3}"
