@@ -26,7 +26,7 @@ conformance:
 	python3 scripts/conformance.py
 
 lint:
-	swift format lint --strict --recursive --parallel Sources Tests Benchmarks/LicenseLoad Benchmarks/CipherSpeed Fuzz/Sources
+	swift format lint --strict --recursive --parallel Sources Tests Benchmarks/LicenseLoad Benchmarks/CipherSpeed Benchmarks/ChunkerSpeed Fuzz/Sources
 
 bench: deps
 	bash Benchmarks/bench.sh

@@ -90,6 +90,12 @@ let package = Package(
             dependencies: ["IVPack"],
             path: "Benchmarks/CipherSpeed"
         ),
+        // `swift run -c release chunker-speed FILE`: content-defined chunking against SHA-256 alone.
+        .executableTarget(
+            name: "chunker-speed",
+            dependencies: ["IVPack"],
+            path: "Benchmarks/ChunkerSpeed"
+        ),
         .target(
             name: "IVPackTestSupport",
             // CLibArchive for ReferenceTarWriter: libarchive's own writer, to compare with ivpack's.

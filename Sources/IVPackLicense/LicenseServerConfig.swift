@@ -20,7 +20,7 @@ public enum LicenseStoreConfig: Sendable, Equatable {
 }
 
 /// A PostgreSQL licence database: `store: {kind: postgres, url: postgres://USER@HOST:PORT/DB,
-/// passwordFile: FILE, tls: {mode: disable|require|verify-full, ca: FILE}}`.
+/// passwordFile: FILE, tls: {mode: disable|require|verify-full, ca: FILE}, timeoutSeconds: N}`.
 public struct PostgresStoreConfig: Sendable, Equatable {
     /// How the connection is protected.
     public enum TLSMode: String, Sendable, Equatable {
@@ -40,11 +40,15 @@ public struct PostgresStoreConfig: Sendable, Equatable {
     public var tlsMode: TLSMode
     /// Roots for `verify-full` (PEM); nil: the system's.
     public var tlsCA: String?
+    /// How long one store operation may take before the server answers 503 store-unavailable
+    /// (`PostgresLicenseStore.withDeadline`); 10 s by default, as SQLite's busy wait.
+    public var timeoutSeconds: Int64
 
     public init(
         host: String, port: Int = 5432, user: String, database: String, passwordFile: String? = nil,
-        tlsMode: TLSMode = .disable, tlsCA: String? = nil
+        tlsMode: TLSMode = .disable, tlsCA: String? = nil, timeoutSeconds: Int64 = 10
     ) {
+        self.timeoutSeconds = timeoutSeconds
         self.host = host
         self.port = port
         self.user = user
@@ -279,14 +283,16 @@ public struct LicenseServerConfig: Sendable {
         -> LicenseStoreConfig
     {
         let kindOnly = try r.mapping(
-            node, "store", allowed: ["kind", "path", "url", "passwordFile", "tls"], required: ["kind"])
+            node, "store", allowed: ["kind", "path", "url", "passwordFile", "tls", "timeoutSeconds"], required: ["kind"]
+        )
         switch try r.string(kindOnly["kind"]!, "store.kind") {
         case "sqlite":
             let m = try r.mapping(node, "store", allowed: ["kind", "path"], required: ["kind", "path"])
             return .sqlite(path: resolve(try r.string(m["path"]!, "store.path")))
         case "postgres":
             let m = try r.mapping(
-                node, "store", allowed: ["kind", "url", "passwordFile", "tls"], required: ["kind", "url"])
+                node, "store", allowed: ["kind", "url", "passwordFile", "tls", "timeoutSeconds"],
+                required: ["kind", "url"])
             let url = try r.string(m["url"]!, "store.url")
             let parts: (host: String, port: Int, user: String, database: String)
             switch PostgresStoreConfig.parse(url: url) {
@@ -315,7 +321,10 @@ public struct LicenseServerConfig: Sendable {
                 PostgresStoreConfig(
                     host: parts.host, port: parts.port, user: parts.user, database: parts.database,
                     passwordFile: try m["passwordFile"].map { resolve(try r.string($0, "store.passwordFile")) },
-                    tlsMode: mode, tlsCA: ca))
+                    tlsMode: mode, tlsCA: ca,
+                    timeoutSeconds: try m["timeoutSeconds"].map {
+                        try r.integer($0, "store.timeoutSeconds", range: 1...300)
+                    } ?? 10))
         case let other:
             throw r.error(kindOnly["kind"], "store.kind", "unknown kind \"\(other)\"", hint: "Use sqlite or postgres")
         }

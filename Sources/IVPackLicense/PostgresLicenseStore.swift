@@ -48,13 +48,14 @@ public final class PostgresLicenseStore: LicenseStoring {
 
     /// How long one store operation (a read, or a transaction with its retries) may take before
     /// it is given up and reported as the database being unavailable (the server answers 503
-    /// store-unavailable, and an installer that knows another instance asks it). Without it a
-    /// request waited for the pool: postgres-nio queues requests while connections cannot be made
-    /// and fails them only when its circuit breaker trips, 60 s after the first failed connect
-    /// (measured: with the database cut, an activation got no answer within the client's 20 s).
-    /// An operation takes a few milliseconds (the failover load: p99 well below 1 s), so 5 s is a
-    /// database that does not answer, not a slow one.
-    public static let operationDeadline: Duration = .seconds(5)
+    /// store-unavailable, and an installer that knows another instance asks it): the config's
+    /// `store.timeoutSeconds`, 10 s by default. Without it a request waited for the pool:
+    /// postgres-nio queues requests while connections cannot be made and fails them only when
+    /// its circuit breaker trips, 60 s after the first failed connect (measured: with the
+    /// database cut, an activation got no answer within the client's 20 s). An operation takes
+    /// milliseconds (the failover load's p99, whole check, is under 1.7 s on a saturated
+    /// machine); the full test suite on 2 cores once needed more than 5 s, so the default leaves room.
+    public var operationDeadline: Duration { .seconds(configuration.timeoutSeconds) }
 
     /// A key of `pg_advisory_xact_lock` ("ivpack" in ASCII), held while migrations run, so that
     /// servers starting at once migrate one after the other.
@@ -174,7 +175,10 @@ public final class PostgresLicenseStore: LicenseStoring {
         if serverName { pooled.options.tlsServerName = configuration.host }
         let client = PostgresClient(configuration: pooled, backgroundLogger: quiet)
         self.client = client
-        runTask = Task { await client.run() }
+        // On the store's threads, as the operations: the pool's run loop makes the connections, and a
+        // busy cooperative pool held it up for over 5 s in the full test suite (every PostgreSQL
+        // test then met its deadline at once).
+        runTask = Task(executorPreference: StoreThreads.shared) { await client.run() }
     }
 
     deinit { runTask.cancel() }
@@ -305,23 +309,27 @@ public final class PostgresLicenseStore: LicenseStoring {
     private func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let location = self.location
         let endpoint = "\(configuration.host):\(configuration.port)"
+        let deadline = operationDeadline
         let race = DeadlineRace<T>()
-        let work = Task { try await body() }
+        // On the store's own threads: a deadline must measure the database, not a cooperative
+        // pool that other work keeps busy (the test suite blocks it at times; then both the work
+        // and the timer waited, and the timer won).
+        let work = Task(executorPreference: StoreThreads.shared) { try await body() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 race.start(continuation)
-                let timer = Task {
-                    try await Task.sleep(for: Self.operationDeadline)
+                let timer = Task(executorPreference: StoreThreads.shared) {
+                    try await Task.sleep(for: deadline)
                     work.cancel()
                     race.finish(
                         .failure(
                             LicenseStoreError(
                                 path: location,
                                 problem:
-                                    "PostgreSQL at \(endpoint) did not answer within \(Self.operationDeadline.components.seconds) s; check that the database runs and is reachable"
+                                    "PostgreSQL at \(endpoint) did not answer within \(deadline.components.seconds) s (store.timeoutSeconds); check that the database runs and is reachable"
                             )))
                 }
-                Task {
+                Task(executorPreference: StoreThreads.shared) {
                     let result = await work.result
                     timer.cancel()
                     race.finish(result)
@@ -801,5 +809,18 @@ final class DeadlineRace<T: Sendable>: @unchecked Sendable {
             return continuation
         }
         waiting?.resume(with: result)
+    }
+}
+
+/// A task executor on a concurrent Dispatch queue, for the store's operations and their deadlines:
+/// Dispatch adds threads when its threads block, so a busy cooperative pool cannot hold them up.
+final class StoreThreads: TaskExecutor, @unchecked Sendable {
+    static let shared = StoreThreads()
+    private let queue = DispatchQueue(label: "ivpack.license-store", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

@@ -53,9 +53,10 @@ public final class PostgresTestDatabase: Sendable {
         "store: {kind: postgres, url: \"\(config.location)\", passwordFile: \(config.passwordFile!)}"
     }
 
-    /// The `store:` block for this database reached through another port of 127.0.0.1 (a proxy).
-    public func storeBlock(throughPort port: Int) -> String {
-        "store: {kind: postgres, url: \"postgres://\(config.user)@127.0.0.1:\(port)/\(config.database)\", passwordFile: \(config.passwordFile!)}"
+    /// The `store:` block for this database reached through another port of 127.0.0.1 (a proxy),
+    /// with a store operation deadline of `timeoutSeconds`.
+    public func storeBlock(throughPort port: Int, timeoutSeconds: Int = 10) -> String {
+        "store: {kind: postgres, url: \"postgres://\(config.user)@127.0.0.1:\(port)/\(config.database)\", passwordFile: \(config.passwordFile!), timeoutSeconds: \(timeoutSeconds)}"
     }
 
     /// The server's port.

@@ -104,7 +104,7 @@ struct LicenseServerPostgresTests {
     }
 
     /// The database gone while a server runs (its connections cut, new ones refused): that
-    /// instance answers 503 store-unavailable within the store's deadline (5 s), names no
+    /// instance answers 503 store-unavailable within its store deadline (`timeoutSeconds: 3`), names no
     /// secret, and an installer that knows a
     /// second instance is granted there, with no second seat for a bundle activated before; when
     /// the database is back, the first instance grants again without a restart.
@@ -113,7 +113,7 @@ struct LicenseServerPostgresTests {
         let db = try await PostgresTestDatabase(folder: s.folder)
         let proxy = try SwitchProxy(to: db.serverPort)
         let a = try await LicenseServerFixture(
-            pki: s.pki, folder: s.folder, name: "a", store: db.storeBlock(throughPort: proxy.port))
+            pki: s.pki, folder: s.folder, name: "a", store: db.storeBlock(throughPort: proxy.port, timeoutSeconds: 3))
         let b = try await LicenseServerFixture(pki: s.pki, folder: s.folder, name: "b", store: db.storeBlock)
         try await a.issue(seats: 2)
         let other = SHA256Digest.of(Array("another bundle".utf8))
