@@ -812,15 +812,25 @@ final class DeadlineRace<T: Sendable>: @unchecked Sendable {
     }
 }
 
-/// A task executor on a concurrent Dispatch queue, for the store's operations and their deadlines:
-/// Dispatch adds threads when its threads block, so a busy cooperative pool cannot hold them up.
-final class StoreThreads: TaskExecutor, @unchecked Sendable {
-    static let shared = StoreThreads()
-    private let queue = DispatchQueue(label: "ivpack.license-store", attributes: .concurrent)
+/// A task executor on a concurrent Dispatch queue, whose threads are not the cooperative pool's:
+/// Dispatch adds a thread when its threads block, so work that blocks the pool elsewhere cannot
+/// hold up what runs here (the PostgreSQL store's operations, their deadlines and its pool's run
+/// loop; the tests' in-process licence servers).
+public final class DispatchTaskExecutor: TaskExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public init(label: String) {
+        queue = DispatchQueue(label: label, attributes: .concurrent)
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
         queue.async { job.runSynchronously(on: executor) }
     }
+}
+
+/// The PostgreSQL store's executor (see `DispatchTaskExecutor`).
+enum StoreThreads {
+    static let shared = DispatchTaskExecutor(label: "ivpack.license-store")
 }

@@ -127,15 +127,8 @@ extension LicenseServerFixture {
     }
 }
 
-/// A task executor on a concurrent Dispatch queue, whose threads are not the cooperative pool's:
-/// Dispatch adds a thread when its threads block, so test load on the pool cannot starve a server.
-final class ServerThreads: TaskExecutor, @unchecked Sendable {
-    static let shared = ServerThreads()
-    private let queue = DispatchQueue(label: "ivpack.test.license-server", attributes: .concurrent)
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        queue.async { job.runSynchronously(on: executor) }
-    }
+/// The in-process servers' threads, not the cooperative pool's, so that test load on the pool
+/// cannot starve a server.
+enum ServerThreads {
+    static let shared = DispatchTaskExecutor(label: "ivpack.test.license-server")
 }
