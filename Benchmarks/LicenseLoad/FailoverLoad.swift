@@ -122,9 +122,8 @@ enum FailoverLoad {
         // mode takes it; or --store-config FILE, a `store:` line; or one SQLite file (WAL).
         let storeConfig: String? =
             try option("--store-config").map { try String(contentsOfFile: $0, encoding: .utf8) }
-            ?? option("--postgres-url").map { url in
-                "store: {kind: postgres, url: \"\(url)\""
-                    + (option("--password-file").map { ", passwordFile: \($0)" } ?? "") + "}"
+            ?? option("--postgres-url").map {
+                LoadStore.postgresStoreLine(url: $0, passwordFile: option("--password-file"))
             }
         guard FileManager.default.isExecutableFile(atPath: ivpack) else {
             throw LoadError("no ivpack binary at \(ivpack): build it (swift build -c release) or give --ivpack PATH")

@@ -51,9 +51,7 @@ struct LicenseLoad {
         let configPath = folder + "/server.yaml"
         try LicenseServerConfig.developmentText(
             pkiDirectory: pki.directory, port: 0, database: folder + "/licenses.sqlite",
-            store: postgresURL.map { url in
-                "store: {kind: postgres, url: \"\(url)\"" + (passwordFile.map { ", passwordFile: \($0)" } ?? "") + "}"
-            }
+            store: postgresURL.map { LoadStore.postgresStoreLine(url: $0, passwordFile: passwordFile) }
         )
         .write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try LicenseServerConfig.load(path: configPath)

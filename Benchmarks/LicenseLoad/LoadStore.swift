@@ -12,6 +12,11 @@ enum LoadStore {
         var auditRefused: Int
     }
 
+    /// The `store:` line for the empty PostgreSQL database of `--postgres-url` [`--password-file`].
+    static func postgresStoreLine(url: String, passwordFile: String?) -> String {
+        "store: {kind: postgres, url: \"\(url)\"" + (passwordFile.map { ", passwordFile: \($0)" } ?? "") + "}"
+    }
+
     /// One licence per site with its seats, and every bundle registered; returns what it did.
     static func seed(configPath: String, sites: [String], seats: [Int], digests: [String], now: Int64) async throws
         -> String

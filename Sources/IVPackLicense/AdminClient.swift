@@ -127,31 +127,9 @@ public struct LicenseAdminClient: Sendable {
         case .failure(let f): return .failure(f)
         }
         let verifier = ServerVerifier(policy: policy, host: host)
-        let bytes = body.map { CanonicalJSON.encode($0) }
-        let timeout = timeoutSeconds
-        let reply: Result<(HTTPResponseStatus, [UInt8]), LicenseCheckFailure>
-        do {
-            reply = try await withThrowingTaskGroup(of: Result<(HTTPResponseStatus, [UInt8]), LicenseCheckFailure>.self)
-            { group in
-                group.addTask {
-                    try await LicenseClient.send(
-                        method: method, path: path, host: host, port: port, body: bytes, context: context,
-                        verifier: verifier, timeout: timeout)
-                }
-                group.addTask {
-                    try await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
-                    return .failure(
-                        LicenseCheckFailure(
-                            code: "timeout", message: "no answer from \(host):\(port) within \(timeout) s",
-                            retryable: true))
-                }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
-            }
-        } catch {
-            reply = .failure(LicenseClient.classify(error, host: host, port: port, verifier: verifier))
-        }
+        let reply = await LicenseClient.request(
+            method: method, path: path, host: host, port: port, body: body.map { CanonicalJSON.encode($0) },
+            context: context, verifier: verifier, timeout: timeoutSeconds)
         let status: HTTPResponseStatus
         let collected: [UInt8]
         switch reply {

@@ -198,13 +198,28 @@ public struct LicenseClient: Sendable {
         case .failure(let f): return .failure(f)
         }
         let verifier = ServerVerifier(policy: policy, host: host)
-        let body = CanonicalJSON.encode(request.json)
-        let timeout = options.timeoutSeconds
+        let reply = await Self.request(
+            method: .POST, path: LicenseProtocol.activationsPath, host: host, port: port,
+            body: CanonicalJSON.encode(request.json), context: context, verifier: verifier,
+            timeout: options.timeoutSeconds)
+        return Self.grant(from: reply)
+    }
+
+    /// One request and its whole reply within `timeout` seconds (connect, handshake, reply), or
+    /// why not: `timeout` when no complete reply came in time, else the transport's failure as
+    /// `classify` names it. Both clients (activation, admin API) send through here.
+    static func request(
+        method: HTTPMethod, path: String, host: String, port: Int, body: [UInt8]?, context: NIOSSLContext,
+        verifier: ServerVerifier, timeout: Int64
+    ) async -> Result<(HTTPResponseStatus, [UInt8]), LicenseCheckFailure> {
         do {
-            return try await withThrowingTaskGroup(of: Result<SignedGrant, LicenseCheckFailure>.self) { group in
+            return try await withThrowingTaskGroup(
+                of: Result<(HTTPResponseStatus, [UInt8]), LicenseCheckFailure>.self
+            ) { group in
                 group.addTask {
-                    try await Self.post(
-                        host: host, port: port, body: body, context: context, verifier: verifier, timeout: timeout)
+                    try await send(
+                        method: method, path: path, host: host, port: port, body: body, context: context,
+                        verifier: verifier, timeout: timeout)
                 }
                 group.addTask {
                     try await Task.sleep(nanoseconds: UInt64(timeout) * 1_000_000_000)
@@ -218,7 +233,7 @@ public struct LicenseClient: Sendable {
                 return first
             }
         } catch {
-            return .failure(Self.classify(error, host: host, port: port, verifier: verifier))
+            return .failure(classify(error, host: host, port: port, verifier: verifier))
         }
     }
 
@@ -306,16 +321,17 @@ public struct LicenseClient: Sendable {
             retryable: false)
     }
 
-    private static func post(
-        host: String, port: Int, body: [UInt8], context: NIOSSLContext, verifier: ServerVerifier,
-        timeout: Int64
-    ) async throws -> Result<SignedGrant, LicenseCheckFailure> {
-        let reply = try await send(
-            method: .POST, path: LicenseProtocol.activationsPath, host: host, port: port, body: body, context: context,
-            verifier: verifier, timeout: timeout)
-        guard case .success(let (status, collected)) = reply else {
-            if case .failure(let failure) = reply { return .failure(failure) }
-            return .failure(LicenseCheckFailure(code: "bad-response", message: "no reply", retryable: true))
+    /// The signed grant of an activation's reply, or the server's refusal, or why the reply is not one.
+    private static func grant(from reply: Result<(HTTPResponseStatus, [UInt8]), LicenseCheckFailure>) -> Result<
+        SignedGrant, LicenseCheckFailure
+    > {
+        let status: HTTPResponseStatus
+        let collected: [UInt8]
+        switch reply {
+        case .failure(let failure): return .failure(failure)
+        case .success(let (s, c)):
+            status = s
+            collected = c
         }
         let value = try? JSONParser.parse(
             collected, limits: JSONLimits(maxBytes: LicenseProtocol.maxResponseBytes, maxDepth: 4))

@@ -65,7 +65,7 @@ public final class PostgresTestDatabase: Sendable {
     /// Drops the database (and any connection still open to it).
     public func drop() async {
         let name = self.name
-        try? await Self.onAdmin(admin, adminPassword) { c, logger in
+        _ = try? await Self.onAdmin(admin, adminPassword) { c, logger in
             try await c.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
     }
@@ -90,30 +90,27 @@ public final class PostgresTestDatabase: Sendable {
     /// (`pg_stat_ssl`): proof of what a client negotiated.
     public func connections() async throws -> (tls: Int, plain: Int) {
         let name = self.name
-        let counts = Counts()
-        try await Self.onAdmin(admin, adminPassword) { c, logger in
+        return try await Self.onAdmin(admin, adminPassword) { c, logger in
             let rows = try await c.query(
                 PostgresQuery(
                     unsafeSQL:
                         "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.datname = '\(name)'"
                 ), logger: logger
             ).collect()
+            var tls = 0
+            var plain = 0
             for row in rows {
-                if try row.decode(Bool.self) { counts.tls += 1 } else { counts.plain += 1 }
+                if try row.decode(Bool.self) { tls += 1 } else { plain += 1 }
             }
+            return (tls, plain)
         }
-        return (counts.tls, counts.plain)
     }
 
-    private final class Counts: @unchecked Sendable {
-        var tls = 0
-        var plain = 0
-    }
-
-    static func onAdmin(
+    @discardableResult
+    static func onAdmin<T>(
         _ admin: PostgresStoreConfig, _ password: String?,
-        _ body: (PostgresConnection, Logger) async throws -> Void
-    ) async throws {
+        _ body: (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
         var logger = Logger(label: "ivpack.test.postgres")
         logger.logLevel = .error
         let configuration = PostgresConnection.Configuration(
@@ -128,12 +125,13 @@ public final class PostgresTestDatabase: Sendable {
             throw PostgresTestServerMissing(url: admin.location, reason: String(reflecting: error))
         }
         do {
-            try await body(connection, logger)
+            let value = try await body(connection, logger)
+            try? await connection.close()
+            return value
         } catch {
             try? await connection.close()
             throw error
         }
-        try? await connection.close()
     }
 }
 
